@@ -1,0 +1,82 @@
+# pixl — build, test, sanitize, bench.
+#   make            library (static + shared) and the `pixl` command
+#   make test       unit tests, gradient checks, PyTorch parity, golden conformance
+#   make sanitize   the same test suite built with ASan + UBSan
+#   make bench      op benchmarks against PyTorch (not part of the tests)
+# Variables: BUILD (output dir), BLAS (openblas|blis|generic cblas), ARCH.
+
+BUILD   ?= build
+ARCH    ?= -march=native
+OPT     ?= -O3
+CC      ?= cc
+BLAS    ?= openblas
+SHARED  ?= ../shared
+
+ifeq ($(BLAS),openblas)
+  BLAS_CFLAGS := -DPIXL_OPENBLAS $(shell pkg-config --cflags openblas 2>/dev/null)
+  BLAS_LIBS   := -lopenblas
+else ifeq ($(BLAS),blis)
+  BLAS_CFLAGS := -I/usr/include/blis
+  BLAS_LIBS   := -lblis
+else
+  BLAS_CFLAGS :=
+  BLAS_LIBS   := -lcblas
+endif
+
+WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wno-sign-compare
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fPIC -fopenmp $(WARN) $(BLAS_CFLAGS) \
+           -Iinclude -Isrc $(shell pkg-config --cflags libcjson 2>/dev/null) $(EXTRA_CFLAGS)
+LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp $(EXTRA_LDLIBS)
+
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
+TOOL_SRC  := $(sort $(wildcard tools/*.c tools/*/*.c))
+TEST_SRC  := $(sort $(wildcard tests/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
+DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+
+.PHONY: all lib test unit check-golden sanitize bench clean
+all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(BUILD)/pixl
+	@ln -sf $(BUILD)/pixl pixl
+
+lib: $(BUILD)/libpixl.a $(BUILD)/libpixl.so
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpixl.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libpixl.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/pixl: $(TOOL_OBJ) $(BUILD)/libpixl.a
+	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS)
+
+# tests link the tool objects too (the check runner is tested directly)
+$(BUILD)/pixl_tests: $(TEST_OBJ) $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ)) $(BUILD)/libpixl.a
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+# The test command: unit tests + golden conformance (skipped when ../shared is absent).
+test: all $(BUILD)/pixl_tests
+	PIXL_NUM_THREADS=2 $(BUILD)/pixl_tests
+	@if [ -d $(SHARED)/golden/torch ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/torch; \
+	 else echo "skip: $(SHARED)/golden/torch not found"; fi
+
+unit: $(BUILD)/pixl_tests
+	PIXL_NUM_THREADS=2 $(BUILD)/pixl_tests $(T)
+
+sanitize:
+	$(MAKE) BUILD=build-san OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    EXTRA_LDLIBS="-fsanitize=address,undefined" test
+
+bench: all
+	$(BUILD)/pixl bench ops
+
+clean:
+	rm -rf build build-* pixl
+
+-include $(DEPS)

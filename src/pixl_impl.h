@@ -1,0 +1,168 @@
+/* pixl_impl.h — private declarations shared across pixl's source files.
+ *
+ * THE OP PATTERN
+ * An op is one `pixl_op_def` (name, forward, backward, optional sizes of
+ * saved/scratch memory) defined at the bottom of the file of its family,
+ * next to its kernels. A public builder (pixl_conv2d() ...) validates the
+ * inputs, computes the output shape and calls pixl_node_new() with a typed
+ * parameter struct that is copied into the node. The graph code is generic:
+ * pixl_forward() calls def->fwd(node) in creation order and pixl_backward()
+ * calls def->bwd(node) in reverse order.
+ *
+ * Contract for kernels:
+ *  - fwd(n) reads n->src[i]->data, writes n->data (the whole output).
+ *  - bwd(n) reads n->grad (dL/d output), and ACCUMULATES (+=) into
+ *    n->src[i]->grad for every i whose grad is non-NULL (NULL means no
+ *    gradient is wanted there: skip that work).
+ *  - n->aux (n->def->aux_bytes(n) bytes, kept from forward to backward) holds
+ *    what backward needs beyond inputs and output (argmax, mean/rstd, masks).
+ *  - n->work (n->def->work_bytes(n) bytes) is scratch valid during one
+ *    fwd or bwd call; it is shared with other nodes.
+ *  - Kernels parallelise with OpenMP (`#pragma omp parallel for` with
+ *    num_threads(pixl_num_threads())) and must give the same bits for any
+ *    thread count: never split a reduction by thread; split by output
+ *    element/channel and reduce each serially.
+ *  - Return PIXL_OK or a negative status with pixl_set_error().
+ */
+#ifndef PIXL_IMPL_H
+#define PIXL_IMPL_H
+
+#include "pixl.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PIXL_MAX_SRC 8
+#define PIXL_OP_PARAMS_BYTES 192
+#define PIXL_NAME_LEN 96
+
+typedef struct pixl_op_def pixl_op_def;
+
+/* node flags */
+enum {
+    PIXL_FLAG_INPUT = 1 << 0,      /* leaf filled by the caller */
+    PIXL_FLAG_PARAM = 1 << 1,      /* leaf pointing into pixl_params */
+    PIXL_FLAG_CONST = 1 << 2,      /* leaf with data owned by the ctx */
+    PIXL_FLAG_NEEDS_GRAD = 1 << 3, /* a gradient flows into this node */
+    PIXL_FLAG_KEEP = 1 << 4,       /* memory kept alive (outputs) */
+    PIXL_FLAG_VIEW = 1 << 5        /* data aliases another node (view_of) */
+};
+
+struct pixl_tensor {
+    pixl_dtype dtype;
+    int ndim;
+    int64_t shape[PIXL_MAX_DIMS];
+    int64_t numel;
+    const pixl_op_def *def; /* NULL for leaves */
+    pixl_tensor *src[PIXL_MAX_SRC];
+    int n_src;
+    _Alignas(16) unsigned char params[PIXL_OP_PARAMS_BYTES];
+    int flags;
+    int id;                 /* position in ctx->nodes */
+    int param_index;        /* PARAM leaves: index into ctx->P */
+    char name[PIXL_NAME_LEN];
+    pixl_ctx *ctx;
+    void *data;
+    float *grad;
+    void *aux;
+    size_t aux_bytes;
+    void *work;
+    size_t work_bytes;
+    pixl_tensor *view_of;   /* VIEW: data is view_of->aux (aux output) or view_of->data */
+    int view_aux;           /* 1: data = view_of->aux */
+    /* planning */
+    int last_use;           /* last node index reading data (forward) */
+    int64_t data_off, grad_off, aux_off;
+};
+
+struct pixl_op_def {
+    const char *name;
+    int (*fwd)(pixl_tensor *n);
+    int (*bwd)(pixl_tensor *n);          /* NULL: op is not differentiable */
+    size_t (*aux_bytes)(const pixl_tensor *n);  /* NULL: 0 */
+    size_t (*work_bytes)(const pixl_tensor *n); /* NULL: 0 */
+    /* does bwd read n->data (the output)? if 0 and no src needs it, the
+     * planner may reuse the output in training (not yet exploited) */
+    int bwd_reads_output;
+};
+
+struct pixl_ctx {
+    pixl_params *P;
+    pixl_mode mode;
+    pixl_tensor **nodes;
+    int n_nodes, cap_nodes;
+    int planned;
+    char error[1024];
+    int error_code;
+    void *arena;          /* one allocation: activations, aux, grads, work */
+    size_t arena_bytes;
+    size_t unplanned_bytes;
+    void *work;
+    size_t work_bytes;
+    uint64_t seed;
+    uint64_t step;        /* incremented by every pixl_forward */
+    void **owned;         /* const data blocks */
+    int n_owned, cap_owned;
+};
+
+/* ------------------------------------------------------------- errors */
+int pixl_set_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* record a build error in ctx (first one wins) and in the thread-local slot */
+void pixl_ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* -------------------------------------------------------------- nodes */
+/* New op node. params (psize bytes) is copied. Returns NULL (ctx error set)
+ * on failure. NEEDS_GRAD is set when any src needs grad and def->bwd. */
+pixl_tensor *pixl_node_new(pixl_ctx *ctx, const pixl_op_def *def, pixl_dtype dtype, int ndim, const int64_t *shape,
+                           pixl_tensor *const *src, int n_src, const void *params, size_t psize);
+/* typed access to the node's params */
+#define PIXL_PARAMS(n, type) ((type *)(void *)(n)->params)
+/* checks for builders: any NULL input -> return NULL silently */
+bool pixl_any_null(int n, ...);
+bool pixl_same_shape(const pixl_tensor *a, const pixl_tensor *b);
+/* "x [2, 3, 9, 11]" style shape string in a small rotating static-per-thread buffer */
+const char *pixl_tshape(const pixl_tensor *t);
+int64_t pixl_numel_of(int ndim, const int64_t *shape);
+static inline float *pixl_f32(const pixl_tensor *t) { return (float *)t->data; }
+
+/* -------------------------------------------------------------- params */
+/* data pointer of entry i (valid until more entries are added) */
+void *pixl_params_entry_data(pixl_params *P, int i);
+float *pixl_params_entry_grad(pixl_params *P, int i);
+/* random stream of the initialisers */
+uint64_t *pixl_params_rng(pixl_params *P);
+
+/* ----------------------------------------------------------------- rng */
+/* Counter-based: value depends only on (key, counter): thread-independent. */
+uint64_t pixl_hash64(uint64_t key, uint64_t counter);
+static inline float pixl_uniform01(uint64_t key, uint64_t counter)
+{
+    return (float)(pixl_hash64(key, counter) >> 40) * (1.0f / 16777216.0f);
+}
+/* a sequential generator for initialisation */
+uint64_t pixl_rng_next(uint64_t *state);
+double pixl_rng_uniform(uint64_t *state);  /* [0,1) */
+double pixl_rng_normal(uint64_t *state);
+/* key for the random stream of node n in the current forward step */
+uint64_t pixl_node_rng_key(const pixl_tensor *n);
+
+/* --------------------------------------------------------- gemm (BLAS) */
+/* C(MxN) = alpha * op(A) op(B) + beta * C, row-major. trans = 0/1. */
+void pixl_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+/* reference triple loop (double accumulation), for tests */
+void pixl_gemm_f32_naive(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                         int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* -------------------------------------------------------------- memory */
+void *pixl_malloc(size_t n);       /* NULL + error on failure / overflow */
+void *pixl_calloc(size_t n, size_t size);
+void pixl_free(void *p);
+/* fault injection for tests: fail the k-th allocation from now (0 = off) */
+void pixl_fail_alloc_after(long k);
+bool pixl_mul_overflows(size_t a, size_t b, size_t *out);
+
+#endif /* PIXL_IMPL_H */
