@@ -80,3 +80,12 @@ clean:
 	rm -rf build build-* pixl
 
 -include $(DEPS)
+
+# Development while op families land in parallel: link only the named test and
+# check-builder files, ignoring symbols of families not written yet.
+#   make BUILD=build-conv partial TESTS="tests/test_conv.c" CHECKS="tools/check/torch_conv.c"
+PARTIAL_TEST_OBJ  := $(patsubst %.c,$(BUILD)/%.o,tests/test_main.c tests/gradcheck.c $(TESTS))
+PARTIAL_CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,tools/cmd_check.c tools/check_main.c $(CHECKS))
+partial: $(BUILD)/libpixl.a $(PARTIAL_TEST_OBJ) $(PARTIAL_CHECK_OBJ)
+	$(CC) -o $(BUILD)/tests_partial $(PARTIAL_TEST_OBJ) $(BUILD)/libpixl.a -Wl,--unresolved-symbols=ignore-all $(LDLIBS)
+	$(CC) -o $(BUILD)/check_partial $(PARTIAL_CHECK_OBJ) $(BUILD)/libpixl.a -Wl,--unresolved-symbols=ignore-all $(LDLIBS)
