@@ -29,7 +29,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fPIC -fopenmp $(WARN) $(BLA
 LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp $(EXTRA_LDLIBS)
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
-TOOL_SRC  := $(sort $(wildcard tools/*.c tools/*/*.c))
+TOOL_SRC  := $(sort $(wildcard tools/*.c tools/check/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
@@ -85,7 +85,7 @@ clean:
 # check-builder files, ignoring symbols of families not written yet.
 #   make BUILD=build-conv partial TESTS="tests/test_conv.c" CHECKS="tools/check/torch_conv.c"
 PARTIAL_TEST_OBJ  := $(patsubst %.c,$(BUILD)/%.o,tests/test_main.c tests/gradcheck.c $(TESTS))
-PARTIAL_CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,tools/cmd_check.c tools/check_main.c $(CHECKS))
+PARTIAL_CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,tools/cmd_check.c tools/dev/check_main.c $(CHECKS))
 partial: $(BUILD)/libpixl.a $(PARTIAL_TEST_OBJ) $(PARTIAL_CHECK_OBJ)
 	$(CC) -o $(BUILD)/tests_partial $(PARTIAL_TEST_OBJ) $(BUILD)/libpixl.a -Wl,--unresolved-symbols=ignore-all $(LDLIBS)
 	$(CC) -o $(BUILD)/check_partial $(PARTIAL_CHECK_OBJ) $(BUILD)/libpixl.a -Wl,--unresolved-symbols=ignore-all $(LDLIBS)
