@@ -1,0 +1,87 @@
+/* pixl.c — the `pixl` command: a table of subcommands. Results go to
+ * stdout, logs and errors to stderr; an unknown subcommand or option is a
+ * usage error (exit 2). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "pixl.h"
+
+int cmd_bench(int argc, char **argv); /* tools/cmd_bench.c */
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("pixl %s\n", pixl_version());
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    int verbose = 0, failed = 0, n = 0, any = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose = 1;
+        else if (!strncmp(argv[i], "--threads=", 10)) pixl_set_num_threads(atoi(argv[i] + 10));
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "pixl check: unknown option %s\n", argv[i]);
+            return 2;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            if (!strcmp(argv[i], "--threads")) i++;
+            continue;
+        }
+        any = 1;
+        size_t l = strlen(argv[i]);
+        if (l > 12 && !strcmp(argv[i] + l - 12, ".safetensors")) {
+            n++;
+            failed += !check_run_file(argv[i], verbose);
+        } else {
+            failed += check_run_dir(argv[i], verbose) ? 1 : 0;
+        }
+    }
+    if (!any) {
+        fprintf(stderr, "usage: pixl check DIR|CASE.safetensors... [--threads N] [-v]\n");
+        return 2;
+    }
+    if (n) printf("%d passed, %d failed\n", n - failed, failed);
+    return failed ? 1 : 0;
+}
+
+typedef struct { const char *name; int (*fn)(int, char **); const char *help; } command;
+static int cmd_help(int argc, char **argv);
+static const command g_cmds[] = {
+    {"help", cmd_help, "list the subcommands"},
+    {"version", cmd_version, "print the version"},
+    {"check", cmd_check, "run reference cases (safetensors case format): pixl check DIR|FILE..."},
+    {"bench", cmd_bench, "benchmarks against PyTorch: pixl bench ops [--threads N] [--filter S] [--no-torch]"},
+};
+#define N_CMDS (int)(sizeof g_cmds / sizeof g_cmds[0])
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("pixl %s — pixel-level prediction on CPUs\n\nusage: pixl <command> [options]\n\n", pixl_version());
+    for (int i = 0; i < N_CMDS; i++) printf("  %-10s %s\n", g_cmds[i].name, g_cmds[i].help);
+    printf("\nEnvironment: PIXL_NUM_THREADS sets the number of threads (default: all cores).\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) return cmd_help(0, NULL);
+    if (!strcmp(argv[1], "--version")) return cmd_version(0, NULL);
+    for (int i = 0; i < N_CMDS; i++)
+        if (!strcmp(argv[1], g_cmds[i].name)) return g_cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "pixl: unknown command '%s' (see pixl help)\n", argv[1]);
+    return 2;
+}
