@@ -553,11 +553,6 @@ static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
         for (int k = 0; k < t->n_src; k++)
             if (t->src[k] && (t->src[k]->flags & PIXL_FLAG_NEEDS_GRAD)) active[t->src[k]->id] = 1;
     }
-    /* input gradients are per pass */
-    for (int i = 0; i < n; i++) {
-        pixl_tensor *t = c->nodes[i];
-        if ((t->flags & PIXL_FLAG_INPUT) && t->grad) memset(t->grad, 0, (size_t)t->numel * 4);
-    }
     for (int i = 0; i < out->numel; i++) out->grad[i] = g ? g[i] : 1.0f;
     zeroed[out->id] = 1;
     int rc = PIXL_OK;
@@ -568,11 +563,17 @@ static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
         for (int k = 0; k < t->n_src; k++) {
             pixl_tensor *s = t->src[k];
             if (!s || !s->grad || !active[s->id]) continue;
-            if (!zeroed[s->id] && !(s->flags & (PIXL_FLAG_PARAM | PIXL_FLAG_INPUT)))
+            if (!zeroed[s->id] && !(s->flags & PIXL_FLAG_PARAM))
                 memset(s->grad, 0, (size_t)s->numel * 4);
             zeroed[s->id] = 1;
         }
         rc = t->def->bwd(t);
+    }
+    /* input gradients are per pass: those nothing reached are zero
+     * (zeroed last: their memory may have served other gradients) */
+    for (int i = 0; i < n; i++) {
+        pixl_tensor *t = c->nodes[i];
+        if ((t->flags & PIXL_FLAG_INPUT) && t->grad && !zeroed[i]) memset(t->grad, 0, (size_t)t->numel * 4);
     }
     free(active);
     free(zeroed);
