@@ -1,0 +1,18 @@
+#!/bin/sh
+# Install what pixl needs on a fresh Debian (bookworm) machine.
+# Build: a C compiler, make, pkg-config, OpenBLAS, cJSON, libpng, libjpeg-turbo, libyaml.
+# Optional (reference scripts and benchmarks against PyTorch): PIXL_WITH_TORCH=1.
+set -e
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+PKGS="build-essential pkg-config libopenblas-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libyaml-dev"
+[ "${PIXL_WITH_TORCH:-0}" = "1" ] && PKGS="$PKGS python3-torch python3-numpy"
+missing=""
+for p in $PKGS; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "installing:$missing" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
