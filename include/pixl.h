@@ -452,6 +452,12 @@ int pixl_st_writer_add(pixl_st_writer *w, const char *name, pixl_dtype dtype, in
 int pixl_st_writer_meta(pixl_st_writer *w, const char *key, const char *value);
 int pixl_st_writer_save(pixl_st_writer *w, const char *path);
 
+/* ------------------------------------------------- images, datasets, loaders */
+/* (section owned by src/data/) */
+
+/* ------------------------------------------------------ metrics and configs */
+/* (section owned by src/train/metrics.c and src/config/) */
+
 #ifdef __cplusplus
 }
 #endif
