@@ -452,6 +452,24 @@ int pixl_st_writer_add(pixl_st_writer *w, const char *name, pixl_dtype dtype, in
 int pixl_st_writer_meta(pixl_st_writer *w, const char *key, const char *value);
 int pixl_st_writer_save(pixl_st_writer *w, const char *path);
 
+/* ----------------------------------------------------------------- models */
+
+typedef struct pixl_model_opts {
+    int n_classes;       /* 0 -> 11 */
+    int in_channels;     /* 0 -> 3 */
+    float width;         /* channel multiplier where the model has one, 0 -> 1 */
+    const char *variant; /* model-specific variant name or NULL */
+} pixl_model_opts;
+
+/* Build the architecture `arch` on x (N,C,H,W): parameters are created in
+ * ctx's params under PyTorch-style state_dict names; returns logits
+ * (N,n_classes,H,W). NULL with an error on an unknown name (the message
+ * lists the known ones) or a shape the model cannot take. */
+pixl_tensor *pixl_model_build(pixl_ctx *ctx, const char *arch, pixl_tensor *x, const pixl_model_opts *o);
+int pixl_model_count(void);
+const char *pixl_model_name(int i);
+const char *pixl_model_doc(int i);
+
 /* ------------------------------------------------- images, datasets, loaders */
 /* (section owned by src/data/) */
 

@@ -1,0 +1,50 @@
+/* zoo.c — the model registry: architectures buildable by name. */
+#include "models_impl.h"
+
+typedef struct { const char *name; pixl_model_fn fn; const char *doc; } model_entry;
+
+static const model_entry g_models[] = {
+    {"enet", pixl_model_enet, "ENet (Paszke et al. 2016): initial block, bottlenecks, max-unpool decoder"},
+    {"unet", pixl_model_unet, "U-Net with same padding and BatchNorm; width 32 at 1.0 (variant 'depthN')"},
+    {"segnet_basic", pixl_model_segnet_basic, "SegNet-Basic (CamVid): 4 x conv7x7-64, max-unpool decoder"},
+};
+#define N_MODELS (int)(sizeof g_models / sizeof g_models[0])
+
+int pixl_model_count(void) { return N_MODELS; }
+const char *pixl_model_name(int i) { return i >= 0 && i < N_MODELS ? g_models[i].name : NULL; }
+const char *pixl_model_doc(int i) { return i >= 0 && i < N_MODELS ? g_models[i].doc : NULL; }
+
+const char *pixl_mname(const char *prefix, const char *fmt, ...)
+{
+    static _Thread_local char ring[16][256];
+    static _Thread_local int k;
+    char *b = ring[k++ & 15], leaf[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(leaf, sizeof leaf, fmt, ap);
+    va_end(ap);
+    if (prefix && prefix[0]) snprintf(b, 256, "%s.%s", prefix, leaf);
+    else snprintf(b, 256, "%s", leaf);
+    return b;
+}
+
+pixl_tensor *pixl_model_build(pixl_ctx *ctx, const char *arch, pixl_tensor *x, const pixl_model_opts *o)
+{
+    if (!ctx || !x) return NULL;
+    pixl_model_opts d = o ? *o : (pixl_model_opts){0};
+    if (d.n_classes <= 0) d.n_classes = 11;
+    if (d.in_channels <= 0) d.in_channels = 3;
+    if (d.width <= 0) d.width = 1;
+    if (x->ndim != 4 || x->shape[1] != d.in_channels) {
+        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "model %s: input %s, expected (N, %d, H, W)", arch ? arch : "?",
+                      pixl_tshape(x), d.in_channels);
+        return NULL;
+    }
+    for (int i = 0; arch && i < N_MODELS; i++)
+        if (!strcmp(arch, g_models[i].name)) return g_models[i].fn(ctx, x, &d);
+    char known[512] = "";
+    for (int i = 0; i < N_MODELS; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", g_models[i].name);
+    pixl_ctx_fail(ctx, PIXL_ERR_NOT_FOUND, "unknown model '%s' (known: %s)", arch ? arch : "(null)", known);
+    return NULL;
+}
