@@ -23,18 +23,13 @@ static int cmd_check(int argc, char **argv)
     int verbose = 0, failed = 0, n = 0, any = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) verbose = 1;
-        else if (!strncmp(argv[i], "--threads=", 10)) pixl_set_num_threads(atoi(argv[i] + 10));
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
         else if (argv[i][0] == '-') {
             fprintf(stderr, "pixl check: unknown option %s\n", argv[i]);
             return 2;
         }
     }
     for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-') {
-            if (!strcmp(argv[i], "--threads")) i++;
-            continue;
-        }
+        if (argv[i][0] == '-') continue;
         any = 1;
         size_t l = strlen(argv[i]);
         if (l > 12 && !strcmp(argv[i] + l - 12, ".safetensors")) {
@@ -68,12 +63,42 @@ static int cmd_help(int argc, char **argv)
     (void)argv;
     printf("pixl %s — pixel-level prediction on CPUs\n\nusage: pixl <command> [options]\n\n", pixl_version());
     for (int i = 0; i < N_CMDS; i++) printf("  %-10s %s\n", g_cmds[i].name, g_cmds[i].help);
-    printf("\nEnvironment: PIXL_NUM_THREADS sets the number of threads (default: all cores).\n");
+    printf("\nEvery command takes --threads N (default: PIXL_NUM_THREADS, else all cores).\n");
     return 0;
+}
+
+/* `--threads N` (or --threads=N) is accepted by every subcommand: take it
+ * out of argv and apply it before dispatching. */
+static int take_threads(int argc, char **argv)
+{
+    int out = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int n = atoi(argv[++i]);
+            if (n < 1) {
+                fprintf(stderr, "pixl: --threads needs a positive number, got '%s'\n", argv[i]);
+                return -1;
+            }
+            pixl_set_num_threads(n);
+        } else if (!strncmp(argv[i], "--threads=", 10)) {
+            int n = atoi(argv[i] + 10);
+            if (n < 1) {
+                fprintf(stderr, "pixl: --threads needs a positive number, got '%s'\n", argv[i] + 10);
+                return -1;
+            }
+            pixl_set_num_threads(n);
+        } else {
+            argv[out++] = argv[i];
+        }
+    }
+    argv[out] = NULL;
+    return out;
 }
 
 int main(int argc, char **argv)
 {
+    argc = take_threads(argc, argv);
+    if (argc < 0) return 2;
     if (argc < 2) {
         cmd_help(0, NULL);
         return 2;
