@@ -65,10 +65,10 @@ def main():
     logits = m(x)
     loss = loss_fn(logits, y)
     loss.backward()
-    out["logits0"] = logits.detach().numpy()
+    out["logits0"] = logits.detach().clone().numpy()
     out["loss0"] = np.array([loss.item()])
     for k, p in m.named_parameters():
-        out["grad." + k] = p.grad.numpy()
+        out["grad." + k] = p.grad.detach().clone().numpy()
 
     def run(opt_fn):
         m.load_state_dict(init)
