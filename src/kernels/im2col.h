@@ -1,0 +1,62 @@
+/* im2col.h — private to the convolution family (src/ops/conv.c,
+ * src/kernels/im2col.c, tests/test_conv.c): convolution geometry,
+ * im2col / col2im, the direct kernels and the naive references.
+ *
+ * BIG AND SMALL SIDES
+ * conv2d and conv_transpose2d are the same linear map read in the two
+ * directions. Name the sides of a convolution:
+ *   big   (N, Cb, H,  W)   conv2d input  / conv_transpose2d output
+ *   small (N, Cs, OH, OW)  conv2d output / conv_transpose2d input
+ *   w     (Cs, Cb/G, KH, KW)  — the PyTorch layout of BOTH modules
+ * and the three primitives every kernel below implements:
+ *   fwd:        small[n,cs,o]  = sum_{cb in group, k} w[cs,cb,k] big[n,cb,o*s-p+k*d]
+ *   bwd_data:   big[n,cb,i]   += sum_{cs in group, k: i=o*s-p+k*d} w[cs,cb,k] small[n,cs,o]
+ *   bwd_weight: dw[cs,cb,k]   += sum_{n,o} small[n,cs,o] big[n,cb,o*s-p+k*d]
+ * conv2d forward = fwd, its dx = bwd_data, its dw = bwd_weight;
+ * conv_transpose2d forward = bwd_data, its dx = fwd, its dw = bwd_weight
+ * with small = its input and big = its output gradient. */
+#ifndef PIXL_IM2COL_H
+#define PIXL_IM2COL_H
+
+#include <stdint.h>
+
+typedef struct pixl_conv_shape {
+    int64_t N;
+    int64_t Cb, H, W;   /* big side */
+    int64_t Cs, OH, OW; /* small side */
+    int KH, KW;
+    int sh, sw, ph, pw, dh, dw;
+    int G;              /* groups: Cb % G == 0 and Cs % G == 0 */
+} pixl_conv_shape;
+
+/* ---------------------------------------------------------- im2col */
+/* For ONE group of one image: big plane block `big` (Cg, H, W) and small
+ * rows [r0, r0+nr):
+ *   col (Cg*KH*KW, nr*OW): col[(c*KH+kh)*KW+kw][r*OW+ow] =
+ *       big[c][(r0+r)*sh-ph+kh*dh][ow*sw-pw+kw*dw]  (0 outside the plane)
+ * Parallel over the rows of col (OpenMP, pixl_num_threads()). */
+void pixl_im2col(const pixl_conv_shape *s, int64_t Cg, const float *big, int64_t r0, int64_t nr, float *col);
+/* The adjoint: big[c][ih][iw] += col entries mapping there. Parallel over
+ * channels; each element is summed in (kh, kw, r, ow) order: deterministic. */
+void pixl_col2im_add(const pixl_conv_shape *s, int64_t Cg, const float *col, int64_t r0, int64_t nr, float *big);
+
+/* ------------------------------------------- direct kernels (Cb/G == 1) */
+/* Depthwise-style convolutions (each small channel reads one big channel),
+ * where im2col + gemm wastes its time copying. `accumulate` 0 overwrites. */
+void pixl_conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate);
+void pixl_conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big);
+void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw);
+
+/* ------------------------------------------------- naive references */
+/* Direct 7-loop convolutions with double accumulation, for tests. They
+ * OVERWRITE their outputs; NULL outputs are skipped; b may be NULL. */
+/* x = big, y = small */
+void pixl_conv2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y);
+void pixl_conv2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                           float *dw, float *db);
+/* x = small, y = big */
+void pixl_conv_transpose2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y);
+void pixl_conv_transpose2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy,
+                                     float *dx, float *dw, float *db);
+
+#endif
