@@ -9,7 +9,7 @@
  *     pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, xs);
  *     pixl_tensor *y = pixl_input(ctx, "y", PIXL_I32, 3, ys);
  *     pixl_tensor *h = pixl_nn_conv2d(ctx, "conv", x, 4, 3, 3, &(pixl_conv2d_opts){.padding = {1, 1}}, 1);
- *     pixl_tensor *L = pixl_cross_entropy(ctx, h, y, NULL, &(pixl_ce_opts){.ignore_index = 255});
+ *     pixl_tensor *L = pixl_cross_entropy(ctx, h, y, NULL, &(pixl_ce_opts){.ignore = 1, .ignore_index = 255});
  *     if (!L || pixl_ctx_plan(ctx) != PIXL_OK) { fprintf(stderr, "%s\n", pixl_last_error()); ... }
  *     ... fill pixl_tensor_data(x) and pixl_tensor_data(y) ...
  *     pixl_params_zero_grad(P);
@@ -338,17 +338,28 @@ pixl_tensor *pixl_l2_normalize(pixl_ctx *ctx, pixl_tensor *x, float eps);
 
 typedef enum pixl_reduction { PIXL_REDUCE_MEAN = 0, PIXL_REDUCE_SUM = 1 } pixl_reduction;
 
+/* Zero-initialised options (or NULL) are PyTorch's defaults: targets equal
+ * to -100 are skipped, MEAN reduction. pixl's datasets mark unlabelled
+ * pixels 255: pass {.ignore = 1, .ignore_index = 255}. */
 typedef struct pixl_ce_opts {
-    int ignore_index;         /* targets equal to this are skipped */
-    int no_ignore;            /* 1: every target counts (ignore_index unused) */
+    int ignore;               /* 1: skip targets equal to ignore_index (0: skip -100) */
+    int ignore_index;
     pixl_reduction reduction; /* MEAN divides by the summed weights of counted targets */
 } pixl_ce_opts;
-/* logits (N,C,H,W) or (N,C), target int32 (N,H,W)/(N), class weights (C) or NULL -> [1] */
+/* logits (N,C,H,W) or (N,C), target int32 (N,H,W)/(N), class weights (C) or NULL -> [1].
+ * A target outside [0,C) that is not skipped makes pixl_forward() fail with
+ * an error naming it. When nothing is counted the loss is 0 (PyTorch: NaN). */
 pixl_tensor *pixl_cross_entropy(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target, pixl_tensor *weight,
                                 const pixl_ce_opts *o);
-/* logits and target same shape (target float in [0,1]); pos_weight broadcast over dim 1 or NULL. */
+/* logits and target same shape (target float in [0,1]); pos_weight (C) or (1)
+ * broadcast over dim 1 (PyTorch broadcasts from the right: its NCHW
+ * pos_weight is (C,1,1)), or NULL. */
 pixl_tensor *pixl_bce_with_logits(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target, pixl_tensor *pos_weight,
                                   pixl_reduction red);
+/* The same with an element weight (full shape, (C) or (1)) and a mask
+ * (f32/u8/i32, nonzero counts; MEAN divides by the masked-in count). */
+pixl_tensor *pixl_bce_with_logits_ex(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target, pixl_tensor *pos_weight,
+                                     pixl_tensor *weight, pixl_tensor *mask, pixl_reduction red);
 /* mask (same shape, 1 = counts) or NULL. MEAN divides by the count of masked-in elements. */
 pixl_tensor *pixl_l1_loss(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *target, pixl_tensor *mask, pixl_reduction red);
 pixl_tensor *pixl_mse_loss(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *target, pixl_tensor *mask, pixl_reduction red);
@@ -472,9 +483,456 @@ const char *pixl_model_doc(int i);
 
 /* ------------------------------------------------- images, datasets, loaders */
 /* (section owned by src/data/) */
+/*
+ * IMAGES
+ *   A pixl_image holds 8- or 16-bit samples interleaved row-major (HWC):
+ *   sample (y, x, c) is data[(y*width + x)*channels + c], uint8_t for depth
+ *   8, native-endian uint16_t for depth 16. PNG (libpng) and JPEG
+ *   (libjpeg-turbo) are read, detected from the bytes, not the name. Every
+ *   failure (missing, truncated, corrupt or unsupported file, size above
+ *   PIXL_IMAGE_MAX_DIM) returns NULL or a negative status with an error
+ *   naming the file. Writers write PATH.tmp.XXXXXX and rename it over PATH,
+ *   so a failed write never leaves a partial PATH.
+ *
+ * LABEL MAPS
+ *   int32_t arrays of height*width values, row-major, malloc'ed: release
+ *   them with free(). Datasets map every label into [0, n_classes) or
+ *   PIXL_IGNORE_LABEL (255), whatever the raw encoding of the dataset.
+ */
+#define PIXL_IGNORE_LABEL 255
+#define PIXL_IMAGE_MAX_DIM 32768
+
+typedef struct pixl_image {
+    int width, height;
+    int channels; /* 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA */
+    int depth;    /* bits per sample: 8 or 16 */
+    void *data;   /* height*width*channels samples, owned by the image */
+} pixl_image;
+
+/* A zero-filled image; NULL on bad arguments or no memory. */
+pixl_image *pixl_image_new(int width, int height, int channels, int depth);
+void pixl_image_free(pixl_image *img);
+/* Load a PNG or JPEG.
+ *   channels: 0 = as stored (palette -> RGB, or RGBA if it has
+ *             transparency), 1 = grey (luma), 3 = RGB (grey replicated,
+ *             alpha dropped), 4 = RGBA.
+ *   depth:    0 = as stored (16 only for 16-bit PNGs), 8, 16.
+ * CMYK/YCCK JPEGs and 12-bit JPEGs are errors naming the file. */
+pixl_image *pixl_image_load(const char *path, int channels, int depth);
+/* New image with another channel count (as in pixl_image_load) and/or depth
+ * (0 = keep). 16 -> 8 bits rounds v*255/65535. */
+pixl_image *pixl_image_convert(const pixl_image *img, int channels, int depth);
+/* Write any image as PNG (1-4 channels, 8/16 bits). */
+int pixl_image_save_png(const pixl_image *img, const char *path);
+/* Write an 8-bit grey or RGB image as baseline JPEG; quality 1..100 (0 -> 95),
+ * no chroma subsampling. */
+int pixl_image_save_jpeg(const pixl_image *img, const char *path, int quality);
+/* Bilinear resize to width x height (PyTorch align_corners=False, no
+ * antialiasing), any channels/depth. New image, NULL on error. */
+pixl_image *pixl_image_resize(const pixl_image *img, int width, int height);
+/* Image -> float planes CHW: out[(c*height + y)*width + x] =
+ * (v/maxval - mean[c]) / std[c] (mean NULL -> 0, std NULL -> 1).
+ * `out` holds channels*height*width floats. */
+int pixl_image_to_chw(const pixl_image *img, const float *mean, const float *std, float *out);
+
+/* Raw label map of a PNG: the palette indices of a palette PNG, the grey
+ * values of a grey (or grey+alpha, alpha ignored) PNG, 16-bit values kept.
+ * RGB label maps and JPEGs are errors naming the file. The result is
+ * malloc'ed (free()); width/height are set. */
+int32_t *pixl_label_load(const char *path, int *width, int *height);
+/* Write an 8-bit label PNG. palette NULL: grey PNG of the values; else a
+ * palette PNG whose colour table is `palette` (n_colours RGB triples,
+ * n_colours <= 256; indices beyond it get black entries). Values outside
+ * 0..255 are an error. */
+int pixl_label_save_png(const int32_t *labels, int width, int height, const uint8_t *palette, int n_colours,
+                        const char *path);
+/* Nearest-neighbour resize (source index floor(dst*in/out)); malloc'ed. */
+int32_t *pixl_label_resize(const int32_t *labels, int width, int height, int out_width, int out_height);
+/* Colourise a label map into a new 8-bit RGB image: label k in
+ * [0, n_colours) gets colours[3k..3k+2]. base NULL: other values (ignore)
+ * are black. base (8-bit, same size, grey or RGB(A)): an overlay,
+ * out = (1-alpha)*base + alpha*colour, other values keep the base pixel. */
+pixl_image *pixl_label_colorize(const int32_t *labels, int width, int height, const uint8_t *colours,
+                                int n_colours, const pixl_image *base, float alpha);
+
+/*
+ * DATASETS
+ *   A dataset is an indexed list of (image, label map) samples plus class
+ *   names, colours and the normalisation mean/std of its images. Files are
+ *   listed and checked to exist when the dataset is opened (a missing file
+ *   is an error naming it, and the list file and line it came from); they
+ *   are decoded by pixl_dataset_load(), which is thread-safe.
+ *
+ *   kind        root / split / layout                               labels
+ *   "synthetic" generated in memory: `width` x `height` (0 -> 64),  5 classes, exact
+ *               `count` (0 -> 1024) images, sample i depends only
+ *               on (seed, i): textured discs, rectangles, triangles
+ *               and rings on textured backgrounds
+ *   "list"      `list` (or split + ".txt") under root: lines         v < n_classes kept,
+ *               "image label" relative to root; '#' comments;        others -> 255
+ *               absolute SegNet-style paths (/SegNet/CamVid/train/x.png)
+ *               lose `strip_prefix`, else keep their last two
+ *               components; an image missing with its extension
+ *               is looked up as .png/.jpg/.jpeg
+ *   "folder"    root[/split]/images/<name> paired by file stem with       as "list"
+ *               root[/split]/labels/<stem><label_suffix>.png
+ *   "camvid"    "list" with split -> root/<split>.txt, CamVid's 11   11 (void) -> 255
+ *               classes, colours, mean/std
+ *   "voc"       root = VOC2012 (or a folder holding VOCdevkit/VOC2012):  0..20 kept, others -> 255
+ *               ImageSets/Segmentation/<split>.txt (or SegmentationAug/,
+ *               or root/<split>.txt); a line is an id (JPEGImages/id.jpg,
+ *               SegmentationClass/id.png; SegmentationClassAug when split
+ *               contains "aug") or an "image label" pair (SBD train_aug)
+ *   "cityscapes" leftImg8bit/<split>/<city>/<x>_leftImg8bit.png with      labelIds -> 19 trainIds,
+ *               gtFine/<split>/<city>/<x>_gtFine_labelIds.png           others -> 255
+ *   "ade20k"    ADEChallengeData2016: images/<training|validation>     0 -> 255, v -> v-1
+ *               /<stem>.jpg with annotations/<same>/<stem>.png (split
+ *               "train"/"val" accepted)
+ */
+typedef struct pixl_dataset pixl_dataset;
+
+typedef struct pixl_dataset_opts {
+    const char *kind;         /* see the table; NULL -> "synthetic" */
+    const char *root;         /* dataset folder */
+    const char *split;        /* "train", "val", ... (NULL -> "train") */
+    const char *list;         /* list/camvid/voc: list file, relative to root unless absolute; overrides split */
+    const char *strip_prefix; /* list kinds: prefix removed from absolute paths in the list */
+    const char *image_dir;    /* folder: "images"; voc: "JPEGImages" */
+    const char *label_dir;    /* folder: "labels"; voc: "SegmentationClass" / "SegmentationClassAug" */
+    const char *label_suffix; /* folder: label file stem = image stem + suffix (NULL -> "") */
+    int unlabeled;            /* list/folder: images only, every label is 255 */
+    int n_classes;            /* list/folder: number of classes (or given by class_names) */
+    const char *const *class_names; /* list/folder: n_classes names, NULL -> "class0", ... */
+    const uint8_t *colours;   /* list/folder: n_classes RGB triples, NULL -> the VOC colour map */
+    int reduce_zero_label;    /* list/folder: raw 0 -> 255, v -> v-1 (ADE20K style) */
+    float mean[3], std[3];    /* normalisation override, used when std[0] > 0 */
+    int limit;                /* keep only the first `limit` samples (0 = all) */
+    int width, height, count; /* synthetic */
+    uint64_t seed;            /* synthetic */
+} pixl_dataset_opts;
+
+/* Open a dataset (NULL with an error naming the file/line on failure). */
+pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o);
+void pixl_dataset_free(pixl_dataset *ds);
+const char *pixl_dataset_kind(const pixl_dataset *ds);
+int pixl_dataset_size(const pixl_dataset *ds);
+int pixl_dataset_n_classes(const pixl_dataset *ds);
+const char *pixl_dataset_class_name(const pixl_dataset *ds, int k); /* NULL if out of range */
+const uint8_t *pixl_dataset_colours(const pixl_dataset *ds);        /* n_classes RGB triples */
+const float *pixl_dataset_mean(const pixl_dataset *ds);             /* 3 values, images in [0,1] */
+const float *pixl_dataset_std(const pixl_dataset *ds);
+int pixl_dataset_has_labels(const pixl_dataset *ds);
+/* Paths of sample i (owned by ds; NULL for synthetic samples / no labels). */
+const char *pixl_dataset_image_path(const pixl_dataset *ds, int i);
+const char *pixl_dataset_label_path(const pixl_dataset *ds, int i);
+/* Short name of sample i: the image's file stem, or "synthetic_000042". */
+const char *pixl_dataset_sample_name(const pixl_dataset *ds, int i);
+/* Decode sample i: an 8-bit RGB image and (if `labels` is not NULL) its
+ * label map mapped into [0, n_classes) or 255, same size (else an error
+ * naming both files). Both malloc'ed: pixl_image_free() / free(). */
+int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t **labels);
+/* Map raw label values of this dataset's encoding in place. */
+void pixl_dataset_map_labels(const pixl_dataset *ds, int32_t *labels, int64_t n);
+
+/*
+ * AUGMENTATION
+ *   In this order: random scale (image bilinear, labels nearest), crop to
+ *   crop_width x crop_height at a random place (centre with center_crop),
+ *   padding where the image is smaller (image: `pad` / the mean colour,
+ *   labels: 255), colour jitter and blur on the image part, horizontal flip.
+ *   Labels are only ever moved, never interpolated. Every random number
+ *   comes from `seed`; the same draws are made whatever options are on.
+ */
+typedef struct pixl_augment_opts {
+    float scale_min, scale_max; /* scale factor uniform in [min, max]; 0 -> 1 */
+    int crop_width, crop_height; /* 0 = no crop */
+    int center_crop;            /* crop in the centre, not at random */
+    int hflip;                  /* flip left-right with probability 0.5 */
+    float brightness, contrast, saturation; /* factors uniform in [1-a, 1+a] (0 = off) */
+    float blur_prob;            /* probability of a Gaussian blur ... */
+    float blur_sigma_min, blur_sigma_max; /* ... with sigma uniform in this range (pixels) */
+} pixl_augment_opts;
+
+/* Seed of sample `index` in `epoch` for a run seeded with `seed`. */
+uint64_t pixl_augment_seed(uint64_t seed, int64_t epoch, int64_t index);
+/* Augment an 8-bit image and its labels (labels/out_labels may be NULL).
+ * mean: padding colour in [0,1] per channel (NULL -> 0). Outputs are new. */
+int pixl_augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *img, const int32_t *labels,
+                 const float *mean, pixl_image **out_img, int32_t **out_labels);
+
+/*
+ * LOADER
+ *   Batches of float NCHW images normalised with the dataset's mean/std and
+ *   int32 (N,H,W) labels. Samples are shuffled per epoch from (seed, epoch)
+ *   and decoded + augmented ahead by n_workers background threads; the
+ *   content of every batch is the same for any number of workers (0 = work
+ *   in the calling thread). Image size of a batch: the crop size with
+ *   augmentation, else resize_width x resize_height, else the images' own
+ *   size (then every image of a batch must have the same size).
+ */
+typedef struct pixl_loader pixl_loader;
+
+typedef struct pixl_loader_opts {
+    int batch_size;         /* 0 -> 1 */
+    int shuffle;            /* new order every epoch */
+    int drop_last;          /* skip the last incomplete batch */
+    uint64_t seed;          /* shuffling and augmentation */
+    int n_workers;          /* background threads (0 = none) */
+    int prefetch;           /* batches prepared ahead (0 -> 2 * max(1, n_workers)) */
+    const pixl_augment_opts *augment; /* NULL = no augmentation (copied) */
+    int resize_width, resize_height;  /* without augmentation: fixed size (0 = full resolution) */
+} pixl_loader_opts;
+
+typedef struct pixl_batch {
+    int n, channels, height, width;
+    float *images;        /* n*channels*height*width, normalised */
+    int32_t *labels;      /* n*height*width, in [0, n_classes) or 255 */
+    const int *indices;   /* dataset index of each sample */
+    int64_t epoch;
+    int batch;            /* index of the batch in its epoch */
+} pixl_batch;
+
+typedef struct pixl_loader_stats {
+    double total_seconds;     /* since creation or the last reset */
+    double wait_seconds;      /* time pixl_loader_next() blocked waiting for data */
+    double work_seconds;      /* decode + augment time summed over workers */
+    int64_t images;           /* samples produced */
+    double images_per_second; /* images / total_seconds */
+    double capacity_per_second; /* what the workers could produce unthrottled */
+} pixl_loader_stats;
+
+/* The loader keeps a pointer to ds: free the loader first. */
+pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o);
+void pixl_loader_free(pixl_loader *L);
+int pixl_loader_batches_per_epoch(const pixl_loader *L);
+/* Fill *b with the next batch and return 1; return 0 once at the end of
+ * each epoch (the next call starts the next epoch); negative on error (a
+ * sample that failed to load: the error names its file; the loader is then
+ * unusable). Batch memory is owned by the loader and valid until the next
+ * call or pixl_loader_free(). */
+int pixl_loader_next(pixl_loader *L, pixl_batch *b);
+/* Restart at batch 0 of `epoch` (resuming a run). */
+int pixl_loader_set_epoch(pixl_loader *L, int64_t epoch);
+int64_t pixl_loader_epoch(const pixl_loader *L);
+void pixl_loader_get_stats(const pixl_loader *L, pixl_loader_stats *s);
+void pixl_loader_reset_stats(pixl_loader *L);
 
 /* ------------------------------------------------------ metrics and configs */
 /* (section owned by src/train/metrics.c and src/config/) */
+#include <stdio.h> /* FILE for the printers below */
+
+/* SEGMENTATION METRICS
+ *
+ *     pixl_confusion *cm = pixl_confusion_new(11, 11);   // 11 classes, label 11 = void
+ *     for each batch:
+ *         pixl_argmax_channels(logits, N, 11, H, W, pred); // (N,K,H,W) -> (N,H,W)
+ *         pixl_confusion_update(cm, pred, labels, N * H * W);
+ *     pixl_seg_scores s;
+ *     pixl_confusion_scores(cm, &s, iou, NULL);          // s.mean_iou ...
+ *     pixl_metrics_print(stdout, cm, names);
+ *     char *js = pixl_metrics_json(cm, names, 0); ... free(js);
+ *
+ * The matrix is K x K with exact 64-bit counts, row = ground-truth class,
+ * column = predicted class. A pixel counts when its label != ignore_index
+ * and 0 <= label < K; other pixels are skipped (and counted as ignored).
+ * Scores follow pytorch-semseg's runningScore exactly:
+ *   overall_acc       = trace / sum
+ *   class acc_i       = m[i][i] / row_i                  (NaN if row_i == 0)
+ *   mean_acc          = mean of the non-NaN class acc
+ *   IoU_i             = m[i][i] / (row_i + col_i - m[i][i])
+ *                       (NaN if row_i + col_i == 0: the class is absent from
+ *                        both ground truth and prediction)
+ *   mean_iou          = mean of the non-NaN IoU
+ *   freq_weighted_iou = sum over classes with row_i > 0 of (row_i/sum) * IoU_i
+ * With no counted pixel every score is NaN except freq_weighted_iou (0). */
+typedef struct pixl_confusion pixl_confusion;
+
+/* n_classes in [1, 4096]. ignore_index may be any value (e.g. 255, or -1 for none). */
+pixl_confusion *pixl_confusion_new(int n_classes, int ignore_index);
+void pixl_confusion_free(pixl_confusion *c);
+void pixl_confusion_reset(pixl_confusion *c); /* all counts to 0 */
+int pixl_confusion_n_classes(const pixl_confusion *c);
+int pixl_confusion_ignore_index(const pixl_confusion *c);
+/* K*K counts, counts[truth * K + pred]; valid until the matrix is freed. */
+const int64_t *pixl_confusion_counts(const pixl_confusion *c);
+/* Replace every count (K*K values, none negative), e.g. from a saved report. */
+int pixl_confusion_set_counts(pixl_confusion *c, const int64_t *counts);
+int64_t pixl_confusion_total(const pixl_confusion *c);   /* counted pixels */
+int64_t pixl_confusion_ignored(const pixl_confusion *c); /* skipped pixels */
+/* Count n pixels: pred and label are int32 arrays of n values (any layout,
+ * e.g. (N,H,W)). A prediction outside [0, K) anywhere is an error naming
+ * the first such pixel; the matrix is then unchanged. OpenMP-parallel with
+ * per-thread matrices; the result is exact for any thread count. */
+int pixl_confusion_update(pixl_confusion *c, const int32_t *pred, const int32_t *label, int64_t n);
+/* dst += src (same K). */
+int pixl_confusion_merge(pixl_confusion *dst, const pixl_confusion *src);
+
+typedef struct pixl_seg_scores {
+    double overall_acc, mean_acc, freq_weighted_iou, mean_iou;
+    int n_classes;
+    int n_present;     /* classes with at least one ground-truth pixel */
+    int64_t n_pixels;  /* counted pixels */
+    int64_t n_ignored; /* skipped pixels */
+} pixl_seg_scores;
+
+/* Scores; class_iou and class_acc (K doubles each, NaN where undefined) may be NULL. */
+int pixl_confusion_scores(const pixl_confusion *c, pixl_seg_scores *s, double *class_iou, double *class_acc);
+
+/* Channel argmax of logits (N,K,H,W) float32 -> out (N,H,W) int32. Ties
+ * take the first maximum; a NaN wins (as torch.argmax / numpy.argmax). */
+int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, int64_t w, int32_t *out);
+
+/* Every score as a JSON object (malloc'ed string, free() it, NULL on failure):
+ *   {"n_classes": K, "pixels": .., "ignored": .., "overall_acc": .., "mean_acc": ..,
+ *    "freq_weighted_iou": .., "mean_iou": .., "class_iou": {"<name>": .., ...},
+ *    "class_acc": {...}[, "confusion": [[..], ..]]}
+ * Keys of class_iou/class_acc are class_names[i] (when class_names and the
+ * entry are non-NULL) or "i". Undefined (NaN) values are null. Numbers are
+ * printed with enough digits to read back exactly. */
+char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names, int with_confusion);
+/* A per-class table (id, name, IoU %, acc %, ground-truth pixels) and a
+ * summary line; "-" marks undefined values. */
+int pixl_metrics_print(FILE *f, const pixl_confusion *c, const char *const *class_names);
+
+/* TRAINING CONFIGURATION (YAML)
+ *
+ *     pixl_train_config cfg;
+ *     if (pixl_config_load("camvid.yaml", &cfg) != PIXL_OK ||       // defaults + file
+ *         pixl_config_set(&cfg, "training.optimizer.lr", "0.01") != PIXL_OK ||
+ *         pixl_config_validate(&cfg) != PIXL_OK)
+ *         fprintf(stderr, "%s\n", pixl_last_error());
+ *
+ * A config file has the sections model, data, training (with optimizer,
+ * lr_schedule and loss), validation and output; every key is optional and
+ * has a default (pixl_config_print_defaults() prints them all, with a one-
+ * line doc each, as a valid config file; docs/config.md lists them).
+ * Errors name the file and line: "run.yaml:3: unknown key 'trainig' (did
+ * you mean 'training'?)", "run.yaml:7: training.batch_size: expected an
+ * integer, got 'eight'", duplicate keys, values out of range, YAML syntax.
+ * The struct is plain data (fixed-size strings and arrays): copy it with =,
+ * no free needed. */
+#define PIXL_CFG_NAME_LEN 64      /* capacity of names (arch, dataset, splits, option keys) */
+#define PIXL_CFG_PATH_LEN 1024    /* capacity of paths */
+#define PIXL_CFG_MAX_OPTIONS 32   /* model.options entries */
+#define PIXL_CFG_OPTION_LEN 256   /* capacity of a model.options value */
+#define PIXL_CFG_MAX_CLASSES 1024 /* model.n_classes and class_weights entries */
+#define PIXL_CFG_MAX_MILESTONES 16
+#define PIXL_CFG_INHERIT INT32_MIN /* training.loss.ignore_index: use data.ignore_index */
+
+typedef enum pixl_loss_kind { PIXL_LOSS_CROSS_ENTROPY = 0 } pixl_loss_kind;
+
+typedef enum pixl_class_weighting {
+    PIXL_CLASS_WEIGHTS_NONE = 0,   /* every class weighs 1 */
+    PIXL_CLASS_WEIGHTS_LIST = 1,   /* the values given in class_weight_values */
+    PIXL_CLASS_WEIGHTS_ENET = 2,   /* 1 / ln(1.02 + p_c), p_c = share of class c among valid training pixels */
+    PIXL_CLASS_WEIGHTS_MEDIAN_FREQ = 3 /* median_c(f_c) / f_c, f_c = pixels of c / pixels of the
+                                          training images that contain c (SegNet) */
+} pixl_class_weighting;
+
+typedef struct pixl_train_config {
+    struct {
+        char arch[PIXL_CFG_NAME_LEN]; /* network name */
+        int n_classes;                /* 0: from the dataset */
+        int n_options;                /* free-form model.options, as text */
+        char option_keys[PIXL_CFG_MAX_OPTIONS][PIXL_CFG_NAME_LEN];
+        char option_values[PIXL_CFG_MAX_OPTIONS][PIXL_CFG_OPTION_LEN];
+    } model;
+    struct {
+        char dataset[PIXL_CFG_NAME_LEN]; /* dataset kind */
+        char root[PIXL_CFG_PATH_LEN];
+        char train_split[PIXL_CFG_NAME_LEN], val_split[PIXL_CFG_NAME_LEN];
+        int img_rows, img_cols; /* 0, 0: native size */
+        int crop[2];            /* rows, cols; 0, 0: no crop */
+        double scale[2];        /* random rescale range [min, max] */
+        int flip;               /* random horizontal flip */
+        double color_jitter;    /* brightness/contrast/saturation strength, 0 = off */
+        double blur;            /* probability of a Gaussian blur */
+        int n_workers;
+        int ignore_index;       /* -1: none */
+    } data;
+    struct {
+        int epochs;             /* limits: the run stops at the first one reached; 0 = no limit */
+        double max_minutes;
+        int64_t max_iters;
+        int batch_size;
+        struct {
+            pixl_optim_kind name;
+            double lr, momentum;
+            int nesterov;
+            double weight_decay;
+            double betas[2];
+            double eps;
+        } optimizer;
+        struct {
+            pixl_sched_kind name;
+            int64_t step_size;  /* iterations */
+            double gamma;
+            int n_milestones;
+            int64_t milestones[PIXL_CFG_MAX_MILESTONES]; /* iterations */
+            double power, min_lr;
+            int64_t warmup_iters;
+            double warmup_start;
+        } lr_schedule;
+        struct {
+            pixl_loss_kind name;
+            pixl_class_weighting class_weights;
+            int n_class_weights; /* PIXL_CLASS_WEIGHTS_LIST */
+            double class_weight_values[PIXL_CFG_MAX_CLASSES];
+            int ignore_index;    /* PIXL_CFG_INHERIT: data.ignore_index */
+        } loss;
+        int64_t seed;
+        int threads;             /* 0: PIXL_NUM_THREADS or all cores */
+        int print_interval;      /* iterations between log lines */
+        char resume[PIXL_CFG_PATH_LEN]; /* "" = start fresh */
+    } training;
+    struct {
+        int every_epochs;        /* 0 = not by epochs */
+        double every_minutes;    /* 0 = not by time */
+        int flip;                /* average with the prediction of the flipped image */
+        int batch_size;
+    } validation;
+    struct {
+        char run_dir[PIXL_CFG_PATH_LEN];
+        int keep_best, keep_last;
+    } output;
+} pixl_train_config;
+
+/* Every key to its default. */
+int pixl_config_defaults(pixl_train_config *cfg);
+/* cfg = defaults + the keys of the YAML file, then pixl_config_validate().
+ * On failure cfg is unchanged and the error names "path:line". */
+int pixl_config_load(const char *path, pixl_train_config *cfg);
+/* The same from YAML text; `name` stands for the file name in errors. */
+int pixl_config_load_string(const char *yaml, const char *name, pixl_train_config *cfg);
+/* Set one key from text, with the same checks as the file ("training.optimizer.lr",
+ * "0.01"; lists as "[100, 200]"; "model.options.width" adds an option; a
+ * section takes a flow mapping: "training.optimizer", "{name: sgd, lr: 0.1}").
+ * String keys take the text verbatim. cfg is unchanged on failure. Cross-key
+ * rules are checked by pixl_config_validate(), after all overrides. */
+int pixl_config_set(pixl_train_config *cfg, const char *key, const char *value);
+/* A key's value as YAML text into buf ("0.01", "[0.9, 0.999]", "adam"). */
+int pixl_config_get(const pixl_train_config *cfg, const char *key, char *buf, size_t len);
+/* Rules between keys (a training limit is set, scale min <= max, step_size
+ * for the step schedule, increasing milestones, class-weight count ...). */
+int pixl_config_validate(const pixl_train_config *cfg);
+/* Dotted name of the first key whose values differ, NULL when equal. */
+const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b);
+/* Value of model.options[key] (text) or NULL. */
+const char *pixl_config_model_option(const pixl_train_config *cfg, const char *key);
+/* The loss's ignore index with PIXL_CFG_INHERIT resolved to data.ignore_index. */
+int pixl_config_loss_ignore_index(const pixl_train_config *cfg);
+/* Optimizer options of training.optimizer. */
+void pixl_config_optim_opts(const pixl_train_config *cfg, pixl_optim_opts *o);
+/* Schedule of training.lr_schedule for a run of max_steps iterations. */
+void pixl_config_sched(const pixl_train_config *cfg, int64_t max_steps, pixl_sched *s);
+/* The whole config as YAML that loads back to an equal struct, one doc comment per key. */
+int pixl_config_print(FILE *f, const pixl_train_config *cfg);
+/* pixl_config_print() of the defaults (`pixl train --print-config`). */
+int pixl_config_print_defaults(FILE *f);
+/* Write the config to path atomically (path.tmp + rename). */
+int pixl_config_save(const pixl_train_config *cfg, const char *path);
+/* Markdown reference of every key (docs/config.md). */
+int pixl_config_write_docs(FILE *f);
 
 #ifdef __cplusplus
 }

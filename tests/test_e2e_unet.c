@@ -33,7 +33,7 @@ static pixl_tensor *tiny_unet(pixl_ctx *c, pixl_tensor *x, pixl_tensor *y, pixl_
     float w[4] = {1.0f, 2.0f, 0.5f, 1.5f};
     int64_t ws[1] = {4};
     pixl_tensor *cw = pixl_constant(c, "class_weight", PIXL_F32, 1, ws, w);
-    *loss = pixl_cross_entropy(c, logits, y, cw, &(pixl_ce_opts){.ignore_index = 255});
+    *loss = pixl_cross_entropy(c, logits, y, cw, &(pixl_ce_opts){.ignore = 1, .ignore_index = 255});
     return logits;
 }
 

@@ -12,8 +12,6 @@
 #include "test.h"
 
 /* declared here until pixl.h exposes it (defined in src/ops/loss.c) */
-pixl_tensor *pixl_bce_with_logits_ex(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target, pixl_tensor *pos_weight,
-                                     pixl_tensor *weight, pixl_tensor *mask, pixl_reduction red);
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -70,7 +68,7 @@ PIXL_TEST(loss_ce_hand_weights_ignore_sum)
         {PIXL_REDUCE_SUM, -100, 0, 2.401027560},
         {PIXL_REDUCE_MEAN, 0, 0, 0.407605964},
         {PIXL_REDUCE_SUM, 0, 0, 0.203802982},
-        {PIXL_REDUCE_MEAN, 0, 1, 0.960411024}, /* no_ignore: ignore_index unused */
+        {PIXL_REDUCE_MEAN, 0, 1, 0.960411024}, /* .ignore = 0: only -100 is skipped */
     };
     for (int k = 0; k < 5; k++) {
         pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_TRAIN);
@@ -78,7 +76,7 @@ PIXL_TEST(loss_ce_hand_weights_ignore_sum)
         float wv[3] = {2, 1, 0.5f};
         pixl_tensor *w = pixl_constant(ctx, "w", PIXL_F32, 1, ws, wv);
         run1 r = {ctx, pixl_input_grad(ctx, "x", 2, xs), pixl_input(ctx, "t", PIXL_I32, 1, ts), NULL};
-        pixl_ce_opts o = {.ignore_index = cases[k].ignore, .no_ignore = cases[k].no_ignore, .reduction = cases[k].red};
+        pixl_ce_opts o = {.ignore = !cases[k].no_ignore, .ignore_index = cases[k].ignore, .reduction = cases[k].red};
         r.loss = pixl_cross_entropy(ctx, r.x, r.t, w, &o);
         float x[6] = {1, 2, 3, 0, 0, 0};
         int32_t t[2] = {2, 0};
@@ -102,7 +100,7 @@ PIXL_TEST(loss_ce_hand_nchw)
     pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_TRAIN);
     int64_t xs[4] = {1, 3, 1, 2}, ts[3] = {1, 1, 2};
     run1 r = {ctx, pixl_input_grad(ctx, "x", 4, xs), pixl_input(ctx, "t", PIXL_I32, 3, ts), NULL};
-    r.loss = pixl_cross_entropy(ctx, r.x, r.t, NULL, &(pixl_ce_opts){.ignore_index = 255});
+    r.loss = pixl_cross_entropy(ctx, r.x, r.t, NULL, &(pixl_ce_opts){.ignore = 1, .ignore_index = 255});
     float x[6] = {1, 0, 2, 0, 3, 0};
     int32_t t[2] = {2, 0};
     CHECK_OK(run_fwd_bwd(&r, x, NULL, t));
@@ -163,19 +161,19 @@ PIXL_TEST(loss_ce_gradcheck)
     pixl_reduction reds[2] = {PIXL_REDUCE_MEAN, PIXL_REDUCE_SUM};
     for (int r = 0; r < 2; r++)
         for (int use_w = 0; use_w < 2; use_w++) {
-            ce_case c = {4, {N, C, H, W}, x, t, use_w ? w : NULL, {.ignore_index = 255, .reduction = reds[r]}};
+            ce_case c = {4, {N, C, H, W}, x, t, use_w ? w : NULL, {.ignore = 1, .ignore_index = 255, .reduction = reds[r]}};
             char what[64];
             snprintf(what, sizeof what, "ce nchw red=%d weights=%d", r, use_w);
             GRADCHECK(what, NULL, build_ce, &c, NULL);
         }
-    /* 2-D logits, no_ignore */
+    /* 2-D logits, default ignore (-100) */
     int32_t t2[N * H] = {0, 4, 2, 1, 3, 3, 0, 2};
     float x2[N * H * C];
     pixl_test_fill_uniform(x2, N * H * C, -3, 3, 2);
-    ce_case c2 = {2, {N * H, C}, x2, t2, w, {.no_ignore = 1}};
-    GRADCHECK("ce 2d no_ignore weights", NULL, build_ce, &c2, NULL);
+    ce_case c2 = {2, {N * H, C}, x2, t2, w, {.ignore = 0}};
+    GRADCHECK("ce 2d default-ignore weights", NULL, build_ce, &c2, NULL);
     /* 3-D logits (N,C,L) */
-    ce_case c3 = {3, {N, C, H * W}, x, t, NULL, {.ignore_index = 255}};
+    ce_case c3 = {3, {N, C, H * W}, x, t, NULL, {.ignore = 1, .ignore_index = 255}};
     GRADCHECK("ce 3d", NULL, build_ce, &c3, NULL);
 }
 
@@ -190,7 +188,7 @@ PIXL_TEST(loss_ce_all_ignored)
             pixl_tensor *w = use_w ? pixl_constant(ctx, "w", PIXL_F32, 1, ws, wv) : NULL;
             run1 rr = {ctx, pixl_input_grad(ctx, "x", 4, xs), pixl_input(ctx, "t", PIXL_I32, 3, ts), NULL};
             rr.loss = pixl_cross_entropy(ctx, rr.x, rr.t, w,
-                                         &(pixl_ce_opts){.ignore_index = -1, .reduction = (pixl_reduction)r});
+                                         &(pixl_ce_opts){.ignore = 1, .ignore_index = -1, .reduction = (pixl_reduction)r});
             float x[24];
             int32_t t[8];
             pixl_test_fill_uniform(x, 24, -1, 1, 3);
@@ -232,7 +230,7 @@ PIXL_TEST(loss_ce_bad_target)
         int64_t xs[4] = {2, 3, 2, 2}, ts[3] = {2, 2, 2};
         run1 r = {ctx, pixl_input_grad(ctx, "x", 4, xs), pixl_input(ctx, "t", PIXL_I32, 3, ts), NULL};
         r.loss = pixl_cross_entropy(ctx, r.x, r.t, NULL,
-                                    &(pixl_ce_opts){.ignore_index = 255, .no_ignore = cases[k].no_ignore});
+                                    &(pixl_ce_opts){.ignore = !cases[k].no_ignore, .ignore_index = 255});
         CHECK_OK(pixl_ctx_plan(ctx));
         float x[24] = {0};
         int32_t t[8] = {0, 1, 2, cases[k].no_ignore ? 0 : 255, 0, cases[k].bad, 1, 2};
@@ -247,7 +245,7 @@ PIXL_TEST(loss_ce_bad_target)
                   "error message: %s", pixl_last_error());
         pixl_ctx_free(ctx);
     }
-    /* a zeroed pixl_ce_opts skips class 0 literally; -100 is valid only as the NULL-opts default */
+    /* NULL (or zeroed) options skip -100 as PyTorch does */
     pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
     int64_t xs[2] = {2, 3}, ts[1] = {2};
     pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 2, xs), *t = pixl_input(ctx, "t", PIXL_I32, 1, ts);
@@ -332,7 +330,7 @@ PIXL_TEST(loss_ce_sparse_labels)
     int64_t xs[4] = {N, C, H, W}, ts[3] = {N, H, W}, ws[1] = {C};
     run1 r = {ctx, pixl_input_grad(ctx, "x", 4, xs), pixl_input(ctx, "t", PIXL_I32, 3, ts), NULL};
     r.loss = pixl_cross_entropy(ctx, r.x, r.t, pixl_constant(ctx, "w", PIXL_F32, 1, ws, wv),
-                                &(pixl_ce_opts){.ignore_index = 255});
+                                &(pixl_ce_opts){.ignore = 1, .ignore_index = 255});
     CHECK_OK(run_fwd_bwd(&r, x, NULL, t));
     CHECK_NEAR(loss_value(r.loss), num / den, 1e-5 * fabs(num / den));
     /* gradient is zero exactly at ignored pixels and sums to 0 over classes elsewhere */
@@ -609,7 +607,7 @@ static tres run_threads(int threads, int which, const float *x, const float *tf,
     pixl_tensor *xt = pixl_input_grad(ctx, "x", 4, xs), *tt, *L;
     if (which == 0) {
         tt = pixl_input(ctx, "t", PIXL_I32, 3, ts);
-        L = pixl_cross_entropy(ctx, xt, tt, NULL, &(pixl_ce_opts){.ignore_index = 255});
+        L = pixl_cross_entropy(ctx, xt, tt, NULL, &(pixl_ce_opts){.ignore = 1, .ignore_index = 255});
     } else {
         tt = pixl_input_grad(ctx, "t", 4, xs);
         pixl_tensor *m = pixl_constant(ctx, "m", PIXL_F32, 4, xs, mask);

@@ -1,4 +1,5 @@
-/* threads.c — thread count for OpenMP kernels and the BLAS library. */
+/* threads.c — the thread count of pixl's OpenMP kernels; the BLAS library
+ * itself runs single-threaded (see kernels/gemm.c). */
 #include <omp.h>
 
 #include "pixl_impl.h"
@@ -14,7 +15,8 @@ static void apply(int n)
     g_threads = n;
     omp_set_num_threads(n);
 #ifdef PIXL_OPENBLAS
-    openblas_set_num_threads(n);
+    /* pixl splits GEMMs over its own OpenMP threads (gemm.c) */
+    openblas_set_num_threads(1);
 #endif
 }
 

@@ -7,20 +7,18 @@
  *   pixl_l1_loss, pixl_mse_loss, pixl_smooth_l1_loss (beta; 0 -> L1)
  *                         with an optional mask
  *   pixl_bce_with_logits_ex  BCE with an element weight and a mask as well
- *                         (not yet in pixl.h; declared where it is used)
  *
  * SEMANTICS (PyTorch's, except where said)
  *   cross_entropy  loss_i = w[t_i] * (logsumexp_c x[i,c] - x[i,t_i]) over the
- *       counted pixels i (target != ignore_index, or all with no_ignore).
+ *       counted pixels i (target != the skipped value).
  *       MEAN divides by sum_i w[t_i] (the count when weight is NULL); SUM
  *       does not divide. When no pixel is counted (or the counted weights sum
  *       to 0) PyTorch's MEAN gives 0/0 = NaN; pixl gives loss 0 and a zero
  *       gradient instead, so a batch without labels is a no-op step.
  *       A target outside [0, C) that is not ignore_index makes pixl_forward()
  *       fail with PIXL_ERR_ARG naming the value and its position; nothing
- *       out of bounds is read. NULL options = PyTorch's defaults
- *       (ignore_index -100, MEAN). A zeroed pixl_ce_opts is taken literally:
- *       ignore_index 0 skips class 0. No gradient flows to the class weights
+ *       out of bounds is read. NULL or zeroed options = PyTorch's defaults
+ *       (skip -100, MEAN); .ignore = 1 skips .ignore_index. No gradient flows to the class weights
  *       (PyTorch defines none); a weight that requires one is a build error.
  *   bce_with_logits  l = (1-t)*x + (1+(pw-1)*t) * softplus(-x), with
  *       softplus(-x) = max(-x,0) + log1p(exp(-|x|)); times the element
@@ -274,7 +272,7 @@ pixl_tensor *pixl_cross_entropy(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor 
         }
     }
     ce_params p = {.N = logits->shape[0], .C = C, .S = logits->numel / (logits->shape[0] * C),
-                   .ignore_index = o ? o->ignore_index : -100, .use_ignore = o ? !o->no_ignore : 1,
+                   .ignore_index = o && o->ignore ? o->ignore_index : -100, .use_ignore = 1,
                    .reduction = o ? (int)o->reduction : PIXL_REDUCE_MEAN};
     if (p.reduction != PIXL_REDUCE_MEAN && p.reduction != PIXL_REDUCE_SUM) {
         pixl_ctx_fail(ctx, PIXL_ERR_ARG, "cross_entropy: unknown reduction %d", p.reduction);

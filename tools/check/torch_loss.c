@@ -15,8 +15,6 @@
 #include "check.h"
 
 /* defined in src/ops/loss.c; not yet in pixl.h */
-pixl_tensor *pixl_bce_with_logits_ex(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target, pixl_tensor *pos_weight,
-                                     pixl_tensor *weight, pixl_tensor *mask, pixl_reduction red);
 
 #define MAX_VEC 65536
 
@@ -129,7 +127,7 @@ static int build_cross_entropy(pixl_ctx *ctx, check_case *c, char *err, size_t e
         int64_t shape[1] = {w.n};
         wt = pixl_constant(ctx, "ce_class_weight", PIXL_F32, 1, shape, w.v);
     }
-    pixl_ce_opts o = {.ignore_index = check_int(c, "ignore_index", -100), .reduction = red};
+    pixl_ce_opts o = {.ignore = 1, .ignore_index = check_int(c, "ignore_index", -100), .reduction = red};
     c->outputs[0] = pixl_cross_entropy(ctx, x, t, wt, &o);
     c->n_outputs = 1;
     return 0;
