@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pixl_impl.h"
@@ -24,7 +26,7 @@ typedef struct {
 
 struct pixl_st_file {
     char *path;
-    unsigned char *bytes; /* the whole file */
+    unsigned char *bytes; /* the whole file, mapped read-only */
     size_t size;
     const unsigned char *data; /* start of the data region */
     size_t data_size;
@@ -60,7 +62,7 @@ void pixl_st_close(pixl_st_file *f)
     free(f->meta_k);
     free(f->meta_v);
     free(f->e);
-    free(f->bytes);
+    if (f->bytes) munmap(f->bytes, f->size);
     free(f->path);
     free(f);
 }
@@ -89,23 +91,25 @@ pixl_st_file *pixl_st_open(const char *path)
     pixl_st_file *f = pixl_calloc(1, sizeof *f);
     if (!f) return NULL;
     f->path = strdup(path);
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return fail(f, NULL, PIXL_ERR_IO, "cannot open: %s", strerror(errno));
-    if (fseek(fp, 0, SEEK_END) || ftell(fp) < 0) {
-        fclose(fp);
-        return fail(f, NULL, PIXL_ERR_IO, "cannot seek");
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return fail(f, NULL, PIXL_ERR_IO, "cannot open: %s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(f, NULL, PIXL_ERR_IO, "not a regular file");
     }
-    long sz = ftell(fp);
-    rewind(fp);
-    f->size = (size_t)sz;
-    f->bytes = pixl_malloc(f->size + 1);
-    if (!f->bytes) {
-        fclose(fp);
-        return fail(f, NULL, PIXL_ERR_NOMEM, "out of memory reading %ld bytes", sz);
+    f->size = (size_t)st.st_size;
+    /* the file is mapped, not read: opening a large checkpoint for its
+     * metadata touches only the header pages */
+    if (f->size) {
+        void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            close(fd);
+            return fail(f, NULL, PIXL_ERR_IO, "cannot map %zu bytes: %s", f->size, strerror(errno));
+        }
+        f->bytes = m;
     }
-    size_t got = fread(f->bytes, 1, f->size, fp);
-    fclose(fp);
-    if (got != f->size) return fail(f, NULL, PIXL_ERR_IO, "short read (%zu of %zu bytes)", got, f->size);
+    close(fd);
     if (f->size < 8) return fail(f, NULL, PIXL_ERR_FORMAT, "truncated: %zu bytes, no header length", f->size);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = hl << 8 | f->bytes[i];
@@ -136,6 +140,9 @@ pixl_st_file *pixl_st_open(const char *path)
             }
             continue;
         }
+        for (int k = 0; k < f->n; k++)
+            if (!strcmp(f->e[k].name, it->string))
+                return fail(f, j, PIXL_ERR_FORMAT, "tensor '%s' appears twice in the header", it->string);
         st_entry *e = &f->e[f->n];
         e->name = strdup(it->string);
         f->n++;
