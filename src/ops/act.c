@@ -18,6 +18,30 @@
 /* below this many elements a kernel runs on one thread */
 #define PAR_MIN 32768
 
+/* exp(x) in float, vectorisable (no libm call): Cephes' range reduction and
+ * polynomial, within 2 ulp of expf for x in [-87.33, 88]; 0 below (where
+ * expf is subnormal), exp(88) above. Pure IEEE arithmetic with explicit
+ * fmaf, so vector and scalar code give the same bits. */
+static inline float pixl_expf(float x)
+{
+    const float lo = -87.33f, hi = 88.0f;
+    float xc = x < lo ? lo : x > hi ? hi : x;
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = fmaf(n, -0.693359375f, xc);
+    r = fmaf(n, 2.12194440e-4f, r);
+    float p = 1.9875691500e-4f;
+    p = fmaf(p, r, 1.3981999507e-3f);
+    p = fmaf(p, r, 8.3334519073e-3f);
+    p = fmaf(p, r, 4.1665795894e-2f);
+    p = fmaf(p, r, 1.6666665459e-1f);
+    p = fmaf(p, r, 5.0000001201e-1f);
+    p = fmaf(p * r, r, r) + 1.0f;
+    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return x < lo ? 0.0f : p * s;
+}
+
 static pixl_tensor *unary_node(pixl_ctx *ctx, const pixl_op_def *def, pixl_tensor *x, const void *p, size_t psize)
 {
     if (!ctx || !x) return NULL;
@@ -82,8 +106,8 @@ pixl_tensor *pixl_leaky_relu(pixl_ctx *ctx, pixl_tensor *x, float slope)
 }
 
 /* ----------------------------------------------------------------- prelu */
-/* x viewed as (N, C, inner); weight has C entries or 1 (then C = 1 here) */
-typedef struct { int64_t N, C, inner; } prelu_params;
+/* x viewed as (N, C, inner); weight has C entries, or 1 (shared) */
+typedef struct { int64_t N, C, inner; int shared; } prelu_params;
 
 static int prelu_fwd(pixl_tensor *n)
 {
@@ -93,7 +117,7 @@ static int prelu_fwd(pixl_tensor *n)
     const int64_t C = p->C, inner = p->inner, rows = p->N * C;
 #pragma omp parallel for num_threads(NT) schedule(static) if (n->numel >= PAR_MIN)
     for (int64_t r = 0; r < rows; r++) {
-        const float a = w[r % C];
+        const float a = w[p->shared ? 0 : r % C];
         const float *xr = x + r * inner;
         float *yr = y + r * inner;
         for (int64_t i = 0; i < inner; i++) yr[i] = xr[i] > 0 ? xr[i] : a * xr[i];
@@ -112,7 +136,7 @@ static int prelu_bwd(pixl_tensor *n)
     if (dx) {
 #pragma omp parallel for num_threads(NT) schedule(static) if (n->numel >= PAR_MIN)
         for (int64_t r = 0; r < N * C; r++) {
-            const float a = w[r % C];
+            const float a = w[p->shared ? 0 : r % C];
             const float *xr = x + r * inner, *gr = dy + r * inner;
             float *dr = dx + r * inner;
             for (int64_t i = 0; i < inner; i++) dr[i] += xr[i] > 0 ? gr[i] : a * gr[i];
@@ -132,7 +156,7 @@ static int prelu_bwd(pixl_tensor *n)
             }
             S[c] = (s[0] + s[1]) + (s[2] + s[3]);
         }
-        if (n->src[1]->numel == 1) {
+        if (p->shared) {
             double t = 0;
             for (int64_t c = 0; c < C; c++) t += S[c];
             dw[0] += (float)t;
@@ -153,10 +177,10 @@ pixl_tensor *pixl_prelu(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weight)
     }
     prelu_params p;
     if (weight->numel == 1) {
-        p = (prelu_params){x->ndim >= 2 ? x->shape[0] : 1, x->ndim >= 2 ? x->shape[1] : 1, 0};
+        p = (prelu_params){x->ndim >= 2 ? x->shape[0] : 1, x->ndim >= 2 ? x->shape[1] : 1, 0, 1};
         p.inner = x->numel / (p.N * p.C);
     } else if (x->ndim >= 2 && weight->ndim == 1 && weight->numel == x->shape[1]) {
-        p = (prelu_params){x->shape[0], x->shape[1], x->numel / (x->shape[0] * x->shape[1])};
+        p = (prelu_params){x->shape[0], x->shape[1], x->numel / (x->shape[0] * x->shape[1]), 0};
     } else {
         pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "prelu: weight %s must have 1 or C entries for input %s",
                       pixl_tshape(weight), pixl_tshape(x));
@@ -180,7 +204,7 @@ static int elu_bwd(pixl_tensor *n)
     const float a = PIXL_PARAMS(n, scalar_params)->a;
     float *dx = n->src[0]->grad;
     const float *x = pixl_f32(n->src[0]), *dy = n->grad;
-    if (dx) EW_LOOP(n->numel, dx[i] += x[i] > 0 ? dy[i] : dy[i] * a * expf(x[i]));
+    if (dx) EW_LOOP(n->numel, dx[i] += x[i] > 0 ? dy[i] : dy[i] * a * pixl_expf(x[i]));
     return PIXL_OK;
 }
 static const pixl_op_def elu_def = {"elu", elu_fwd, elu_bwd, NULL, NULL, 0};
@@ -193,10 +217,9 @@ pixl_tensor *pixl_elu(pixl_ctx *ctx, pixl_tensor *x, float alpha)
 /* --------------------------------------------------------- sigmoid, tanh */
 static inline float sigmoidf(float v)
 {
-    /* stable for large |v| */
-    if (v >= 0) return 1.0f / (1.0f + expf(-v));
-    float e = expf(v);
-    return e / (1.0f + e);
+    /* stable for large |v|: e = exp(-|v|) <= 1 */
+    float e = pixl_expf(-fabsf(v)), d = 1.0f / (1.0f + e);
+    return v >= 0 ? d : e * d;
 }
 static int sigmoid_fwd(pixl_tensor *n)
 {
@@ -325,18 +348,17 @@ static int softmax_any_fwd(pixl_tensor *n, int logsm)
             sum[j] = 0;
         }
         for (int64_t c = 0; c < C; c++)
-            for (int64_t j = 0; j < L; j++) mx[j] = fmaxf(mx[j], xs[c * inner + j]);
+            for (int64_t j = 0; j < L; j++) mx[j] = xs[c * inner + j] > mx[j] ? xs[c * inner + j] : mx[j];
         for (int64_t c = 0; c < C; c++)
-            for (int64_t j = 0; j < L; j++) {
-                float e = expf(xs[c * inner + j] - mx[j]);
-                sum[j] += e;
-                if (!logsm) ys[c * inner + j] = e;
-            }
+            for (int64_t j = 0; j < L; j++) ys[c * inner + j] = pixl_expf(xs[c * inner + j] - mx[j]);
+        /* summed in a separate (vectorisable) loop; log_softmax overwrites ys below */
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t j = 0; j < L; j++) sum[j] += ys[c * inner + j];
         if (logsm) {
-            float lse[SMB];
-            for (int64_t j = 0; j < L; j++) lse[j] = mx[j] + (float)log(sum[j]);
+            float ls[SMB];
+            for (int64_t j = 0; j < L; j++) ls[j] = (float)log(sum[j]);
             for (int64_t c = 0; c < C; c++)
-                for (int64_t j = 0; j < L; j++) ys[c * inner + j] = xs[c * inner + j] - lse[j];
+                for (int64_t j = 0; j < L; j++) ys[c * inner + j] = (xs[c * inner + j] - mx[j]) - ls[j];
         } else {
             float r[SMB];
             for (int64_t j = 0; j < L; j++) r[j] = (float)(1.0 / sum[j]);
@@ -369,7 +391,7 @@ static int softmax_any_bwd(pixl_tensor *n, int logsm)
             for (int64_t c = 0; c < C; c++)
                 for (int64_t j = 0; j < L; j++) {
                     int64_t k = off + c * inner + j;
-                    dx[k] += dy[k] - expf(y[k]) * a[j];
+                    dx[k] += dy[k] - pixl_expf(y[k]) * a[j];
                 }
         } else {
             /* dx = y * (dy - sum(dy * y)) */

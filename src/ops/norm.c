@@ -25,6 +25,8 @@
 #include "pixl_impl.h"
 
 #define NT pixl_num_threads()
+/* below this many elements a kernel runs on one thread */
+#define PAR_MIN 32768
 
 /* mean and biased variance of N blocks of `inner` floats spaced `stride`
  * apart, accumulated in double in a fixed order */
@@ -115,7 +117,7 @@ static int bn_fwd(pixl_tensor *n)
     if (p->momentum < 0) factor = nbt && nbt[0] > 0 ? 1.0 / (double)nbt[0] : 1.0;
     const int batch = p->batch_stats, update = p->update && rm && rv;
 
-#pragma omp parallel for num_threads(NT) schedule(static)
+#pragma omp parallel for num_threads(NT) schedule(static) if (x->numel >= PAR_MIN)
     for (int64_t c = 0; c < C; c++) {
         const float *xc = X + c * inner;
         float *yc = Y + c * inner;
@@ -158,7 +160,7 @@ static int bn_bwd(pixl_tensor *n)
     const double M = (double)(N * inner);
     const int batch = p->batch_stats;
 
-#pragma omp parallel for num_threads(NT) schedule(static)
+#pragma omp parallel for num_threads(NT) schedule(static) if (x->numel >= PAR_MIN)
     for (int64_t c = 0; c < C; c++) {
         const float *xc = X + c * inner, *gc = DY + c * inner;
         const float mean = smean[c], rs = srstd[c];
@@ -275,7 +277,7 @@ static int gn_fwd(pixl_tensor *n)
     const float *b = n->src[2] ? pixl_f32(n->src[2]) : NULL;
     float *smean = n->aux, *srstd = smean + N * G;
 
-#pragma omp parallel for num_threads(NT) schedule(static)
+#pragma omp parallel for num_threads(NT) schedule(static) if (x->numel >= PAR_MIN)
     for (int64_t ng = 0; ng < N * G; ng++) {
         const int64_t g = ng % G, off = ng * Cg * inner;
         double m, v;
@@ -309,7 +311,7 @@ static int gn_bwd(pixl_tensor *n)
     double *S = n->work; /* per (n,c): sum dy, sum dy*(x-mean) */
     const double M = (double)(Cg * inner);
 
-#pragma omp parallel for num_threads(NT) schedule(static)
+#pragma omp parallel for num_threads(NT) schedule(static) if (x->numel >= PAR_MIN)
     for (int64_t ng = 0; ng < N * G; ng++) {
         const int64_t g = ng % G, s = ng / G, off = ng * Cg * inner;
         const float mean = smean[ng], rs = srstd[ng];
