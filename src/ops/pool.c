@@ -421,18 +421,34 @@ static inline win avg_window(const pool_p *p, int64_t oh, int64_t ow)
     return r;
 }
 
+/* 2x2 stride 2 unpadded windows fully inside the input: the divisor is 4 in
+ * both modes; the sum runs in PyTorch's window order */
+static inline int avg_fast(const pool_p *p)
+{
+    return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0;
+}
+
 static int avg_pool_fwd(pixl_tensor *n)
 {
     const pool_p *p = PIXL_PARAMS(n, pool_p);
     const float *x = pixl_f32(n->src[0]); /* (P, H, W) */
     float *y = pixl_f32(n);               /* (P, OH, OW) */
     const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW, rows = p->planes * OH;
+    const int fast = avg_fast(p);
+    const int64_t full_h = fast ? H / 2 : 0, full_w = fast ? W / 2 : 0;
 #pragma omp parallel for num_threads(nthreads(n)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const int64_t pl = r / OH, oh = r % OH;
         const float *in = x + pl * H * W;
         float *out = y + r * OW;
-        for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t ow = 0;
+        if (oh < full_h) {
+            const float *restrict r0 = in + 2 * oh * W, *restrict r1 = r0 + W;
+            float *restrict o = out;
+            for (int64_t j = 0; j < full_w; j++) o[j] = (((r0[2 * j] + r0[2 * j + 1]) + r1[2 * j]) + r1[2 * j + 1]) / 4.0f;
+            ow = full_w;
+        }
+        for (; ow < OW; ow++) {
             win b = avg_window(p, oh, ow);
             if (b.h0 >= b.h1 || b.w0 >= b.w1) {
                 out[ow] = 0;
@@ -454,18 +470,34 @@ static int avg_pool_bwd(pixl_tensor *n)
     if (!gx) return PIXL_OK;
     const float *gy = n->grad; /* (P, OH, OW) */
     const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+    const int fast = avg_fast(p);
+    const int64_t full_h = fast ? H / 2 : 0, full_w = fast ? W / 2 : 0;
 #pragma omp parallel for num_threads(nthreads(n)) schedule(static)
     for (int64_t pl = 0; pl < p->planes; pl++) {
         float *g = gx + pl * H * W;
         const float *go = gy + pl * OH * OW;
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t ow = 0; ow < OW; ow++) {
+        for (int64_t oh = 0; oh < OH; oh++) {
+            int64_t ow = 0;
+            if (oh < full_h) {
+                float *restrict r0 = g + 2 * oh * W, *restrict r1 = r0 + W;
+                const float *restrict gr = go + oh * OW;
+                for (int64_t j = 0; j < full_w; j++) {
+                    const float d = gr[j] / 4.0f;
+                    r0[2 * j] += d;
+                    r0[2 * j + 1] += d;
+                    r1[2 * j] += d;
+                    r1[2 * j + 1] += d;
+                }
+                ow = full_w;
+            }
+            for (; ow < OW; ow++) {
                 win b = avg_window(p, oh, ow);
                 if (b.h0 >= b.h1 || b.w0 >= b.w1) continue;
                 const float d = go[oh * OW + ow] / b.div;
                 for (int64_t h = b.h0; h < b.h1; h++)
                     for (int64_t w = b.w0; w < b.w1; w++) g[h * W + w] += d;
             }
+        }
     }
     return PIXL_OK;
 }

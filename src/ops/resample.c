@@ -18,7 +18,9 @@
  *    scale factors; pixl uses the floor rule in both directions.
  *
  * Index/weight tables for rows and columns are built at the start of every
- * fwd/bwd call in n->work, followed by per-thread row buffers.
+ * fwd/bwd call in n->work, followed by per-thread row buffers. Nearest
+ * backward gathers: each input row sums its output rows, then scatters
+ * through the column table once.
  * Bilinear forward is separable: each needed input row is interpolated
  * horizontally once into a two-slot row cache (slot = row & 1), then output
  * rows blend two cached rows (a vectorisable loop). Bilinear backward runs the
@@ -73,12 +75,13 @@ static size_t lin_tab_bytes(int64_t out) { return (size_t)out * 16; }
 static size_t tables_bytes(const resize_p *p)
 {
     size_t b = p->mode == PIXL_RESIZE_BILINEAR ? lin_tab_bytes(p->OH) + lin_tab_bytes(p->OW)
-                                               : (size_t)(p->OH + p->OW) * 4;
+                                               : (size_t)(p->OH + p->OW + p->H + 1) * 4;
     return (b + 63) & ~(size_t)63;
 }
+/* bilinear: two rows (OW); nearest: one row (OW) */
 static size_t thread_bytes(const resize_p *p)
 {
-    return p->mode == PIXL_RESIZE_BILINEAR ? (((size_t)p->OW * 2 * 4 + 63) & ~(size_t)63) : 0;
+    return ((size_t)p->OW * (p->mode == PIXL_RESIZE_BILINEAR ? 2 : 1) * 4 + 63) & ~(size_t)63;
 }
 
 static lin_tab lin_at(char *base, int64_t out)
@@ -96,11 +99,8 @@ static lin_tab lin_at(char *base, int64_t out)
 static int usable_threads(const pixl_tensor *n, const resize_p *p)
 {
     int nt = n->numel + n->src[0]->numel < ((int64_t)1 << 15) ? 1 : pixl_num_threads(); /* small: one */
-    size_t tb = thread_bytes(p);
-    if (tb) {
-        size_t cap = (n->work_bytes - tables_bytes(p)) / tb;
-        if ((size_t)nt > cap) nt = (int)cap;
-    }
+    size_t cap = (n->work_bytes - tables_bytes(p)) / thread_bytes(p);
+    if ((size_t)nt > cap) nt = (int)cap;
     return nt < 1 ? 1 : nt;
 }
 
@@ -230,24 +230,46 @@ static int nearest_fwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
+/* Gather form: input row h receives the output rows [rs[h], rs[h+1]) (source
+ * rows are nondecreasing). Those rows are summed (vectorised) into a row
+ * buffer, then scattered once through the column table. Each task owns one
+ * input row, so tasks over (plane, row) run in parallel deterministically. */
 static int nearest_bwd(pixl_tensor *n)
 {
     const resize_p *p = PIXL_PARAMS(n, resize_p);
     float *gx = n->src[0]->grad; /* (P, H, W) */
     if (!gx) return PIXL_OK;
     const float *gy = n->grad; /* (P, OH, OW) */
-    const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;
-    int32_t *ih = n->work, *iw = ih + OH; /* (OH), (OW) source indices */
+    const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW, tasks = p->planes * H;
+    char *work = n->work;
+    int32_t *ih = (int32_t *)(void *)work, *iw = ih + OH, *rs = iw + OW; /* (OH), (OW), (H+1) */
     nearest_table(H, OH, p->scale_h, ih);
     nearest_table(W, OW, p->scale_w, iw);
-#pragma omp parallel for num_threads(usable_threads(n, p)) schedule(static)
-    for (int64_t pl = 0; pl < p->planes; pl++) {
-        float *g = gx + pl * H * W;
-        const float *go = gy + pl * OH * OW;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            float *restrict gr = g + ih[oh] * W;
-            const float *restrict o = go + oh * OW;
-            for (int64_t j = 0; j < OW; j++) gr[iw[j]] += o[j];
+    for (int64_t h = 0, oh = 0; h <= H; h++) {
+        while (oh < OH && ih[oh] < h) oh++;
+        rs[h] = (int32_t)oh;
+    }
+    float *bufs = (float *)(void *)(work + tables_bytes(p)); /* (threads, OW) row sums */
+    const size_t tstride = thread_bytes(p) / 4;
+#pragma omp parallel num_threads(usable_threads(n, p))
+    {
+        float *restrict tmp = bufs + (size_t)omp_get_thread_num() * tstride;
+#pragma omp for schedule(static)
+        for (int64_t t = 0; t < tasks; t++) {
+            const int64_t pl = t / H, h = t % H, r0 = rs[h], r1 = rs[h + 1];
+            if (r0 == r1) continue;
+            const float *go = gy + pl * OH * OW;
+            const float *src = go + r0 * OW;
+            if (r1 - r0 > 1) {
+                memcpy(tmp, src, (size_t)OW * sizeof(float));
+                for (int64_t oh = r0 + 1; oh < r1; oh++) {
+                    const float *restrict o = go + oh * OW;
+                    for (int64_t j = 0; j < OW; j++) tmp[j] += o[j];
+                }
+                src = tmp;
+            }
+            float *restrict gr = gx + (pl * H + h) * W;
+            for (int64_t j = 0; j < OW; j++) gr[iw[j]] += src[j];
         }
     }
     return PIXL_OK;
