@@ -481,6 +481,40 @@ int pixl_model_count(void);
 const char *pixl_model_name(int i);
 const char *pixl_model_doc(int i);
 
+/* A trained or trainable network as one object: architecture, options,
+ * parameters, input normalisation and class names/colours. Inference graphs
+ * are built and planned on demand for each input size and cached. */
+typedef struct pixl_model pixl_model;
+/* New model with freshly initialised parameters (seeded). */
+pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64_t seed);
+/* Load a checkpoint written by pixl_model_save() (architecture and options
+ * from its metadata; every tensor checked by name and shape). */
+pixl_model *pixl_model_load(const char *path);
+void pixl_model_free(pixl_model *m);
+/* Save parameters and metadata (plus n_meta extra key/values) atomically. */
+int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *const *keys, const char *const *values);
+pixl_params *pixl_model_params(pixl_model *m);
+const char *pixl_model_arch(const pixl_model *m);
+const pixl_model_opts *pixl_model_options(const pixl_model *m);
+int pixl_model_n_classes(const pixl_model *m);
+/* Normalisation (images in [0,1]: x = (v - mean) / std) and class names /
+ * RGB colours (n_classes triples); copied. */
+void pixl_model_set_norm(pixl_model *m, const float mean[3], const float std[3]);
+const float *pixl_model_mean(const pixl_model *m);
+const float *pixl_model_std(const pixl_model *m);
+int pixl_model_set_classes(pixl_model *m, const char *const *names, const uint8_t *colours);
+const char *pixl_model_class_name(const pixl_model *m, int k);
+const uint8_t *pixl_model_colours(const pixl_model *m);
+/* Input size the network is run at (0 = the image's own size): images are
+ * resized to it (bilinear) and logits resized back (bilinear, as PyTorch's
+ * align_corners=False). */
+void pixl_model_set_input_size(pixl_model *m, int height, int width);
+/* Logits (n, K, h, w) for normalised images (n, C, h, w); `flip` averages
+ * with the mirrored pass. Either output may be NULL: labels (n, h, w)
+ * receive the argmax. */
+int pixl_model_predict(pixl_model *m, const float *images, int n, int h, int w, int flip, float *logits,
+                       int32_t *labels);
+
 /* ------------------------------------------------- images, datasets, loaders */
 /* (section owned by src/data/) */
 /*
@@ -933,6 +967,35 @@ int pixl_config_print_defaults(FILE *f);
 int pixl_config_save(const pixl_train_config *cfg, const char *path);
 /* Markdown reference of every key (docs/config.md). */
 int pixl_config_write_docs(FILE *f);
+
+/* ---------------------------------------------------------- training runs */
+
+typedef struct pixl_eval_opts {
+    int flip;       /* average with the mirrored prediction */
+    int batch_size; /* 0 -> 1 (images of one batch must share a size) */
+    int n_workers;  /* background decoding threads */
+    int limit;      /* evaluate only the first `limit` images (0 = all) */
+} pixl_eval_opts;
+
+/* Predict every image of ds at its own resolution (the model's input size
+ * applies inside) and add to conf (created by the caller with the model's
+ * class count and PIXL_IGNORE_LABEL). */
+int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, pixl_confusion *conf);
+
+typedef struct pixl_train_hooks {
+    volatile int *stop; /* polled every step: non-zero saves a checkpoint and returns */
+    FILE *log;          /* progress and log lines (NULL -> stderr) */
+    int quiet;          /* no progress bar, only validation lines */
+} pixl_train_hooks;
+
+/* Train as `cfg` says: datasets, model, loss, optimizer and schedule, data
+ * loading on background threads, validation, and a run directory
+ * (output.run_dir) with config.yaml, log.jsonl (one JSON object per log
+ * line), last.safetensors (+ last.optim.safetensors) and best.safetensors
+ * (by validation mean IoU), all written atomically. With
+ * training.resume = RUN_DIR/last.safetensors it continues with the same
+ * schedule, step count and data order. */
+int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,13 @@
 #include "check.h"
 #include "pixl.h"
 
-int cmd_bench(int argc, char **argv); /* tools/cmd_bench.c */
+int cmd_bench(int argc, char **argv);   /* cmd_bench.c */
+int cmd_train(int argc, char **argv);   /* cmd_train.c */
+int cmd_eval(int argc, char **argv);    /* cmd_train.c */
+int cmd_predict(int argc, char **argv); /* cmd_train.c */
+int cmd_demo(int argc, char **argv);    /* cmd_train.c */
+int cmd_info(int argc, char **argv);    /* cmd_info.c */
+int cmd_report(int argc, char **argv);  /* cmd_report.c */
 
 static int cmd_version(int argc, char **argv)
 {
@@ -52,6 +58,12 @@ static int cmd_help(int argc, char **argv);
 static const command g_cmds[] = {
     {"help", cmd_help, "list the subcommands"},
     {"version", cmd_version, "print the version"},
+    {"demo", cmd_demo, "the embedded default: train, evaluate, predict and report on synthetic data"},
+    {"train", cmd_train, "train from a YAML config: pixl train CONFIG [--set K=V] [--resume RUN]; --print-config"},
+    {"eval", cmd_eval, "evaluate a model: pixl eval MODEL --dataset KIND --root DIR [--split val] [--flip]"},
+    {"predict", cmd_predict, "label images: pixl predict --model MODEL IMAGE... [--out DIR]"},
+    {"info", cmd_info, "a model's parameters, GFLOPs and memory: pixl info MODEL [--input 3x360x480]"},
+    {"report", cmd_report, "an HTML report of a training run: pixl report RUN_DIR"},
     {"check", cmd_check, "run reference cases (safetensors case format): pixl check DIR|FILE..."},
     {"bench", cmd_bench, "benchmarks against PyTorch: pixl bench ops [--threads N] [--filter S] [--no-torch]"},
 };

@@ -1,0 +1,298 @@
+/* model.c — pixl_model: a network as one object (architecture, options,
+ * parameters, normalisation, class names and colours), saved to and loaded
+ * from safetensors checkpoints whose metadata describe it, with cached
+ * inference graphs per input size. */
+#include <cjson/cJSON.h>
+#include <math.h>
+
+#include "models_impl.h"
+
+struct pixl_model {
+    char arch[64];
+    char variant[64];
+    pixl_model_opts o;
+    pixl_params *P;
+    float mean[3], std[3];
+    char **names;
+    uint8_t *colours;
+    int in_h, in_w;
+    /* cached inference graph */
+    pixl_ctx *ctx;
+    int cn, ch, cw;
+    pixl_tensor *cx, *clogits;
+    float *flipbuf;
+};
+
+static void drop_cache(pixl_model *m)
+{
+    pixl_ctx_free(m->ctx);
+    m->ctx = NULL;
+    m->cx = m->clogits = NULL;
+    free(m->flipbuf);
+    m->flipbuf = NULL;
+}
+
+void pixl_model_free(pixl_model *m)
+{
+    if (!m) return;
+    drop_cache(m);
+    pixl_params_free(m->P);
+    for (int i = 0; m->names && i < m->o.n_classes; i++) free(m->names[i]);
+    free(m->names);
+    free(m->colours);
+    free(m);
+}
+
+pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64_t seed)
+{
+    pixl_model *m = pixl_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    snprintf(m->arch, sizeof m->arch, "%s", arch ? arch : "");
+    m->o = o ? *o : (pixl_model_opts){0};
+    if (m->o.n_classes <= 0) m->o.n_classes = 11;
+    if (m->o.in_channels <= 0) m->o.in_channels = 3;
+    if (m->o.width <= 0) m->o.width = 1;
+    if (m->o.variant) snprintf(m->variant, sizeof m->variant, "%s", m->o.variant);
+    m->o.variant = m->variant[0] ? m->variant : NULL;
+    for (int c = 0; c < 3; c++) {
+        m->mean[c] = 0.5f;
+        m->std[c] = 0.25f;
+    }
+    m->P = pixl_params_new();
+    if (!m->P) {
+        free(m);
+        return NULL;
+    }
+    pixl_params_seed(m->P, seed);
+    /* build once to create the parameters */
+    pixl_ctx *ctx = pixl_ctx_new(m->P, PIXL_MODE_EVAL);
+    int64_t s[4] = {1, m->o.in_channels, 64, 64};
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+    pixl_tensor *y = pixl_model_build(ctx, m->arch, x, &m->o);
+    if (!y) {
+        pixl_set_error(PIXL_ERR_ARG, "%s", pixl_ctx_error(ctx));
+        pixl_ctx_free(ctx);
+        pixl_model_free(m);
+        return NULL;
+    }
+    pixl_ctx_free(ctx);
+    return m;
+}
+
+pixl_params *pixl_model_params(pixl_model *m) { return m->P; }
+const char *pixl_model_arch(const pixl_model *m) { return m->arch; }
+const pixl_model_opts *pixl_model_options(const pixl_model *m) { return &m->o; }
+int pixl_model_n_classes(const pixl_model *m) { return m->o.n_classes; }
+const float *pixl_model_mean(const pixl_model *m) { return m->mean; }
+const float *pixl_model_std(const pixl_model *m) { return m->std; }
+const uint8_t *pixl_model_colours(const pixl_model *m) { return m->colours; }
+const char *pixl_model_class_name(const pixl_model *m, int k)
+{
+    return m->names && k >= 0 && k < m->o.n_classes ? m->names[k] : NULL;
+}
+
+void pixl_model_set_norm(pixl_model *m, const float mean[3], const float std[3])
+{
+    for (int c = 0; c < 3; c++) {
+        m->mean[c] = mean[c];
+        m->std[c] = std[c];
+    }
+}
+
+int pixl_model_set_classes(pixl_model *m, const char *const *names, const uint8_t *colours)
+{
+    int K = m->o.n_classes;
+    if (names) {
+        char **nn = pixl_calloc((size_t)K, sizeof *nn);
+        if (!nn) return PIXL_ERR_NOMEM;
+        for (int i = 0; i < K; i++) nn[i] = strdup(names[i] ? names[i] : "");
+        for (int i = 0; m->names && i < K; i++) free(m->names[i]);
+        free(m->names);
+        m->names = nn;
+    }
+    if (colours) {
+        uint8_t *c = pixl_malloc((size_t)K * 3);
+        if (!c) return PIXL_ERR_NOMEM;
+        memcpy(c, colours, (size_t)K * 3);
+        free(m->colours);
+        m->colours = c;
+    }
+    return PIXL_OK;
+}
+
+void pixl_model_set_input_size(pixl_model *m, int h, int w)
+{
+    if (m->in_h != h || m->in_w != w) drop_cache(m);
+    m->in_h = h > 0 ? h : 0;
+    m->in_w = w > 0 ? w : 0;
+}
+
+/* ------------------------------------------------------------------ files */
+int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *const *keys, const char *const *values)
+{
+    char buf[8][64];
+    cJSON *names = cJSON_CreateArray(), *cols = cJSON_CreateArray();
+    for (int k = 0; k < m->o.n_classes; k++) {
+        cJSON_AddItemToArray(names, cJSON_CreateString(m->names ? m->names[k] : ""));
+        if (m->colours)
+            for (int c = 0; c < 3; c++) cJSON_AddItemToArray(cols, cJSON_CreateNumber(m->colours[3 * k + c]));
+    }
+    char *js_names = cJSON_PrintUnformatted(names), *js_cols = cJSON_PrintUnformatted(cols);
+    cJSON_Delete(names);
+    cJSON_Delete(cols);
+    snprintf(buf[0], 64, "%d", m->o.n_classes);
+    snprintf(buf[1], 64, "%d", m->o.in_channels);
+    snprintf(buf[2], 64, "%.9g", m->o.width);
+    snprintf(buf[3], 64, "%.9g,%.9g,%.9g", m->mean[0], m->mean[1], m->mean[2]);
+    snprintf(buf[4], 64, "%.9g,%.9g,%.9g", m->std[0], m->std[1], m->std[2]);
+    snprintf(buf[5], 64, "%d,%d", m->in_h, m->in_w);
+    const char *k0[] = {"arch", "variant", "n_classes", "in_channels", "width", "mean", "std", "input_size",
+                        "class_names", "class_colours"};
+    const char *v0[] = {m->arch, m->variant, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5],
+                        js_names ? js_names : "[]", js_cols ? js_cols : "[]"};
+    int nk = (int)(sizeof k0 / sizeof k0[0]);
+    const char **K = pixl_calloc((size_t)(nk + n_meta), sizeof *K), **V = pixl_calloc((size_t)(nk + n_meta), sizeof *V);
+    int rc = PIXL_ERR_NOMEM;
+    if (K && V) {
+        for (int i = 0; i < n_meta; i++) {
+            K[i] = keys[i];
+            V[i] = values[i];
+        }
+        for (int i = 0; i < nk; i++) { /* the model's own keys win */
+            K[n_meta + i] = k0[i];
+            V[n_meta + i] = v0[i];
+        }
+        rc = pixl_checkpoint_save(m->P, path, nk + n_meta, K, V);
+    }
+    free(K);
+    free(V);
+    free(js_names);
+    free(js_cols);
+    return rc;
+}
+
+static int parse3(const char *s, float out[3])
+{
+    return s && sscanf(s, "%f,%f,%f", &out[0], &out[1], &out[2]) == 3 ? 0 : -1;
+}
+
+pixl_model *pixl_model_load(const char *path)
+{
+    pixl_st_file *f = pixl_st_open(path);
+    if (!f) return NULL;
+    const char *arch = pixl_st_meta(f, "arch"), *nc = pixl_st_meta(f, "n_classes");
+    if (!arch || !nc) {
+        pixl_set_error(PIXL_ERR_FORMAT, "%s: not a pixl model checkpoint (no 'arch'/'n_classes' metadata)", path);
+        pixl_st_close(f);
+        return NULL;
+    }
+    pixl_model_opts o = {.n_classes = atoi(nc)};
+    if (pixl_st_meta(f, "in_channels")) o.in_channels = atoi(pixl_st_meta(f, "in_channels"));
+    if (pixl_st_meta(f, "width")) o.width = strtof(pixl_st_meta(f, "width"), NULL);
+    const char *variant = pixl_st_meta(f, "variant");
+    o.variant = variant && variant[0] ? variant : NULL;
+    pixl_model *m = pixl_model_create(arch, &o, 0);
+    if (!m) {
+        pixl_st_close(f);
+        return NULL;
+    }
+    float mean[3], std[3];
+    if (!parse3(pixl_st_meta(f, "mean"), mean) && !parse3(pixl_st_meta(f, "std"), std)) pixl_model_set_norm(m, mean, std);
+    int ih = 0, iw = 0;
+    if (pixl_st_meta(f, "input_size") && sscanf(pixl_st_meta(f, "input_size"), "%d,%d", &ih, &iw) == 2)
+        pixl_model_set_input_size(m, ih, iw);
+    cJSON *names = pixl_st_meta(f, "class_names") ? cJSON_Parse(pixl_st_meta(f, "class_names")) : NULL;
+    cJSON *cols = pixl_st_meta(f, "class_colours") ? cJSON_Parse(pixl_st_meta(f, "class_colours")) : NULL;
+    int K = m->o.n_classes;
+    if (cJSON_GetArraySize(names) == K) {
+        const char **nn = calloc((size_t)K, sizeof *nn);
+        for (int k = 0; nn && k < K; k++) {
+            cJSON *it = cJSON_GetArrayItem(names, k);
+            nn[k] = cJSON_IsString(it) ? it->valuestring : "";
+        }
+        if (nn) pixl_model_set_classes(m, nn, NULL);
+        free(nn);
+    }
+    if (cJSON_GetArraySize(cols) == 3 * K) {
+        uint8_t *cc = malloc((size_t)K * 3);
+        for (int k = 0; cc && k < 3 * K; k++) cc[k] = (uint8_t)cJSON_GetArrayItem(cols, k)->valuedouble;
+        if (cc) pixl_model_set_classes(m, NULL, cc);
+        free(cc);
+    }
+    cJSON_Delete(names);
+    cJSON_Delete(cols);
+    pixl_st_close(f);
+    if (pixl_checkpoint_load(m->P, path, 0)) {
+        pixl_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* -------------------------------------------------------------- inference */
+static int ensure_graph(pixl_model *m, int n, int h, int w)
+{
+    if (m->ctx && m->cn == n && m->ch == h && m->cw == w) return PIXL_OK;
+    drop_cache(m);
+    pixl_ctx *ctx = pixl_ctx_new(m->P, PIXL_MODE_EVAL);
+    int64_t s[4] = {n, m->o.in_channels, h, w};
+    pixl_tensor *x = pixl_input(ctx, "images", PIXL_F32, 4, s), *xi = x;
+    int ih = m->in_h ? m->in_h : h, iw = m->in_w ? m->in_w : w;
+    if (ih != h || iw != w) xi = pixl_resize(ctx, x, ih, iw, PIXL_RESIZE_BILINEAR, 0, 0, 0);
+    pixl_tensor *y = pixl_model_build(ctx, m->arch, xi, &m->o);
+    if (y && (y->shape[2] != h || y->shape[3] != w)) y = pixl_resize(ctx, y, h, w, PIXL_RESIZE_BILINEAR, 0, 0, 0);
+    pixl_keep(y);
+    if (!y || pixl_ctx_plan(ctx)) {
+        int rc = pixl_set_error(pixl_ctx_error(ctx) ? PIXL_ERR_SHAPE : pixl_last_status(), "model %s on %dx%d: %s",
+                                m->arch, h, w, pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+        pixl_ctx_free(ctx);
+        return rc;
+    }
+    m->ctx = ctx;
+    m->cx = x;
+    m->clogits = y;
+    m->cn = n;
+    m->ch = h;
+    m->cw = w;
+    return PIXL_OK;
+}
+
+static void flip_w(float *dst, const float *src, int64_t planes, int h, int w)
+{
+    for (int64_t p = 0; p < planes * h; p++)
+        for (int x = 0; x < w; x++) dst[p * w + x] = src[p * w + (w - 1 - x)];
+}
+
+int pixl_model_predict(pixl_model *m, const float *images, int n, int h, int w, int flip, float *logits,
+                       int32_t *labels)
+{
+    if (!m || !images || n <= 0 || h <= 0 || w <= 0)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_model_predict: invalid arguments");
+    int rc = ensure_graph(m, n, h, w);
+    if (rc) return rc;
+    int K = m->o.n_classes, C = m->o.in_channels;
+    size_t in_n = (size_t)n * C * h * w, out_n = (size_t)n * K * h * w;
+    float *x = pixl_tensor_data(m->cx), *y = pixl_tensor_data(m->clogits);
+    memcpy(x, images, in_n * sizeof(float));
+    if ((rc = pixl_forward(m->ctx))) return rc;
+    float *acc = logits;
+    float *tmp = NULL;
+    if (!acc) {
+        tmp = pixl_malloc(out_n * sizeof(float));
+        if (!tmp) return PIXL_ERR_NOMEM;
+        acc = tmp;
+    }
+    memcpy(acc, y, out_n * sizeof(float));
+    if (flip) {
+        flip_w(x, images, (int64_t)n * C, h, w);
+        if ((rc = pixl_forward(m->ctx))) {
+            free(tmp);
+            return rc;
+        }
+        for (int64_t p = 0; p < (int64_t)n * K * h; p++)
+            for (int xx = 0; xx < w; xx++) acc[p * w + xx] = 0.5f * (acc[p * w + xx] + y[p * w + (w - 1 - xx)]);
+    }
+    if (labels) rc = pixl_argmax_channels(acc, n, K, h, w, labels);
+    free(tmp);
+    return rc;
+}

@@ -1,0 +1,367 @@
+/* cmd_train.c — `pixl train`, `pixl eval`, `pixl predict` and `pixl demo`:
+ * the command-line face of src/train/trainer.c and pixl_model. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pixl.h"
+
+int cmd_report(int argc, char **argv); /* cmd_report.c */
+
+static volatile int g_stop;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    if (g_stop) _Exit(130); /* a second Ctrl-C does not wait */
+    g_stop = 1;
+}
+
+/* --set KEY=VALUE overrides, shared by train and demo */
+static int apply_set(pixl_train_config *cfg, const char *kv)
+{
+    char key[256];
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key) {
+        fprintf(stderr, "pixl: --set takes KEY=VALUE, got '%s'\n", kv);
+        return -1;
+    }
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = 0;
+    if (pixl_config_set(cfg, key, eq + 1)) {
+        fprintf(stderr, "pixl: --set %s: %s\n", kv, pixl_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+static int run_training(pixl_train_config *cfg)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    pixl_train_hooks h = {.stop = &g_stop};
+    int rc = pixl_train(cfg, &h);
+    signal(SIGINT, SIG_DFL);
+    if (rc) {
+        fprintf(stderr, "pixl train: %s\n", pixl_last_error());
+        return 1;
+    }
+    return g_stop ? 130 : 0;
+}
+
+static void train_usage(void)
+{
+    fprintf(stderr,
+            "usage: pixl train CONFIG.yaml [--set KEY=VALUE]... [--resume RUN_DIR|CKPT] [--threads N]\n"
+            "       pixl train --print-config      every key with its default and meaning\n");
+}
+
+int cmd_train(int argc, char **argv)
+{
+    const char *path = NULL, *resume = NULL;
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) return 1;
+    pixl_config_defaults(cfg);
+    int rc = 0;
+    /* the config first, so that --set applies on top of it */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--print-config")) {
+            pixl_config_print_defaults(stdout);
+            free(cfg);
+            return 0;
+        }
+        if ((!strcmp(argv[i], "--set") || !strcmp(argv[i], "--resume")) && i + 1 < argc) i++;
+        else if (argv[i][0] != '-' && !path) path = argv[i];
+        else if (argv[i][0] != '-' || (strcmp(argv[i], "--set") && strcmp(argv[i], "--resume"))) {
+            fprintf(stderr, "pixl train: unexpected argument '%s'\n", argv[i]);
+            train_usage();
+            free(cfg);
+            return 2;
+        }
+    }
+    if (!path) {
+        train_usage();
+        free(cfg);
+        return 2;
+    }
+    if (pixl_config_load(path, cfg)) {
+        fprintf(stderr, "pixl train: %s\n", pixl_last_error());
+        free(cfg);
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (apply_set(cfg, argv[++i])) {
+                free(cfg);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--resume") && i + 1 < argc) {
+            resume = argv[++i];
+        }
+    }
+    if (resume) {
+        char buf[PIXL_CFG_PATH_LEN];
+        struct stat st;
+        if (!stat(resume, &st) && S_ISDIR(st.st_mode)) snprintf(buf, sizeof buf, "%s/last.safetensors", resume);
+        else snprintf(buf, sizeof buf, "%s", resume);
+        snprintf(cfg->training.resume, sizeof cfg->training.resume, "%s", buf);
+    }
+    rc = run_training(cfg);
+    free(cfg);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ eval */
+static pixl_dataset *open_dataset_args(const char *kind, const char *root, const char *split, const char *list,
+                                       int limit)
+{
+    pixl_dataset_opts o = {.kind = kind, .root = root, .split = split, .list = list, .limit = limit};
+    pixl_dataset *ds = pixl_dataset_open(&o);
+    if (!ds) fprintf(stderr, "pixl: %s\n", pixl_last_error());
+    return ds;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *model_path = NULL, *kind = "camvid", *root = NULL, *split = "val", *list = NULL;
+    int flip = 0, limit = 0, batch = 1, workers = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(a, "--model") && more) model_path = argv[++i];
+        else if (!strcmp(a, "--dataset") && more) kind = argv[++i];
+        else if (!strcmp(a, "--root") && more) root = argv[++i];
+        else if (!strcmp(a, "--split") && more) split = argv[++i];
+        else if (!strcmp(a, "--list") && more) list = argv[++i];
+        else if (!strcmp(a, "--limit") && more) limit = atoi(argv[++i]);
+        else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
+        else if (!strcmp(a, "--workers") && more) workers = atoi(argv[++i]);
+        else if (!strcmp(a, "--flip")) flip = 1;
+        else if (a[0] != '-' && !model_path) model_path = a;
+        else {
+            fprintf(stderr,
+                    "usage: pixl eval MODEL.safetensors --dataset KIND --root DIR [--split val] [--list FILE]\n"
+                    "                 [--flip] [--limit N] [--batch N] [--workers N]\n"
+                    "Metrics as JSON on stdout, a per-class table on stderr.\n");
+            return 2;
+        }
+    }
+    if (!model_path) {
+        fprintf(stderr, "pixl eval: no model given (see pixl eval --help)\n");
+        return 2;
+    }
+    pixl_model *m = pixl_model_load(model_path);
+    if (!m) {
+        fprintf(stderr, "pixl eval: %s\n", pixl_last_error());
+        return 1;
+    }
+    pixl_dataset *ds = open_dataset_args(kind, root, split, list, limit);
+    if (!ds) {
+        pixl_model_free(m);
+        return 1;
+    }
+    int K = pixl_model_n_classes(m), rc = 0;
+    if (pixl_dataset_n_classes(ds) != K) {
+        fprintf(stderr, "pixl eval: the model has %d classes, data set '%s' %d\n", K, kind,
+                pixl_dataset_n_classes(ds));
+        rc = 1;
+    }
+    pixl_confusion *conf = rc ? NULL : pixl_confusion_new(K, PIXL_IGNORE_LABEL);
+    pixl_eval_opts eo = {.flip = flip, .batch_size = batch, .n_workers = workers, .limit = limit};
+    if (!rc && pixl_evaluate(m, ds, &eo, conf)) {
+        fprintf(stderr, "pixl eval: %s\n", pixl_last_error());
+        rc = 1;
+    }
+    if (!rc) {
+        const char **names = calloc((size_t)K, sizeof *names);
+        for (int k = 0; names && k < K; k++) names[k] = pixl_model_class_name(m, k);
+        char *js = pixl_metrics_json(conf, names, 0);
+        printf("%s\n", js ? js : "{}");
+        free(js);
+        pixl_metrics_print(stderr, conf, names);
+        free(names);
+    }
+    pixl_confusion_free(conf);
+    pixl_dataset_free(ds);
+    pixl_model_free(m);
+    return rc;
+}
+
+/* --------------------------------------------------------------- predict */
+static const char *stem_of(const char *path, char *buf, size_t len)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(buf, len, "%s", b);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf) *dot = 0;
+    return buf;
+}
+
+int pixl_predict_files(pixl_model *m, int n, char **images, const char *out_dir, int flip, int quiet)
+{
+    if (mkdir(out_dir, 0755) && errno != EEXIST) {
+        fprintf(stderr, "pixl predict: cannot create %s: %s\n", out_dir, strerror(errno));
+        return 1;
+    }
+    int K = pixl_model_n_classes(m), failed = 0;
+    for (int i = 0; i < n; i++) {
+        pixl_image *img = pixl_image_load(images[i], 3, 8);
+        if (!img) {
+            fprintf(stderr, "pixl predict: %s\n", pixl_last_error());
+            failed++;
+            continue;
+        }
+        int h = img->height, w = img->width;
+        float *x = malloc(sizeof(float) * 3 * (size_t)h * w);
+        int32_t *lab = malloc(sizeof(int32_t) * (size_t)h * w);
+        int rc = !x || !lab ? PIXL_ERR_NOMEM : pixl_image_to_chw(img, pixl_model_mean(m), pixl_model_std(m), x);
+        if (!rc) rc = pixl_model_predict(m, x, 1, h, w, flip, NULL, lab);
+        char stem[256], p1[1200], p2[1200], p3[1200];
+        stem_of(images[i], stem, sizeof stem);
+        snprintf(p1, sizeof p1, "%s/%s_labels.png", out_dir, stem);
+        snprintf(p2, sizeof p2, "%s/%s_color.png", out_dir, stem);
+        snprintf(p3, sizeof p3, "%s/%s_overlay.png", out_dir, stem);
+        if (!rc) rc = pixl_label_save_png(lab, w, h, NULL, 0, p1);
+        pixl_image *col = rc ? NULL : pixl_label_colorize(lab, w, h, pixl_model_colours(m), K, NULL, 1.0f);
+        pixl_image *ov = rc ? NULL : pixl_label_colorize(lab, w, h, pixl_model_colours(m), K, img, 0.5f);
+        if (!rc && (!col || !ov)) rc = pixl_last_status() ? pixl_last_status() : PIXL_ERR_NOMEM;
+        if (!rc) rc = pixl_image_save_png(col, p2);
+        if (!rc) rc = pixl_image_save_png(ov, p3);
+        if (rc) {
+            fprintf(stderr, "pixl predict: %s: %s\n", images[i], pixl_last_error());
+            failed++;
+        } else if (!quiet) {
+            printf("%s -> %s, %s, %s\n", images[i], p1, p2, p3);
+        }
+        pixl_image_free(col);
+        pixl_image_free(ov);
+        pixl_image_free(img);
+        free(x);
+        free(lab);
+    }
+    return failed ? 1 : 0;
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    const char *model_path = NULL, *out = "predictions";
+    int flip = 0, n = 0;
+    char **imgs = calloc((size_t)argc, sizeof *imgs);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+        else if (!strcmp(argv[i], "--flip")) flip = 1;
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "pixl predict: unknown option %s\n", argv[i]);
+            free(imgs);
+            return 2;
+        } else imgs[n++] = argv[i];
+    }
+    if (!model_path || !n) {
+        fprintf(stderr, "usage: pixl predict --model MODEL.safetensors IMAGE... [--out DIR] [--flip]\n"
+                        "Writes DIR/<name>_labels.png (class indices), _color.png and _overlay.png.\n");
+        free(imgs);
+        return 2;
+    }
+    pixl_model *m = pixl_model_load(model_path);
+    if (!m) {
+        fprintf(stderr, "pixl predict: %s\n", pixl_last_error());
+        free(imgs);
+        return 1;
+    }
+    int rc = pixl_predict_files(m, n, imgs, out, flip, 0);
+    pixl_model_free(m);
+    free(imgs);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ demo */
+int cmd_demo(int argc, char **argv)
+{
+    const char *dir = "runs/demo";
+    double minutes = 1.5;
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    pixl_config_defaults(cfg);
+    /* the embedded default: synthetic shapes, a small U-Net, Adam */
+    const char *defaults[] = {"model.arch=unet", "data.dataset=synthetic", "data.img_rows=64", "data.img_cols=64",
+                              "data.flip=true", "data.n_workers=2", "training.batch_size=16",
+                              "training.optimizer.name=adam", "training.optimizer.lr=0.003",
+                              "training.lr_schedule.name=poly", "validation.every_epochs=2", "training.epochs=12",
+                              "training.print_interval=20"};
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+        if (apply_set(cfg, defaults[i])) {
+            free(cfg);
+            return 1;
+        }
+    pixl_config_set(cfg, "model.options.width", "0.5");
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--out") && i + 1 < argc) dir = argv[++i];
+        else if (!strcmp(argv[i], "--minutes") && i + 1 < argc) minutes = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (apply_set(cfg, argv[++i])) {
+                free(cfg);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "usage: pixl demo [--out DIR] [--minutes M] [--set KEY=VALUE]...\n"
+                            "Trains on the embedded synthetic data set, evaluates, predicts and writes a report.\n");
+            free(cfg);
+            return 2;
+        }
+    }
+    char buf[64];
+    snprintf(buf, sizeof buf, "%g", minutes);
+    pixl_config_set(cfg, "training.max_minutes", buf);
+    snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s", dir);
+    printf("pixl demo: training a U-Net on synthetic shapes for up to %.1f minutes in %s\n", minutes, dir);
+    fflush(stdout);
+    int rc = run_training(cfg);
+    free(cfg);
+    if (rc) return rc;
+    /* evaluate the best checkpoint, predict a few validation images, report */
+    char best[1100];
+    snprintf(best, sizeof best, "%s/best.safetensors", dir);
+    pixl_model *m = pixl_model_load(best);
+    if (!m) {
+        fprintf(stderr, "pixl demo: %s\n", pixl_last_error());
+        return 1;
+    }
+    pixl_dataset_opts vo = {.kind = "synthetic", .split = "val", .count = 64, .width = 64, .height = 64,
+                            .seed = 1001};
+    pixl_dataset *val = pixl_dataset_open(&vo);
+    pixl_confusion *conf = pixl_confusion_new(pixl_model_n_classes(m), PIXL_IGNORE_LABEL);
+    if (!val || !conf || pixl_evaluate(m, val, &(pixl_eval_opts){.batch_size = 8}, conf)) {
+        fprintf(stderr, "pixl demo: %s\n", pixl_last_error());
+        rc = 1;
+    } else {
+        const char **names = calloc((size_t)pixl_model_n_classes(m), sizeof *names);
+        for (int k = 0; names && k < pixl_model_n_classes(m); k++) names[k] = pixl_model_class_name(m, k);
+        pixl_metrics_print(stdout, conf, names);
+        free(names);
+        /* predictions for three validation images, written as PNG files first */
+        char *paths[3], pbuf[3][1200], pred_dir[1100];
+        for (int i = 0; i < 3 && !rc; i++) {
+            pixl_image *img = NULL;
+            int32_t *lab = NULL;
+            snprintf(pbuf[i], sizeof pbuf[i], "%s/val_%d.png", dir, i);
+            rc = pixl_dataset_load(val, i, &img, &lab) || pixl_image_save_png(img, pbuf[i]);
+            paths[i] = pbuf[i];
+            pixl_image_free(img);
+            free(lab);
+        }
+        snprintf(pred_dir, sizeof pred_dir, "%s/predictions", dir);
+        if (!rc) rc = pixl_predict_files(m, 3, paths, pred_dir, 0, 0);
+        if (!rc) {
+            char *rargv[] = {"report", (char *)dir, NULL};
+            rc = cmd_report(2, rargv);
+        }
+    }
+    pixl_confusion_free(conf);
+    pixl_dataset_free(val);
+    pixl_model_free(m);
+    return rc;
+}
