@@ -183,3 +183,437 @@ void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const
             }
     }
 }
+
+/* ======================================================================
+ * Fast convolution kernels: implicit gemm on a padded, stride-phased copy
+ * of the input (no im2col), with a register-blocked micro-kernel of 6 rows
+ * x up to 64 columns (4 AVX-512 vectors, masked tails). Every output
+ * element's reduction runs inside one micro-kernel call in a fixed k order
+ * and threads split output tiles only: bits do not depend on threads.
+ *
+ * PHASED LAYOUT of a plane block src (C, Hs, Ws) for stride sw:
+ *   ph (C, Hp, sw, Wq): ph[c][i][q][j] = src[c][i-top][j*sw+q-left] (0 outside)
+ * so x_pad[c][i][ow*sw + t] = ph[c][i][t % sw][ow + t / sw]: contiguous in ow.
+ * ====================================================================== */
+
+#define MR 6   /* micro-tile rows */
+#define NRV 4  /* micro-tile vectors of 16 columns */
+#define NR (16 * NRV)
+
+static int64_t rup(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
+
+/* dst (C, Hp, sw, Wq) from src (C, Hs, Ws) placed at (top, left) */
+static void pad_phase(const float *src, int64_t C, int64_t Hs, int64_t Ws, int64_t top, int64_t left, int64_t Hp,
+                      int sw, int64_t Wq, float *dst)
+{
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (C * Hp * Wq * sw > PAR_MIN)
+    for (int64_t ci = 0; ci < C * Hp; ci++) {
+        int64_t c = ci / Hp, i = ci % Hp, si = i - top;
+        float *d = dst + ci * sw * Wq; /* (sw, Wq) */
+        if (si < 0 || si >= Hs) {
+            memset(d, 0, sizeof(float) * (size_t)(sw * Wq));
+            continue;
+        }
+        const float *s = src + (c * Hs + si) * Ws;
+        for (int q = 0; q < sw; q++) {
+            float *dq = d + q * Wq;
+            /* j*sw + q - left in [0, Ws) */
+            int64_t off = q - left, lo, hi;
+            valid_range(off, sw, Ws, Wq, &lo, &hi);
+            for (int64_t j = 0; j < lo; j++) dq[j] = 0.0f;
+            if (sw == 1) memcpy(dq + lo, s + lo + off, sizeof(float) * (size_t)(hi - lo));
+            else
+                for (int64_t j = lo; j < hi; j++) dq[j] = s[j * sw + off];
+            for (int64_t j = hi; j < Wq; j++) dq[j] = 0.0f;
+        }
+    }
+}
+
+/* Ap (ceil(M/MR), K, MR): Ap[t][k][i] = A[(t*MR+i)*rs + k*cs], zero rows past M */
+static void pack_a(const float *A, int64_t M, int64_t K, int64_t rs, int64_t cs, float *Ap)
+{
+    int64_t T = (M + MR - 1) / MR;
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (T * K * MR > PAR_MIN)
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t k = 0; k < K; k++)
+            for (int i = 0; i < MR; i++) {
+                int64_t m = t * MR + i;
+                Ap[(t * K + k) * MR + i] = m < M ? A[m * rs + k * cs] : 0.0f;
+            }
+}
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+/* The accumulators are 24 named variables (an array would live on the
+ * stack): ACC(X) applies X to every (row, vector) pair that exists. */
+#define ACC_DECL(i, v) __m512 c##i##v = _mm512_setzero_ps();
+#define ACC_ALL(X)                                                                                             \
+    X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2) X(2, 3) X(3, 0)    \
+        X(3, 1) X(3, 2) X(3, 3) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(5, 0) X(5, 1) X(5, 2) X(5, 3)
+#define MASK_OF(v) ((v) == nv - 1 ? last : (__mmask16)0xFFFF)
+#define ACC_LOAD(i, v)                                                                                         \
+    if (mr > i && nv > v) c##i##v = _mm512_maskz_loadu_ps(MASK_OF(v), C + i * ldc + 16 * v);
+#define ACC_STORE(i, v)                                                                                        \
+    if (mr > i && nv > v) _mm512_mask_storeu_ps(C + i * ldc + 16 * v, MASK_OF(v), c##i##v);
+#define B_LOAD(v)                                                                                              \
+    if (nv > v) b##v = v == nv - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+#define ROW_FMA(i, aval)                                                                                       \
+    if (mr > i) {                                                                                              \
+        __m512 ai = _mm512_set1_ps(aval);                                                                      \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                                            \
+        if (nv > 1) c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                                \
+        if (nv > 2) c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                                \
+        if (nv > 3) c##i##3 = _mm512_fmadd_ps(ai, b3, c##i##3);                                                \
+    }
+
+/* C[i][n] = (beta ? C[i][n] : 0) + sum_k Ap[k*MR+i] * B[boff[k] + n],
+ * i < mr, n < 16*nv (the last vector masked by `last`) */
+static inline __attribute__((always_inline)) void ukern_b(const int mr, const int nv, int64_t K, const float *Ap,
+                                                          const float *B, const int64_t *boff, float *C, int64_t ldc,
+                                                          __mmask16 last, int beta)
+{
+    ACC_ALL(ACC_DECL)
+    if (beta) {
+        ACC_ALL(ACC_LOAD)
+    }
+    __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+    for (int64_t k = 0; k < K; k++) {
+        const float *b = B + boff[k], *a = Ap + k * MR;
+        B_LOAD(0) B_LOAD(1) B_LOAD(2) B_LOAD(3)
+        ROW_FMA(0, a[0]) ROW_FMA(1, a[1]) ROW_FMA(2, a[2]) ROW_FMA(3, a[3]) ROW_FMA(4, a[4]) ROW_FMA(5, a[5])
+    }
+    ACC_ALL(ACC_STORE)
+}
+
+/* C[i][n] += sum_k a[i][k] * B[k*ldb + n] */
+static inline __attribute__((always_inline)) void ukern_w(const int mr, const int nv, int64_t K,
+                                                          const float *const *a, const float *B, int64_t ldb, float *C,
+                                                          int64_t ldc, __mmask16 last)
+{
+    const float *a0 = a[0], *a1 = mr > 1 ? a[1] : a0, *a2 = mr > 2 ? a[2] : a0, *a3 = mr > 3 ? a[3] : a0,
+                *a4 = mr > 4 ? a[4] : a0, *a5 = mr > 5 ? a[5] : a0;
+    ACC_ALL(ACC_DECL)
+    ACC_ALL(ACC_LOAD)
+    __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+    for (int64_t k = 0; k < K; k++) {
+        const float *b = B + k * ldb;
+        B_LOAD(0) B_LOAD(1) B_LOAD(2) B_LOAD(3)
+        ROW_FMA(0, a0[k]) ROW_FMA(1, a1[k]) ROW_FMA(2, a2[k]) ROW_FMA(3, a3[k]) ROW_FMA(4, a4[k])
+        ROW_FMA(5, a5[k])
+    }
+    ACC_ALL(ACC_STORE)
+}
+
+#define KCASES(X)                                                                                              \
+    X(1, 1) X(1, 2) X(1, 3) X(1, 4) X(2, 1) X(2, 2) X(2, 3) X(2, 4) X(3, 1) X(3, 2) X(3, 3) X(3, 4) X(4, 1)    \
+        X(4, 2) X(4, 3) X(4, 4) X(5, 1) X(5, 2) X(5, 3) X(5, 4) X(6, 1) X(6, 2) X(6, 3) X(6, 4)
+
+/* n (1..NR) valid columns -> vectors and the last vector's mask */
+static inline int nv_of(int n, __mmask16 *last)
+{
+    int nv = (n + 15) / 16, r = n - 16 * (nv - 1);
+    *last = (__mmask16)(r == 16 ? 0xFFFF : (1u << r) - 1);
+    return nv;
+}
+
+static void kern_b(int mr, int n, int64_t K, const float *Ap, const float *B, const int64_t *boff, float *C,
+                   int64_t ldc, int beta)
+{
+    __mmask16 last;
+    int nv = nv_of(n, &last);
+    switch (mr * 8 + nv) {
+#define X(M_, V_)                                                                                              \
+    case M_ * 8 + V_: ukern_b(M_, V_, K, Ap, B, boff, C, ldc, last, beta); break;
+        KCASES(X)
+#undef X
+    default: break;
+    }
+}
+
+static void kern_w(int mr, int n, int64_t K, const float *const *a, const float *B, int64_t ldb, float *C,
+                   int64_t ldc)
+{
+    __mmask16 last;
+    int nv = nv_of(n, &last);
+    switch (mr * 8 + nv) {
+#define X(M_, V_)                                                                                              \
+    case M_ * 8 + V_: ukern_w(M_, V_, K, a, B, ldb, C, ldc, last); break;
+        KCASES(X)
+#undef X
+    default: break;
+    }
+}
+
+#else /* portable micro-kernels (same order of operations per element) */
+
+static void kern_b(int mr, int n, int64_t K, const float *Ap, const float *B, const int64_t *boff, float *C,
+                   int64_t ldc, int beta)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < n; j++) {
+            float acc = beta ? C[i * ldc + j] : 0.0f;
+            for (int64_t k = 0; k < K; k++) acc += Ap[k * MR + i] * B[boff[k] + j];
+            C[i * ldc + j] = acc;
+        }
+}
+
+static void kern_w(int mr, int n, int64_t K, const float *const *a, const float *B, int64_t ldb, float *C,
+                   int64_t ldc)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < n; j++) {
+            float acc = C[i * ldc + j];
+            for (int64_t k = 0; k < K; k++) acc += a[i][k] * B[k * ldb + j];
+            C[i * ldc + j] = acc;
+        }
+}
+#endif
+
+/* ------------------------------------------------------------- drivers */
+
+/* geometry of the phased copy used by fwd / bwd_weight */
+typedef struct phased {
+    int64_t Hp, Wq, rs; /* rows, phase row length, floats per padded row (sw*Wq) */
+    int copy;           /* 0: read the input in place (no padding, stride 1) */
+} phased;
+
+static phased phased_of(const pixl_conv_shape *s)
+{
+    phased p;
+    int64_t Wp = (s->OW - 1) * s->sw + (int64_t)(s->KW - 1) * s->dw + 1;
+    p.Hp = (s->OH - 1) * s->sh + (int64_t)(s->KH - 1) * s->dh + 1;
+    p.copy = !(s->ph == 0 && s->pw == 0 && s->sw == 1);
+    if (!p.copy) {
+        p.Hp = s->H;
+        p.Wq = s->W;
+    } else
+        p.Wq = (Wp + s->sw - 1) / s->sw;
+    p.rs = s->sw * p.Wq;
+    return p;
+}
+
+/* offset in the phased copy of tap (c, kh, kw), relative to output row 0, column 0 */
+static void tap_offsets(const pixl_conv_shape *s, const phased *p, int64_t C, int flip, int64_t *off)
+{
+    for (int64_t c = 0; c < C; c++)
+        for (int kh = 0; kh < s->KH; kh++)
+            for (int kw = 0; kw < s->KW; kw++) {
+                int64_t t = (int64_t)kw * s->dw;
+                off[(c * s->KH + kh) * s->KW + kw] =
+                    (c * p->Hp + (int64_t)kh * s->dh) * p->rs + (t % s->sw) * p->Wq + t / s->sw;
+            }
+    (void)flip;
+}
+
+#define FL(n) ((size_t)rup((int64_t)(n), 16)) /* sub-buffer sizes in floats, 64-byte aligned */
+
+/* implicit gemm: dst (M, OH, OW) (+)= Ap (M x K, packed) . taps of src_ph, K = C*KH*KW */
+static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, int64_t K, const float *Ap,
+                        const float *src_ph, const int64_t *off, float *dst, int beta)
+{
+    const int64_t OH = s->OH, OW = s->OW, L = OH * OW, T = (M + MR - 1) / MR;
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (M * L * K > PAR_MIN)
+    for (int64_t it = 0; it < OH * T; it++) {
+        int64_t oh = it / T, t = it % T;
+        int mr = (int)(M - t * MR < MR ? M - t * MR : MR);
+        const float *brow = src_ph + oh * s->sh * p->rs;
+        for (int64_t n0 = 0; n0 < OW; n0 += NR) {
+            int n = (int)(OW - n0 < NR ? OW - n0 : NR);
+            kern_b(mr, n, K, Ap + t * K * MR, brow + n0, off, dst + t * MR * L + oh * OW + n0, L, beta);
+        }
+    }
+}
+
+size_t pixl_conv_fast_fwd_floats(const pixl_conv_shape *s)
+{
+    int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW;
+    phased p = phased_of(s);
+    return (p.copy ? FL(Cbg * p.Hp * p.rs) : 0) + FL(rup(Csg, MR) * K) + FL(2 * K);
+}
+
+void pixl_conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
+                        float *work)
+{
+    const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW, HW = s->H * s->W;
+    const int64_t L = s->OH * s->OW;
+    phased p = phased_of(s);
+    float *ph = work, *Ap = ph + (p.copy ? FL(Cbg * p.Hp * p.rs) : 0);
+    int64_t *off = (int64_t *)(void *)(Ap + FL(rup(Csg, MR) * K));
+    tap_offsets(s, &p, Cbg, 0, off);
+    for (int g = 0; g < s->G; g++) {
+        pack_a(w + g * Csg * K, Csg, K, K, 1, Ap); /* w_g (Csg, K) */
+        for (int64_t n = 0; n < s->N; n++) {
+            const float *bg = big + (n * s->Cb + g * Cbg) * HW;
+            const float *src = bg;
+            if (p.copy) {
+                pad_phase(bg, Cbg, s->H, s->W, s->ph, s->pw, p.Hp, s->sw, p.Wq, ph);
+                src = ph;
+            }
+            direct_gemm(s, &p, Csg, K, Ap, src, off, small + (n * s->Cs + g * Csg) * L, accumulate);
+        }
+    }
+}
+
+/* stride-1 data gradient as a convolution of the padded output gradient
+ * with the flipped, transposed kernel: geometry with the sides swapped */
+static pixl_conv_shape flipped_shape(const pixl_conv_shape *s)
+{
+    pixl_conv_shape f = *s;
+    f.Cb = s->Cs, f.H = s->OH, f.W = s->OW; /* reads dy */
+    f.Cs = s->Cb, f.OH = s->H, f.OW = s->W; /* writes dx */
+    f.ph = s->dh * (s->KH - 1) - s->ph;     /* may be negative: a crop */
+    f.pw = s->dw * (s->KW - 1) - s->pw;
+    return f;
+}
+
+size_t pixl_conv_fast_bwd_data_floats(const pixl_conv_shape *s)
+{
+    if (s->sh != 1 || s->sw != 1) return 0;
+    pixl_conv_shape f = flipped_shape(s);
+    phased p = phased_of(&f);
+    p.copy = 1; /* negative padding is handled by the copy */
+    int64_t Csg = s->Cs / s->G, Cbg = s->Cb / s->G, K = Csg * s->KH * s->KW;
+    p.Wq = (s->W - 1) + (int64_t)(s->KW - 1) * s->dw + 1;
+    return FL(Csg * p.Hp * p.Wq) + FL(rup(Cbg, MR) * K) + FL(2 * K);
+}
+
+/* big += bwd_data(small) for stride 1; returns -1 when not applicable */
+int pixl_conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *work)
+{
+    if (s->sh != 1 || s->sw != 1) return -1;
+    const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Csg * s->KH * s->KW, HW = s->H * s->W;
+    const int64_t L = s->OH * s->OW, KK = (int64_t)s->KH * s->KW;
+    pixl_conv_shape f = flipped_shape(s);
+    phased p;
+    p.Hp = (s->H - 1) + (int64_t)(s->KH - 1) * s->dh + 1;
+    p.Wq = (s->W - 1) + (int64_t)(s->KW - 1) * s->dw + 1;
+    p.rs = p.Wq;
+    p.copy = 1;
+    float *ph = work, *Ap = ph + FL(Csg * p.Hp * p.Wq);
+    int64_t *off = (int64_t *)(void *)(Ap + FL(rup(Cbg, MR) * K));
+    tap_offsets(&f, &p, Csg, 0, off);
+    for (int g = 0; g < s->G; g++) {
+        /* A (Cbg x K): A[cb][(cs, kh, kw)] = w[cs][cb][KH-1-kh][KW-1-kw] */
+        const float *wg = w + g * Csg * Cbg * KK;
+        int64_t T = (Cbg + MR - 1) / MR;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t cs = 0; cs < Csg; cs++)
+                for (int64_t k = 0; k < KK; k++)
+                    for (int i = 0; i < MR; i++) {
+                        int64_t cb = t * MR + i;
+                        Ap[(t * K + cs * KK + k) * MR + i] = cb < Cbg ? wg[(cs * Cbg + cb) * KK + (KK - 1 - k)] : 0.0f;
+                    }
+        for (int64_t n = 0; n < s->N; n++) {
+            pad_phase(small + (n * s->Cs + g * Csg) * L, Csg, s->OH, s->OW, f.ph, f.pw, p.Hp, 1, p.Wq, ph);
+            direct_gemm(&f, &p, Cbg, K, Ap, ph, off, big + (n * s->Cb + g * Cbg) * HW, 1);
+        }
+    }
+    return 0;
+}
+
+/* rows of output per dw block: dyT block (rows*OW, Csg) of about 128K floats */
+static int64_t dw_rows(const pixl_conv_shape *s)
+{
+    int64_t per = s->OW * (s->Cs / s->G), r = per > 0 ? (128 * 1024) / per : s->OH;
+    if (r < 1) r = 1;
+    if (r > s->OH) r = s->OH;
+    return r;
+}
+
+size_t pixl_conv_fast_bwd_weight_floats(const pixl_conv_shape *s)
+{
+    int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW;
+    phased p = phased_of(s);
+    return (p.copy ? FL(Cbg * p.Hp * p.rs) : 0) + FL(dw_rows(s) * s->OW * Csg) + FL(K * Csg) + FL(2 * K);
+}
+
+/* dw += bwd_weight(small, big): dwT (K, Csg) = X (K, P) . dyT (P, Csg) */
+void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
+                               float *work)
+{
+    const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW, HW = s->H * s->W;
+    const int64_t OW = s->OW, L = s->OH * OW, nr = dw_rows(s);
+    phased p = phased_of(s);
+    float *ph = work, *dyT = ph + (p.copy ? FL(Cbg * p.Hp * p.rs) : 0);
+    float *dwT = dyT + FL(nr * OW * Csg);
+    int64_t *off = (int64_t *)(void *)(dwT + FL(K * Csg));
+    tap_offsets(s, &p, Cbg, 0, off);
+    const int64_t TM = (K + MR - 1) / MR, TN = (Csg + NR - 1) / NR;
+    for (int g = 0; g < s->G; g++) {
+        memset(dwT, 0, sizeof(float) * (size_t)(K * Csg));
+        for (int64_t n = 0; n < s->N; n++) {
+            const float *bg = big + (n * s->Cb + g * Cbg) * HW, *src = bg;
+            const float *sg = small + (n * s->Cs + g * Csg) * L; /* (Csg, L) */
+            if (p.copy) {
+                pad_phase(bg, Cbg, s->H, s->W, s->ph, s->pw, p.Hp, s->sw, p.Wq, ph);
+                src = ph;
+            }
+            for (int64_t r0 = 0; r0 < s->OH; r0 += nr) {
+                int64_t r = nr < s->OH - r0 ? nr : s->OH - r0, P = r * OW;
+                /* dyT (P, Csg) */
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (P * Csg > PAR_MIN)
+                for (int64_t pi = 0; pi < P; pi += 16)
+                    for (int64_t c = 0; c < Csg; c++)
+                        for (int64_t q = pi; q < pi + 16 && q < P; q++) dyT[q * Csg + c] = sg[c * L + r0 * OW + q];
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (K * Csg * P > PAR_MIN)
+                for (int64_t it = 0; it < TM * TN; it++) {
+                    int64_t tm = it / TN, tn = it % TN, k0 = tm * MR, n0 = tn * NR;
+                    int mr = (int)(K - k0 < MR ? K - k0 : MR), nn = (int)(Csg - n0 < NR ? Csg - n0 : NR);
+                    const float *a[MR];
+                    for (int oh = (int)r0; oh < r0 + r; oh++) {
+                        const float *row = src + (int64_t)oh * s->sh * p.rs;
+                        for (int i = 0; i < MR; i++) a[i] = row + off[k0 + (i < mr ? i : 0)];
+                        kern_w(mr, nn, OW, a, dyT + (oh - r0) * OW * Csg + n0, Csg, dwT + k0 * Csg + n0, Csg);
+                    }
+                }
+            }
+        }
+        float *dwg = dw + g * Csg * K; /* (Csg, K) */
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (K * Csg > PAR_MIN)
+        for (int64_t c = 0; c < Csg; c++)
+            for (int64_t k = 0; k < K; k++) dwg[c * K + k] += dwT[k * Csg + c];
+    }
+}
+
+/* strided data gradient: col (K, P) = w_g^T (K, Csg) . dy rows (Csg, P), then col2im */
+size_t pixl_conv_fast_bwd_data_strided_floats(const pixl_conv_shape *s, int64_t rows)
+{
+    int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW;
+    return FL(rup(K, MR) * Csg) + FL(2 * Csg) + FL(K * rows * s->OW);
+}
+
+void pixl_conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *small, const float *w, float *big,
+                                     int64_t rows, float *work)
+{
+    const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW, HW = s->H * s->W;
+    const int64_t OW = s->OW, L = s->OH * OW, T = (K + MR - 1) / MR;
+    float *Ap = work, *col = Ap + FL(rup(K, MR) * Csg) + FL(2 * Csg);
+    int64_t *off = (int64_t *)(void *)(Ap + FL(rup(K, MR) * Csg));
+    for (int64_t c = 0; c < Csg; c++) off[c] = c * L;
+    for (int g = 0; g < s->G; g++) {
+        pack_a(w + g * Csg * K, K, Csg, 1, K, Ap); /* A[k][cs] = w_g[cs][k] */
+        for (int64_t n = 0; n < s->N; n++) {
+            const float *sg = small + (n * s->Cs + g * Csg) * L;
+            for (int64_t r0 = 0; r0 < s->OH; r0 += rows) {
+                int64_t r = rows < s->OH - r0 ? rows : s->OH - r0, P = r * OW, TN = (P + NR - 1) / NR;
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (K * P * Csg > PAR_MIN)
+                for (int64_t it = 0; it < T * TN; it++) {
+                    int64_t t = it / TN, n0 = (it % TN) * NR;
+                    int mr = (int)(K - t * MR < MR ? K - t * MR : MR), nn = (int)(P - n0 < NR ? P - n0 : NR);
+                    kern_b(mr, nn, Csg, Ap + t * Csg * MR, sg + r0 * OW + n0, off, col + t * MR * P + n0, P, 0);
+                }
+                pixl_col2im_add(s, Cbg, col, r0, r, big + (n * s->Cb + g * Cbg) * HW);
+            }
+        }
+    }
+}
+
+int pixl_conv_fast_enabled(void)
+{
+#if defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}

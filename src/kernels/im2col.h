@@ -18,6 +18,7 @@
 #ifndef PIXL_IM2COL_H
 #define PIXL_IM2COL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct pixl_conv_shape {
@@ -46,6 +47,28 @@ void pixl_col2im_add(const pixl_conv_shape *s, int64_t Cg, const float *col, int
 void pixl_conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate);
 void pixl_conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big);
 void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw);
+
+/* ------------------------------------------ fast kernels (Cb/G > 1) */
+/* Implicit gemm on a padded, stride-phased copy of the input with an
+ * AVX-512 register-blocked micro-kernel (portable loops elsewhere: then
+ * pixl_conv_fast_enabled() is 0 and conv.c uses them for weight gradients
+ * only). `work` holds the *_floats() floats of scratch (64-byte aligned).
+ * Threads split output tiles; reductions are serial: thread-count exact. */
+int pixl_conv_fast_enabled(void);
+size_t pixl_conv_fast_fwd_floats(const pixl_conv_shape *s);
+void pixl_conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
+                        float *work);
+/* stride 1 only (returns -1 otherwise); big += */
+size_t pixl_conv_fast_bwd_data_floats(const pixl_conv_shape *s);
+int pixl_conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *work);
+/* any stride: col = w^T dy per block of `rows` small rows, then col2im; big += */
+size_t pixl_conv_fast_bwd_data_strided_floats(const pixl_conv_shape *s, int64_t rows);
+void pixl_conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *small, const float *w, float *big,
+                                     int64_t rows, float *work);
+/* dw += */
+size_t pixl_conv_fast_bwd_weight_floats(const pixl_conv_shape *s);
+void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
+                               float *work);
 
 /* ------------------------------------------------- naive references */
 /* Direct 7-loop convolutions with double accumulation, for tests. They

@@ -110,6 +110,10 @@ static void conv_fwd(const pixl_conv_shape *s, const float *big, const float *w,
         pixl_conv_dw_fwd(s, big, w, small, accumulate);
         return;
     }
+    if (pixl_conv_fast_enabled()) {
+        pixl_conv_fast_fwd(s, big, w, small, accumulate, col);
+        return;
+    }
     const int64_t Cbg = cbg_of(s), Csg = csg_of(s), K = kdim_of(s), L = s->OH * s->OW, HW = s->H * s->W;
     const int64_t nr = rows_per_block(s);
     const float beta = accumulate ? 1.0f : 0.0f;
@@ -137,6 +141,11 @@ static void conv_bwd_data(const pixl_conv_shape *s, const float *small, const fl
         pixl_conv_dw_bwd_data(s, small, w, big);
         return;
     }
+    if (pixl_conv_fast_enabled()) {
+        if (pixl_conv_fast_bwd_data(s, small, w, big, col))
+            pixl_conv_fast_bwd_data_strided(s, small, w, big, rows_per_block(s), col);
+        return;
+    }
     const int64_t Cbg = cbg_of(s), Csg = csg_of(s), K = kdim_of(s), L = s->OH * s->OW, HW = s->H * s->W;
     const int64_t nr = rows_per_block(s);
     for (int64_t n = 0; n < s->N; n++)
@@ -157,37 +166,34 @@ static void conv_bwd_data(const pixl_conv_shape *s, const float *small, const fl
         }
 }
 
-/* dw += bwd_weight(small, big) */
+/* dw += bwd_weight(small, big): always the own kernels (a BLAS gemm that
+ * reduces over pixels may change its summation order with the thread count) */
 static void conv_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw, float *col)
 {
-    if (is_direct_dw(s)) {
-        pixl_conv_dw_bwd_weight(s, small, big, dw);
-        return;
-    }
-    const int64_t Cbg = cbg_of(s), Csg = csg_of(s), K = kdim_of(s), L = s->OH * s->OW, HW = s->H * s->W;
-    const int64_t nr = rows_per_block(s);
-    for (int64_t n = 0; n < s->N; n++)
-        for (int g = 0; g < s->G; g++) {
-            const float *bg = big + (n * s->Cb + g * Cbg) * HW;  /* (Cbg, H, W) */
-            const float *sg = small + (n * s->Cs + g * Csg) * L; /* (Csg, OH*OW) */
-            float *dwg = dw + g * Csg * K;                       /* (Csg, K) */
-            if (is_1x1(s)) {
-                pixl_gemm_f32(0, 1, Csg, K, L, 1.0f, sg, L, bg, HW, 1.0f, dwg, K);
-                continue;
-            }
-            for (int64_t r0 = 0; r0 < s->OH; r0 += nr) {
-                int64_t r = nr < s->OH - r0 ? nr : s->OH - r0;
-                pixl_im2col(s, Cbg, bg, r0, r, col); /* col (K, r*OW) */
-                pixl_gemm_f32(0, 1, Csg, K, r * s->OW, 1.0f, sg + r0 * s->OW, L, col, r * s->OW, 1.0f, dwg, K);
-            }
-        }
+    if (is_direct_dw(s)) pixl_conv_dw_bwd_weight(s, small, big, dw);
+    else pixl_conv_fast_bwd_weight(s, small, big, dw, col);
+}
+
+/* scratch floats of every path an op of shape s may take (fwd or bwd) */
+static size_t work_floats(const pixl_conv_shape *s)
+{
+    if (is_direct_dw(s)) return 0;
+    size_t m = pixl_conv_fast_bwd_weight_floats(s), f;
+    if (pixl_conv_fast_enabled()) {
+        f = pixl_conv_fast_fwd_floats(s);
+        if (f > m) m = f;
+        f = s->sh == 1 && s->sw == 1 ? pixl_conv_fast_bwd_data_floats(s)
+                                     : pixl_conv_fast_bwd_data_strided_floats(s, rows_per_block(s));
+    } else
+        f = col_floats(s);
+    return f > m ? f : m;
 }
 
 /* ------------------------------------------------------------------- ops */
 
 static size_t conv_work_bytes(const pixl_tensor *n)
 {
-    return col_floats(&PIXL_PARAMS(n, conv_p)->s) * sizeof(float);
+    return work_floats(&PIXL_PARAMS(n, conv_p)->s) * sizeof(float);
 }
 
 static int conv2d_fwd(pixl_tensor *n)
