@@ -271,8 +271,7 @@ pixl_tensor *pixl_linear(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_ten
 typedef struct pixl_pool2d_opts {
     int kernel[2], stride[2], padding[2], dilation[2]; /* stride 0 -> kernel */
     int ceil_mode;
-    int count_include_pad; /* avg pool: PyTorch default is 1; set exclude_pad instead */
-    int exclude_pad;       /* avg pool: 1 = count_include_pad=False */
+    int exclude_pad;       /* avg pool: 1 = PyTorch's count_include_pad=False (default: padding counts) */
 } pixl_pool2d_opts;
 
 pixl_tensor *pixl_max_pool2d(pixl_ctx *ctx, pixl_tensor *x, const pixl_pool2d_opts *o);

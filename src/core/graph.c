@@ -553,7 +553,9 @@ static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
         for (int k = 0; k < t->n_src; k++)
             if (t->src[k] && (t->src[k]->flags & PIXL_FLAG_NEEDS_GRAD)) active[t->src[k]->id] = 1;
     }
-    for (int i = 0; i < out->numel; i++) out->grad[i] = g ? g[i] : 1.0f;
+    if (g) memcpy(out->grad, g, (size_t)out->numel * sizeof(float));
+    else
+        for (int64_t i = 0; i < out->numel; i++) out->grad[i] = 1.0f;
     zeroed[out->id] = 1;
     int rc = PIXL_OK;
     for (int j = n - 1; j >= 0 && rc == PIXL_OK; j--) {
