@@ -285,3 +285,48 @@ PIXL_TEST(act_errors)
     CHECK(pixl_ctx_error(ctx) && strstr(pixl_ctx_error(ctx), "relu") && strstr(pixl_ctx_error(ctx), "i32"));
     pixl_ctx_free(ctx);
 }
+
+/* ------------------------------------------------------------- threads */
+/* every activation gives the same bits for 1 and 2 threads (also where the
+ * split between threads moves the vector/scalar boundary) */
+static void run_acts_threads(int threads, float *out, float *grad, long n)
+{
+    pixl_set_num_threads(threads);
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
+    int64_t s[4] = {2, 7, 61, 83};
+    pixl_tensor *x = pixl_input_grad(ctx, "x", 4, s);
+    pixl_tensor *h = pixl_sigmoid(ctx, x);
+    h = pixl_add(ctx, h, pixl_elu(ctx, x, 0.7f));
+    h = pixl_add(ctx, h, pixl_tanh(ctx, x));
+    h = pixl_add(ctx, h, pixl_leaky_relu(ctx, x, 0.1f));
+    h = pixl_add(ctx, h, pixl_nn_prelu(ctx, "p", x, 7));
+    h = pixl_add(ctx, h, pixl_softmax(ctx, x));
+    h = pixl_add(ctx, h, pixl_log_softmax(ctx, x));
+    h = pixl_add(ctx, h, pixl_l2_normalize(ctx, x, 0));
+    pixl_tensor *y = pixl_relu(ctx, h);
+    CHECK_OK(pixl_ctx_plan(ctx));
+    pixl_test_fill_uniform(fdata(x), n, -6, 6, 17);
+    float *g = malloc(sizeof(float) * (size_t)n);
+    pixl_test_fill_uniform(g, n, -1, 1, 18);
+    CHECK_OK(pixl_forward(ctx));
+    CHECK_OK(pixl_backward_from(ctx, y, g));
+    memcpy(out, fdata(y), sizeof(float) * (size_t)n);
+    memcpy(grad, pixl_tensor_grad(x), sizeof(float) * (size_t)n);
+    free(g);
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+}
+
+PIXL_TEST(act_threads_identical)
+{
+    int prev = pixl_num_threads();
+    long n = 2L * 7 * 61 * 83;
+    float *a = malloc(4 * n), *b = malloc(4 * n), *ga = malloc(4 * n), *gb = malloc(4 * n);
+    run_acts_threads(1, a, ga, n);
+    run_acts_threads(2, b, gb, n);
+    CHECK(!memcmp(a, b, 4 * n));
+    CHECK(!memcmp(ga, gb, 4 * n));
+    pixl_set_num_threads(prev);
+    free(a), free(b), free(ga), free(gb);
+}

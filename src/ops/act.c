@@ -22,7 +22,7 @@
  * polynomial, within 2 ulp of expf for x in [-87.33, 88]; 0 below (where
  * expf is subnormal), exp(88) above. Pure IEEE arithmetic with explicit
  * fmaf, so vector and scalar code give the same bits. */
-static inline float pixl_expf(float x)
+static inline float fast_expf(float x)
 {
     const float lo = -87.33f, hi = 88.0f;
     float xc = x < lo ? lo : x > hi ? hi : x;
@@ -204,7 +204,7 @@ static int elu_bwd(pixl_tensor *n)
     const float a = PIXL_PARAMS(n, scalar_params)->a;
     float *dx = n->src[0]->grad;
     const float *x = pixl_f32(n->src[0]), *dy = n->grad;
-    if (dx) EW_LOOP(n->numel, dx[i] += x[i] > 0 ? dy[i] : dy[i] * a * pixl_expf(x[i]));
+    if (dx) EW_LOOP(n->numel, dx[i] += x[i] > 0 ? dy[i] : dy[i] * a * fast_expf(x[i]));
     return PIXL_OK;
 }
 static const pixl_op_def elu_def = {"elu", elu_fwd, elu_bwd, NULL, NULL, 0};
@@ -218,7 +218,7 @@ pixl_tensor *pixl_elu(pixl_ctx *ctx, pixl_tensor *x, float alpha)
 static inline float sigmoidf(float v)
 {
     /* stable for large |v|: e = exp(-|v|) <= 1 */
-    float e = pixl_expf(-fabsf(v)), d = 1.0f / (1.0f + e);
+    float e = fast_expf(-fabsf(v)), d = 1.0f / (1.0f + e);
     return v >= 0 ? d : e * d;
 }
 static int sigmoid_fwd(pixl_tensor *n)
@@ -350,7 +350,7 @@ static int softmax_any_fwd(pixl_tensor *n, int logsm)
         for (int64_t c = 0; c < C; c++)
             for (int64_t j = 0; j < L; j++) mx[j] = xs[c * inner + j] > mx[j] ? xs[c * inner + j] : mx[j];
         for (int64_t c = 0; c < C; c++)
-            for (int64_t j = 0; j < L; j++) ys[c * inner + j] = pixl_expf(xs[c * inner + j] - mx[j]);
+            for (int64_t j = 0; j < L; j++) ys[c * inner + j] = fast_expf(xs[c * inner + j] - mx[j]);
         /* summed in a separate (vectorisable) loop; log_softmax overwrites ys below */
         for (int64_t c = 0; c < C; c++)
             for (int64_t j = 0; j < L; j++) sum[j] += ys[c * inner + j];
@@ -391,7 +391,7 @@ static int softmax_any_bwd(pixl_tensor *n, int logsm)
             for (int64_t c = 0; c < C; c++)
                 for (int64_t j = 0; j < L; j++) {
                     int64_t k = off + c * inner + j;
-                    dx[k] += dy[k] - pixl_expf(y[k]) * a[j];
+                    dx[k] += dy[k] - fast_expf(y[k]) * a[j];
                 }
         } else {
             /* dx = y * (dy - sum(dy * y)) */
