@@ -438,6 +438,18 @@ PIXL_TEST(elem_crop2d)
     pixl_ctx_free(ctx);
 }
 
+static pixl_tensor *build_crop_reshape(pixl_ctx *ctx, void *ud)
+{
+    int64_t s[4] = {2, 3, 5, 6}, r[3] = {3, -1, 4};
+    float v[180];
+    pixl_test_fill_uniform(v, 180, -1, 1, 51);
+    pixl_tensor *x = gc_input(ctx, "x", 4, s, v);
+    pixl_tensor *c = pixl_crop2d(ctx, x, 1, 2, 4, 4);          /* (2,3,4,4) */
+    return pixl_mul(ctx, pixl_reshape(ctx, c, 3, r), pixl_reshape(ctx, c, 3, r)); /* (3,8,4): squares */
+}
+
+PIXL_TEST(elem_crop_reshape_gradcheck) { GRADCHECK("crop2d + reshape", NULL, build_crop_reshape, NULL, NULL); }
+
 /* --------------------------------------------------------------- reshape */
 PIXL_TEST(elem_reshape)
 {

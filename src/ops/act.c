@@ -9,7 +9,9 @@
  * the forward step (pixl_node_rng_key), indexed by element (dropout) or by
  * (sample, channel) (dropout2d): the same mask for any thread count. The key
  * is saved in n->aux and the mask is recomputed in backward. In EVAL and
- * EVAL_GRAD (and for p == 0) dropout returns its input unchanged. */
+ * EVAL_GRAD (and for p == 0) dropout returns its input unchanged.
+ * softmax, log_softmax and sigmoid use a vectorisable exp (fast_expf, within
+ * 2 ulp of expf); elu's forward keeps expm1f for accuracy near 0. */
 #include <math.h>
 
 #include "pixl_impl.h"
