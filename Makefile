@@ -26,7 +26,7 @@ endif
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wno-sign-compare
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fPIC -fopenmp $(WARN) $(BLAS_CFLAGS) \
            -Iinclude -Isrc -Itools $(shell pkg-config --cflags libcjson 2>/dev/null) $(EXTRA_CFLAGS)
-LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp $(EXTRA_LDLIBS)
+LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp -lyaml $(EXTRA_LDLIBS)
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c tools/check/*.c))
