@@ -85,17 +85,100 @@ void pixl_col2im_add(const pixl_conv_shape *s, int64_t Cg, const float *col, int
 /* ------------------------------------------------------------ direct kernels */
 /* Cb/G == 1: small channel cs reads big channel cs / (Cs/G). */
 
+/* valid ow range of every kw, computed once per call (no divisions in loops) */
+#define MAX_KW 64
+typedef struct kw_ranges { int64_t lo[MAX_KW], hi[MAX_KW], off[MAX_KW]; } kw_ranges;
+static void kw_ranges_of(const pixl_conv_shape *s, kw_ranges *r)
+{
+    for (int kw = 0; kw < s->KW && kw < MAX_KW; kw++) {
+        r->off[kw] = (int64_t)kw * s->dw - s->pw;
+        valid_range(r->off[kw], s->sw, s->W, s->OW, &r->lo[kw], &r->hi[kw]);
+    }
+}
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* lanes j of a 16-vector with a <= j < b */
+static inline __mmask16 lane_range(int64_t a, int64_t b)
+{
+    a = a < 0 ? 0 : a > 16 ? 16 : a;
+    b = b < 0 ? 0 : b > 16 ? 16 : b;
+    if (b <= a) return 0;
+    return (__mmask16)(((1u << b) - 1) & ~((1u << a) - 1));
+}
+
+/* One plane, stride 1 along W: out (OH, OW) (+)= sum_{kh,kw} wk[kh][kw] *
+ * in[oh*sh - ph + kh*dh][ow - pw + kw*dw] (0 outside), or with the kernel
+ * flipped (wk[KH-1-kh][KW-1-kw]). Sixteen outputs per register, one store;
+ * taps outside the plane are masked loads. Sum order: (kh, kw). */
+static void dw_plane_s1(const float *in, int64_t H, int64_t W, const float *wk, int KH, int KW, float *out,
+                        int64_t OH, int64_t OW, int sh, int64_t ph, int64_t pw, int dh, int dw, int accumulate,
+                        int flip)
+{
+    float wf[64]; /* taps in (kh, kw) order, flipped if asked */
+    int nt = KH * KW;
+    if (nt > 64) return;
+    for (int kh = 0; kh < KH; kh++)
+        for (int kw = 0; kw < KW; kw++)
+            wf[kh * KW + kw] = flip ? wk[(KH - 1 - kh) * KW + (KW - 1 - kw)] : wk[kh * KW + kw];
+    /* vectors whose every tap is inside the row: ow0 in [i0, i1) */
+    int64_t ext = (int64_t)(KW - 1) * dw, i0 = pw, i1 = W + pw - ext - 16 + 1;
+    if (i1 > OW - 16 + 1) i1 = OW - 16 + 1;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        float *o = out + oh * OW;
+        const float *rows[64];
+        const float *wr[64];
+        int nr = 0;
+        for (int kh = 0; kh < KH; kh++) {
+            int64_t ih = oh * sh - ph + (int64_t)kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            rows[nr] = in + ih * W - pw;
+            wr[nr++] = wf + kh * KW;
+        }
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+            __mmask16 om = lane_range(0, OW - ow0);
+            __m512 acc = accumulate ? _mm512_maskz_loadu_ps(om, o + ow0) : _mm512_setzero_ps();
+            if (ow0 >= i0 && ow0 < i1) { /* interior: plain loads */
+                for (int r = 0; r < nr; r++) {
+                    const float *src = rows[r] + ow0;
+                    for (int kw = 0; kw < KW; kw++)
+                        acc = _mm512_fmadd_ps(_mm512_set1_ps(wr[r][kw]), _mm512_loadu_ps(src + (int64_t)kw * dw), acc);
+                }
+                _mm512_storeu_ps(o + ow0, acc);
+                continue;
+            }
+            for (int r = 0; r < nr; r++)
+                for (int kw = 0; kw < KW; kw++) {
+                    int64_t c0 = ow0 - pw + (int64_t)kw * dw; /* input column of lane 0 */
+                    __mmask16 m = om & lane_range(-c0, W - c0);
+                    __m512 x = _mm512_maskz_loadu_ps(m, rows[r] + pw + c0);
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(wr[r][kw]), x, acc);
+                }
+            _mm512_mask_storeu_ps(o + ow0, om, acc);
+        }
+    }
+}
+#endif
+
 void pixl_conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate)
 {
     const int64_t N = s->N, Cs = s->Cs, H = s->H, W = s->W, OH = s->OH, OW = s->OW, KH = s->KH, KW = s->KW;
     const int64_t m = Cs / s->G; /* small channels per big channel */
     const int sw = s->sw;
+    kw_ranges R;
+    kw_ranges_of(s, &R);
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (N * Cs * OH * OW * KH * KW > PAR_MIN)
     for (int64_t p = 0; p < N * Cs; p++) {
         int64_t n = p / Cs, cs = p % Cs, cb = cs / m;
         const float *in = big + (n * s->Cb + cb) * H * W; /* (H, W) */
         const float *wk = w + cs * KH * KW;              /* (KH, KW) */
         float *out = small + p * OH * OW;                /* (OH, OW) */
+#if defined(__AVX512F__)
+        if (sw == 1 && KH <= 64 && KH * KW <= 64) {
+            dw_plane_s1(in, H, W, wk, (int)KH, (int)KW, out, OH, OW, s->sh, s->ph, s->pw, s->dh, s->dw, accumulate, 0);
+            continue;
+        }
+#endif
         if (!accumulate) memset(out, 0, (size_t)(OH * OW) * sizeof(float));
         for (int64_t oh = 0; oh < OH; oh++) {
             float *o = out + oh * OW;
@@ -103,8 +186,9 @@ void pixl_conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w
                 int64_t ih = oh * s->sh - s->ph + kh * s->dh;
                 if (ih < 0 || ih >= H) continue;
                 for (int64_t kw = 0; kw < KW; kw++) {
-                    int64_t off = kw * s->dw - s->pw, lo, hi;
-                    valid_range(off, sw, W, OW, &lo, &hi);
+                    int64_t off, lo, hi;
+                    if (kw < MAX_KW) off = R.off[kw], lo = R.lo[kw], hi = R.hi[kw];
+                    else off = kw * s->dw - s->pw, valid_range(off, sw, W, OW, &lo, &hi);
                     const float *src = in + ih * W + off;
                     const float wv = wk[kh * KW + kw];
                     if (sw == 1)
@@ -122,6 +206,8 @@ void pixl_conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const f
     const int64_t N = s->N, Cb = s->Cb, H = s->H, W = s->W, OH = s->OH, OW = s->OW, KH = s->KH, KW = s->KW;
     const int64_t m = s->Cs / s->G;
     const int sw = s->sw;
+    kw_ranges R;
+    kw_ranges_of(s, &R);
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (N * s->Cs * OH * OW * KH * KW > PAR_MIN)
     for (int64_t p = 0; p < N * Cb; p++) {
         int64_t n = p / Cb, cb = p % Cb;
@@ -130,14 +216,22 @@ void pixl_conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const f
             int64_t cs = cb * m + j;
             const float *in = small + (n * s->Cs + cs) * OH * OW; /* (OH, OW) */
             const float *wk = w + cs * KH * KW;
+#if defined(__AVX512F__)
+            if (sw == 1 && s->sh == 1 && KH * KW <= 64) { /* correlation of dy with the flipped kernel */
+                dw_plane_s1(in, OH, OW, wk, (int)KH, (int)KW, out, H, W, 1, (int64_t)s->dh * (KH - 1) - s->ph,
+                            (int64_t)s->dw * (KW - 1) - s->pw, s->dh, s->dw, 1, 1);
+                continue;
+            }
+#endif
             for (int64_t oh = 0; oh < OH; oh++) {
                 const float *g = in + oh * OW;
                 for (int64_t kh = 0; kh < KH; kh++) {
                     int64_t ih = oh * s->sh - s->ph + kh * s->dh;
                     if (ih < 0 || ih >= H) continue;
                     for (int64_t kw = 0; kw < KW; kw++) {
-                        int64_t off = kw * s->dw - s->pw, lo, hi;
-                        valid_range(off, sw, W, OW, &lo, &hi);
+                        int64_t off, lo, hi;
+                        if (kw < MAX_KW) off = R.off[kw], lo = R.lo[kw], hi = R.hi[kw];
+                        else off = kw * s->dw - s->pw, valid_range(off, sw, W, OW, &lo, &hi);
                         float *d = out + ih * W + off;
                         const float wv = wk[kh * KW + kw];
                         if (sw == 1)
@@ -151,6 +245,44 @@ void pixl_conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const f
     }
 }
 
+#if defined(__AVX512F__)
+/* dw[t] (t = kh*KW+kw) += sum over one plane of g (OH, OW) * in[oh*sh-ph+kh*dh][ow-pw+kw*dw]
+ * (stride 1 along W): per-tap lane accumulators over the plane, then one
+ * fixed-order horizontal sum into double. */
+static void dw_plane_s1_weight(const float *g, const float *in, int64_t H, int64_t W, int KH, int KW, int64_t OH,
+                               int64_t OW, int sh, int64_t ph, int64_t pw, int dh, int dw, double *dacc)
+{
+    __m512 acc[64];
+    for (int t = 0; t < KH * KW; t++) acc[t] = _mm512_setzero_ps();
+    int64_t ext = (int64_t)(KW - 1) * dw, i0 = pw, i1 = W + pw - ext - 16 + 1;
+    if (i1 > OW - 16 + 1) i1 = OW - 16 + 1;
+    for (int64_t oh = 0; oh < OH; oh++) {
+        const float *gr = g + oh * OW;
+        for (int kh = 0; kh < KH; kh++) {
+            int64_t ih = oh * sh - ph + (int64_t)kh * dh;
+            if (ih < 0 || ih >= H) continue;
+            const float *row = in + ih * W - pw;
+            __m512 *ak = acc + kh * KW;
+            for (int64_t ow0 = 0; ow0 < OW; ow0 += 16) {
+                __mmask16 om = lane_range(0, OW - ow0);
+                __m512 gv = _mm512_maskz_loadu_ps(om, gr + ow0);
+                if (ow0 >= i0 && ow0 < i1) {
+                    for (int kw = 0; kw < KW; kw++)
+                        ak[kw] = _mm512_fmadd_ps(gv, _mm512_loadu_ps(row + ow0 + (int64_t)kw * dw), ak[kw]);
+                    continue;
+                }
+                for (int kw = 0; kw < KW; kw++) {
+                    int64_t c0 = ow0 - pw + (int64_t)kw * dw;
+                    __mmask16 m = om & lane_range(-c0, W - c0);
+                    ak[kw] = _mm512_fmadd_ps(gv, _mm512_maskz_loadu_ps(m, row + pw + c0), ak[kw]);
+                }
+            }
+        }
+    }
+    for (int t = 0; t < KH * KW; t++) dacc[t] += (double)_mm512_reduce_add_ps(acc[t]);
+}
+#endif
+
 void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw)
 {
     const int64_t N = s->N, Cs = s->Cs, H = s->H, W = s->W, OH = s->OH, OW = s->OW, KH = s->KH, KW = s->KW;
@@ -159,6 +291,16 @@ void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (N * Cs * OH * OW * KH * KW > PAR_MIN)
     for (int64_t cs = 0; cs < Cs; cs++) {
         int64_t cb = cs / m;
+#if defined(__AVX512F__)
+        if (sw == 1 && KH * KW <= 64) {
+            double dacc[64] = {0};
+            for (int64_t n = 0; n < N; n++)
+                dw_plane_s1_weight(small + (n * Cs + cs) * OH * OW, big + (n * s->Cb + cb) * H * W, H, W, (int)KH,
+                                   (int)KW, OH, OW, s->sh, s->ph, s->pw, s->dh, s->dw, dacc);
+            for (int64_t t = 0; t < KH * KW; t++) dw[cs * KH * KW + t] += (float)dacc[t];
+            continue;
+        }
+#endif
         for (int64_t kh = 0; kh < KH; kh++)
             for (int64_t kw = 0; kw < KW; kw++) {
                 int64_t off = kw * s->dw - s->pw, lo, hi;
@@ -171,11 +313,15 @@ void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const
                         int64_t ih = oh * s->sh - s->ph + kh * s->dh;
                         if (ih < 0 || ih >= H) continue;
                         const float *gr = g + oh * OW, *xr = x + ih * W + off;
-                        float row = 0.0f; /* one row in float, rows summed in double */
+                        /* a row in 16 float lanes (vectorisable, fixed order), rows summed in double */
+                        float part[16] = {0};
+                        int64_t ow = lo;
                         if (sw == 1)
-                            for (int64_t ow = lo; ow < hi; ow++) row += gr[ow] * xr[ow];
-                        else
-                            for (int64_t ow = lo; ow < hi; ow++) row += gr[ow] * xr[ow * sw];
+                            for (; ow + 16 <= hi; ow += 16)
+                                for (int j = 0; j < 16; j++) part[j] += gr[ow + j] * xr[ow + j];
+                        double row = 0;
+                        for (; ow < hi; ow++) row += gr[ow] * xr[ow * sw];
+                        for (int j = 0; j < 16; j++) row += part[j];
                         acc += row;
                     }
                 }
