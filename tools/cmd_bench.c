@@ -237,6 +237,15 @@ int cmd_bench(int argc, char **argv)
         return 2;
     }
     int threads = pixl_num_threads();
+    /* pixl first, PyTorch afterwards: pixl's idle worker threads must not
+     * share the cores with the PyTorch process while it is measured */
+    result res[N_OPS];
+    for (int i = 0; i < N_OPS; i++) {
+        res[i] = (result){0};
+        if (filter[0] && !strstr(g_ops[i].name, filter)) continue;
+        res[i] = run_op(&g_ops[i], runs);
+        if (!res[i].ok) fprintf(stderr, "pixl bench: %s failed: %s\n", g_ops[i].name, pixl_last_error());
+    }
     cJSON *tj = torch ? run_torch(threads, filter, runs) : NULL;
     const cJSON *tops = tj ? cJSON_GetObjectItemCaseSensitive(tj, "ops") : NULL;
     const cJSON *tver = tj ? cJSON_GetObjectItemCaseSensitive(tj, "torch") : NULL;
@@ -248,9 +257,9 @@ int cmd_bench(int argc, char **argv)
     for (int i = 0; i < N_OPS; i++) {
         const bench_op *op = &g_ops[i];
         if (filter[0] && !strstr(op->name, filter)) continue;
-        result r = run_op(op, runs);
+        result r = res[i];
         if (!r.ok) {
-            printf("%-20s  (failed: %s)\n", op->name, pixl_last_error());
+            printf("%-20s  (failed)\n", op->name);
             failed++;
             continue;
         }
@@ -267,7 +276,6 @@ int cmd_bench(int argc, char **argv)
             printf("%-20s %-4s %10.2f %9s %10s %7s   %s\n", op->name, pass ? "bwd" : "fwd", ms, gf, tms, ratio,
                    pass ? "" : op->desc);
         }
-        fflush(stdout);
     }
     printf("ratio = pixl ms / PyTorch ms (below 1: pixl is faster)\n");
     cJSON_Delete(tj);
