@@ -26,7 +26,7 @@ endif
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wno-sign-compare
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fPIC -fopenmp $(WARN) $(BLAS_CFLAGS) \
            -Iinclude -Isrc -Itools $(shell pkg-config --cflags libcjson 2>/dev/null) $(EXTRA_CFLAGS)
-LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp -lyaml $(EXTRA_LDLIBS)
+LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp -lyaml $(EXTRA_LDLIBS) -lpng -ljpeg -lpthread
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c tools/check/*.c))
@@ -84,7 +84,7 @@ clean:
 # Development while op families land in parallel: link only the named test and
 # check-builder files, ignoring symbols of families not written yet.
 #   make BUILD=build-conv partial TESTS="tests/test_conv.c" CHECKS="tools/check/torch_conv.c"
-PARTIAL_TEST_OBJ  := $(patsubst %.c,$(BUILD)/%.o,tests/test_main.c tests/gradcheck.c $(TESTS))
+PARTIAL_TEST_OBJ  := $(patsubst %.c,$(BUILD)/%.o,tests/test_main.c tests/gradcheck.c tools/cmd_check.c $(TESTS) $(CHECKS))
 PARTIAL_CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,tools/cmd_check.c tools/dev/check_main.c $(CHECKS))
 partial: $(BUILD)/libpixl.a $(PARTIAL_TEST_OBJ) $(PARTIAL_CHECK_OBJ)
 	$(CC) -o $(BUILD)/tests_partial $(PARTIAL_TEST_OBJ) $(BUILD)/libpixl.a -Wl,--unresolved-symbols=ignore-all $(LDLIBS)

@@ -283,13 +283,17 @@ pixl_tensor *pixl_max_unpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *indic
 pixl_tensor *pixl_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, const pixl_pool2d_opts *o);
 pixl_tensor *pixl_adaptive_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, int out_h, int out_w);
 
-typedef struct pixl_bn_opts { float eps, momentum; } pixl_bn_opts; /* 0 -> 1e-5, 0.1 */
+/* eps 0 -> 1e-5; momentum 0 -> 0.1, negative = PyTorch's momentum=None
+ * (cumulative average). */
+typedef struct pixl_bn_opts { float eps, momentum; } pixl_bn_opts;
 /* TRAIN mode: batch statistics, running_mean/var (and num_batches_tracked
  * if non-NULL) updated in forward as PyTorch does. EVAL: running stats.
- * weight/bias may be NULL (affine=False). */
+ * weight/bias may be NULL (affine=False); running_mean/var NULL means
+ * track_running_stats=False (batch statistics in every mode). */
 pixl_tensor *pixl_batch_norm2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weight, pixl_tensor *bias,
                                pixl_tensor *running_mean, pixl_tensor *running_var,
                                pixl_tensor *num_batches_tracked, const pixl_bn_opts *o);
+/* eps <= 0 -> 1e-5 */
 pixl_tensor *pixl_group_norm(pixl_ctx *ctx, pixl_tensor *x, int groups, pixl_tensor *weight, pixl_tensor *bias,
                              float eps);
 
@@ -300,7 +304,7 @@ pixl_tensor *pixl_prelu(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weight);
 pixl_tensor *pixl_elu(pixl_ctx *ctx, pixl_tensor *x, float alpha);
 pixl_tensor *pixl_sigmoid(pixl_ctx *ctx, pixl_tensor *x);
 pixl_tensor *pixl_tanh(pixl_ctx *ctx, pixl_tensor *x);
-/* Identity in EVAL mode; in TRAIN zeroes elements (or whole channels) with
+/* Identity (returns x itself) in EVAL modes or for p = 0; in TRAIN zeroes elements (or whole channels) with
  * probability p and scales the rest by 1/(1-p). */
 pixl_tensor *pixl_dropout(pixl_ctx *ctx, pixl_tensor *x, float p);
 pixl_tensor *pixl_dropout2d(pixl_ctx *ctx, pixl_tensor *x, float p);
@@ -310,12 +314,15 @@ pixl_tensor *pixl_add(pixl_ctx *ctx, pixl_tensor *a, pixl_tensor *b);
 pixl_tensor *pixl_mul(pixl_ctx *ctx, pixl_tensor *a, pixl_tensor *b);
 pixl_tensor *pixl_scale(pixl_ctx *ctx, pixl_tensor *x, float s);
 pixl_tensor *pixl_concat(pixl_ctx *ctx, int n, pixl_tensor *const *xs, int dim);
-/* [start, end) along `dim` (crop = two slices, or pixl_crop2d). */
+/* [start, end) along `dim`; negative values count from the end (crop = two
+ * slices, or pixl_crop2d). Taking everything returns x itself, as do a
+ * concat of one input and an all-zero pad. Any dtype. */
 pixl_tensor *pixl_slice(pixl_ctx *ctx, pixl_tensor *x, int dim, int64_t start, int64_t end);
 pixl_tensor *pixl_crop2d(pixl_ctx *ctx, pixl_tensor *x, int top, int left, int h, int w);
 typedef enum pixl_pad_mode { PIXL_PAD_ZERO = 0, PIXL_PAD_REFLECT = 1, PIXL_PAD_REPLICATE = 2 } pixl_pad_mode;
 /* pads = {left, right, top, bottom} as torch.nn.functional.pad; negative crops. */
 pixl_tensor *pixl_pad2d(pixl_ctx *ctx, pixl_tensor *x, const int pads[4], pixl_pad_mode mode, float value);
+/* A view (no copy); one entry may be -1 (inferred). */
 pixl_tensor *pixl_reshape(pixl_ctx *ctx, pixl_tensor *x, int ndim, const int64_t *shape);
 /* Sum of all elements -> shape [1]. */
 pixl_tensor *pixl_sum(pixl_ctx *ctx, pixl_tensor *x);
@@ -330,7 +337,7 @@ pixl_tensor *pixl_resize(pixl_ctx *ctx, pixl_tensor *x, int out_h, int out_w, pi
 /* Over dim 1 (channels) of (N,C,...) */
 pixl_tensor *pixl_softmax(pixl_ctx *ctx, pixl_tensor *x);
 pixl_tensor *pixl_log_softmax(pixl_ctx *ctx, pixl_tensor *x);
-/* x / max(||x||_2 over channels, eps) */
+/* x / max(||x||_2 over channels, eps); eps 0 -> 1e-12 */
 pixl_tensor *pixl_l2_normalize(pixl_ctx *ctx, pixl_tensor *x, float eps);
 
 /* ---------------------------------------------------------------- losses */
@@ -417,7 +424,7 @@ typedef enum pixl_sched_kind {
 typedef struct pixl_sched {
     pixl_sched_kind kind;
     int64_t step_size;      /* STEP */
-    float gamma;            /* STEP, MULTISTEP */
+    float gamma;            /* STEP, MULTISTEP (0 -> 0.1) */
     int n_milestones;
     int64_t milestones[16]; /* MULTISTEP */
     int64_t max_steps;      /* POLY, COSINE */

@@ -526,6 +526,22 @@ int pixl_forward(pixl_ctx *c)
     return PIXL_OK;
 }
 
+/* memset on all threads for large buffers */
+static void zero_f32(float *p, int64_t n)
+{
+    int nt = pixl_num_threads();
+    if (n < (1 << 16) || nt < 2) {
+        memset(p, 0, (size_t)n * sizeof(float));
+        return;
+    }
+    int64_t blk = (n + nt - 1) / nt;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+        int64_t a = t * blk, b = a + blk < n ? a + blk : n;
+        if (a < b) memset(p + a, 0, (size_t)(b - a) * sizeof(float));
+    }
+}
+
 static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
 {
     if (!c || !out) return pixl_set_error(PIXL_ERR_ARG, "pixl_backward: NULL argument");
@@ -565,8 +581,7 @@ static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
         for (int k = 0; k < t->n_src; k++) {
             pixl_tensor *s = t->src[k];
             if (!s || !s->grad || !active[s->id]) continue;
-            if (!zeroed[s->id] && !(s->flags & PIXL_FLAG_PARAM))
-                memset(s->grad, 0, (size_t)s->numel * 4);
+            if (!zeroed[s->id] && !(s->flags & PIXL_FLAG_PARAM)) zero_f32(s->grad, s->numel);
             zeroed[s->id] = 1;
         }
         rc = t->def->bwd(t);
@@ -575,7 +590,7 @@ static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
      * (zeroed last: their memory may have served other gradients) */
     for (int i = 0; i < n; i++) {
         pixl_tensor *t = c->nodes[i];
-        if ((t->flags & PIXL_FLAG_INPUT) && t->grad && !zeroed[i]) memset(t->grad, 0, (size_t)t->numel * 4);
+        if ((t->flags & PIXL_FLAG_INPUT) && t->grad && !zeroed[i]) zero_f32(t->grad, t->numel);
     }
     free(active);
     free(zeroed);
