@@ -505,3 +505,39 @@ PIXL_TEST(conv_torch_reference_cases)
     closedir(d);
     CHECK_MSG(n >= 13, "only %d reference cases in %s", n, dir);
 }
+
+PIXL_TEST(linear_threads_bit_identical)
+{
+    int saved = pixl_num_threads();
+    float *res[2][3];
+    long n[3];
+    for (int t = 0; t < 2; t++) {
+        pixl_set_num_threads(t + 1);
+        pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL_GRAD);
+        int64_t xs[3] = {4, 1500, 48}, ws[2] = {40, 48}, bs[1] = {40};
+        pixl_tensor *x = pixl_input_grad(ctx, "x", 3, xs), *w = pixl_input_grad(ctx, "w", 2, ws);
+        pixl_tensor *b = pixl_input_grad(ctx, "b", 1, bs);
+        pixl_tensor *y = pixl_linear(ctx, x, w, b);
+        CHECK_OK(pixl_ctx_plan(ctx));
+        pixl_test_fill_uniform(pixl_tensor_data(x), 4 * 1500 * 48, -1, 1, 1);
+        pixl_test_fill_uniform(pixl_tensor_data(w), 40 * 48, -1, 1, 2);
+        pixl_test_fill_uniform(pixl_tensor_data(b), 40, -1, 1, 3);
+        float *dy = rnd(4 * 1500 * 40, 4);
+        CHECK_OK(pixl_forward(ctx));
+        CHECK_OK(pixl_backward_from(ctx, y, dy));
+        pixl_tensor *ts[3] = {y, x, w};
+        for (int k = 0; k < 3; k++) {
+            n[k] = (long)pixl_tensor_numel(ts[k]);
+            res[t][k] = malloc(sizeof(float) * (size_t)n[k]);
+            memcpy(res[t][k], k ? pixl_tensor_grad(ts[k]) : pixl_tensor_data(ts[k]), sizeof(float) * (size_t)n[k]);
+        }
+        free(dy);
+        pixl_ctx_free(ctx);
+    }
+    CHECK_MSG(!memcmp(res[0][0], res[1][0], sizeof(float) * (size_t)n[0]), "linear y differs 1 vs 2 threads");
+    CHECK_MSG(!memcmp(res[0][1], res[1][1], sizeof(float) * (size_t)n[1]), "linear dx differs 1 vs 2 threads");
+    CHECK_MSG(!memcmp(res[0][2], res[1][2], sizeof(float) * (size_t)n[2]), "linear dw differs 1 vs 2 threads");
+    for (int t = 0; t < 2; t++)
+        for (int k = 0; k < 3; k++) free(res[t][k]);
+    pixl_set_num_threads(saved);
+}
