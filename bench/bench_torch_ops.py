@@ -52,9 +52,13 @@ OPS = [
 ]
 
 
-def median_ms(fn, runs, warmup=2):
-    for _ in range(warmup):
+def median_ms(fn, runs, warmup=3, warmup_s=0.3):
+    # warm-up by count and by time: thread pools and allocators settle
+    t0 = time.perf_counter()
+    n = 0
+    while n < warmup or time.perf_counter() - t0 < warmup_s:
         fn()
+        n += 1
     ts = []
     for _ in range(runs):
         t = time.perf_counter()

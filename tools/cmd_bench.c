@@ -6,6 +6,7 @@
  *
  *   pixl bench ops [--threads N] [--filter STR] [--runs R] [--no-torch]
  *
+ * Warm-up: at least 3 runs and 300 ms per op and pass, on both sides.
  * Backward is pixl_backward_from() on the op's output with a fixed upstream
  * gradient: gradients of the input and of every parameter. Its FLOP count
  * for a convolution is twice the forward (data + weight gradients). */
@@ -119,7 +120,9 @@ static result run_op(const bench_op *op, int runs)
     if (!g) goto done;
     fill(g, pixl_tensor_numel(y), 2);
     r.flops = flops_of(op, y);
-    for (int i = 0; i < 2; i++)
+    /* warm-up by count and by time (as bench_torch_ops.py) */
+    double w0 = now_ms();
+    for (int i = 0; i < 3 || now_ms() - w0 < 300; i++)
         if (pixl_forward(ctx)) goto fail;
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
@@ -127,7 +130,8 @@ static result run_op(const bench_op *op, int runs)
         t[i] = now_ms() - t0;
     }
     r.fwd = median(t, runs);
-    for (int i = 0; i < 2; i++)
+    w0 = now_ms();
+    for (int i = 0; i < 3 || now_ms() - w0 < 300; i++)
         if (pixl_backward_from(ctx, y, g)) goto fail;
     for (int i = 0; i < runs; i++) {
         double t0 = now_ms();
