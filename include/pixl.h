@@ -706,9 +706,15 @@ int pixl_augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *im
  *   int32 (N,H,W) labels. Samples are shuffled per epoch from (seed, epoch)
  *   and decoded + augmented ahead by n_workers background threads; the
  *   content of every batch is the same for any number of workers (0 = work
- *   in the calling thread). Image size of a batch: the crop size with
- *   augmentation, else resize_width x resize_height, else the images' own
- *   size (then every image of a batch must have the same size).
+ *   in the calling thread). Each sample is decoded, resized to
+ *   resize_width x resize_height if set (image bilinear, labels nearest),
+ *   then augmented if `augment` is set. Batch image size: the crop size,
+ *   else the resize size (when augmentation does not rescale), else the
+ *   images' own size (then all images of a batch must have the same size:
+ *   full-resolution evaluation uses batch_size 1).
+ *   Batches run on across epochs without a break: batch b of epoch e is
+ *   global batch e * pixl_loader_batches_per_epoch() + b (pixl_batch says
+ *   which).
  */
 typedef struct pixl_loader pixl_loader;
 
@@ -720,7 +726,7 @@ typedef struct pixl_loader_opts {
     int n_workers;          /* background threads (0 = none) */
     int prefetch;           /* batches prepared ahead (0 -> 2 * max(1, n_workers)) */
     const pixl_augment_opts *augment; /* NULL = no augmentation (copied) */
-    int resize_width, resize_height;  /* without augmentation: fixed size (0 = full resolution) */
+    int resize_width, resize_height;  /* resize every sample first (0 = keep its size) */
 } pixl_loader_opts;
 
 typedef struct pixl_batch {
@@ -745,14 +751,15 @@ typedef struct pixl_loader_stats {
 pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o);
 void pixl_loader_free(pixl_loader *L);
 int pixl_loader_batches_per_epoch(const pixl_loader *L);
-/* Fill *b with the next batch and return 1; return 0 once at the end of
- * each epoch (the next call starts the next epoch); negative on error (a
- * sample that failed to load: the error names its file; the loader is then
- * unusable). Batch memory is owned by the loader and valid until the next
- * call or pixl_loader_free(). */
+/* Fill *b with the next batch: PIXL_OK, or a negative status (a sample
+ * that failed to load: the error names its file; the loader then keeps
+ * failing). Batch memory is owned by the loader and valid until the next
+ * pixl_loader_next() / pixl_loader_set_epoch() / pixl_loader_free(). */
 int pixl_loader_next(pixl_loader *L, pixl_batch *b);
-/* Restart at batch 0 of `epoch` (resuming a run). */
+/* Continue at batch 0 of `epoch` (resuming a run). Cheap when that is
+ * where the loader stands anyway (prefetched batches are kept). */
 int pixl_loader_set_epoch(pixl_loader *L, int64_t epoch);
+/* The epoch of the batch the next pixl_loader_next() returns. */
 int64_t pixl_loader_epoch(const pixl_loader *L);
 void pixl_loader_get_stats(const pixl_loader *L, pixl_loader_stats *s);
 void pixl_loader_reset_stats(pixl_loader *L);

@@ -1,0 +1,45 @@
+/* data_impl.h — private helpers shared by the data layer (src/data/):
+ * file reading, path handling, 8-bit resampling kernels, the synthetic
+ * renderer and the augmentation core used by the loader. */
+#ifndef PIXL_DATA_IMPL_H
+#define PIXL_DATA_IMPL_H
+
+#include "pixl_impl.h"
+
+/* Read a whole file (at most `max_bytes`) into a malloc'ed buffer.
+ * `what` names the file's role in error messages ("image", "list"). */
+int pixl__read_file(const char *path, const char *what, size_t max_bytes, unsigned char **buf, size_t *len);
+/* Does a regular file / directory exist at path? */
+int pixl__is_file(const char *path);
+int pixl__is_dir(const char *path);
+/* malloc'ed "a/b" (b returned as is when absolute or a is NULL/empty) */
+char *pixl__join(const char *a, const char *b);
+char *pixl__strdup(const char *s);
+/* sorted names (malloc'ed array of malloc'ed strings) of the entries of
+ * `dir` that are regular files (want_dirs = 0) or directories (1); hidden
+ * entries skipped. Returns count or negative status. */
+int pixl__list_dir(const char *dir, int want_dirs, char ***names);
+void pixl__free_strings(char **s, int n);
+
+/* Size check for images: 1..PIXL_IMAGE_MAX_DIM per side, bytes fit size_t. */
+int pixl__check_dims(const char *path, long width, long height, int channels, int depth);
+
+/* 8-bit interleaved bilinear resize (half-pixel centres, align_corners=False). */
+void pixl__resize_bilinear_u8(const uint8_t *src, int sw, int sh, int c, uint8_t *dst, int dw, int dh);
+/* nearest-neighbour resize of int32 label maps: src index floor(d*in/out). */
+void pixl__resize_nearest_i32(const int32_t *src, int sw, int sh, int32_t *dst, int dw, int dh);
+
+/* Synthetic dataset: render sample `index` of (seed) at w x h into rgb
+ * (w*h*3) and labels (w*h). */
+#define PIXL_SYNTH_CLASSES 5
+extern const char *const pixl__synth_names[PIXL_SYNTH_CLASSES];
+extern const uint8_t pixl__synth_colours[PIXL_SYNTH_CLASSES * 3];
+extern const float pixl__synth_mean[3], pixl__synth_std[3];
+void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t *rgb, int32_t *labels);
+
+/* Augmentation on an 8-bit image (any channel count) + optional labels.
+ * `pad` holds the padding value of each channel. */
+int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *img, const int32_t *labels,
+                  const uint8_t *pad, pixl_image **out_img, int32_t **out_labels);
+
+#endif
