@@ -642,7 +642,8 @@ typedef struct pixl_dataset_opts {
     const char *label_suffix; /* folder: label file stem = image stem + suffix (NULL -> "") */
     int unlabeled;            /* list/folder: images only, every label is 255 */
     int n_classes;            /* list/folder: number of classes (or given by class_names) */
-    const char *const *class_names; /* list/folder: n_classes names, NULL -> "class0", ... */
+    const char *const *class_names; /* list/folder: n_classes names (NULL-terminated if n_classes is 0),
+                                     * NULL -> "class0", ... */
     const uint8_t *colours;   /* list/folder: n_classes RGB triples, NULL -> the VOC colour map */
     int reduce_zero_label;    /* list/folder: raw 0 -> 255, v -> v-1 (ADE20K style) */
     float mean[3], std[3];    /* normalisation override, used when std[0] > 0 */
@@ -665,7 +666,9 @@ int pixl_dataset_has_labels(const pixl_dataset *ds);
 /* Paths of sample i (owned by ds; NULL for synthetic samples / no labels). */
 const char *pixl_dataset_image_path(const pixl_dataset *ds, int i);
 const char *pixl_dataset_label_path(const pixl_dataset *ds, int i);
-/* Short name of sample i: the image's file stem, or "synthetic_000042". */
+/* Short name of sample i: the image's file stem (owned by ds), or for
+ * synthetic samples "synthetic_000042" in a per-thread buffer that the
+ * fourth next call on the same thread reuses. */
 const char *pixl_dataset_sample_name(const pixl_dataset *ds, int i);
 /* Decode sample i: an 8-bit RGB image and (if `labels` is not NULL) its
  * label map mapped into [0, n_classes) or 255, same size (else an error

@@ -4,9 +4,12 @@
  * (never a crash), atomic writes, resizing, CHW conversion, colourising,
  * and a real CamVid frame + annotation when ../shared is present. */
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* jpeglib.h needs FILE and size_t first */
+#include <jpeglib.h>
 
 #include "test.h"
 
@@ -431,4 +434,72 @@ PIXL_TEST(image_camvid_real_files)
         free(back);
     }
     free(lab);
+}
+
+static uint32_t crc32_of(const unsigned char *b, size_t n)
+{
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= b[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8),
+    p[3] = (unsigned char)v;
+}
+
+/* a PNG header claiming 40000 x 1: refused before any allocation */
+PIXL_TEST(image_png_size_limit)
+{
+    unsigned char b[8 + 25 + 12];
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8);
+    put32(b + 8, 13);
+    memcpy(b + 12, "IHDR", 4);
+    put32(b + 16, 40000);
+    put32(b + 20, 1);
+    b[24] = 8, b[25] = 0, b[26] = 0, b[27] = 0, b[28] = 0; /* 8-bit grey */
+    put32(b + 29, crc32_of(b + 12, 17));
+    put32(b + 33, 0);
+    memcpy(b + 37, "IEND", 4);
+    put32(b + 41, crc32_of(b + 37, 4));
+    const char *p = tpath("huge.png");
+    CHECK(write_bytes(p, b, sizeof b) == 0);
+    CHECK(pixl_image_load(p, 0, 0) == NULL);
+    CHECK_ERR_NAMES(p);
+    int w, h;
+    CHECK(pixl_label_load(p, &w, &h) == NULL);
+    CHECK_ERR_NAMES(p);
+}
+
+/* CMYK JPEGs are refused with the file named */
+PIXL_TEST(image_jpeg_cmyk_refused)
+{
+    const char *p = tpath("cmyk.jpg");
+    FILE *f = fopen(p, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+    c.image_width = 8, c.image_height = 8, c.input_components = 4, c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_start_compress(&c, TRUE);
+    unsigned char row[8 * 4];
+    memset(row, 100, sizeof row);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW r = row;
+        jpeg_write_scanlines(&c, &r, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+    CHECK(pixl_image_load(p, 0, 0) == NULL && pixl_last_status() == PIXL_ERR_UNSUPPORTED);
+    CHECK_ERR_NAMES(p);
+    CHECK(strstr(pixl_last_error(), "CMYK") != NULL);
 }
