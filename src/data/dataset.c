@@ -490,7 +490,7 @@ pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
     ds->has_labels = 1;
     memcpy(ds->mean, imagenet_mean, sizeof ds->mean);
     memcpy(ds->std, imagenet_std, sizeof ds->std);
-    int rc = PIXL_OK, generic = 0;
+    int rc = PIXL_OK;
     if (!strcmp(kind, "synthetic")) {
         ds->synth_w = o->width ? o->width : 64;
         ds->synth_h = o->height ? o->height : 64;
@@ -528,7 +528,6 @@ pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
         if (!rc) rc = open_ade(ds, o, split);
         ds->map = MAP_REDUCE_ZERO;
     } else if (!strcmp(kind, "list") || !strcmp(kind, "folder")) {
-        generic = 1;
         ds->has_labels = !o->unlabeled;
         int k = o->n_classes;
         if (k <= 0 && o->class_names)
@@ -542,7 +541,6 @@ pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
                             "unknown dataset kind '%s' (synthetic, list, folder, camvid, voc, cityscapes, ade20k)",
                             kind);
     }
-    (void)generic;
     if (!rc && o->std[0] > 0) {
         for (int c = 0; c < 3; c++) {
             if (!(o->std[c] > 0)) {
