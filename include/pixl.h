@@ -1013,6 +1013,11 @@ typedef struct pixl_train_hooks {
  * schedule, step count and data order. */
 int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
 
+/* The data set of a config's split (NULL = data.val_split) as training opens
+ * it; for the embedded synthetic set the splits are disjoint, seeded from
+ * training.seed. limit > 0 keeps the first `limit` samples. */
+pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *split, int limit);
+
 #ifdef __cplusplus
 }
 #endif

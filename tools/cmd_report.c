@@ -912,24 +912,6 @@ static void confusion_table(FILE *o, const report *R, const double *cm)
 }
 
 /* ----------------------------------------------------------- sample images */
-/* The validation split as src/train/trainer.c's open_split() opens it (the
- * synthetic set: the same seed/count/size rule), limited to n samples. */
-static pixl_dataset *open_val_split(const pixl_train_config *cfg, int n)
-{
-    const char *split = cfg->data.val_split;
-    pixl_dataset_opts o = {.kind = cfg->data.dataset, .root = cfg->data.root[0] ? cfg->data.root : NULL,
-                           .split = split, .seed = (uint64_t)cfg->training.seed};
-    if (!strcmp(cfg->data.dataset, "synthetic")) {
-        o.seed = (uint64_t)cfg->training.seed * 2 + (strcmp(split, "train") ? 1 : 0) + 1000;
-        o.count = strcmp(split, "train") ? 64 : 512;
-        o.width = cfg->data.img_cols > 0 ? cfg->data.img_cols : 0;
-        o.height = cfg->data.img_rows > 0 ? cfg->data.img_rows : 0;
-    } else {
-        o.limit = n; /* the first n samples: no need to list more (synthetic samples do not depend on it) */
-    }
-    return pixl_dataset_open(&o);
-}
-
 /* <img> of an 8-bit image as an inline base64 PNG; 0 on success */
 static int img_tag(FILE *o, const report *R, const pixl_image *img, int disp_w, int disp_h, const char *alt)
 {
@@ -972,7 +954,7 @@ static void samples(FILE *o, report *R)
         note(o, "No predictions: the data set is unknown (%s).", R->cfg_err);
         return;
     }
-    pixl_dataset *ds = open_val_split(R->cfg, R->nsamples);
+    pixl_dataset *ds = pixl_config_open_split(R->cfg, NULL, R->nsamples);
     if (!ds) {
         note(o, "No predictions: cannot open the validation split '%s' of data set '%s': %s", R->cfg->data.val_split,
              R->cfg->data.dataset, pixl_last_error());

@@ -320,19 +320,21 @@ int cmd_demo(int argc, char **argv)
     printf("pixl demo: training a U-Net on synthetic shapes for up to %.1f minutes in %s\n", minutes, dir);
     fflush(stdout);
     int rc = run_training(cfg);
-    free(cfg);
-    if (rc) return rc;
+    if (rc) {
+        free(cfg);
+        return rc;
+    }
     /* evaluate the best checkpoint, predict a few validation images, report */
     char best[1100];
     snprintf(best, sizeof best, "%s/best.safetensors", dir);
     pixl_model *m = pixl_model_load(best);
     if (!m) {
         fprintf(stderr, "pixl demo: %s\n", pixl_last_error());
+        free(cfg);
         return 1;
     }
-    pixl_dataset_opts vo = {.kind = "synthetic", .split = "val", .count = 64, .width = 64, .height = 64,
-                            .seed = 1001};
-    pixl_dataset *val = pixl_dataset_open(&vo);
+    pixl_dataset *val = pixl_config_open_split(cfg, NULL, 0);
+    free(cfg);
     pixl_confusion *conf = pixl_confusion_new(pixl_model_n_classes(m), PIXL_IGNORE_LABEL);
     if (!val || !conf || pixl_evaluate(m, val, &(pixl_eval_opts){.batch_size = 8}, conf)) {
         fprintf(stderr, "pixl demo: %s\n", pixl_last_error());

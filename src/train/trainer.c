@@ -271,8 +271,9 @@ static void cleanup(run *r)
     if (r->lg.jsonl) fclose(r->lg.jsonl);
 }
 
-static pixl_dataset *open_split(const pixl_train_config *cfg, const char *split)
+pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *split, int limit)
 {
+    if (!split) split = cfg->data.val_split;
     pixl_dataset_opts o = {.kind = cfg->data.dataset, .root = cfg->data.root[0] ? cfg->data.root : NULL,
                            .split = split, .seed = (uint64_t)cfg->training.seed};
     if (!strcmp(cfg->data.dataset, "synthetic")) {
@@ -281,6 +282,8 @@ static pixl_dataset *open_split(const pixl_train_config *cfg, const char *split)
         o.count = strcmp(split, "train") ? 64 : 512;
         o.width = cfg->data.img_cols > 0 ? cfg->data.img_cols : 0;
         o.height = cfg->data.img_rows > 0 ? cfg->data.img_rows : 0;
+    } else {
+        o.limit = limit; /* synthetic samples do not depend on the count */
     }
     return pixl_dataset_open(&o);
 }
@@ -302,9 +305,9 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     if (mkdir_p(dir)) return pixl_set_error(PIXL_ERR_IO, "cannot create run directory %s: %s", dir, strerror(errno));
 
     /* data */
-    r.train = open_split(cfg, cfg->data.train_split);
+    r.train = pixl_config_open_split(cfg, cfg->data.train_split, 0);
     if (!r.train) return pixl_last_status();
-    r.val = open_split(cfg, cfg->data.val_split);
+    r.val = pixl_config_open_split(cfg, cfg->data.val_split, 0);
     if (!r.val) {
         cleanup(&r);
         return pixl_last_status();
