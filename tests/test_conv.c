@@ -1,14 +1,11 @@
 /* test_conv.c — conv2d, conv_transpose2d and linear: fast paths against
  * the naive direct references (fixed and random shapes), finite-difference
  * gradient checks of every input and parameter, shape errors, bit
- * equality between 1 and 2 threads, and the PyTorch reference cases of
- * tests/ref/conv (scripts/ref/make_conv_ref.py) through the conformance
- * runner with the builders of tools/check/torch_conv.c. */
-#include <dirent.h>
+ * equality between 1 and 2 threads. The PyTorch reference cases of
+ * tests/ref/conv run through `pixl check` (make test). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
 #include "gradcheck.h"
 #include "kernels/im2col.h"
 #include "test.h"
@@ -484,27 +481,6 @@ PIXL_TEST(conv_threads_bit_identical)
     pixl_set_num_threads(saved);
 }
 
-/* ------------------------------------------- PyTorch reference cases */
-
-PIXL_TEST(conv_torch_reference_cases)
-{
-    const char *dir = "tests/ref/conv";
-    DIR *d = opendir(dir);
-    CHECK_MSG(d, "cannot open %s (run the tests from the repository root)", dir);
-    if (!d) return;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 12 || strcmp(e->d_name + len - 12, ".safetensors")) continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        CHECK_MSG(check_run_file(path, 0) == 1, "reference case %s fails", path);
-        n++;
-    }
-    closedir(d);
-    CHECK_MSG(n >= 13, "only %d reference cases in %s", n, dir);
-}
 
 PIXL_TEST(linear_threads_bit_identical)
 {

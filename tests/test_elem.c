@@ -3,14 +3,11 @@
  * scale, concat (several dims, more inputs than a node holds), slice,
  * crop2d, pad2d in every mode incl. negative pads, reshape (aliasing view,
  * -1 inference, EVAL-mode liveness), sum; bit-identical results for 1 and
- * 2 threads; build errors naming the op and the shapes; and the PyTorch
- * reference cases of tests/ref/elem (norm, activation and elem ops, made by
- * scripts/ref/make_elem_ref.py) through the conformance runner. */
-#include <dirent.h>
+ * 2 threads; build errors naming the op and the shapes. The PyTorch
+ * reference cases of tests/ref/elem run through `pixl check` (make test). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
 #include "gradcheck.h"
 #include "test.h"
 
@@ -541,32 +538,3 @@ PIXL_TEST(elem_sum)
     pixl_set_num_threads(prev);
 }
 
-/* ------------------------------------------- PyTorch reference cases */
-
-/* tests/ref/elem/ *.safetensors through the conformance runner and the
- * builders of tools/check/torch_norm_act.c. Weak, so that `make partial`
- * (whose test binary does not link the runner) still runs the other tests. */
-#pragma weak check_run_file
-PIXL_TEST(elem_torch_reference_cases)
-{
-    const char *dir = "tests/ref/elem";
-    if (!check_run_file) {
-        printf("     (skipped: the conformance runner is not linked)\n");
-        return;
-    }
-    DIR *d = opendir(dir);
-    CHECK_MSG(d, "cannot open %s (run the tests from the repository root)", dir);
-    if (!d) return;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 12 || strcmp(e->d_name + len - 12, ".safetensors")) continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        CHECK_MSG(check_run_file(path, 0) == 1, "reference case %s fails", path);
-        n++;
-    }
-    closedir(d);
-    CHECK_MSG(n >= 40, "only %d reference cases in %s", n, dir);
-}
