@@ -12,35 +12,18 @@ Run: /usr/bin/python3 scripts/ref/make_conv_ref.py
 """
 import json
 import os
-import struct
+import sys
 
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_write  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ref", "conv")
 
-_DT = {torch.float64: ("F64", 8), torch.int64: ("I64", 8)}
-
-
 def write_safetensors(path, tensors, metadata):
-    header, blobs, off = {"__metadata__": {k: str(v) for k, v in metadata.items()}}, [], 0
-    for name, t in tensors.items():
-        t = t.detach().contiguous()
-        dt, size = _DT[t.dtype]
-        fmt = "<%d%s" % (t.numel(), "d" if dt == "F64" else "q")
-        b = struct.pack(fmt, *t.reshape(-1).tolist())
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+    st_write.write(path, tensors, metadata)
 
 
 def f32(t):

@@ -20,10 +20,12 @@ Usage: /usr/bin/python3 scripts/ref/make_loss_ref.py [OUTDIR]
 """
 import json
 import os
-import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_write  # noqa: E402
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "tests", "ref", "loss")
 TOL = "1e-4"
@@ -32,29 +34,7 @@ MADE_BY = "scripts/ref/make_loss_ref.py, torch " + torch.__version__
 
 def write_case(path, meta, tensors):
     """tensors: list of (name, tensor) with float64 or int64 dtype"""
-    header = {"__metadata__": {k: str(v) for k, v in meta.items()}}
-    blobs, off = [], 0
-    for name, t in tensors:
-        t = t.detach().contiguous().cpu()
-        if t.dtype == torch.float64:
-            dt, fmt = "F64", "d"
-        elif t.dtype == torch.int64:
-            dt, fmt = "I64", "q"
-        else:
-            raise ValueError(f"{name}: dtype {t.dtype}")
-        vals = t.reshape(-1).tolist()
-        b = struct.pack("<%d%s" % (len(vals), fmt), *vals)
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path + ".tmp", "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(path + ".tmp", path)
+    st_write.write(path, tensors, meta)
 
 
 def f32(t):

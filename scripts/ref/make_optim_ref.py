@@ -22,45 +22,21 @@ needs nothing but torch):
 
 Run from the repository root:  /usr/bin/python3 scripts/ref/make_optim_ref.py
 """
-import json
 import math
 import os
-import struct
 import sys
 import warnings
 
 import torch
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_write  # noqa: E402
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "ref", "optim")
-
-DT = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
-      torch.int64: "I64", torch.int32: "I32"}
-
-
-def tensor_bytes(t):
-    t = t.detach().contiguous().cpu()
-    if t.dtype == torch.bfloat16:  # numpy has no bfloat16: reinterpret the bits
-        return t.view(torch.int16).numpy().tobytes()
-    return t.numpy().tobytes()
-
 
 def write_safetensors(path, tensors, meta=None):
     """tensors: list of (name, torch tensor); meta: dict str -> str."""
-    header, blobs, off = {}, [], 0
-    if meta:
-        header["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
-    for name, t in tensors:
-        b = tensor_bytes(t)
-        header[name] = {"dtype": DT[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        blobs.append(b)
-        off += len(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    st_write.write(path, tensors, meta)
 
 
 SHAPES = [(3, 4), (5,), (2, 3, 2)]
