@@ -1002,6 +1002,7 @@ typedef struct pixl_train_hooks {
     volatile int *stop; /* polled every step: non-zero saves a checkpoint and returns */
     FILE *log;          /* progress and log lines (NULL -> stderr) */
     int quiet;          /* no progress bar, only validation lines */
+    int64_t stop_after; /* > 0: stop (saving, as on *stop) once this many steps are done */
 } pixl_train_hooks;
 
 /* Train as `cfg` says: datasets, model, loss, optimizer and schedule, data

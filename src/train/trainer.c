@@ -492,7 +492,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     while (rc == PIXL_OK) {
         double elapsed = now_s() - t_start;
         if (r.step >= max_steps || elapsed >= budget) break;
-        if (stop && *stop) {
+        if ((stop && *stop) || (hooks && hooks->stop_after > 0 && r.step >= hooks->stop_after)) {
             stopped = 1;
             break;
         }
