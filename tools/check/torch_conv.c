@@ -103,12 +103,14 @@ static int conv_args(check_case *c, int transposed, int *ic, int *oc, int k[2], 
     return 0;
 }
 
-static int build_conv2d(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
+/* Conv2d and ConvTranspose2d differ only in the layer they build */
+static int build_conv_any(pixl_ctx *ctx, check_case *c, int transposed, char *err, size_t errlen)
 {
     int ic, oc, k[2], bias;
     pixl_conv2d_opts o;
-    if (conv_args(c, 0, &ic, &oc, k, &o, &bias, err, errlen)) return -1;
-    pixl_tensor *y = pixl_nn_conv2d(ctx, "", c->inputs[0], oc, k[0], k[1], &o, bias);
+    if (conv_args(c, transposed, &ic, &oc, k, &o, &bias, err, errlen)) return -1;
+    pixl_tensor *y = transposed ? pixl_nn_conv_transpose2d(ctx, "", c->inputs[0], oc, k[0], k[1], &o, bias)
+                                : pixl_nn_conv2d(ctx, "", c->inputs[0], oc, k[0], k[1], &o, bias);
     if (!y) {
         snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
         return -1;
@@ -118,19 +120,14 @@ static int build_conv2d(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
     return 0;
 }
 
+static int build_conv2d(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
+{
+    return build_conv_any(ctx, c, 0, err, errlen);
+}
+
 static int build_conv_transpose2d(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
 {
-    int ic, oc, k[2], bias;
-    pixl_conv2d_opts o;
-    if (conv_args(c, 1, &ic, &oc, k, &o, &bias, err, errlen)) return -1;
-    pixl_tensor *y = pixl_nn_conv_transpose2d(ctx, "", c->inputs[0], oc, k[0], k[1], &o, bias);
-    if (!y) {
-        snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
-        return -1;
-    }
-    c->outputs[0] = y;
-    c->n_outputs = 1;
-    return 0;
+    return build_conv_any(ctx, c, 1, err, errlen);
 }
 
 static int build_linear(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
