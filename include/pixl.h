@@ -476,7 +476,18 @@ typedef struct pixl_model_opts {
     int in_channels;     /* 0 -> 3 */
     float width;         /* channel multiplier where the model has one, 0 -> 1 */
     const char *variant; /* model-specific variant name or NULL */
+    const char *backbone;  /* encoder by name where the model takes one (NULL = the model's default) */
+    int output_stride;     /* dilated encoders: 8, 16 or 32; 0 = the model's default */
+    int aux;               /* 1: also build auxiliary (deep-supervision) heads, see pixl_ctx_aux */
 } pixl_model_opts;
+
+/* Auxiliary outputs: a model built with opts.aux = 1 registers extra logits
+ * (any spatial size; the loss resizes labels or logits as the model says)
+ * with a loss weight; training adds weight * loss(aux_i) to the main loss.
+ * Inference ignores them. */
+int pixl_ctx_add_aux(pixl_ctx *ctx, pixl_tensor *logits, float weight);
+int pixl_ctx_aux_count(const pixl_ctx *ctx);
+pixl_tensor *pixl_ctx_aux(const pixl_ctx *ctx, int i, float *weight);
 
 /* Build the architecture `arch` on x (N,C,H,W): parameters are created in
  * ctx's params under PyTorch-style state_dict names; returns logits

@@ -106,6 +106,9 @@ struct pixl_ctx {
     uint64_t step;        /* incremented by every pixl_forward */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;
+    pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */
+    float aux_weight[8];
+    int n_aux;
 };
 
 /* ------------------------------------------------------------- errors */

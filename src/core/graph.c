@@ -133,6 +133,24 @@ void pixl_ctx_set_seed(pixl_ctx *c, uint64_t seed)
     c->step = 0;
 }
 size_t pixl_ctx_arena_bytes(const pixl_ctx *c) { return c->arena_bytes; }
+
+int pixl_ctx_add_aux(pixl_ctx *c, pixl_tensor *logits, float weight)
+{
+    if (!c || !logits) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_add_aux: NULL argument");
+    if (c->n_aux >= (int)(sizeof c->aux / sizeof c->aux[0]))
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_add_aux: more than %d auxiliary outputs",
+                              (int)(sizeof c->aux / sizeof c->aux[0]));
+    c->aux[c->n_aux] = logits;
+    c->aux_weight[c->n_aux++] = weight;
+    return PIXL_OK;
+}
+int pixl_ctx_aux_count(const pixl_ctx *c) { return c ? c->n_aux : 0; }
+pixl_tensor *pixl_ctx_aux(const pixl_ctx *c, int i, float *weight)
+{
+    if (!c || i < 0 || i >= c->n_aux) return NULL;
+    if (weight) *weight = c->aux_weight[i];
+    return c->aux[i];
+}
 size_t pixl_ctx_unplanned_bytes(const pixl_ctx *c) { return c->unplanned_bytes; }
 int pixl_ctx_num_nodes(const pixl_ctx *c) { return c->n_nodes; }
 

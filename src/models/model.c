@@ -10,6 +10,7 @@
 struct pixl_model {
     char arch[64];
     char variant[64];
+    char backbone[64];
     pixl_model_opts o;
     pixl_params *P;
     float mean[3], std[3];
@@ -54,6 +55,9 @@ pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64
     if (m->o.width <= 0) m->o.width = 1;
     if (m->o.variant) snprintf(m->variant, sizeof m->variant, "%s", m->o.variant);
     m->o.variant = m->variant[0] ? m->variant : NULL;
+    if (m->o.backbone) snprintf(m->backbone, sizeof m->backbone, "%s", m->o.backbone);
+    m->o.backbone = m->backbone[0] ? m->backbone : NULL;
+    m->o.aux = 0; /* auxiliary heads belong to training graphs only */
     for (int c = 0; c < 3; c++) {
         m->mean[c] = 0.5f;
         m->std[c] = 0.25f;
@@ -146,10 +150,11 @@ int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *con
     snprintf(buf[3], 64, "%.9g,%.9g,%.9g", m->mean[0], m->mean[1], m->mean[2]);
     snprintf(buf[4], 64, "%.9g,%.9g,%.9g", m->std[0], m->std[1], m->std[2]);
     snprintf(buf[5], 64, "%d,%d", m->in_h, m->in_w);
+    snprintf(buf[6], 64, "%d", m->o.output_stride);
     const char *k0[] = {"arch", "variant", "n_classes", "in_channels", "width", "mean", "std", "input_size",
-                        "class_names", "class_colours"};
+                        "class_names", "class_colours", "backbone", "output_stride"};
     const char *v0[] = {m->arch, m->variant, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5],
-                        js_names ? js_names : "[]", js_cols ? js_cols : "[]"};
+                        js_names ? js_names : "[]", js_cols ? js_cols : "[]", m->backbone, buf[6]};
     int nk = (int)(sizeof k0 / sizeof k0[0]);
     const char **K = pixl_calloc((size_t)(nk + n_meta), sizeof *K), **V = pixl_calloc((size_t)(nk + n_meta), sizeof *V);
     int rc = PIXL_ERR_NOMEM;
@@ -191,6 +196,9 @@ pixl_model *pixl_model_load(const char *path)
     if (pixl_st_meta(f, "width")) o.width = strtof(pixl_st_meta(f, "width"), NULL);
     const char *variant = pixl_st_meta(f, "variant");
     o.variant = variant && variant[0] ? variant : NULL;
+    const char *backbone = pixl_st_meta(f, "backbone");
+    o.backbone = backbone && backbone[0] ? backbone : NULL;
+    if (pixl_st_meta(f, "output_stride")) o.output_stride = atoi(pixl_st_meta(f, "output_stride"));
     pixl_model *m = pixl_model_create(arch, &o, 0);
     if (!m) {
         pixl_st_close(f);

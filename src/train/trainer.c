@@ -343,6 +343,9 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     const char *wopt = pixl_config_model_option(cfg, "width"), *vopt = pixl_config_model_option(cfg, "variant");
     if (wopt) mo.width = strtof(wopt, NULL);
     mo.variant = vopt;
+    mo.backbone = pixl_config_model_option(cfg, "backbone");
+    const char *osopt = pixl_config_model_option(cfg, "output_stride");
+    if (osopt) mo.output_stride = atoi(osopt);
     r.model = pixl_model_create(cfg->model.arch, &mo, (uint64_t)cfg->training.seed);
     if (!r.model) {
         rc = pixl_last_status();
@@ -373,15 +376,27 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     int64_t xs[4] = {B, 3, TH, TW}, ys[3] = {B, TH, TW}, ws[1] = {r.K};
     r.x = pixl_input(r.ctx, "images", PIXL_F32, 4, xs);
     r.y = pixl_input(r.ctx, "labels", PIXL_I32, 3, ys);
-    pixl_tensor *logits = pixl_model_build(r.ctx, cfg->model.arch, r.x, &mo);
+    pixl_model_opts tmo = mo;
+    const char *auxopt = pixl_config_model_option(cfg, "aux");
+    tmo.aux = !auxopt || strcmp(auxopt, "false") != 0; /* auxiliary heads on unless options.aux: false */
+    pixl_tensor *logits = pixl_model_build(r.ctx, cfg->model.arch, r.x, &tmo);
     if (logits && (logits->shape[2] != TH || logits->shape[3] != TW))
         logits = pixl_resize(r.ctx, logits, TH, TW, PIXL_RESIZE_BILINEAR, 0, 0, 0);
     pixl_tensor *wt = cfg->training.loss.class_weights == PIXL_CLASS_WEIGHTS_NONE
                           ? NULL
                           : pixl_constant(r.ctx, "class_weights", PIXL_F32, 1, ws, cw);
     int ign = pixl_config_loss_ignore_index(cfg);
-    r.loss = pixl_cross_entropy(r.ctx, logits, r.y, wt,
-                                &(pixl_ce_opts){.ignore = ign >= 0, .ignore_index = ign >= 0 ? ign : -100});
+    pixl_ce_opts ceo = {.ignore = ign >= 0, .ignore_index = ign >= 0 ? ign : -100};
+    r.loss = pixl_cross_entropy(r.ctx, logits, r.y, wt, &ceo);
+    /* deep supervision: + weight * loss of each auxiliary output the model registered */
+    for (int i = 0; r.loss && i < pixl_ctx_aux_count(r.ctx); i++) {
+        float aw = 0;
+        pixl_tensor *al = pixl_ctx_aux(r.ctx, i, &aw);
+        if (al && (al->shape[2] != TH || al->shape[3] != TW))
+            al = pixl_resize(r.ctx, al, TH, TW, PIXL_RESIZE_BILINEAR, 0, 0, 0);
+        pixl_tensor *l = al ? pixl_cross_entropy(r.ctx, al, r.y, wt, &ceo) : NULL;
+        r.loss = l ? pixl_add(r.ctx, r.loss, pixl_scale(r.ctx, l, aw)) : NULL;
+    }
     free(cw);
     if (!r.loss || pixl_ctx_plan(r.ctx)) {
         rc = pixl_set_error(PIXL_ERR_SHAPE, "training graph: %s",
