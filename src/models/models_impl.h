@@ -13,4 +13,32 @@ pixl_tensor *pixl_model_enet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opt
 pixl_tensor *pixl_model_unet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_segnet_basic(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 
+/* ---------------------------------------------------------------- backbones
+ * Encoders with torchvision's state_dict names under `prefix` ("" for a bare
+ * backbone, "backbone" inside a segmentation model): vgg16, vgg16_bn,
+ * resnet18/34/50/101, mobilenet_v2. Classifier layers are not built.
+ * output_stride 32 (default, 0), 16 or 8 replaces strides by dilation as
+ * torchvision's replace_stride_with_dilation does (ResNets; MobileNetV2 as
+ * DeepLab uses it). The taps are the feature maps a decoder or a hypercolumn
+ * can read, in order of increasing stride, named after the torchvision module
+ * that produced them (resnet: "relu" (stride 2), "layer1".."layer4"; vgg:
+ * the ReLU before each pool and each pool, e.g. "features.15", "features.16";
+ * mobilenet_v2: "features.N" of each stage end). For max-pool indices
+ * (SegNet) a model builds its own encoder with the same names. */
+#define PIXL_MAX_TAPS 16
+typedef struct pixl_backbone_taps {
+    int n;
+    pixl_tensor *t[PIXL_MAX_TAPS];
+    char name[PIXL_MAX_TAPS][32];
+    int stride[PIXL_MAX_TAPS];   /* input pixels per feature pixel */
+    int channels[PIXL_MAX_TAPS];
+} pixl_backbone_taps;
+
+/* Build backbone `name` on x; returns the last feature map (also the last
+ * tap) or NULL with a ctx error. taps may be NULL. */
+pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *prefix, pixl_tensor *x,
+                                 int output_stride, pixl_backbone_taps *taps);
+/* The tap called `tap`, or NULL (ctx error naming the known taps). */
+pixl_tensor *pixl_backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, const char *tap);
+
 #endif
