@@ -963,6 +963,9 @@ int pixl_config_defaults(pixl_train_config *cfg);
 /* cfg = defaults + the keys of the YAML file, then pixl_config_validate().
  * On failure cfg is unchanged and the error names "path:line". */
 int pixl_config_load(const char *path, pixl_train_config *cfg);
+/* The same with n_set "KEY=VALUE" overrides (pixl_config_set) applied after
+ * the file and before validation, so a file completed by its overrides loads. */
+int pixl_config_load_ex(const char *path, pixl_train_config *cfg, int n_set, const char *const *set);
 /* The same from YAML text; `name` stands for the file name in errors. */
 int pixl_config_load_string(const char *yaml, const char *name, pixl_train_config *cfg);
 /* Set one key from text, with the same checks as the file ("training.optimizer.lr",

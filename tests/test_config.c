@@ -441,3 +441,28 @@ PIXL_TEST(config_docs)
     free(have);
     free(gen);
 }
+
+/* overrides complete a file that is invalid on its own; bad overrides are named */
+PIXL_TEST(config_load_with_overrides)
+{
+    const char *path = "/tmp/pixl_test_overrides.yaml";
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs("model: {arch: enet}\ntraining: {epochs: 0}\n", f);
+    fclose(f);
+    pixl_train_config *cfg = malloc(sizeof *cfg);
+    CHECK(pixl_config_load(path, cfg) != PIXL_OK); /* no training limit */
+    CHECK(strstr(pixl_last_error(), ":2:") != NULL);
+    const char *ok[] = {"training.max_iters=3", "training.optimizer.lr=0.01"};
+    CHECK(pixl_config_load_ex(path, cfg, 2, ok) == PIXL_OK);
+    CHECK(cfg->training.max_iters == 3);
+    CHECK_NEAR(cfg->training.optimizer.lr, 0.01, 1e-9);
+    const char *bad[] = {"training.max_iters=3", "training.optimiser.lr=1"};
+    CHECK(pixl_config_load_ex(path, cfg, 2, bad) != PIXL_OK);
+    CHECK(strstr(pixl_last_error(), "training.optimiser.lr=1") != NULL);
+    const char *noeq[] = {"training.max_iters"};
+    CHECK(pixl_config_load_ex(path, cfg, 1, noeq) != PIXL_OK);
+    free(cfg);
+    remove(path);
+}

@@ -87,21 +87,19 @@ int cmd_train(int argc, char **argv)
         free(cfg);
         return 2;
     }
-    if (pixl_config_load(path, cfg)) {
-        fprintf(stderr, "pixl train: %s\n", pixl_last_error());
+    const char **sets = calloc((size_t)argc, sizeof *sets);
+    int n_set = 0;
+    for (int i = 1; sets && i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[n_set++] = argv[++i];
+        else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
+    }
+    if (!sets || pixl_config_load_ex(path, cfg, n_set, sets)) {
+        fprintf(stderr, "pixl train: %s\n", sets ? pixl_last_error() : "out of memory");
+        free(sets);
         free(cfg);
         return 1;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            if (apply_set(cfg, argv[++i])) {
-                free(cfg);
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--resume") && i + 1 < argc) {
-            resume = argv[++i];
-        }
-    }
+    free(sets);
     if (resume) {
         char buf[PIXL_CFG_PATH_LEN];
         struct stat st;

@@ -914,7 +914,27 @@ int pixl_config_defaults(pixl_train_config *cfg)
     return PIXL_OK;
 }
 
-int pixl_config_load_string(const char *yaml, const char *name, pixl_train_config *cfg)
+/* "KEY=VALUE" overrides on top of a parsed config */
+static int apply_overrides(pixl_train_config *t, int n_set, const char *const *set)
+{
+    for (int i = 0; i < n_set; i++) {
+        char key[256];
+        const char *eq = set[i] ? strchr(set[i], '=') : NULL;
+        if (!eq || eq == set[i] || (size_t)(eq - set[i]) >= sizeof key)
+            return pixl_set_error(PIXL_ERR_ARG, "override '%s': expected KEY=VALUE", set[i] ? set[i] : "(null)");
+        memcpy(key, set[i], (size_t)(eq - set[i]));
+        key[eq - set[i]] = 0;
+        if (pixl_config_set(t, key, eq + 1)) {
+            char msg[768];
+            snprintf(msg, sizeof msg, "%s", pixl_last_error());
+            return pixl_set_error(pixl_last_status(), "override %s: %s", set[i], msg);
+        }
+    }
+    return PIXL_OK;
+}
+
+static int load_string_ex(const char *yaml, const char *name, pixl_train_config *cfg, int n_set,
+                          const char *const *set)
 {
     if (!yaml || !cfg) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_load_string: NULL argument");
     pixl_train_config *t = pixl_malloc(sizeof *t);
@@ -925,6 +945,7 @@ int pixl_config_load_string(const char *yaml, const char *name, pixl_train_confi
         L->status = PIXL_ERR_FORMAT;
         rc = apply_text(L, -1, yaml, t);
     }
+    if (!rc) rc = apply_overrides(t, n_set, set);
     if (!rc) rc = validate_lines(t, L->file, L->lines);
     if (!rc) *cfg = *t;
     pixl_free(t);
@@ -932,7 +953,14 @@ int pixl_config_load_string(const char *yaml, const char *name, pixl_train_confi
     return rc;
 }
 
-int pixl_config_load(const char *path, pixl_train_config *cfg)
+int pixl_config_load_string(const char *yaml, const char *name, pixl_train_config *cfg)
+{
+    return load_string_ex(yaml, name, cfg, 0, NULL);
+}
+
+int pixl_config_load(const char *path, pixl_train_config *cfg) { return pixl_config_load_ex(path, cfg, 0, NULL); }
+
+int pixl_config_load_ex(const char *path, pixl_train_config *cfg, int n_set, const char *const *set)
 {
     if (!path || !cfg) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_load: NULL argument");
     FILE *f = fopen(path, "rb");
@@ -967,7 +995,7 @@ int pixl_config_load(const char *path, pixl_train_config *cfg)
         buf[n] = 0;
         if (strlen(buf) != n) rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: contains a NUL byte (not a YAML file?)", path);
     }
-    if (!rc) rc = pixl_config_load_string(buf, path, cfg);
+    if (!rc) rc = load_string_ex(buf, path, cfg, n_set, set);
     pixl_free(buf);
     return rc;
 }

@@ -595,9 +595,11 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         if (!rc) rc = save_last(&r, elapsed);
         pixl_loader_stats ls;
         pixl_loader_get_stats(r.loader, &ls);
-        logf_(&r.lg, "%s at step %lld (%.1f min): best val mIoU %.2f%%; loader waited %.1f%% of the time "
+        char best[64] = "no validation yet";
+        if (r.best_miou >= 0) snprintf(best, sizeof best, "best val mIoU %.2f%%", 100 * r.best_miou);
+        logf_(&r.lg, "%s at step %lld (%.1f min): %s; loader waited %.1f%% of the time "
                      "(capacity %.1f img/s)\n",
-              stopped ? "stopped" : "done", (long long)r.step, elapsed / 60, 100 * fmax(r.best_miou, 0),
+              stopped ? "stopped" : "done", (long long)r.step, elapsed / 60, best,
               ls.total_seconds > 0 ? 100 * ls.wait_seconds / ls.total_seconds : 0, ls.capacity_per_second);
     }
     if (rc) {
