@@ -25,8 +25,8 @@ endif
 
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wno-sign-compare
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fPIC -fopenmp $(WARN) $(BLAS_CFLAGS) \
-           -Iinclude -Isrc -Itools $(shell pkg-config --cflags libcjson 2>/dev/null) $(EXTRA_CFLAGS)
-LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp -lyaml $(EXTRA_LDLIBS) -lpng -ljpeg -lpthread
+           -Iinclude -Isrc -Itools $(shell pkg-config --cflags libcjson matio 2>/dev/null) $(EXTRA_CFLAGS)
+LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp -lyaml $(EXTRA_LDLIBS) -lpng -ljpeg -lpthread -lmatio
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c tools/check/*.c))
