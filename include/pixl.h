@@ -855,6 +855,92 @@ char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names,
  * summary line; "-" marks undefined values. */
 int pixl_metrics_print(FILE *f, const pixl_confusion *c, const char *const *class_names);
 
+/* EDGE DETECTION: THE BSDS BOUNDARY BENCHMARK (src/metrics/edge_bench.c)
+ *
+ *     pixl_edge_sample s[N];   // per image: soft edge map in [0,1] + human boundary maps
+ *     pixl_edge_bench_result r;
+ *     pixl_edge_benchmark(s, N, NULL, &r);   // r.ods_f, r.ois_f, r.ap
+ *
+ * The protocol of the BSDS500 benchmark (and of Dollar's edgesEval used by
+ * HED, RCF, PixelNet):
+ *   1. Non-maximum suppression (pixl_edge_nms).
+ *   2. For each threshold t_k = k/(K+1), k = 1..K (K = 99): the binary map
+ *      pred >= max(eps, t_k), thinned to 1-pixel lines (pixl_edge_thin).
+ *   3. For each human: a minimum-cost assignment of the binary map's pixels
+ *      to the human's boundary pixels within max_dist * image diagonal
+ *      (pixl_edge_correspond). cnt_r += the human's matched pixels, sum_r +=
+ *      the human's pixels (recall is summed over humans); cnt_p = pixels of
+ *      the binary map matched to at least one human, sum_p = its pixels.
+ *   4. ODS: P/R from the counts summed over images; the best F on the lines
+ *      between neighbouring thresholds (100 steps each). OIS: each image's
+ *      best-F threshold, counts summed over images at those, then F. AP:
+ *      precision interpolated linearly at recall 0, 0.01, .., 1 inside the
+ *      recall range reached (MATLAB interp1 over the distinct recalls), /100.
+ * All functions return PIXL_OK or a negative status with a message. */
+#define PIXL_EDGE_MAX_THRESHOLDS 256
+
+typedef struct pixl_edge_sample {
+    int width, height;
+    const float *pred;  /* height*width soft edge map, row-major, values in [0,1] */
+    int n_gt;           /* number of human annotations (>= 1) */
+    const uint8_t *gt;  /* n_gt maps of height*width, one after another; non-zero = boundary */
+} pixl_edge_sample;
+
+typedef struct pixl_edge_bench_opts {
+    int n_thresholds;    /* 0 -> 99 */
+    double max_dist;     /* tolerance as a fraction of the image diagonal; 0 -> 0.0075 */
+    double outlier_cost; /* cost of an unmatched pixel as a multiple of the tolerance; 0 -> 100 */
+    int no_nms;          /* 1: pred is already thinned; skip pixl_edge_nms */
+    int no_thin;         /* 1: skip the per-threshold thinning */
+} pixl_edge_bench_opts;
+
+typedef struct pixl_edge_counts {
+    int64_t cnt_r, sum_r; /* matched human pixels, human pixels (summed over humans) */
+    int64_t cnt_p, sum_p; /* predicted pixels matched to any human, predicted pixels */
+} pixl_edge_counts;
+
+typedef struct pixl_edge_bench_result {
+    int n_images, n_thresholds;
+    double thresholds[PIXL_EDGE_MAX_THRESHOLDS];
+    pixl_edge_counts total[PIXL_EDGE_MAX_THRESHOLDS]; /* summed over images, per threshold */
+    double ods_f, ods_p, ods_r, ods_t;                /* optimal dataset scale */
+    double ois_f, ois_p, ois_r;                       /* optimal image scale */
+    double ap;                                        /* average precision */
+    double seconds;                                   /* wall time of pixl_edge_benchmark */
+} pixl_edge_bench_result;
+
+/* Edge NMS as the edgesNms recipe of HED/RCF evaluations: E = convTri(pred, 1);
+ * orientation O = mod(atan(Oyy*sign(-Oxy)/(Oxx+1e-5)), pi) from the second
+ * derivatives of convTri(E, 4) (MATLAB-style gradients); a pixel is zeroed
+ * when 1.01*E is below E bilinearly interpolated at distance 1 on either
+ * side along (cos O, sin O); values within 5 pixels of the border are faded
+ * linearly to 0. out (height*width) receives the result. */
+int pixl_edge_nms(const float *pred, int width, int height, float *out);
+/* Thin a binary map (non-zero = on) in place to 1-pixel lines: MATLAB's
+ * bwmorph(bw, 'thin', Inf) (Lam-Lee-Suen two-subiteration parallel
+ * thinning, repeated until nothing changes). Output values are 0/1. */
+int pixl_edge_thin(uint8_t *bw, int width, int height);
+/* Minimum-cost correspondence of the on-pixels of a and b (as the
+ * benchmark's correspondPixels, max_dist in PIXELS here): pairs within
+ * max_dist_px cost their distance (rint(100 d)/100, the benchmark's integer
+ * costs), an unmatched pixel costs outlier_cost*max_dist_px. The
+ * assignment is exact (primal-dual min-cost flow per connected component).
+ * match_a / match_b (height*width int32, may be NULL): 1 + the row-major
+ * index of the partner pixel, 0 if unmatched. cost (may be NULL): total
+ * distance of the pairs + outlier cost of every unmatched pixel. */
+int pixl_edge_correspond(const uint8_t *a, const uint8_t *b, int width, int height, double max_dist_px,
+                         double outlier_cost, int32_t *match_a, int32_t *match_b, double *cost);
+/* thr[k] = (k+1)/(n+1), k < n (n in 1..PIXL_EDGE_MAX_THRESHOLDS). */
+int pixl_edge_thresholds(int n, double *thr);
+/* Counts of one image at each threshold (o->n_thresholds or 99 entries). */
+int pixl_edge_eval_image(const pixl_edge_sample *s, const pixl_edge_bench_opts *o, pixl_edge_counts *counts);
+/* ODS/OIS/AP from per-image counts (n_images x n_thresholds, image-major). */
+int pixl_edge_scores(const pixl_edge_counts *counts, int n_images, int n_thresholds, pixl_edge_bench_result *res);
+/* The whole benchmark, OpenMP over images and thresholds (results do not
+ * depend on the thread count). */
+int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_bench_opts *o,
+                        pixl_edge_bench_result *res);
+
 /* TRAINING CONFIGURATION (YAML)
  *
  *     pixl_train_config cfg;

@@ -12,6 +12,14 @@ typedef pixl_tensor *(*pixl_model_fn)(pixl_ctx *ctx, pixl_tensor *x, const pixl_
 pixl_tensor *pixl_model_enet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_unet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_segnet_basic(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+/* backbones.c: each backbone + 1x1 classifier + bilinear upsampling to the input size */
+pixl_tensor *pixl_model_vgg16(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_vgg16_bn(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_resnet18(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_resnet34(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_resnet50(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_resnet101(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_mobilenet_v2(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 
 /* ---------------------------------------------------------------- backbones
  * Encoders with torchvision's state_dict names under `prefix` ("" for a bare
@@ -40,5 +48,11 @@ pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *pr
                                  int output_stride, pixl_backbone_taps *taps);
 /* The tap called `tap`, or NULL (ctx error naming the known taps). */
 pixl_tensor *pixl_backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, const char *tap);
+/* The VGG-16 features behind vgg16/vgg16_bn with their names (prefix.features.N),
+ * for models that change them: first_pad = padding of the first conv (FCN's
+ * pad 100), ceil_mode of the five max-pools (FCN). Taps as above; a model that
+ * needs max-pool indices takes pixl_max_pool2d_indices() of the pool taps. */
+pixl_tensor *pixl_backbone_vgg16(pixl_ctx *ctx, const char *prefix, pixl_tensor *x, int bn, int first_pad, int ceil_mode,
+                                 pixl_backbone_taps *taps);
 
 #endif

@@ -7,6 +7,13 @@ static const model_entry g_models[] = {
     {"enet", pixl_model_enet, "ENet (Paszke et al. 2016): initial block, bottlenecks, max-unpool decoder"},
     {"unet", pixl_model_unet, "U-Net with same padding and BatchNorm; width 32 at 1.0 (variant 'depthN')"},
     {"segnet_basic", pixl_model_segnet_basic, "SegNet-Basic (CamVid): 4 x conv7x7-64, max-unpool decoder"},
+    {"vgg16", pixl_model_vgg16, "VGG-16 features (torchvision names under backbone.) + 1x1 classifier + bilinear x32 up"},
+    {"vgg16_bn", pixl_model_vgg16_bn, "VGG-16-BN features + 1x1 classifier + bilinear x32 up"},
+    {"resnet18", pixl_model_resnet18, "ResNet-18 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
+    {"resnet34", pixl_model_resnet34, "ResNet-34 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
+    {"resnet50", pixl_model_resnet50, "ResNet-50 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
+    {"resnet101", pixl_model_resnet101, "ResNet-101 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
+    {"mobilenet_v2", pixl_model_mobilenet_v2, "MobileNetV2 features (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
 };
 #define N_MODELS (int)(sizeof g_models / sizeof g_models[0])
 

@@ -1,5 +1,5 @@
 /* act.c — activations and channel-wise functions, forward and backward:
- * relu, leaky_relu, prelu, elu, sigmoid, tanh, dropout, dropout2d,
+ * relu, leaky_relu, hardtanh (relu6), prelu, elu, sigmoid, tanh, dropout, dropout2d,
  * softmax and log_softmax over dim 1, l2_normalize over dim 1.
  *
  * Elementwise kernels are split by element; prelu's weight gradient is
@@ -106,6 +106,40 @@ pixl_tensor *pixl_leaky_relu(pixl_ctx *ctx, pixl_tensor *x, float slope)
     scalar_params p = {slope};
     return unary_node(ctx, &leaky_def, x, &p, sizeof p);
 }
+
+/* -------------------------------------------------------------- hardtanh */
+/* y = min(max(x, lo), hi); dy passes where lo < x < hi (PyTorch: the
+ * gradient is 0 at the bounds themselves). relu6 = hardtanh(0, 6). */
+typedef struct { float lo, hi; } hardtanh_params;
+
+static int hardtanh_fwd(pixl_tensor *n)
+{
+    const hardtanh_params *p = PIXL_PARAMS(n, hardtanh_params);
+    const float lo = p->lo, hi = p->hi, *x = pixl_f32(n->src[0]);
+    float *y = pixl_f32(n);
+    EW_LOOP(n->numel, y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i]);
+    return PIXL_OK;
+}
+static int hardtanh_bwd(pixl_tensor *n)
+{
+    const hardtanh_params *p = PIXL_PARAMS(n, hardtanh_params);
+    const float lo = p->lo, hi = p->hi, *x = pixl_f32(n->src[0]), *dy = n->grad;
+    float *dx = n->src[0]->grad;
+    if (dx) EW_LOOP(n->numel, dx[i] += x[i] > lo && x[i] < hi ? dy[i] : 0.0f);
+    return PIXL_OK;
+}
+static const pixl_op_def hardtanh_def = {"hardtanh", hardtanh_fwd, hardtanh_bwd, NULL, NULL, 0};
+pixl_tensor *pixl_hardtanh(pixl_ctx *ctx, pixl_tensor *x, float min_val, float max_val)
+{
+    if (ctx && x && !(min_val < max_val)) {
+        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "hardtanh: input %s: min_val %g must be below max_val %g", pixl_tshape(x),
+                      min_val, max_val);
+        return NULL;
+    }
+    hardtanh_params p = {min_val, max_val};
+    return unary_node(ctx, &hardtanh_def, x, &p, sizeof p);
+}
+pixl_tensor *pixl_relu6(pixl_ctx *ctx, pixl_tensor *x) { return pixl_hardtanh(ctx, x, 0.0f, 6.0f); }
 
 /* ----------------------------------------------------------------- prelu */
 /* x viewed as (N, C, inner); weight has C entries, or 1 (shared) */

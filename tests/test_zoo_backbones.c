@@ -1,0 +1,280 @@
+/* test_zoo_backbones.c — backbones (src/models/backbones.c) and the models on
+ * them (FCN, SegNet, LinkNet) against PyTorch/torchvision: parameter count,
+ * every state_dict name and shape, forward output (eval, zoo_fill values)
+ * within 1e-3 of the output's max |value|, and the backbone's last feature
+ * map. References: scripts/ref/make_zoo_backbones_ref.py -> tests/ref/zoo/.
+ * Also: hardtanh/relu6 (MobileNetV2's activation) values and gradients,
+ * taps, dilation strides, builds at CamVid size, and errors. */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradcheck.h"
+#include "models/models_impl.h"
+#include "test.h"
+#include "zoo_fill.h"
+
+static float max_abs(const float *v, long n)
+{
+    float m = 0;
+    for (long i = 0; i < n; i++) m = fabsf(v[i]) > m ? fabsf(v[i]) : m;
+    return m;
+}
+
+/* compare tensor `name` of f with y (rel. to the reference's max |value|) */
+static void compare(const char *what, pixl_st_file *f, const char *name, pixl_tensor *y)
+{
+    int i = pixl_st_find(f, name);
+    CHECK_MSG(i >= 0, "%s: no '%s' in the reference", what, name);
+    if (i < 0 || !y) return;
+    long n = (long)pixl_st_numel(f, i);
+    CHECK_MSG(n == pixl_tensor_numel(y), "%s: %s has %ld values, pixl %lld (shape %s)", what, name, n,
+              (long long)pixl_tensor_numel(y), pixl_tshape(y));
+    if (n != pixl_tensor_numel(y)) return;
+    float *ref = malloc(sizeof(float) * (size_t)n);
+    pixl_st_read_f32(f, i, ref);
+    float mx = max_abs(ref, n);
+    CHECK_MSG(mx > 1e-3f && mx < 1e3f, "%s: %s max |value| %g is outside a sane range", what, name, mx);
+    char label[160];
+    snprintf(label, sizeof label, "%s %s", what, name);
+    CHECK_ALLCLOSE(label, pixl_tensor_data(y), ref, n, 0, 1e-3 * mx);
+    free(ref);
+}
+
+/* every [name, shape] of the reference's state_dict is a pixl entry of that shape, and nothing else */
+static void check_state(const char *what, pixl_st_file *f, pixl_params *P)
+{
+    const char *js = pixl_st_meta(f, "state");
+    cJSON *st = js ? cJSON_Parse(js) : NULL;
+    CHECK_MSG(cJSON_IsArray(st), "%s: no state list in the reference", what);
+    int n = cJSON_GetArraySize(st), bad = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *e = cJSON_GetArrayItem(st, i), *sh = cJSON_GetArrayItem(e, 1);
+        const char *nm = cJSON_GetArrayItem(e, 0)->valuestring;
+        int k = pixl_params_find(P, nm);
+        if (k < 0) {
+            if (bad++ < 5) CHECK_MSG(0, "%s: pixl has no '%s'", what, nm);
+            continue;
+        }
+        int nd = cJSON_GetArraySize(sh), pd = pixl_params_ndim(P, k), same = nd == pd;
+        for (int d = 0; same && d < nd; d++)
+            same = (int64_t)cJSON_GetArrayItem(sh, d)->valuedouble == pixl_params_shape(P, k)[d];
+        if (nd == 0 && pd == 1 && pixl_params_shape(P, k)[0] == 1) same = 1; /* num_batches_tracked */
+        if (!same && bad++ < 5) CHECK_MSG(0, "%s: '%s' has another shape in pixl", what, nm);
+    }
+    CHECK_MSG(n == pixl_params_count(P), "%s: %d tensors in the state_dict, %d in pixl", what, n,
+              pixl_params_count(P));
+    cJSON_Delete(st);
+}
+
+/* the zoo model of reference `ref` by name; with `features`, also the bare backbone */
+static void zoo_parity(const char *ref, int features)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/ref/zoo/%s.safetensors", ref);
+    pixl_st_file *f = pixl_st_open(path);
+    CHECK_MSG(f != NULL, "%s", pixl_last_error());
+    if (!f) return;
+    const char *arch = pixl_st_meta(f, "arch"), *variant = pixl_st_meta(f, "variant");
+    pixl_model_opts o = {.n_classes = atoi(pixl_st_meta(f, "n_classes")),
+                         .output_stride = atoi(pixl_st_meta(f, "output_stride")),
+                         .variant = variant && variant[0] ? variant : NULL};
+    int xi = pixl_st_find(f, "input");
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    pixl_tensor *x = pixl_input(ctx, "input", PIXL_F32, 4, pixl_st_shape(f, xi));
+    pixl_tensor *y = pixl_model_build(ctx, arch, x, &o);
+    CHECK_MSG(y != NULL, "%s: %s", ref, pixl_ctx_error(ctx));
+    if (y) {
+        long long want = atoll(pixl_st_meta(f, "params"));
+        CHECK_MSG(pixl_params_total(P) == want, "%s: %lld parameters in pixl, %lld in PyTorch", ref,
+                  (long long)pixl_params_total(P), want);
+        check_state(ref, f, P);
+        pixl_test_zoo_fill(P);
+        CHECK_OK(pixl_ctx_plan(ctx));
+        pixl_st_read_f32(f, xi, pixl_tensor_data(x));
+        CHECK_OK(pixl_forward(ctx));
+        compare(ref, f, "output", y);
+    }
+    pixl_ctx_free(ctx);
+    if (y && features) { /* the bare backbone on the same (filled) parameters */
+        pixl_backbone_taps taps;
+        ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+        x = pixl_input(ctx, "input", PIXL_F32, 4, pixl_st_shape(f, xi));
+        pixl_tensor *h = pixl_backbone_build(ctx, arch, "backbone", x, o.output_stride, &taps);
+        CHECK_MSG(h != NULL, "%s: %s", ref, pixl_ctx_error(ctx));
+        CHECK(taps.n > 0 && taps.t[taps.n - 1] == h);
+        for (int i = 1; i < taps.n; i++) CHECK(taps.stride[i] >= taps.stride[i - 1]);
+        if (h) {
+            CHECK_OK(pixl_ctx_plan(ctx));
+            pixl_st_read_f32(f, xi, pixl_tensor_data(x));
+            CHECK_OK(pixl_forward(ctx));
+            compare(ref, f, "features", h);
+        }
+        pixl_ctx_free(ctx);
+    }
+    pixl_params_free(P);
+    pixl_st_close(f);
+}
+
+PIXL_TEST(zoo_vgg16_matches_torchvision) { zoo_parity("vgg16", 1); }
+PIXL_TEST(zoo_vgg16_bn_matches_torchvision) { zoo_parity("vgg16_bn", 1); }
+PIXL_TEST(zoo_resnet18_matches_torchvision) { zoo_parity("resnet18", 1); }
+PIXL_TEST(zoo_resnet18_os8_matches_torchvision) { zoo_parity("resnet18_os8", 1); }
+PIXL_TEST(zoo_resnet34_matches_torchvision) { zoo_parity("resnet34", 1); }
+PIXL_TEST(zoo_resnet50_os8_matches_torchvision) { zoo_parity("resnet50_os8", 1); }
+PIXL_TEST(zoo_resnet101_matches_torchvision) { zoo_parity("resnet101", 1); }
+PIXL_TEST(zoo_mobilenet_v2_matches_torchvision) { zoo_parity("mobilenet_v2", 1); }
+PIXL_TEST(zoo_mobilenet_v2_os16_matches_torchvision) { zoo_parity("mobilenet_v2_os16", 1); }
+
+/* ------------------------------------------------------------- taps, sizes */
+PIXL_TEST(zoo_backbone_taps_and_strides)
+{
+    static const struct { const char *name; int os; const char *tap; int stride, ch; } cases[] = {
+        {"resnet50", 8, "layer4", 8, 2048},   {"resnet50", 16, "layer3", 16, 1024},
+        {"resnet18", 32, "maxpool", 4, 64},   {"resnet101", 32, "relu", 2, 64},
+        {"vgg16", 32, "features.16", 8, 256}, {"vgg16_bn", 32, "features.32", 8, 512},
+        {"mobilenet_v2", 16, "features.17", 16, 320}, {"mobilenet_v2", 8, "features.6", 8, 32},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        pixl_params *P = pixl_params_new();
+        pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+        int64_t s[4] = {1, 3, 96, 128};
+        pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+        pixl_backbone_taps taps;
+        pixl_tensor *h = pixl_backbone_build(ctx, cases[i].name, "", x, cases[i].os, &taps);
+        CHECK_MSG(h != NULL, "%s: %s", cases[i].name, pixl_ctx_error(ctx));
+        pixl_tensor *t = pixl_backbone_tap(ctx, &taps, cases[i].tap);
+        CHECK_MSG(t != NULL, "%s: no tap %s", cases[i].name, cases[i].tap);
+        if (t) {
+            CHECK_MSG(t->shape[1] == cases[i].ch && t->shape[2] == 96 / cases[i].stride &&
+                          t->shape[3] == 128 / cases[i].stride,
+                      "%s os %d tap %s: %s", cases[i].name, cases[i].os, cases[i].tap, pixl_tshape(t));
+            int k = 0;
+            while (k < taps.n && taps.t[k] != t) k++;
+            CHECK(k < taps.n && taps.stride[k] == cases[i].stride && taps.channels[k] == cases[i].ch);
+        }
+        /* unprefixed names are torchvision's */
+        CHECK(pixl_params_find(P, !strncmp(cases[i].name, "vgg", 3) ? "features.0.weight" :
+                                  cases[i].name[0] == 'r' ? "conv1.weight" : "features.0.0.weight") >= 0);
+        pixl_ctx_free(ctx);
+        pixl_params_free(P);
+    }
+}
+
+PIXL_TEST(zoo_backbone_models_build_at_camvid_size)
+{
+    const char *names[] = {"vgg16", "vgg16_bn", "resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v2"};
+    for (int i = 0; i < 7; i++) {
+        pixl_params *P = pixl_params_new(); /* the same parameters at every output stride */
+        for (int os = 8; os <= 32; os *= 2) {
+            if (names[i][0] == 'v' && os != 32) continue;
+            pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+            int64_t s[4] = {1, 3, 360, 480};
+            pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+            pixl_tensor *y = pixl_model_build(ctx, names[i], x, &(pixl_model_opts){.n_classes = 11, .output_stride = os});
+            CHECK_MSG(y && y->shape[1] == 11 && y->shape[2] == 360 && y->shape[3] == 480, "%s os %d: %s", names[i], os,
+                      y ? pixl_tshape(y) : pixl_ctx_error(ctx));
+            pixl_ctx_free(ctx);
+        }
+        pixl_params_free(P);
+    }
+}
+
+PIXL_TEST(zoo_backbone_trains)
+{
+    /* TRAIN mode forward + backward through a dilated MobileNetV2 classifier */
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
+    int64_t s[4] = {2, 3, 32, 32}, ls[3] = {2, 32, 32};
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s), *lab = pixl_input(ctx, "y", PIXL_I32, 3, ls);
+    pixl_tensor *y = pixl_model_build(ctx, "mobilenet_v2", x, &(pixl_model_opts){.n_classes = 4, .output_stride = 8});
+    pixl_tensor *L = pixl_cross_entropy(ctx, y, lab, NULL, NULL);
+    CHECK_MSG(L != NULL, "%s", pixl_ctx_error(ctx));
+    CHECK_OK(pixl_ctx_plan(ctx));
+    pixl_test_fill_uniform(pixl_tensor_data(x), 2 * 3 * 32 * 32, -1, 1, 7);
+    int32_t *lv = pixl_tensor_data(lab);
+    for (int i = 0; i < 2 * 32 * 32; i++) lv[i] = (i / 7) % 4;
+    pixl_params_zero_grad(P);
+    CHECK_OK(pixl_forward(ctx));
+    CHECK_OK(pixl_backward(ctx, L));
+    float loss = *(float *)pixl_tensor_data(L);
+    CHECK_MSG(isfinite(loss) && loss > 0, "loss %g", loss);
+    int k = pixl_params_find(P, "backbone.features.0.0.weight");
+    CHECK(k >= 0);
+    double g = 0;
+    for (int64_t i = 0; k >= 0 && i < pixl_params_numel(P, k); i++) g += fabs(pixl_params_grad(P, k)[i]);
+    CHECK_MSG(g > 0 && isfinite(g), "no gradient reached the first conv (%g)", g);
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+}
+
+PIXL_TEST(zoo_backbone_errors)
+{
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    int64_t s[4] = {1, 3, 64, 64};
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+    CHECK(pixl_backbone_build(ctx, "resnet19", "", x, 0, NULL) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "resnet19") && strstr(pixl_ctx_error(ctx), "mobilenet_v2"));
+    pixl_ctx_free(ctx);
+    ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+    CHECK(pixl_backbone_build(ctx, "resnet50", "", x, 4, NULL) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "output_stride 4"));
+    pixl_ctx_free(ctx);
+    ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+    CHECK(pixl_backbone_build(ctx, "vgg16", "", x, 16, NULL) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "vgg16") && strstr(pixl_ctx_error(ctx), "16"));
+    pixl_ctx_free(ctx);
+    ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+    pixl_backbone_taps taps;
+    CHECK(pixl_backbone_build(ctx, "resnet18", "bb", x, 0, &taps) != NULL);
+    CHECK(pixl_backbone_tap(ctx, &taps, "layer5") == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "layer5") && strstr(pixl_ctx_error(ctx), "layer4"));
+    pixl_ctx_free(ctx);
+    /* too small for VGG's five pools: an error, not a crash */
+    ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    int64_t t[4] = {1, 3, 16, 16};
+    x = pixl_input(ctx, "x", PIXL_F32, 4, t);
+    CHECK(pixl_model_build(ctx, "vgg16", x, NULL) == NULL);
+    CHECK(pixl_ctx_error(ctx) != NULL);
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+}
+
+/* ---------------------------------------------------------- hardtanh/relu6 */
+static pixl_tensor *build_hardtanh(pixl_ctx *ctx, void *ud)
+{
+    int64_t s[4] = {2, 3, 5, 7};
+    float v[210];
+    pixl_test_fill_spaced(v, 210, 11); /* distinct values away from the kinks */
+    for (int i = 0; i < 210; i++) v[i] = v[i] * 4 + (i % 3 == 0 ? 3.2f : 0.0f);
+    pixl_tensor *x = gc_input(ctx, "x", 4, s, v);
+    return ud ? pixl_relu6(ctx, x) : pixl_hardtanh(ctx, x, -1.5f, 2.0f);
+}
+
+PIXL_TEST(act_hardtanh_relu6)
+{
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL_GRAD);
+    int64_t s[1] = {6};
+    pixl_tensor *x = pixl_input_grad(ctx, "x", 1, s), *y = pixl_relu6(ctx, x);
+    CHECK_OK(pixl_ctx_plan(ctx));
+    const float xv[6] = {-3, -0.5f, 0.5f, 5.5f, 6.5f, 100}, want[6] = {0, 0, 0.5f, 5.5f, 6, 6},
+                dwant[6] = {0, 0, 1, 1, 0, 0}, ones[6] = {1, 1, 1, 1, 1, 1};
+    memcpy(pixl_tensor_data(x), xv, sizeof xv);
+    CHECK_OK(pixl_forward(ctx));
+    CHECK_ALLCLOSE("relu6", pixl_tensor_data(y), want, 6, 0, 0);
+    CHECK_OK(pixl_backward_from(ctx, y, ones));
+    CHECK_ALLCLOSE("relu6 grad", pixl_tensor_grad(x), dwant, 6, 0, 0);
+    pixl_ctx_free(ctx);
+    GRADCHECK("hardtanh(-1.5, 2)", NULL, build_hardtanh, NULL, &(gc_opts){.eps = 5e-3});
+    GRADCHECK("relu6", NULL, build_hardtanh, (void *)1, &(gc_opts){.eps = 5e-3});
+    ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    x = pixl_input(ctx, "x", PIXL_F32, 1, s);
+    CHECK(pixl_hardtanh(ctx, x, 1, 1) == NULL);
+    CHECK(pixl_ctx_error(ctx) && strstr(pixl_ctx_error(ctx), "hardtanh"));
+    pixl_ctx_free(ctx);
+}
