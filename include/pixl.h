@@ -386,6 +386,132 @@ pixl_tensor *pixl_nn_batch_norm2d(pixl_ctx *ctx, const char *name, pixl_tensor *
 pixl_tensor *pixl_nn_group_norm(pixl_ctx *ctx, const char *name, pixl_tensor *x, int groups, float eps);
 pixl_tensor *pixl_nn_prelu(pixl_ctx *ctx, const char *name, pixl_tensor *x, int num_parameters);
 
+/* ------------------------------------------------------------------- PAC */
+/* PIXEL-ADAPTIVE CONVOLUTION (Su et al., CVPR 2019) with the semantics of
+ * NVlabs/pacnet's pac.py (native_impl path), forward and backward.
+ *
+ *     pixl_pac_opts o = {.kernel = {5, 5}, .padding = {2, 2}};
+ *     pixl_pac_parse_kernel_type("inv_0.5_-1_asym", &o);     // or leave 0 = gaussian
+ *     pixl_pac_parse_smooth("average_3", &o);                 // or leave 0 = none
+ *     pixl_tensor *y = pixl_nn_pacconv2d(ctx, "pac1", x, guide, NULL, 64, &o, 1);
+ *
+ * THE ADAPTING KERNEL. packernel2d turns guidance features f (B, Cf, H, W)
+ * into a kernel (B, Ck, KH*KW, OH, OW) -- pacnet's (B, Ck, KH, KW, OH, OW)
+ * with the two tap dimensions merged, same memory -- with Ck = 1, or Ck = Cf
+ * when `channel_wise`. For output position p and tap t the window position
+ * j = p*stride - padding + t*dilation (guidance 0 outside the image):
+ *   f0    = f at the centre tap (smooth NONE) or conv2d(f, S) per channel
+ *           with padding - (K - s)/2 (S: GAUSSIAN [.25 .5 .25]^2 buffer,
+ *           AVERAGE s x s box buffer, FULL learnable s x s, init 1/s^2)
+ *   d_c   = f_c(j) - f0_c, ReLU'd when `asym`;  D = sum_c d_c^2 (per c if channel_wise)
+ *   K     = exp(-D/2) (GAUSSIAN: no bandwidth, scale the features instead)
+ *         | alpha + (D + 1e-4)^(lambda/2)  (INV; alpha, lambda of shape [1] or [Ck])
+ *   mask  M (B, 1 or Ck, mask geometry): K *= unfold(M); without normalize
+ *         K /= sum(unfold M) / sum(unfold ones) (partial windows rescaled)
+ *   normalize: K *= in-image pattern, K /= sum over the window
+ *   a zero divisor divides by 1; the output mask is (divisor != 0).
+ * TRANSPOSED geometry (for pacconv_transpose2d): the guidance is at OUTPUT
+ * resolution, the kernel uses stride 1 and padding (K-1)*dilation/2 there,
+ * and the validity pattern / mask (mask at INPUT resolution) are taken on
+ * the zero-inserted (stride) input padded by (K-1)*dilation - padding.
+ *
+ * THE CONSUMERS (kernel Ck = 1 except for pool):
+ *   pacconv2d:  y[o,p] = sum_{c,t} W[o,c,t] K[t,p] x[c, p*s - pad + t*d] + b[o]
+ *               W (O, C, KH, KW); shared_filters: W (1, 1, KH, KW), y[c,p] =
+ *               sum_t W[t] K[t,p] x[c, ...] (no channel mixing, O == C)
+ *   pacconv_transpose2d: pacnet's convention: x zero-inserted by stride,
+ *               padded by (K-1)*d - pad (+ output_padding bottom/right) and
+ *               CORRELATED with W (C, O, KH, KW) -- NOT flipped as in
+ *               nn.ConvTranspose2d (with K == 1 it equals ConvTranspose2d
+ *               with the spatially flipped weight). Output size as ConvTranspose2d.
+ *   pacpool2d:  y[c,p] = sum_t K[c or 0, t, p] x[c, p*s - pad + t*d], a
+ *               kernel-weighted SUM (an average only with normalize): the
+ *               depthwise kernel-weighted aggregation (PacCRF message passing).
+ * Output sizes equal Conv2d / ConvTranspose2d / AvgPool2d of the same
+ * geometry; kernel sizes must be odd. All ops are fused: no column tensor
+ * of B x C x k x k x H x W is materialised (only blocks of rows, in scratch).
+ * Gradients flow to x, the kernel, W, b, and through packernel2d to the
+ * guidance, the smoothing kernel and alpha/lambda (not to the mask). */
+typedef enum pixl_pac_kernel_type { PIXL_PAC_GAUSSIAN = 0, PIXL_PAC_INV = 1 } pixl_pac_kernel_type;
+typedef enum pixl_pac_smooth {
+    PIXL_PAC_SMOOTH_NONE = 0,
+    PIXL_PAC_SMOOTH_GAUSSIAN, /* 3x3 [.25 .5 .25] outer product (buffer) */
+    PIXL_PAC_SMOOTH_AVERAGE,  /* smooth_size^2 box (buffer) */
+    PIXL_PAC_SMOOTH_FULL      /* learnable smooth_size^2 filter */
+} pixl_pac_smooth;
+typedef enum pixl_pac_filler {
+    PIXL_PAC_FILL_UNIFORM = 0,   /* U(+-1/sqrt(in*k*k)) (x in for shared filters), bias too */
+    PIXL_PAC_FILL_LINEAR,        /* transposed, in == out: bilinear tent on the diagonal, bias 0 */
+    PIXL_PAC_FILL_CRF,           /* square kernel, in == out: (1-I) x Gaussian(k/4)*k^2 with centre 0 */
+    PIXL_PAC_FILL_CRF_PERTURBED, /* CRF + U(+-5e-4) */
+    PIXL_PAC_FILL_POOL,          /* shared filters: weight is a BUFFER of ones */
+    PIXL_PAC_FILL_CRF_POOL       /* the same with centre 0 */
+} pixl_pac_filler;
+
+/* Zero fields are pacnet's defaults (stride/dilation 0 -> 1). */
+typedef struct pixl_pac_opts {
+    int kernel[2];                /* packernel2d / pacpool2d / nn layers (conv ops read it from W) */
+    int stride[2], padding[2], dilation[2], output_padding[2];
+    pixl_pac_kernel_type kernel_type;
+    int asym;                     /* '_asym' */
+    int fixed;                    /* '_fixed': alpha/lambda are buffers (nn layers) */
+    float inv_alpha, inv_lambda;  /* initial values of the nn layers */
+    pixl_pac_smooth smooth;
+    int smooth_size;              /* AVERAGE / FULL (odd); GAUSSIAN is 3 */
+    int normalize;                /* normalize_kernel */
+    int channel_wise;             /* packernel2d/pool: one kernel per channel */
+    int transposed;               /* packernel2d: transposed geometry */
+    int shared_filters;           /* pacconv: W (1, 1, KH, KW) */
+    pixl_pac_filler filler;       /* nn layers */
+} pixl_pac_opts;
+
+/* "gaussian" | "inv_{alpha}_{lambda}[_asym][_fixed]" -> o (kernel_type,
+ * inv_alpha, inv_lambda, asym, fixed); "none" | "gaussian" | "average_{s}" |
+ * "full_{s}" -> o (smooth, smooth_size); "uniform" | "linear" | "crf" |
+ * "crf_perturbed" | "pool" | "crf_pool" -> o->filler. PIXL_OK or
+ * PIXL_ERR_ARG with a message. */
+int pixl_pac_parse_kernel_type(const char *s, pixl_pac_opts *o);
+int pixl_pac_parse_smooth(const char *s, pixl_pac_opts *o);
+int pixl_pac_parse_filler(const char *s, pixl_pac_opts *o);
+
+/* guide (B, Cf, H, W) -> kernel (B, Ck, KH*KW, OH, OW). mask (B, 1 or Ck,
+ * ...) or NULL; smooth_kernel (1, 1, s, s) iff o->smooth; inv_alpha,
+ * inv_lambda ([1] or [Ck]) iff INV. Uses o: kernel, stride, padding,
+ * dilation, output_padding, kernel_type, asym, smooth, normalize,
+ * channel_wise, transposed. */
+pixl_tensor *pixl_packernel2d(pixl_ctx *ctx, pixl_tensor *guide, pixl_tensor *mask, pixl_tensor *smooth_kernel,
+                              pixl_tensor *inv_alpha, pixl_tensor *inv_lambda, const pixl_pac_opts *o);
+/* pacnet's output_mask (B, Ck, OH, OW), 1 where the divisor was non-zero,
+ * of a packernel2d node built with a mask (no gradient). */
+pixl_tensor *pixl_packernel2d_mask(pixl_ctx *ctx, pixl_tensor *kernel);
+/* x (B, C, H, W), kernel (B, 1, KH*KW, OH, OW), W (O, C, KH, KW) or (1, 1, KH, KW)
+ * with o->shared_filters, b (O) or NULL; o: stride, padding, dilation. */
+pixl_tensor *pixl_pacconv2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *kernel, pixl_tensor *w, pixl_tensor *b,
+                            const pixl_pac_opts *o);
+/* x (B, C, h, w), kernel (B, 1, KH*KW, OH, OW) at output resolution
+ * (packernel2d with transposed = 1), W (C, O, KH, KW) or (1, 1, KH, KW);
+ * o: stride, padding, output_padding, dilation. */
+pixl_tensor *pixl_pacconv_transpose2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *kernel, pixl_tensor *w,
+                                      pixl_tensor *b, const pixl_pac_opts *o);
+/* x (B, C, H, W), kernel (B, 1 or C, KH*KW, OH, OW); o: kernel, stride,
+ * padding, dilation. The depthwise kernel-weighted aggregation. */
+pixl_tensor *pixl_pacpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *kernel, const pixl_pac_opts *o);
+
+/* Layers with pacnet's state_dict names: name.weight, name.bias,
+ * name.inv_alpha, name.inv_lambda (parameters, or buffers when fixed),
+ * name.smooth_kernel (parameter for FULL, buffer otherwise). The kernel
+ * comes from `guide` through packernel2d, or pass a precomputed `kernel`
+ * (then guide must be NULL and no kernel parameters are created). */
+pixl_tensor *pixl_nn_packernel2d(pixl_ctx *ctx, const char *name, pixl_tensor *guide, pixl_tensor *mask,
+                                 int channels, const pixl_pac_opts *o);
+pixl_tensor *pixl_nn_pacconv2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, pixl_tensor *guide,
+                               pixl_tensor *kernel, int out_ch, const pixl_pac_opts *o, int bias);
+pixl_tensor *pixl_nn_pacconv_transpose2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, pixl_tensor *guide,
+                                         pixl_tensor *kernel, int out_ch, const pixl_pac_opts *o, int bias);
+/* out_channels (per-channel alpha/lambda of channel_wise INV) = C of x */
+pixl_tensor *pixl_nn_pacpool2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, pixl_tensor *guide,
+                               pixl_tensor *kernel, const pixl_pac_opts *o);
+
 /* ---------------------------------------------------- optimizers, schedules */
 
 typedef enum pixl_optim_kind { PIXL_OPTIM_SGD = 0, PIXL_OPTIM_ADAM = 1, PIXL_OPTIM_ADAMW = 2 } pixl_optim_kind;
