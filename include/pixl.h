@@ -1245,6 +1245,111 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
  * training.seed. limit > 0 keeps the first `limit` samples. */
 pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *split, int limit);
 
+/* ---------------------------------------------------------------- PixelNet */
+/* (section owned by src/pixelnet/, src/ops/hypercolumn.c, src/ops/pixel_loss.c)
+ *
+ * PixelNet (Bansal et al. 2017): a fully convolutional trunk, and a head
+ * (an MLP) that reads, for a sparse sample of pixels only, the bilinearly
+ * interpolated features of several trunk layers ("hypercolumns"). Training
+ * computes the head and its loss at the sampled pixels; inference runs the
+ * head at every pixel in bounded chunks.
+ *
+ *     pixl_sampler_opts so = {.kind = PIXL_SAMPLE_UNIFORM, .per_image = 2000, .n_classes = K};
+ *     pixl_sample_pixels(&so, seed, labels, N, H, W, pix, plab);      // (N*2000, 3), (N*2000)
+ *     pixl_tensor *hc = pixl_hypercolumn(ctx, 3, maps, strides, NULL, pixels);  // (P, sum C)
+ *
+ * PIXEL LISTS are (P, 3) rows (n, y, x): image index in the batch and 0-based
+ * input coordinates, int32 (or float32 for sub-pixel positions). */
+
+typedef enum pixl_sample_kind {
+    PIXL_SAMPLE_UNIFORM = 0,        /* uniform over the valid pixels (PixelNet's released code) */
+    PIXL_SAMPLE_CLASS_BALANCED = 1, /* the same count from each class present in the image */
+    PIXL_SAMPLE_EDGE_BALANCED = 2   /* positives (label > 0) and negatives (label 0) in a fixed ratio */
+} pixl_sample_kind;
+
+typedef struct pixl_sampler_opts {
+    pixl_sample_kind kind;
+    int per_image;      /* pixels drawn from each image, > 0 */
+    int n_classes;      /* a pixel is valid when 0 <= label < n_classes; 0: label >= 0 and != PIXL_IGNORE_LABEL */
+    float pos_fraction; /* EDGE_BALANCED: share of positives, 0 -> 0.5 */
+    int empty_label;    /* label written for the rows of an image without valid pixels, 0 -> PIXL_IGNORE_LABEL */
+} pixl_sampler_opts;
+
+/* Draw o->per_image pixels from each of the n label maps (n, h, w) int32:
+ * rows [i*per_image, (i+1)*per_image) of `pixels` ((n*per_image, 3) int32)
+ * belong to image i, `sampled_labels` (may be NULL) receives the label at
+ * each row. Within a group (the image, a class, positives, negatives)
+ * pixels are drawn uniformly WITHOUT replacement; when the group has fewer
+ * pixels than requested every pixel is taken floor(k/m) times and the
+ * remainder drawn without replacement (PixelNet tiles the candidate list).
+ * CLASS_BALANCED splits per_image equally over the classes present (the
+ * first classes, in label order, take the remainder); EDGE_BALANCED takes
+ * round(per_image * pos_fraction) positives unless the image has none (then
+ * all negatives, and vice versa). An image without valid pixels gets rows
+ * (i, 0, 0) labelled empty_label (make the loss ignore that label).
+ * The result depends only on (seed, image index, labels, options), not on
+ * the thread count; images are sampled in parallel. Returns the number of
+ * rows that point at valid pixels, or a negative status. */
+int64_t pixl_sample_pixels(const pixl_sampler_opts *o, uint64_t seed, const int32_t *labels, int n, int h, int w,
+                           int32_t *pixels, int32_t *sampled_labels);
+
+#define PIXL_HYPERCOLUMN_MAX_MAPS 7
+/* Hypercolumns: maps[b] (N, C_b, H_b, W_b) with strides (input pixels per
+ * cell) and offsets (input coordinate of cell 0's centre; NULL -> PixelNet's
+ * (stride-1)/2), pixels (P, 3) -> (P, sum C_b): for each row the bilinear
+ * interpolation of every map at ((y - offset)/stride, (x - offset)/stride),
+ * clamped to the map's border, maps concatenated in order. Backward scatters
+ * into the maps (deterministic); pixels get no gradient. A row naming an
+ * image outside [0, N) makes pixl_forward() fail with an error naming it. */
+pixl_tensor *pixl_hypercolumn(pixl_ctx *ctx, int n_maps, pixl_tensor *const *maps, const float *stride,
+                              const float *offset, pixl_tensor *pixels);
+/* Dense inference of a hypercolumn MLP: every pixel (y, x) of an out_h x
+ * out_w image gets hypercolumn -> Linear(weights[0], biases[0]) -> ReLU ->
+ * ... -> Linear(weights[L-1], biases[L-1]) (no ReLU after the last), written
+ * to (N, K, out_h, out_w), K = rows of the last weight. Run in chunks of
+ * `chunk` pixels (0 -> 16384): scratch memory does not grow with the image.
+ * Forward only; equal (to float rounding) to pixl_hypercolumn + pixl_linear
+ * + pixl_relu at the same pixels. n_maps + 2*n_layers <= 16. */
+pixl_tensor *pixl_hypercolumn_mlp_dense(pixl_ctx *ctx, int n_maps, pixl_tensor *const *maps, const float *stride,
+                                        const float *offset, int out_h, int out_w, int n_layers,
+                                        pixl_tensor *const *weights, pixl_tensor *const *biases, int chunk);
+
+/* Surface-normal loss of PixelNet (Caffe Normalize + EuclideanLoss): pred
+ * and target (P, C) (C = 3 for normals), mask (P) f32/u8/i32 (nonzero rows
+ * count) or NULL:  L = 1/(2 M) sum_p ||pred_p / max(||pred_p||, eps) - target_p||^2
+ * over the M counted rows (0 rows: L = 0), which is mean(1 - cos) for unit
+ * targets. eps <= 0 -> 1e-12. Gradients flow to pred (and to target when it
+ * has a gradient buffer). */
+pixl_tensor *pixl_normal_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps);
+/* Class-balanced sigmoid cross-entropy (HED; PixelNet's edges): logits and
+ * target (any equal shapes, target in [0, 1], >= 0.5 counts as positive),
+ * mask (same shape, nonzero counts) or NULL. Over the counted elements with
+ * |Y+| positives and |Y-| negatives, positives weigh |Y-|/(|Y+|+|Y-|) and
+ * negatives |Y+|/(|Y+|+|Y-|) (the weights are data, not differentiated);
+ * element loss as pixl_bce_with_logits. MEAN divides the weighted sum by the
+ * number counted, SUM does not (0 counted: 0). */
+pixl_tensor *pixl_balanced_bce_with_logits(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target,
+                                           pixl_tensor *mask, pixl_reduction red);
+
+/* The PixelNet model ("pixelnet" in the zoo). Its options are the variant
+ * string, ';'-separated key=value pairs (defaults in brackets):
+ *   taps=a,b,c     backbone taps read by the hypercolumn [the backbone's default list]
+ *   mlp=512,512    hidden widths of the head; "mlp=" = a linear head [512,512]
+ *   dropout=0.5    dropout after each hidden ReLU [0.5]
+ *   hc_dropout=0   dropout on the hypercolumn [0]
+ *   bn=1           BatchNorm side branch (affine=False) on each tap [1]
+ *   align=center   tap offsets: center = (stride-1)/2 (pooled maps, PixelNet),
+ *                  corner = 0 (maps made by strided convolutions) [center]
+ *   chunk=16384    pixels per chunk of dense inference [16384]
+ * pixl_model_opts.backbone names the trunk (pixl_backbone_build's names, or
+ * "pixelnet_tiny": three conv3x3+ReLU stages with 2x2 max pools, for tests).
+ * Parameter names: the trunk under "backbone.", "tap_bn.<i>.running_mean"...,
+ * the head as a torch nn.Sequential "head.<j>.weight" (Dropout and ReLU
+ * modules counted in j). pixl_model_build(ctx, "pixelnet", ...) gives the
+ * dense (N, K, H, W) logits (inference only); training uses this builder:
+ * logits (P, K) at the rows of `pixels` (P, 3). */
+pixl_tensor *pixl_pixelnet_sampled(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *pixels, const pixl_model_opts *o);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PIXL_MAX_SRC 8
+#define PIXL_MAX_SRC 16
 #define PIXL_OP_PARAMS_BYTES 192
 #define PIXL_NAME_LEN 96
 

@@ -1,0 +1,561 @@
+/* test_pixelnet.c — PixelNet: samplers (validity, no repeats, tiling, class
+ * and edge balance, seed determinism, thread independence), the hypercolumn
+ * op against a direct reference written from RandBI's formula (floor/ceil,
+ * clamping), its gradient check and thread-independent backward, the
+ * sampled losses (values and gradient checks), and the model: dense chunked
+ * inference equals the sampled graph at the same pixels, for any chunk size.
+ * PyTorch parity of the ops: tests/ref/pixelnet through `pixl check`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gradcheck.h"
+#include "pixelnet/pixelnet_impl.h"
+#include "test.h"
+
+/* ================================================================ samplers */
+
+static int32_t *make_labels(int n, int h, int w, int K, unsigned long long seed)
+{
+    int32_t *l = malloc(sizeof(int32_t) * (size_t)n * h * w);
+    float *u = malloc(sizeof(float) * (size_t)n * h * w);
+    pixl_test_fill_uniform(u, (long)n * h * w, 0, 1, seed);
+    for (long i = 0; i < (long)n * h * w; i++) l[i] = u[i] < 0.15f ? 255 : (int32_t)(u[i] * u[i] * K) % K;
+    free(u);
+    return l;
+}
+
+PIXL_TEST(pixelnet_sampler_uniform)
+{
+    enum { N = 3, H = 9, W = 11, K = 4, PER = 40 };
+    int32_t *lab = make_labels(N, H, W, K, 5);
+    for (int i = 0; i < H * W; i++) lab[2 * H * W + i] = 255; /* image 2: nothing valid */
+    int32_t pix[N * PER * 3], pl[N * PER], pix2[N * PER * 3], pl2[N * PER];
+    pixl_sampler_opts o = {.kind = PIXL_SAMPLE_UNIFORM, .per_image = PER, .n_classes = K};
+    int64_t got = pixl_sample_pixels(&o, 7, lab, N, H, W, pix, pl);
+    CHECK(got == 2 * PER);
+    for (int i = 0; i < 2; i++) {
+        char seen[H * W] = {0};
+        for (int j = 0; j < PER; j++) {
+            const int32_t *r = pix + 3 * (i * PER + j);
+            CHECK(r[0] == i && r[1] >= 0 && r[1] < H && r[2] >= 0 && r[2] < W);
+            int q = r[1] * W + r[2];
+            CHECK_MSG(!seen[q], "image %d: pixel %d drawn twice", i, q);
+            seen[q] = 1;
+            CHECK(lab[i * H * W + q] != 255 && pl[i * PER + j] == lab[i * H * W + q]);
+        }
+    }
+    for (int j = 0; j < PER; j++) { /* the empty image: (2,0,0), ignore label */
+        CHECK(pix[3 * (2 * PER + j)] == 2 && pix[3 * (2 * PER + j) + 1] == 0 && pl[2 * PER + j] == 255);
+    }
+    /* same seed: same draw, for 1 and 2 threads; another seed: another draw */
+    int prev = pixl_num_threads();
+    pixl_set_num_threads(1);
+    CHECK(pixl_sample_pixels(&o, 7, lab, N, H, W, pix2, pl2) == got);
+    pixl_set_num_threads(prev);
+    CHECK(!memcmp(pix, pix2, sizeof pix) && !memcmp(pl, pl2, sizeof pl));
+    pixl_sample_pixels(&o, 8, lab, N, H, W, pix2, pl2);
+    CHECK(memcmp(pix, pix2, sizeof pix) != 0);
+    /* errors */
+    pixl_sampler_opts bad = o;
+    bad.per_image = 0;
+    CHECK(pixl_sample_pixels(&bad, 7, lab, N, H, W, pix, pl) == PIXL_ERR_ARG);
+    CHECK(strstr(pixl_last_error(), "per_image") != NULL);
+    bad = o;
+    bad.kind = (pixl_sample_kind)9;
+    CHECK(pixl_sample_pixels(&bad, 7, lab, N, H, W, pix, pl) == PIXL_ERR_ARG);
+    CHECK(pixl_sample_pixels(&o, 7, NULL, N, H, W, pix, pl) == PIXL_ERR_ARG);
+    free(lab);
+}
+
+/* fewer valid pixels than requested: every pixel floor(k/m) or ceil(k/m) times */
+PIXL_TEST(pixelnet_sampler_tiles)
+{
+    enum { H = 4, W = 5, PER = 23 };
+    int32_t lab[H * W];
+    for (int i = 0; i < H * W; i++) lab[i] = i % 3 == 0 ? 1 : 255; /* 7 valid pixels */
+    int32_t pix[PER * 3];
+    pixl_sampler_opts o = {.kind = PIXL_SAMPLE_UNIFORM, .per_image = PER}; /* n_classes 0: any label but 255 */
+    CHECK(pixl_sample_pixels(&o, 1, lab, 1, H, W, pix, NULL) == PER);
+    int cnt[H * W] = {0};
+    for (int j = 0; j < PER; j++) cnt[pix[3 * j + 1] * W + pix[3 * j + 2]]++;
+    for (int q = 0; q < H * W; q++) {
+        if (lab[q] == 255) CHECK(cnt[q] == 0);
+        else CHECK_MSG(cnt[q] == 23 / 7 || cnt[q] == 23 / 7 + 1, "pixel %d drawn %d times", q, cnt[q]);
+    }
+}
+
+PIXL_TEST(pixelnet_sampler_balanced)
+{
+    enum { H = 20, W = 20, PER = 30 };
+    int32_t lab[H * W];
+    /* class 0 everywhere, class 2 in 5 pixels, class 3 in 40, some ignore */
+    for (int i = 0; i < H * W; i++) lab[i] = i < 5 ? 2 : i < 45 ? 3 : i % 17 == 0 ? 255 : 0;
+    int32_t pix[PER * 3], pl[PER];
+    pixl_sampler_opts o = {.kind = PIXL_SAMPLE_CLASS_BALANCED, .per_image = PER, .n_classes = 4};
+    CHECK(pixl_sample_pixels(&o, 3, lab, 1, H, W, pix, pl) == PER);
+    int cnt[4] = {0};
+    for (int j = 0; j < PER; j++) {
+        CHECK(pl[j] >= 0 && pl[j] < 4 && pl[j] == lab[pix[3 * j + 1] * W + pix[3 * j + 2]]);
+        if (pl[j] >= 0 && pl[j] < 4) cnt[pl[j]]++;
+    }
+    CHECK(cnt[0] == 10 && cnt[1] == 0 && cnt[2] == 10 && cnt[3] == 10);
+    /* 31 = 11 + 10 + 10: the first class present takes the remainder */
+    int32_t pix3[31 * 3], pl3[31];
+    o.per_image = 31;
+    pixl_sample_pixels(&o, 3, lab, 1, H, W, pix3, pl3);
+    int c3[4] = {0};
+    for (int j = 0; j < 31; j++) c3[pl3[j]]++;
+    CHECK(c3[0] == 11 && c3[2] == 10 && c3[3] == 10);
+
+    /* edges: label > 0 positive, 0 negative; 1/4 positives */
+    for (int i = 0; i < H * W; i++) lab[i] = i % 13 == 0 ? 1 : i % 29 == 0 ? 255 : 0;
+    pixl_sampler_opts e = {.kind = PIXL_SAMPLE_EDGE_BALANCED, .per_image = 40, .pos_fraction = 0.25f};
+    int32_t pe[40 * 3], le[40];
+    CHECK(pixl_sample_pixels(&e, 4, lab, 1, H, W, pe, le) == 40);
+    int pos = 0;
+    for (int j = 0; j < 40; j++) {
+        CHECK(le[j] == 0 || le[j] == 1);
+        pos += le[j] == 1;
+    }
+    CHECK(pos == 10);
+    /* no positives at all: every draw negative */
+    for (int i = 0; i < H * W; i++) lab[i] = i % 29 == 0 ? 255 : 0;
+    CHECK(pixl_sample_pixels(&e, 4, lab, 1, H, W, pe, le) == 40);
+    pos = 0;
+    for (int j = 0; j < 40; j++) pos += le[j] != 0;
+    CHECK(pos == 0);
+    e.pos_fraction = 1.5f;
+    CHECK(pixl_sample_pixels(&e, 4, lab, 1, H, W, pe, le) == PIXL_ERR_ARG);
+}
+
+/* ============================================================ hypercolumn */
+
+/* RandBI's formula as written in the Caffe layer (floor/ceil of the cell
+ * coordinate, negative ones to 0, degenerate cases), with an upper clamp */
+static double ref_interp(const float *F, int H, int W, double y, double x, double s, double off)
+{
+    double tx = (x - off) / s, ty = (y - off) / s;
+    if (tx > W - 1) tx = W - 1;
+    if (ty > H - 1) ty = H - 1;
+    int x1 = (int)floor(tx), x2 = (int)ceil(tx), y1 = (int)floor(ty), y2 = (int)ceil(ty);
+    x1 = x1 > 0 ? x1 : 0;
+    x2 = x2 > 0 ? x2 : 0;
+    y1 = y1 > 0 ? y1 : 0;
+    y2 = y2 > 0 ? y2 : 0;
+    double rx = tx - x1, ry = ty - y1;
+    if (x1 == x2) rx = 0;
+    if (y1 == y2) ry = 0;
+    return (F[y1 * W + x1] * (1 - ry) + F[y2 * W + x1] * ry) * (1 - rx) +
+           (F[y1 * W + x2] * (1 - ry) + F[y2 * W + x2] * ry) * rx;
+}
+
+typedef struct hc_case {
+    int n_maps, N, P;
+    int C[3], H[3], W[3];
+    float stride[3];
+    float *maps[3];
+    int32_t *pix;
+} hc_case;
+
+static pixl_tensor *build_hc(pixl_ctx *ctx, void *ud)
+{
+    hc_case *c = ud;
+    pixl_tensor *m[3];
+    for (int b = 0; b < c->n_maps; b++) {
+        int64_t s[4] = {c->N, c->C[b], c->H[b], c->W[b]};
+        char nm[16];
+        snprintf(nm, sizeof nm, "map%d", b);
+        m[b] = gc_input(ctx, nm, 4, s, c->maps[b]);
+    }
+    int64_t ps[2] = {c->P, 3};
+    pixl_tensor *px = pixl_constant(ctx, "pixels", PIXL_I32, 2, ps, c->pix);
+    return pixl_hypercolumn(ctx, c->n_maps, m, c->stride, NULL, px);
+}
+
+static void hc_case_init(hc_case *c)
+{
+    static const int C[3] = {3, 5, 4}, H[3] = {12, 6, 3}, W[3] = {10, 5, 3};
+    c->n_maps = 3;
+    c->N = 2;
+    c->P = 37;
+    for (int b = 0; b < 3; b++) {
+        c->C[b] = C[b];
+        c->H[b] = H[b];
+        c->W[b] = W[b];
+        c->stride[b] = (float)(1 << (2 * b)); /* 1, 4, 16 */
+        long n = (long)c->N * C[b] * H[b] * W[b];
+        c->maps[b] = malloc(sizeof(float) * (size_t)n);
+        pixl_test_fill_uniform(c->maps[b], n, -1, 1, 10 + (unsigned long long)b);
+    }
+    c->pix = malloc(sizeof(int32_t) * 3 * (size_t)c->P);
+    float u[3 * 37];
+    pixl_test_fill_uniform(u, 3 * c->P, 0, 1, 99);
+    for (int p = 0; p < c->P; p++) {
+        c->pix[3 * p] = u[3 * p] < 0.5f ? 0 : 1;
+        c->pix[3 * p + 1] = (int32_t)(u[3 * p + 1] * 14) - 1; /* -1 .. 12: off the border too */
+        c->pix[3 * p + 2] = (int32_t)(u[3 * p + 2] * 12) - 1;
+    }
+    c->pix[0] = 1, c->pix[1] = 11, c->pix[2] = 9; /* exact last cell */
+}
+
+static void hc_case_free(hc_case *c)
+{
+    for (int b = 0; b < c->n_maps; b++) free(c->maps[b]);
+    free(c->pix);
+}
+
+PIXL_TEST(pixelnet_hypercolumn_forward)
+{
+    hc_case c;
+    hc_case_init(&c);
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    pixl_tensor *m[3];
+    for (int b = 0; b < 3; b++) {
+        int64_t s[4] = {c.N, c.C[b], c.H[b], c.W[b]};
+        m[b] = pixl_input(ctx, "map", PIXL_F32, 4, s);
+    }
+    int64_t ps[2] = {c.P, 3};
+    pixl_tensor *px = pixl_input(ctx, "pixels", PIXL_I32, 2, ps);
+    pixl_tensor *y = pixl_keep(pixl_hypercolumn(ctx, 3, m, c.stride, NULL, px));
+    CHECK(y && pixl_tensor_shape(y)[0] == c.P && pixl_tensor_shape(y)[1] == 12);
+    CHECK_OK(pixl_ctx_plan(ctx));
+    for (int b = 0; b < 3; b++)
+        memcpy(pixl_tensor_data(m[b]), c.maps[b], sizeof(float) * (size_t)pixl_tensor_numel(m[b]));
+    memcpy(pixl_tensor_data(px), c.pix, sizeof(int32_t) * 3 * (size_t)c.P);
+    CHECK_OK(pixl_forward(ctx));
+    const float *out = pixl_tensor_data(y);
+    double worst = 0;
+    for (int p = 0; p < c.P; p++) {
+        int n = c.pix[3 * p], col = 0;
+        double yy = c.pix[3 * p + 1], xx = c.pix[3 * p + 2];
+        for (int b = 0; b < 3; b++)
+            for (int ch = 0; ch < c.C[b]; ch++, col++) {
+                const float *F = c.maps[b] + ((long)n * c.C[b] + ch) * c.H[b] * c.W[b];
+                double r = ref_interp(F, c.H[b], c.W[b], yy, xx, c.stride[b], 0.5 * (c.stride[b] - 1));
+                double e = fabs(r - out[p * 12 + col]);
+                if (e > worst) worst = e;
+            }
+    }
+    CHECK_MSG(worst < 2e-6, "hypercolumn vs RandBI reference: worst error %g", worst);
+    /* a row naming an image outside the batch fails forward with its row */
+    ((int32_t *)pixl_tensor_data(px))[3 * 5] = 2;
+    CHECK(pixl_forward(ctx) == PIXL_ERR_ARG);
+    CHECK_MSG(strstr(pixl_last_error(), "row 5") != NULL, "%s", pixl_last_error());
+    pixl_ctx_free(ctx);
+
+    /* build errors: pixel shape, batch mismatch, stride */
+    ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    int64_t s4[4] = {2, 3, 4, 4}, s4b[4] = {3, 3, 4, 4}, bad[2] = {5, 2};
+    pixl_tensor *a = pixl_input(ctx, "a", PIXL_F32, 4, s4), *b2 = pixl_input(ctx, "b", PIXL_F32, 4, s4b);
+    pixl_tensor *pb = pixl_input(ctx, "p", PIXL_I32, 2, bad), *pg = pixl_input(ctx, "p", PIXL_I32, 2, ps);
+    float st[2] = {1, 2}, st0[1] = {0};
+    CHECK(pixl_hypercolumn(ctx, 1, &a, st, NULL, pb) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "(P, 3)") != NULL);
+    pixl_ctx_free(ctx);
+    ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    a = pixl_input(ctx, "a", PIXL_F32, 4, s4);
+    b2 = pixl_input(ctx, "b", PIXL_F32, 4, s4b);
+    pg = pixl_input(ctx, "p", PIXL_I32, 2, ps);
+    pixl_tensor *ab[2] = {a, b2};
+    CHECK(pixl_hypercolumn(ctx, 2, ab, st, NULL, pg) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "batch size") != NULL);
+    pixl_ctx_free(ctx);
+    ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    a = pixl_input(ctx, "a", PIXL_F32, 4, s4);
+    pg = pixl_input(ctx, "p", PIXL_I32, 2, ps);
+    CHECK(pixl_hypercolumn(ctx, 1, &a, st0, NULL, pg) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "stride") != NULL);
+    pixl_ctx_free(ctx);
+    hc_case_free(&c);
+}
+
+PIXL_TEST(pixelnet_hypercolumn_gradcheck)
+{
+    hc_case c;
+    hc_case_init(&c);
+    GRADCHECK("hypercolumn 3 maps", NULL, build_hc, &c, &(gc_opts){.eps = 1e-2});
+    hc_case_free(&c);
+}
+
+/* backward scatters by (map, image, channel block): same bits for 1 and 2 threads */
+static void hc_grads(hc_case *c, int threads, float **g)
+{
+    int prev = pixl_num_threads();
+    pixl_set_num_threads(threads);
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL_GRAD);
+    pixl_tensor *m[3];
+    for (int b = 0; b < 3; b++) {
+        int64_t s[4] = {c->N, c->C[b], c->H[b], c->W[b]};
+        m[b] = pixl_input_grad(ctx, "map", 4, s);
+    }
+    int64_t ps[2] = {c->P, 3};
+    pixl_tensor *px = pixl_input(ctx, "pixels", PIXL_I32, 2, ps);
+    pixl_tensor *y = pixl_hypercolumn(ctx, 3, m, c->stride, NULL, px);
+    CHECK_OK(pixl_ctx_plan(ctx));
+    for (int b = 0; b < 3; b++)
+        memcpy(pixl_tensor_data(m[b]), c->maps[b], sizeof(float) * (size_t)pixl_tensor_numel(m[b]));
+    memcpy(pixl_tensor_data(px), c->pix, sizeof(int32_t) * 3 * (size_t)c->P);
+    float *dy = malloc(sizeof(float) * (size_t)pixl_tensor_numel(y));
+    pixl_test_fill_uniform(dy, (long)pixl_tensor_numel(y), -1, 1, 3);
+    CHECK_OK(pixl_forward(ctx));
+    CHECK_OK(pixl_backward_from(ctx, y, dy));
+    for (int b = 0; b < 3; b++) {
+        g[b] = malloc(sizeof(float) * (size_t)pixl_tensor_numel(m[b]));
+        memcpy(g[b], pixl_tensor_grad(m[b]), sizeof(float) * (size_t)pixl_tensor_numel(m[b]));
+    }
+    free(dy);
+    pixl_ctx_free(ctx);
+    pixl_set_num_threads(prev);
+}
+
+PIXL_TEST(pixelnet_hypercolumn_threads)
+{
+    /* many pixels on few cells so that additions collide */
+    hc_case c;
+    hc_case_init(&c);
+    free(c.pix);
+    c.P = 4000;
+    c.C[0] = 40; /* several channel blocks */
+    free(c.maps[0]);
+    long n0 = (long)c.N * c.C[0] * c.H[0] * c.W[0];
+    c.maps[0] = malloc(sizeof(float) * (size_t)n0);
+    pixl_test_fill_uniform(c.maps[0], n0, -1, 1, 4);
+    c.pix = malloc(sizeof(int32_t) * 3 * (size_t)c.P);
+    for (int p = 0; p < c.P; p++) {
+        c.pix[3 * p] = (p * 7) % 2;
+        c.pix[3 * p + 1] = (p * 13) % 12;
+        c.pix[3 * p + 2] = (p * 5) % 10;
+    }
+    float *g1[3], *g2[3];
+    hc_grads(&c, 1, g1);
+    hc_grads(&c, 2, g2);
+    for (int b = 0; b < 3; b++) {
+        long n = (long)c.N * c.C[b] * c.H[b] * c.W[b];
+        CHECK_MSG(!memcmp(g1[b], g2[b], sizeof(float) * (size_t)n), "map %d: gradients differ between 1 and 2 threads",
+                  b);
+        free(g1[b]);
+        free(g2[b]);
+    }
+    hc_case_free(&c);
+}
+
+/* ================================================================== losses */
+
+typedef struct { int P, C; float *x, *t; float *mask; int red; pixl_tensor *xin, *tin; } loss_case;
+
+static pixl_tensor *build_normal(pixl_ctx *ctx, void *ud)
+{
+    loss_case *c = ud;
+    int64_t s[2] = {c->P, c->C}, ms[1] = {c->P};
+    pixl_tensor *x = gc_input(ctx, "pred", 2, s, c->x), *t = gc_input(ctx, "target", 2, s, c->t);
+    c->xin = x;
+    c->tin = t;
+    pixl_tensor *m = c->mask ? pixl_constant(ctx, "mask", PIXL_F32, 1, ms, c->mask) : NULL;
+    return pixl_normal_loss(ctx, x, t, m, 0);
+}
+
+static pixl_tensor *build_bbce(pixl_ctx *ctx, void *ud)
+{
+    loss_case *c = ud;
+    int64_t s[2] = {c->P, c->C};
+    pixl_tensor *x = gc_input(ctx, "logits", 2, s, c->x);
+    pixl_tensor *t = pixl_constant(ctx, "target", PIXL_F32, 2, s, c->t);
+    pixl_tensor *m = c->mask ? pixl_constant(ctx, "mask", PIXL_F32, 2, s, c->mask) : NULL;
+    c->xin = x;
+    c->tin = NULL;
+    return pixl_balanced_bce_with_logits(ctx, x, t, m, (pixl_reduction)c->red);
+}
+
+/* the loss value with the case's data (gc_input leaves filling to the gradient check) */
+static float run_scalar(pixl_tensor *(*fn)(pixl_ctx *, void *), loss_case *c)
+{
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL_GRAD);
+    pixl_tensor *L = fn(ctx, c);
+    float v = NAN;
+    if (L && pixl_ctx_plan(ctx) == PIXL_OK) {
+        memcpy(pixl_tensor_data(c->xin), c->x, sizeof(float) * (size_t)c->P * c->C);
+        if (c->tin) memcpy(pixl_tensor_data(c->tin), c->t, sizeof(float) * (size_t)c->P * c->C);
+        if (pixl_forward(ctx) == PIXL_OK) v = ((float *)pixl_tensor_data(L))[0];
+    }
+    pixl_ctx_free(ctx);
+    return v;
+}
+
+PIXL_TEST(pixelnet_normal_loss)
+{
+    enum { P = 17, C = 3 };
+    float x[P * C], t[P * C], mask[P];
+    pixl_test_fill_uniform(x, P * C, -1, 1, 1);
+    pixl_test_fill_uniform(t, P * C, -1, 1, 2);
+    for (int p = 0; p < P; p++) { /* unit targets */
+        double n = sqrt(t[3 * p] * t[3 * p] + t[3 * p + 1] * t[3 * p + 1] + t[3 * p + 2] * t[3 * p + 2]);
+        for (int c = 0; c < C; c++) t[3 * p + c] = (float)(t[3 * p + c] / n);
+        mask[p] = p % 4 == 1 ? 0.0f : 1.0f;
+    }
+    /* value: mean over counted rows of 1 - cos */
+    double s = 0;
+    int m = 0;
+    for (int p = 0; p < P; p++) {
+        if (!mask[p]) continue;
+        double d = 0, nx = 0;
+        for (int c = 0; c < C; c++) {
+            d += (double)x[3 * p + c] * t[3 * p + c];
+            nx += (double)x[3 * p + c] * x[3 * p + c];
+        }
+        s += 1 - d / sqrt(nx);
+        m++;
+    }
+    loss_case lc = {P, C, x, t, mask, 0, NULL, NULL};
+    CHECK_NEAR(run_scalar(build_normal, &lc), s / m, 1e-6);
+    GRADCHECK("normal loss masked", NULL, build_normal, &lc, &(gc_opts){.eps = 1e-3});
+    lc.mask = NULL;
+    GRADCHECK("normal loss", NULL, build_normal, &lc, &(gc_opts){.eps = 1e-3});
+    /* shape errors */
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    int64_t a[2] = {4, 3}, b[2] = {4, 2};
+    CHECK(pixl_normal_loss(ctx, pixl_input(ctx, "x", PIXL_F32, 2, a), pixl_input(ctx, "t", PIXL_F32, 2, b), NULL, 0) ==
+          NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "normal_loss") != NULL);
+    pixl_ctx_free(ctx);
+}
+
+PIXL_TEST(pixelnet_balanced_bce)
+{
+    enum { P = 23, C = 2 };
+    float x[P * C], t[P * C], mask[P * C];
+    pixl_test_fill_uniform(x, P * C, -3, 3, 5);
+    for (int i = 0; i < P * C; i++) {
+        t[i] = i % 5 == 0 ? 1.0f : 0.0f;
+        mask[i] = i % 7 == 3 ? 0.0f : 1.0f;
+    }
+    for (int use_mask = 0; use_mask < 2; use_mask++)
+        for (int red = 0; red < 2; red++) {
+            double sp = 0, sn = 0, np = 0, nn = 0;
+            for (int i = 0; i < P * C; i++) {
+                if (use_mask && !mask[i]) continue;
+                double l = fmax(x[i], 0) - x[i] * t[i] + log1p(exp(-fabs(x[i])));
+                if (t[i] > 0.5) sp += l, np++;
+                else sn += l, nn++;
+            }
+            double ref = (nn / (np + nn)) * sp + (np / (np + nn)) * sn;
+            if (red == PIXL_REDUCE_MEAN) ref /= np + nn;
+            loss_case lc = {P, C, x, t, use_mask ? mask : NULL, red, NULL, NULL};
+            CHECK_NEAR(run_scalar(build_bbce, &lc), ref, 1e-5 * fmax(1, fabs(ref)));
+            char what[64];
+            snprintf(what, sizeof what, "balanced bce mask=%d red=%d", use_mask, red);
+            GRADCHECK(what, NULL, build_bbce, &lc, &(gc_opts){.eps = 1e-3});
+        }
+}
+
+/* =================================================================== model */
+
+static void fill_params(pixl_params *P, unsigned long long seed)
+{
+    for (int i = 0; i < pixl_params_count(P); i++) {
+        if (pixl_params_dtype(P, i) != PIXL_F32) continue;
+        float *d = pixl_params_data(P, i);
+        long n = (long)pixl_params_numel(P, i);
+        const char *nm = pixl_params_name(P, i);
+        if (strstr(nm, "running_var")) pixl_test_fill_uniform(d, n, 0.5f, 2.0f, seed + (unsigned long long)i);
+        else if (strstr(nm, "running_mean")) pixl_test_fill_uniform(d, n, -0.2f, 0.2f, seed + (unsigned long long)i);
+    }
+}
+
+/* dense logits of the model at every pixel vs the sampled graph at a pixel list */
+static void dense_vs_sampled(const char *variant, int chunk_override)
+{
+    enum { N = 2, H = 13, W = 10, K = 4 };
+    char var[256];
+    snprintf(var, sizeof var, "%s%schunk=%d", variant, variant[0] ? ";" : "", chunk_override);
+    pixl_model_opts o = {.n_classes = K, .in_channels = 3, .width = 0.5f, .backbone = "pixelnet_tiny", .variant = var};
+    pixl_params *P = pixl_params_new();
+    pixl_params_seed(P, 11);
+    pixl_ctx *dc = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    int64_t xs[4] = {N, 3, H, W};
+    pixl_tensor *x = pixl_input(dc, "x", PIXL_F32, 4, xs);
+    pixl_tensor *y = pixl_keep(pixl_model_pixelnet(dc, x, &o));
+    CHECK_MSG(y != NULL, "%s", pixl_ctx_error(dc));
+    if (!y) {
+        pixl_ctx_free(dc);
+        pixl_params_free(P);
+        return;
+    }
+    CHECK(pixl_tensor_shape(y)[1] == K && pixl_tensor_shape(y)[2] == H && pixl_tensor_shape(y)[3] == W);
+    CHECK_OK(pixl_ctx_plan(dc));
+    fill_params(P, 77);
+    float *img = malloc(sizeof(float) * N * 3 * H * W);
+    pixl_test_fill_uniform(img, N * 3 * H * W, -1, 1, 21);
+    memcpy(pixl_tensor_data(x), img, sizeof(float) * N * 3 * H * W);
+    CHECK_OK(pixl_forward(dc));
+    const float *dense = pixl_tensor_data(y);
+
+    /* sampled graph over a pixel list: every pixel of image 1, some of image 0 */
+    enum { NP = H * W + 25 };
+    int32_t pix[NP * 3];
+    for (int q = 0; q < H * W; q++) pix[3 * q] = 1, pix[3 * q + 1] = q / W, pix[3 * q + 2] = q % W;
+    for (int j = 0; j < 25; j++)
+        pix[3 * (H * W + j)] = 0, pix[3 * (H * W + j) + 1] = (j * 7) % H, pix[3 * (H * W + j) + 2] = (j * 3) % W;
+    int npar = pixl_params_count(P);
+    pixl_ctx *sc = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    pixl_tensor *sx = pixl_input(sc, "x", PIXL_F32, 4, xs);
+    int64_t ps[2] = {NP, 3};
+    pixl_tensor *sp = pixl_input(sc, "pixels", PIXL_I32, 2, ps);
+    pixl_tensor *sy = pixl_keep(pixl_pixelnet_sampled(sc, sx, sp, &o));
+    CHECK_MSG(sy != NULL, "%s", pixl_ctx_error(sc));
+    CHECK_MSG(pixl_params_count(P) == npar, "sampled graph created %d new parameters", pixl_params_count(P) - npar);
+    if (sy) {
+        CHECK(pixl_tensor_shape(sy)[0] == NP && pixl_tensor_shape(sy)[1] == K);
+        CHECK_OK(pixl_ctx_plan(sc));
+        memcpy(pixl_tensor_data(sx), img, sizeof(float) * N * 3 * H * W);
+        memcpy(pixl_tensor_data(sp), pix, sizeof pix);
+        CHECK_OK(pixl_forward(sc));
+        const float *s = pixl_tensor_data(sy);
+        double worst = 0, mag = 0;
+        for (int r = 0; r < NP; r++)
+            for (int k = 0; k < K; k++) {
+                double d = dense[((pix[3 * r] * K + k) * H + pix[3 * r + 1]) * W + pix[3 * r + 2]];
+                double e = fabs(d - s[r * K + k]);
+                if (e > worst) worst = e;
+                if (fabs(d) > mag) mag = fabs(d);
+            }
+        CHECK_MSG(worst <= 1e-5 * fmax(1, mag), "%s: dense vs sampled worst %g (|logit| up to %g)", var, worst, mag);
+        CHECK(mag > 1e-3); /* not a trivial all-zero output */
+    }
+    pixl_ctx_free(sc);
+    free(img);
+    pixl_ctx_free(dc);
+    pixl_params_free(P);
+}
+
+PIXL_TEST(pixelnet_dense_equals_sampled)
+{
+    dense_vs_sampled("", 16384);                          /* defaults: 3 taps, BN, mlp 512,512 */
+    dense_vs_sampled("mlp=24,16;bn=0;align=corner", 37); /* chunks that do not divide the image */
+    dense_vs_sampled("taps=features.4,features.1;mlp=", 7); /* linear head, two taps, reordered */
+}
+
+PIXL_TEST(pixelnet_variant_errors)
+{
+    pixl_pn_spec s;
+    char err[256];
+    CHECK(pixl_pn_parse("mlp=64,32;dropout=0.2;taps=a,b", &s, err, sizeof err) == 0);
+    CHECK(s.n_mlp == 2 && s.mlp[1] == 32 && s.n_taps == 2 && !strcmp(s.taps[1], "b") && fabsf(s.dropout - 0.2f) < 1e-7);
+    CHECK(pixl_pn_parse("mpl=3", &s, err, sizeof err) == -1 && strstr(err, "unknown variant key 'mpl'"));
+    CHECK(pixl_pn_parse("dropout=1.5", &s, err, sizeof err) == -1 && strstr(err, "dropout"));
+    CHECK(pixl_pn_parse("align=middle", &s, err, sizeof err) == -1);
+    /* an unknown tap names the known ones */
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    int64_t xs[4] = {1, 3, 8, 8};
+    pixl_model_opts o = {.n_classes = 3, .backbone = "pixelnet_tiny", .variant = "taps=features.9"};
+    CHECK(pixl_model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o) == NULL);
+    CHECK_MSG(strstr(pixl_ctx_error(ctx), "features.4") != NULL, "%s", pixl_ctx_error(ctx));
+    pixl_ctx_free(ctx);
+    /* the dense graph refuses training mode */
+    ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
+    o.variant = NULL;
+    CHECK(pixl_model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "inference-only") != NULL);
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+}
