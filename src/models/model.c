@@ -70,7 +70,8 @@ pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64
     pixl_params_seed(m->P, seed);
     /* build once to create the parameters */
     pixl_ctx *ctx = pixl_ctx_new(m->P, PIXL_MODE_EVAL);
-    int64_t s[4] = {1, m->o.in_channels, 64, 64};
+    int side = pixl_model_min_size(m->arch) > 64 ? pixl_model_min_size(m->arch) : 64;
+    int64_t s[4] = {1, m->o.in_channels, side, side};
     pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
     pixl_tensor *y = pixl_model_build(ctx, m->arch, x, &m->o);
     if (!y) {

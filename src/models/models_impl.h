@@ -12,6 +12,15 @@ typedef pixl_tensor *(*pixl_model_fn)(pixl_ctx *ctx, pixl_tensor *x, const pixl_
 pixl_tensor *pixl_model_enet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_unet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_segnet_basic(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_fc_densenet56(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_fc_densenet67(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_fc_densenet103(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_icnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_frrn_a(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_frrn_b(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+/* Smallest input side the architecture takes (pixl_model_create builds at
+ * max(64, this)); 0 for an unknown name. */
+int pixl_model_min_size(const char *arch);
 /* backbones.c: each backbone + 1x1 classifier + bilinear upsampling to the input size */
 pixl_tensor *pixl_model_vgg16(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_vgg16_bn(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);

@@ -5,8 +5,18 @@ typedef struct { const char *name; pixl_model_fn fn; const char *doc; } model_en
 
 static const model_entry g_models[] = {
     {"enet", pixl_model_enet, "ENet (Paszke et al. 2016): initial block, bottlenecks, max-unpool decoder"},
-    {"unet", pixl_model_unet, "U-Net with same padding and BatchNorm; width 32 at 1.0 (variant 'depthN')"},
+    {"unet", pixl_model_unet, "U-Net with same padding and BatchNorm; width 32 at 1.0 (variant 'depthN'); variant "
+                              "'valid': the paper's form (valid convs, crop-and-concat, no BN, width 64 at 1.0, "
+                              "mirrored input border) = pytorch-semseg unet(is_batchnorm=False), 'valid_bn' its BN default"},
     {"segnet_basic", pixl_model_segnet_basic, "SegNet-Basic (CamVid): 4 x conv7x7-64, max-unpool decoder"},
+    {"fc_densenet56", pixl_model_fc_densenet56, "FC-DenseNet56 / Tiramisu (Jegou et al. 2017): 4 layers per dense block, growth 12"},
+    {"fc_densenet67", pixl_model_fc_densenet67, "FC-DenseNet67 / Tiramisu: 5 layers per dense block, growth 16"},
+    {"fc_densenet103", pixl_model_fc_densenet103, "FC-DenseNet103 / Tiramisu: blocks 4,5,7,10,12 | 15 | 12,10,7,5,4, growth 16"},
+    {"icnet", pixl_model_icnet, "ICNet (Zhao et al. 2018) as pytorch-semseg's icnetBN: 3-resolution cascade, CFF aux heads "
+                                "(weights 0.4, 0.16); input >= 161"},
+    {"frrn_a", pixl_model_frrn_a, "FRRN A (Pohlen et al. 2017) as pytorch-semseg: full-res residual stream, 4 pooling "
+                                  "stages (sizes padded to a multiple of 16)"},
+    {"frrn_b", pixl_model_frrn_b, "FRRN B as pytorch-semseg: 5 pooling stages (sizes padded to a multiple of 32)"},
     {"vgg16", pixl_model_vgg16, "VGG-16 features (torchvision names under backbone.) + 1x1 classifier + bilinear x32 up"},
     {"vgg16_bn", pixl_model_vgg16_bn, "VGG-16-BN features + 1x1 classifier + bilinear x32 up"},
     {"resnet18", pixl_model_resnet18, "ResNet-18 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
@@ -20,6 +30,15 @@ static const model_entry g_models[] = {
 int pixl_model_count(void) { return N_MODELS; }
 const char *pixl_model_name(int i) { return i >= 0 && i < N_MODELS ? g_models[i].name : NULL; }
 const char *pixl_model_doc(int i) { return i >= 0 && i < N_MODELS ? g_models[i].doc : NULL; }
+/* architectures that cannot take a 64x64 input */
+static const struct { const char *name; int side; } g_min_sizes[] = {{"icnet", 161}};
+
+int pixl_model_min_size(const char *arch)
+{
+    for (int i = 0; arch && i < (int)(sizeof g_min_sizes / sizeof g_min_sizes[0]); i++)
+        if (!strcmp(arch, g_min_sizes[i].name)) return g_min_sizes[i].side;
+    return 0;
+}
 
 const char *pixl_mname(const char *prefix, const char *fmt, ...)
 {
