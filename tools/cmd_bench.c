@@ -151,6 +151,8 @@ done:
     return r;
 }
 
+int cmd_bench_pac(int argc, char **argv); /* cmd_bench_pac.c: pixl bench pac */
+
 /* bench/bench_torch_ops.py next to the working directory or the executable */
 static int find_script(char *out, size_t len)
 {
@@ -227,6 +229,7 @@ int cmd_bench(int argc, char **argv)
     int torch = 1, runs = 10, have_ops = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "ops")) have_ops = 1;
+        else if (!strcmp(argv[i], "pac") && i == 1) return cmd_bench_pac(argc, argv);
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);

@@ -139,22 +139,6 @@ static void cols_build(const pac_geom *g, int64_t C, const float *x, const float
     }
 }
 
-/* x (C, SH, SW) += adjoint of cols_build (with the kernel when non-NULL);
- * one plane per thread, fixed (t, r) order inside */
-static void cols_scatter(const pac_geom *g, int64_t C, const float *col, const float *kb, int64_t r0, int64_t nr,
-                         float *x)
-{
-    const int64_t T = T_of(g), L = nr * g->OW, OHW = OHW_of(g), SHW = SHW_of(g);
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (C * T * L > PAR_MIN)
-    for (int64_t c = 0; c < C; c++)
-        for (int64_t t = 0; t < T; t++) {
-            int i = (int)(t / g->KW), j = (int)(t % g->KW);
-            for (int64_t r = 0; r < nr; r++)
-                scatter_row(g, x + c * SHW, r0 + r, i, j, kb ? kb + t * OHW + (r0 + r) * g->OW : NULL,
-                            col + (c * T + t) * L + r * g->OW);
-        }
-}
-
 /* ------------------------------------------------------------------ packernel2d */
 
 typedef struct pk_p {
@@ -730,14 +714,16 @@ typedef struct pc_p {
     pac_geom g;
     int B, C, O;
     int transposed, shared, pool, has_bias, Ck;
-    int slots;        /* forward scratch slabs (threads at build time) */
+    int slots;          /* scratch slabs (threads at build time) */
     int rows_f, rows_b; /* output rows per block, forward / backward */
+    int nch;            /* backward chunks of output rows (fixed, thread-count independent) */
 } pc_p;
 
 _Static_assert(sizeof(pc_p) <= PIXL_OP_PARAMS_BYTES, "pc_p too large");
 
 #define PC_FWD_FLOATS (256 * 1024)
-#define PC_BWD_FLOATS (1024 * 1024)
+#define PC_BWD_FLOATS (512 * 1024)
+#define PC_MAX_CHUNKS 16
 
 static int rows_for(const pac_geom *g, int64_t CT, int64_t budget)
 {
@@ -749,15 +735,39 @@ static int rows_for(const pac_geom *g, int64_t CT, int64_t budget)
 
 static int64_t pc_CT(const pc_p *p) { return (int64_t)p->C * T_of(&p->g); }
 
-/* work: [Wm (O*CT)][dWm (O*CT), transposed][fwd slabs | bwd colx, G] */
+/* chunk k of the output rows: [lo, hi) */
+static void chunk_rows(const pac_geom *g, int nch, int k, int64_t *lo, int64_t *hi)
+{
+    *lo = (int64_t)g->OH * k / nch;
+    *hi = (int64_t)g->OH * (k + 1) / nch;
+}
+
+/* Backward chunks: even chunks run in parallel, then odd ones; the input
+ * rows two chunks apart touch must be disjoint: (KH-1)*dh < (len+1)*sh for
+ * every chunk length (source rows of the transposed geometry are divided by
+ * uh, which keeps disjoint ranges disjoint). */
+static int chunks_for(const pac_geom *g)
+{
+    for (int nch = PC_MAX_CHUNKS < g->OH ? PC_MAX_CHUNKS : g->OH; nch > 1; nch--) {
+        int64_t minlen = g->OH / nch;
+        if ((int64_t)(g->KH - 1) * g->dh < (minlen + 1) * g->sh) return nch;
+    }
+    return 1;
+}
+
+/* work: [Wm (O*CT), transposed][dW partials (nch * O*CT)][slots slabs] with a
+ * forward slab CT*rows_f*OW and a backward slab 2*CT*rows_b*OW */
 static size_t pc_work_bytes(const pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
     if (p->shared || p->pool) return sizeof(float) * (size_t)((int64_t)p->slots * p->g.OW);
-    int64_t CT = pc_CT(p), wm = p->transposed ? 2 * p->O * CT : 0;
-    int64_t f = (int64_t)p->slots * CT * p->rows_f * p->g.OW;
-    int64_t b = (n->flags & PIXL_FLAG_NEEDS_GRAD) ? 2 * CT * p->rows_b * p->g.OW : 0;
-    return sizeof(float) * (size_t)(wm + (f > b ? f : b));
+    int64_t CT = pc_CT(p), wm = p->transposed ? p->O * CT : 0;
+    int64_t f = CT * p->rows_f * p->g.OW, b = 0;
+    if (n->flags & PIXL_FLAG_NEEDS_GRAD) {
+        b = 2 * CT * p->rows_b * p->g.OW;
+        wm += (int64_t)p->nch * p->O * CT;
+    }
+    return sizeof(float) * (size_t)(wm + (int64_t)p->slots * (f > b ? f : b));
 }
 
 /* Wm (O, C*T) from the transposed layout W (C, O, T) */
@@ -776,6 +786,12 @@ static void add_bias_plane(float *y, const float *b, int64_t O, int64_t plane, i
     }
 }
 
+static int threads_of(const pc_p *p)
+{
+    int nt = pixl_num_threads();
+    return nt > p->slots ? p->slots : nt;
+}
+
 static void pc_full_fwd(pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
@@ -788,22 +804,22 @@ static void pc_full_fwd(pixl_tensor *n)
     if (p->transposed) {
         permute_w(p, w, work);
         wm = work;
-        work += 2 * p->O * CT;
+        work += p->O * CT;
     }
     const int64_t nr = p->rows_f, nblk = (g->OH + nr - 1) / nr, slab = CT * nr * g->OW;
-    int nt = pixl_num_threads();
-    if (nt > p->slots) nt = p->slots;
-    for (int64_t b = 0; b < p->B; b++) {
+    const int64_t nall = p->B * nblk;
+    int nt = threads_of(p);
+    /* threads own whole row blocks: each output element is written by one gemm */
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nall > 1)
+    for (int64_t q = 0; q < nall; q++) {
+        int64_t b = q / nblk, blk = q % nblk;
         const float *xb = x + b * p->C * SHW, *kb = K + b * T * OHW;
         float *yb = y + b * p->O * OHW;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nblk > 1)
-        for (int64_t blk = 0; blk < nblk; blk++) {
-            float *col = work + (int64_t)omp_get_thread_num() * slab;
-            int64_t r0 = blk * nr, r = nr < g->OH - r0 ? nr : g->OH - r0, L = r * g->OW;
-            cols_build(g, p->C, xb, kb, r0, r, col, 0);
-            pixl_gemm_f32(0, 0, p->O, L, CT, 1.0f, wm, CT, col, L, 0.0f, yb + r0 * g->OW, OHW);
-            if (bias) add_bias_plane(yb, bias, p->O, OHW, r0 * g->OW, L);
-        }
+        float *col = work + (int64_t)omp_get_thread_num() * slab;
+        int64_t r0 = blk * nr, r = nr < g->OH - r0 ? nr : g->OH - r0, L = r * g->OW;
+        cols_build(g, p->C, xb, kb, r0, r, col, 0);
+        pixl_gemm_f32(0, 0, p->O, L, CT, 1.0f, wm, CT, col, L, 0.0f, yb + r0 * g->OW, OHW);
+        if (bias) add_bias_plane(yb, bias, p->O, OHW, r0 * g->OW, L);
     }
 }
 
@@ -822,6 +838,49 @@ static void bias_grad(const float *dy, float *db, int64_t B, int64_t O, int64_t 
     }
 }
 
+/* one chunk of output rows of image b: blocks in order, all serial */
+static void pc_bwd_chunk(const pc_p *p, const float *xb, const float *kb, const float *dyb, const float *wm,
+                         float *dxb, float *dkb, float *dwp, int64_t lo, int64_t hi, float *slab)
+{
+    const pac_geom *g = &p->g;
+    const int64_t CT = pc_CT(p), OHW = OHW_of(g), T = T_of(g), nr = p->rows_b;
+    float *colx = slab, *G = slab + CT * nr * g->OW;
+    for (int64_t r0 = lo; r0 < hi; r0 += nr) {
+        int64_t r = nr < hi - r0 ? nr : hi - r0, L = r * g->OW;
+        const float *dyr = dyb + r0 * g->OW, *kr0 = kb + r0 * g->OW;
+        if (dkb || dwp) cols_build(g, p->C, xb, NULL, r0, r, colx, 0);
+        if (dkb || dxb) {
+            /* G (CT, L) = Wm^T (CT, O) . dy (O, L) */
+            pixl_gemm_f32(1, 0, CT, L, p->O, 1.0f, wm, CT, dyr, OHW, 0.0f, G, L);
+            if (dkb)
+                for (int64_t t = 0; t < T; t++) {
+                    float *dk = dkb + t * OHW + r0 * g->OW;
+                    for (int64_t c = 0; c < p->C; c++) {
+                        const float *gr = G + (c * T + t) * L, *xr = colx + (c * T + t) * L;
+                        for (int64_t i = 0; i < L; i++) dk[i] += gr[i] * xr[i];
+                    }
+                }
+            if (dxb) /* dx += col2im(G * K), serial */
+                for (int64_t c = 0; c < p->C; c++)
+                    for (int64_t t = 0; t < T; t++) {
+                        int i = (int)(t / g->KW), j = (int)(t % g->KW);
+                        for (int64_t rr = 0; rr < r; rr++)
+                            scatter_row(g, dxb + c * SHW_of(g), r0 + rr, i, j, kr0 + t * OHW + rr * g->OW,
+                                        G + (c * T + t) * L + rr * g->OW);
+                    }
+        }
+        if (dwp) {
+            for (int64_t ct = 0; ct < CT; ct++) {
+                const float *kr = kr0 + (ct % T) * OHW;
+                float *xr = colx + ct * L;
+                for (int64_t i = 0; i < L; i++) xr[i] *= kr[i];
+            }
+            /* dW partial (O, CT) += dy (O, L) . colx^T (L, CT) */
+            pixl_gemm_f32(0, 1, p->O, CT, L, 1.0f, dyr, OHW, colx, L, 1.0f, dwp, CT);
+        }
+    }
+}
+
 static void pc_full_bwd(pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
@@ -831,59 +890,48 @@ static void pc_full_bwd(pixl_tensor *n)
     const int64_t CT = pc_CT(p), OHW = OHW_of(g), SHW = SHW_of(g), T = T_of(g);
     if (Bt && Bt->grad) bias_grad(dy, Bt->grad, p->B, p->O, OHW);
     if (!X->grad && !Kt->grad && !Wt->grad) return;
-    float *work = n->work, *dwm = NULL;
+    float *work = n->work;
     const float *wm = w;
     if (p->transposed) {
         permute_w(p, w, work);
         wm = work;
-        dwm = work + p->O * CT;
-        memset(dwm, 0, sizeof(float) * (size_t)(p->O * CT));
-        work += 2 * p->O * CT;
-    } else
-        dwm = Wt->grad;
-    const int64_t nr = p->rows_b, cap = CT * nr * g->OW;
-    float *colx = work, *G = work + cap;
+        work += p->O * CT;
+    }
+    float *dwparts = Wt->grad ? work : NULL; /* nch partials, summed in chunk order at the end */
+    work += (int64_t)p->nch * p->O * CT;
+    if (dwparts) memset(dwparts, 0, sizeof(float) * (size_t)((int64_t)p->nch * p->O * CT));
+    const int64_t slab = 2 * CT * p->rows_b * g->OW;
+    int nt = threads_of(p);
     for (int64_t b = 0; b < p->B; b++) {
         const float *xb = x + b * p->C * SHW, *kb = K + b * T * OHW, *dyb = dy + b * p->O * OHW;
         float *dxb = X->grad ? X->grad + b * p->C * SHW : NULL, *dkb = Kt->grad ? Kt->grad + b * T * OHW : NULL;
-        for (int64_t r0 = 0; r0 < g->OH; r0 += nr) {
-            int64_t r = nr < g->OH - r0 ? nr : g->OH - r0, L = r * g->OW;
-            const float *dyr = dyb + r0 * g->OW;
-            if (dkb || Wt->grad) cols_build(g, p->C, xb, NULL, r0, r, colx, 1);
-            if (dkb || dxb) {
-                /* G (CT, L) = Wm^T (CT, O) . dy (O, L) */
-                pixl_gemm_f32(1, 0, CT, L, p->O, 1.0f, wm, CT, dyr, OHW, 0.0f, G, L);
-                if (dkb) {
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (CT * L > PAR_MIN)
-                    for (int64_t t = 0; t < T; t++) {
-                        float *dk = dkb + t * OHW + r0 * g->OW;
-                        for (int64_t c = 0; c < p->C; c++) {
-                            const float *gr = G + (c * T + t) * L, *xr = colx + (c * T + t) * L;
-                            for (int64_t i = 0; i < L; i++) dk[i] += gr[i] * xr[i];
-                        }
-                    }
-                }
-                if (dxb) cols_scatter(g, p->C, G, kb, r0, r, dxb);
-            }
-            if (Wt->grad) {
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (CT * L > PAR_MIN)
-                for (int64_t ct = 0; ct < CT; ct++) {
-                    const float *kr = kb + (ct % T) * OHW + r0 * g->OW;
-                    float *xr = colx + ct * L;
-                    for (int64_t i = 0; i < L; i++) xr[i] *= kr[i];
-                }
-                /* dWm (O, CT) += dy (O, L) . colx^T (L, CT) */
-                pixl_gemm_f32(0, 1, p->O, CT, L, 1.0f, dyr, OHW, colx, L, 1.0f, dwm, CT);
+        /* even chunks, then odd chunks: chunks of one phase touch disjoint input rows */
+        for (int phase = 0; phase < 2; phase++) {
+            int64_t nphase = (p->nch - phase + 1) / 2;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nphase > 1)
+            for (int64_t q = 0; q < nphase; q++) {
+                int k = (int)(2 * q + phase);
+                int64_t lo, hi;
+                chunk_rows(g, p->nch, k, &lo, &hi);
+                pc_bwd_chunk(p, xb, kb, dyb, wm, dxb, dkb, dwparts ? dwparts + (int64_t)k * p->O * CT : NULL, lo,
+                             hi, work + (int64_t)omp_get_thread_num() * slab);
             }
         }
     }
-    if (p->transposed && Wt->grad)
-        for (int64_t c = 0; c < p->C; c++)
-            for (int64_t o = 0; o < p->O; o++) {
-                float *dst = Wt->grad + (c * p->O + o) * T;
-                const float *s = dwm + (o * p->C + c) * T;
-                for (int64_t t = 0; t < T; t++) dst[t] += s[t];
+    if (dwparts) {
+        const int64_t OCT = p->O * CT;
+        float *dW = Wt->grad;
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (OCT * p->nch > PAR_MIN)
+        for (int64_t e = 0; e < OCT; e++) {
+            float s = 0.0f;
+            for (int k = 0; k < p->nch; k++) s += dwparts[(int64_t)k * OCT + e];
+            if (!p->transposed) dW[e] += s;
+            else { /* e = (o, c, t) of Wm -> (c, o, t) of W */
+                int64_t o = e / CT, c = (e % CT) / T, t = e % T;
+                dW[(c * p->O + o) * T + t] += s;
             }
+        }
+    }
 }
 
 /* ------------------------------------------- direct: shared filters, pool */
@@ -1072,6 +1120,7 @@ static pixl_tensor *pac_conv_common(pixl_ctx *ctx, int transposed, pixl_tensor *
     p.slots = pixl_num_threads();
     p.rows_f = rows_for(&p.g, pc_CT(&p), PC_FWD_FLOATS);
     p.rows_b = rows_for(&p.g, pc_CT(&p), PC_BWD_FLOATS);
+    p.nch = chunks_for(&p.g);
     int64_t shape[4] = {p.B, p.O, p.g.OH, p.g.OW};
     pixl_tensor *src[4] = {x, kernel, w, b};
     return pixl_node_new(ctx, transposed ? &pacconv_t_def : &pacconv2d_def, PIXL_F32, 4, shape, src, b ? 4 : 3, &p,
