@@ -167,7 +167,8 @@ static pixl_tensor *inverted_residual(pixl_ctx *c, const char *prefix, int idx, 
     return residual ? pixl_add(c, x, h) : h;
 }
 
-static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x, int os, pixl_backbone_taps *taps)
+static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x, int os, int last_conv,
+                                  pixl_backbone_taps *taps)
 {
     static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
                                   {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
@@ -196,6 +197,7 @@ static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x
         snprintf(nm, sizeof nm, "features.%d", idx - 1);
         tap_add(c, taps, nm, h, cur);
     }
+    if (!last_conv) return h; /* mobilenet_v2_320: DeepLab's encoder ends at the 320-channel features.17 */
     h = pixl_relu6(c, conv_bn(c, pixl_mname(prefix, "features.18.0"), pixl_mname(prefix, "features.18.1"), h, 1280, 1,
                               1, 1, 1));
     tap_add(c, taps, "features.18", h, cur);
@@ -203,7 +205,8 @@ static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x
 }
 
 /* ------------------------------------------------------------ dispatch */
-static const char *const known_backbones = "vgg16, vgg16_bn, resnet18, resnet34, resnet50, resnet101, mobilenet_v2";
+static const char *const known_backbones =
+    "vgg16, vgg16_bn, resnet18, resnet34, resnet50, resnet101, mobilenet_v2, mobilenet_v2_320";
 
 pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *prefix, pixl_tensor *x,
                                  int output_stride, pixl_backbone_taps *taps)
@@ -232,7 +235,8 @@ pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *pr
     else if (!strcmp(name, "resnet34")) y = resnet(ctx, prefix, x, r34, 0, os, taps);
     else if (!strcmp(name, "resnet50")) y = resnet(ctx, prefix, x, r34, 1, os, taps);
     else if (!strcmp(name, "resnet101")) y = resnet(ctx, prefix, x, r101, 1, os, taps);
-    else if (!strcmp(name, "mobilenet_v2")) y = mobilenet_v2(ctx, prefix, x, os, taps);
+    else if (!strcmp(name, "mobilenet_v2")) y = mobilenet_v2(ctx, prefix, x, os, 1, taps);
+    else if (!strcmp(name, "mobilenet_v2_320")) y = mobilenet_v2(ctx, prefix, x, os, 0, taps);
     else {
         pixl_ctx_fail(ctx, PIXL_ERR_NOT_FOUND, "unknown backbone '%s' (known: %s)", name, known_backbones);
         return NULL;
