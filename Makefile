@@ -3,6 +3,7 @@
 #   make test       unit tests, gradient checks, PyTorch parity, golden conformance
 #   make sanitize   the same test suite built with ASan + UBSan
 #   make bench      op benchmarks against PyTorch (not part of the tests)
+#   make bench-models  model-zoo latency against PyTorch into docs/models.md (MODELS=a,b for a subset)
 # Variables: BUILD (output dir), BLAS (openblas|blis|generic cblas), ARCH.
 
 BUILD   ?= build
@@ -36,7 +37,7 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all lib test unit check-golden sanitize bench clean
+.PHONY: all lib test unit check-golden sanitize bench bench-models clean
 all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(BUILD)/pixl
 	@ln -sf $(BUILD)/pixl pixl
 
@@ -79,6 +80,10 @@ sanitize:
 
 bench: all
 	$(BUILD)/pixl bench ops
+
+# model-zoo latency (pixl and PyTorch, batch 1, 360x480, 2 threads) into docs/models.md; slow (many minutes)
+bench-models: all
+	/usr/bin/python3 scripts/bench/models_md.py --pixl $(BUILD)/pixl --threads 2 $(if $(MODELS),--models $(MODELS))
 
 clean:
 	rm -rf build build-* pixl

@@ -8,8 +8,9 @@
 
 #include "pixl_impl.h"
 
-/* multiply-adds of a node, from shapes only */
-static double node_macs(const pixl_tensor *t)
+/* multiply-adds of a node, from shapes only (also used by cmd_bench_models.c) */
+double info_node_macs(const pixl_tensor *t);
+double info_node_macs(const pixl_tensor *t)
 {
     if (!t->def) return 0;
     const char *op = t->def->name;
@@ -25,6 +26,7 @@ int cmd_info(int argc, char **argv)
 {
     const char *what = NULL;
     int C = 3, H = 360, W = 480, verbose = 0, K = 11;
+    const char *variant = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) {
             if (sscanf(argv[++i], "%dx%dx%d", &C, &H, &W) != 3 || C < 1 || H < 1 || W < 1) {
@@ -32,6 +34,7 @@ int cmd_info(int argc, char **argv)
                 return 2;
             }
         } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) K = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--variant") && i + 1 < argc) variant = argv[++i];
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--layers")) verbose = 1;
         else if (argv[i][0] != '-' && !what) what = argv[i];
         else {
@@ -40,7 +43,7 @@ int cmd_info(int argc, char **argv)
         }
     }
     if (!what) {
-        fprintf(stderr, "usage: pixl info MODEL|CHECKPOINT.safetensors [--input CxHxW] [--classes K] [--layers]\n"
+        fprintf(stderr, "usage: pixl info MODEL|CHECKPOINT.safetensors [--input CxHxW] [--classes K] [--variant V] [--layers]\n"
                         "models:");
         for (int i = 0; i < pixl_model_count(); i++) fprintf(stderr, " %s", pixl_model_name(i));
         fprintf(stderr, "\n");
@@ -49,7 +52,7 @@ int cmd_info(int argc, char **argv)
     size_t l = strlen(what);
     pixl_model *m = l > 12 && !strcmp(what + l - 12, ".safetensors")
                         ? pixl_model_load(what)
-                        : pixl_model_create(what, &(pixl_model_opts){.n_classes = K, .in_channels = C}, 0);
+                        : pixl_model_create(what, &(pixl_model_opts){.n_classes = K, .in_channels = C, .variant = variant}, 0);
     if (!m) {
         fprintf(stderr, "pixl info: %s\n", pixl_last_error());
         return 1;
@@ -71,7 +74,7 @@ int cmd_info(int argc, char **argv)
         pixl_tensor *t = ctx->nodes[i];
         if (!t->def) continue;
         n_ops++;
-        double mc = node_macs(t);
+        double mc = info_node_macs(t);
         macs += mc;
         if (verbose) {
             int64_t np = 0;

@@ -65,7 +65,7 @@ static const command g_cmds[] = {
     {"info", cmd_info, "a model's parameters, GFLOPs and memory: pixl info MODEL [--input 3x360x480]"},
     {"report", cmd_report, "an HTML report of a training run: pixl report RUN_DIR"},
     {"check", cmd_check, "run reference cases (safetensors case format): pixl check DIR|FILE..."},
-    {"bench", cmd_bench, "benchmarks against PyTorch: pixl bench ops [--threads N] [--filter S] [--no-torch]"},
+    {"bench", cmd_bench, "benchmarks against PyTorch: pixl bench ops|models [--threads N] [--no-torch] (see pixl bench)"},
 };
 #define N_CMDS (int)(sizeof g_cmds / sizeof g_cmds[0])
 

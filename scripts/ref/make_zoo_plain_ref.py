@@ -282,6 +282,9 @@ def _up_ac(x, size):
     return x if tuple(x.shape[2:]) == size else F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
+STRICT = False  # main() sets it: the reference cases must be sizes pytorch-semseg itself runs at
+
+
 def _semseg_interp_size(shape, s=1, z=1):  # pytorch-semseg get_interp_size
     h, w = shape
     h, w = (h - 1) / s + 1, (w - 1) / s + 1
@@ -297,7 +300,8 @@ class CFF(nn.Module):
         self.high_proj_conv_bn = CB(high_in, out, 1, relu=False)
 
     def forward(self, low, high):
-        assert _semseg_interp_size(low.shape[2:], z=2) == tuple(high.shape[2:]), "size outside pytorch-semseg's rule"
+        if STRICT:  # reference cases: only sizes where pytorch-semseg's own rule gives the same sizes
+            assert _semseg_interp_size(low.shape[2:], z=2) == tuple(high.shape[2:]), "size outside pytorch-semseg's rule"
         up = _up_ac(low, high.shape[2:])
         return F.relu(self.low_dilated_conv_bn(up) + self.high_proj_conv_bn(high)), self.low_classifier_conv(up)
 
@@ -438,9 +442,9 @@ class FRRN(nn.Module):
 
 
 # ------------------------------------------------------------- the zoo
-# name -> (constructor(n_classes), pixl opts) ; used by bench/bench_torch_models.py
+# bench name (ARCH[:VARIANT]) -> (constructor(n_classes), pixl opts); used by bench/bench_torch_models.py
 MODELS = {
-    "unet_valid": (lambda k: UNetValid(k, 1.0, False), {"arch": "unet", "variant": "valid"}),
+    "unet:valid": (lambda k: UNetValid(k, 1.0, False), {"arch": "unet", "variant": "valid"}),
     "fc_densenet56": (fc_densenet56, {"arch": "fc_densenet56"}),
     "fc_densenet67": (fc_densenet67, {"arch": "fc_densenet67"}),
     "fc_densenet103": (fc_densenet103, {"arch": "fc_densenet103"}),
@@ -474,6 +478,8 @@ def n_params(m):
 
 
 def main():
+    global STRICT
+    STRICT = True
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
     for case, arch, variant, width, k, ctor, shape, store_input in CASES:

@@ -1,0 +1,301 @@
+/* cmd_bench_models.c — `pixl bench models`: inference latency of the model
+ * zoo at batch 1 (median of R runs after warm-up), next to PyTorch running
+ * the same networks on the same number of threads (bench/bench_torch_models.py:
+ * eval mode, torch.no_grad(), the faster of contiguous and channels_last).
+ *
+ *   pixl bench models [--models NAME,...] [--input CxHxW] [--classes K]
+ *                     [--runs R] [--no-torch] [--json FILE]
+ *
+ * A model name is ARCH[:VARIANT][@BACKBONE] ("unet:valid",
+ * "deeplabv3plus@resnet50"); the default list is every architecture of the
+ * registry with its defaults. Parameters and GFLOPs (2 x multiply-adds of
+ * convolutions and linear layers, as `pixl info`) come from pixl's graph.
+ * Warm-up: at least one run and 300 ms per model, on both sides; pixl runs
+ * first, PyTorch afterwards so that the two never share the cores.
+ * --json writes every number (scripts/bench/models_md.py turns it into the
+ * table of docs/models.md). */
+#include <cjson/cJSON.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pixl_impl.h"
+
+double info_node_macs(const pixl_tensor *t); /* cmd_info.c */
+
+typedef struct bm_result {
+    char name[128];
+    int ok;
+    int64_t params;
+    double gflops, ms;
+    char error[256];
+} bm_result;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* "arch[:variant][@backbone]" -> parts (in buf) */
+static void split_name(const char *name, char *buf, size_t len, const char **arch, const char **variant,
+                       const char **backbone)
+{
+    snprintf(buf, len, "%s", name);
+    char *at = strchr(buf, '@'), *colon = strchr(buf, ':');
+    *backbone = at ? at + 1 : NULL;
+    if (at) *at = 0;
+    *variant = colon ? colon + 1 : NULL;
+    if (colon) *colon = 0;
+    *arch = buf;
+}
+
+static void bench_one(const char *name, int C, int H, int W, int K, int runs, bm_result *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    char buf[128];
+    const char *arch, *variant, *backbone;
+    split_name(name, buf, sizeof buf, &arch, &variant, &backbone);
+    pixl_model_opts o = {.n_classes = K, .in_channels = C, .variant = variant, .backbone = backbone};
+    pixl_model *m = pixl_model_create(arch, &o, 1);
+    pixl_ctx *ctx = NULL;
+    double *t = NULL;
+    if (!m) {
+        snprintf(r->error, sizeof r->error, "%s", pixl_last_error());
+        return;
+    }
+    ctx = pixl_ctx_new(pixl_model_params(m), PIXL_MODE_EVAL);
+    int64_t s[4] = {1, C, H, W};
+    pixl_tensor *x = pixl_input(ctx, "input", PIXL_F32, 4, s);
+    pixl_tensor *y = pixl_keep(pixl_model_build(ctx, arch, x, pixl_model_options(m)));
+    t = malloc(sizeof(double) * (size_t)runs);
+    if (!y || pixl_ctx_plan(ctx) || !t) {
+        snprintf(r->error, sizeof r->error, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+        goto done;
+    }
+    double macs = 0;
+    for (int i = 0; i < ctx->n_nodes; i++) macs += info_node_macs(ctx->nodes[i]);
+    r->gflops = 2 * macs / 1e9;
+    r->params = pixl_params_total(pixl_model_params(m));
+    float *xd = pixl_tensor_data(x);
+    unsigned st = 12345;
+    for (int64_t i = 0; i < pixl_tensor_numel(x); i++) {
+        st = st * 1664525u + 1013904223u;
+        xd[i] = (float)((st >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+    }
+    double w0 = now_ms();
+    for (int i = 0; i < 1 || now_ms() - w0 < 300; i++)
+        if (pixl_forward(ctx)) goto fail;
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_ms();
+        if (pixl_forward(ctx)) goto fail;
+        t[i] = now_ms() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof *t, cmp_double);
+    r->ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+    r->ok = 1;
+    goto done;
+fail:
+    snprintf(r->error, sizeof r->error, "%s", pixl_last_error());
+done:
+    free(t);
+    pixl_ctx_free(ctx);
+    pixl_model_free(m);
+}
+
+static int find_torch_script(char *out, size_t len)
+{
+    const char *env = getenv("PIXL_BENCH_MODELS_SCRIPT");
+    if (env && !access(env, R_OK)) return snprintf(out, len, "%s", env), 0;
+    if (!access("bench/bench_torch_models.py", R_OK)) return snprintf(out, len, "bench/bench_torch_models.py"), 0;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return -1;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    const char *rel[] = {"/../bench/bench_torch_models.py", "/bench/bench_torch_models.py",
+                         "/../../bench/bench_torch_models.py"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(out, len, "%s%s", exe, rel[i]);
+        if (!access(out, R_OK)) return 0;
+    }
+    return -1;
+}
+
+static int safe_arg(const char *s)
+{
+    for (; *s; s++)
+        if (!(*s == '_' || *s == ',' || *s == ':' || *s == '@' || *s == 'x' || (*s >= 'a' && *s <= 'z') ||
+              (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+static cJSON *run_torch(const char *models, int C, int H, int W, int K, int runs, int threads)
+{
+    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+        printf("PyTorch: not available (/usr/bin/python3 cannot import torch); pixl only\n");
+        return NULL;
+    }
+    char script[PATH_MAX + 64], cmd[2 * PATH_MAX + 4096];
+    if (find_torch_script(script, sizeof script)) {
+        printf("PyTorch: bench/bench_torch_models.py not found (set PIXL_BENCH_MODELS_SCRIPT); pixl only\n");
+        return NULL;
+    }
+    if (!safe_arg(models)) {
+        printf("PyTorch: model list '%s' has unexpected characters; pixl only\n", models);
+        return NULL;
+    }
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --threads %d --runs %d --input %dx%dx%d --classes %d --models '%s'",
+             script, threads, runs, C, H, W, K, models);
+    FILE *p = popen(cmd, "r");
+    if (!p) return NULL;
+    size_t cap = 1 << 16, n = 0, k;
+    char *buf = malloc(cap);
+    while (buf && (k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += k;
+        if (n + 1 == cap) {
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) free(buf);
+            buf = nb;
+        }
+    }
+    int rc = pclose(p);
+    if (!buf) return NULL;
+    buf[n] = 0;
+    cJSON *j = rc == 0 ? cJSON_Parse(buf) : NULL;
+    if (!j) printf("PyTorch: the benchmark script failed (exit %d); pixl only\n", rc);
+    free(buf);
+    return j;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: pixl bench models [--models NAME,...] [--input CxHxW] [--classes K] [--runs R] "
+                    "[--no-torch] [--json FILE]\n  NAME = ARCH[:VARIANT][@BACKBONE]; default: every registered model\n");
+}
+
+int cmd_bench_models(int argc, char **argv)
+{
+    int C = 3, H = 360, W = 480, K = 11, runs = 5, torch = 1;
+    const char *json_path = NULL;
+    char list[4096] = "";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "models")) continue;
+        if (!strcmp(argv[i], "--models") && i + 1 < argc) snprintf(list, sizeof list, "%s", argv[++i]);
+        else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
+            if (sscanf(argv[++i], "%dx%dx%d", &C, &H, &W) != 3 || C < 1 || H < 1 || W < 1) {
+                fprintf(stderr, "pixl bench models: --input takes CxHxW, e.g. 3x360x480\n");
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) K = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+        else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
+        else {
+            usage();
+            return 2;
+        }
+    }
+    if (runs < 1 || K < 1) {
+        usage();
+        return 2;
+    }
+    if (!list[0])
+        for (int i = 0; i < pixl_model_count(); i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? "," : "", pixl_model_name(i));
+    int n = 1;
+    for (const char *c = list; *c; c++) n += *c == ',';
+    bm_result *res = calloc((size_t)n, sizeof *res);
+    if (!res) return 1;
+    int threads = pixl_num_threads(), k = 0;
+    char tmp[sizeof list];
+    snprintf(tmp, sizeof tmp, "%s", list);
+    for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        fprintf(stderr, "pixl bench models: %s ...\n", tok);
+        bench_one(tok, C, H, W, K, runs, &res[k]);
+        if (!res[k].ok) fprintf(stderr, "pixl bench models: %s failed: %s\n", tok, res[k].error);
+        k++;
+    }
+    n = k;
+    cJSON *tj = torch ? run_torch(list, C, H, W, K, runs, threads) : NULL;
+    const cJSON *tm = tj ? cJSON_GetObjectItemCaseSensitive(tj, "models") : NULL;
+    const cJSON *tver = tj ? cJSON_GetObjectItemCaseSensitive(tj, "torch") : NULL;
+    printf("pixl %s, %d thread%s, input 1x%dx%dx%d, %d classes, median of %d runs%s%s\n", pixl_version(), threads,
+           threads == 1 ? "" : "s", C, H, W, K, runs, tm ? ", PyTorch " : "",
+           tm && cJSON_IsString(tver) ? tver->valuestring : "");
+    printf("%-24s %12s %8s %10s %10s %7s  %s\n", "model", "params", "GFLOPs", "pixl ms", "torch ms", "ratio",
+           "torch config");
+    cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "models");
+    cJSON_AddStringToObject(out, "pixl", pixl_version());
+    cJSON_AddNumberToObject(out, "threads", threads);
+    char inp[64];
+    snprintf(inp, sizeof inp, "%dx%dx%d", C, H, W);
+    cJSON_AddStringToObject(out, "input", inp);
+    cJSON_AddNumberToObject(out, "classes", K);
+    cJSON_AddNumberToObject(out, "runs", runs);
+    if (tm && cJSON_IsString(tver)) cJSON_AddStringToObject(out, "torch", tver->valuestring);
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        const bm_result *r = &res[i];
+        const cJSON *to = tm ? cJSON_GetObjectItemCaseSensitive(tm, r->name) : NULL;
+        const cJSON *tms = to ? cJSON_GetObjectItemCaseSensitive(to, "ms") : NULL;
+        const cJSON *tcfg = to ? cJSON_GetObjectItemCaseSensitive(to, "config") : NULL;
+        const cJSON *terr = to ? cJSON_GetObjectItemCaseSensitive(to, "error") : NULL;
+        double tv = cJSON_IsNumber(tms) ? tms->valuedouble : 0;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "model", r->name);
+        if (!r->ok) {
+            printf("%-24s  (pixl failed: %s)\n", r->name, r->error);
+            cJSON_AddStringToObject(e, "error", r->error);
+            failed++;
+        } else {
+            char ts[32] = "-", ratio[32] = "-";
+            if (tv > 0) {
+                snprintf(ts, sizeof ts, "%.1f", tv);
+                snprintf(ratio, sizeof ratio, "%.2f", r->ms / tv);
+            }
+            printf("%-24s %12lld %8.2f %10.1f %10s %7s  %s\n", r->name, (long long)r->params, r->gflops, r->ms, ts, ratio,
+                   cJSON_IsString(tcfg) ? tcfg->valuestring : (cJSON_IsString(terr) ? terr->valuestring : "-"));
+            cJSON_AddNumberToObject(e, "params", (double)r->params);
+            cJSON_AddNumberToObject(e, "gflops", r->gflops);
+            cJSON_AddNumberToObject(e, "pixl_ms", r->ms);
+        }
+        if (tv > 0) {
+            cJSON_AddNumberToObject(e, "torch_ms", tv);
+            if (cJSON_IsString(tcfg)) cJSON_AddStringToObject(e, "torch_config", tcfg->valuestring);
+            const cJSON *tp = cJSON_GetObjectItemCaseSensitive(to, "params");
+            if (cJSON_IsNumber(tp)) cJSON_AddNumberToObject(e, "torch_params", tp->valuedouble);
+        } else if (cJSON_IsString(terr))
+            cJSON_AddStringToObject(e, "torch_error", terr->valuestring);
+        cJSON_AddItemToArray(arr, e);
+    }
+    printf("ratio = pixl ms / PyTorch ms (below 1: pixl is faster)\n");
+    if (json_path) {
+        char *s = cJSON_Print(out);
+        FILE *f = s ? fopen(json_path, "w") : NULL;
+        int bad = !f || fputs(s, f) < 0;
+        if ((f && fclose(f)) || bad) {
+            fprintf(stderr, "pixl bench models: cannot write %s\n", json_path);
+            failed++;
+        }
+        free(s);
+    }
+    cJSON_Delete(out);
+    cJSON_Delete(tj);
+    free(res);
+    return failed ? 1 : 0;
+}
