@@ -167,6 +167,14 @@ static const key_def g_keys[] = {
     {.path = "training.loss.ignore_index", .kind = K_INT_NULL, .def = "null", .off = F_OFF(training.loss.ignore_index),
      .size = F_SIZE(training.loss.ignore_index), .lo = -1, .hi = 65535,
      .doc = "label skipped by the loss; null = data.ignore_index, -1 = none"},
+    SEC("training.sampling", "pixels that get a loss: model.arch pixelnet runs its head and loss at these only"),
+    INT("training.sampling.pixels_per_image", training.sampling.pixels_per_image, "2000", 1, 1 << 26,
+        "pixels drawn from each training image per step (PixelNet: 2000)"),
+    ENUM("training.sampling.strategy", training.sampling.strategy, "uniform", "uniform|class_balanced|edge_balanced",
+         "uniform over labelled pixels without replacement; class_balanced: equal counts per class present; "
+         "edge_balanced: positives (label > 0) and negatives in the ratio pos_fraction"),
+    FLT("training.sampling.pos_fraction", training.sampling.pos_fraction, "0.5", 0, 1,
+        "edge_balanced: share of positive pixels"),
 
     SEC("validation", "evaluation on data.val_split during training"),
     INT("validation.every_epochs", validation.every_epochs, "1", 0, INT_MAX, "validate every this many epochs; 0 = not by epochs"),

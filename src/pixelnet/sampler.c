@@ -128,7 +128,7 @@ int64_t pixl_sample_pixels(const pixl_sampler_opts *o, uint64_t seed, const int3
     const int32_t empty = o->empty_label ? o->empty_label : PIXL_IGNORE_LABEL;
     int64_t total = 0;
     int failed = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(pixl_num_threads()) reduction(+ : total, failed) if (n > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(pixl_num_threads()) reduction(+ : total, failed) if (n > 1 && (int64_t)n * hw > 65536)
     for (int i = 0; i < n; i++) {
         int32_t *idx = pixl_malloc((size_t)k * sizeof(int32_t));
         const int32_t *lab = labels + (int64_t)i * hw;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pixelnet/pixelnet_impl.h"
 #include "pixl_impl.h"
 
 static double now_s(void)
@@ -188,6 +189,8 @@ typedef struct {
     pixl_optim *opt;
     pixl_ctx *ctx;
     pixl_tensor *x, *y, *loss;
+    int pixelnet;      /* arch pixelnet: head and loss at sampled pixels */
+    pixl_pn_train pn;
     logger lg;
     int K;
     int64_t step, epoch;
@@ -343,6 +346,14 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     const char *wopt = pixl_config_model_option(cfg, "width"), *vopt = pixl_config_model_option(cfg, "variant");
     if (wopt) mo.width = strtof(wopt, NULL);
     mo.variant = vopt;
+    char pn_variant[1024];
+    if ((r.pixelnet = !strcmp(cfg->model.arch, "pixelnet"))) { /* model.options taps, mlp ... -> variant */
+        if (pixl_pn_variant_from_config(cfg, pn_variant, sizeof pn_variant)) {
+            cleanup(&r);
+            return pixl_set_error(PIXL_ERR_ARG, "model.options of pixelnet: too long for a variant string");
+        }
+        mo.variant = pn_variant;
+    }
     mo.backbone = pixl_config_model_option(cfg, "backbone");
     const char *osopt = pixl_config_model_option(cfg, "output_stride");
     if (osopt) mo.output_stride = atoi(osopt);
@@ -379,7 +390,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     pixl_model_opts tmo = mo;
     const char *auxopt = pixl_config_model_option(cfg, "aux");
     tmo.aux = !auxopt || strcmp(auxopt, "false") != 0; /* auxiliary heads on unless options.aux: false */
-    pixl_tensor *logits = pixl_model_build(r.ctx, cfg->model.arch, r.x, &tmo);
+    pixl_tensor *logits = r.pixelnet ? NULL : pixl_model_build(r.ctx, cfg->model.arch, r.x, &tmo);
     if (logits && (logits->shape[2] != TH || logits->shape[3] != TW))
         logits = pixl_resize(r.ctx, logits, TH, TW, PIXL_RESIZE_BILINEAR, 0, 0, 0);
     pixl_tensor *wt = cfg->training.loss.class_weights == PIXL_CLASS_WEIGHTS_NONE
@@ -387,7 +398,8 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
                           : pixl_constant(r.ctx, "class_weights", PIXL_F32, 1, ws, cw);
     int ign = pixl_config_loss_ignore_index(cfg);
     pixl_ce_opts ceo = {.ignore = ign >= 0, .ignore_index = ign >= 0 ? ign : -100};
-    r.loss = pixl_cross_entropy(r.ctx, logits, r.y, wt, &ceo);
+    r.loss = r.pixelnet ? pixl_pn_train_graph(r.ctx, cfg, &tmo, r.x, wt, ign, &r.pn)
+                        : pixl_cross_entropy(r.ctx, logits, r.y, wt, &ceo);
     /* deep supervision: + weight * loss of each auxiliary output the model registered */
     for (int i = 0; r.loss && i < pixl_ctx_aux_count(r.ctx); i++) {
         float aw = 0;
@@ -532,6 +544,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         }
         memcpy(pixl_tensor_data(r.x), bt.images, sizeof(float) * (size_t)B * 3 * TH * TW);
         memcpy(pixl_tensor_data(r.y), bt.labels, sizeof(int32_t) * (size_t)B * TH * TW);
+        if (r.pixelnet && (rc = pixl_pn_train_sample(&r.pn, bt.labels, B, TH, TW, r.step))) break;
         pixl_ctx_set_seed(r.ctx, pixl_hash64((uint64_t)cfg->training.seed, (uint64_t)r.step));
         if ((rc = pixl_forward(r.ctx))) break;
         pixl_params_zero_grad(P);
