@@ -299,6 +299,9 @@ pixl_tensor *pixl_group_norm(pixl_ctx *ctx, pixl_tensor *x, int groups, pixl_ten
 
 pixl_tensor *pixl_relu(pixl_ctx *ctx, pixl_tensor *x);
 pixl_tensor *pixl_leaky_relu(pixl_ctx *ctx, pixl_tensor *x, float slope);
+/* min(max(x, min_val), max_val) (min_val < max_val); relu6 = hardtanh(0, 6) (MobileNetV2). */
+pixl_tensor *pixl_hardtanh(pixl_ctx *ctx, pixl_tensor *x, float min_val, float max_val);
+pixl_tensor *pixl_relu6(pixl_ctx *ctx, pixl_tensor *x);
 /* weight (1) or (C) */
 pixl_tensor *pixl_prelu(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weight);
 pixl_tensor *pixl_elu(pixl_ctx *ctx, pixl_tensor *x, float alpha);
@@ -1215,11 +1218,6 @@ int pixl_config_write_docs(FILE *f);
 typedef struct pixl_eval_opts {
     int flip;       /* average with the mirrored prediction */
     int batch_size; /* 0 -> 1 (images of one batch must share a size) */
-        struct {                 /* pixels with a loss (model.arch pixelnet) */
-            int pixels_per_image;
-            int strategy;        /* pixl_sample_kind: uniform, class_balanced, edge_balanced */
-            double pos_fraction; /* edge_balanced: share of positives */
-        } sampling;
     int n_workers;  /* background decoding threads */
     int limit;      /* evaluate only the first `limit` images (0 = all) */
 } pixl_eval_opts;

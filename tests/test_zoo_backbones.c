@@ -90,6 +90,10 @@ static void zoo_parity(const char *ref, int features)
         CHECK_MSG(pixl_params_total(P) == want, "%s: %lld parameters in pixl, %lld in PyTorch", ref,
                   (long long)pixl_params_total(P), want);
         check_state(ref, f, P);
+        const char *semseg = pixl_st_meta(f, "semseg_fcn8s_params");
+        if (semseg && semseg[0]) /* the pad100 form counts as pytorch-semseg's fcn8s(learned_billinear=True) */
+            CHECK_MSG(pixl_params_total(P) == atoll(semseg), "%s: %lld parameters, pytorch-semseg fcn8s has %s", ref,
+                      (long long)pixl_params_total(P), semseg);
         pixl_test_zoo_fill(P);
         CHECK_OK(pixl_ctx_plan(ctx));
         pixl_st_read_f32(f, xi, pixl_tensor_data(x));
@@ -126,6 +130,12 @@ PIXL_TEST(zoo_resnet50_os8_matches_torchvision) { zoo_parity("resnet50_os8", 1);
 PIXL_TEST(zoo_resnet101_matches_torchvision) { zoo_parity("resnet101", 1); }
 PIXL_TEST(zoo_mobilenet_v2_matches_torchvision) { zoo_parity("mobilenet_v2", 1); }
 PIXL_TEST(zoo_mobilenet_v2_os16_matches_torchvision) { zoo_parity("mobilenet_v2_os16", 1); }
+PIXL_TEST(zoo_fcn8s_pad100_matches_pytorch) { zoo_parity("fcn8s_pad100", 0); }
+PIXL_TEST(zoo_fcn8s_matches_pytorch) { zoo_parity("fcn8s", 0); }
+PIXL_TEST(zoo_fcn16s_matches_pytorch) { zoo_parity("fcn16s", 0); }
+PIXL_TEST(zoo_fcn32s_pad100_matches_pytorch) { zoo_parity("fcn32s_pad100", 0); }
+PIXL_TEST(zoo_segnet_matches_pytorch) { zoo_parity("segnet", 0); }
+PIXL_TEST(zoo_linknet_matches_pytorch) { zoo_parity("linknet", 0); }
 
 /* ------------------------------------------------------------- taps, sizes */
 PIXL_TEST(zoo_backbone_taps_and_strides)

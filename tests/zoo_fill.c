@@ -41,14 +41,32 @@ float pixl_test_zoo_value(const char *name, int ndim, const int64_t *shape, int6
 
 int pixl_test_zoo_fill(pixl_params *P)
 {
+    /* the same values as pixl_test_zoo_value, with the per-tensor work
+     * (name hash, rule, fan-in) hoisted out of the element loop, in parallel
+     * (each element depends only on its index: any thread count) */
     int filled = 0;
     for (int p = 0; p < pixl_params_count(P); p++) {
         if (pixl_params_dtype(P, p) != PIXL_F32) continue;
         const char *name = pixl_params_name(P, p);
         float *d = pixl_params_data(P, p);
         int64_t n = pixl_params_numel(P, p);
-        for (int64_t i = 0; i < n; i++)
-            d[i] = pixl_test_zoo_value(name, pixl_params_ndim(P, p), pixl_params_shape(P, p), i);
+        int ndim = pixl_params_ndim(P, p);
+        const int64_t *shape = pixl_params_shape(P, p);
+        uint32_t h = fnv1a32(name);
+        /* value = base + scale * (2u - 1), or 0.5 + u for running_var */
+        double base = 0, scale;
+        int var = ends_with(name, "running_var");
+        if (ends_with(name, "running_mean")) scale = 0.2;
+        else if (ndim <= 1) {
+            int w = ends_with(name, "weight");
+            base = w ? 1 : 0;
+            scale = w ? 0.2 : 0.1;
+        } else scale = sqrt(3.0 / ((double)n / (double)shape[0]));
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; i++) {
+            double u = mix32(h ^ (uint32_t)((uint64_t)i * 0x9E3779B1u)) / 4294967296.0;
+            d[i] = var ? (float)(0.5 + u) : (float)(base + scale * (2 * u - 1));
+        }
         filled++;
     }
     return filled;

@@ -43,6 +43,8 @@ static const int vgg16_cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 5
 pixl_tensor *pixl_backbone_vgg16(pixl_ctx *c, const char *prefix, pixl_tensor *x, int bn, int first_pad, int ceil_mode,
                                  pixl_backbone_taps *taps)
 {
+    if (taps) taps->n = 0;
+    if (!c || !x) return NULL;
     int idx = 0, stride = 1, first = 1;
     pixl_tensor *h = x;
     for (size_t i = 0; i < sizeof vgg16_cfg / sizeof vgg16_cfg[0]; i++) {

@@ -1,24 +1,14 @@
 /* zoo.c — the model registry: architectures buildable by name. */
 #include "models_impl.h"
-#include "pixelnet/pixelnet_impl.h"
 
 typedef struct { const char *name; pixl_model_fn fn; const char *doc; } model_entry;
 
 static const model_entry g_models[] = {
-    {"pixelnet", pixl_model_pixelnet, "PixelNet (Bansal et al. 2017): backbone taps -> hypercolumns -> MLP, trained on sampled pixels (training.sampling), dense chunked inference; options taps/mlp/dropout/bn/align (pixl.h)"},
     {"enet", pixl_model_enet, "ENet (Paszke et al. 2016): initial block, bottlenecks, max-unpool decoder"},
     {"unet", pixl_model_unet, "U-Net with same padding and BatchNorm; width 32 at 1.0 (variant 'depthN'); variant "
                               "'valid': the paper's form (valid convs, crop-and-concat, no BN, width 64 at 1.0, "
                               "mirrored input border) = pytorch-semseg unet(is_batchnorm=False), 'valid_bn' its BN default"},
     {"segnet_basic", pixl_model_segnet_basic, "SegNet-Basic (CamVid): 4 x conv7x7-64, max-unpool decoder"},
-    {"pspnet", pixl_model_pspnet, "PSPNet (Zhao et al. 2017), semseg head: dilated ResNet (backbone resnet50|resnet101, "
-                                  "output_stride 8|16), pyramid pooling 1/2/3/6, aux head on layer3 (weight 0.4)"},
-    {"deeplabv3plus", pixl_model_deeplabv3plus, "DeepLabv3+ as PixelPick: backbone mobilenet_v2 (default) or resnet50, "
-                                                "output_stride 16|8, ASPP 6/12/18 + image pooling, 48-ch low-level decoder"},
-    {"refinenet", pixl_model_refinenet, "RefineNet-4-cascade (Lin et al. 2017) as refinenet-pytorch rf101: ResNet-101, "
-                                        "RCU, multi-resolution fusion, chained residual pooling"},
-    {"gfrnet", pixl_model_gfrnet, "G-FRNet (Islam et al. 2017) as the authors' CamVid prototxt: VGG-16-BN, gate units, "
-                                  "gated refinement, deep supervision pred_1..5 (aux)"},
     {"fc_densenet56", pixl_model_fc_densenet56, "FC-DenseNet56 / Tiramisu (Jegou et al. 2017): 4 layers per dense block, growth 12"},
     {"fc_densenet67", pixl_model_fc_densenet67, "FC-DenseNet67 / Tiramisu: 5 layers per dense block, growth 16"},
     {"fc_densenet103", pixl_model_fc_densenet103, "FC-DenseNet103 / Tiramisu: blocks 4,5,7,10,12 | 15 | 12,10,7,5,4, growth 16"},
@@ -34,6 +24,11 @@ static const model_entry g_models[] = {
     {"resnet50", pixl_model_resnet50, "ResNet-50 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
     {"resnet101", pixl_model_resnet101, "ResNet-101 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
     {"mobilenet_v2", pixl_model_mobilenet_v2, "MobileNetV2 features (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
+    {"fcn32s", pixl_model_fcn32s, "FCN-32s (Long et al. 2015) on VGG-16, learned x32 upsampling (bilinear init); variant 'pad100' = the original pad-100-and-crop form, default same padding"},
+    {"fcn16s", pixl_model_fcn16s, "FCN-16s: FCN-32s + pool4 scores, learned x2 and x16 upsampling; variant 'pad100' or same padding"},
+    {"fcn8s", pixl_model_fcn8s, "FCN-8s: + pool3 scores, learned x2, x2, x8 upsampling; variant 'pad100' = pytorch-semseg fcn8s (learned_billinear), default same padding"},
+    {"segnet", pixl_model_segnet, "SegNet (Badrinarayanan et al. 2017): VGG-16-BN encoder (torchvision names), max-unpool with stored indices, mirrored conv-BN-ReLU decoder, unrectified logits"},
+    {"linknet", pixl_model_linknet, "LinkNet (Chaurasia & Culurciello 2017): ResNet-18 encoder, decoder blocks added to the encoder block inputs as in the paper"},
 };
 #define N_MODELS (int)(sizeof g_models / sizeof g_models[0])
 
