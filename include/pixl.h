@@ -1218,6 +1218,11 @@ int pixl_config_write_docs(FILE *f);
 typedef struct pixl_eval_opts {
     int flip;       /* average with the mirrored prediction */
     int batch_size; /* 0 -> 1 (images of one batch must share a size) */
+        struct {                 /* pixels with a loss (model.arch pixelnet) */
+            int pixels_per_image;
+            int strategy;        /* pixl_sample_kind: uniform, class_balanced, edge_balanced */
+            double pos_fraction; /* edge_balanced: share of positives */
+        } sampling;
     int n_workers;  /* background decoding threads */
     int limit;      /* evaluate only the first `limit` images (0 = all) */
 } pixl_eval_opts;

@@ -12,6 +12,11 @@ typedef pixl_tensor *(*pixl_model_fn)(pixl_ctx *ctx, pixl_tensor *x, const pixl_
 pixl_tensor *pixl_model_enet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_unet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_segnet_basic(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+/* heads on pretrained-style encoders: pspnet.c, deeplabv3plus.c, refinenet.c, gfrnet.c */
+pixl_tensor *pixl_model_pspnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_deeplabv3plus(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_refinenet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_gfrnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_fc_densenet56(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_fc_densenet67(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_fc_densenet103(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
@@ -39,7 +44,9 @@ pixl_tensor *pixl_model_linknet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_
 /* ---------------------------------------------------------------- backbones
  * Encoders with torchvision's state_dict names under `prefix` ("" for a bare
  * backbone, "backbone" inside a segmentation model): vgg16, vgg16_bn,
- * resnet18/34/50/101, mobilenet_v2. Classifier layers are not built.
+ * resnet18/34/50/101, mobilenet_v2 (mobilenet_v2_320: without the last 1x1
+ * conv to 1280, ending at the 320-channel features.17 as DeepLab's encoders
+ * do). Classifier layers are not built.
  * output_stride 32 (default, 0), 16 or 8 replaces strides by dilation as
  * torchvision's replace_stride_with_dilation does (ResNets; MobileNetV2 as
  * DeepLab uses it). The taps are the feature maps a decoder or a hypercolumn

@@ -1,14 +1,24 @@
 /* zoo.c — the model registry: architectures buildable by name. */
 #include "models_impl.h"
+#include "pixelnet/pixelnet_impl.h"
 
 typedef struct { const char *name; pixl_model_fn fn; const char *doc; } model_entry;
 
 static const model_entry g_models[] = {
+    {"pixelnet", pixl_model_pixelnet, "PixelNet (Bansal et al. 2017): backbone taps -> hypercolumns -> MLP, trained on sampled pixels (training.sampling), dense chunked inference; options taps/mlp/dropout/bn/align (pixl.h)"},
     {"enet", pixl_model_enet, "ENet (Paszke et al. 2016): initial block, bottlenecks, max-unpool decoder"},
     {"unet", pixl_model_unet, "U-Net with same padding and BatchNorm; width 32 at 1.0 (variant 'depthN'); variant "
                               "'valid': the paper's form (valid convs, crop-and-concat, no BN, width 64 at 1.0, "
                               "mirrored input border) = pytorch-semseg unet(is_batchnorm=False), 'valid_bn' its BN default"},
     {"segnet_basic", pixl_model_segnet_basic, "SegNet-Basic (CamVid): 4 x conv7x7-64, max-unpool decoder"},
+    {"pspnet", pixl_model_pspnet, "PSPNet (Zhao et al. 2017), semseg head: dilated ResNet (backbone resnet50|resnet101, "
+                                  "output_stride 8|16), pyramid pooling 1/2/3/6, aux head on layer3 (weight 0.4)"},
+    {"deeplabv3plus", pixl_model_deeplabv3plus, "DeepLabv3+ as PixelPick: backbone mobilenet_v2 (default) or resnet50, "
+                                                "output_stride 16|8, ASPP 6/12/18 + image pooling, 48-ch low-level decoder"},
+    {"refinenet", pixl_model_refinenet, "RefineNet-4-cascade (Lin et al. 2017) as refinenet-pytorch rf101: ResNet-101, "
+                                        "RCU, multi-resolution fusion, chained residual pooling"},
+    {"gfrnet", pixl_model_gfrnet, "G-FRNet (Islam et al. 2017) as the authors' CamVid prototxt: VGG-16-BN, gate units, "
+                                  "gated refinement, deep supervision pred_1..5 (aux)"},
     {"fc_densenet56", pixl_model_fc_densenet56, "FC-DenseNet56 / Tiramisu (Jegou et al. 2017): 4 layers per dense block, growth 12"},
     {"fc_densenet67", pixl_model_fc_densenet67, "FC-DenseNet67 / Tiramisu: 5 layers per dense block, growth 16"},
     {"fc_densenet103", pixl_model_fc_densenet103, "FC-DenseNet103 / Tiramisu: blocks 4,5,7,10,12 | 15 | 12,10,7,5,4, growth 16"},
