@@ -221,14 +221,17 @@ static cJSON *run_torch(int threads, const char *filter, int runs)
 static void usage(void)
 {
     fprintf(stderr, "usage: pixl bench ops [--threads N] [--filter STR] [--runs R] [--no-torch]\n"
-                    "       pixl bench models [--models NAME,...] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]\n");
+                    "       pixl bench models [--models NAME,...] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]\n"
+                    "       pixl bench pixelnet [--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S]\n");
 }
 
 int cmd_bench_models(int argc, char **argv); /* cmd_bench_models.c */
+int cmd_bench_pixelnet(int argc, char **argv); /* cmd_bench_pixelnet.c */
 
 int cmd_bench(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "models")) return cmd_bench_models(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "pixelnet")) return cmd_bench_pixelnet(argc, argv);
     const char *filter = "";
     int torch = 1, runs = 10, have_ops = 0;
     for (int i = 1; i < argc; i++) {
