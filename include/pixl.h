@@ -768,6 +768,15 @@ pixl_image *pixl_label_colorize(const int32_t *labels, int width, int height, co
  *   "ade20k"    ADEChallengeData2016: images/<training|validation>     0 -> 255, v -> v-1
  *               /<stem>.jpg with annotations/<same>/<stem>.png (split
  *               "train"/"val" accepted)
+ *   "bsds500"   BSDS500: images/<split>/<id>.jpg with                 0 no annotator marks the
+ *               groundTruth/<split>/<id>.mat (libmatio; every          pixel, 1 a fraction >=
+ *               annotator's Boundaries map). Edge task: all maps      edge_consensus (0 -> 0.5)
+ *               and the soft target (fraction of annotators, HED's    of them, 255 (ignored) a
+ *               average) via pixl_dataset_load_edges()                 smaller fraction (HED/RCF)
+ *   "synthetic_normals" generated in memory like "synthetic": ray-cast   0 plane, 1 box, 2 sphere,
+ *               rooms of planes, boxes and spheres (textured, shaded;  255 no surface (sky)
+ *               exact per-pixel normals and validity mask via
+ *               pixl_dataset_load_normals())
  */
 typedef struct pixl_dataset pixl_dataset;
 
@@ -788,8 +797,10 @@ typedef struct pixl_dataset_opts {
     int reduce_zero_label;    /* list/folder: raw 0 -> 255, v -> v-1 (ADE20K style) */
     float mean[3], std[3];    /* normalisation override, used when std[0] > 0 */
     int limit;                /* keep only the first `limit` samples (0 = all) */
-    int width, height, count; /* synthetic */
-    uint64_t seed;            /* synthetic */
+    int width, height, count; /* synthetic, synthetic_normals */
+    uint64_t seed;            /* synthetic, synthetic_normals */
+    float edge_consensus;     /* bsds500: fraction of annotators making a boundary label (0 -> 0.5; a tiny
+                               * value such as 1e-6 gives the union of the annotators, nothing ignored) */
 } pixl_dataset_opts;
 
 /* Open a dataset (NULL with an error naming the file/line on failure). */
@@ -816,6 +827,27 @@ const char *pixl_dataset_sample_name(const pixl_dataset *ds, int i);
 int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t **labels);
 /* Map raw label values of this dataset's encoding in place. */
 void pixl_dataset_map_labels(const pixl_dataset *ds, int32_t *labels, int64_t n);
+
+/* What the targets of a dataset are: class labels, boundaries (bsds500) or
+ * surface normals (synthetic_normals); every kind still gives label maps. */
+typedef enum pixl_task { PIXL_TASK_SEGMENTATION = 0, PIXL_TASK_EDGES = 1, PIXL_TASK_NORMALS = 2 } pixl_task;
+int pixl_dataset_task(const pixl_dataset *ds);
+/* Edge datasets: sample i's RGB image, soft target (height*width floats: the
+ * fraction of annotators marking each pixel) and every annotator's boundary
+ * map (*n_maps maps of height*width bytes, 0/1, one after another; the
+ * benchmark's ground truth, see pixl_edge_benchmark()). Any output pointer
+ * may be NULL; results are malloc'ed (pixl_image_free() / free()). */
+int pixl_dataset_load_edges(const pixl_dataset *ds, int i, pixl_image **image, float **soft, uint8_t **maps,
+                            int *n_maps);
+/* Normal datasets: sample i's RGB image, unit normals (3 planes of
+ * height*width floats: x right, y down, z forward from the camera, the
+ * OpenCV camera frame; visible surfaces have z < 0) and validity mask
+ * (height*width bytes, 1 where a surface was hit; normals are 0 elsewhere).
+ * Any output may be NULL; malloc'ed. */
+int pixl_dataset_load_normals(const pixl_dataset *ds, int i, pixl_image **image, float **normals, uint8_t **mask);
+/* Every annotator's Boundaries map of a BSDS groundTruth .mat file (libmatio):
+ * *n_maps maps of height*width bytes (0/1, row-major), malloc'ed. */
+int pixl_bsds_read(const char *mat_path, uint8_t **maps, int *n_maps, int *width, int *height);
 
 /*
  * AUGMENTATION
@@ -1069,6 +1101,33 @@ int pixl_edge_scores(const pixl_edge_counts *counts, int n_images, int n_thresho
  * depend on the thread count). */
 int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_bench_opts *o,
                         pixl_edge_bench_result *res);
+
+/* SURFACE-NORMAL METRICS (src/metrics/normals.c)
+ *   Per pixel the angle between predicted and true normal in degrees,
+ *   acos(clamp(p.g / (|p||g|), -1, 1)); pixels with mask 0 or a zero-length
+ *   true normal are skipped; a zero-length prediction counts as 90 degrees.
+ *   Normals are 3 planes of n floats (x, y, z: one CHW image, n = H*W).
+ *   Scores: mean, median and RMSE of the angle; fractions of pixels with
+ *   angle < 11.25, < 22.5, < 30 degrees. The accumulator's median comes from
+ *   a 0.001-degree histogram (bin centre); pixl_normal_scores_exact() sorts.
+ *   Sums use a fixed decomposition: identical for any thread count. */
+typedef struct pixl_normal_scores {
+    int64_t n_pixels;
+    double mean, median, rmse;                     /* degrees (NaN with no pixel) */
+    double within_11_25, within_22_5, within_30;   /* fractions in [0, 1] */
+} pixl_normal_scores;
+typedef struct pixl_normal_metrics pixl_normal_metrics;
+pixl_normal_metrics *pixl_normal_metrics_new(void);
+void pixl_normal_metrics_free(pixl_normal_metrics *m);
+void pixl_normal_metrics_reset(pixl_normal_metrics *m);
+/* Add one image (mask may be NULL: every pixel with a true normal counts). */
+int pixl_normal_metrics_update(pixl_normal_metrics *m, const float *pred, const float *gt, const uint8_t *mask,
+                               int64_t n);
+int pixl_normal_metrics_scores(const pixl_normal_metrics *m, pixl_normal_scores *s);
+/* Scores of one image with the exact median. */
+int pixl_normal_scores_exact(const float *pred, const float *gt, const uint8_t *mask, int64_t n, pixl_normal_scores *s);
+/* Angle of every pixel in degrees (NaN where skipped) into deg (n floats). */
+int pixl_normal_angles(const float *pred, const float *gt, const uint8_t *mask, int64_t n, float *deg);
 
 /* TRAINING CONFIGURATION (YAML)
  *

@@ -37,6 +37,24 @@ extern const uint8_t pixl__synth_colours[PIXL_SYNTH_CLASSES * 3];
 extern const float pixl__synth_mean[3], pixl__synth_std[3];
 void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t *rgb, int32_t *labels);
 
+/* BSDS500 ground truth (bsds.c): every annotator's Boundaries map of a .mat
+ * file, row-major, 0/1, n_maps*height*width bytes (malloc'ed). */
+int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *width, int *height);
+/* Targets from n_maps maps of np pixels: soft = fraction of annotators;
+ * labels = 0 (nobody), 1 (fraction >= consensus), 255 (some, fewer). Either may be NULL. */
+void pixl__bsds_targets(const uint8_t *maps, int n_maps, size_t np, float consensus, float *soft, int32_t *labels);
+
+/* Synthetic surface normals (synthetic_normals.c): sample `index` of (seed)
+ * at w x h: rgb (w*h*3), normals (3*w*h planes x, y, z; camera frame), mask
+ * (w*h, 1 = a surface), labels (w*h: 0 plane, 1 box, 2 sphere, 255 none).
+ * Any output but rgb may be NULL. Returns PIXL_OK or PIXL_ERR_NOMEM. */
+#define PIXL_SYNTH_NORMAL_CLASSES 3
+extern const char *const pixl__synth_normal_names[PIXL_SYNTH_NORMAL_CLASSES];
+extern const uint8_t pixl__synth_normal_colours[PIXL_SYNTH_NORMAL_CLASSES * 3];
+extern const float pixl__synth_normal_mean[3], pixl__synth_normal_std[3];
+int pixl__synthetic_normals_render(int w, int h, uint64_t seed, int64_t index, uint8_t *rgb, float *normals,
+                                   uint8_t *mask, int32_t *labels);
+
 /* Augmentation on an 8-bit image (any channel count) + optional labels.
  * `pad` holds the padding value of each channel. */
 int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *img, const int32_t *labels,

@@ -1,5 +1,5 @@
 /* dataset.c — datasets: sample lists of the kinds list, folder, camvid, voc,
- * cityscapes, ade20k and synthetic; their class names, colours, label
+ * cityscapes, ade20k, bsds500, synthetic and synthetic_normals; their class names, colours, label
  * mappings into [0, K) + 255 and normalisation statistics; thread-safe
  * sample decoding (pixl_dataset_load). */
 #include <ctype.h>
@@ -24,6 +24,8 @@ struct pixl_dataset {
     /* synthetic */
     int synth_w, synth_h;
     uint64_t synth_seed;
+    int task;             /* PIXL_TASK_* */
+    float edge_consensus; /* bsds500 */
 };
 
 /* ----------------------------------------------------------- class tables */
@@ -320,7 +322,7 @@ static int pair_folder(pixl_dataset *ds, const char *dir, const char *ldir, cons
             size_t ls = strlen(st), lt = strip_tail ? strlen(strip_tail) : 0;
             if (lt && ls >= lt && !strcmp(st + ls - lt, strip_tail)) st[ls - lt] = 0;
             char file[4096];
-            snprintf(file, sizeof file, "%s%s.png", st, suffix ? suffix : "");
+            snprintf(file, sizeof file, "%s%s%s", st, suffix ? suffix : "", ds->task == PIXL_TASK_EDGES ? ".mat" : ".png");
             free(st);
             lab = pixl__join(ldir, file);
             if (lab && !pixl__is_file(lab)) {
@@ -476,6 +478,28 @@ static int open_ade(pixl_dataset *ds, const pixl_dataset_opts *o, const char *sp
     return rc;
 }
 
+static int open_bsds(pixl_dataset *ds, const pixl_dataset_opts *o, const char *split)
+{
+    if (!o->root) return pixl_set_error(PIXL_ERR_ARG, "bsds500 dataset: root folder not set");
+    char rel[1024];
+    snprintf(rel, sizeof rel, "images/%s", split);
+    char *idir = pixl__join(o->root, rel);
+    snprintf(rel, sizeof rel, "groundTruth/%s", split);
+    char *ldir = pixl__join(o->root, rel);
+    int rc;
+    if (!idir || !ldir) rc = PIXL_ERR_NOMEM;
+    else if (!pixl__is_dir(idir)) rc = pixl_set_error(PIXL_ERR_NOT_FOUND, "bsds500 dataset: image folder '%s' not found", idir);
+    else if (!pixl__is_dir(ldir))
+        rc = pixl_set_error(PIXL_ERR_NOT_FOUND, "bsds500 dataset: ground-truth folder '%s' not found", ldir);
+    else rc = pair_folder(ds, idir, ldir, "", NULL);
+    if (!rc && ds->n == 0) rc = pixl_set_error(PIXL_ERR_NOT_FOUND, "bsds500 dataset: no images in '%s'", idir);
+    free(idir), free(ldir);
+    return rc;
+}
+
+static const char *const bsds_names[2] = {"non-boundary", "boundary"};
+static const uint8_t bsds_colours[6] = {0, 0, 0, 255, 255, 255};
+
 /* ----------------------------------------------------------------- open */
 
 pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
@@ -506,6 +530,30 @@ pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
             memcpy(ds->std, pixl__synth_std, sizeof ds->std);
             ds->map = MAP_NONE;
         }
+    } else if (!strcmp(kind, "synthetic_normals")) {
+        ds->synth_w = o->width ? o->width : 64;
+        ds->synth_h = o->height ? o->height : 64;
+        ds->synth_seed = o->seed;
+        ds->task = PIXL_TASK_NORMALS;
+        int count = o->count ? o->count : 1024;
+        if (count < 0 || pixl__check_dims("synthetic_normals", ds->synth_w, ds->synth_h, 3, 8)) {
+            rc = pixl_set_error(PIXL_ERR_ARG, "synthetic_normals dataset: bad size %dx%d or count %d", o->width,
+                                o->height, o->count);
+        } else {
+            ds->n = count;
+            rc = set_classes(ds, PIXL_SYNTH_NORMAL_CLASSES, pixl__synth_normal_names, pixl__synth_normal_colours);
+            memcpy(ds->mean, pixl__synth_normal_mean, sizeof ds->mean);
+            memcpy(ds->std, pixl__synth_normal_std, sizeof ds->std);
+            ds->map = MAP_NONE;
+        }
+    } else if (!strcmp(kind, "bsds500")) {
+        ds->task = PIXL_TASK_EDGES;
+        ds->edge_consensus = o->edge_consensus > 0 ? o->edge_consensus : 0.5f;
+        if (!(o->edge_consensus >= 0 && o->edge_consensus <= 1))
+            rc = pixl_set_error(PIXL_ERR_ARG, "bsds500 dataset: edge_consensus %g outside [0, 1]", (double)o->edge_consensus);
+        if (!rc) rc = set_classes(ds, 2, bsds_names, bsds_colours);
+        if (!rc) rc = open_bsds(ds, o, split);
+        ds->map = MAP_NONE;
     } else if (!strcmp(kind, "camvid")) {
         rc = set_classes(ds, 11, camvid_names, camvid_colours);
         if (!rc) rc = open_list_kind(ds, o, split);
@@ -538,7 +586,8 @@ pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
         ds->map = o->reduce_zero_label ? MAP_REDUCE_ZERO : MAP_RANGE;
     } else {
         rc = pixl_set_error(PIXL_ERR_ARG,
-                            "unknown dataset kind '%s' (synthetic, list, folder, camvid, voc, cityscapes, ade20k)",
+                            "unknown dataset kind '%s' (synthetic, synthetic_normals, list, folder, camvid, voc, cityscapes, "
+                            "ade20k, bsds500)",
                             kind);
     }
     if (!rc && o->std[0] > 0) {
@@ -595,7 +644,7 @@ const char *pixl_dataset_sample_name(const pixl_dataset *ds, int i)
     static _Thread_local char buf[4][32];
     static _Thread_local int k;
     k = (k + 1) & 3;
-    snprintf(buf[k], sizeof buf[k], "synthetic_%06d", i);
+    snprintf(buf[k], sizeof buf[k], ds->task == PIXL_TASK_NORMALS ? "synthetic_normals_%06d" : "synthetic_%06d", i);
     return buf[k];
 }
 
@@ -636,7 +685,15 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
             pixl_image_free(img), free(lab);
             return PIXL_ERR_NOMEM;
         }
-        pixl__synthetic_render(ds->synth_w, ds->synth_h, ds->synth_seed, i, img->data, lab);
+        if (ds->task == PIXL_TASK_NORMALS) {
+            int rc = pixl__synthetic_normals_render(ds->synth_w, ds->synth_h, ds->synth_seed, i, img->data, NULL, NULL, lab);
+            if (rc) {
+                pixl_image_free(img), free(lab);
+                return rc;
+            }
+        } else {
+            pixl__synthetic_render(ds->synth_w, ds->synth_h, ds->synth_seed, i, img->data, lab);
+        }
         *image = img;
         if (labels) *labels = lab;
         else free(lab);
@@ -650,7 +707,22 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
     }
     size_t np = (size_t)img->width * img->height;
     int32_t *lab;
-    if (!ds->has_labels) {
+    if (ds->task == PIXL_TASK_EDGES) {
+        uint8_t *maps;
+        int n, w, h;
+        int rc = pixl__bsds_read_mat(ds->labels[i], &maps, &n, &w, &h);
+        if (!rc && (w != img->width || h != img->height))
+            rc = pixl_set_error(PIXL_ERR_SHAPE, "bsds500 dataset sample %d: image '%s' is %dx%d but ground truth '%s' is %dx%d",
+                                i, ds->images[i], img->width, img->height, ds->labels[i], w, h);
+        lab = rc ? NULL : pixl_malloc(sizeof *lab * np);
+        if (!lab) {
+            free(maps);
+            pixl_image_free(img);
+            return rc ? rc : PIXL_ERR_NOMEM;
+        }
+        pixl__bsds_targets(maps, n, np, ds->edge_consensus, NULL, lab);
+        free(maps);
+    } else if (!ds->has_labels) {
         lab = pixl_malloc(sizeof *lab * np);
         if (!lab) {
             pixl_image_free(img);
@@ -674,5 +746,81 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
     }
     *image = img;
     *labels = lab;
+    return PIXL_OK;
+}
+
+/* ------------------------------------------------------- edges, normals */
+
+int pixl_dataset_task(const pixl_dataset *ds) { return ds ? ds->task : PIXL_TASK_SEGMENTATION; }
+
+int pixl_dataset_load_edges(const pixl_dataset *ds, int i, pixl_image **image, float **soft, uint8_t **maps,
+                            int *n_maps)
+{
+    if (image) *image = NULL;
+    if (soft) *soft = NULL;
+    if (maps) *maps = NULL;
+    if (n_maps) *n_maps = 0;
+    if (!ds) return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load_edges: NULL dataset");
+    if (ds->task != PIXL_TASK_EDGES)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load_edges: the %s dataset has no boundary maps (bsds500 has)",
+                              ds->kind);
+    if (i < 0 || i >= ds->n)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load_edges: index %d outside the %s dataset (%d samples)", i,
+                              ds->kind, ds->n);
+    uint8_t *m;
+    int n, w, h;
+    int rc = pixl__bsds_read_mat(ds->labels[i], &m, &n, &w, &h);
+    if (rc) return rc;
+    pixl_image *img = NULL;
+    float *s = NULL;
+    if (image) {
+        img = pixl_image_load(ds->images[i], 3, 8);
+        if (!img) rc = pixl_last_status();
+        else if (img->width != w || img->height != h)
+            rc = pixl_set_error(PIXL_ERR_SHAPE, "bsds500 dataset sample %d: image '%s' is %dx%d but ground truth '%s' is %dx%d",
+                                i, ds->images[i], img->width, img->height, ds->labels[i], w, h);
+    }
+    if (!rc && soft) {
+        s = pixl_malloc(sizeof(float) * (size_t)w * h);
+        if (!s) rc = PIXL_ERR_NOMEM;
+        else pixl__bsds_targets(m, n, (size_t)w * h, ds->edge_consensus, s, NULL);
+    }
+    if (rc) {
+        pixl_image_free(img), free(s), free(m);
+        return rc;
+    }
+    if (image) *image = img;
+    if (soft) *soft = s;
+    if (maps) *maps = m;
+    else free(m);
+    if (n_maps) *n_maps = n;
+    return PIXL_OK;
+}
+
+int pixl_dataset_load_normals(const pixl_dataset *ds, int i, pixl_image **image, float **normals, uint8_t **mask)
+{
+    if (image) *image = NULL;
+    if (normals) *normals = NULL;
+    if (mask) *mask = NULL;
+    if (!ds) return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load_normals: NULL dataset");
+    if (ds->task != PIXL_TASK_NORMALS)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load_normals: the %s dataset has no surface normals", ds->kind);
+    if (i < 0 || i >= ds->n)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load_normals: index %d outside the %s dataset (%d samples)", i,
+                              ds->kind, ds->n);
+    size_t np = (size_t)ds->synth_w * ds->synth_h;
+    pixl_image *img = pixl_image_new(ds->synth_w, ds->synth_h, 3, 8);
+    float *nrm = normals ? pixl_malloc(sizeof(float) * 3 * np) : NULL;
+    uint8_t *msk = mask ? pixl_malloc(np) : NULL;
+    int rc = !img || (normals && !nrm) || (mask && !msk) ? PIXL_ERR_NOMEM : PIXL_OK;
+    if (!rc) rc = pixl__synthetic_normals_render(ds->synth_w, ds->synth_h, ds->synth_seed, i, img->data, nrm, msk, NULL);
+    if (rc) {
+        pixl_image_free(img), free(nrm), free(msk);
+        return rc;
+    }
+    if (image) *image = img;
+    else pixl_image_free(img);
+    if (normals) *normals = nrm;
+    if (mask) *mask = msk;
     return PIXL_OK;
 }

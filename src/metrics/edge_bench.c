@@ -282,6 +282,8 @@ typedef struct matcher {
     int32_t stamp;
     heap_item *heap;
     int heap_cap;
+    int32_t *touched, *free_l;
+    int touched_cap, free_cap;
 } matcher;
 
 static void matcher_free(matcher *m)
@@ -292,6 +294,7 @@ static void matcher_free(matcher *m)
     free(m->adj_start), free(m->adj_to), free(m->adj_cost), free(m->parent), free(m->comp_l), free(m->comp_r);
     free(m->mate_l), free(m->mate_r), free(m->matecost_r), free(m->pl), free(m->pr), free(m->dl), free(m->dr);
     free(m->seen_r), free(m->stack_u), free(m->stack_v), free(m->iter), free(m->heap);
+    free(m->touched), free(m->free_l);
     free(m);
 }
 
@@ -386,34 +389,39 @@ static int solve_component(matcher *m, const int32_t *L, int nl, const int32_t *
 {
     int32_t *ml = m->mate_l, *mr = m->mate_r, *mcr = m->matecost_r;
     int64_t *pl = m->pl, *pr = m->pr, *dl = m->dl, *dr = m->dr;
-    /* initial potentials: pl = 0, pr[v] = min incoming cost, pt = min pr */
-    for (int i = 0; i < nr; i++) pr[R[i]] = INF64;
+    /* initial potentials: pl = 0, pr[v] = min incoming cost, pt = min pr, ps = 0
+     * (reduced costs c + p(tail) - p(head) >= 0 on every residual arc) */
+    for (int i = 0; i < nr; i++) pr[R[i]] = INF64, dr[R[i]] = INF64;
+    int need = 2 * (nl + nr) + 16;
     for (int i = 0; i < nl; i++) {
         int u = L[i];
         pl[u] = 0;
+        dl[u] = INF64;
+        need += m->adj_start[u + 1] - m->adj_start[u];
         for (int e = m->adj_start[u]; e < m->adj_start[u + 1]; e++) {
             int64_t c = m->adj_cost[e] - m->ow;
             if (c < pr[m->adj_to[e]]) pr[m->adj_to[e]] = c;
         }
     }
-    int64_t pt = INF64;
+    int64_t pt = INF64, ps = 0;
     for (int i = 0; i < nr; i++)
         if (pr[R[i]] < pt) pt = pr[R[i]];
-    const int T = -1; /* the sink in the heap: node id -1; left u -> 2u, right v -> 2v+1 */
-    int need = 2 * (nl + nr) + 16;
-    for (int e = 0; e < nl; e++) need += m->adj_start[L[e] + 1] - m->adj_start[L[e]];
-    if (grow((void **)&m->heap, &m->heap_cap, need, sizeof(heap_item))) return PIXL_ERR_NOMEM;
+    if (grow((void **)&m->heap, &m->heap_cap, need, sizeof(heap_item)) ||
+        grow((void **)&m->touched, &m->touched_cap, nl + nr + 1, sizeof(int32_t)) ||
+        grow((void **)&m->free_l, &m->free_cap, nl + 1, sizeof(int32_t)))
+        return PIXL_ERR_NOMEM;
+    int32_t *freel = m->free_l, *touched = m->touched;
+    int nfree = 0;
+    for (int i = 0; i < nl; i++) freel[nfree++] = L[i];
+    const int T = -1; /* heap ids: left u -> 2u, right v -> 2v+1, sink -1 */
     for (;;) {
-        /* Dijkstra on reduced costs from every free left node */
-        for (int i = 0; i < nl; i++) dl[L[i]] = INF64;
-        for (int i = 0; i < nr; i++) dr[R[i]] = INF64;
-        int hn = 0;
-        for (int i = 0; i < nl; i++) {
-            int u = L[i];
-            if (ml[u] < 0) {
-                dl[u] = -pl[u];
-                heap_push(m->heap, &hn, dl[u], 2 * u);
-            }
+        /* Dijkstra on reduced costs from every free left node, stopped at the sink */
+        int hn = 0, nt = 0;
+        for (int i = 0; i < nfree; i++) {
+            int u = freel[i];
+            dl[u] = ps - pl[u];
+            touched[nt++] = 2 * u;
+            heap_push(m->heap, &hn, dl[u], 2 * u);
         }
         int64_t D = INF64;
         while (hn > 0) {
@@ -430,6 +438,7 @@ static int solve_component(matcher *m, const int32_t *L, int nl, const int32_t *
                     if (ml[u] == v) continue;
                     int64_t nd = it.key + (m->adj_cost[e] - m->ow) + pl[u] - pr[v];
                     if (nd < dr[v]) {
+                        if (dr[v] == INF64) touched[nt++] = 2 * v + 1;
                         dr[v] = nd;
                         heap_push(m->heap, &hn, nd, 2 * v + 1);
                     }
@@ -441,6 +450,7 @@ static int solve_component(matcher *m, const int32_t *L, int nl, const int32_t *
                     int u = mr[v];
                     int64_t nd = it.key - mcr[v] + pr[v] - pl[u];
                     if (nd < dl[u]) {
+                        if (dl[u] == INF64) touched[nt++] = 2 * u;
                         dl[u] = nd;
                         heap_push(m->heap, &hn, nd, 2 * u);
                     }
@@ -453,21 +463,25 @@ static int solve_component(matcher *m, const int32_t *L, int nl, const int32_t *
                 }
             }
         }
+        /* p += min(dist, D) - D: only nodes closer than D change (the
+         * constant -D keeps untouched nodes as they are); ps -= D, pt same */
+        for (int i = 0; i < nt; i++) {
+            int id = touched[i], x = id >> 1;
+            int64_t *d = id & 1 ? &dr[x] : &dl[x], *p = id & 1 ? &pr[x] : &pl[x];
+            if (D != INF64 && *d < D) *p += *d - D;
+            *d = INF64;
+        }
         if (D == INF64) break; /* no augmenting path */
-        for (int i = 0; i < nl; i++) pl[L[i]] += dl[L[i]] < D ? dl[L[i]] : D;
-        for (int i = 0; i < nr; i++) pr[R[i]] += dr[R[i]] < D ? dr[R[i]] : D;
-        pt += D;
-        if (pt >= 0) break; /* the cheapest augmentation no longer lowers the cost */
-        /* blocking set of zero-reduced-cost augmenting paths */
+        ps -= D;
+        if (pt - ps >= 0) break; /* the cheapest augmentation no longer lowers the cost */
+        /* a blocking set of zero-reduced-cost augmenting paths */
         m->stamp++;
-        for (int i = 0; i < nl; i++) {
-            int u0 = L[i];
-            if (ml[u0] >= 0 || pl[u0] != 0) continue;
-            int sp = 0;
-            m->stack_u[sp] = u0;
+        for (int i = 0; i < nfree; i++) {
+            int u0 = freel[i];
+            if (ps - pl[u0] != 0) continue;
+            int sp = 1, found = 0;
+            m->stack_u[0] = u0;
             m->iter[u0] = m->adj_start[u0];
-            sp = 1;
-            int found = 0;
             while (sp > 0 && !found) {
                 int u = m->stack_u[sp - 1];
                 int advanced = 0;
@@ -502,6 +516,11 @@ static int solve_component(matcher *m, const int32_t *L, int nl, const int32_t *
                 if (!found && !advanced) sp--;
             }
         }
+        int k = 0;
+        for (int i = 0; i < nfree; i++)
+            if (ml[freel[i]] < 0) freel[k++] = freel[i];
+        nfree = k;
+        if (nfree == 0) break;
     }
     return PIXL_OK;
 }
@@ -509,8 +528,8 @@ static int solve_component(matcher *m, const int32_t *L, int nl, const int32_t *
 /* Match the on-pixels of a (pred) to those of b (truth). ma/mb (optional,
  * w*h): 1 + index of the partner pixel, 0 when unmatched. Counts of matched
  * pixels returned in *na / *nb; *cost the total (pixels, unscaled). */
-static int matcher_run(matcher *m, const uint8_t *a, const uint8_t *b, int32_t *ma, int32_t *mb, uint8_t *hit_a,
-                       int64_t *n_matched, double *cost, double max_dist_px, double outlier_cost)
+static int matcher_core(matcher *m, const uint8_t *a, const uint8_t *b, int32_t *ma, int32_t *mb, uint8_t *hit_a,
+                        uint8_t *hit_b, int64_t *n_matched, double *cost, double max_dist_px, double outlier_cost)
 {
     const int w = m->w, h = m->h;
     int nA = 0, nB = 0, nE = 0;
@@ -629,6 +648,7 @@ static int matcher_run(matcher *m, const uint8_t *a, const uint8_t *b, int32_t *
             if (ma) ma[p] = q + 1;
             if (mb) mb[q] = p + 1;
             if (hit_a) hit_a[p] = 1;
+            if (hit_b) hit_b[q] = 1;
         }
     }
     if (n_matched) *n_matched = matched;
@@ -637,6 +657,19 @@ cleanup:
     for (int u = 0; u < nA; u++) m->idx_a[m->pix_a[u]] = -1;
     for (int v = 0; v < nB; v++) m->idx_b[m->pix_b[v]] = -1;
     return rc;
+}
+
+/* The problem is symmetric; the searches start from the free nodes of the
+ * left side, so the side with fewer pixels is made the left one (an excess
+ * of unmatchable left pixels would otherwise be rescanned every phase). */
+static int matcher_run(matcher *m, const uint8_t *a, const uint8_t *b, int32_t *ma, int32_t *mb, uint8_t *hit_a,
+                       int64_t *n_matched, double *cost, double max_dist_px, double outlier_cost)
+{
+    int64_t ca = 0, cb = 0;
+    const size_t n = (size_t)m->w * m->h;
+    for (size_t p = 0; p < n; p++) ca += a[p] != 0, cb += b[p] != 0;
+    if (cb < ca) return matcher_core(m, b, a, mb, ma, NULL, hit_a, n_matched, cost, max_dist_px, outlier_cost);
+    return matcher_core(m, a, b, ma, mb, hit_a, NULL, n_matched, cost, max_dist_px, outlier_cost);
 }
 
 int pixl_edge_correspond(const uint8_t *a, const uint8_t *b, int width, int height, double max_dist_px,

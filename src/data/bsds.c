@@ -1,0 +1,96 @@
+/* bsds.c — BSDS500 ground truth: the per-annotator boundary maps of a
+ * groundTruth/<split>/<id>.mat file (MATLAB v5, compressed), read with
+ * libmatio, and the training targets derived from them. */
+#include <matio.h>
+
+#include "data/data_impl.h"
+
+int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *width, int *height)
+{
+    *maps = NULL;
+    *n_maps = *width = *height = 0;
+    if (!pixl__is_file(path)) return pixl_set_error(PIXL_ERR_NOT_FOUND, "BSDS ground truth '%s' not found", path);
+    mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
+    if (!mat) return pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': not a MAT-file libmatio can read", path);
+    matvar_t *gt = Mat_VarRead(mat, "groundTruth");
+    int rc = PIXL_OK;
+    uint8_t *out = NULL;
+    int n = 0, W = 0, H = 0;
+    if (!gt || gt->class_type != MAT_C_CELL || gt->rank < 1) {
+        rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': no cell array 'groundTruth'", path);
+        goto done;
+    }
+    size_t cells = 1;
+    for (int d = 0; d < gt->rank; d++) cells *= gt->dims[d];
+    if (cells < 1 || cells > 64) {
+        rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': %zu annotations (1..64)", path, cells);
+        goto done;
+    }
+    n = (int)cells;
+    for (int i = 0; i < n; i++) {
+        matvar_t *cell = Mat_VarGetCell(gt, i);
+        matvar_t *b = cell && cell->class_type == MAT_C_STRUCT ? Mat_VarGetStructFieldByName(cell, "Boundaries", 0)
+                                                               : NULL;
+        if (!b || b->rank != 2 || !b->data || (b->class_type != MAT_C_UINT8 && b->class_type != MAT_C_DOUBLE)) {
+            rc = pixl_set_error(PIXL_ERR_FORMAT,
+                                "BSDS ground truth '%s': annotation %d has no 2-D logical/uint8/double 'Boundaries'",
+                                path, i + 1);
+            goto done;
+        }
+        int h = (int)b->dims[0], w = (int)b->dims[1];
+        if (i == 0) {
+            W = w, H = h;
+            if ((rc = pixl__check_dims(path, W, H, 1, 8))) goto done;
+            out = pixl_malloc((size_t)n * W * H);
+            if (!out) {
+                rc = PIXL_ERR_NOMEM;
+                goto done;
+            }
+        } else if (w != W || h != H) {
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': annotation %d is %dx%d, annotation 1 %dx%d",
+                                path, i + 1, w, h, W, H);
+            goto done;
+        }
+        uint8_t *o = out + (size_t)i * W * H;
+        /* column-major -> row-major */
+        if (b->class_type == MAT_C_UINT8) {
+            const uint8_t *src = b->data;
+            for (int x = 0; x < W; x++)
+                for (int y = 0; y < H; y++) o[(size_t)y * W + x] = src[(size_t)x * H + y] != 0;
+        } else {
+            const double *src = b->data;
+            for (int x = 0; x < W; x++)
+                for (int y = 0; y < H; y++) o[(size_t)y * W + x] = src[(size_t)x * H + y] != 0;
+        }
+    }
+done:
+    if (gt) Mat_VarFree(gt);
+    Mat_Close(mat);
+    if (rc) {
+        free(out);
+        return rc;
+    }
+    *maps = out;
+    *n_maps = n;
+    *width = W;
+    *height = H;
+    return PIXL_OK;
+}
+
+void pixl__bsds_targets(const uint8_t *maps, int n_maps, size_t np, float consensus, float *soft, int32_t *labels)
+{
+    for (size_t p = 0; p < np; p++) {
+        int c = 0;
+        for (int g = 0; g < n_maps; g++) c += maps[(size_t)g * np + p] != 0;
+        float f = (float)c / (float)n_maps;
+        if (soft) soft[p] = f;
+        if (labels) labels[p] = c == 0 ? 0 : f >= consensus ? 1 : PIXL_IGNORE_LABEL;
+    }
+}
+
+int pixl_bsds_read(const char *mat_path, uint8_t **maps, int *n_maps, int *width, int *height)
+{
+    if (!mat_path || !maps || !n_maps || !width || !height)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_bsds_read: NULL argument");
+    return pixl__bsds_read_mat(mat_path, maps, n_maps, width, height);
+}
