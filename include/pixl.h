@@ -1290,6 +1290,15 @@ typedef struct pixl_eval_opts {
  * applies inside) and add to conf (created by the caller with the model's
  * class count and PIXL_IGNORE_LABEL). */
 int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, pixl_confusion *conf);
+/* Edge models (1 output: sigmoid; 2 outputs: softmax of class 1) on an
+ * edge dataset (bsds500): the BSDS benchmark (pixl_edge_benchmark, options
+ * bo may be NULL) of the predicted boundary probabilities against every
+ * annotator. src/metrics/task_eval.c */
+int pixl_evaluate_edges(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, const pixl_edge_bench_opts *bo,
+                        pixl_edge_bench_result *res);
+/* Normal models (3 outputs; only the direction counts) on a normal dataset
+ * (synthetic_normals): every image's valid pixels added to acc. */
+int pixl_evaluate_normals(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, pixl_normal_metrics *acc);
 
 typedef struct pixl_train_hooks {
     volatile int *stop; /* polled every step: non-zero saves a checkpoint and returns */

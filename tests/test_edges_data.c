@@ -216,3 +216,42 @@ PIXL_TEST(normal_metrics_threads)
     free(pred), free(gt), free(mask);
     pixl_dataset_free(ds);
 }
+
+PIXL_TEST(evaluate_normals_and_edges)
+{
+    pixl_dataset *ds = pixl_dataset_open(&(pixl_dataset_opts){.kind = "synthetic_normals", .width = 32, .height = 32, .count = 2});
+    pixl_model *m3 = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 3, .width = 0.25f}, 3);
+    pixl_model *m1 = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 1, .width = 0.25f}, 3);
+    pixl_normal_metrics *acc = pixl_normal_metrics_new();
+    CHECK(ds && m3 && m1 && acc);
+    if (!ds || !m3 || !m1 || !acc) goto done;
+    CHECK(pixl_evaluate_normals(m3, ds, NULL, acc) == PIXL_OK);
+    pixl_normal_scores s;
+    CHECK(pixl_normal_metrics_scores(acc, &s) == PIXL_OK);
+    int64_t valid = 0;
+    for (int i = 0; i < 2; i++) {
+        uint8_t *mask;
+        CHECK(pixl_dataset_load_normals(ds, i, NULL, NULL, &mask) == PIXL_OK);
+        for (int p = 0; p < 32 * 32; p++) valid += mask[p];
+        free(mask);
+    }
+    CHECK(s.n_pixels == valid && s.mean >= 0 && s.mean <= 180);
+    CHECK(pixl_evaluate_normals(m1, ds, NULL, acc) == PIXL_ERR_SHAPE);
+    pixl_edge_bench_result *r = calloc(1, sizeof *r);
+    CHECK(pixl_evaluate_edges(m1, ds, NULL, NULL, r) == PIXL_ERR_ARG); /* no boundary maps */
+    if (!access(BSDS_ROOT "/groundTruth/val", R_OK)) {
+        pixl_dataset *bs = pixl_dataset_open(&(pixl_dataset_opts){.kind = "bsds500", .root = BSDS_ROOT, .split = "val", .limit = 1});
+        CHECK(bs && pixl_evaluate_edges(m3, bs, NULL, NULL, r) == PIXL_ERR_SHAPE);
+        pixl_edge_bench_opts bo = {.n_thresholds = 3};
+        pixl_model_set_input_size(m1, 48, 64); /* small network pass, logits resized back */
+        CHECK(bs && pixl_evaluate_edges(m1, bs, NULL, &bo, r) == PIXL_OK);
+        CHECK(r->n_images == 1 && r->n_thresholds == 3 && r->total[0].sum_r > 1000);
+        CHECK(r->ods_f >= 0 && r->ods_f <= 1 && r->ap >= 0 && r->ap <= 1);
+        pixl_dataset_free(bs);
+    }
+    free(r);
+done:
+    pixl_normal_metrics_free(acc);
+    pixl_model_free(m1), pixl_model_free(m3);
+    pixl_dataset_free(ds);
+}

@@ -122,6 +122,41 @@ static pixl_dataset *open_dataset_args(const char *kind, const char *root, const
     return ds;
 }
 
+/* pixl eval on an edge or normal dataset: scores as JSON on stdout */
+static int eval_task(pixl_model *m, const pixl_dataset *ds, int flip, int limit)
+{
+    pixl_eval_opts eo = {.flip = flip, .limit = limit};
+    if (pixl_dataset_task(ds) == PIXL_TASK_EDGES) {
+        pixl_edge_bench_result *r = calloc(1, sizeof *r);
+        if (!r || pixl_evaluate_edges(m, ds, &eo, NULL, r)) {
+            fprintf(stderr, "pixl eval: %s\n", r ? pixl_last_error() : "out of memory");
+            free(r);
+            return 1;
+        }
+        printf("{\"images\": %d, \"ods_f\": %.6f, \"ods_p\": %.6f, \"ods_r\": %.6f, \"ods_t\": %.4f, \"ois_f\": %.6f, "
+               "\"ois_p\": %.6f, \"ois_r\": %.6f, \"ap\": %.6f}\n",
+               r->n_images, r->ods_f, r->ods_p, r->ods_r, r->ods_t, r->ois_f, r->ois_p, r->ois_r, r->ap);
+        fprintf(stderr, "BSDS benchmark: ODS F %.4f, OIS F %.4f, AP %.4f (%d images, %.1f s)\n", r->ods_f, r->ois_f,
+                r->ap, r->n_images, r->seconds);
+        free(r);
+        return 0;
+    }
+    pixl_normal_metrics *acc = pixl_normal_metrics_new();
+    pixl_normal_scores s;
+    if (!acc || pixl_evaluate_normals(m, ds, &eo, acc) || pixl_normal_metrics_scores(acc, &s)) {
+        fprintf(stderr, "pixl eval: %s\n", pixl_last_error());
+        pixl_normal_metrics_free(acc);
+        return 1;
+    }
+    printf("{\"pixels\": %lld, \"mean\": %.6f, \"median\": %.6f, \"rmse\": %.6f, \"within_11_25\": %.6f, "
+           "\"within_22_5\": %.6f, \"within_30\": %.6f}\n",
+           (long long)s.n_pixels, s.mean, s.median, s.rmse, s.within_11_25, s.within_22_5, s.within_30);
+    fprintf(stderr, "normals: mean %.2f, median %.2f degrees; within 11.25/22.5/30: %.1f / %.1f / %.1f %%\n", s.mean,
+            s.median, 100 * s.within_11_25, 100 * s.within_22_5, 100 * s.within_30);
+    pixl_normal_metrics_free(acc);
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *kind = "camvid", *root = NULL, *split = "val", *list = NULL;
@@ -160,6 +195,12 @@ int cmd_eval(int argc, char **argv)
     if (!ds) {
         pixl_model_free(m);
         return 1;
+    }
+    if (pixl_dataset_task(ds) != PIXL_TASK_SEGMENTATION) { /* edges: BSDS benchmark; normals: angular errors */
+        int trc = eval_task(m, ds, flip, limit);
+        pixl_dataset_free(ds);
+        pixl_model_free(m);
+        return trc;
     }
     int K = pixl_model_n_classes(m), rc = 0;
     if (pixl_dataset_n_classes(ds) != K) {

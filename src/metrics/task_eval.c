@@ -1,0 +1,95 @@
+/* task_eval.c — evaluating a model on an edge dataset (BSDS benchmark) or a
+ * surface-normal dataset (angular error metrics), image by image at the
+ * image's own resolution. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pixl_impl.h"
+
+/* logits (K, h, w) of one image, the image decoded by the caller */
+static int predict_one(pixl_model *m, const pixl_image *img, int flip, float **logits)
+{
+    const int h = img->height, w = img->width, K = pixl_model_n_classes(m);
+    const size_t np = (size_t)h * w;
+    float *x = pixl_malloc(sizeof(float) * 3 * np);
+    float *y = pixl_malloc(sizeof(float) * (size_t)K * np);
+    int rc = !x || !y ? PIXL_ERR_NOMEM : pixl_image_to_chw(img, pixl_model_mean(m), pixl_model_std(m), x);
+    if (!rc) rc = pixl_model_predict(m, x, 1, h, w, flip, y, NULL);
+    free(x);
+    if (rc) {
+        free(y);
+        return rc;
+    }
+    *logits = y;
+    return PIXL_OK;
+}
+
+int pixl_evaluate_edges(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, const pixl_edge_bench_opts *bo,
+                        pixl_edge_bench_result *res)
+{
+    if (!m || !ds || !res) return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate_edges: NULL argument");
+    const int K = pixl_model_n_classes(m);
+    if (pixl_dataset_task(ds) != PIXL_TASK_EDGES)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate_edges: the %s dataset has no boundary maps",
+                              pixl_dataset_kind(ds));
+    if (K != 1 && K != 2)
+        return pixl_set_error(PIXL_ERR_SHAPE,
+                              "pixl_evaluate_edges: an edge model has 1 output (sigmoid) or 2 (softmax), this one %d", K);
+    int n = pixl_dataset_size(ds);
+    if (o && o->limit > 0 && o->limit < n) n = o->limit;
+    if (n < 1) return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate_edges: empty dataset");
+    pixl_edge_sample *s = pixl_calloc((size_t)n, sizeof *s);
+    if (!s) return PIXL_ERR_NOMEM;
+    int rc = PIXL_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        pixl_image *img;
+        uint8_t *maps;
+        int nm;
+        rc = pixl_dataset_load_edges(ds, i, &img, NULL, &maps, &nm);
+        if (rc) break;
+        float *y = NULL;
+        rc = predict_one(m, img, o ? o->flip : 0, &y);
+        const size_t np = (size_t)img->width * img->height;
+        if (!rc) { /* edge probability into the first plane */
+            for (size_t p = 0; p < np; p++)
+                y[p] = K == 1 ? 1.0f / (1.0f + expf(-y[p])) : 1.0f / (1.0f + expf(y[p] - y[np + p]));
+        }
+        s[i] = (pixl_edge_sample){img->width, img->height, y, nm, maps};
+        pixl_image_free(img);
+        if (rc) free(y), free(maps), s[i].pred = NULL, s[i].gt = NULL;
+    }
+    if (!rc) rc = pixl_edge_benchmark(s, n, bo, res);
+    for (int i = 0; i < n; i++) free((void *)s[i].pred), free((void *)s[i].gt);
+    free(s);
+    return rc;
+}
+
+int pixl_evaluate_normals(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, pixl_normal_metrics *acc)
+{
+    if (!m || !ds || !acc) return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate_normals: NULL argument");
+    if (pixl_dataset_task(ds) != PIXL_TASK_NORMALS)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate_normals: the %s dataset has no surface normals",
+                              pixl_dataset_kind(ds));
+    if (pixl_model_n_classes(m) != 3)
+        return pixl_set_error(PIXL_ERR_SHAPE, "pixl_evaluate_normals: a normal model has 3 outputs, this one %d",
+                              pixl_model_n_classes(m));
+    if (o && o->flip)
+        return pixl_set_error(PIXL_ERR_UNSUPPORTED,
+                              "pixl_evaluate_normals: flip averaging would need the x component negated; not supported");
+    int n = pixl_dataset_size(ds);
+    if (o && o->limit > 0 && o->limit < n) n = o->limit;
+    int rc = PIXL_OK;
+    for (int i = 0; i < n && !rc; i++) {
+        pixl_image *img;
+        float *gt, *y = NULL;
+        uint8_t *mask;
+        rc = pixl_dataset_load_normals(ds, i, &img, &gt, &mask);
+        if (rc) break;
+        rc = predict_one(m, img, o ? o->flip : 0, &y);
+        /* the metric normalises the prediction itself (direction only) */
+        if (!rc) rc = pixl_normal_metrics_update(acc, y, gt, mask, (int64_t)img->width * img->height);
+        pixl_image_free(img), free(gt), free(mask), free(y);
+    }
+    return rc;
+}
