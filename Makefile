@@ -74,6 +74,11 @@ test: all $(BUILD)/pixl_tests
 unit: $(BUILD)/pixl_tests
 	PIXL_NUM_THREADS=2 $(BUILD)/pixl_tests $(T)
 
+# tools/convert_pth.py on a torchvision ResNet-18 state_dict (needs python3-torch and python3-torchvision)
+check-convert: $(BUILD)/pixl_tests
+	/usr/bin/python3 scripts/ref/make_convert_ref.py --torchvision $(BUILD)/convert
+	PIXL_CONVERT_DIR=$(BUILD)/convert PIXL_NUM_THREADS=2 $(BUILD)/pixl_tests zoo_convert
+
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    EXTRA_LDLIBS="-fsanitize=address,undefined" test

@@ -288,3 +288,68 @@ PIXL_TEST(act_hardtanh_relu6)
     CHECK(pixl_ctx_error(ctx) && strstr(pixl_ctx_error(ctx), "hardtanh"));
     pixl_ctx_free(ctx);
 }
+
+/* --------------------------------------------------- tools/convert_pth.py */
+/* A PyTorch training checkpoint (DataParallel names, an extra module, an
+ * optimizer entry) converted with --drop/--arch (scripts/ref/make_convert_ref.py)
+ * loads as a pixl model and predicts what PyTorch computed. */
+PIXL_TEST(zoo_convert_pth_model_loads)
+{
+    pixl_model *m = pixl_model_load("tests/ref/zoo/convert_segnet_basic.safetensors");
+    CHECK_MSG(m != NULL, "%s", pixl_last_error());
+    pixl_st_file *f = pixl_st_open("tests/ref/zoo/convert_segnet_basic_io.safetensors");
+    CHECK_MSG(f != NULL, "%s", pixl_last_error());
+    if (m && f) {
+        CHECK(!strcmp(pixl_model_arch(m), "segnet_basic") && pixl_model_n_classes(m) == 5);
+        CHECK_NEAR(pixl_model_options(m)->width, 0.125, 0);
+        CHECK_NEAR(pixl_model_mean(m)[1], 0.41, 1e-6);
+        CHECK_NEAR(pixl_model_std(m)[2], 0.32, 1e-6);
+        CHECK(pixl_params_find(pixl_model_params(m), "aux_head.weight") < 0);
+        int xi = pixl_st_find(f, "input"), yi = pixl_st_find(f, "output");
+        const int64_t *s = pixl_st_shape(f, xi);
+        long n = (long)pixl_st_numel(f, yi);
+        float *x = malloc(sizeof(float) * (size_t)pixl_st_numel(f, xi)), *ref = malloc(sizeof(float) * (size_t)n),
+              *y = malloc(sizeof(float) * (size_t)n);
+        pixl_st_read_f32(f, xi, x);
+        pixl_st_read_f32(f, yi, ref);
+        CHECK_OK(pixl_model_predict(m, x, 1, (int)s[2], (int)s[3], 0, y, NULL));
+        CHECK_ALLCLOSE("converted segnet_basic", y, ref, n, 0, 1e-4 * max_abs(ref, n));
+        free(x);
+        free(ref);
+        free(y);
+    }
+    pixl_st_close(f);
+    pixl_model_free(m);
+}
+
+/* A torchvision ResNet-18 state_dict (fc included) converted with
+ * --prefix backbone. --drop fc loads into pixl_backbone_build's parameters
+ * and gives torchvision's features. The 45 MB input is made by
+ * `make check-convert` (PyTorch + torchvision), which sets PIXL_CONVERT_DIR. */
+PIXL_TEST(zoo_convert_pth_torchvision_backbone)
+{
+    const char *dir = getenv("PIXL_CONVERT_DIR");
+    if (!dir) {
+        printf("     (PIXL_CONVERT_DIR not set: run `make check-convert` for this check)\n");
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/resnet18_backbone.safetensors", dir);
+    pixl_st_file *f = pixl_st_open("tests/ref/zoo/resnet18.safetensors");
+    CHECK_MSG(f != NULL, "%s", pixl_last_error());
+    if (!f) return;
+    int xi = pixl_st_find(f, "input");
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    pixl_tensor *x = pixl_input(ctx, "input", PIXL_F32, 4, pixl_st_shape(f, xi));
+    pixl_tensor *h = pixl_backbone_build(ctx, "resnet18", "backbone", x, 32, NULL);
+    CHECK(h != NULL);
+    CHECK_OK(pixl_checkpoint_load(P, path, 0)); /* every tensor, no extra (fc dropped) */
+    CHECK_OK(pixl_ctx_plan(ctx));
+    pixl_st_read_f32(f, xi, pixl_tensor_data(x));
+    CHECK_OK(pixl_forward(ctx));
+    compare("converted torchvision resnet18", f, "features", h);
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+    pixl_st_close(f);
+}

@@ -321,6 +321,16 @@ CASES = {
 }
 
 
+# the bench convention (bench/bench_torch_models.py): pixl bench name -> constructor(n_classes)
+MODELS = {arch: (lambda k, a=arch: BackboneClassifier(a, k, 32))
+          for arch in ("vgg16", "vgg16_bn", "resnet18", "resnet34", "resnet50", "resnet101", "mobilenet_v2")}
+for _n in (8, 16, 32):
+    MODELS["fcn%ds" % _n] = (lambda k, n=_n: FCN(n, k, False))
+    MODELS["fcn%ds:pad100" % _n] = (lambda k, n=_n: FCN(n, k, True))
+MODELS["segnet"] = lambda k: SegNet(k)
+MODELS["linknet"] = lambda k: LinkNet(k)
+
+
 def run_case(name):
     arch, ctor, shape, k, os_, variant, has_features = CASES[name]
     torch.manual_seed(0)
