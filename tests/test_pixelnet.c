@@ -464,7 +464,7 @@ static void fill_params(pixl_params *P, unsigned long long seed)
 /* dense logits of the model at every pixel vs the sampled graph at a pixel list */
 static void dense_vs_sampled(const char *variant, int chunk_override)
 {
-    enum { N = 2, H = 13, W = 10, K = 4 };
+    enum { N = 2, H = 24, W = 20, K = 4 };
     char var[256];
     snprintf(var, sizeof var, "%s%schunk=%d", variant, variant[0] ? ";" : "", chunk_override);
     pixl_model_opts o = {.n_classes = K, .in_channels = 3, .width = 0.5f, .backbone = "pixelnet_tiny", .variant = var};
@@ -529,9 +529,12 @@ static void dense_vs_sampled(const char *variant, int chunk_override)
 
 PIXL_TEST(pixelnet_dense_equals_sampled)
 {
-    dense_vs_sampled("", 16384);                          /* defaults: 3 taps, BN, mlp 512,512 */
-    dense_vs_sampled("mlp=24,16;bn=0;align=corner", 37); /* chunks that do not divide the image */
+    /* 24x20 input, width 0.5: taps features.1 (8 ch, stride 1), .4 (16, 2), .7 (32, 4); the dense op
+     * projects the stride-4 map through layer 0 when h1 <= 64 */
+    dense_vs_sampled("", 16384);                          /* defaults: 3 taps, BN, mlp 512,512: no projection */
+    dense_vs_sampled("mlp=24,16;bn=0;align=corner", 37); /* projection; chunks that do not divide the image */
     dense_vs_sampled("taps=features.4,features.1;mlp=", 7); /* linear head, two taps, reordered */
+    dense_vs_sampled("taps=features.7,features.1;mlp=;bn=0", 100); /* linear head on a projected map */
 }
 
 PIXL_TEST(pixelnet_variant_errors)
@@ -574,8 +577,8 @@ PIXL_TEST(pixelnet_train_sampled)
     const char *kv[] = {"model.arch=pixelnet", "model.options.backbone=pixelnet_tiny", "model.options.width=1",
                         "model.options.mlp=[64]", "model.options.dropout=0.1", "data.dataset=synthetic",
                         "data.img_rows=32", "data.img_cols=32", "data.n_workers=1", "training.batch_size=4",
-                        "training.epochs=0", "training.max_iters=100", "training.optimizer.name=adam",
-                        "training.optimizer.lr=0.003", "training.sampling.pixels_per_image=300",
+                        "training.epochs=0", "training.max_iters=50", "training.optimizer.name=adam",
+                        "training.optimizer.lr=0.005", "training.sampling.pixels_per_image=300",
                         "training.sampling.strategy=uniform", "validation.every_epochs=0",
                         "training.print_interval=10", "training.seed=3"};
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {

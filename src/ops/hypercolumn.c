@@ -27,13 +27,19 @@
  * the same bits for any thread count. No gradient flows to the pixels.
  *
  * DENSE: pixl_hypercolumn_mlp_dense runs the head over every output pixel in
- * chunks of `chunk` pixels: hypercolumns (chunk, D) gathered with the same
- * code as the sparse op, then Linear(+ReLU) layers through pixl_gemm_f32,
- * the last layer's (chunk, K) scattered into (N, K, OH, OW). Memory is
- * chunk * (D + 2 * widest layer) floats of scratch whatever the image size.
- * Pixel (n, y, x) of the output uses input coordinates (y, x), so the
- * result equals the sparse path (pixl_hypercolumn + pixl_linear + pixl_relu)
- * at the same pixels. */
+ * chunks of `chunk` pixels: hypercolumns (chunk, D) gathered as by the sparse
+ * op, then Linear(+ReLU) layers through pixl_gemm_f32, the last layer's
+ * (chunk, K) scattered into (N, K, OH, OW). Layer 0 is linear and so is the
+ * interpolation, so a coarse map (at least 16x fewer cells than the output,
+ * and h1 <= 2 C_b) is multiplied by its block of W0 once at its own
+ * resolution and pixels blend four rows of that projection instead of
+ * gathering C_b channels and multiplying them again: with VGG taps this cuts
+ * layer 0's work by about ten. Scratch: chunk * (gathered channels + 2 *
+ * widest layer) floats plus the projections (at most twice the projected
+ * maps), bounded by the trunk's own feature maps whatever the chunking.
+ * Pixel (n, y, x) of the output uses input coordinates (y, x), so the result
+ * equals the sparse path (pixl_hypercolumn + pixl_linear + pixl_relu) at the
+ * same pixels up to float rounding (the sums are ordered differently). */
 #include <math.h>
 #include <omp.h>
 
@@ -279,40 +285,113 @@ pixl_tensor *pixl_hypercolumn(pixl_ctx *ctx, int n_maps, pixl_tensor *const *map
 typedef struct hcd_p {
     hc_p hc;          /* n maps at src[0..n) */
     int layers;       /* weights at src[n + 2l], biases at src[n + 2l + 1] */
+    unsigned proj;    /* bit b: map b is projected through layer 0 at its own resolution */
     int64_t OH, OW, chunk, widest;
+    int64_t Dg;       /* channels gathered per pixel (maps not projected) */
+    int64_t proj_floats; /* N * h1 * sum of H_b*W_b over projected maps */
 } hcd_p;
 
+/* work: projections (proj_floats), hypercolumns (chunk, Dg), two layer buffers (chunk, widest) */
 static size_t hcd_work(const pixl_tensor *n)
 {
     const hcd_p *p = PIXL_PARAMS(n, const hcd_p);
-    return (size_t)p->chunk * (size_t)(p->hc.D + 2 * p->widest) * sizeof(float);
+    return (size_t)(p->proj_floats + p->chunk * (p->Dg + 2 * p->widest)) * sizeof(float);
+}
+
+/* gathered part of the hypercolumn of (img, y, x): the maps not projected */
+static inline void hcd_gather(pixl_tensor *const *maps, const hcd_p *p, int64_t img, double y, double x,
+                              float *restrict out)
+{
+    for (int b = 0; b < p->hc.n; b++) {
+        if (p->proj >> b & 1) continue;
+        const pixl_tensor *m = maps[b];
+        const int64_t C = m->shape[1], H = m->shape[2], W = m->shape[3], HW = H * W;
+        const hc_tap t = hc_locate(y, x, p->hc.stride[b], p->hc.offset[b], H, W);
+        const float *f = pixl_f32(m) + img * C * HW;
+        for (int64_t c = 0; c < C; c++, f += HW)
+            out[c] = t.w00 * f[t.i00] + t.w01 * f[t.i01] + t.w10 * f[t.i10] + t.w11 * f[t.i11];
+        out += C;
+    }
 }
 
 static int hcd_fwd(pixl_tensor *n)
 {
     const hcd_p *p = PIXL_PARAMS(n, const hcd_p);
     const int nm = p->hc.n;
-    const int64_t OHW = p->OH * p->OW, total = p->hc.N * OHW, D = p->hc.D;
+    const int64_t OHW = p->OH * p->OW, total = p->hc.N * OHW, D = p->hc.D, Dg = p->Dg;
     const int64_t K = n->shape[1];
-    float *hcol = n->work, *buf[2] = {hcol + p->chunk * D, hcol + p->chunk * (D + p->widest)};
+    const pixl_tensor *w0 = n->src[nm];
+    const int64_t h1 = w0->shape[0];
+    float *proj = n->work, *hcol = proj + p->proj_floats;
+    float *buf[2] = {hcol + p->chunk * Dg, hcol + p->chunk * (Dg + p->widest)};
     float *out = pixl_f32(n);
     const int nt = pixl_num_threads();
+    /* Layer 0 is linear in the hypercolumn, and bilinear interpolation is
+     * linear in the map: W0_b . interp(F_b) = interp(W0_b . F_b). Coarse maps
+     * are multiplied by their block of W0 once, at their own resolution,
+     * giving (H_b*W_b, h1) rows per image that pixels blend. */
+    int64_t pbase[HC_MAX_MAPS], col[HC_MAX_MAPS];
+    for (int b = 0, d = 0; b < nm; b++) {
+        col[b] = d;
+        d += (int)n->src[b]->shape[1];
+    }
+    for (int64_t b = 0, off = 0; b < nm; b++) {
+        pbase[b] = off;
+        if (!(p->proj >> b & 1)) continue;
+        const pixl_tensor *m = n->src[b];
+        const int64_t C = m->shape[1], HW = m->shape[2] * m->shape[3];
+        for (int64_t img = 0; img < p->hc.N; img++) /* (HW, h1) = F^T (HW, C) . W0_b^T (C, h1) */
+            pixl_gemm_f32(1, 1, HW, h1, C, 1.0f, pixl_f32(m) + img * C * HW, HW, pixl_f32(w0) + col[b], D, 0.0f,
+                          proj + off + img * HW * h1, h1);
+        off += p->hc.N * HW * h1;
+    }
     for (int64_t q0 = 0; q0 < total; q0 += p->chunk) {
         const int64_t Q = q0 + p->chunk < total ? p->chunk : total - q0;
-#pragma omp parallel for schedule(static) num_threads(nt) if (Q * D > 32768)
-        for (int64_t i = 0; i < Q; i++) {
-            const int64_t q = q0 + i, img = q / OHW, yx = q - img * OHW;
-            hc_gather(n->src, &p->hc, img, (double)(yx / p->OW), (double)(yx % p->OW), hcol + i * D);
+        if (Dg) {
+#pragma omp parallel for schedule(static) num_threads(nt) if (Q * Dg > 32768)
+            for (int64_t i = 0; i < Q; i++) {
+                const int64_t q = q0 + i, img = q / OHW, yx = q - img * OHW;
+                hcd_gather(n->src, p, img, (double)(yx / p->OW), (double)(yx % p->OW), hcol + i * Dg);
+            }
         }
         const float *in = hcol;
-        int64_t in_dim = D;
+        int64_t in_dim = Dg;
         for (int l = 0; l < p->layers; l++) {
             const pixl_tensor *w = n->src[nm + 2 * l], *b = n->src[nm + 2 * l + 1];
             const int64_t od = w->shape[0];
             float *o = buf[l & 1];
             const float *bv = pixl_f32(b);
             for (int64_t i = 0; i < Q; i++) memcpy(o + i * od, bv, (size_t)od * sizeof(float));
-            pixl_gemm_f32(0, 1, Q, od, in_dim, 1.0f, in, in_dim, pixl_f32(w), in_dim, 1.0f, o, od);
+            if (l == 0) {
+                /* gathered maps: one GEMM per map against its columns of W0 */
+                for (int mb = 0, g = 0; mb < nm; mb++) {
+                    if (p->proj >> mb & 1) continue;
+                    const int64_t C = n->src[mb]->shape[1];
+                    pixl_gemm_f32(0, 1, Q, od, C, 1.0f, hcol + g, Dg, pixl_f32(w) + col[mb], D, 1.0f, o, od);
+                    g += (int)C;
+                }
+                if (p->proj) { /* projected maps: blend four rows of each */
+#pragma omp parallel for schedule(static) num_threads(nt) if (Q * od > 32768)
+                    for (int64_t i = 0; i < Q; i++) {
+                        const int64_t q = q0 + i, img = q / OHW, yx = q - img * OHW;
+                        float *restrict oi = o + i * od;
+                        for (int mb = 0; mb < nm; mb++) {
+                            if (!(p->proj >> mb & 1)) continue;
+                            const pixl_tensor *m = n->src[mb];
+                            const int64_t H = m->shape[2], W = m->shape[3];
+                            const hc_tap t = hc_locate((double)(yx / p->OW), (double)(yx % p->OW), p->hc.stride[mb],
+                                                       p->hc.offset[mb], H, W);
+                            const float *base = proj + pbase[mb] + img * H * W * od;
+                            const float *restrict r00 = base + t.i00 * od, *restrict r01 = base + t.i01 * od,
+                                                  *restrict r10 = base + t.i10 * od, *restrict r11 = base + t.i11 * od;
+                            for (int64_t j = 0; j < od; j++)
+                                oi[j] += t.w00 * r00[j] + t.w01 * r01[j] + t.w10 * r10[j] + t.w11 * r11[j];
+                        }
+                    }
+                }
+            } else {
+                pixl_gemm_f32(0, 1, Q, od, in_dim, 1.0f, in, in_dim, pixl_f32(w), in_dim, 1.0f, o, od);
+            }
             if (l + 1 < p->layers) {
 #pragma omp parallel for schedule(static) num_threads(nt) if (Q * od > 65536)
                 for (int64_t i = 0; i < Q * od; i++) o[i] = o[i] > 0 ? o[i] : 0; /* as pixl_relu (NaN -> 0 too) */
@@ -371,6 +450,20 @@ pixl_tensor *pixl_hypercolumn_mlp_dense(pixl_ctx *ctx, int n_maps, pixl_tensor *
     p.layers = n_layers;
     p.OH = out_h;
     p.OW = out_w;
+    /* project a map through layer 0 when it is at least 16x smaller than the
+     * output (a pixel's share of the projection is then small) and the
+     * projection is at most twice the map's own size (h1 <= 2 C_b), so the
+     * scratch stays within the size of the trunk's features */
+    const int64_t h1 = weights[0]->shape[0];
+    for (int b = 0; b < n_maps; b++) {
+        const int64_t C = maps[b]->shape[1], HW = maps[b]->shape[2] * maps[b]->shape[3];
+        if (16 * HW <= (int64_t)out_h * out_w && h1 <= 2 * C) {
+            p.proj |= 1u << b;
+            p.proj_floats += p.hc.N * HW * h1;
+        } else {
+            p.Dg += C;
+        }
+    }
     p.chunk = chunk > 0 ? chunk : 16384;
     if (p.chunk > p.hc.N * p.OH * p.OW) p.chunk = p.hc.N * p.OH * p.OW;
     pixl_tensor *src[PIXL_MAX_SRC];
