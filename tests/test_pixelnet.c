@@ -341,13 +341,19 @@ PIXL_TEST(pixelnet_hypercolumn_threads)
 
 /* ================================================================== losses */
 
-typedef struct { int P, C; float *x, *t; float *mask; int red; pixl_tensor *xin, *tin; } loss_case;
+typedef struct { int P, C; float *x, *t; float *mask; int red; pixl_tensor *xin, *tin; int plain; } loss_case;
+
+/* a differentiable input: registered with the gradient check, or plain (filled by run_scalar) */
+static pixl_tensor *lc_input(pixl_ctx *ctx, const loss_case *c, const char *name, const int64_t *s, const float *v)
+{
+    return c->plain ? pixl_input_grad(ctx, name, 2, s) : gc_input(ctx, name, 2, s, v);
+}
 
 static pixl_tensor *build_normal(pixl_ctx *ctx, void *ud)
 {
     loss_case *c = ud;
     int64_t s[2] = {c->P, c->C}, ms[1] = {c->P};
-    pixl_tensor *x = gc_input(ctx, "pred", 2, s, c->x), *t = gc_input(ctx, "target", 2, s, c->t);
+    pixl_tensor *x = lc_input(ctx, c, "pred", s, c->x), *t = lc_input(ctx, c, "target", s, c->t);
     c->xin = x;
     c->tin = t;
     pixl_tensor *m = c->mask ? pixl_constant(ctx, "mask", PIXL_F32, 1, ms, c->mask) : NULL;
@@ -358,7 +364,7 @@ static pixl_tensor *build_bbce(pixl_ctx *ctx, void *ud)
 {
     loss_case *c = ud;
     int64_t s[2] = {c->P, c->C};
-    pixl_tensor *x = gc_input(ctx, "logits", 2, s, c->x);
+    pixl_tensor *x = lc_input(ctx, c, "logits", s, c->x);
     pixl_tensor *t = pixl_constant(ctx, "target", PIXL_F32, 2, s, c->t);
     pixl_tensor *m = c->mask ? pixl_constant(ctx, "mask", PIXL_F32, 2, s, c->mask) : NULL;
     c->xin = x;
@@ -370,7 +376,9 @@ static pixl_tensor *build_bbce(pixl_ctx *ctx, void *ud)
 static float run_scalar(pixl_tensor *(*fn)(pixl_ctx *, void *), loss_case *c)
 {
     pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL_GRAD);
+    c->plain = 1;
     pixl_tensor *L = fn(ctx, c);
+    c->plain = 0;
     float v = NAN;
     if (L && pixl_ctx_plan(ctx) == PIXL_OK) {
         memcpy(pixl_tensor_data(c->xin), c->x, sizeof(float) * (size_t)c->P * c->C);
@@ -405,7 +413,7 @@ PIXL_TEST(pixelnet_normal_loss)
         s += 1 - d / sqrt(nx);
         m++;
     }
-    loss_case lc = {P, C, x, t, mask, 0, NULL, NULL};
+    loss_case lc = {P, C, x, t, mask, 0, NULL, NULL, 0};
     CHECK_NEAR(run_scalar(build_normal, &lc), s / m, 1e-6);
     GRADCHECK("normal loss masked", NULL, build_normal, &lc, &(gc_opts){.eps = 1e-3});
     lc.mask = NULL;
@@ -439,7 +447,7 @@ PIXL_TEST(pixelnet_balanced_bce)
             }
             double ref = (nn / (np + nn)) * sp + (np / (np + nn)) * sn;
             if (red == PIXL_REDUCE_MEAN) ref /= np + nn;
-            loss_case lc = {P, C, x, t, use_mask ? mask : NULL, red, NULL, NULL};
+            loss_case lc = {P, C, x, t, use_mask ? mask : NULL, red, NULL, NULL, 0};
             CHECK_NEAR(run_scalar(build_bbce, &lc), ref, 1e-5 * fmax(1, fabs(ref)));
             char what[64];
             snprintf(what, sizeof what, "balanced bce mask=%d red=%d", use_mask, red);
