@@ -643,3 +643,32 @@ PIXL_TEST(pixelnet_train_sampled)
     fclose(devnull);
     free(cfg);
 }
+
+/* dense inference memory: the chunk bounds the scratch; a single chunk of
+ * every pixel pays at least the whole hypercolumn matrix on top (what a
+ * head that materialises it would hold) */
+static size_t dense_arena(int H, int W, int chunk)
+{
+    char var[64];
+    snprintf(var, sizeof var, "mlp=64,64;chunk=%d", chunk);
+    pixl_model_opts o = {.n_classes = 5, .in_channels = 3, .backbone = "pixelnet_tiny", .variant = var};
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    int64_t xs[4] = {1, 3, H, W};
+    pixl_tensor *y = pixl_model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o);
+    size_t b = y && pixl_ctx_plan(ctx) == PIXL_OK ? pixl_ctx_arena_bytes(ctx) : 0;
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+    return b;
+}
+
+PIXL_TEST(pixelnet_dense_memory_bounded)
+{
+    enum { H = 256, W = 256, D = 16 + 32 + 64 };
+    size_t small = dense_arena(H, W, 1024), big = dense_arena(H, W, H * W);
+    const size_t hypercolumns = (size_t)H * W * D * sizeof(float);
+    CHECK(small > 0 && big > 0);
+    CHECK_MSG(small < big, "chunk 1024: %zu bytes, one chunk: %zu", small, big);
+    CHECK_MSG(small + hypercolumns <= big, "chunk 1024: %zu bytes, one chunk %zu, every hypercolumn: %zu", small, big,
+              hypercolumns);
+}
