@@ -191,6 +191,53 @@ PIXL_TEST(zoo_backbone_models_build_at_camvid_size)
     }
 }
 
+/* FCN / SegNet / LinkNet at CamVid size and at odd sizes (output = input size),
+ * and clear errors where the architecture cannot take the input */
+PIXL_TEST(zoo_fcn_segnet_linknet_sizes)
+{
+    static const struct { const char *arch, *variant; } m[] = {
+        {"fcn8s", NULL}, {"fcn8s", "pad100"}, {"fcn16s", NULL}, {"fcn16s", "pad100"}, {"fcn32s", NULL},
+        {"fcn32s", "pad100"}, {"segnet", NULL}, {"linknet", NULL}};
+    static const int sizes[][2] = {{360, 480}, {97, 131}, {33, 64}};
+    pixl_params *P = NULL;
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        /* the FCNs share one set of parameters (their names never clash in shape): 134M are created once */
+        if (!P || strncmp(m[i].arch, "fcn", 3)) {
+            pixl_params_free(P);
+            P = pixl_params_new();
+        }
+        for (int k = 0; k < 3; k++) {
+            pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+            int64_t s[4] = {1, 3, sizes[k][0], sizes[k][1]};
+            pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+            pixl_model_opts o = {.n_classes = 11, .variant = m[i].variant};
+            pixl_tensor *y = pixl_model_build(ctx, m[i].arch, x, &o);
+            CHECK_MSG(y && y->shape[1] == 11 && y->shape[2] == s[2] && y->shape[3] == s[3], "%s %s at %dx%d: %s",
+                      m[i].arch, m[i].variant ? m[i].variant : "", sizes[k][0], sizes[k][1],
+                      y ? pixl_tshape(y) : pixl_ctx_error(ctx));
+            pixl_ctx_free(ctx);
+        }
+    }
+    pixl_params_free(P);
+    static const struct { const char *arch, *variant; int h, w; const char *msg; } bad[] = {
+        {"fcn8s", NULL, 24, 64, "at least 32"}, {"segnet", NULL, 64, 20, "at least 32"},
+        {"fcn8s", "pad", 64, 64, "variant 'pad'"}, {"vgg16", NULL, 16, 16, NULL},
+        {"fcn32s", "same", 40, 31, "at least 32"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        P = pixl_params_new();
+        pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+        int64_t s[4] = {1, 3, bad[i].h, bad[i].w};
+        pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+        pixl_model_opts o = {.n_classes = 11, .variant = bad[i].variant};
+        CHECK_MSG(pixl_model_build(ctx, bad[i].arch, x, &o) == NULL, "%s at %dx%d built", bad[i].arch, bad[i].h,
+                  bad[i].w);
+        const char *e = pixl_ctx_error(ctx);
+        CHECK_MSG(e && (!bad[i].msg || strstr(e, bad[i].msg)), "%s: error '%s'", bad[i].arch, e ? e : "(none)");
+        pixl_ctx_free(ctx);
+        pixl_params_free(P);
+    }
+}
+
 PIXL_TEST(zoo_backbone_trains)
 {
     /* TRAIN mode forward + backward through a dilated MobileNetV2 classifier */
