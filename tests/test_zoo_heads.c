@@ -146,3 +146,141 @@ PIXL_TEST(zoo_deeplabv3plus_matches_pytorch) { zoo_parity("deeplabv3plus", 0); }
 PIXL_TEST(zoo_deeplabv3plus_resnet50_matches_pytorch) { zoo_parity("deeplabv3plus_resnet50", 0); }
 PIXL_TEST(zoo_refinenet_matches_pytorch) { zoo_parity("refinenet", 0); }
 PIXL_TEST(zoo_gfrnet_matches_pytorch) { zoo_parity("gfrnet", 1.0f); }
+
+/* ------------------------------------------------ sizes, errors, training */
+typedef struct { const char *arch, *backbone; } head_cfg;
+/* light encoders (the heads' shape logic is the same on the default ones) */
+static const head_cfg light[4] = {
+    {"pspnet", "resnet18"}, {"deeplabv3plus", "mobilenet_v2"}, {"refinenet", "resnet18"}, {"gfrnet", "vgg16"}};
+
+/* build (and with run: plan + forward) at 1x3xHxW; output shape into s */
+static int run_shape(const head_cfg *m, int os, int h, int w, int run, int64_t *s, char *err, size_t len)
+{
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    int64_t xs[4] = {1, 3, h, w};
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, xs);
+    pixl_model_opts o = {.n_classes = 7, .backbone = m->backbone, .output_stride = os};
+    pixl_tensor *y = pixl_model_build(ctx, m->arch, x, &o);
+    int ok = y != NULL;
+    snprintf(err, len, "%s", ok ? "" : pixl_ctx_error(ctx));
+    if (ok) memcpy(s, pixl_tensor_shape(y), 4 * sizeof *s);
+    if (ok && run) {
+        ok = pixl_ctx_plan(ctx) == PIXL_OK;
+        if (ok) pixl_test_fill_uniform(pixl_tensor_data(x), 3L * h * w, -1, 1, 3);
+        ok = ok && pixl_forward(ctx) == PIXL_OK;
+        if (ok) {
+            const float *d = pixl_tensor_data(y);
+            for (int64_t i = 0; i < pixl_tensor_numel(y) && ok; i++) ok = isfinite(d[i]);
+            if (!ok) snprintf(err, len, "non-finite output");
+        } else {
+            snprintf(err, len, "%s", pixl_last_error());
+        }
+    }
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+    return ok;
+}
+
+PIXL_TEST(zoo_heads_sizes)
+{
+    int64_t s[4];
+    char err[512];
+    for (int i = 0; i < 4; i++) {
+        /* CamVid's size (graph only) and odd sizes run through */
+        static const int sizes[3][3] = {{360, 480, 0}, {37, 53, 1}, {45, 33, 1}};
+        for (int k = 0; k < 3; k++) {
+            int ok = run_shape(&light[i], 0, sizes[k][0], sizes[k][1], sizes[k][2], s, err, sizeof err);
+            CHECK_MSG(ok, "%s at %dx%d: %s", light[i].arch, sizes[k][0], sizes[k][1], err);
+            if (ok)
+                CHECK_MSG(s[1] == 7 && s[2] == sizes[k][0] && s[3] == sizes[k][1], "%s at %dx%d: output %lldx%lld",
+                          light[i].arch, sizes[k][0], sizes[k][1], (long long)s[2], (long long)s[3]);
+        }
+    }
+    /* the other output stride of the dilated heads */
+    CHECK(run_shape(&light[0], 16, 41, 50, 1, s, err, sizeof err) && s[2] == 41 && s[3] == 50);
+    CHECK(run_shape(&light[1], 8, 41, 50, 1, s, err, sizeof err) && s[2] == 41 && s[3] == 50);
+}
+
+PIXL_TEST(zoo_heads_errors)
+{
+    int64_t s[4];
+    char err[512];
+    CHECK(!run_shape(&light[3], 0, 31, 64, 0, s, err, sizeof err) && strstr(err, "gfrnet") && strstr(err, "32"));
+    CHECK(!run_shape(&(head_cfg){"pspnet", "vgg16"}, 0, 64, 64, 0, s, err, sizeof err) && strstr(err, "pspnet") &&
+          strstr(err, "vgg16"));
+    CHECK(!run_shape(&(head_cfg){"deeplabv3plus", "resnet8"}, 0, 64, 64, 0, s, err, sizeof err) &&
+          strstr(err, "resnet8"));
+    CHECK(!run_shape(&light[1], 32, 64, 64, 0, s, err, sizeof err) && strstr(err, "deeplabv3plus") &&
+          strstr(err, "output_stride 32"));
+    CHECK(!run_shape(&light[0], 4, 64, 64, 0, s, err, sizeof err) && strstr(err, "pspnet") && strstr(err, "output_stride"));
+    CHECK(!run_shape(&light[2], 8, 64, 64, 0, s, err, sizeof err) && strstr(err, "refinenet") && strstr(err, "32"));
+    CHECK(!run_shape(&(head_cfg){"gfrnet", "resnet50"}, 0, 64, 64, 0, s, err, sizeof err) && strstr(err, "gfrnet"));
+}
+
+static float max_abs_f(const float *p, long n)
+{
+    float m = 0;
+    for (long i = 0; i < n; i++) m = fabsf(p[i]) > m ? fabsf(p[i]) : m;
+    return m;
+}
+
+/* TRAIN mode with the auxiliary losses as the trainer adds them: gradients
+ * reach the first encoder layer and the auxiliary heads, and a few SGD steps
+ * on one batch lower the loss */
+static void train_head(const head_cfg *m, int h, int w, const char *first, const char *aux_param)
+{
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
+    int n = 2;
+    int64_t xs[4] = {n, 3, h, w}, ys[3] = {n, h, w};
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, xs), *lab = pixl_input(ctx, "y", PIXL_I32, 3, ys);
+    pixl_model_opts o = {.n_classes = 3, .backbone = m->backbone, .aux = 1};
+    pixl_tensor *y = pixl_model_build(ctx, m->arch, x, &o);
+    pixl_tensor *L = pixl_cross_entropy(ctx, y, lab, NULL, NULL);
+    for (int i = 0; L && i < pixl_ctx_aux_count(ctx); i++) {
+        float aw;
+        pixl_tensor *a = pixl_resize(ctx, pixl_ctx_aux(ctx, i, &aw), h, w, PIXL_RESIZE_BILINEAR, 0, 0, 0);
+        L = pixl_add(ctx, L, pixl_scale(ctx, pixl_cross_entropy(ctx, a, lab, NULL, NULL), aw));
+    }
+    CHECK_MSG(L != NULL, "%s: %s", m->arch, pixl_ctx_error(ctx));
+    pixl_optim *opt = pixl_optim_new(P, &(pixl_optim_opts){.kind = PIXL_OPTIM_SGD, .lr = 0.003f, .momentum = 0.9f});
+    if (L && opt && pixl_ctx_plan(ctx) == PIXL_OK) {
+        pixl_test_fill_uniform(pixl_tensor_data(x), (long)n * 3 * h * w, -1, 1, 11);
+        int32_t *lv = pixl_tensor_data(lab);
+        for (int i = 0; i < n * h * w; i++) lv[i] = ((i % w) * 3 / w + (i / w % h) * 2 / h) % 3; /* blocks */
+        float first_loss = 0, last = 0;
+        for (int step = 0; step < 4; step++) {
+            pixl_ctx_set_seed(ctx, 5); /* the same dropout masks every step */
+            pixl_params_zero_grad(P);
+            CHECK_OK(pixl_forward(ctx));
+            CHECK_OK(pixl_backward(ctx, L));
+            last = *(float *)pixl_tensor_data(L);
+            CHECK_MSG(isfinite(last) && last > 0, "%s: loss %g at step %d", m->arch, last, step);
+            if (step == 0) {
+                first_loss = last;
+                const char *names[2] = {first, aux_param};
+                for (int j = 0; j < 2 && names[j]; j++) {
+                    int k = pixl_params_find(P, names[j]);
+                    CHECK_MSG(k >= 0, "%s: no parameter %s", m->arch, names[j]);
+                    if (k >= 0)
+                        CHECK_MSG(max_abs_f(pixl_params_grad(P, k), (long)pixl_params_numel(P, k)) > 0,
+                                  "%s: no gradient in %s", m->arch, names[j]);
+                }
+            }
+            CHECK_OK(pixl_optim_step(opt));
+        }
+        CHECK_MSG(last < first_loss, "%s: loss %g after 3 steps, %g before", m->arch, last, first_loss);
+    }
+    pixl_optim_free(opt);
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+}
+
+PIXL_TEST(zoo_heads_train)
+{
+    train_head(&light[0], 32, 40, "backbone.conv1.weight", "aux.4.weight");
+    train_head(&light[1], 32, 40, "backbone.features.0.0.weight", NULL);
+    train_head(&light[2], 32, 40, "conv1.weight", NULL);
+    train_head(&light[3], 32, 40, "backbone.features.0.weight", "pred_1.weight");
+}
