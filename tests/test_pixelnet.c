@@ -3,14 +3,20 @@
  * op against a direct reference written from RandBI's formula (floor/ceil,
  * clamping), its gradient check and thread-independent backward, the
  * sampled losses (values and gradient checks), and the model: dense chunked
- * inference equals the sampled graph at the same pixels, for any chunk size.
+ * inference equals the sampled graph at the same pixels, for any chunk size;
+ * model-level parity with the network written in PyTorch
+ * (scripts/ref/make_pixelnet_model_ref.py, tests/ref/pixelnet_model: tiny
+ * trunk with gradients of every parameter, VGG-16 with PixelNet's c12345
+ * taps); sampled training through pixl_train.
  * PyTorch parity of the ops: tests/ref/pixelnet through `pixl check`. */
+#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gradcheck.h"
 #include "pixelnet/pixelnet_impl.h"
 #include "test.h"
+#include "zoo_fill.h"
 
 /* ================================================================ samplers */
 
@@ -672,3 +678,107 @@ PIXL_TEST(pixelnet_dense_memory_bounded)
     CHECK_MSG(small + hypercolumns <= big, "chunk 1024: %zu bytes, one chunk %zu, every hypercolumn: %zu", small, big,
               hypercolumns);
 }
+
+/* ================================================== PyTorch model parity */
+
+static double max_abs(const float *a, int64_t n)
+{
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+    return m;
+}
+
+/* ours vs the file's tensor `name`: |d| <= rel * max|ref| everywhere */
+static void compare_ref(pixl_st_file *f, const char *what, const char *name, const float *ours, int64_t n, double rel)
+{
+    int k = pixl_st_find(f, name);
+    CHECK_MSG(k >= 0 && pixl_st_numel(f, k) == n, "%s: '%s' missing or of another size", what, name);
+    if (k < 0 || pixl_st_numel(f, k) != n) return;
+    float *ref = malloc(sizeof(float) * (size_t)n);
+    pixl_st_read_f32(f, k, ref);
+    double m = max_abs(ref, n), worst = 0;
+    int64_t at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double e = fabs((double)ours[i] - ref[i]);
+        if (e > worst) worst = e, at = i;
+    }
+    CHECK_MSG(m > 0 && worst <= rel * m, "%s: %s worst error %g at %lld (max |ref| %g)", what, name, worst,
+              (long long)at, m);
+    free(ref);
+}
+
+static void model_parity(const char *file)
+{
+    char path[256];
+    snprintf(path, sizeof path, "tests/ref/pixelnet_model/%s.safetensors", file);
+    pixl_st_file *f = pixl_st_open(path);
+    CHECK_MSG(f != NULL, "%s", pixl_last_error());
+    if (!f) return;
+    pixl_model_opts o = {.n_classes = atoi(pixl_st_meta(f, "n_classes")), .in_channels = 3,
+                         .width = strtof(pixl_st_meta(f, "width"), NULL), .backbone = pixl_st_meta(f, "backbone"),
+                         .variant = pixl_st_meta(f, "variant")};
+    int kx = pixl_st_find(f, "x"), kp = pixl_st_find(f, "pixels");
+    const int64_t *xs = pixl_st_shape(f, kx), *ps = pixl_st_shape(f, kp);
+    const int64_t P = ps[0], K = o.n_classes;
+    pixl_params *Pm = pixl_params_new();
+    /* sampled graph with gradients (eval behaviour: BN running statistics, no dropout) */
+    pixl_ctx *ctx = pixl_ctx_new(Pm, PIXL_MODE_EVAL_GRAD);
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, xs), *pix = pixl_input(ctx, "pixels", PIXL_I32, 2, ps);
+    pixl_tensor *y = pixl_keep(pixl_pixelnet_sampled(ctx, x, pix, &o));
+    CHECK_MSG(y != NULL, "%s: %s", file, pixl_ctx_error(ctx));
+    if (y && pixl_ctx_plan(ctx) == PIXL_OK) {
+        /* the same names and shapes as the PyTorch state_dict, and no others */
+        cJSON *names = cJSON_Parse(pixl_st_meta(f, "names"));
+        int n = 0;
+        cJSON *e;
+        cJSON_ArrayForEach(e, names)
+        {
+            const char *nm = cJSON_GetArrayItem(e, 0)->valuestring;
+            int k = pixl_params_find(Pm, nm);
+            CHECK_MSG(k >= 0, "%s: pixl has no '%s'", file, nm);
+            n++;
+        }
+        CHECK_MSG(n == pixl_params_count(Pm), "%s: PyTorch has %d tensors, pixl %d", file, n, pixl_params_count(Pm));
+        cJSON_Delete(names);
+        pixl_test_zoo_fill(Pm);
+        pixl_st_read_f32(f, kx, pixl_tensor_data(x));
+        pixl_st_read_i32(f, kp, pixl_tensor_data(pix));
+        CHECK_OK(pixl_forward(ctx));
+        compare_ref(f, file, "sampled", pixl_tensor_data(y), P * K, 1e-4);
+        int kg = pixl_st_find(f, "grad_output");
+        if (kg >= 0) {
+            float *gy = malloc(sizeof(float) * (size_t)(P * K));
+            pixl_st_read_f32(f, kg, gy);
+            pixl_params_zero_grad(Pm);
+            CHECK_OK(pixl_backward_from(ctx, y, gy));
+            int ng = 0;
+            for (int i = 0; i < pixl_st_count(f); i++) {
+                const char *nm = pixl_st_name(f, i);
+                if (strncmp(nm, "grad.", 5)) continue;
+                int k = pixl_params_find(Pm, nm + 5);
+                CHECK_MSG(k >= 0 && pixl_params_grad(Pm, k), "%s: no gradient for %s", file, nm + 5);
+                if (k >= 0 && pixl_params_grad(Pm, k)) compare_ref(f, file, nm, pixl_params_grad(Pm, k), pixl_params_numel(Pm, k), 1e-3);
+                ng++;
+            }
+            CHECK(ng > 0);
+            free(gy);
+        }
+    }
+    pixl_ctx_free(ctx);
+    /* dense inference on the same parameters */
+    ctx = pixl_ctx_new(Pm, PIXL_MODE_EVAL);
+    x = pixl_input(ctx, "x", PIXL_F32, 4, xs);
+    y = pixl_keep(pixl_model_pixelnet(ctx, x, &o));
+    CHECK_MSG(y != NULL, "%s: %s", file, pixl_ctx_error(ctx));
+    if (y && pixl_ctx_plan(ctx) == PIXL_OK) {
+        pixl_st_read_f32(f, kx, pixl_tensor_data(x));
+        CHECK_OK(pixl_forward(ctx));
+        compare_ref(f, file, "dense", pixl_tensor_data(y), pixl_tensor_numel(y), 1e-4);
+    }
+    pixl_ctx_free(ctx);
+    pixl_params_free(Pm);
+    pixl_st_close(f);
+}
+
+PIXL_TEST(pixelnet_torch_model_tiny) { model_parity("tiny"); }
+PIXL_TEST(pixelnet_torch_model_vgg16) { model_parity("vgg16_c12345"); }
