@@ -19,6 +19,12 @@ double info_node_macs(const pixl_tensor *t)
     if (!strcmp(op, "conv_transpose2d") && t->n_src >= 2) /* in * OC/g*KH*KW */
         return (double)t->src[0]->numel * (double)(t->src[1]->numel / t->src[1]->shape[0]);
     if (!strcmp(op, "linear") && t->n_src >= 2) return (double)t->numel * (double)t->src[1]->shape[1];
+    if (!strcmp(op, "hypercolumn_mlp_dense")) { /* PixelNet's head at every pixel: pixels * sum in*out (nominal) */
+        double per_pixel = 0;
+        for (int k = 0; k < t->n_src; k++)
+            if (t->src[k]->ndim == 2 && (t->src[k]->flags & PIXL_FLAG_PARAM)) per_pixel += (double)t->src[k]->numel;
+        return (double)(t->numel / t->shape[1]) * per_pixel;
+    }
     return 0;
 }
 
