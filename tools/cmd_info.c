@@ -32,7 +32,8 @@ int cmd_info(int argc, char **argv)
 {
     const char *what = NULL;
     int C = 3, H = 360, W = 480, verbose = 0, K = 11;
-    const char *variant = NULL;
+    const char *variant = NULL, *backbone = NULL;
+    int output_stride = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) {
             if (sscanf(argv[++i], "%dx%dx%d", &C, &H, &W) != 3 || C < 1 || H < 1 || W < 1) {
@@ -41,6 +42,8 @@ int cmd_info(int argc, char **argv)
             }
         } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) K = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--variant") && i + 1 < argc) variant = argv[++i];
+        else if (!strcmp(argv[i], "--backbone") && i + 1 < argc) backbone = argv[++i];
+        else if (!strcmp(argv[i], "--output-stride") && i + 1 < argc) output_stride = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--layers")) verbose = 1;
         else if (argv[i][0] != '-' && !what) what = argv[i];
         else {
@@ -49,7 +52,8 @@ int cmd_info(int argc, char **argv)
         }
     }
     if (!what) {
-        fprintf(stderr, "usage: pixl info MODEL|CHECKPOINT.safetensors [--input CxHxW] [--classes K] [--variant V] [--layers]\n"
+        fprintf(stderr, "usage: pixl info MODEL|CHECKPOINT.safetensors [--input CxHxW] [--classes K] [--variant V]\n"
+                        "                 [--backbone B] [--output-stride N] [--layers]\n"
                         "models:");
         for (int i = 0; i < pixl_model_count(); i++) fprintf(stderr, " %s", pixl_model_name(i));
         fprintf(stderr, "\n");
@@ -58,7 +62,10 @@ int cmd_info(int argc, char **argv)
     size_t l = strlen(what);
     pixl_model *m = l > 12 && !strcmp(what + l - 12, ".safetensors")
                         ? pixl_model_load(what)
-                        : pixl_model_create(what, &(pixl_model_opts){.n_classes = K, .in_channels = C, .variant = variant}, 0);
+                        : pixl_model_create(what,
+                                            &(pixl_model_opts){.n_classes = K, .in_channels = C, .variant = variant,
+                                                               .backbone = backbone, .output_stride = output_stride},
+                                            0);
     if (!m) {
         fprintf(stderr, "pixl info: %s\n", pixl_last_error());
         return 1;

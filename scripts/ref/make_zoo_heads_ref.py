@@ -340,6 +340,18 @@ FULL = [
 ]
 
 
+# the bench convention (bench/bench_torch_models.py): pixl bench name -> constructor(n_classes),
+# inference networks (no auxiliary heads)
+MODELS = {
+    "pspnet": lambda k: PSPNet(k, "resnet50", 8, False),
+    "pspnet@resnet101": lambda k: PSPNet(k, "resnet101", 8, False),
+    "deeplabv3plus": lambda k: DeepLabV3Plus(k, "mobilenet_v2", 16),
+    "deeplabv3plus@resnet50": lambda k: DeepLabV3Plus(k, "resnet50", 16),
+    "refinenet": lambda k: RefineNet(k, "resnet101"),
+    "gfrnet": lambda k: GFRNet(k, False),
+}
+
+
 def n_params(m):
     return sum(p.numel() for p in m.parameters())
 
