@@ -1215,6 +1215,11 @@ typedef struct pixl_train_config {
             double class_weight_values[PIXL_CFG_MAX_CLASSES];
             int ignore_index;    /* PIXL_CFG_INHERIT: data.ignore_index */
         } loss;
+        struct {                 /* pixels with a loss (model.arch pixelnet) */
+            int pixels_per_image;
+            int strategy;        /* pixl_sample_kind: uniform, class_balanced, edge_balanced */
+            double pos_fraction; /* edge_balanced: share of positives */
+        } sampling;
         int64_t seed;
         int threads;             /* 0: PIXL_NUM_THREADS or all cores */
         int print_interval;      /* iterations between log lines */
@@ -1277,11 +1282,6 @@ int pixl_config_write_docs(FILE *f);
 typedef struct pixl_eval_opts {
     int flip;       /* average with the mirrored prediction */
     int batch_size; /* 0 -> 1 (images of one batch must share a size) */
-        struct {                 /* pixels with a loss (model.arch pixelnet) */
-            int pixels_per_image;
-            int strategy;        /* pixl_sample_kind: uniform, class_balanced, edge_balanced */
-            double pos_fraction; /* edge_balanced: share of positives */
-        } sampling;
     int n_workers;  /* background decoding threads */
     int limit;      /* evaluate only the first `limit` images (0 = all) */
 } pixl_eval_opts;
