@@ -117,7 +117,11 @@ static int hardtanh_fwd(pixl_tensor *n)
     const hardtanh_params *p = PIXL_PARAMS(n, hardtanh_params);
     const float lo = p->lo, hi = p->hi, *x = pixl_f32(n->src[0]);
     float *y = pixl_f32(n);
-    EW_LOOP(n->numel, y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i]);
+    /* two selects (max then min), branch-free and vectorised; NaN stays NaN as in PyTorch */
+    EW_LOOP(n->numel, {
+        float v = x[i] < lo ? lo : x[i];
+        y[i] = v > hi ? hi : v;
+    });
     return PIXL_OK;
 }
 static int hardtanh_bwd(pixl_tensor *n)
