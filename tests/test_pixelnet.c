@@ -594,7 +594,8 @@ PIXL_TEST(pixelnet_train_sampled)
                         "training.epochs=0", "training.max_iters=50", "training.optimizer.name=adam",
                         "training.optimizer.lr=0.005", "training.sampling.pixels_per_image=300",
                         "training.sampling.strategy=uniform", "validation.every_epochs=0",
-                        "training.print_interval=10", "training.seed=3"};
+                        "training.print_interval=10", "training.seed=3",
+                        "training.threads=1"}; /* one thread: many tiny parallel regions cost most on a busy machine */
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
         char key[128];
         const char *eq = strchr(kv[i], '=');
@@ -604,7 +605,9 @@ PIXL_TEST(pixelnet_train_sampled)
     snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s", dir);
     FILE *devnull = fopen("/dev/null", "w");
     pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    int prev_threads = pixl_num_threads();
     CHECK_OK(pixl_train(cfg, &h));
+    pixl_set_num_threads(prev_threads); /* pixl_train applied training.threads */
     /* the logged training loss falls */
     snprintf(p, sizeof p, "%s/log.jsonl", dir);
     FILE *f = fopen(p, "r");
