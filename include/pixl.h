@@ -245,6 +245,11 @@ int pixl_checkpoint_save(pixl_params *P, const char *path, int n_meta, const cha
  * of the file that P lacks is an error unless `allow_extra`. P is unchanged
  * when loading fails. */
 int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra);
+/* Initialise part of P (pretrained encoder weights): every tensor of the file
+ * must be an entry of P with the same shape (else an error naming it, P
+ * unchanged); entries the file lacks keep their values. Returns the number
+ * of tensors loaded or a negative status. Training: model.options.pretrained. */
+int pixl_checkpoint_load_subset(pixl_params *P, const char *path);
 /* Metadata value of a checkpoint (malloc'ed string, free() it), NULL if absent. */
 char *pixl_checkpoint_meta(const char *path, const char *key);
 

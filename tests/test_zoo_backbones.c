@@ -400,3 +400,120 @@ PIXL_TEST(zoo_convert_pth_torchvision_backbone)
     pixl_params_free(P);
     pixl_st_close(f);
 }
+
+/* ------------------------------------------ partial (pretrained) initialisation */
+/* a file with the listed tensors of P (name -> P's values; shape_override for the first) */
+static void write_subset(pixl_params *P, const char *path, const char *const *names, int n, const int64_t *bad_shape)
+{
+    pixl_st_writer *w = pixl_st_writer_new();
+    for (int k = 0; k < n; k++) {
+        int i = pixl_params_find(P, names[k]);
+        if (i < 0) { /* a name P does not have: any small tensor */
+            static const float z[4];
+            int64_t s[1] = {4};
+            CHECK_OK(pixl_st_writer_add(w, names[k], PIXL_F32, 1, s, z));
+            continue;
+        }
+        if (k == 0 && bad_shape) {
+            int64_t numel = pixl_params_numel(P, i);
+            int64_t s[2] = {1, numel};
+            CHECK_OK(pixl_st_writer_add(w, names[k], PIXL_F32, 2, s, pixl_params_data(P, i)));
+            continue;
+        }
+        CHECK_OK(pixl_st_writer_add(w, names[k], pixl_params_dtype(P, i), pixl_params_ndim(P, i),
+                                    pixl_params_shape(P, i), pixl_params_data(P, i)));
+    }
+    CHECK_OK(pixl_st_writer_save(w, path));
+    pixl_st_writer_free(w);
+}
+
+static int same_values(pixl_params *A, pixl_params *B, const char *name)
+{
+    int i = pixl_params_find(A, name), j = pixl_params_find(B, name);
+    return i >= 0 && j >= 0 && !memcmp(pixl_params_data(A, i), pixl_params_data(B, j),
+                                       (size_t)pixl_params_numel(A, i) * pixl_dtype_size(pixl_params_dtype(A, i)));
+}
+
+PIXL_TEST(zoo_pretrained_subset_load)
+{
+    pixl_model_opts o = {.n_classes = 5, .width = 0.125f};
+    pixl_model *A = pixl_model_create("segnet_basic", &o, 1), *B = pixl_model_create("segnet_basic", &o, 2);
+    CHECK(A && B);
+    if (!A || !B) return;
+    pixl_params *PA = pixl_model_params(A), *PB = pixl_model_params(B);
+    char path[512];
+    snprintf(path, sizeof path, "%s/encoder.safetensors", pixl_test_tmpdir());
+    /* the encoder (weights, biases, BN statistics incl. the int64 counter) */
+    const char *enc[] = {"enc.0.0.weight", "enc.0.0.bias", "enc.0.1.weight", "enc.0.1.bias", "enc.0.1.running_mean",
+                         "enc.0.1.running_var", "enc.0.1.num_batches_tracked", "enc.3.0.weight"};
+    int64_t *nbt = pixl_params_data(PA, pixl_params_find(PA, "enc.0.1.num_batches_tracked"));
+    nbt[0] = 77;
+    write_subset(PA, path, enc, 8, NULL);
+    CHECK(!same_values(PA, PB, "enc.0.0.weight") && !same_values(PA, PB, "dec.0.0.weight"));
+    CHECK(pixl_checkpoint_load_subset(PB, path) == 8);
+    for (int k = 0; k < 8; k++) CHECK_MSG(same_values(PA, PB, enc[k]), "%s not loaded", enc[k]);
+    CHECK(!same_values(PA, PB, "dec.0.0.weight") && !same_values(PA, PB, "enc.1.0.weight"));
+    /* a tensor the model lacks, or a wrong shape: an error naming it, nothing loaded */
+    pixl_model *C = pixl_model_create("segnet_basic", &o, 3);
+    pixl_params *PC = pixl_model_params(C);
+    const char *extra[] = {"enc.1.0.weight", "backbone.conv1.weight"};
+    write_subset(PA, path, extra, 2, NULL);
+    CHECK(pixl_checkpoint_load_subset(PC, path) == PIXL_ERR_NOT_FOUND);
+    CHECK(strstr(pixl_last_error(), "backbone.conv1.weight") != NULL);
+    CHECK(!same_values(PA, PC, "enc.1.0.weight"));
+    const char *shaped[] = {"enc.2.0.weight", "enc.1.0.weight"};
+    write_subset(PA, path, shaped, 2, (int64_t[]){1});
+    CHECK(pixl_checkpoint_load_subset(PC, path) == PIXL_ERR_SHAPE);
+    CHECK(strstr(pixl_last_error(), "enc.2.0.weight") != NULL);
+    CHECK(!same_values(PA, PC, "enc.1.0.weight"));
+    CHECK(pixl_checkpoint_load_subset(PC, "/nonexistent/x.safetensors") < 0);
+    pixl_model_free(A);
+    pixl_model_free(B);
+    pixl_model_free(C);
+}
+
+/* training with model.options.pretrained starts from the file's tensors */
+PIXL_TEST(zoo_pretrained_training_option)
+{
+    pixl_model_opts o = {.n_classes = 5, .width = 0.125f};
+    pixl_model *A = pixl_model_create("segnet_basic", &o, 11);
+    CHECK(A != NULL);
+    if (!A) return;
+    char pre[512], dir[512], last[600];
+    snprintf(pre, sizeof pre, "%s/pre_enc.safetensors", pixl_test_tmpdir());
+    snprintf(dir, sizeof dir, "%s/pretrained_run", pixl_test_tmpdir());
+    const char *enc[] = {"enc.0.0.weight", "enc.0.0.bias", "enc.2.0.weight"};
+    write_subset(pixl_model_params(A), pre, enc, 3, NULL);
+    for (int bad = 0; bad < 2; bad++) {
+        pixl_train_config cfg;
+        pixl_config_defaults(&cfg);
+        const char *kv[][2] = {{"model.arch", "segnet_basic"}, {"model.options.width", "0.125"},
+                               {"model.options.pretrained", bad ? "/nonexistent/enc.safetensors" : pre},
+                               {"data.dataset", "synthetic"}, {"data.img_rows", "32"}, {"data.img_cols", "32"},
+                               {"data.n_workers", "0"}, {"training.batch_size", "2"}, {"training.epochs", "0"},
+                               {"training.max_iters", "1"}, {"training.optimizer.name", "sgd"},
+                               {"training.optimizer.lr", "1e-20"}, {"training.optimizer.momentum", "0"},
+                               {"training.optimizer.weight_decay", "0"}, {"validation.every_epochs", "0"},
+                               {"validation.every_minutes", "0"}};
+        for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+            CHECK_MSG(pixl_config_set(&cfg, kv[i][0], kv[i][1]) == 0, "%s: %s", kv[i][0], pixl_last_error());
+        snprintf(cfg.output.run_dir, sizeof cfg.output.run_dir, "%s", dir);
+        FILE *lg = tmpfile();
+        int rc = pixl_train(&cfg, &(pixl_train_hooks){.log = lg, .quiet = 1});
+        if (lg) fclose(lg);
+        if (bad) {
+            CHECK(rc < 0 && strstr(pixl_last_error(), "/nonexistent/enc.safetensors"));
+            continue;
+        }
+        CHECK_MSG(rc == 0, "%s", pixl_last_error());
+        snprintf(last, sizeof last, "%s/last.safetensors", dir);
+        pixl_model *T = pixl_model_load(last);
+        CHECK_MSG(T != NULL, "%s", pixl_last_error());
+        /* lr 1e-20: one step leaves the weights at their initial (pretrained) values */
+        for (int k = 0; T && k < 3; k++)
+            CHECK_MSG(same_values(pixl_model_params(A), pixl_model_params(T), enc[k]), "%s not from the file", enc[k]);
+        CHECK(T && !same_values(pixl_model_params(A), pixl_model_params(T), "dec.0.0.weight"));
+        pixl_model_free(T);
+    }
+    pixl_model_free(A);
+}

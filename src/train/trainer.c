@@ -363,6 +363,15 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         cleanup(&r);
         return rc;
     }
+    const char *pretrained = pixl_config_model_option(cfg, "pretrained");
+    if (pretrained && pretrained[0]) { /* e.g. ImageNet weights from tools/convert_pth.py --prefix backbone. */
+        int n = pixl_checkpoint_load_subset(pixl_model_params(r.model), pretrained);
+        if (n < 0) {
+            cleanup(&r);
+            return n;
+        }
+        logf_(&r.lg, "initialised %d tensors from %s\n", n, pretrained);
+    }
     pixl_model_set_norm(r.model, pixl_dataset_mean(r.train), pixl_dataset_std(r.train));
     {
         const char **names = calloc((size_t)r.K, sizeof *names);
