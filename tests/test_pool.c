@@ -426,6 +426,63 @@ PIXL_TEST(pool_max_eval_without_indices)
     free(x);
 }
 
+/* stride-1 windows without saved indices take the separable kernel (column
+ * max, then row max): values equal the naive reference, across the
+ * 256-column chunks, with -inf and NaN (a NaN in the window gives NaN) */
+PIXL_TEST(pool_max_stride1_separable_matches_naive)
+{
+    static const pspec cases[] = {
+        {OP_MAX, {1, 3, 23, 31}, {.kernel = {5, 5}, .stride = {1, 1}, .padding = {2, 2}}, 0, 0},
+        {OP_MAX, {2, 2, 9, 300}, {.kernel = {5, 5}, .stride = {1, 1}, .padding = {2, 2}}, 0, 0},
+        {OP_MAX, {1, 2, 11, 13}, {.kernel = {3, 2}, .stride = {1, 1}, .padding = {1, 0}}, 0, 0},
+        {OP_MAX, {1, 2, 6, 520}, {.kernel = {1, 7}, .stride = {1, 1}, .padding = {0, 3}}, 0, 0},
+        {OP_MAX, {1, 1, 4, 5}, {.kernel = {4, 4}, .stride = {1, 1}, .ceil_mode = 1}, 0, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const pspec *s = &cases[c];
+        char desc[256];
+        describe(s, desc, sizeof desc);
+        long n = numel4(s->shape);
+        float *x = malloc(sizeof(float) * (size_t)n);
+        pixl_test_fill_uniform(x, n, -1, 1, 70 + c);
+        x[n / 3] = -INFINITY;
+        pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+        pixl_tensor *in = pixl_input(ctx, "x", PIXL_F32, 4, s->shape);
+        pixl_tensor *y = pixl_max_pool2d(ctx, in, &s->o);
+        CHECK_MSG(y && pixl_ctx_plan(ctx) == PIXL_OK, "%s: %s", desc, pixl_ctx_error(ctx));
+        if (y) {
+            const int64_t *os = pixl_tensor_shape(y);
+            long ny = (long)pixl_tensor_numel(y);
+            float *ey = malloc(sizeof(float) * (size_t)ny);
+            int32_t *ei = malloc(sizeof(int32_t) * (size_t)ny);
+            naive_max(s, x, os[2], os[3], ey, ei);
+            memcpy(pixl_tensor_data(in), x, sizeof(float) * (size_t)n);
+            CHECK_OK(pixl_forward(ctx));
+            CHECK_MSG(!memcmp(pixl_tensor_data(y), ey, sizeof(float) * (size_t)ny), "%s: values differ from naive",
+                      desc);
+            /* a NaN reaches exactly the outputs whose window holds it */
+            long k = n / 2;
+            float *xd = pixl_tensor_data(in);
+            xd[k] = NAN;
+            CHECK_OK(pixl_forward(ctx));
+            int64_t H = s->shape[2], W = s->shape[3], pl = k / (H * W), kh = k % (H * W) / W, kw = k % W;
+            const float *yd = pixl_tensor_data(y);
+            for (int64_t oh = 0; oh < os[2]; oh++)
+                for (int64_t ow = 0; ow < os[3]; ow++) {
+                    int64_t h0 = oh - s->o.padding[0], w0 = ow - s->o.padding[1];
+                    int in_win = kh >= h0 && kh < h0 + s->o.kernel[0] && kw >= w0 && kw < w0 + s->o.kernel[1];
+                    float v = yd[(pl * os[2] + oh) * os[3] + ow];
+                    CHECK_MSG(in_win == (v != v), "%s: NaN at (%lld,%lld): output %g", desc, (long long)oh,
+                              (long long)ow, v);
+                }
+            free(ey);
+            free(ei);
+        }
+        pixl_ctx_free(ctx);
+        free(x);
+    }
+}
+
 /* ------------------------------------------------------------ errors */
 static void expect_error(const char *what, pixl_tensor *t, pixl_ctx *ctx, const char *const *needles)
 {

@@ -208,6 +208,42 @@ static inline void maxpool2x2_row(const float *restrict r0, const float *restric
     }
 }
 
+/* Stride-1, dilation-1 windows when nobody needs the argmax (inference,
+ * e.g. RefineNet's 5x5/1 chained residual pooling): the window maximum is
+ * separable, a column maximum over the kh rows and then a kw-wide maximum
+ * along the row, kh + kw comparisons per output instead of kh * kw. Values
+ * equal the generic kernel's (a NaN anywhere in the window gives NaN). One
+ * output row `oh` of one plane, in chunks of MP_CHUNK columns. */
+#define MP_CHUNK 256
+#define MP_MAX_KW 64
+static void maxpool_row_s1(const pool_p *p, const float *in, float *out, int64_t oh)
+{
+    const int64_t W = p->W, OW = p->OW;
+    const int64_t h0 = max64(oh - p->ph, 0), h1 = min64(oh - p->ph + p->kh, p->H);
+    float col[MP_CHUNK + MP_MAX_KW];
+    for (int64_t c0 = 0; c0 < OW; c0 += MP_CHUNK) {
+        const int64_t c1 = min64(c0 + MP_CHUNK, OW);
+        const int64_t w0 = max64(c0 - p->pw, 0), w1 = min64(c1 - p->pw + p->kw - 1, W);
+        for (int64_t w = w0; w < w1; w++) col[w - w0] = -INFINITY;
+        for (int64_t h = h0; h < h1; h++) {
+            const float *r = in + h * W;
+            for (int64_t w = w0; w < w1; w++) {
+                float v = r[w], m = col[w - w0];
+                col[w - w0] = (v > m || v != v) ? v : m;
+            }
+        }
+        for (int64_t ow = c0; ow < c1; ow++) {
+            const int64_t a = max64(ow - p->pw, 0), b = min64(ow - p->pw + p->kw, W);
+            float m = -INFINITY;
+            for (int64_t w = a; w < b; w++) {
+                float v = col[w - w0];
+                m = (v > m || v != v) ? v : m;
+            }
+            out[ow] = m;
+        }
+    }
+}
+
 static int max_pool_fwd(pixl_tensor *n)
 {
     const pool_p *p = PIXL_PARAMS(n, pool_p);
@@ -218,6 +254,7 @@ static int max_pool_fwd(pixl_tensor *n)
     const int fast = p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0 &&
                      p->dh == 1 && p->dw == 1;
     const int64_t full_h = fast ? H / 2 : 0, full_w = fast ? W / 2 : 0; /* rows/cols of whole 2x2 windows */
+    const int s1 = !idx && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->kw <= MP_MAX_KW;
 #pragma omp parallel for num_threads(nthreads(n)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const int64_t pl = r / OH, oh = r % OH;
@@ -225,6 +262,10 @@ static int max_pool_fwd(pixl_tensor *n)
         float *out = y + r * OW;
         int32_t *ind = idx ? idx + r * OW : NULL;
         int64_t done = 0;
+        if (s1) {
+            maxpool_row_s1(p, in, out, oh);
+            continue;
+        }
         if (oh < full_h) {
             const float *r0 = in + 2 * oh * W, *r1 = r0 + W;
             if (ind) maxpool2x2_row_idx(r0, r1, out, ind, (int32_t)(2 * oh * W), (int32_t)W, full_w);
