@@ -517,3 +517,45 @@ PIXL_TEST(zoo_pretrained_training_option)
     }
     pixl_model_free(A);
 }
+
+/* torchvision's VGG-16 converted into an FCN initialisation (fc6/fc7 reshaped
+ * into convolutions) by `make check-convert`: loaded with
+ * pixl_checkpoint_load_subset into an fcn8s whose converted tensors were
+ * zeroed, it gives the reference output (the other tensors are filled). */
+PIXL_TEST(zoo_convert_pth_torchvision_fcn_init)
+{
+    const char *dir = getenv("PIXL_CONVERT_DIR");
+    if (!dir) {
+        printf("     (PIXL_CONVERT_DIR not set: run `make check-convert` for this check)\n");
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/fcn8s_init.safetensors", dir);
+    pixl_st_file *f = pixl_st_open("tests/ref/zoo/fcn8s.safetensors");
+    CHECK_MSG(f != NULL, "%s", pixl_last_error());
+    if (!f) return;
+    int xi = pixl_st_find(f, "input");
+    pixl_params *P = pixl_params_new();
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+    pixl_tensor *x = pixl_input(ctx, "input", PIXL_F32, 4, pixl_st_shape(f, xi));
+    pixl_tensor *y = pixl_model_build(ctx, "fcn8s", x, &(pixl_model_opts){.n_classes = 3});
+    CHECK(y != NULL);
+    pixl_test_zoo_fill(P);
+    int zeroed = 0;
+    for (int i = 0; i < pixl_params_count(P); i++) {
+        const char *nm = pixl_params_name(P, i);
+        if (strncmp(nm, "backbone.", 9) && strncmp(nm, "classifier.0.", 13) && strncmp(nm, "classifier.3.", 13))
+            continue;
+        memset(pixl_params_data(P, i), 0, sizeof(float) * (size_t)pixl_params_numel(P, i));
+        zeroed++;
+    }
+    CHECK_MSG(zeroed == 30 && pixl_checkpoint_load_subset(P, path) == 30, "%d tensors zeroed: %s", zeroed,
+              pixl_last_error());
+    CHECK_OK(pixl_ctx_plan(ctx));
+    pixl_st_read_f32(f, xi, pixl_tensor_data(x));
+    CHECK_OK(pixl_forward(ctx));
+    compare("fcn8s from converted torchvision vgg16", f, "output", y);
+    pixl_ctx_free(ctx);
+    pixl_params_free(P);
+    pixl_st_close(f);
+}

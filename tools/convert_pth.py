@@ -2,7 +2,7 @@
 """convert_pth.py - a PyTorch state_dict (.pth/.pt) to a pixl safetensors checkpoint.
 
     /usr/bin/python3 tools/convert_pth.py IN.pth OUT.safetensors
-        [--prefix backbone.] [--drop classifier,fc] [--rename OLD=NEW ...]
+        [--prefix backbone.] [--drop classifier,fc] [--rename OLD=NEW ...] [--reshape NAME=D0,D1,...]
         [--arch NAME --n-classes K [--variant V] [--backbone B] [--output-stride S]
          [--in-channels C] [--width W] [--mean m,m,m --std s,s,s]]
 
@@ -10,8 +10,16 @@ IN may hold a state_dict, a whole nn.Module, or a training checkpoint dict
 with the state_dict under "state_dict", "model_state", "model_state_dict",
 "model" or "net"; a "module." prefix (DataParallel) is removed. Then, in this
 order: keys equal to a --drop entry or starting with "entry." are removed
-(names as in IN), --rename replaces a leading OLD with NEW, and --prefix is
-prepended ("backbone" and "backbone." both give "backbone.conv1.weight").
+(names as in IN), --rename replaces a leading OLD with NEW, --prefix is
+prepended ("backbone" and "backbone." both give "backbone.conv1.weight"),
+and --reshape gives a tensor (by its final name) a new shape of the same
+size: a Linear layer becomes the convolution FCN makes of it, e.g. VGG-16's
+fc6/fc7 for pixl's fcn8s:
+    convert_pth.py vgg16-397923af.pth fcn_init.safetensors --drop classifier.6
+        --rename features.=backbone.features.
+        --reshape classifier.0.weight=4096,512,7,7 --reshape classifier.3.weight=4096,4096,1,1
+(then model.options.pretrained: fcn_init.safetensors; the score and
+upsampling layers keep their FCN initialisation).
 Floating tensors are written as F32, integer buffers (num_batches_tracked)
 keep their dtype; names and shapes are PyTorch's, which are pixl's.
 
@@ -64,7 +72,7 @@ def load_state_dict(path):
     return sd
 
 
-def transform(sd, drop, renames, prefix):
+def transform(sd, drop, renames, prefix, reshapes=()):
     out, dropped = {}, []
     for k, v in sd.items():
         if any(k == d or k.startswith(d + ".") for d in drop):
@@ -78,6 +86,17 @@ def transform(sd, drop, renames, prefix):
         if k in out:
             sys.exit("convert_pth: two tensors map to the name '%s'" % k)
         out[k] = v
+    for name, shape in reshapes:
+        if name not in out:
+            sys.exit("convert_pth: --reshape %s: no such tensor after renaming (have e.g. %s)" % (
+                name, ", ".join(list(out)[:3])))
+        n = 1
+        for d in shape:
+            n *= d
+        if n != out[name].numel():
+            sys.exit("convert_pth: --reshape %s: %s has %d values, %s has %d" % (
+                name, "x".join(map(str, out[name].shape)), out[name].numel(), "x".join(map(str, shape)), n))
+        out[name] = out[name].reshape(shape)
     return out, dropped
 
 
@@ -130,6 +149,8 @@ def main(argv=None):
     ap.add_argument("--prefix", default="", help="prepended to every name (a trailing '.' is added if missing)")
     ap.add_argument("--drop", default="", help="comma-separated names/modules to leave out (e.g. fc,classifier)")
     ap.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", help="replace a leading OLD by NEW")
+    ap.add_argument("--reshape", action="append", default=[], metavar="NAME=D0,D1,..",
+                    help="new shape (same size) for a tensor, by its final name")
     ap.add_argument("--arch", help="pixl architecture (adds the metadata pixl_model_load needs)")
     ap.add_argument("--n-classes", type=int)
     ap.add_argument("--in-channels", type=int, default=3)
@@ -147,8 +168,15 @@ def main(argv=None):
         if "=" not in r:
             sys.exit("convert_pth: --rename takes OLD=NEW, got '%s'" % r)
         renames.append(tuple(r.split("=", 1)))
+    reshapes = []
+    for r in a.reshape:
+        try:
+            name, dims = r.split("=", 1)
+            reshapes.append((name, [int(d) for d in dims.split(",")]))
+        except ValueError:
+            sys.exit("convert_pth: --reshape takes NAME=D0,D1,..., got '%s'" % r)
     sd = load_state_dict(a.input)
-    out, dropped = transform(sd, drop, renames, prefix)
+    out, dropped = transform(sd, drop, renames, prefix, reshapes)
     if not out:
         sys.exit("convert_pth: nothing left after --drop %s" % a.drop)
     meta = {"converted_from": os.path.basename(a.input), "converter": "tools/convert_pth.py torch " + torch.__version__}

@@ -19,6 +19,12 @@ The C test loads the converted file with pixl_model_load() and compares.
 converted with --prefix backbone. --drop fc into DIR/resnet18_backbone.safetensors;
 the C test (PIXL_CONVERT_DIR=DIR) loads that into pixl_backbone_build's
 parameters and compares the features with tests/ref/zoo/resnet18.safetensors.
+Likewise a torchvision vgg16 (features + classifier, filled with the values of
+the names fcn8s gives them) becomes DIR/fcn8s_init.safetensors by --rename
+features.=backbone.features. --drop classifier.6 and --reshape of fc6/fc7
+into convolutions; the C test loads it with pixl_checkpoint_load_subset into
+an fcn8s whose other tensors are filled, and compares with
+tests/ref/zoo/fcn8s.safetensors.
 """
 import os
 import subprocess
@@ -81,6 +87,20 @@ def torchvision_case(d):
     pth = os.path.join(d, "resnet18.pth")
     torch.save(m.state_dict(), pth)
     convert(pth, os.path.join(d, "resnet18_backbone.safetensors"), "--prefix", "backbone.", "--drop", "fc")
+    # VGG-16 -> FCN initialisation (fc6/fc7 as convolutions); the fill uses pixl's fcn8s names,
+    # which keep torchvision's classifier.0 / classifier.3 and only prefix the features
+    v = torchvision.models.vgg16()
+    with torch.no_grad():
+        for name, t in v.state_dict().items():
+            pname = "backbone." + name if name.startswith("features.") else name
+            t.copy_(torch.from_numpy(zoo_fill.values(pname, tuple(t.shape))))
+    pth = os.path.join(d, "vgg16.pth")
+    torch.save(v.state_dict(), pth)
+    del v
+    convert(pth, os.path.join(d, "fcn8s_init.safetensors"), "--drop", "classifier.6",
+            "--rename", "features.=backbone.features.",
+            "--reshape", "classifier.0.weight=4096,512,7,7", "--reshape", "classifier.3.weight=4096,4096,1,1")
+    os.unlink(pth)
 
 
 if __name__ == "__main__":
