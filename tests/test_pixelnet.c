@@ -785,3 +785,33 @@ static void model_parity(const char *file)
 
 PIXL_TEST(pixelnet_torch_model_tiny) { model_parity("tiny"); }
 PIXL_TEST(pixelnet_torch_model_vgg16) { model_parity("vgg16_c12345"); }
+
+/* a pixelnet model with a long variant string saves and loads back whole */
+PIXL_TEST(pixelnet_model_save_load)
+{
+    const char *var = "taps=features.7,features.1,features.4;mlp=24,16;dropout=0.25;hc_dropout=0.1;bn=1;align=center;"
+                      "chunk=5000";
+    pixl_model_opts o = {.n_classes = 3, .width = 0.5f, .backbone = "pixelnet_tiny", .variant = var};
+    pixl_model *m = pixl_model_create("pixelnet", &o, 5);
+    CHECK_MSG(m != NULL, "%s", pixl_last_error());
+    if (!m) return;
+    CHECK(!strcmp(pixl_model_options(m)->variant, var));
+    char path[600];
+    snprintf(path, sizeof path, "%s/pixelnet_long.safetensors", pixl_test_tmpdir());
+    CHECK_OK(pixl_model_save(m, path, 0, NULL, NULL));
+    pixl_model *l = pixl_model_load(path);
+    CHECK_MSG(l != NULL, "%s", pixl_last_error());
+    if (l) {
+        CHECK(!strcmp(pixl_model_options(l)->variant, var));
+        CHECK(pixl_params_count(pixl_model_params(l)) == pixl_params_count(pixl_model_params(m)));
+        CHECK(pixl_params_find(pixl_model_params(l), "head.1.weight") >= 0); /* hc dropout is head.0 */
+        enum { H = 11, W = 9 };
+        float img[3 * H * W], a[3 * H * W], b[3 * H * W];
+        pixl_test_fill_uniform(img, 3 * H * W, -1, 1, 2);
+        CHECK_OK(pixl_model_predict(m, img, 1, H, W, 0, a, NULL));
+        CHECK_OK(pixl_model_predict(l, img, 1, H, W, 0, b, NULL));
+        CHECK(!memcmp(a, b, sizeof a));
+        pixl_model_free(l);
+    }
+    pixl_model_free(m);
+}

@@ -9,7 +9,7 @@
 
 struct pixl_model {
     char arch[64];
-    char variant[64];
+    char variant[1024]; /* pixelnet variants list taps and layers */
     char backbone[64];
     pixl_model_opts o;
     pixl_params *P;
