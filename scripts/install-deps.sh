@@ -2,12 +2,13 @@
 # Install what pixl needs on a fresh Debian (bookworm) machine.
 # Build: a C compiler, make, pkg-config, OpenBLAS, cJSON, libpng, libjpeg-turbo, libyaml,
 # libmatio (BSDS500 .mat ground truth).
-# Optional (reference scripts and benchmarks against PyTorch): PIXL_WITH_TORCH=1.
+# Optional (reference scripts and benchmarks against PyTorch, torchvision for the
+# backbone references and make check-convert): PIXL_WITH_TORCH=1.
 set -e
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS="build-essential pkg-config libopenblas-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libyaml-dev libmatio-dev"
-[ "${PIXL_WITH_TORCH:-0}" = "1" ] && PKGS="$PKGS python3-torch python3-numpy"
+[ "${PIXL_WITH_TORCH:-0}" = "1" ] && PKGS="$PKGS python3-torch python3-torchvision python3-numpy"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
