@@ -185,6 +185,12 @@ PIXL_TEST(conv_fast_vs_naive_large)
     fast_vs_naive(&b, 6);
     cv d = {0, 2, 32, 40, 41, 32, 3, 3, 2, 2, 1, 1, 1, 1, 32, 0, 0, 1};
     fast_vs_naive(&d, 7);
+    /* reductions longer than 4608 (600 x 3x3) run in chunks: forward (e) and
+     * stride-1 data gradient (f); odd channel, row and column counts */
+    cv e = {0, 1, 600, 11, 70, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1};
+    fast_vs_naive(&e, 8);
+    cv f = {0, 1, 13, 11, 70, 600, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1};
+    fast_vs_naive(&f, 9);
 }
 
 /* ------------------------------------------------------------ gradchecks */
@@ -463,6 +469,7 @@ PIXL_TEST(conv_threads_bit_identical)
         {0, 1, 64, 45, 67, 32, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1},  /* 1x1 */
         {0, 1, 32, 45, 67, 32, 3, 3, 1, 1, 1, 1, 1, 1, 4, 0, 0, 1},  /* grouped */
         {1, 1, 32, 30, 41, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1},  /* transposed */
+        {0, 1, 600, 11, 70, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1}, /* chunked reduction (K 5400) */
     };
     int saved = pixl_num_threads();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

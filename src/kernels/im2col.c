@@ -554,11 +554,43 @@ static void tap_offsets(const pixl_conv_shape *s, const phased *p, int64_t C, in
 
 #define FL(n) ((size_t)rup((int64_t)(n), 16)) /* sub-buffer sizes in floats, 64-byte aligned */
 
+/* Long reductions (K > KC_MAX, e.g. PSPNet's 4096-channel 3x3 conv, K =
+ * 36864) are cut into chunks of KC summed into dst one after the other, and
+ * inside a chunk a task is one MR-row weight tile over KC_ROWS output rows:
+ * the tile (MR x KC) stays in L1/L2 across those rows and the input rows of
+ * the chunk stay in L2 across the tiles. Without that every (row, tile) pair
+ * streams its MR x K weights and K taps from memory (3x slower). The chunk
+ * order is fixed: results do not depend on the thread count. */
+#define KC_MAX 4608
+#define KC 2304
+#define KC_ROWS 4
+
 /* implicit gemm: dst (M, OH, OW) (+)= Ap (M x K, packed) . taps of src_ph, K = C*KH*KW */
 static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, int64_t K, const float *Ap,
                         const float *src_ph, const int64_t *off, float *dst, int beta)
 {
     const int64_t OH = s->OH, OW = s->OW, L = OH * OW, T = (M + MR - 1) / MR;
+    if (K > KC_MAX) {
+        const int64_t RG = (OH + KC_ROWS - 1) / KC_ROWS; /* row groups */
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+            const int64_t kn = K - k0 < KC ? K - k0 : KC;
+            const int b = k0 ? 1 : beta;
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads())
+            for (int64_t it = 0; it < RG * T; it++) {
+                int64_t g = it / T, t = it % T, oh1 = (g + 1) * KC_ROWS < OH ? (g + 1) * KC_ROWS : OH;
+                int mr = (int)(M - t * MR < MR ? M - t * MR : MR);
+                for (int64_t oh = g * KC_ROWS; oh < oh1; oh++) {
+                    const float *brow = src_ph + oh * s->sh * p->rs;
+                    for (int64_t n0 = 0; n0 < OW; n0 += NR) {
+                        int n = (int)(OW - n0 < NR ? OW - n0 : NR);
+                        kern_b(mr, n, kn, Ap + (t * K + k0) * MR, brow + n0, off + k0, dst + t * MR * L + oh * OW + n0,
+                               L, b);
+                    }
+                }
+            }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (M * L * K > PAR_MIN)
     for (int64_t it = 0; it < OH * T; it++) {
         int64_t oh = it / T, t = it % T;
