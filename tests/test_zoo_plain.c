@@ -126,6 +126,7 @@ PIXL_TEST(zoo_plain_fc_densenet103_matches_pytorch) { zoo_parity("fc_densenet103
 PIXL_TEST(zoo_plain_icnet_matches_pytorch) { zoo_parity("icnet"); }
 PIXL_TEST(zoo_plain_frrn_a_matches_pytorch) { zoo_parity("frrn_a"); }
 PIXL_TEST(zoo_plain_frrn_b_matches_pytorch) { zoo_parity("frrn_b"); }
+PIXL_TEST(zoo_plain_frrn_a_gn_matches_pytorch) { zoo_parity("frrn_a_gn"); }
 
 /* build only (no plan): output shape at size h x w, or NULL and the ctx error */
 static int build_shape_in(pixl_params *P, const char *arch, const char *variant, int h, int w, int64_t out[4],

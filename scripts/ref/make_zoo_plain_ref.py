@@ -361,22 +361,40 @@ PPM_UNUSED = 4 * (1024 * 256 + 2 * 256)
 
 
 # ------------------------------------------------------------------- FRRN
-class RU(nn.Module):
-    def __init__(self, c):
+class CG(nn.Module):
+    """conv(no bias)-GroupNorm(16)(-ReLU) under .cgr_unit / .cg_unit (pytorch-semseg conv2DGroupNorm[Relu])"""
+
+    def __init__(self, cin, cout, k, stride=1, pad=0, relu=True, bias=False):
         super().__init__()
-        self.conv1 = CB(c, c, 3, 1, 1)
-        self.conv2 = CB(c, c, 3, 1, 1, relu=False)
+        seq = nn.Sequential(nn.Conv2d(cin, cout, k, stride, pad, bias=bias), nn.GroupNorm(16, cout),
+                            *([nn.ReLU()] if relu else []))
+        setattr(self, "cgr_unit" if relu else "cg_unit", seq)
+        self.relu = relu
+
+    def forward(self, x):
+        return (self.cgr_unit if self.relu else self.cg_unit)(x)
+
+
+def _cn(gn, *a, **k):
+    return CG(*a, **k) if gn else CB(*a, **k)
+
+
+class RU(nn.Module):
+    def __init__(self, c, gn=False):
+        super().__init__()
+        self.conv1 = _cn(gn, c, c, 3, 1, 1)
+        self.conv2 = _cn(gn, c, c, 3, 1, 1, relu=False)
 
     def forward(self, x):
         return self.conv2(self.conv1(x)) + x
 
 
 class FRRU(nn.Module):
-    def __init__(self, prev, out, scale):
+    def __init__(self, prev, out, scale, gn=False):
         super().__init__()
         self.scale = scale
-        self.conv1 = CB(prev + 32, out, 3, 1, 1)
-        self.conv2 = CB(out, out, 3, 1, 1)
+        self.conv1 = _cn(gn, prev + 32, out, 3, 1, 1)
+        self.conv2 = _cn(gn, out, out, 3, 1, 1)
         self.conv_res = nn.Conv2d(out, 32, 1, bias=True)
 
     def forward(self, y, z):
@@ -396,22 +414,24 @@ FRRN_SPECS = {
 class FRRN(nn.Module):
     """pytorch-semseg frrn (BatchNorm), including its quirk that every FRRU of a stage
     takes the stage's pooled/upsampled y; inputs not divisible by the largest scale
-    are zero-padded bottom/right and the logits cropped (pixl's generalisation)."""
+    are zero-padded bottom/right and the logits cropped (pixl's generalisation).
+    gn=True: pytorch-semseg's group_norm=True (GroupNorm, 16 groups)."""
 
-    def __init__(self, n_classes, kind):
+    def __init__(self, n_classes, kind, gn=False):
         super().__init__()
         self.spec = FRRN_SPECS[kind]
-        self.conv1 = nn.Module()
-        self.conv1.cbr_unit = nn.Sequential(nn.Conv2d(3, 48, 5, 1, 2, bias=True), nn.BatchNorm2d(48), nn.ReLU())
-        self.up_residual_units = nn.ModuleList([RU(48) for _ in range(3)])
-        self.down_residual_units = nn.ModuleList([RU(48) for _ in range(3)])
+        self.conv1 = CG(3, 48, 5, 1, 2, bias=True) if gn else CB(3, 48, 5, 1, 2)
+        if not gn:  # conv2DBatchNormRelu's conv keeps its default bias=True
+            self.conv1.cbr_unit[0] = nn.Conv2d(3, 48, 5, 1, 2, bias=True)
+        self.up_residual_units = nn.ModuleList([RU(48, gn) for _ in range(3)])
+        self.down_residual_units = nn.ModuleList([RU(48, gn) for _ in range(3)])
         self.split_conv = nn.Conv2d(48, 32, 1, bias=False)
         prev = 48
         for part in ("encoder", "decoder"):
             for n, ch, sc in self.spec[part]:
                 for b in range(n):
                     prefix = "encoding_frru" if part == "encoder" else "decoding_frru"
-                    setattr(self, "_".join(map(str, [prefix, n, ch, sc, b])), FRRU(prev, ch, sc))
+                    setattr(self, "_".join(map(str, [prefix, n, ch, sc, b])), FRRU(prev, ch, sc, gn))
                 prev = ch
         self.merge_conv = nn.Conv2d(prev + 32, 48, 1, bias=False)
         self.classif_conv = nn.Conv2d(48, n_classes, 1, bias=True)
@@ -422,7 +442,7 @@ class FRRN(nn.Module):
         m = self.multiple
         PH, PW = -(-H // m) * m, -(-W // m) * m
         x = F.pad(x, [0, PW - W, 0, PH - H])
-        x = self.conv1.cbr_unit(x)
+        x = self.conv1(x)
         for ru in self.up_residual_units:
             x = ru(x)
         y, z = x, self.split_conv(x)
@@ -451,6 +471,7 @@ MODELS = {
     "icnet": (ICNet, {"arch": "icnet"}),
     "frrn_a": (lambda k: FRRN(k, "A"), {"arch": "frrn_a"}),
     "frrn_b": (lambda k: FRRN(k, "B"), {"arch": "frrn_b"}),
+    "frrn_a:gn": (lambda k: FRRN(k, "A", gn=True), {"arch": "frrn_a", "variant": "gn"}),
 }
 
 # case file, arch, variant, width, n_classes, constructor, input shape, store input
@@ -463,6 +484,7 @@ CASES = [
     ("icnet", "icnet", "", 1.0, 2, ICNet, (1, 3, 161, 161), False),
     ("frrn_a", "frrn_a", "", 1.0, 4, lambda k: FRRN(k, "A"), (1, 3, 48, 64), True),
     ("frrn_b", "frrn_b", "", 1.0, 4, lambda k: FRRN(k, "B"), (1, 3, 40, 56), True),
+    ("frrn_a_gn", "frrn_a", "gn", 1.0, 3, lambda k: FRRN(k, "A", gn=True), (1, 3, 32, 48), True),
 ]
 
 

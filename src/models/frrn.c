@@ -16,6 +16,8 @@
  *   and the same FRRUs;
  *   merge: [upsample_x2(y) (bilinear, align_corners), z] -> 1x1 conv 48,
  *   3 RUs, 1x1 classifier (bias).
+ * Variant "gn": GroupNorm (16 groups) in place of every BatchNorm, as
+ * pytorch-semseg's frrn(group_norm=True) (names cgr_unit / cg_unit).
  * The residual stream needs H and W divisible by the largest scale (16 for
  * frrn_a, 32 for frrn_b); other sizes (CamVid's 360 rows) are zero-padded
  * on the bottom/right up to the next multiple and the logits cropped back.
@@ -32,38 +34,39 @@ static const frru_spec dec_a[] = {{2, 192, 8}, {2, 192, 4}, {2, 48, 2}};
 static const frru_spec enc_b[] = {{3, 96, 2}, {4, 192, 4}, {2, 384, 8}, {2, 384, 16}, {2, 384, 32}};
 static const frru_spec dec_b[] = {{2, 192, 16}, {2, 192, 8}, {2, 192, 4}, {2, 48, 2}};
 
-/* conv-BN(-ReLU) under p.0 / p.1 */
-static pixl_tensor *cbn(pixl_ctx *c, const char *p, pixl_tensor *x, int out, int k, int bias, int relu)
+/* conv-norm(-ReLU) under p.<unit>.0 / .1: BatchNorm (cbr_unit / cb_unit) or, with
+ * gn, GroupNorm with 16 groups (cgr_unit / cg_unit) as pytorch-semseg's group_norm */
+static pixl_tensor *cbn(pixl_ctx *c, const char *p, pixl_tensor *x, int out, int k, int bias, int relu, int gn)
 {
     char q[160];
-    snprintf(q, sizeof q, "%s", p);
+    snprintf(q, sizeof q, "%s.%s", p, gn ? (relu ? "cgr_unit" : "cg_unit") : (relu ? "cbr_unit" : "cb_unit"));
     pixl_conv2d_opts o = {.padding = {k / 2, k / 2}};
     x = pixl_nn_conv2d(c, pixl_mname(q, "0"), x, out, k, k, &o, bias);
-    x = pixl_nn_batch_norm2d(c, pixl_mname(q, "1"), x, NULL);
+    x = gn ? pixl_nn_group_norm(c, pixl_mname(q, "1"), x, 16, 1e-5f) : pixl_nn_batch_norm2d(c, pixl_mname(q, "1"), x, NULL);
     return relu ? pixl_relu(c, x) : x;
 }
 
-static pixl_tensor *residual_unit(pixl_ctx *c, const char *p, pixl_tensor *x)
+static pixl_tensor *residual_unit(pixl_ctx *c, const char *p, pixl_tensor *x, int gn)
 {
     if (!x) return NULL;
     char q[160];
     snprintf(q, sizeof q, "%s", p);
     int ch = (int)x->shape[1];
-    pixl_tensor *h = cbn(c, pixl_mname(q, "conv1.cbr_unit"), x, ch, 3, 0, 1);
-    h = cbn(c, pixl_mname(q, "conv2.cb_unit"), h, ch, 3, 0, 0);
+    pixl_tensor *h = cbn(c, pixl_mname(q, "conv1"), x, ch, 3, 0, 1, gn);
+    h = cbn(c, pixl_mname(q, "conv2"), h, ch, 3, 0, 0, gn);
     return pixl_add(c, h, x);
 }
 
 /* one FRRU; returns y', updates *z */
-static pixl_tensor *frru(pixl_ctx *c, const char *p, pixl_tensor *y, pixl_tensor **z, int out, int scale)
+static pixl_tensor *frru(pixl_ctx *c, const char *p, pixl_tensor *y, pixl_tensor **z, int out, int scale, int gn)
 {
     if (!y || !*z) return NULL;
     char q[160];
     snprintf(q, sizeof q, "%s", p);
     pixl_tensor *zp = pixl_max_pool2d(c, *z, &(pixl_pool2d_opts){.kernel = {scale, scale}});
     pixl_tensor *parts[2] = {y, zp};
-    pixl_tensor *h = cbn(c, pixl_mname(q, "conv1.cbr_unit"), pixl_concat(c, 2, parts, 1), out, 3, 0, 1);
-    h = cbn(c, pixl_mname(q, "conv2.cbr_unit"), h, out, 3, 0, 1);
+    pixl_tensor *h = cbn(c, pixl_mname(q, "conv1"), pixl_concat(c, 2, parts, 1), out, 3, 0, 1, gn);
+    h = cbn(c, pixl_mname(q, "conv2"), h, out, 3, 0, 1, gn);
     pixl_tensor *r = pixl_nn_conv2d(c, pixl_mname(q, "conv_res"), h, 32, 1, 1, NULL, 1);
     if (!r) return NULL;
     r = pixl_resize(c, r, (int)r->shape[2] * scale, (int)r->shape[3] * scale, PIXL_RESIZE_NEAREST, 0, 0, 0);
@@ -78,39 +81,44 @@ static pixl_tensor *up2(pixl_ctx *c, pixl_tensor *y)
 }
 
 static pixl_tensor *frrn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, const frru_spec *enc, int n_enc,
-                         const frru_spec *dec, int n_dec, int multiple)
+                         const frru_spec *dec, int n_dec, int multiple, const char *arch)
 {
+    int gn = o->variant && !strcmp(o->variant, "gn");
+    if (o->variant && !gn) {
+        pixl_ctx_fail(c, PIXL_ERR_ARG, "model %s: unknown variant '%s' (known: gn)", arch, o->variant);
+        return NULL;
+    }
     int H = (int)x->shape[2], W = (int)x->shape[3];
     int PH = (H + multiple - 1) / multiple * multiple, PW = (W + multiple - 1) / multiple * multiple;
     if (PH != H || PW != W) x = pixl_pad2d(c, x, (int[4]){0, PW - W, 0, PH - H}, PIXL_PAD_ZERO, 0);
-    pixl_tensor *h = cbn(c, "conv1.cbr_unit", x, 48, 5, 1, 1);
-    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl_mname("up_residual_units", "%d", i), h);
+    pixl_tensor *h = cbn(c, "conv1", x, 48, 5, 1, 1, gn);
+    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl_mname("up_residual_units", "%d", i), h, gn);
     pixl_tensor *y = h, *z = pixl_nn_conv2d(c, "split_conv", h, 32, 1, 1, NULL, 0);
     for (int s = 0; s < n_enc; s++) {
         pixl_tensor *yp = pixl_max_pool2d(c, y, &(pixl_pool2d_opts){.kernel = {2, 2}});
         for (int b = 0; b < enc[s].n; b++)
             y = frru(c, pixl_mname("", "encoding_frru_%d_%d_%d_%d", enc[s].n, enc[s].ch, enc[s].scale, b), yp, &z,
-                     enc[s].ch, enc[s].scale);
+                     enc[s].ch, enc[s].scale, gn);
     }
     for (int s = 0; s < n_dec; s++) {
         pixl_tensor *yu = up2(c, y);
         for (int b = 0; b < dec[s].n; b++)
             y = frru(c, pixl_mname("", "decoding_frru_%d_%d_%d_%d", dec[s].n, dec[s].ch, dec[s].scale, b), yu, &z,
-                     dec[s].ch, dec[s].scale);
+                     dec[s].ch, dec[s].scale, gn);
     }
     pixl_tensor *parts[2] = {up2(c, y), z};
     h = pixl_nn_conv2d(c, "merge_conv", pixl_concat(c, 2, parts, 1), 48, 1, 1, NULL, 0);
-    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl_mname("down_residual_units", "%d", i), h);
+    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl_mname("down_residual_units", "%d", i), h, gn);
     h = pixl_nn_conv2d(c, "classif_conv", h, o->n_classes, 1, 1, NULL, 1);
     return PH != H || PW != W ? pixl_crop2d(c, h, 0, 0, H, W) : h;
 }
 
 pixl_tensor *pixl_model_frrn_a(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
-    return frrn(c, x, o, enc_a, 4, dec_a, 3, 16);
+    return frrn(c, x, o, enc_a, 4, dec_a, 3, 16, "frrn_a");
 }
 
 pixl_tensor *pixl_model_frrn_b(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
-    return frrn(c, x, o, enc_b, 5, dec_b, 4, 32);
+    return frrn(c, x, o, enc_b, 5, dec_b, 4, 32, "frrn_b");
 }

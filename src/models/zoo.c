@@ -25,8 +25,8 @@ static const model_entry g_models[] = {
     {"icnet", pixl_model_icnet, "ICNet (Zhao et al. 2018) as pytorch-semseg's icnetBN: 3-resolution cascade, CFF aux heads "
                                 "(weights 0.4, 0.16); input >= 161"},
     {"frrn_a", pixl_model_frrn_a, "FRRN A (Pohlen et al. 2017) as pytorch-semseg: full-res residual stream, 4 pooling "
-                                  "stages (sizes padded to a multiple of 16)"},
-    {"frrn_b", pixl_model_frrn_b, "FRRN B as pytorch-semseg: 5 pooling stages (sizes padded to a multiple of 32)"},
+                                  "stages (sizes padded to a multiple of 16); variant 'gn': GroupNorm"},
+    {"frrn_b", pixl_model_frrn_b, "FRRN B as pytorch-semseg: 5 pooling stages (sizes padded to a multiple of 32); variant 'gn'"},
     {"vgg16", pixl_model_vgg16, "VGG-16 features (torchvision names under backbone.) + 1x1 classifier + bilinear x32 up"},
     {"vgg16_bn", pixl_model_vgg16_bn, "VGG-16-BN features + 1x1 classifier + bilinear x32 up"},
     {"resnet18", pixl_model_resnet18, "ResNet-18 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
