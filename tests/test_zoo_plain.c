@@ -233,5 +233,5 @@ PIXL_TEST(zoo_plain_train_step)
     train_step("unet", "valid", 1, 24, 20, 0.125f, "conv1.conv1.0.weight", NULL);
     train_step("fc_densenet56", NULL, 2, 32, 40, 1, "firstconv.weight", NULL);
     train_step("icnet", NULL, 1, 161, 161, 1, "convbnrelu1_sub1.cbr_unit.0.weight", "cff_sub24.low_classifier_conv.weight");
-    train_step("frrn_a", NULL, 1, 32, 48, 1, "conv1.cbr_unit.0.weight", NULL);
+    train_step("frrn_a", NULL, 1, 16, 32, 1, "conv1.cbr_unit.0.weight", NULL);
 }
