@@ -6,7 +6,11 @@
         [--arch NAME --n-classes K [--variant V] [--backbone B] [--output-stride S]
          [--in-channels C] [--width W] [--mean m,m,m --std s,s,s]]
 
-IN may hold a state_dict, a whole nn.Module, or a training checkpoint dict
+IN may hold a state_dict, a whole nn.Module (only with --allow-pickle: a .pth
+is a pickle and unpickling can run code, so by default only tensors and plain
+containers are read; PyTorch 1.13 refuses even a float such as a saved
+learning rate there, so most training checkpoints need --allow-pickle too),
+or a training checkpoint dict
 with the state_dict under "state_dict", "model_state", "model_state_dict",
 "model" or "net"; a "module." prefix (DataParallel) is removed. Then, in this
 order: keys equal to a --drop entry or starting with "entry." are removed
@@ -48,11 +52,19 @@ DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32", torch.ui
           torch.int16: "I16", torch.int8: "I8"}
 
 
-def load_state_dict(path):
-    try:
-        obj = torch.load(path, map_location="cpu")
+def load_state_dict(path, allow_pickle=False):
+    if not os.path.isfile(path):
+        sys.exit("convert_pth: cannot read %s: no such file" % path)
+    try:  # tensors and plain containers only: a .pth is a pickle, and a pickle can run code
+        obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - report any unreadable file the same way
-        sys.exit("convert_pth: cannot read %s: %s" % (path, e))
+        if not allow_pickle:
+            sys.exit("convert_pth: %s is not a plain state_dict/checkpoint (%s); if it holds pickled "
+                     "objects (a whole nn.Module) and you trust it, add --allow-pickle" % (path, str(e).split(".")[0]))
+        try:
+            obj = torch.load(path, map_location="cpu")
+        except Exception as e2:  # noqa: BLE001
+            sys.exit("convert_pth: cannot read %s: %s" % (path, e2))
     if isinstance(obj, torch.nn.Module):
         obj = obj.state_dict()
     if isinstance(obj, dict):
@@ -149,6 +161,8 @@ def main(argv=None):
     ap.add_argument("--prefix", default="", help="prepended to every name (a trailing '.' is added if missing)")
     ap.add_argument("--drop", default="", help="comma-separated names/modules to leave out (e.g. fc,classifier)")
     ap.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", help="replace a leading OLD by NEW")
+    ap.add_argument("--allow-pickle", action="store_true",
+                    help="also read files that need full unpickling (whole modules); only for trusted files")
     ap.add_argument("--reshape", action="append", default=[], metavar="NAME=D0,D1,..",
                     help="new shape (same size) for a tensor, by its final name")
     ap.add_argument("--arch", help="pixl architecture (adds the metadata pixl_model_load needs)")
@@ -175,7 +189,7 @@ def main(argv=None):
             reshapes.append((name, [int(d) for d in dims.split(",")]))
         except ValueError:
             sys.exit("convert_pth: --reshape takes NAME=D0,D1,..., got '%s'" % r)
-    sd = load_state_dict(a.input)
+    sd = load_state_dict(a.input, a.allow_pickle)
     out, dropped = transform(sd, drop, renames, prefix, reshapes)
     if not out:
         sys.exit("convert_pth: nothing left after --drop %s" % a.drop)

@@ -8,7 +8,7 @@ statistics) is saved as a training checkpoint the way training scripts do
 ({"epoch", "state_dict" with DataParallel's "module." prefix, an extra
 "aux_head" module, "optimizer"}), converted with
     convert_pth.py IN.pth tests/ref/zoo/convert_segnet_basic.safetensors
-        --drop aux_head --arch segnet_basic --n-classes 5 --width 0.125 --mean .. --std ..
+        --drop aux_head --allow-pickle --arch segnet_basic --n-classes 5 --width 0.125 --mean .. --std ..
 and its eval output on a fixed input is written to
 tests/ref/zoo/convert_segnet_basic_io.safetensors (input, output, mean, std).
 The C test loads the converted file with pixl_model_load() and compares.
@@ -69,7 +69,7 @@ def small_model():
     with tempfile.TemporaryDirectory() as d:
         pth = os.path.join(d, "segnet_basic_train.pth")
         torch.save(ckpt, pth)
-        convert(pth, os.path.join(OUT, "convert_segnet_basic.safetensors"), "--drop", "aux_head",
+        convert(pth, os.path.join(OUT, "convert_segnet_basic.safetensors"), "--drop", "aux_head", "--allow-pickle",
                 "--arch", "segnet_basic", "--n-classes", "5", "--width", "0.125", "--mean", mean, "--std", std)
     st_write.write(os.path.join(OUT, "convert_segnet_basic_io.safetensors"), {"input": x, "output": y},
                    {"made_by": "scripts/ref/make_convert_ref.py torch " + torch.__version__})
