@@ -284,3 +284,40 @@ PIXL_TEST(zoo_heads_train)
     train_head(&light[2], 32, 40, "conv1.weight", NULL);
     train_head(&light[3], 32, 40, "backbone.features.0.weight", "pred_1.weight");
 }
+
+/* a checkpoint of a model trained with auxiliary heads (their parameters are
+ * in it) loads with pixl_model_load and predicts as the saved model */
+PIXL_TEST(zoo_heads_aux_checkpoint_loads)
+{
+    pixl_model_opts o = {.n_classes = 3, .backbone = "resnet18", .output_stride = 16};
+    pixl_model *m = pixl_model_create("pspnet", &o, 3);
+    CHECK_MSG(m != NULL, "%s", pixl_last_error());
+    if (!m) return;
+    int64_t plain = pixl_params_total(pixl_model_params(m));
+    /* a training graph adds the aux head's parameters to the model's */
+    pixl_ctx *ctx = pixl_ctx_new(pixl_model_params(m), PIXL_MODE_TRAIN);
+    int64_t xs[4] = {2, 3, 64, 64};
+    o.aux = 1;
+    CHECK(pixl_model_build(ctx, "pspnet", pixl_input(ctx, "x", PIXL_F32, 4, xs), &o) != NULL);
+    pixl_ctx_free(ctx);
+    int64_t with_aux = pixl_params_total(pixl_model_params(m));
+    CHECK(with_aux > plain);
+    char path[512];
+    snprintf(path, sizeof path, "%s/pspnet_aux.safetensors", pixl_test_tmpdir());
+    CHECK_OK(pixl_model_save(m, path, 0, NULL, NULL));
+    pixl_model *l = pixl_model_load(path);
+    CHECK_MSG(l != NULL, "%s", pixl_last_error());
+    if (l) {
+        CHECK(pixl_params_total(pixl_model_params(l)) == with_aux);
+        int h = 40, w = 56;
+        float *img = malloc(sizeof(float) * 3 * h * w), *a = malloc(sizeof(float) * 3 * h * w),
+              *b = malloc(sizeof(float) * 3 * h * w);
+        pixl_test_fill_uniform(img, 3L * h * w, -1, 1, 9);
+        CHECK_OK(pixl_model_predict(m, img, 1, h, w, 0, a, NULL));
+        CHECK_OK(pixl_model_predict(l, img, 1, h, w, 0, b, NULL));
+        CHECK_MSG(!memcmp(a, b, sizeof(float) * 3 * h * w), "loaded model predicts differently");
+        free(img), free(a), free(b);
+    }
+    pixl_model_free(l);
+    pixl_model_free(m);
+}

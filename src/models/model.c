@@ -44,6 +44,22 @@ void pixl_model_free(pixl_model *m)
     free(m);
 }
 
+/* Build once (and discard the graph) to create the parameters; aux = 1 adds
+ * those of the auxiliary heads, which only training graphs use. */
+static int create_params(pixl_model *m, int aux)
+{
+    pixl_ctx *ctx = pixl_ctx_new(m->P, PIXL_MODE_EVAL);
+    int side = pixl_model_min_size(m->arch) > 64 ? pixl_model_min_size(m->arch) : 64;
+    int64_t s[4] = {1, m->o.in_channels, side, side};
+    pixl_model_opts o = m->o;
+    o.aux = aux;
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
+    pixl_tensor *y = pixl_model_build(ctx, m->arch, x, &o);
+    int rc = y ? PIXL_OK : pixl_set_error(PIXL_ERR_ARG, "%s", pixl_ctx_error(ctx));
+    pixl_ctx_free(ctx);
+    return rc;
+}
+
 pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64_t seed)
 {
     pixl_model *m = pixl_calloc(1, sizeof *m);
@@ -68,19 +84,10 @@ pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64
         return NULL;
     }
     pixl_params_seed(m->P, seed);
-    /* build once to create the parameters */
-    pixl_ctx *ctx = pixl_ctx_new(m->P, PIXL_MODE_EVAL);
-    int side = pixl_model_min_size(m->arch) > 64 ? pixl_model_min_size(m->arch) : 64;
-    int64_t s[4] = {1, m->o.in_channels, side, side};
-    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
-    pixl_tensor *y = pixl_model_build(ctx, m->arch, x, &m->o);
-    if (!y) {
-        pixl_set_error(PIXL_ERR_ARG, "%s", pixl_ctx_error(ctx));
-        pixl_ctx_free(ctx);
+    if (create_params(m, 0) != PIXL_OK) {
         pixl_model_free(m);
         return NULL;
     }
-    pixl_ctx_free(ctx);
     return m;
 }
 
@@ -230,7 +237,16 @@ pixl_model *pixl_model_load(const char *path)
     }
     cJSON_Delete(names);
     cJSON_Delete(cols);
+    /* a checkpoint written by training also holds the parameters of the
+     * auxiliary heads (opts.aux): create them too, so that they load (and are
+     * saved again); inference graphs do not use them */
+    int extra = 0;
+    for (int i = 0; i < pixl_st_count(f) && !extra; i++) extra = pixl_params_find(m->P, pixl_st_name(f, i)) < 0;
     pixl_st_close(f);
+    if (extra && create_params(m, 1) != PIXL_OK) {
+        pixl_model_free(m);
+        return NULL;
+    }
     if (pixl_checkpoint_load(m->P, path, 0)) {
         pixl_model_free(m);
         return NULL;
