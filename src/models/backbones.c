@@ -139,7 +139,7 @@ static pixl_tensor *resnet(pixl_ctx *c, const char *prefix, pixl_tensor *x, cons
         int dilate = st == 2 && stride * 2 > os;
         h = res_layer(&s, l + 1, h, planes[l], blocks[l], st, dilate);
         if (st == 2 && !dilate) stride *= 2;
-        char nm[16];
+        char nm[32];
         snprintf(nm, sizeof nm, "layer%d", l + 1);
         tap_add(c, taps, nm, h, stride);
     }

@@ -28,7 +28,7 @@ pixl_tensor *pixl_model_segnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
         pixl_tensor *pre = taps.t[2 * s], *pool = taps.t[2 * s + 1];
         pixl_tensor *idx = pixl_max_pool2d_indices(c, pool);
         h = pixl_max_unpool2d(c, h, idx, (int)pre->shape[2], (int)pre->shape[3]);
-        char dn[8];
+        char dn[16];
         snprintf(dn, sizeof dn, "dec%d", s + 1);
         for (int j = 0; j < 3 && dec_ch[s][j]; j++) {
             h = pixl_nn_conv2d(c, pixl_mname(dn, "%d", 3 * j), h, dec_ch[s][j], 3, 3, &p1, 1);
