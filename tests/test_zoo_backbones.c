@@ -559,3 +559,49 @@ PIXL_TEST(zoo_convert_pth_torchvision_fcn_init)
     pixl_params_free(P);
     pixl_st_close(f);
 }
+
+/* ------------------------------------------------ max-pool inference fast path */
+/* Strided windows without saved indices (the ResNet stem's 3x3/2) take the
+ * separable kernel; with indices requested the generic one. Both must give
+ * the same values (NaN for a window holding a NaN, -inf for -inf/empty). */
+PIXL_TEST(zoo_maxpool_strided_separable_equals_generic)
+{
+    static const struct { int k, s, p, ceil, h, w; } cs[] = {
+        {3, 2, 1, 0, 37, 61}, {3, 2, 0, 1, 20, 33}, {5, 3, 2, 0, 23, 41}, {2, 2, 1, 0, 9, 14},
+        {3, 4, 1, 1, 19, 30}, {7, 2, 3, 0, 5, 700}, {3, 2, 1, 0, 1, 1}, {4, 3, 0, 1, 11, 530}};
+    for (size_t t = 0; t < sizeof cs / sizeof cs[0]; t++) {
+        pixl_pool2d_opts o = {.kernel = {cs[t].k, cs[t].k}, .stride = {cs[t].s, cs[t].s},
+                              .padding = {cs[t].p, cs[t].p}, .ceil_mode = cs[t].ceil};
+        int64_t s[4] = {2, 3, cs[t].h, cs[t].w};
+        long n = 2L * 3 * cs[t].h * cs[t].w;
+        float *v = malloc(sizeof(float) * (size_t)n);
+        pixl_test_fill_uniform(v, n, -3, 3, 100 + t);
+        for (long i = 0; i < n; i += 97) v[i] = NAN;
+        for (long i = 13; i < n; i += 89) v[i] = -INFINITY;
+        float *res[2] = {NULL, NULL};
+        long m = 0;
+        for (int with_idx = 0; with_idx < 2; with_idx++) {
+            pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+            pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s), *y = pixl_max_pool2d(ctx, x, &o);
+            if (with_idx) pixl_keep(pixl_max_pool2d_indices(ctx, y));
+            pixl_keep(y);
+            CHECK_MSG(y && pixl_ctx_plan(ctx) == 0, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+            memcpy(pixl_tensor_data(x), v, sizeof(float) * (size_t)n);
+            CHECK_OK(pixl_forward(ctx));
+            m = (long)pixl_tensor_numel(y);
+            res[with_idx] = malloc(sizeof(float) * (size_t)m);
+            memcpy(res[with_idx], pixl_tensor_data(y), sizeof(float) * (size_t)m);
+            pixl_ctx_free(ctx);
+        }
+        long bad = 0;
+        for (long i = 0; i < m; i++) {
+            float a = res[0][i], b = res[1][i];
+            if (!((isnan(a) && isnan(b)) || a == b)) bad++;
+        }
+        CHECK_MSG(bad == 0, "k%d s%d p%d ceil %d on %dx%d: %ld of %ld outputs differ", cs[t].k, cs[t].s, cs[t].p,
+                  cs[t].ceil, cs[t].h, cs[t].w, bad, m);
+        free(res[0]);
+        free(res[1]);
+        free(v);
+    }
+}

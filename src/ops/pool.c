@@ -208,22 +208,24 @@ static inline void maxpool2x2_row(const float *restrict r0, const float *restric
     }
 }
 
-/* Stride-1, dilation-1 windows when nobody needs the argmax (inference,
- * e.g. RefineNet's 5x5/1 chained residual pooling): the window maximum is
- * separable, a column maximum over the kh rows and then a kw-wide maximum
- * along the row, kh + kw comparisons per output instead of kh * kw. Values
- * equal the generic kernel's (a NaN anywhere in the window gives NaN). One
- * output row `oh` of one plane, in chunks of MP_CHUNK columns. */
+/* Dilation-1 windows of stride <= MP_MAX_S when nobody needs the argmax
+ * (inference: RefineNet's 5x5/1 chained residual pooling, the ResNet stem's
+ * 3x3/2): the window maximum is separable, a column maximum over the kh rows
+ * and then a kw-wide maximum along the row, kh*sw + kw comparisons per
+ * output instead of kh * kw, the column pass vectorised. Values equal the
+ * generic kernel's (a NaN anywhere in the window gives NaN). One output row
+ * `oh` of one plane, in chunks of MP_CHUNK columns. */
 #define MP_CHUNK 256
 #define MP_MAX_KW 64
+#define MP_MAX_S 4
 static void maxpool_row_s1(const pool_p *p, const float *in, float *out, int64_t oh)
 {
-    const int64_t W = p->W, OW = p->OW;
-    const int64_t h0 = max64(oh - p->ph, 0), h1 = min64(oh - p->ph + p->kh, p->H);
-    float col[MP_CHUNK + MP_MAX_KW];
+    const int64_t W = p->W, OW = p->OW, sw = p->sw;
+    const int64_t h0 = max64(oh * p->sh - p->ph, 0), h1 = min64(oh * p->sh - p->ph + p->kh, p->H);
+    float col[MP_CHUNK * MP_MAX_S + MP_MAX_KW];
     for (int64_t c0 = 0; c0 < OW; c0 += MP_CHUNK) {
         const int64_t c1 = min64(c0 + MP_CHUNK, OW);
-        const int64_t w0 = max64(c0 - p->pw, 0), w1 = min64(c1 - p->pw + p->kw - 1, W);
+        const int64_t w0 = max64(c0 * sw - p->pw, 0), w1 = min64((c1 - 1) * sw - p->pw + p->kw, W);
         for (int64_t w = w0; w < w1; w++) col[w - w0] = -INFINITY;
         for (int64_t h = h0; h < h1; h++) {
             const float *r = in + h * W;
@@ -233,7 +235,7 @@ static void maxpool_row_s1(const pool_p *p, const float *in, float *out, int64_t
             }
         }
         for (int64_t ow = c0; ow < c1; ow++) {
-            const int64_t a = max64(ow - p->pw, 0), b = min64(ow - p->pw + p->kw, W);
+            const int64_t a = max64(ow * sw - p->pw, 0), b = min64(ow * sw - p->pw + p->kw, W);
             float m = -INFINITY;
             for (int64_t w = a; w < b; w++) {
                 float v = col[w - w0];
@@ -254,7 +256,8 @@ static int max_pool_fwd(pixl_tensor *n)
     const int fast = p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0 &&
                      p->dh == 1 && p->dw == 1;
     const int64_t full_h = fast ? H / 2 : 0, full_w = fast ? W / 2 : 0; /* rows/cols of whole 2x2 windows */
-    const int s1 = !idx && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->kw <= MP_MAX_KW;
+    const int s1 = !idx && !fast && p->sh <= MP_MAX_S && p->sw <= MP_MAX_S && p->dh == 1 && p->dw == 1 &&
+                   p->kw <= MP_MAX_KW;
 #pragma omp parallel for num_threads(nthreads(n)) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const int64_t pl = r / OH, oh = r % OH;
