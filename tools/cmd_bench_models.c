@@ -12,8 +12,9 @@
  * convolutions and linear layers, as `pixl info`) come from pixl's graph.
  * Warm-up: at least one run and 300 ms per model, on both sides; pixl runs
  * first, PyTorch afterwards so that the two never share the cores.
- * --json writes every number (scripts/bench/models_md.py turns it into the
- * table of docs/models.md). */
+ * --json writes every number, also the fastest run of each side (less
+ * sensitive to other load on a shared machine); scripts/bench/models_md.py
+ * turns the medians into the table of docs/models.md. */
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <stdio.h>
@@ -30,7 +31,7 @@ typedef struct bm_result {
     char name[128];
     int ok;
     int64_t params;
-    double gflops, ms;
+    double gflops, ms, min_ms;
     char error[256];
 } bm_result;
 
@@ -104,6 +105,7 @@ static void bench_one(const char *name, int C, int H, int W, int K, int runs, bm
     }
     qsort(t, (size_t)runs, sizeof *t, cmp_double);
     r->ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+    r->min_ms = t[0]; /* (in the JSON: less sensitive to other load on a shared machine) */
     r->ok = 1;
     goto done;
 fail:
@@ -273,10 +275,13 @@ int cmd_bench_models(int argc, char **argv)
             cJSON_AddNumberToObject(e, "params", (double)r->params);
             cJSON_AddNumberToObject(e, "gflops", r->gflops);
             cJSON_AddNumberToObject(e, "pixl_ms", r->ms);
+            cJSON_AddNumberToObject(e, "pixl_min_ms", r->min_ms);
         }
         if (tv > 0) {
             cJSON_AddNumberToObject(e, "torch_ms", tv);
             if (cJSON_IsString(tcfg)) cJSON_AddStringToObject(e, "torch_config", tcfg->valuestring);
+            const cJSON *tmin = cJSON_GetObjectItemCaseSensitive(to, "min_ms");
+            if (cJSON_IsNumber(tmin)) cJSON_AddNumberToObject(e, "torch_min_ms", tmin->valuedouble);
             const cJSON *tp = cJSON_GetObjectItemCaseSensitive(to, "params");
             if (cJSON_IsNumber(tp)) cJSON_AddNumberToObject(e, "torch_params", tp->valuedouble);
         } else if (cJSON_IsString(terr))
