@@ -1090,7 +1090,7 @@ int pixl_edge_thin(uint8_t *bw, int width, int height);
  * benchmark's correspondPixels, max_dist in PIXELS here): pairs within
  * max_dist_px cost their distance (rint(100 d)/100, the benchmark's integer
  * costs), an unmatched pixel costs outlier_cost*max_dist_px. The
- * assignment is exact (primal-dual min-cost flow per connected component).
+ * assignment is exact (sparse Hungarian method per connected component).
  * match_a / match_b (height*width int32, may be NULL): 1 + the row-major
  * index of the partner pixel, 0 if unmatched. cost (may be NULL): total
  * distance of the pairs + outlier cost of every unmatched pixel. */

@@ -887,6 +887,7 @@ int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_
         return pixl_set_error(PIXL_ERR_NOMEM, "pixl_edge_benchmark: out of memory");
     }
     int nt = pixl_num_threads();
+    char first_err[512] = "";
     int *status = calloc((size_t)n * K + n, sizeof(int));
     if (!status) {
         free(E), free(counts);
@@ -900,6 +901,10 @@ int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_
         if (!E[i]) status[i] = pixl_set_error(PIXL_ERR_NOMEM, "pixl_edge_benchmark: out of memory");
         else if (nms) status[i] = pixl_edge_nms(samples[i].pred, samples[i].width, samples[i].height, E[i]);
         else memcpy(E[i], samples[i].pred, sizeof(float) * np);
+        if (status[i]) {
+#pragma omp critical(pixl_edge_bench_err)
+            if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", pixl_last_error());
+        }
     }
     for (int i = 0; !rc && i < n; i++) rc = status[i];
     /* one task per (image, block of thresholds); each writes its own slots */
@@ -911,9 +916,15 @@ int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_
             int i = task / nb, b = task % nb;
             int k0 = b * blk, k1 = k0 + blk < K ? k0 + blk : K;
             status[n + task] = eval_thresholds(&samples[i], E[i], thr, k0, k1, md, oc, thin, counts + (size_t)i * K);
+            if (status[n + task]) {
+#pragma omp critical(pixl_edge_bench_err)
+                if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", pixl_last_error());
+            }
         }
         for (int t = 0; !rc && t < n * nb; t++) rc = status[n + t];
     }
+    if (rc) /* the message was recorded on a worker thread */
+        pixl_set_error(rc, "pixl_edge_benchmark: %s", first_err[0] ? first_err : pixl_status_name(rc));
     for (int i = 0; i < n; i++) free(E[i]);
     free(E), free(status);
     if (!rc) {
