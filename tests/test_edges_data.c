@@ -255,3 +255,23 @@ done:
     pixl_model_free(m1), pixl_model_free(m3);
     pixl_dataset_free(ds);
 }
+
+PIXL_TEST(config_edge_normal_kinds)
+{
+    pixl_train_config cfg;
+    CHECK(pixl_config_load_string("data:\n  dataset: synthetic_normals\n  img_rows: 24\n  img_cols: 32\n", "t.yaml", &cfg) ==
+          PIXL_OK);
+    pixl_dataset *tr = pixl_config_open_split(&cfg, "train", 0), *va = pixl_config_open_split(&cfg, NULL, 0);
+    CHECK(tr && va && pixl_dataset_task(va) == PIXL_TASK_NORMALS && !strcmp(pixl_dataset_kind(va), "synthetic_normals"));
+    pixl_image *a = NULL, *b = NULL;
+    CHECK(tr && va && pixl_dataset_load(tr, 0, &a, NULL) == PIXL_OK && pixl_dataset_load(va, 0, &b, NULL) == PIXL_OK);
+    CHECK(a && b && a->width == 32 && a->height == 24 && memcmp(a->data, b->data, 32 * 24 * 3) != 0); /* disjoint seeds */
+    pixl_image_free(a), pixl_image_free(b);
+    pixl_dataset_free(tr), pixl_dataset_free(va);
+    if (!access(BSDS_ROOT "/groundTruth/val", R_OK)) {
+        CHECK(pixl_config_load_string("data:\n  dataset: bsds500\n  root: " BSDS_ROOT "\n", "t.yaml", &cfg) == PIXL_OK);
+        va = pixl_config_open_split(&cfg, NULL, 3);
+        CHECK(va && pixl_dataset_size(va) == 3 && pixl_dataset_task(va) == PIXL_TASK_EDGES);
+        pixl_dataset_free(va);
+    }
+}

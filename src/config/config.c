@@ -102,8 +102,8 @@ static const key_def g_keys[] = {
 
     SEC("data", "the dataset and the augmentation of training images"),
     {.path = "data.dataset", .kind = K_STRING, .def = "camvid", .off = F_OFF(data.dataset), .size = F_SIZE(data.dataset),
-     .choices = "camvid|list|folder|voc|cityscapes|ade20k|synthetic",
-     .doc = "dataset kind (layouts: pixl.h, DATASETS); synthetic is generated in memory"},
+     .choices = "camvid|list|folder|voc|cityscapes|ade20k|bsds500|synthetic|synthetic_normals",
+     .doc = "dataset kind (layouts: pixl.h, DATASETS); synthetic and synthetic_normals are generated in memory"},
     STR("data.root", data.root, "\"\"", "dataset folder (relative paths are relative to the working directory)"),
     STR("data.train_split", data.train_split, "train", "split used for training"),
     STR("data.val_split", data.val_split, "val", "split used for validation"),

@@ -11,7 +11,7 @@
 enum { MAP_RANGE = 0, MAP_REDUCE_ZERO, MAP_LUT, MAP_NONE };
 
 struct pixl_dataset {
-    char kind[16];
+    char kind[32];
     int n, cap;
     char **images, **labels, **names; /* full paths (labels NULL when unlabeled), stems */
     int has_labels;

@@ -279,8 +279,8 @@ pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *s
     if (!split) split = cfg->data.val_split;
     pixl_dataset_opts o = {.kind = cfg->data.dataset, .root = cfg->data.root[0] ? cfg->data.root : NULL,
                            .split = split, .seed = (uint64_t)cfg->training.seed};
-    if (!strcmp(cfg->data.dataset, "synthetic")) {
-        /* the embedded data set: disjoint seeds for the splits */
+    if (!strcmp(cfg->data.dataset, "synthetic") || !strcmp(cfg->data.dataset, "synthetic_normals")) {
+        /* the embedded data sets: disjoint seeds for the splits */
         o.seed = (uint64_t)cfg->training.seed * 2 + (strcmp(split, "train") ? 1 : 0) + 1000;
         o.count = strcmp(split, "train") ? 64 : 512;
         o.width = cfg->data.img_cols > 0 ? cfg->data.img_cols : 0;
