@@ -229,7 +229,7 @@ PIXL_TEST(config_errors)
     CHECK_LOAD_ERR("data:\n  flip: maybe\n", "t.yaml:2: data.flip: expected true or false, got 'maybe'");
     CHECK_LOAD_ERR("data:\n  root: [a, b]\n", "t.yaml:2: data.root: expected a string, got a list");
     CHECK_LOAD_ERR("data:\n  dataset: cityscape\n",
-                   "t.yaml:2: data.dataset: expected camvid, list, folder, voc, cityscapes, ade20k or synthetic, got 'cityscape' (did you mean 'cityscapes'?)");
+                   "t.yaml:2: data.dataset: expected camvid, list, folder, voc, cityscapes, ade20k, bsds500, synthetic or synthetic_normals, got 'cityscape' (did you mean 'cityscapes'?)");
     CHECK_LOAD_ERR("training:\n  optimizer:\n    name: adm\n",
                    "t.yaml:3: training.optimizer.name: expected sgd, adam or adamw, got 'adm' (did you mean 'adam'?)");
     CHECK_LOAD_ERR("training:\n  lr_schedule: {name: linear}\n",
@@ -367,7 +367,7 @@ PIXL_TEST(config_overrides)
     CHECK_SET_ERR(&c, "training.n_workers", "3", "unknown key 'training.n_workers' (did you mean 'data.n_workers'?)");
     CHECK_SET_ERR(&c, "training.optimizer.name", "rmsprop", "training.optimizer.name: expected sgd, adam or adamw, got 'rmsprop'");
     CHECK_SET_ERR(&c, "data.scale", "[0.5]", "data.scale: expected a list of 2 numbers, got 1");
-    CHECK_SET_ERR(&c, "data.dataset", "pascal", "data.dataset: expected camvid, list, folder, voc, cityscapes, ade20k or synthetic, got 'pascal'");
+    CHECK_SET_ERR(&c, "data.dataset", "pascal", "data.dataset: expected camvid, list, folder, voc, cityscapes, ade20k, bsds500, synthetic or synthetic_normals, got 'pascal'");
     CHECK_SET_ERR(&c, "training.optimizer", "{name: sgd, lr: x}", "training.optimizer.lr: expected a number, got 'x'");
     CHECK_SET_ERR(&c, "training.optimizer", "{lrr: 1}", "unknown key 'training.optimizer.lrr' (did you mean 'training.optimizer.lr'?)");
     CHECK_SET_ERR(&c, "training.optimizer.lr", "[0.1", "YAML syntax error");
