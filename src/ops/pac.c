@@ -123,22 +123,6 @@ static void scatter_row(const pac_geom *g, float *plane, int64_t oy, int i, int 
     }
 }
 
-/* col (C*T, nr*OW) for output rows [r0, r0+nr) of one image x (C, SH, SW),
- * multiplied by the kernel kb (T, OH*OW) when non-NULL */
-static void cols_build(const pac_geom *g, int64_t C, const float *x, const float *kb, int64_t r0, int64_t nr,
-                       float *col, int par)
-{
-    const int64_t T = T_of(g), L = nr * g->OW, OHW = OHW_of(g), SHW = SHW_of(g);
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (par && C * T * L > PAR_MIN)
-    for (int64_t ct = 0; ct < C * T; ct++) {
-        int64_t c = ct / T, t = ct % T;
-        int i = (int)(t / g->KW), j = (int)(t % g->KW);
-        for (int64_t r = 0; r < nr; r++)
-            gather_row(g, x + c * SHW, r0 + r, i, j, kb ? kb + t * OHW + (r0 + r) * g->OW : NULL,
-                       col + ct * L + r * g->OW);
-    }
-}
-
 /* ------------------------------------------------------------------ packernel2d */
 
 typedef struct pk_p {
@@ -453,7 +437,7 @@ static int pk_bwd(pixl_tensor *n)
     if (want_s) {
         const int sk = p->smooth_k;
         float *dS = s.s->grad;
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads())
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if ((int64_t)p->B * p->Cf * OHW * sk * sk > PAR_MIN)
         for (int ab = 0; ab < sk * sk; ab++) {
             int a = ab / sk, b2 = ab % sk;
             double acc = 0;
@@ -714,9 +698,7 @@ typedef struct pc_p {
     pac_geom g;
     int B, C, O;
     int transposed, shared, pool, has_bias, Ck;
-    int slots;          /* scratch slabs (threads at build time) */
-    int rows_f, rows_b; /* output rows per block, forward / backward */
-    int nch;            /* backward chunks of output rows (fixed, thread-count independent) */
+    int slots; /* scratch slabs (threads at build time) */
 } pc_p;
 
 _Static_assert(sizeof(pc_p) <= PIXL_OP_PARAMS_BYTES, "pc_p too large");
@@ -724,50 +706,172 @@ _Static_assert(sizeof(pc_p) <= PIXL_OP_PARAMS_BYTES, "pc_p too large");
 #define PC_FWD_FLOATS (256 * 1024)
 #define PC_BWD_FLOATS (512 * 1024)
 #define PC_MAX_CHUNKS 16
-
-static int rows_for(const pac_geom *g, int64_t CT, int64_t budget)
-{
-    int64_t per = CT * g->OW, r = per > 0 ? budget / per : g->OH;
-    if (r < 1) r = 1;
-    if (r > g->OH) r = g->OH;
-    return (int)r;
-}
+#define PH_MAXK 64
+#define PC_PAR_MACS (1 << 20) /* fork threads only above this many multiply-adds */
 
 static int64_t pc_CT(const pc_p *p) { return (int64_t)p->C * T_of(&p->g); }
 
-/* chunk k of the output rows: [lo, hi) */
-static void chunk_rows(const pac_geom *g, int nch, int k, int64_t *lo, int64_t *hi)
+/* PHASES. With a stride-uh/uw transposed geometry only the taps with
+ * (oy - ph + i*dh) % uh == 0 reach a real input sample, and which ones
+ * depends on oy % uh only. Each output phase (py, px) is an ordinary
+ * convolution over m, n (oy = py + uh*m, ox = px + uw*n) with its own tap
+ * subset and source offsets: src row = m*ay + offy[a]. The ordinary
+ * geometry is one phase with ay = sh. Nothing multiplies the inserted
+ * zeros (pacnet's native path spends 3/4 of a stride-2 layer on them). */
+typedef struct pc_phase {
+    int OHp, OWp, py, px, qy, qx, ay, ax, nti, ntj;
+    int ti[PH_MAXK], tj[PH_MAXK], offy[PH_MAXK], offx[PH_MAXK];
+} pc_phase;
+
+static int n_phases(const pac_geom *g) { return g->uh * g->uw; }
+
+static void phase_dim(int O, int k, int q, int s, int pad, int K, int d, int u, int *Op, int *nt, int *ti, int *off)
 {
-    *lo = (int64_t)g->OH * k / nch;
-    *hi = (int64_t)g->OH * (k + 1) / nch;
+    /* q: phase residue, u: up-sampling; s: source stride (1 when u > 1) */
+    *Op = u == 1 ? O : (q < O ? (O - q + u - 1) / u : 0);
+    *nt = 0;
+    for (int i = 0; i < K; i++) {
+        int64_t v = (int64_t)q - pad + (int64_t)i * d;
+        if (u > 1 && ((v % u) + u) % u) continue;
+        ti[*nt] = i;
+        off[*nt] = (int)(u > 1 ? v / u : v);
+        (*nt)++;
+    }
+    (void)k;
+    (void)s;
 }
 
-/* Backward chunks: even chunks run in parallel, then odd ones; the input
- * rows two chunks apart touch must be disjoint: (KH-1)*dh < (len+1)*sh for
- * every chunk length (source rows of the transposed geometry are divided by
- * uh, which keeps disjoint ranges disjoint). */
-static int chunks_for(const pac_geom *g)
+static void phase_of(const pac_geom *g, int k, pc_phase *ph)
 {
-    for (int nch = PC_MAX_CHUNKS < g->OH ? PC_MAX_CHUNKS : g->OH; nch > 1; nch--) {
-        int64_t minlen = g->OH / nch;
-        if ((int64_t)(g->KH - 1) * g->dh < (minlen + 1) * g->sh) return nch;
+    ph->py = k / g->uw;
+    ph->px = k % g->uw;
+    ph->qy = g->uh;
+    ph->qx = g->uw;
+    ph->ay = g->uh > 1 ? 1 : g->sh;
+    ph->ax = g->uw > 1 ? 1 : g->sw;
+    phase_dim(g->OH, k, ph->py, g->sh, g->ph, g->KH, g->dh, g->uh, &ph->OHp, &ph->nti, ph->ti, ph->offy);
+    phase_dim(g->OW, k, ph->px, g->sw, g->pw, g->KW, g->dw, g->uw, &ph->OWp, &ph->ntj, ph->tj, ph->offx);
+}
+
+static int64_t ph_CT(const pc_p *p, const pc_phase *ph) { return (int64_t)p->C * ph->nti * ph->ntj; }
+
+static int64_t ph_rows(const pc_phase *ph, int64_t CTp, int64_t budget)
+{
+    int64_t per = CTp * ph->OWp, r = per > 0 ? budget / per : ph->OHp;
+    if (r < 1) r = 1;
+    if (r > ph->OHp) r = ph->OHp;
+    return r;
+}
+
+/* forward slab: col (CTp, L) + y block (O, L); backward: colx, G (CTp, L), dy block (O, L), dW block (O, CTp) */
+static int64_t ph_slab(const pc_p *p, const pc_phase *ph, int bwd)
+{
+    int64_t CTp = ph_CT(p, ph), L = ph_rows(ph, CTp, bwd ? PC_BWD_FLOATS : PC_FWD_FLOATS) * ph->OWp;
+    return bwd ? 2 * CTp * L + (int64_t)p->O * L + (int64_t)p->O * CTp : CTp * L + (int64_t)p->O * L;
+}
+
+/* chunks of phase rows for the backward: chunks two apart touch disjoint source rows */
+static int ph_chunks(const pc_phase *ph)
+{
+    int lo = 0, hi = 0;
+    for (int a = 0; a < ph->nti; a++) {
+        if (a == 0 || ph->offy[a] < lo) lo = ph->offy[a];
+        if (a == 0 || ph->offy[a] > hi) hi = ph->offy[a];
+    }
+    for (int nch = PC_MAX_CHUNKS < ph->OHp ? PC_MAX_CHUNKS : ph->OHp; nch > 1; nch--) {
+        int64_t minlen = ph->OHp / nch;
+        if ((int64_t)(hi - lo) < (minlen + 1) * ph->ay) return nch;
     }
     return 1;
 }
 
-/* work: [Wm (O*CT), transposed][dW partials (nch * O*CT)][slots slabs] with a
- * forward slab CT*rows_f*OW and a backward slab 2*CT*rows_b*OW */
+/* col (C*nti*ntj, nr*OWp) of phase rows [m0, m0+nr) of one image x (C, SH, SW), times the
+ * kernel kb (T, OH*OW) when non-NULL */
+static void ph_cols(const pac_geom *g, const pc_phase *ph, int64_t C, const float *x, const float *kb, int64_t m0,
+                    int64_t nr, float *col)
+{
+    const int64_t L = nr * ph->OWp, OHW = OHW_of(g), SHW = SHW_of(g), nt = (int64_t)ph->nti * ph->ntj;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ab = 0; ab < nt; ab++) {
+            int a = (int)(ab / ph->ntj), b = (int)(ab % ph->ntj);
+            int64_t t = (int64_t)ph->ti[a] * g->KW + ph->tj[b], lo, hi;
+            x_range(ph->offx[b], ph->ax, g->SW, ph->OWp, &lo, &hi);
+            for (int64_t r = 0; r < nr; r++) {
+                float *out = col + (c * nt + ab) * L + r * ph->OWp;
+                int64_t m = m0 + r, sy = m * ph->ay + ph->offy[a];
+                if (sy < 0 || sy >= g->SH || lo >= hi) {
+                    memset(out, 0, sizeof(float) * (size_t)ph->OWp);
+                    continue;
+                }
+                const float *row = x + c * SHW + sy * g->SW + ph->offx[b];
+                const float *kr = kb ? kb + t * OHW + (ph->py + ph->qy * m) * g->OW + ph->px : NULL;
+                for (int64_t n = 0; n < lo; n++) out[n] = 0.0f;
+                if (ph->ax == 1 && ph->qx == 1) {
+                    if (kr)
+                        for (int64_t n = lo; n < hi; n++) out[n] = kr[n] * row[n];
+                    else
+                        for (int64_t n = lo; n < hi; n++) out[n] = row[n];
+                } else {
+                    for (int64_t n = lo; n < hi; n++)
+                        out[n] = (kr ? kr[n * ph->qx] : 1.0f) * row[n * ph->ax];
+                }
+                for (int64_t n = hi; n < ph->OWp; n++) out[n] = 0.0f;
+            }
+        }
+}
+
+/* dx (C, SH, SW) += adjoint of ph_cols with the kernel: serial, fixed order */
+static void ph_scatter(const pac_geom *g, const pc_phase *ph, int64_t C, const float *col, const float *kb,
+                       int64_t m0, int64_t nr, float *dx)
+{
+    const int64_t L = nr * ph->OWp, OHW = OHW_of(g), SHW = SHW_of(g), nt = (int64_t)ph->nti * ph->ntj;
+    for (int64_t c = 0; c < C; c++)
+        for (int64_t ab = 0; ab < nt; ab++) {
+            int a = (int)(ab / ph->ntj), b = (int)(ab % ph->ntj);
+            int64_t t = (int64_t)ph->ti[a] * g->KW + ph->tj[b], lo, hi;
+            x_range(ph->offx[b], ph->ax, g->SW, ph->OWp, &lo, &hi);
+            for (int64_t r = 0; r < nr; r++) {
+                int64_t m = m0 + r, sy = m * ph->ay + ph->offy[a];
+                if (sy < 0 || sy >= g->SH) continue;
+                float *row = dx + c * SHW + sy * g->SW + ph->offx[b];
+                const float *v = col + (c * nt + ab) * L + r * ph->OWp;
+                const float *kr = kb + t * OHW + (ph->py + ph->qy * m) * g->OW + ph->px;
+                if (ph->ax == 1 && ph->qx == 1)
+                    for (int64_t n = lo; n < hi; n++) row[n] += kr[n] * v[n];
+                else
+                    for (int64_t n = lo; n < hi; n++) row[n * ph->ax] += kr[n * ph->qx] * v[n];
+            }
+        }
+}
+
+/* Wp (O, CTp): the phase's columns of Wm (O, C*T) */
+static void ph_weight(const pc_p *p, const pc_phase *ph, const float *wm, float *wp)
+{
+    const int64_t T = T_of(&p->g), CT = pc_CT(p), CTp = ph_CT(p, ph), nt = (int64_t)ph->nti * ph->ntj;
+    for (int64_t o = 0; o < p->O; o++)
+        for (int64_t c = 0; c < p->C; c++)
+            for (int64_t ab = 0; ab < nt; ab++) {
+                int a = (int)(ab / ph->ntj), b = (int)(ab % ph->ntj);
+                wp[o * CTp + c * nt + ab] = wm[o * CT + c * T + (int64_t)ph->ti[a] * p->g.KW + ph->tj[b]];
+            }
+}
+
+/* work: [Wm (O*CT), transposed][Wp (O*CT)][dW partials (PC_MAX_CHUNKS * O*CT), bwd][slots slabs] */
 static size_t pc_work_bytes(const pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
     if (p->shared || p->pool) return sizeof(float) * (size_t)((int64_t)p->slots * p->g.OW);
-    int64_t CT = pc_CT(p), wm = p->transposed ? p->O * CT : 0;
-    int64_t f = CT * p->rows_f * p->g.OW, b = 0;
-    if (n->flags & PIXL_FLAG_NEEDS_GRAD) {
-        b = 2 * CT * p->rows_b * p->g.OW;
-        wm += (int64_t)p->nch * p->O * CT;
+    int64_t CT = pc_CT(p), fixed = (p->transposed ? 2 : 1) * p->O * CT, slab = 0;
+    int bwd = (n->flags & PIXL_FLAG_NEEDS_GRAD) != 0;
+    for (int k = 0; k < n_phases(&p->g); k++) {
+        pc_phase ph;
+        phase_of(&p->g, k, &ph);
+        int64_t f = ph_slab(p, &ph, 0), b = bwd ? ph_slab(p, &ph, 1) : 0;
+        if (f > slab) slab = f;
+        if (b > slab) slab = b;
     }
-    return sizeof(float) * (size_t)(wm + (int64_t)p->slots * (f > b ? f : b));
+    if (bwd) fixed += (int64_t)PC_MAX_CHUNKS * p->O * CT;
+    return sizeof(float) * (size_t)(fixed + (int64_t)p->slots * slab + 16);
 }
 
 /* Wm (O, C*T) from the transposed layout W (C, O, T) */
@@ -776,14 +880,6 @@ static void permute_w(const pc_p *p, const float *w, float *wm)
     const int64_t T = T_of(&p->g);
     for (int64_t c = 0; c < p->C; c++)
         for (int64_t o = 0; o < p->O; o++) memcpy(wm + (o * p->C + c) * T, w + (c * p->O + o) * T, sizeof(float) * (size_t)T);
-}
-
-static void add_bias_plane(float *y, const float *b, int64_t O, int64_t plane, int64_t r0, int64_t L)
-{
-    for (int64_t o = 0; o < O; o++) {
-        float v = b[o], *row = y + o * plane + r0;
-        for (int64_t i = 0; i < L; i++) row[i] += v;
-    }
 }
 
 static int threads_of(const pc_p *p)
@@ -806,20 +902,40 @@ static void pc_full_fwd(pixl_tensor *n)
         wm = work;
         work += p->O * CT;
     }
-    const int64_t nr = p->rows_f, nblk = (g->OH + nr - 1) / nr, slab = CT * nr * g->OW;
-    const int64_t nall = p->B * nblk;
+    float *wp = work;
+    work += p->O * CT;
     int nt = threads_of(p);
-    /* threads own whole row blocks: each output element is written by one gemm */
+    if ((int64_t)p->B * p->O * CT * OHW < PC_PAR_MACS) nt = 1;
+    if (n_phases(g) > 1) /* output positions no tap reaches: the bias alone */
+        for (int64_t bo = 0; bo < p->B * p->O; bo++)
+            for (int64_t i = 0; i < OHW; i++) y[bo * OHW + i] = bias ? bias[bo % p->O] : 0.0f;
+    for (int k = 0; k < n_phases(g); k++) {
+        pc_phase ph;
+        phase_of(g, k, &ph);
+        if (ph.OHp == 0 || ph.OWp == 0) continue;
+        const int64_t CTp = ph_CT(p, &ph), nr = ph_rows(&ph, CTp, PC_FWD_FLOATS), slab = ph_slab(p, &ph, 0);
+        const int64_t nblk = (ph.OHp + nr - 1) / nr, nall = p->B * nblk;
+        if (CTp == 0) continue;
+        ph_weight(p, &ph, wm, wp);
+        /* threads own whole row blocks: each output element is written by one gemm */
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nall > 1)
-    for (int64_t q = 0; q < nall; q++) {
-        int64_t b = q / nblk, blk = q % nblk;
-        const float *xb = x + b * p->C * SHW, *kb = K + b * T * OHW;
-        float *yb = y + b * p->O * OHW;
-        float *col = work + (int64_t)omp_get_thread_num() * slab;
-        int64_t r0 = blk * nr, r = nr < g->OH - r0 ? nr : g->OH - r0, L = r * g->OW;
-        cols_build(g, p->C, xb, kb, r0, r, col, 0);
-        pixl_gemm_f32(0, 0, p->O, L, CT, 1.0f, wm, CT, col, L, 0.0f, yb + r0 * g->OW, OHW);
-        if (bias) add_bias_plane(yb, bias, p->O, OHW, r0 * g->OW, L);
+        for (int64_t q = 0; q < nall; q++) {
+            int64_t b = q / nblk, m0 = (q % nblk) * nr, r = nr < ph.OHp - m0 ? nr : ph.OHp - m0, L = r * ph.OWp;
+            float *col = work + (int64_t)omp_get_thread_num() * slab, *yt = col + CTp * L;
+            ph_cols(g, &ph, p->C, x + b * p->C * SHW, K + b * T * OHW, m0, r, col);
+            pixl_gemm_f32(0, 0, p->O, L, CTp, 1.0f, wp, CTp, col, L, 0.0f, yt, L);
+            for (int64_t o = 0; o < p->O; o++) {
+                float bv = bias ? bias[o] : 0.0f;
+                for (int64_t rr = 0; rr < r; rr++) {
+                    float *dst = y + (b * p->O + o) * OHW + (ph.py + ph.qy * (m0 + rr)) * g->OW + ph.px;
+                    const float *src = yt + o * L + rr * ph.OWp;
+                    if (ph.qx == 1)
+                        for (int64_t j = 0; j < ph.OWp; j++) dst[j] = src[j] + bv;
+                    else
+                        for (int64_t j = 0; j < ph.OWp; j++) dst[j * ph.qx] = src[j] + bv;
+                }
+            }
+        }
     }
 }
 
@@ -838,45 +954,57 @@ static void bias_grad(const float *dy, float *db, int64_t B, int64_t O, int64_t 
     }
 }
 
-/* one chunk of output rows of image b: blocks in order, all serial */
-static void pc_bwd_chunk(const pc_p *p, const float *xb, const float *kb, const float *dyb, const float *wm,
-                         float *dxb, float *dkb, float *dwp, int64_t lo, int64_t hi, float *slab)
+/* one chunk [lo, hi) of phase rows of image b: blocks in order, all serial */
+static void pc_bwd_chunk(const pc_p *p, const pc_phase *ph, const float *xb, const float *kb, const float *dyb,
+                         const float *wp, float *dxb, float *dkb, float *dwpart, int64_t lo, int64_t hi, float *slab)
 {
     const pac_geom *g = &p->g;
-    const int64_t CT = pc_CT(p), OHW = OHW_of(g), T = T_of(g), nr = p->rows_b;
-    float *colx = slab, *G = slab + CT * nr * g->OW;
-    for (int64_t r0 = lo; r0 < hi; r0 += nr) {
-        int64_t r = nr < hi - r0 ? nr : hi - r0, L = r * g->OW;
-        const float *dyr = dyb + r0 * g->OW, *kr0 = kb + r0 * g->OW;
-        if (dkb || dwp) cols_build(g, p->C, xb, NULL, r0, r, colx, 0);
+    const int64_t OHW = OHW_of(g), T = T_of(g), CT = pc_CT(p), CTp = ph_CT(p, ph);
+    const int64_t nt = (int64_t)ph->nti * ph->ntj, nr = ph_rows(ph, CTp, PC_BWD_FLOATS);
+    for (int64_t m0 = lo; m0 < hi; m0 += nr) {
+        int64_t r = nr < hi - m0 ? nr : hi - m0, L = r * ph->OWp;
+        float *colx = slab, *G = colx + CTp * L, *dyp = G + CTp * L, *dwt = dyp + p->O * L;
+        for (int64_t o = 0; o < p->O; o++) /* dy of the phase's positions */
+            for (int64_t rr = 0; rr < r; rr++) {
+                const float *src = dyb + o * OHW + (ph->py + ph->qy * (m0 + rr)) * g->OW + ph->px;
+                float *dst = dyp + o * L + rr * ph->OWp;
+                for (int64_t j = 0; j < ph->OWp; j++) dst[j] = src[j * ph->qx];
+            }
+        if (dkb || dwpart) ph_cols(g, ph, p->C, xb, NULL, m0, r, colx);
         if (dkb || dxb) {
-            /* G (CT, L) = Wm^T (CT, O) . dy (O, L) */
-            pixl_gemm_f32(1, 0, CT, L, p->O, 1.0f, wm, CT, dyr, OHW, 0.0f, G, L);
+            /* G (CTp, L) = Wp^T (CTp, O) . dy (O, L) */
+            pixl_gemm_f32(1, 0, CTp, L, p->O, 1.0f, wp, CTp, dyp, L, 0.0f, G, L);
             if (dkb)
-                for (int64_t t = 0; t < T; t++) {
-                    float *dk = dkb + t * OHW + r0 * g->OW;
-                    for (int64_t c = 0; c < p->C; c++) {
-                        const float *gr = G + (c * T + t) * L, *xr = colx + (c * T + t) * L;
-                        for (int64_t i = 0; i < L; i++) dk[i] += gr[i] * xr[i];
+                for (int64_t ab = 0; ab < nt; ab++) {
+                    int64_t t = (int64_t)ph->ti[ab / ph->ntj] * g->KW + ph->tj[ab % ph->ntj];
+                    for (int64_t rr = 0; rr < r; rr++) {
+                        float *dk = dkb + t * OHW + (ph->py + ph->qy * (m0 + rr)) * g->OW + ph->px;
+                        for (int64_t c = 0; c < p->C; c++) {
+                            const float *gr = G + (c * nt + ab) * L + rr * ph->OWp;
+                            const float *xr = colx + (c * nt + ab) * L + rr * ph->OWp;
+                            for (int64_t j = 0; j < ph->OWp; j++) dk[j * ph->qx] += gr[j] * xr[j];
+                        }
                     }
                 }
-            if (dxb) /* dx += col2im(G * K), serial */
-                for (int64_t c = 0; c < p->C; c++)
-                    for (int64_t t = 0; t < T; t++) {
-                        int i = (int)(t / g->KW), j = (int)(t % g->KW);
-                        for (int64_t rr = 0; rr < r; rr++)
-                            scatter_row(g, dxb + c * SHW_of(g), r0 + rr, i, j, kr0 + t * OHW + rr * g->OW,
-                                        G + (c * T + t) * L + rr * g->OW);
-                    }
+            if (dxb) ph_scatter(g, ph, p->C, G, kb, m0, r, dxb);
         }
-        if (dwp) {
-            for (int64_t ct = 0; ct < CT; ct++) {
-                const float *kr = kr0 + (ct % T) * OHW;
-                float *xr = colx + ct * L;
-                for (int64_t i = 0; i < L; i++) xr[i] *= kr[i];
-            }
-            /* dW partial (O, CT) += dy (O, L) . colx^T (L, CT) */
-            pixl_gemm_f32(0, 1, p->O, CT, L, 1.0f, dyr, OHW, colx, L, 1.0f, dwp, CT);
+        if (dwpart) {
+            for (int64_t c = 0; c < p->C; c++)
+                for (int64_t ab = 0; ab < nt; ab++) {
+                    int64_t t = (int64_t)ph->ti[ab / ph->ntj] * g->KW + ph->tj[ab % ph->ntj];
+                    for (int64_t rr = 0; rr < r; rr++) {
+                        const float *kr = kb + t * OHW + (ph->py + ph->qy * (m0 + rr)) * g->OW + ph->px;
+                        float *xr = colx + (c * nt + ab) * L + rr * ph->OWp;
+                        for (int64_t j = 0; j < ph->OWp; j++) xr[j] *= kr[j * ph->qx];
+                    }
+                }
+            /* dW block (O, CTp) = dy (O, L) . colx^T (L, CTp), added to the chunk's partial */
+            pixl_gemm_f32(0, 1, p->O, CTp, L, 1.0f, dyp, L, colx, L, 0.0f, dwt, CTp);
+            for (int64_t o = 0; o < p->O; o++)
+                for (int64_t c = 0; c < p->C; c++)
+                    for (int64_t ab = 0; ab < nt; ab++)
+                        dwpart[o * CT + c * T + (int64_t)ph->ti[ab / ph->ntj] * g->KW + ph->tj[ab % ph->ntj]] +=
+                            dwt[o * CTp + c * nt + ab];
         }
     }
 }
@@ -887,7 +1015,7 @@ static void pc_full_bwd(pixl_tensor *n)
     const pac_geom *g = &p->g;
     pixl_tensor *X = n->src[0], *Kt = n->src[1], *Wt = n->src[2], *Bt = p->has_bias ? n->src[3] : NULL;
     const float *x = pixl_f32(X), *K = pixl_f32(Kt), *w = pixl_f32(Wt), *dy = n->grad;
-    const int64_t CT = pc_CT(p), OHW = OHW_of(g), SHW = SHW_of(g), T = T_of(g);
+    const int64_t CT = pc_CT(p), OHW = OHW_of(g), SHW = SHW_of(g), T = T_of(g), OCT = p->O * CT;
     if (Bt && Bt->grad) bias_grad(dy, Bt->grad, p->B, p->O, OHW);
     if (!X->grad && !Kt->grad && !Wt->grad) return;
     float *work = n->work;
@@ -895,36 +1023,45 @@ static void pc_full_bwd(pixl_tensor *n)
     if (p->transposed) {
         permute_w(p, w, work);
         wm = work;
-        work += p->O * CT;
+        work += OCT;
     }
-    float *dwparts = Wt->grad ? work : NULL; /* nch partials, summed in chunk order at the end */
-    work += (int64_t)p->nch * p->O * CT;
-    if (dwparts) memset(dwparts, 0, sizeof(float) * (size_t)((int64_t)p->nch * p->O * CT));
-    const int64_t slab = 2 * CT * p->rows_b * g->OW;
+    float *wp = work;
+    work += OCT;
+    float *dwparts = Wt->grad ? work : NULL; /* chunk partials, summed in chunk order at the end */
+    work += (int64_t)PC_MAX_CHUNKS * OCT;
+    if (dwparts) memset(dwparts, 0, sizeof(float) * (size_t)(PC_MAX_CHUNKS * OCT));
     int nt = threads_of(p);
-    for (int64_t b = 0; b < p->B; b++) {
-        const float *xb = x + b * p->C * SHW, *kb = K + b * T * OHW, *dyb = dy + b * p->O * OHW;
-        float *dxb = X->grad ? X->grad + b * p->C * SHW : NULL, *dkb = Kt->grad ? Kt->grad + b * T * OHW : NULL;
-        /* even chunks, then odd chunks: chunks of one phase touch disjoint input rows */
-        for (int phase = 0; phase < 2; phase++) {
-            int64_t nphase = (p->nch - phase + 1) / 2;
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nphase > 1)
-            for (int64_t q = 0; q < nphase; q++) {
-                int k = (int)(2 * q + phase);
-                int64_t lo, hi;
-                chunk_rows(g, p->nch, k, &lo, &hi);
-                pc_bwd_chunk(p, xb, kb, dyb, wm, dxb, dkb, dwparts ? dwparts + (int64_t)k * p->O * CT : NULL, lo,
-                             hi, work + (int64_t)omp_get_thread_num() * slab);
+    if ((int64_t)p->B * p->O * CT * OHW < PC_PAR_MACS) nt = 1;
+    for (int k = 0; k < n_phases(g); k++) {
+        pc_phase ph;
+        phase_of(g, k, &ph);
+        if (ph.OHp == 0 || ph.OWp == 0 || ph_CT(p, &ph) == 0) continue;
+        ph_weight(p, &ph, wm, wp);
+        const int nch = ph_chunks(&ph);
+        const int64_t slab = ph_slab(p, &ph, 1);
+        for (int64_t b = 0; b < p->B; b++) {
+            const float *xb = x + b * p->C * SHW, *kb = K + b * T * OHW, *dyb = dy + b * p->O * OHW;
+            float *dxb = X->grad ? X->grad + b * p->C * SHW : NULL;
+            float *dkb = Kt->grad ? Kt->grad + b * T * OHW : NULL;
+            /* even chunks, then odd chunks: chunks of one pass touch disjoint source rows */
+            for (int pass = 0; pass < 2; pass++) {
+                int64_t npass = (nch - pass + 1) / 2;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && npass > 1)
+                for (int64_t q = 0; q < npass; q++) {
+                    int c = (int)(2 * q + pass);
+                    int64_t lo = (int64_t)ph.OHp * c / nch, hi = (int64_t)ph.OHp * (c + 1) / nch;
+                    pc_bwd_chunk(p, &ph, xb, kb, dyb, wp, dxb, dkb, dwparts ? dwparts + (int64_t)c * OCT : NULL, lo,
+                                 hi, work + (int64_t)omp_get_thread_num() * slab);
+                }
             }
         }
     }
     if (dwparts) {
-        const int64_t OCT = p->O * CT;
         float *dW = Wt->grad;
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (OCT * p->nch > PAR_MIN)
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (OCT * PC_MAX_CHUNKS > PAR_MIN)
         for (int64_t e = 0; e < OCT; e++) {
             float s = 0.0f;
-            for (int k = 0; k < p->nch; k++) s += dwparts[(int64_t)k * OCT + e];
+            for (int c = 0; c < PC_MAX_CHUNKS; c++) s += dwparts[(int64_t)c * OCT + e];
             if (!p->transposed) dW[e] += s;
             else { /* e = (o, c, t) of Wm -> (c, o, t) of W */
                 int64_t o = e / CT, c = (e % CT) / T, t = e % T;
@@ -1118,9 +1255,10 @@ static pixl_tensor *pac_conv_common(pixl_ctx *ctx, int transposed, pixl_tensor *
     p.has_bias = b != NULL;
     p.Ck = 1;
     p.slots = pixl_num_threads();
-    p.rows_f = rows_for(&p.g, pc_CT(&p), PC_FWD_FLOATS);
-    p.rows_b = rows_for(&p.g, pc_CT(&p), PC_BWD_FLOATS);
-    p.nch = chunks_for(&p.g);
+    if (p.g.KH > PH_MAXK || p.g.KW > PH_MAXK) {
+        pixl_ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "%s: kernel %dx%d larger than %d", op, p.g.KH, p.g.KW, PH_MAXK);
+        return NULL;
+    }
     int64_t shape[4] = {p.B, p.O, p.g.OH, p.g.OW};
     pixl_tensor *src[4] = {x, kernel, w, b};
     return pixl_node_new(ctx, transposed ? &pacconv_t_def : &pacconv2d_def, PIXL_F32, 4, shape, src, b ? 4 : 3, &p,
