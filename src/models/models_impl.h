@@ -17,15 +17,6 @@ pixl_tensor *pixl_model_pspnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_o
 pixl_tensor *pixl_model_deeplabv3plus(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_refinenet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_gfrnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
-pixl_tensor *pixl_model_fc_densenet56(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
-pixl_tensor *pixl_model_fc_densenet67(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
-pixl_tensor *pixl_model_fc_densenet103(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
-pixl_tensor *pixl_model_icnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
-pixl_tensor *pixl_model_frrn_a(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
-pixl_tensor *pixl_model_frrn_b(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
-/* Smallest input side the architecture takes (pixl_model_create builds at
- * max(64, this)); 0 for an unknown name. */
-int pixl_model_min_size(const char *arch);
 /* backbones.c: each backbone + 1x1 classifier + bilinear upsampling to the input size */
 pixl_tensor *pixl_model_vgg16(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_vgg16_bn(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
@@ -40,6 +31,15 @@ pixl_tensor *pixl_model_fcn16s(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_o
 pixl_tensor *pixl_model_fcn8s(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_segnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_linknet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_fc_densenet56(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_fc_densenet67(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_fc_densenet103(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_icnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_frrn_a(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_frrn_b(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+/* Smallest input side the architecture takes (pixl_model_create builds at
+ * max(64, this)); 0 for an unknown name. */
+int pixl_model_min_size(const char *arch);
 
 /* ---------------------------------------------------------------- backbones
  * Encoders with torchvision's state_dict names under `prefix` ("" for a bare

@@ -19,14 +19,6 @@ static const model_entry g_models[] = {
                                         "RCU, multi-resolution fusion, chained residual pooling"},
     {"gfrnet", pixl_model_gfrnet, "G-FRNet (Islam et al. 2017) as the authors' CamVid prototxt: VGG-16-BN, gate units, "
                                   "gated refinement, deep supervision pred_1..5 (aux)"},
-    {"fc_densenet56", pixl_model_fc_densenet56, "FC-DenseNet56 / Tiramisu (Jegou et al. 2017): 4 layers per dense block, growth 12"},
-    {"fc_densenet67", pixl_model_fc_densenet67, "FC-DenseNet67 / Tiramisu: 5 layers per dense block, growth 16"},
-    {"fc_densenet103", pixl_model_fc_densenet103, "FC-DenseNet103 / Tiramisu: blocks 4,5,7,10,12 | 15 | 12,10,7,5,4, growth 16"},
-    {"icnet", pixl_model_icnet, "ICNet (Zhao et al. 2018) as pytorch-semseg's icnetBN: 3-resolution cascade, CFF aux heads "
-                                "(weights 0.4, 0.16); input >= 161"},
-    {"frrn_a", pixl_model_frrn_a, "FRRN A (Pohlen et al. 2017) as pytorch-semseg: full-res residual stream, 4 pooling "
-                                  "stages (sizes padded to a multiple of 16); variant 'gn': GroupNorm"},
-    {"frrn_b", pixl_model_frrn_b, "FRRN B as pytorch-semseg: 5 pooling stages (sizes padded to a multiple of 32); variant 'gn'"},
     {"vgg16", pixl_model_vgg16, "VGG-16 features (torchvision names under backbone.) + 1x1 classifier + bilinear x32 up"},
     {"vgg16_bn", pixl_model_vgg16_bn, "VGG-16-BN features + 1x1 classifier + bilinear x32 up"},
     {"resnet18", pixl_model_resnet18, "ResNet-18 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
@@ -39,6 +31,14 @@ static const model_entry g_models[] = {
     {"fcn8s", pixl_model_fcn8s, "FCN-8s: + pool3 scores, learned x2, x2, x8 upsampling; variant 'pad100' = pytorch-semseg fcn8s (learned_billinear), default same padding"},
     {"segnet", pixl_model_segnet, "SegNet (Badrinarayanan et al. 2017): VGG-16-BN encoder (torchvision names), max-unpool with stored indices, mirrored conv-BN-ReLU decoder, unrectified logits"},
     {"linknet", pixl_model_linknet, "LinkNet (Chaurasia & Culurciello 2017): ResNet-18 encoder, decoder blocks added to the encoder block inputs as in the paper"},
+    {"fc_densenet56", pixl_model_fc_densenet56, "FC-DenseNet56 / Tiramisu (Jegou et al. 2017): 4 layers per dense block, growth 12"},
+    {"fc_densenet67", pixl_model_fc_densenet67, "FC-DenseNet67 / Tiramisu: 5 layers per dense block, growth 16"},
+    {"fc_densenet103", pixl_model_fc_densenet103, "FC-DenseNet103 / Tiramisu: blocks 4,5,7,10,12 | 15 | 12,10,7,5,4, growth 16"},
+    {"icnet", pixl_model_icnet, "ICNet (Zhao et al. 2018) as pytorch-semseg's icnetBN: 3-resolution cascade, CFF aux heads "
+                                "(weights 0.4, 0.16); input >= 161"},
+    {"frrn_a", pixl_model_frrn_a, "FRRN A (Pohlen et al. 2017) as pytorch-semseg: full-res residual stream, 4 pooling "
+                                  "stages (sizes padded to a multiple of 16); variant 'gn': GroupNorm"},
+    {"frrn_b", pixl_model_frrn_b, "FRRN B as pytorch-semseg: 5 pooling stages (sizes padded to a multiple of 32); variant 'gn'"},
 };
 #define N_MODELS (int)(sizeof g_models / sizeof g_models[0])
 
