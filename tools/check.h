@@ -48,6 +48,9 @@ const char *check_str(const check_case *c, const char *key, const char *dflt);
 /* int or [a, b] -> out[0], out[1]; returns 0, or -1 when the value is malformed */
 int check_pair(const check_case *c, const char *key, int out[2], int dflt);
 int check_has(const check_case *c, const char *key);
+/* -1 with "OP: unsupported argument 'K'" in err when params has a key not in
+ * the NULL-terminated list keys; 0 otherwise */
+int check_only_keys(const check_case *c, const char *const *keys, char *err, size_t errlen);
 
 /* Run one case file; prints one line. Returns 1 pass, 0 fail. */
 int check_run_file(const char *path, int verbose);

@@ -37,6 +37,22 @@ static const cJSON *item(const check_case *c, const char *key)
     return v && !cJSON_IsNull(v) ? v : NULL;
 }
 int check_has(const check_case *c, const char *key) { return item(c, key) != NULL; }
+
+int check_only_keys(const check_case *c, const char *const *keys, char *err, size_t errlen)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, c->params)
+    {
+        int known = 0;
+        for (int i = 0; keys[i]; i++)
+            if (!strcmp(it->string, keys[i])) known = 1;
+        if (!known) {
+            snprintf(err, errlen, "%s: unsupported argument '%s'", c->op, it->string);
+            return -1;
+        }
+    }
+    return 0;
+}
 int check_int(const check_case *c, const char *key, int dflt)
 {
     const cJSON *v = item(c, key);

@@ -13,22 +13,6 @@
 
 #include "check.h"
 
-static int only_keys(const check_case *c, const char *const *keys, char *err, size_t errlen)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, c->params)
-    {
-        int known = 0;
-        for (int i = 0; keys[i]; i++)
-            if (!strcmp(it->string, keys[i])) known = 1;
-        if (!known) {
-            snprintf(err, errlen, "%s: unsupported argument '%s'", c->op, it->string);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int fail_ctx(pixl_ctx *ctx, char *err, size_t errlen)
 {
     snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
@@ -80,7 +64,7 @@ static int build_conv_any(pixl_ctx *ctx, check_case *c, int transposed, char *er
     static const char *const keys[] = {"in_channels", "out_channels", "kernel_size", "stride", "padding",
                                        "output_padding", "dilation", "bias", "kernel_type", "smooth_kernel_type",
                                        "normalize_kernel", "shared_filters", "filler", "native_impl", NULL};
-    if (only_keys(c, keys, err, errlen)) return -1;
+    if (check_only_keys(c, keys, err, errlen)) return -1;
     pixl_pac_opts o;
     if (pac_args(c, transposed, &o, err, errlen)) return -1;
     pixl_tensor *x = c->inputs[0], *guide = c->inputs[1];
@@ -126,7 +110,7 @@ static int build_pacpool2d(pixl_ctx *ctx, check_case *c, char *err, size_t errle
     static const char *const keys[] = {"kernel_size", "stride", "padding", "dilation", "kernel_type",
                                        "smooth_kernel_type", "channel_wise", "normalize_kernel", "out_channels",
                                        "channels", "native_impl", NULL};
-    if (only_keys(c, keys, err, errlen)) return -1;
+    if (check_only_keys(c, keys, err, errlen)) return -1;
     pixl_pac_opts o;
     if (pac_args(c, 0, &o, err, errlen)) return -1;
     pixl_tensor *x = c->inputs[0], *guide = c->inputs[1];

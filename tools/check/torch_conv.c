@@ -11,22 +11,6 @@
 
 #include "check.h"
 
-static int only_keys(const check_case *c, const char *const *keys, char *err, size_t errlen)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, c->params)
-    {
-        int known = 0;
-        for (int i = 0; keys[i]; i++)
-            if (!strcmp(it->string, keys[i])) known = 1;
-        if (!known) {
-            snprintf(err, errlen, "%s: unsupported argument '%s'", c->op, it->string);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int pair(const check_case *c, const char *key, int out[2], int dflt, char *err, size_t errlen)
 {
     if (check_pair(c, key, out, dflt)) {
@@ -52,7 +36,7 @@ static int conv_args(check_case *c, int transposed, int *ic, int *oc, int k[2], 
     static const char *const keys[] = {"in_channels", "out_channels", "kernel_size", "stride", "padding",
                                        "output_padding", "dilation", "groups", "bias", "padding_mode",
                                        "device", "dtype", NULL};
-    if (only_keys(c, keys, err, errlen) || one_input4(c, err, errlen)) return -1;
+    if (check_only_keys(c, keys, err, errlen) || one_input4(c, err, errlen)) return -1;
     const char *mode = check_str(c, "padding_mode", "zeros");
     if (strcmp(mode, "zeros")) {
         snprintf(err, errlen, "%s: padding_mode '%s' is not supported (only 'zeros')", c->op, mode);
@@ -133,7 +117,7 @@ static int build_conv_transpose2d(pixl_ctx *ctx, check_case *c, char *err, size_
 static int build_linear(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
 {
     static const char *const keys[] = {"in_features", "out_features", "bias", "device", "dtype", NULL};
-    if (only_keys(c, keys, err, errlen)) return -1;
+    if (check_only_keys(c, keys, err, errlen)) return -1;
     if (c->n_inputs != 1) {
         snprintf(err, errlen, "%s: needs one input", c->op);
         return -1;
