@@ -62,13 +62,15 @@ $(BUILD)/pixl_tests: $(TEST_OBJ) $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ))
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # pixl's own reference cases (scripts/ref/make_*_ref.py), run by the conformance runner
-REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/pixelnet
+REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/pixelnet
 
 # The test command: unit tests + golden conformance (skipped when ../shared is absent).
 test: all $(BUILD)/pixl_tests
 	PIXL_NUM_THREADS=2 $(BUILD)/pixl_tests
 	@if [ -d $(SHARED)/golden/torch ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/torch; \
 	 else echo "skip: $(SHARED)/golden/torch not found"; fi
+	@if [ -d $(SHARED)/golden/pac ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/pac; \
+	 else echo "skip: $(SHARED)/golden/pac not found"; fi
 	PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(REF_CASES)
 
 unit: $(BUILD)/pixl_tests

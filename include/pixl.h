@@ -71,6 +71,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h> /* FILE for the printers (profile, info, reports) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -170,6 +171,11 @@ pixl_tensor *pixl_keep(pixl_tensor *t);
 int pixl_ctx_plan(pixl_ctx *ctx);
 /* Bytes the plan allocated for activations+gradients+scratch. */
 size_t pixl_ctx_arena_bytes(const pixl_ctx *ctx);
+/* Profiling: time every node's forward and backward from now on (on = 0
+ * stops and frees); print per-op-type totals per pass and the `top`
+ * slowest nodes with their input and output shapes. Call after building. */
+int pixl_ctx_profile(pixl_ctx *ctx, int on);
+void pixl_ctx_profile_print(const pixl_ctx *ctx, FILE *out, int top);
 /* Bytes the same graph would take with no reuse (for reports and tests). */
 size_t pixl_ctx_unplanned_bytes(const pixl_ctx *ctx);
 int pixl_ctx_num_nodes(const pixl_ctx *ctx);
@@ -321,6 +327,8 @@ pixl_tensor *pixl_dropout2d(pixl_ctx *ctx, pixl_tensor *x, float p);
 pixl_tensor *pixl_add(pixl_ctx *ctx, pixl_tensor *a, pixl_tensor *b);
 pixl_tensor *pixl_mul(pixl_ctx *ctx, pixl_tensor *a, pixl_tensor *b);
 pixl_tensor *pixl_scale(pixl_ctx *ctx, pixl_tensor *x, float s);
+/* 1 / x elementwise (the caller keeps x away from 0) */
+pixl_tensor *pixl_reciprocal(pixl_ctx *ctx, pixl_tensor *x);
 pixl_tensor *pixl_concat(pixl_ctx *ctx, int n, pixl_tensor *const *xs, int dim);
 /* [start, end) along `dim`; negative values count from the end (crop = two
  * slices, or pixl_crop2d). Taking everything returns x itself, as do a
@@ -519,6 +527,69 @@ pixl_tensor *pixl_nn_pacconv_transpose2d(pixl_ctx *ctx, const char *name, pixl_t
 /* out_channels (per-channel alpha/lambda of channel_wise INV) = C of x */
 pixl_tensor *pixl_nn_pacpool2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, pixl_tensor *guide,
                                pixl_tensor *kernel, const pixl_pac_opts *o);
+
+/* PacCRF and PacCRFLoose (pacnet's paccrf.py): mean-field inference with
+ * pixel-adaptive pairwise terms, built from graph ops (so every gradient
+ * flows: to the unary, to the edge features through the adapting kernels,
+ * and to every learnable weight exactly where pacnet has one).
+ *
+ *     edge kernel K_m = packernel2d(avgpool_b(edge_feat_m))  (once per forward)
+ *     logQ = unary
+ *     repeat num_steps:
+ *         Q    = softmax(logQ over channels)
+ *         logQ = w_u * unary - sum_m pw_m * up_b(Compat_m(Msg_m(avgpool_b(Q), K_m)))
+ *
+ * Term m (pixl_crf_term): kernel k (odd), dilation d, blur b (average pool
+ * b x b, stride b, pacnet's ceil padding, padding not counted; messages are
+ * upsampled bilinearly x b and cropped back). Compat types:
+ *   PIXL_CRF_4D     Msg = PacConv2d C->C full k x k (filler crf[_perturbed]), no Compat
+ *   PIXL_CRF_2D     Msg = shared k x k PacConv2d (crf filler) or, without a
+ *                   spatial filter, a fixed ones-with-centre-0 buffer;
+ *                   Compat = learnable 1x1 conv init 1 - I (+ U(+-5e-4))
+ *   PIXL_CRF_POTTS  Msg as 2D, no Compat, pw_m = -weight
+ *   PIXL_CRF_NA     Msg = plain conv2d C->C k x k dilation d, no kernel
+ * pw_m is the constant initial weight except for Potts without a spatial
+ * filter (and not fixed_weighting), where it is the learnable
+ * `pairwise_weights.m` -- pacnet's rule; the unused parameter still exists
+ * so state_dicts match. w_u is `unary_weight` (constant if fixed_weighting).
+ *
+ * Parameter names (under `name.`): unary_weight, messengers.m.weight,
+ * compat.m.weight, pairwise_weights.m; PacCRFLoose (loose = 1): num_steps
+ * untied copies under steps.s. (its edge kernels are step 0's).
+ *
+ * edge_feats: one tensor (B, F, H, W) shared by all terms (n_feats 1) or one
+ * per term (n_feats = n_terms); NA terms ignore theirs. The unary is
+ * (B, C, H, W). Output (B, C, H, W): log Q (default), softmax or log_softmax. */
+#define PIXL_CRF_MAX_TERMS 8
+typedef enum pixl_crf_compat { PIXL_CRF_4D = 0, PIXL_CRF_2D, PIXL_CRF_POTTS, PIXL_CRF_NA } pixl_crf_compat;
+typedef enum pixl_crf_output { PIXL_CRF_LOG_Q = 0, PIXL_CRF_SOFTMAX, PIXL_CRF_LOG_SOFTMAX } pixl_crf_output;
+typedef struct pixl_crf_term {
+    int kernel_size, dilation, blur;
+    pixl_crf_compat compat;
+    int spatial_filter;
+    float weight; /* pairwise_weight */
+} pixl_crf_term;
+typedef struct pixl_crf_opts {
+    int num_steps;
+    int loose;            /* PacCRFLoose */
+    pixl_crf_output output;
+    int perturbed_init;   /* pacnet's default 1 */
+    int fixed_weighting;
+    float unary_weight;   /* initial value, pacnet's default 1 */
+    int n_terms;
+    pixl_crf_term terms[PIXL_CRF_MAX_TERMS];
+} pixl_crf_opts;
+/* pacnet's defaults: 5 steps, log_Q, perturbed init, unary weight 1, no terms. */
+pixl_crf_opts pixl_crf_defaults(void);
+/* Append a term; PIXL_ERR_ARG (with a message) when it is malformed or the table is full. */
+int pixl_crf_add_term(pixl_crf_opts *o, int kernel_size, int dilation, int blur, pixl_crf_compat compat,
+                      int spatial_filter, float weight);
+/* pacnet's model-name grammar for the CRF part: "crf" ["i" STEPS ["l"]] {"p" TYPE ["s"] K DIL BLUR}
+ * with TYPE 4d | 2d | 0d (Potts) | na, one digit each for K and BLUR; no "p" means p4d5161.
+ * Example "crfi5p4d5641p4d5161": 5 tied steps, two 4d 5x5 terms, dilations 64 and 16. */
+int pixl_crf_parse(const char *spec, pixl_crf_opts *o);
+pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary, int n_feats,
+                            pixl_tensor *const *edge_feats, const pixl_crf_opts *o);
 
 /* ---------------------------------------------------- optimizers, schedules */
 
@@ -946,7 +1017,7 @@ void pixl_loader_reset_stats(pixl_loader *L);
 
 /* ------------------------------------------------------ metrics and configs */
 /* (section owned by src/train/metrics.c and src/config/) */
-#include <stdio.h> /* FILE for the printers below */
+/* (stdio.h is included at the top: FILE for the printers) */
 
 /* SEGMENTATION METRICS
  *

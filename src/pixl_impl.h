@@ -109,12 +109,20 @@ struct pixl_ctx {
     pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */
     float aux_weight[8];
     int n_aux;
+    double *prof;         /* pixl_ctx_profile: seconds per node (forward, backward), or NULL */
+    int prof_cap, prof_runs;
 };
 
 /* ------------------------------------------------------------- errors */
 int pixl_set_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* record a build error in ctx (first one wins) and in the thread-local slot */
 void pixl_ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* nn layers: find or create the parameter "layer.leaf" (or "leaf" when layer
+ * is "") and return its leaf in ctx; *data_if_new (optional) is set to its
+ * storage when it was created now (the caller may fill it), else NULL. */
+pixl_tensor *pixl_nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
+                           int ndim, const int64_t *shape, pixl_init_spec init, float **data_if_new);
 
 /* -------------------------------------------------------------- nodes */
 /* New op node. params (psize bytes) is copied. Returns NULL (ctx error set)

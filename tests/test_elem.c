@@ -180,6 +180,29 @@ PIXL_TEST(elem_scale)
     pixl_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------ reciprocal */
+static pixl_tensor *build_reciprocal(pixl_ctx *ctx, void *ud)
+{
+    float v[24];
+    pixl_test_fill_uniform(v, 24, 0.5f, 2, 6);
+    for (int i = 0; i < 24; i += 3) v[i] = -v[i];
+    int64_t s[3] = {2, 3, 4};
+    return pixl_reciprocal(ctx, gc_input(ctx, "x", 3, s, v));
+}
+
+PIXL_TEST(elem_reciprocal)
+{
+    GRADCHECK("reciprocal", NULL, build_reciprocal, NULL, NULL);
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    int64_t s[1] = {3};
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 1, s), *y = pixl_reciprocal(ctx, x);
+    CHECK_OK(pixl_ctx_plan(ctx));
+    setf(x, (float[]){4, -0.5f, 30});
+    CHECK_OK(pixl_forward(ctx));
+    CHECK_ALLCLOSE("reciprocal", fdata(y), ((float[]){0.25f, -2, 1.0f / 30}), 3, 0, 0);
+    pixl_ctx_free(ctx);
+}
+
 /* ---------------------------------------------------------------- concat */
 PIXL_TEST(elem_concat_hand)
 {

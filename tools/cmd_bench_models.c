@@ -61,7 +61,7 @@ static void split_name(const char *name, char *buf, size_t len, const char **arc
     *arch = buf;
 }
 
-static void bench_one(const char *name, int C, int H, int W, int K, int runs, bm_result *r)
+static void bench_one(const char *name, int C, int H, int W, int K, int runs, int profile, bm_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", name);
@@ -102,6 +102,13 @@ static void bench_one(const char *name, int C, int H, int W, int K, int runs, bm
         double t0 = now_ms();
         if (pixl_forward(ctx)) goto fail;
         t[i] = now_ms() - t0;
+    }
+    if (profile) { /* separate passes, so the timing above carries no profiling cost */
+        pixl_ctx_profile(ctx, 1);
+        for (int i = 0; i < runs; i++)
+            if (pixl_forward(ctx)) goto fail;
+        fprintf(stderr, "%s: ", name);
+        pixl_ctx_profile_print(ctx, stderr, profile);
     }
     qsort(t, (size_t)runs, sizeof *t, cmp_double);
     r->ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
@@ -187,12 +194,13 @@ static cJSON *run_torch(const char *models, int C, int H, int W, int K, int runs
 static void usage(void)
 {
     fprintf(stderr, "usage: pixl bench models [--models NAME,...] [--input CxHxW] [--classes K] [--runs R] "
-                    "[--no-torch] [--json FILE]\n  NAME = ARCH[:VARIANT][@BACKBONE]; default: every registered model\n");
+                    "[--no-torch] [--json FILE] [--profile N]\n  NAME = ARCH[:VARIANT][@BACKBONE]; default: every registered model\n"
+                    "  --profile N: time per op type and the N slowest layers of pixl's forward (stderr)\n");
 }
 
 int cmd_bench_models(int argc, char **argv)
 {
-    int C = 3, H = 360, W = 480, K = 11, runs = 5, torch = 1;
+    int C = 3, H = 360, W = 480, K = 11, runs = 5, torch = 1, profile = 0;
     const char *json_path = NULL;
     char list[4096] = "";
     for (int i = 1; i < argc; i++) {
@@ -206,6 +214,7 @@ int cmd_bench_models(int argc, char **argv)
         } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) K = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+        else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
         else {
             usage();
@@ -228,7 +237,7 @@ int cmd_bench_models(int argc, char **argv)
     snprintf(tmp, sizeof tmp, "%s", list);
     for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         fprintf(stderr, "pixl bench models: %s ...\n", tok);
-        bench_one(tok, C, H, W, K, runs, &res[k]);
+        bench_one(tok, C, H, W, K, runs, profile, &res[k]);
         if (!res[k].ok) fprintf(stderr, "pixl bench models: %s failed: %s\n", tok, res[k].error);
         k++;
     }

@@ -230,6 +230,11 @@ def main():
     make_fn("normalize_2d", "normalize", {"dim": 1}, lambda t: F.normalize(t, dim=1),
             [("input", uniform((5, 6), g))], g)
 
+    # -------------------------------------------------------------- reciprocal
+    x = uniform((2, 3, 4, 5), g)
+    x = f32(torch.sign(x) * (0.2 + x.abs()))  # |x| >= 0.2
+    make_fn("reciprocal", "reciprocal", {}, torch.reciprocal, [("input", x)], g)
+
 
 if __name__ == "__main__":
     main()

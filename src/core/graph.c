@@ -121,6 +121,7 @@ void pixl_ctx_free(pixl_ctx *c)
     for (int i = 0; i < c->n_owned; i++) free(c->owned[i]);
     free(c->owned);
     free(c->arena);
+    free(c->prof);
     free(c);
 }
 
@@ -534,14 +535,92 @@ int pixl_forward(pixl_ctx *c)
     for (int i = 0; i < c->n_nodes; i++) {
         pixl_tensor *t = c->nodes[i];
         if (!t->def || !t->def->fwd) continue;
+        double t0 = c->prof ? omp_get_wtime() : 0;
         int rc = t->def->fwd(t);
+        if (c->prof && i < c->prof_cap) c->prof[2 * i] += omp_get_wtime() - t0;
         if (rc) {
             c->step++;
             return rc;
         }
     }
     c->step++;
+    if (c->prof) c->prof_runs++;
     return PIXL_OK;
+}
+
+/* ------------------------------------------------------------ profiling */
+int pixl_ctx_profile(pixl_ctx *c, int on)
+{
+    if (!c) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_profile: NULL context");
+    free(c->prof);
+    c->prof = NULL;
+    c->prof_cap = c->prof_runs = 0;
+    if (!on) return PIXL_OK;
+    c->prof = calloc((size_t)(c->n_nodes > 0 ? c->n_nodes : 1) * 2, sizeof(double));
+    if (!c->prof) return pixl_set_error(PIXL_ERR_NOMEM, "pixl_ctx_profile: out of memory");
+    c->prof_cap = c->n_nodes;
+    return PIXL_OK;
+}
+
+typedef struct { const char *op; double f, b; int n; } prof_row;
+static int prof_cmp(const void *a, const void *b)
+{
+    double x = ((const prof_row *)a)->f + ((const prof_row *)a)->b, y = ((const prof_row *)b)->f + ((const prof_row *)b)->b;
+    return (x < y) - (x > y);
+}
+
+void pixl_ctx_profile_print(const pixl_ctx *c, FILE *out, int top)
+{
+    if (!c || !c->prof || !out) return;
+    int runs = c->prof_runs > 0 ? c->prof_runs : 1;
+    double total = 0;
+    for (int i = 0; i < c->prof_cap; i++) total += c->prof[2 * i] + c->prof[2 * i + 1];
+    /* per op type */
+    prof_row rows[128];
+    int nr = 0;
+    for (int i = 0; i < c->prof_cap; i++) {
+        const pixl_tensor *t = c->nodes[i];
+        if (!t->def) continue;
+        int k = 0;
+        while (k < nr && strcmp(rows[k].op, t->def->name)) k++;
+        if (k == nr) {
+            if (nr == 128) continue;
+            rows[nr++] = (prof_row){t->def->name, 0, 0, 0};
+        }
+        rows[k].f += c->prof[2 * i];
+        rows[k].b += c->prof[2 * i + 1];
+        rows[k].n++;
+    }
+    qsort(rows, (size_t)nr, sizeof rows[0], prof_cmp);
+    fprintf(out, "profile over %d forward pass(es): %.2f ms per pass\n", runs, 1e3 * total / runs);
+    fprintf(out, "  %-22s %6s %10s %10s %6s\n", "op", "nodes", "fwd ms", "bwd ms", "share");
+    for (int k = 0; k < nr; k++)
+        fprintf(out, "  %-22s %6d %10.2f %10.2f %5.1f%%\n", rows[k].op, rows[k].n, 1e3 * rows[k].f / runs,
+                1e3 * rows[k].b / runs, total > 0 ? 100.0 * (rows[k].f + rows[k].b) / total : 0);
+    /* slowest nodes */
+    if (top <= 0) return;
+    int *idx = malloc(sizeof(int) * (size_t)c->prof_cap);
+    if (!idx) return;
+    int n = 0;
+    for (int i = 0; i < c->prof_cap; i++)
+        if (c->nodes[i]->def) idx[n++] = i;
+    for (int a = 0; a < n && a < top; a++) { /* partial selection sort */
+        int best = a;
+        for (int b = a + 1; b < n; b++)
+            if (c->prof[2 * idx[b]] + c->prof[2 * idx[b] + 1] > c->prof[2 * idx[best]] + c->prof[2 * idx[best] + 1])
+                best = b;
+        int tmp = idx[a];
+        idx[a] = idx[best];
+        idx[best] = tmp;
+        const pixl_tensor *t = c->nodes[idx[a]];
+        char srcs[160] = "";
+        size_t used = 0;
+        for (int k = 0; k < t->n_src && t->src[k] && used + 40 < sizeof srcs; k++)
+            used += (size_t)snprintf(srcs + used, sizeof srcs - used, "%s%s", k ? " " : "", pixl_tshape(t->src[k]));
+        fprintf(out, "  #%-3d %-14s %8.2f ms fwd %8.2f ms bwd  %s -> %s\n", a + 1, t->def->name,
+                1e3 * c->prof[2 * idx[a]] / runs, 1e3 * c->prof[2 * idx[a] + 1] / runs, srcs, pixl_tshape(t));
+    }
+    free(idx);
 }
 
 /* memset on all threads for large buffers */
@@ -602,7 +681,9 @@ static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
             if (!zeroed[s->id] && !(s->flags & PIXL_FLAG_PARAM)) zero_f32(s->grad, s->numel);
             zeroed[s->id] = 1;
         }
+        double t0 = c->prof ? omp_get_wtime() : 0;
         rc = t->def->bwd(t);
+        if (c->prof && j < c->prof_cap) c->prof[2 * j + 1] += omp_get_wtime() - t0;
     }
     /* input gradients are per pass: those nothing reached are zero
      * (zeroed last: their memory may have served other gradients) */

@@ -9,21 +9,30 @@ static void pname(char *buf, size_t len, const char *layer, const char *leaf)
     else snprintf(buf, len, "%s", leaf);
 }
 
-/* find or create a parameter and return its leaf in ctx */
-static pixl_tensor *param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
-                          int ndim, const int64_t *shape, pixl_init_spec init)
+pixl_tensor *pixl_nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
+                           int ndim, const int64_t *shape, pixl_init_spec init, float **data_if_new)
 {
     char name[PIXL_NAME_LEN * 2];
     pname(name, sizeof name, layer, leaf);
+    if (data_if_new) *data_if_new = NULL;
     if (!ctx->P) {
         pixl_ctx_fail(ctx, PIXL_ERR_STATE, "layer '%s': the context has no pixl_params", layer);
         return NULL;
     }
-    if (pixl_params_add(ctx->P, name, kind, dt, ndim, shape, init) < 0) {
+    int existed = pixl_params_find(ctx->P, name) >= 0;
+    int i = pixl_params_add(ctx->P, name, kind, dt, ndim, shape, init);
+    if (i < 0) {
         pixl_ctx_fail(ctx, pixl_last_status(), "%s", pixl_last_error());
         return NULL;
     }
+    if (data_if_new && !existed) *data_if_new = pixl_params_data(ctx->P, i);
     return pixl_param_ref(ctx, name);
+}
+
+static pixl_tensor *param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
+                          int ndim, const int64_t *shape, pixl_init_spec init)
+{
+    return pixl_nn_param(ctx, layer, leaf, kind, dt, ndim, shape, init, NULL);
 }
 
 static int channels_of(pixl_ctx *ctx, const char *what, const char *layer, pixl_tensor *x)

@@ -6,30 +6,10 @@
 
 #include "pixl_impl.h"
 
-static void pname(char *buf, size_t len, const char *layer, const char *leaf)
-{
-    if (layer && layer[0]) snprintf(buf, len, "%s.%s", layer, leaf);
-    else snprintf(buf, len, "%s", leaf);
-}
-
-/* find or create; *created tells whether the entry is new (then the caller may fill it) */
 static pixl_tensor *param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, int ndim,
                           const int64_t *shape, pixl_init_spec init, float **data_if_new)
 {
-    char name[PIXL_NAME_LEN * 2];
-    pname(name, sizeof name, layer, leaf);
-    if (!ctx->P) {
-        pixl_ctx_fail(ctx, PIXL_ERR_STATE, "layer '%s': the context has no pixl_params", layer);
-        return NULL;
-    }
-    int existed = pixl_params_find(ctx->P, name) >= 0;
-    int i = pixl_params_add(ctx->P, name, kind, PIXL_F32, ndim, shape, init);
-    if (i < 0) {
-        pixl_ctx_fail(ctx, pixl_last_status(), "%s", pixl_last_error());
-        return NULL;
-    }
-    if (data_if_new) *data_if_new = existed ? NULL : pixl_params_data(ctx->P, i);
-    return pixl_param_ref(ctx, name);
+    return pixl_nn_param(ctx, layer, leaf, kind, PIXL_F32, ndim, shape, init, data_if_new);
 }
 
 pixl_tensor *pixl_nn_packernel2d(pixl_ctx *ctx, const char *name, pixl_tensor *guide, pixl_tensor *mask,

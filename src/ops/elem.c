@@ -339,6 +339,37 @@ pixl_tensor *pixl_scale(pixl_ctx *ctx, pixl_tensor *x, float s)
     return pixl_node_new(ctx, &scale_def, PIXL_F32, x->ndim, x->shape, &x, 1, &p, sizeof p);
 }
 
+/* ------------------------------------------------------------ reciprocal */
+static int reciprocal_fwd(pixl_tensor *n)
+{
+    const float *x = pixl_f32(n->src[0]);
+    float *y = pixl_f32(n);
+#pragma omp parallel for num_threads(NT) schedule(static) if (n->numel >= PAR_MIN)
+    for (int64_t i = 0; i < n->numel; i++) y[i] = 1.0f / x[i];
+    return PIXL_OK;
+}
+static int reciprocal_bwd(pixl_tensor *n) /* d(1/x) = -y^2 */
+{
+    const float *y = pixl_f32(n), *dy = n->grad;
+    float *dx = n->src[0]->grad;
+    if (!dx) return PIXL_OK;
+#pragma omp parallel for num_threads(NT) schedule(static) if (n->numel >= PAR_MIN)
+    for (int64_t i = 0; i < n->numel; i++) dx[i] -= dy[i] * y[i] * y[i];
+    return PIXL_OK;
+}
+static const pixl_op_def reciprocal_def = {"reciprocal", reciprocal_fwd, reciprocal_bwd, NULL, NULL, 0};
+
+pixl_tensor *pixl_reciprocal(pixl_ctx *ctx, pixl_tensor *x)
+{
+    if (!ctx || !x) return NULL;
+    if (x->dtype != PIXL_F32) {
+        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "reciprocal: input %s (%s) must be f32", pixl_tshape(x),
+                      pixl_dtype_name(x->dtype));
+        return NULL;
+    }
+    return pixl_node_new(ctx, &reciprocal_def, PIXL_F32, x->ndim, x->shape, &x, 1, NULL, 0);
+}
+
 /* ---------------------------------------------------------------- concat */
 /* output viewed as (outer, sum_i len_i, inner) */
 typedef struct { int64_t outer, inner, total; int64_t len[PIXL_MAX_SRC]; } concat_params;

@@ -4,7 +4,7 @@
  * GroupNorm, ReLU, LeakyReLU, PReLU, ELU, Sigmoid, Tanh, Softmax,
  * LogSoftmax; and pixl's own cases (tests/ref/elem, made by
  * scripts/ref/make_elem_ref.py) named after the torch functions: "cat",
- * "pad" (F.pad), "add", "mul", "slice", "crop2d", "reshape", "sum",
+ * "pad" (F.pad), "add", "mul", "slice", "crop2d", "reshape", "sum", "reciprocal",
  * "normalize" (F.normalize). Parameters pixl cannot honour are reported. */
 #include <math.h>
 #include <stdio.h>
@@ -250,6 +250,12 @@ static int build_reshape(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
     return one_output(c, pixl_reshape(ctx, c->inputs[0], n, sh));
 }
 
+static int build_reciprocal(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
+{
+    if (need_inputs(c, 1, err, errlen)) return -1;
+    return one_output(c, pixl_reciprocal(ctx, c->inputs[0]));
+}
+
 static int build_sum(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
 {
     if (need_inputs(c, 1, err, errlen)) return -1;
@@ -287,3 +293,4 @@ PIXL_CHECK_OP("slice", build_slice)
 PIXL_CHECK_OP("crop2d", build_crop)
 PIXL_CHECK_OP("reshape", build_reshape)
 PIXL_CHECK_OP("sum", build_sum)
+PIXL_CHECK_OP("reciprocal", build_reciprocal)
