@@ -43,6 +43,13 @@ static const int vgg16_cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 5
 pixl_tensor *pixl_backbone_vgg16(pixl_ctx *c, const char *prefix, pixl_tensor *x, int bn, int first_pad, int ceil_mode,
                                  pixl_backbone_taps *taps)
 {
+    return pixl_backbone_vgg16_ex(c, prefix, x, bn, first_pad, ceil_mode, 0, taps);
+}
+
+pixl_tensor *pixl_backbone_vgg16_ex(pixl_ctx *c, const char *prefix, pixl_tensor *x, int bn, int first_pad,
+                                    int ceil_mode, int pac, pixl_backbone_taps *taps)
+{
+    pixl_tensor *guide2 = NULL; /* PacFCN: conv2_2's ReLU output */
     if (taps) taps->n = 0;
     if (!c || !x) return NULL;
     int idx = 0, stride = 1, first = 1;
@@ -63,10 +70,20 @@ pixl_tensor *pixl_backbone_vgg16(pixl_ctx *c, const char *prefix, pixl_tensor *x
         }
         int pad = first ? first_pad : 1;
         first = 0;
-        h = pixl_nn_conv2d(c, pixl_mname(prefix, "features.%d", idx), h, ch, 3, 3,
-                           &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
+        /* PacFCN: the last conv of stages 3, 4, 5 (the one before a pool) */
+        int pac_here = pac && guide2 && i + 1 < sizeof vgg16_cfg / sizeof vgg16_cfg[0] && vgg16_cfg[i + 1] == 0;
+        if (pac_here) {
+            pixl_tensor *g = pixl_resize(c, guide2, (int)h->shape[2], (int)h->shape[3], PIXL_RESIZE_BILINEAR, 0, 0, 0);
+            pixl_pac_opts po = {.kernel = {3, 3}, .padding = {1, 1}};
+            h = pixl_nn_pacconv2d(c, pixl_mname(prefix, "features.%d", idx), h, pixl_scale(c, g, 1e-4f), NULL, ch, &po,
+                                  1);
+        } else {
+            h = pixl_nn_conv2d(c, pixl_mname(prefix, "features.%d", idx), h, ch, 3, 3,
+                               &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
+        }
         if (bn) h = pixl_nn_batch_norm2d(c, pixl_mname(prefix, "features.%d", idx + 1), h, NULL);
         h = pixl_relu(c, h);
+        if (pac && idx == 7 && !bn) guide2 = h; /* features.8: the ReLU of conv2_2 */
         idx += bn ? 3 : 2;
     }
     return h;

@@ -17,7 +17,13 @@
  * variant NULL / "same": same padding everywhere (conv1_1 pad 1, fc6 pad 3),
  * ceil_mode pools, upsampling with padding s/2 (output exactly s times the
  * input), each upsampled map cropped to the size of the map it is added to
- * (top-left, nothing when the input is a multiple of 32). Any size >= 32. */
+ * (top-left, nothing when the input is a multiple of 32). Any size >= 32.
+ *
+ * fcn8spac: pacnet's PacFCN (FCN8sPac): the same-padding FCN-8s with
+ * conv3_3/conv4_3/conv5_3 as PacConv2d guided by conv2_2's ReLU output
+ * (resized to each layer's input, x 1e-4, so the net starts equal to FCN-8s;
+ * same names and shapes, so fcn8s checkpoints load) and a plain bilinear x8
+ * output upsampling (upscore8 exists, unused, as in pacnet). */
 #include "models_impl.h"
 
 static pixl_tensor *upscore(pixl_ctx *c, const char *name, pixl_tensor *x, int k, int s, int pad)
@@ -68,7 +74,7 @@ static pixl_tensor *crop(pixl_ctx *c, const char *what, pixl_tensor *x, int off,
     return pixl_crop2d(c, x, off, off, (int)h, (int)w);
 }
 
-static pixl_tensor *fcn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, int kind /* 32, 16, 8 */)
+static pixl_tensor *fcn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, int kind /* 32, 16, 8 */, int pac)
 {
     int pad100 = 0;
     if (o->variant && !strcmp(o->variant, "pad100")) pad100 = 1;
@@ -81,10 +87,14 @@ static pixl_tensor *fcn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, i
                       pixl_tshape(x));
         return NULL;
     }
-    const char *name = kind == 32 ? "fcn32s" : kind == 16 ? "fcn16s" : "fcn8s";
+    const char *name = kind == 32 ? "fcn32s" : kind == 16 ? "fcn16s" : pac ? "fcn8spac" : "fcn8s";
+    if (pac && pad100) {
+        pixl_ctx_fail(c, PIXL_ERR_ARG, "model fcn8spac: the PacFCN has same padding only (no variant pad100)");
+        return NULL;
+    }
     int K = o->n_classes;
     pixl_backbone_taps taps;
-    pixl_tensor *h = pixl_backbone_vgg16(c, "backbone", x, 0, pad100 ? 100 : 1, 1, &taps);
+    pixl_tensor *h = pixl_backbone_vgg16_ex(c, "backbone", x, 0, pad100 ? 100 : 1, 1, pac, &taps);
     if (!h) return NULL;
     pixl_tensor *pool3 = pixl_backbone_tap(c, &taps, "features.16"), *pool4 = pixl_backbone_tap(c, &taps, "features.23");
     int p6 = pad100 ? 0 : 3;
@@ -119,10 +129,21 @@ static pixl_tensor *fcn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, i
     if (pad100) s3 = crop(c, name, s3, 9, h->shape[2], h->shape[3]);
     else h = crop(c, name, h, 0, s3->shape[2], s3->shape[3]);
     h = pixl_add(c, h, s3);
+    if (pac) { /* pacnet's FCN8sPac: plain bilinear x8; its upscore8 exists but is never used */
+        int64_t ws[4] = {K, K, 16, 16};
+        if (pixl_params_add(c->P, "upscore8.weight", PIXL_PARAM, PIXL_F32, 4, ws,
+                            (pixl_init_spec){PIXL_INIT_BILINEAR, 0, 0}) < 0) {
+            pixl_ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
+            return NULL;
+        }
+        h = pixl_resize(c, h, 8 * (int)h->shape[2], 8 * (int)h->shape[3], PIXL_RESIZE_BILINEAR, 0, 8, 8);
+        return crop(c, name, h, 0, H, W);
+    }
     h = upscore(c, "upscore8", h, 16, 8, pad100 ? 0 : 4);
     return crop(c, name, h, pad100 ? 31 : 0, H, W);
 }
 
-pixl_tensor *pixl_model_fcn32s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 32); }
-pixl_tensor *pixl_model_fcn16s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 16); }
-pixl_tensor *pixl_model_fcn8s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 8); }
+pixl_tensor *pixl_model_fcn32s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 32, 0); }
+pixl_tensor *pixl_model_fcn16s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 16, 0); }
+pixl_tensor *pixl_model_fcn8s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 8, 0); }
+pixl_tensor *pixl_model_fcn8spac(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 8, 1); }

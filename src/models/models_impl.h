@@ -28,6 +28,7 @@ pixl_tensor *pixl_model_mobilenet_v2(pixl_ctx *ctx, pixl_tensor *x, const pixl_m
 /* fcn.c, segnet.c, linknet.c: models on the VGG-16 / ResNet-18 backbones */
 pixl_tensor *pixl_model_fcn32s(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_fcn16s(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl_model_fcn8spac(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_fcn8s(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_segnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl_model_linknet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
@@ -40,6 +41,9 @@ pixl_tensor *pixl_model_frrn_b(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_o
 /* Smallest input side the architecture takes (pixl_model_create builds at
  * max(64, this)); 0 for an unknown name. */
 int pixl_model_min_size(const char *arch);
+/* "<arch>[frozen]_crf..." (crf_model.c): 1 and the parts when arch has a CRF, else 0 */
+int pixl_model_split_crf(const char *arch, char *backbone, size_t blen, int *frozen, const char **crf);
+pixl_tensor *pixl_model_with_crf(pixl_ctx *ctx, const char *arch, pixl_tensor *x, const pixl_model_opts *o);
 
 /* ---------------------------------------------------------------- backbones
  * Encoders with torchvision's state_dict names under `prefix` ("" for a bare
@@ -76,5 +80,10 @@ pixl_tensor *pixl_backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, co
  * needs max-pool indices takes pixl_max_pool2d_indices() of the pool taps. */
 pixl_tensor *pixl_backbone_vgg16(pixl_ctx *ctx, const char *prefix, pixl_tensor *x, int bn, int first_pad, int ceil_mode,
                                  pixl_backbone_taps *taps);
+/* pac = 1 (PacFCN, no BN): conv3_3, conv4_3, conv5_3 (features.14, .21, .28) become PacConv2d (3x3, pad 1,
+ * Gaussian kernel) guided by features.8 (conv2_2's ReLU) resized bilinearly to their input size, x 1e-4;
+ * same parameter names and shapes as the plain convs. */
+pixl_tensor *pixl_backbone_vgg16_ex(pixl_ctx *ctx, const char *prefix, pixl_tensor *x, int bn, int first_pad,
+                                    int ceil_mode, int pac, pixl_backbone_taps *taps);
 
 #endif

@@ -28,6 +28,9 @@ static const model_entry g_models[] = {
     {"mobilenet_v2", pixl_model_mobilenet_v2, "MobileNetV2 features (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},
     {"fcn32s", pixl_model_fcn32s, "FCN-32s (Long et al. 2015) on VGG-16, learned x32 upsampling (bilinear init); variant 'pad100' = the original pad-100-and-crop form, default same padding"},
     {"fcn16s", pixl_model_fcn16s, "FCN-16s: FCN-32s + pool4 scores, learned x2 and x16 upsampling; variant 'pad100' or same padding"},
+    {"fcn8spac", pixl_model_fcn8spac, "PacFCN (Su et al. 2019, pacnet's FCN8sPac) = fcn8s (same padding) with conv3_3, conv4_3, conv5_3 "
+                                      "as PacConv2d guided by conv2_2's ReLU x 1e-4 (hot-swap: fcn8s weights load), "
+                                      "final x8 bilinear"},
     {"fcn8s", pixl_model_fcn8s, "FCN-8s: + pool3 scores, learned x2, x2, x8 upsampling; variant 'pad100' = pytorch-semseg fcn8s (learned_billinear), default same padding"},
     {"segnet", pixl_model_segnet, "SegNet (Badrinarayanan et al. 2017): VGG-16-BN encoder (torchvision names), max-unpool with stored indices, mirrored conv-BN-ReLU decoder, unrectified logits"},
     {"linknet", pixl_model_linknet, "LinkNet (Chaurasia & Culurciello 2017): ResNet-18 encoder, decoder blocks added to the encoder block inputs as in the paper"},
@@ -50,6 +53,10 @@ static const struct { const char *name; int side; } g_min_sizes[] = {{"icnet", 1
 
 int pixl_model_min_size(const char *arch)
 {
+    char bb[PIXL_NAME_LEN];
+    int frozen;
+    const char *crf;
+    if (pixl_model_split_crf(arch, bb, sizeof bb, &frozen, &crf)) return pixl_model_min_size(bb);
     for (int i = 0; arch && i < (int)(sizeof g_min_sizes / sizeof g_min_sizes[0]); i++)
         if (!strcmp(arch, g_min_sizes[i].name)) return g_min_sizes[i].side;
     return 0;
@@ -83,9 +90,12 @@ pixl_tensor *pixl_model_build(pixl_ctx *ctx, const char *arch, pixl_tensor *x, c
     }
     for (int i = 0; arch && i < N_MODELS; i++)
         if (!strcmp(arch, g_models[i].name)) return g_models[i].fn(ctx, x, &d);
+    if (arch && strstr(arch, "_crf")) return pixl_model_with_crf(ctx, arch, x, &d);
     char known[512] = "";
     for (int i = 0; i < N_MODELS; i++)
         snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", g_models[i].name);
-    pixl_ctx_fail(ctx, PIXL_ERR_NOT_FOUND, "unknown model '%s' (known: %s)", arch ? arch : "(null)", known);
+    pixl_ctx_fail(ctx, PIXL_ERR_NOT_FOUND,
+                  "unknown model '%s' (known: %s; each also as NAME[frozen]_crf... with a PacCRF, see pixl_crf_parse)",
+                  arch ? arch : "(null)", known);
     return NULL;
 }
