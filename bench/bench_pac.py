@@ -7,7 +7,8 @@ tap, square, sum over channels, exp(-x/2)), then unfold the input, multiply
 by the kernel and contract with the weight by einsum; the transposed layer
 first zero-inserts the input by stride (conv_transpose2d with a ones 1x1
 kernel per channel), pads by (k-1)*d-p (+output_padding) and correlates.
-Times forward (no grad) and forward+backward (gradients of input, guidance,
+PacCRF: pacnet's mean-field loop with one '4d' 5x5 term (11 classes, 5
+steps) on the same native primitives. Times forward (no grad) and forward+backward (gradients of input, guidance,
 weight, bias) with torch.set_num_threads(--threads); median of --runs after
 warm-up, milliseconds. One JSON object on stdout:
     {"threads": N, "torch": "1.13.0", "ops": {"name": {"fwd": ms, "fwdbwd": ms}}}
@@ -60,6 +61,18 @@ def pac_t_layer(x, guide, w, b, k, s, p, op, d):
     return pacconv(z, K, w.permute(1, 0, 2, 3), b, 1, 0, d)
 
 
+def paccrf(unary, feat, w, uw, steps):
+    """pacnet's PacCRF, one '4d' term (PacConv2d C->C 5x5, no bias), log_Q output"""
+    K = packernel_gauss(feat, 5, 1, 2, 1)
+    logQ = unary
+    for _ in range(steps):
+        Q = F.softmax(logQ, dim=1)
+        cols = unfold6(Q, 5, 1, 2, 1)
+        msg = torch.einsum("ijklmn,ojkl->iomn", cols * K, w)
+        logQ = unary * uw - msg
+    return logQ
+
+
 def median_ms(fn, runs, warmup=2, warmup_s=0.3):
     t0 = time.perf_counter()
     n = 0
@@ -87,6 +100,7 @@ def main():
     cases = [
         ("pacconv5x5_64_64", (1, 64, 180, 240), (1, 3, 180, 240), False),
         ("pacconvT5x5_s2_64_64", (1, 64, 90, 120), (1, 3, 180, 240), True),
+        ("paccrf11_5steps", (1, 11, 180, 240), (1, 5, 180, 240), None),
     ]
     for name, xs, gs, transposed in cases:
         if a.filter and a.filter not in name:
@@ -95,7 +109,11 @@ def main():
         g = torch.randn(*gs, requires_grad=True)
         w = (torch.randn(64, 64, 5, 5) * 0.02).requires_grad_(True)
         b = torch.zeros(64, requires_grad=True)
-        if transposed:
+        if transposed is None:
+            wc = (torch.randn(11, 11, 5, 5) * 0.1).requires_grad_(True)
+            uw = torch.ones(1, requires_grad=True)
+            fn = lambda: paccrf(x, g, wc, uw, 5)  # noqa: E731
+        elif transposed:
             fn = lambda: pac_t_layer(x, g, w, b, 5, 2, 2, 1, 1)  # noqa: E731
         else:
             fn = lambda: pac_layer(x, g, w, b, 5, 1, 2, 1)  # noqa: E731

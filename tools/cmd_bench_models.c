@@ -194,7 +194,7 @@ static cJSON *run_torch(const char *models, int C, int H, int W, int K, int runs
 static void usage(void)
 {
     fprintf(stderr, "usage: pixl bench models [--models NAME,...] [--input CxHxW] [--classes K] [--runs R] "
-                    "[--no-torch] [--json FILE] [--profile N]\n  NAME = ARCH[:VARIANT][@BACKBONE]; default: every registered model\n"
+                    "[--no-torch] [--json FILE] [--profile N] [--list]\n  NAME = ARCH[:VARIANT][@BACKBONE]; default: every registered model\n"
                     "  --profile N: time per op type and the N slowest layers of pixl's forward (stderr)\n");
 }
 
@@ -214,6 +214,10 @@ int cmd_bench_models(int argc, char **argv)
         } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) K = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+        else if (!strcmp(argv[i], "--list")) {
+            for (int k = 0; k < pixl_model_count(); k++) printf("%s\n", pixl_model_name(k));
+            return 0;
+        }
         else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
         else {

@@ -9,6 +9,13 @@ gets one); other rows and the text around the table are kept.
 
 --from-json takes the numbers of an earlier `pixl bench models --json FILE`
 instead of measuring. `make bench-models` runs this script.
+
+Each model is measured by its own `pixl bench models --models NAME` run
+(pixl, then PyTorch right after it, so both see the same machine state),
+and the whole list is swept --sweeps times (default 2); each side keeps its
+best median over the sweeps. (This machine's speed changes over minutes;
+measuring all of pixl first and all of PyTorch minutes later, as a single
+run does, compared them in different states.)
 """
 import argparse
 import json
@@ -68,18 +75,40 @@ def main():
     ap.add_argument("--json", help="also keep the raw numbers here")
     ap.add_argument("--from-json", help="use these numbers instead of measuring")
     ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--sweeps", type=int, default=2)
     a = ap.parse_args()
     if a.from_json:
         path = a.from_json
     else:
         path = a.json or tempfile.mkstemp(suffix=".json")[1]
-        cmd = [a.pixl, "bench", "models", "--threads", str(a.threads), "--runs", str(a.runs), "--json", path]
-        if a.models:
-            cmd += ["--models", a.models]
-        if a.no_torch:
-            cmd.append("--no-torch")
-        print(" ".join(cmd), file=sys.stderr)
-        subprocess.run(cmd, cwd=ROOT, check=False)
+        names = a.models.split(",") if a.models else subprocess.run(
+            [a.pixl, "bench", "models", "--list"], cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+        best, head = {}, None
+        for sweep in range(a.sweeps):
+            for name in names:
+                tmp = tempfile.mkstemp(suffix=".json")[1]
+                cmd = [a.pixl, "bench", "models", "--threads", str(a.threads), "--runs", str(a.runs), "--json", tmp,
+                       "--models", name]
+                if a.no_torch:
+                    cmd.append("--no-torch")
+                print(f"sweep {sweep + 1}/{a.sweeps}: " + " ".join(cmd), file=sys.stderr)
+                subprocess.run(cmd, cwd=ROOT, check=False, stdout=subprocess.DEVNULL)
+                try:
+                    with open(tmp) as f:
+                        d = json.load(f)
+                except (OSError, json.JSONDecodeError):
+                    continue
+                finally:
+                    os.unlink(tmp)
+                head = head or {k: v for k, v in d.items() if k != "models"}
+                for r in d["models"]:
+                    b = best.setdefault(r["model"], r)
+                    for k in ("pixl_ms", "torch_ms"):
+                        if k in r and (k not in b or r[k] < b[k]):
+                            b[k] = r[k]
+        data = dict(head or {}, models=[best[n] for n in names if n in best], sweeps=a.sweeps)
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1)
     with open(path) as f:
         data = json.load(f)
     if data.get("input") != "3x360x480":
