@@ -17,6 +17,7 @@ int cmd_info(int argc, char **argv);    /* cmd_info.c */
 int cmd_report(int argc, char **argv);  /* cmd_report.c */
 int cmd_edgebench(int argc, char **argv); /* cmd_edgebench.c */
 
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argc;
