@@ -1,0 +1,279 @@
+/* cmd_jointup.c — NOT BUILT YET (tools/dev is outside the Makefile's wildcard):
+ * it needs pixl_nn_joint_upsample / pixl_jointup_parse / pixl_jointup_opts
+ * (PacJointUpsample, Lite, DJIF; issue 5), then moves to tools/ and is
+ * registered in tools/pixl.c as "jointup".
+ *
+ * `pixl jointup`: guided upsampling of segmentation (issue 5,
+ * PAC experiment 1). A CamVid label map is subsampled x factor (pacnet's
+ * `center` subsampling: the pixel at (f-1)/2 of every f x f block) and
+ * one-hot encoded (void = all zeros); a method recovers the full-resolution
+ * labels, guided by the full-resolution image where it learns:
+ *
+ *   nearest, bilinear            upsample the one-hot map, argmax
+ *   pacjointupsample[_lite], djif  (pixl_nn_joint_upsample) trained on CamVid
+ *                                train: random crops, flip, Adam, cross-entropy
+ *                                of the upsampled channels as logits
+ *
+ * and reports val mIoU (11 classes, void ignored) against the full-resolution
+ * ground truth. The training budget is a number of iterations (not minutes),
+ * so a result does not depend on the machine's load.
+ *
+ *   pixl jointup [--method NAME] [--factor 8] [--root ../shared/datasets/camvid]
+ *                [--iters 1500] [--batch 4] [--crop 256] [--lr 1e-4] [--seed 0]
+ *                [--val-limit N] [--json FILE] [--save FILE]
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pixl.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* one-hot of the centre-subsampled labels: (n, K, h/f, w/f) */
+static void lowres_onehot(const int32_t *lab, int n, int h, int w, int f, int K, float *out)
+{
+    int lh = h / f, lw = w / f, c = (f - 1) / 2;
+    memset(out, 0, sizeof(float) * (size_t)n * K * lh * lw);
+    for (int i = 0; i < n; i++)
+        for (int y = 0; y < lh; y++)
+            for (int x = 0; x < lw; x++) {
+                int32_t v = lab[((int64_t)i * h + y * f + c) * w + x * f + c];
+                if (v >= 0 && v < K) out[(((int64_t)i * K + v) * lh + y) * lw + x] = 1.0f;
+            }
+}
+
+static void argmax(const float *logits, int n, int K, int64_t hw, int32_t *pred)
+{
+    for (int i = 0; i < n; i++)
+        for (int64_t p = 0; p < hw; p++) {
+            const float *l = logits + (int64_t)i * K * hw + p;
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (l[k * hw] > l[best * hw]) best = k;
+            pred[(int64_t)i * hw + p] = best;
+        }
+}
+
+typedef struct args {
+    const char *method, *root, *json, *save;
+    int factor, iters, batch, crop, val_limit;
+    float lr;
+    uint64_t seed;
+} args;
+
+static int learned(const char *m) { return strcmp(m, "nearest") && strcmp(m, "bilinear"); }
+
+/* the method's graph on target t (n,K,h/f,w/f) and guide x (n,3,h,w) */
+static pixl_tensor *build(pixl_ctx *ctx, const args *a, const pixl_jointup_opts *jo, pixl_tensor *t, pixl_tensor *x)
+{
+    int H = (int)x->shape[2], W = (int)x->shape[3];
+    if (!strcmp(a->method, "nearest")) return pixl_resize(ctx, t, H, W, PIXL_RESIZE_NEAREST, 0, 0, 0);
+    if (!strcmp(a->method, "bilinear")) return pixl_resize(ctx, t, H, W, PIXL_RESIZE_BILINEAR, 0, 0, 0);
+    return pixl_nn_joint_upsample(ctx, "", t, x, jo);
+}
+
+static int train(const args *a, pixl_params *P, const pixl_jointup_opts *jo, pixl_dataset *ds, int K, double *secs)
+{
+    pixl_augment_opts aug = {.crop_width = a->crop, .crop_height = a->crop, .hflip = 1};
+    pixl_loader_opts lo = {.batch_size = a->batch, .shuffle = 1, .drop_last = 1, .seed = a->seed, .n_workers = 1,
+                           .augment = &aug};
+    pixl_loader *L = pixl_loader_new(ds, &lo);
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
+    int64_t xs[4] = {a->batch, 3, a->crop, a->crop}, ts[4] = {a->batch, K, a->crop / a->factor, a->crop / a->factor},
+            ys[3] = {a->batch, a->crop, a->crop};
+    pixl_tensor *x = pixl_input(ctx, "guide", PIXL_F32, 4, xs), *t = pixl_input(ctx, "target", PIXL_F32, 4, ts),
+                *y = pixl_input(ctx, "labels", PIXL_I32, 3, ys);
+    pixl_tensor *out = build(ctx, a, jo, t, x);
+    pixl_tensor *loss = out ? pixl_cross_entropy(ctx, out, y, NULL, &(pixl_ce_opts){.ignore = 1, .ignore_index = 255})
+                            : NULL;
+    pixl_optim *opt = pixl_optim_new(P, &(pixl_optim_opts){.kind = PIXL_OPTIM_ADAM, .lr = a->lr});
+    int rc = -1;
+    if (!L || !loss || pixl_ctx_plan(ctx) || !opt) {
+        fprintf(stderr, "pixl jointup: %s\n", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+        goto done;
+    }
+    fprintf(stderr, "pixl jointup: training %s x%d, %lld parameters, %d iterations of %d crops %dx%d\n", a->method,
+            a->factor, (long long)pixl_params_total(P), a->iters, a->batch, a->crop, a->crop);
+    double t0 = now_s(), acc = 0;
+    for (int it = 1; it <= a->iters; it++) {
+        pixl_batch b;
+        if (pixl_loader_next(L, &b)) goto done;
+        memcpy(pixl_tensor_data(x), b.images, sizeof(float) * (size_t)pixl_tensor_numel(x));
+        memcpy(pixl_tensor_data(y), b.labels, sizeof(int32_t) * (size_t)pixl_tensor_numel(y));
+        lowres_onehot(b.labels, b.n, b.height, b.width, a->factor, K, pixl_tensor_data(t));
+        pixl_params_zero_grad(P);
+        if (pixl_forward(ctx) || pixl_backward(ctx, loss) || pixl_optim_step(opt)) {
+            fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
+            goto done;
+        }
+        acc += ((float *)pixl_tensor_data(loss))[0];
+        if (it % 50 == 0 || it == a->iters) {
+            double el = now_s() - t0;
+            fprintf(stderr, "iter %d/%d  loss %.4f  %.1f img/s\n", it, a->iters, acc / 50, it * a->batch / el);
+            acc = 0;
+        }
+    }
+    *secs = now_s() - t0;
+    rc = 0;
+done:
+    pixl_optim_free(opt);
+    pixl_ctx_free(ctx);
+    pixl_loader_free(L);
+    return rc;
+}
+
+static int evaluate(const args *a, pixl_params *P, const pixl_jointup_opts *jo, pixl_dataset *ds, int K,
+                    pixl_confusion *cm)
+{
+    pixl_loader_opts lo = {.batch_size = 1, .seed = a->seed};
+    pixl_loader *L = pixl_loader_new(ds, &lo);
+    pixl_ctx *ctx = NULL;
+    int n = pixl_dataset_size(ds), rc = -1, h = 0, w = 0;
+    if (a->val_limit > 0 && a->val_limit < n) n = a->val_limit;
+    pixl_tensor *x = NULL, *t = NULL, *out = NULL;
+    int32_t *pred = NULL;
+    for (int i = 0; i < n; i++) {
+        pixl_batch b;
+        if (!L || pixl_loader_next(L, &b)) goto done;
+        if (b.height % a->factor || b.width % a->factor) {
+            fprintf(stderr, "pixl jointup: image %dx%d is not a multiple of the factor %d\n", b.height, b.width,
+                    a->factor);
+            goto done;
+        }
+        if (!ctx || b.height != h || b.width != w) {
+            pixl_ctx_free(ctx);
+            h = b.height, w = b.width;
+            ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+            int64_t xs[4] = {1, 3, h, w}, ts[4] = {1, K, h / a->factor, w / a->factor};
+            x = pixl_input(ctx, "guide", PIXL_F32, 4, xs);
+            t = pixl_input(ctx, "target", PIXL_F32, 4, ts);
+            out = pixl_keep(build(ctx, a, jo, t, x));
+            free(pred);
+            pred = malloc(sizeof(int32_t) * (size_t)h * w);
+            if (!out || !pred || pixl_ctx_plan(ctx)) {
+                fprintf(stderr, "pixl jointup: %s\n", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+                goto done;
+            }
+        }
+        memcpy(pixl_tensor_data(x), b.images, sizeof(float) * (size_t)pixl_tensor_numel(x));
+        lowres_onehot(b.labels, 1, h, w, a->factor, K, pixl_tensor_data(t));
+        if (pixl_forward(ctx)) goto done;
+        argmax(pixl_tensor_data(out), 1, K, (int64_t)h * w, pred);
+        if (pixl_confusion_update(cm, pred, b.labels, (int64_t)h * w)) goto done;
+    }
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "pixl jointup: evaluation failed: %s\n", pixl_last_error());
+    free(pred);
+    pixl_ctx_free(ctx);
+    pixl_loader_free(L);
+    return rc;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: pixl jointup [--method nearest|bilinear|pacjointupsample|pacjointupsample_lite|djif] [--factor 8]\n"
+            "                    [--root DIR] [--iters N] [--batch B] [--crop S] [--lr LR] [--seed S] [--val-limit N]\n"
+            "                    [--json FILE] [--save FILE]\n"
+            "  guided upsampling of CamVid labels subsampled x factor; prints val mIoU\n");
+}
+
+int cmd_jointup(int argc, char **argv)
+{
+    args a = {.method = "pacjointupsample_lite", .root = "../shared/datasets/camvid", .factor = 8, .iters = 1500,
+              .batch = 4, .crop = 256, .lr = 1e-4f};
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            usage();
+            return 2;
+        }
+        if (!strcmp(s, "--method")) a.method = v;
+        else if (!strcmp(s, "--root")) a.root = v;
+        else if (!strcmp(s, "--json")) a.json = v;
+        else if (!strcmp(s, "--save")) a.save = v;
+        else if (!strcmp(s, "--factor")) a.factor = atoi(v);
+        else if (!strcmp(s, "--iters")) a.iters = atoi(v);
+        else if (!strcmp(s, "--batch")) a.batch = atoi(v);
+        else if (!strcmp(s, "--crop")) a.crop = atoi(v);
+        else if (!strcmp(s, "--val-limit")) a.val_limit = atoi(v);
+        else if (!strcmp(s, "--lr")) a.lr = (float)atof(v);
+        else if (!strcmp(s, "--seed")) a.seed = strtoull(v, NULL, 10);
+        else {
+            usage();
+            return 2;
+        }
+        i++;
+    }
+    if (a.factor < 2 || a.iters < 1 || a.batch < 1 || a.crop < a.factor || a.crop % a.factor) {
+        fprintf(stderr, "pixl jointup: factor >= 2, iterations and batch >= 1, crop a multiple of the factor\n");
+        return 2;
+    }
+    pixl_dataset *tr = pixl_dataset_open(&(pixl_dataset_opts){.kind = "camvid", .root = a.root, .split = "train"});
+    pixl_dataset *va = pixl_dataset_open(&(pixl_dataset_opts){.kind = "camvid", .root = a.root, .split = "val"});
+    if (!tr || !va) {
+        fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
+        pixl_dataset_free(tr);
+        pixl_dataset_free(va);
+        return 1;
+    }
+    int K = pixl_dataset_n_classes(tr), rc = 1;
+    pixl_jointup_opts jo = {0};
+    if (learned(a.method)) {
+        char spec[128];
+        snprintf(spec, sizeof spec, "%s_x%d", a.method, a.factor);
+        if (pixl_jointup_parse(spec, &jo)) {
+            fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
+            goto out;
+        }
+        jo.channels = K;
+    }
+    pixl_params *P = pixl_params_new();
+    pixl_params_seed(P, a.seed);
+    pixl_confusion *cm = pixl_confusion_new(K, 255);
+    double secs = 0;
+    if (learned(a.method) && train(&a, P, &jo, tr, K, &secs)) goto free_all;
+    if (a.save && learned(a.method) && pixl_checkpoint_save(P, a.save, 0, NULL, NULL))
+        fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
+    if (evaluate(&a, P, &jo, va, K, cm)) goto free_all;
+    pixl_seg_scores sc;
+    double *iou = malloc(sizeof(double) * (size_t)K);
+    pixl_confusion_scores(cm, &sc, iou, NULL);
+    printf("jointup %s x%d: val mIoU %.2f%%, pixel acc %.2f%% (%d images%s)\n", a.method, a.factor,
+           100 * sc.mean_iou, 100 * sc.overall_acc, a.val_limit > 0 ? a.val_limit : pixl_dataset_size(va),
+           learned(a.method) ? "" : ", no training");
+    if (learned(a.method))
+        printf("  trained %d iterations x %d crops %dx%d in %.1f min (%.1f img/s), %lld parameters\n", a.iters, a.batch,
+               a.crop, a.crop, secs / 60, a.iters * a.batch / (secs > 0 ? secs : 1), (long long)pixl_params_total(P));
+    if (a.json) {
+        FILE *f = fopen(a.json, "w");
+        if (f) {
+            fprintf(f, "{\"method\": \"%s\", \"factor\": %d, \"iters\": %d, \"batch\": %d, \"crop\": %d, \"lr\": %g, "
+                       "\"train_seconds\": %.1f, \"params\": %lld, \"mean_iou\": %.6f, \"overall_acc\": %.6f, "
+                       "\"class_iou\": [",
+                    a.method, a.factor, learned(a.method) ? a.iters : 0, a.batch, a.crop, a.lr, secs,
+                    (long long)pixl_params_total(P), sc.mean_iou, sc.overall_acc);
+            for (int k = 0; k < K; k++) fprintf(f, "%s%.6f", k ? ", " : "", iou[k]);
+            fprintf(f, "]}\n");
+            fclose(f);
+        }
+    }
+    free(iou);
+    rc = 0;
+free_all:
+    pixl_confusion_free(cm);
+    pixl_params_free(P);
+out:
+    pixl_dataset_free(tr);
+    pixl_dataset_free(va);
+    return rc;
+}
