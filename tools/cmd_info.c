@@ -9,6 +9,7 @@
 #include "pixl_impl.h"
 
 /* multiply-adds of a node, from shapes only (also used by cmd_bench_models.c) */
+/* multiply-adds of a node: conv, linear, PAC convolutions (the kernel product not counted), PixelNet's dense head */
 double info_node_macs(const pixl_tensor *t);
 double info_node_macs(const pixl_tensor *t)
 {
@@ -19,6 +20,16 @@ double info_node_macs(const pixl_tensor *t)
     if (!strcmp(op, "conv_transpose2d") && t->n_src >= 2) /* in * OC/g*KH*KW */
         return (double)t->src[0]->numel * (double)(t->src[1]->numel / t->src[1]->shape[0]);
     if (!strcmp(op, "linear") && t->n_src >= 2) return (double)t->numel * (double)t->src[1]->shape[1];
+    if (!strcmp(op, "pacconv2d") && t->n_src >= 3) { /* out * IC*KH*KW (shared filters: out * KH*KW) */
+        const pixl_tensor *w = t->src[2];
+        double taps = (double)(w->shape[2] * w->shape[3]);
+        return (double)t->numel * taps * (w->shape[0] == 1 && w->shape[1] == 1 ? 1.0 : (double)t->src[0]->shape[1]);
+    }
+    if (!strcmp(op, "pacconv_transpose2d") && t->n_src >= 3) { /* in * OC*KH*KW, like conv_transpose2d */
+        const pixl_tensor *w = t->src[2];
+        double taps = (double)(w->shape[2] * w->shape[3]);
+        return (double)t->src[0]->numel * taps * (w->shape[0] == 1 && w->shape[1] == 1 ? 1.0 : (double)t->shape[1]);
+    }
     if (!strcmp(op, "hypercolumn_mlp_dense")) { /* PixelNet's head at every pixel: pixels * sum in*out (nominal) */
         double per_pixel = 0;
         for (int k = 0; k < t->n_src; k++)
