@@ -62,7 +62,7 @@ $(BUILD)/pixl_tests: $(TEST_OBJ) $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ))
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 # pixl's own reference cases (scripts/ref/make_*_ref.py), run by the conformance runner
-REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/pixelnet
+REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/jointup tests/ref/pixelnet
 
 # The test command: unit tests + golden conformance (skipped when ../shared is absent).
 test: all $(BUILD)/pixl_tests

@@ -591,6 +591,24 @@ int pixl_crf_parse(const char *spec, pixl_crf_opts *o);
 pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary, int n_feats,
                             pixl_tensor *const *edge_feats, const pixl_crf_opts *o);
 
+/* Joint (guided) upsampling networks of pacnet (task_jointUpsampling):
+ * PacJointUpsample, PacJointUpsampleLite and the DJIF baseline, with
+ * pacnet's parameter names (branch_t, branch_g, up_convts, branch_f;
+ * DJIF: branch_t, branch_g, branch_joint); see src/models/pac_upsample.c.
+ * target (B, C, H/f, W/f) with C <= 16 independent channels, guide
+ * (B, guide_channels, H, W) -> (B, C, H, W). */
+typedef enum pixl_jointup_arch { PIXL_JU_PAC = 0, PIXL_JU_PAC_LITE, PIXL_JU_DJIF } pixl_jointup_arch;
+typedef struct pixl_jointup_opts {
+    pixl_jointup_arch arch;
+    int factor;          /* 2, 4, 8, 16 (Lite: 4, 8, 16) */
+    int channels;        /* informational: the target's channel count is used */
+    int guide_channels;  /* 0 -> 3 */
+} pixl_jointup_opts;
+/* "pacjointupsample_x8", "pacjointupsample_lite_x4", "djif_x16", ... */
+int pixl_jointup_parse(const char *name, pixl_jointup_opts *o);
+pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *ctx, const char *name, pixl_tensor *target, pixl_tensor *guide,
+                                    const pixl_jointup_opts *o);
+
 /* ---------------------------------------------------- optimizers, schedules */
 
 typedef enum pixl_optim_kind { PIXL_OPTIM_SGD = 0, PIXL_OPTIM_ADAM = 1, PIXL_OPTIM_ADAMW = 2 } pixl_optim_kind;

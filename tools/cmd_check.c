@@ -421,8 +421,11 @@ int check_run_file(const char *path, int verbose)
             }
             compare_named(&t, f, nm, ours, n);
         }
-        /* where the case has no gradient, nothing may flow */
-        for (int i = 0; i < pixl_params_count(P); i++) {
+        /* where the case has no gradient, nothing may flow (unless the case says it
+         * stores no parameter gradients: metadata param_grads = "omitted", pixl's own
+         * large-model cases, to keep the files small) */
+        const char *pg = pixl_st_meta(f, "param_grads");
+        for (int i = 0; i < pixl_params_count(P) && !(pg && !strcmp(pg, "omitted")); i++) {
             char gn[300];
             snprintf(gn, sizeof gn, "grad.%s", pixl_params_name(P, i));
             const float *g = pixl_params_grad(P, i);

@@ -16,6 +16,7 @@ int cmd_demo(int argc, char **argv);    /* cmd_train.c */
 int cmd_info(int argc, char **argv);    /* cmd_info.c */
 int cmd_report(int argc, char **argv);  /* cmd_report.c */
 int cmd_edgebench(int argc, char **argv); /* cmd_edgebench.c */
+int cmd_jointup(int argc, char **argv);   /* cmd_jointup.c */
 
 
 static int cmd_version(int argc, char **argv)
@@ -67,6 +68,7 @@ static const command g_cmds[] = {
     {"info", cmd_info, "a model's parameters, GFLOPs and memory: pixl info MODEL [--input 3x360x480]"},
     {"report", cmd_report, "an HTML report of a training run: pixl report RUN_DIR"},
     {"check", cmd_check, "run reference cases (safetensors case format): pixl check DIR|FILE..."},
+    {"jointup", cmd_jointup, "guided upsampling of CamVid labels (PAC): pixl jointup --method pacjointupsample_lite|djif|bilinear|nearest"},
     {"edgebench", cmd_edgebench, "BSDS boundary benchmark (ODS/OIS/AP): pixl edgebench PRED_DIR|--gradient IMG_DIR GT_DIR"},
     {"bench", cmd_bench, "benchmarks against PyTorch: pixl bench ops|models [--threads N] [--no-torch] (see pixl bench)"},
 };

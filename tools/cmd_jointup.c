@@ -1,9 +1,4 @@
-/* cmd_jointup.c — NOT BUILT YET (tools/dev is outside the Makefile's wildcard):
- * it needs pixl_nn_joint_upsample / pixl_jointup_parse / pixl_jointup_opts
- * (PacJointUpsample, Lite, DJIF; issue 5), then moves to tools/ and is
- * registered in tools/pixl.c as "jointup".
- *
- * `pixl jointup`: guided upsampling of segmentation (issue 5,
+/* cmd_jointup.c — `pixl jointup`: guided upsampling of segmentation (issue 5,
  * PAC experiment 1). A CamVid label map is subsampled x factor (pacnet's
  * `center` subsampling: the pixel at (f-1)/2 of every f x f block) and
  * one-hot encoded (void = all zeros); a method recovers the full-resolution
@@ -74,7 +69,7 @@ static int learned(const char *m) { return strcmp(m, "nearest") && strcmp(m, "bi
 /* the method's graph on target t (n,K,h/f,w/f) and guide x (n,3,h,w) */
 static pixl_tensor *build(pixl_ctx *ctx, const args *a, const pixl_jointup_opts *jo, pixl_tensor *t, pixl_tensor *x)
 {
-    int H = (int)x->shape[2], W = (int)x->shape[3];
+    int H = (int)pixl_tensor_shape(x)[2], W = (int)pixl_tensor_shape(x)[3];
     if (!strcmp(a->method, "nearest")) return pixl_resize(ctx, t, H, W, PIXL_RESIZE_NEAREST, 0, 0, 0);
     if (!strcmp(a->method, "bilinear")) return pixl_resize(ctx, t, H, W, PIXL_RESIZE_BILINEAR, 0, 0, 0);
     return pixl_nn_joint_upsample(ctx, "", t, x, jo);

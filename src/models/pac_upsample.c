@@ -1,0 +1,182 @@
+/* pac_upsample.c — joint (guided) upsampling networks of pacnet's
+ * task_jointUpsampling: PacJointUpsample, PacJointUpsampleLite (x4, x8, x16)
+ * and the DJIF baseline, with pacnet's state_dict names.
+ *
+ * PacJointUpsample(factor): every conv 5x5 pad 2, n = log2(factor) stages.
+ *   branch_t.conv1..3  target (1 channel, low resolution): 1 -> t1 -> t2 -> t3, ReLU between
+ *   branch_g.conv1..3  guide (full resolution): 3 -> g1 -> g2 -> k_ch * n, ReLU between
+ *   up_convts.i        PacConvTranspose2d(5x5, stride 2, pad 2, output_padding 1, Gaussian kernel)
+ *                      guided by guide channels [i*k_ch, (i+1)*k_ch) resized bilinearly by
+ *                      2^(i+1)/factor, then ReLU
+ *   branch_f.conv1..2  -> f -> 1, ReLU between
+ * Default widths 32 (k_ch 16); Lite: x4 g(12,22) t(12,16,22) f(12,16,22) k_ch 12;
+ * x8 g(12,16) t(12,16,16) f(12,16,16,20) k_ch 12; x16 g(8,16) t(8,16,16) f(8,16,16,16,16) k_ch 10.
+ * DJIF: branch_t / branch_g 9-1-5 convs (96, 48, 1) on the bilinearly
+ * pre-upsampled target and on the guide, branch_joint 9-1-5 (64, 32, 1) on
+ * their concatenation (paddings as pacnet: 2,2,2 in the branches — the 1x1 conv pads by 2 —, 4,0,2 joint).
+ * A target with C channels is processed as C independent 1-channel images
+ * with the guide features repeated (pacnet's convert_to_single_channel). */
+#include <math.h>
+
+#include "models_impl.h"
+
+int pixl_jointup_parse(const char *name, pixl_jointup_opts *o)
+{
+    if (!name || !o) return pixl_set_error(PIXL_ERR_ARG, "jointup: no name");
+    pixl_jointup_opts d = {.channels = 1, .guide_channels = 3};
+    const char *x = strrchr(name, 'x');
+    size_t base = x ? (size_t)(x - name) : 0;
+    if (!x || base < 2 || name[base - 1] != '_' || !x[1])
+        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': expected NAME_x4, NAME_x8 or NAME_x16", name);
+    char *end;
+    long f = strtol(x + 1, &end, 10);
+    if (*end || (f != 4 && f != 8 && f != 16 && f != 2))
+        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': factor must be 2, 4, 8 or 16", name);
+    d.factor = (int)f;
+    size_t n = base - 1;
+    if (n == 16 && !strncmp(name, "pacjointupsample", n)) d.arch = PIXL_JU_PAC;
+    else if (n == 21 && !strncmp(name, "pacjointupsample_lite", n)) d.arch = PIXL_JU_PAC_LITE;
+    else if (n == 4 && !strncmp(name, "djif", n)) d.arch = PIXL_JU_DJIF;
+    else
+        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': unknown network (pacjointupsample, pacjointupsample_lite, djif)",
+                              name);
+    if (d.arch == PIXL_JU_PAC_LITE && d.factor == 2)
+        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': the Lite network exists for x4, x8, x16", name);
+    *o = d;
+    return PIXL_OK;
+}
+
+static pixl_tensor *conv(pixl_ctx *c, const char *name, const char *leaf, pixl_tensor *x, int out, int k, int pad)
+{
+    return pixl_nn_conv2d(c, pixl_mname(name, "%s", leaf), x, out, k, k, &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
+}
+
+/* (B, k, H, W) -> (B*C, k, H, W), each sample repeated C times */
+static pixl_tensor *repeat_for_channels(pixl_ctx *c, pixl_tensor *g, int C)
+{
+    if (!g || C == 1) return g;
+    pixl_tensor *v[PIXL_MAX_SRC];
+    for (int i = 0; i < C; i++) v[i] = g;
+    pixl_tensor *cat = pixl_concat(c, C, v, 1);
+    int64_t s[4] = {g->shape[0] * C, g->shape[1], g->shape[2], g->shape[3]};
+    return pixl_reshape(c, cat, 4, s);
+}
+
+static pixl_tensor *pac_net(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_tensor *g, const pixl_jointup_opts *o,
+                            int C)
+{
+    int nu = 0;
+    while ((1 << nu) < o->factor) nu++;
+    int tf[3], gf[2], ff[8], nf = 1 + nu, kch;
+    if (o->arch == PIXL_JU_PAC) {
+        tf[0] = tf[1] = tf[2] = 32;
+        gf[0] = gf[1] = 32;
+        for (int i = 0; i < nf; i++) ff[i] = 32;
+        kch = 16;
+    } else if (o->factor == 4) {
+        int t4[3] = {12, 16, 22}, g4[2] = {12, 22}, f4[3] = {12, 16, 22};
+        memcpy(tf, t4, sizeof tf), memcpy(gf, g4, sizeof gf), memcpy(ff, f4, sizeof f4);
+        kch = 12;
+    } else if (o->factor == 8) {
+        int t8[3] = {12, 16, 16}, g8[2] = {12, 16}, f8[4] = {12, 16, 16, 20};
+        memcpy(tf, t8, sizeof tf), memcpy(gf, g8, sizeof gf), memcpy(ff, f8, sizeof f8);
+        kch = 12;
+    } else {
+        int t16[3] = {8, 16, 16}, g16[2] = {8, 16}, f16[5] = {8, 16, 16, 16, 16};
+        memcpy(tf, t16, sizeof tf), memcpy(gf, g16, sizeof gf), memcpy(ff, f16, sizeof f16);
+        kch = 10;
+    }
+    /* target branch */
+    pixl_tensor *x = t;
+    for (int l = 0; l < 3; l++) {
+        char leaf[32];
+        snprintf(leaf, sizeof leaf, "branch_t.conv%d", l + 1);
+        x = conv(c, name, leaf, x, tf[l], 5, 2);
+        if (l < 2) x = pixl_relu(c, x);
+    }
+    /* guidance branch */
+    pixl_tensor *h = g;
+    int gch[3] = {gf[0], gf[1], kch * nu};
+    for (int l = 0; l < 3; l++) {
+        char leaf[32];
+        snprintf(leaf, sizeof leaf, "branch_g.conv%d", l + 1);
+        h = conv(c, name, leaf, h, gch[l], 5, 2);
+        if (l < 2) h = pixl_relu(c, h);
+    }
+    /* up-sampling stages; channels: t3 -> ff[0] -> ... -> ff[nu-1] */
+    for (int i = 0; i < nu && x && h; i++) {
+        double scale = pow(2.0, i + 1) / o->factor;
+        pixl_tensor *gc = pixl_slice(c, h, 1, (int64_t)i * kch, (int64_t)(i + 1) * kch);
+        if (scale != 1.0 && gc)
+            gc = pixl_resize(c, gc, (int)floor(gc->shape[2] * scale), (int)floor(gc->shape[3] * scale),
+                             PIXL_RESIZE_BILINEAR, 0, scale, scale);
+        gc = repeat_for_channels(c, gc, C);
+        pixl_pac_opts po = {.kernel = {5, 5}, .stride = {2, 2}, .padding = {2, 2}, .output_padding = {1, 1}};
+        char leaf[32];
+        snprintf(leaf, sizeof leaf, "up_convts.%d", i);
+        x = pixl_relu(c, pixl_nn_pacconv_transpose2d(c, pixl_mname(name, "%s", leaf), x, gc, NULL, ff[i], &po, 1));
+    }
+    /* final branch: ff[nu-1] -> ff[nu] -> 1 */
+    x = pixl_relu(c, conv(c, name, "branch_f.conv1", x, ff[nu], 5, 2));
+    return conv(c, name, "branch_f.conv2", x, 1, 5, 2);
+}
+
+static pixl_tensor *djif(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_tensor *g, const pixl_jointup_opts *o,
+                         int C)
+{
+    int H = (int)g->shape[2], W = (int)g->shape[3];
+    if (t->shape[3] < W) t = pixl_resize(c, t, H, W, PIXL_RESIZE_BILINEAR, 0, o->factor, o->factor);
+    const int ks[3] = {9, 1, 5}, ptg[3] = {2, 2, 2}, pj[3] = {4, 0, 2}, ntg[3] = {96, 48, 1}, nf[3] = {64, 32, 1};
+    pixl_tensor *a = t, *b = g;
+    for (int l = 0; l < 3; l++) {
+        char la[32], lb[32];
+        snprintf(la, sizeof la, "branch_t.%d", 2 * l);
+        snprintf(lb, sizeof lb, "branch_g.%d", 2 * l);
+        a = conv(c, name, la, a, ntg[l], ks[l], ptg[l]);
+        b = conv(c, name, lb, b, ntg[l], ks[l], ptg[l]);
+        if (l < 2) a = pixl_relu(c, a), b = pixl_relu(c, b);
+    }
+    b = repeat_for_channels(c, b, C);
+    pixl_tensor *v[2] = {a, b};
+    pixl_tensor *x = pixl_concat(c, 2, v, 1);
+    for (int l = 0; l < 3; l++) {
+        char lj[32];
+        snprintf(lj, sizeof lj, "branch_joint.%d", 2 * l);
+        x = conv(c, name, lj, x, nf[l], ks[l], pj[l]);
+        if (l < 2) x = pixl_relu(c, x);
+    }
+    return x;
+}
+
+pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *c, const char *name, pixl_tensor *target, pixl_tensor *guide,
+                                    const pixl_jointup_opts *o)
+{
+    if (!c || !target || !guide || !o) return NULL;
+    if (!name) name = "";
+    const int f = o->factor;
+    if (f < 2 || f > 16 || (f & (f - 1)) || (o->arch == PIXL_JU_PAC_LITE && f == 2) || (int)o->arch < 0 ||
+        o->arch > PIXL_JU_DJIF) {
+        pixl_ctx_fail(c, PIXL_ERR_ARG, "joint_upsample '%s': network %d with factor %d (2, 4, 8, 16; Lite 4, 8, 16)",
+                      name, (int)o->arch, f);
+        return NULL;
+    }
+    if (target->ndim != 4 || guide->ndim != 4 || target->shape[0] != guide->shape[0] ||
+        target->shape[2] * f != guide->shape[2] || target->shape[3] * f != guide->shape[3] ||
+        guide->shape[1] != (o->guide_channels > 0 ? o->guide_channels : 3)) {
+        pixl_ctx_fail(c, PIXL_ERR_SHAPE,
+                      "joint_upsample '%s': target %s x %d must match guide %s (batch, height, width; %d guide channels)",
+                      name, pixl_tshape(target), f, pixl_tshape(guide), o->guide_channels > 0 ? o->guide_channels : 3);
+        return NULL;
+    }
+    const int C = (int)target->shape[1];
+    if (C < 1 || C > PIXL_MAX_SRC) {
+        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "joint_upsample '%s': %d target channels (1..%d)", name, C, PIXL_MAX_SRC);
+        return NULL;
+    }
+    int64_t s1[4] = {target->shape[0] * C, 1, target->shape[2], target->shape[3]};
+    pixl_tensor *t = C == 1 ? target : pixl_reshape(c, target, 4, s1);
+    pixl_tensor *y = o->arch == PIXL_JU_DJIF ? djif(c, name, t, guide, o, C) : pac_net(c, name, t, guide, o, C);
+    if (!y || C == 1) return y;
+    int64_t s2[4] = {guide->shape[0], C, guide->shape[2], guide->shape[3]};
+    return pixl_reshape(c, y, 4, s2);
+}
