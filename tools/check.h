@@ -52,6 +52,10 @@ int check_has(const check_case *c, const char *key);
  * the NULL-terminated list keys; 0 otherwise */
 int check_only_keys(const check_case *c, const char *const *keys, char *err, size_t errlen);
 
+/* The builder's usual ending: y becomes the case's single output (returns 0),
+ * or, when y is NULL, err gets the ctx's (else the last) error (returns -1). */
+int check_output(pixl_ctx *ctx, check_case *c, pixl_tensor *y, char *err, size_t errlen);
+
 /* Run one case file; prints one line. Returns 1 pass, 0 fail. */
 int check_run_file(const char *path, int verbose);
 /* Run every *.safetensors in dir (sorted); prints lines and "N passed, N failed". Returns failures. */

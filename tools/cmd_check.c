@@ -53,6 +53,17 @@ int check_only_keys(const check_case *c, const char *const *keys, char *err, siz
     }
     return 0;
 }
+int check_output(pixl_ctx *ctx, check_case *c, pixl_tensor *y, char *err, size_t errlen)
+{
+    if (!y) {
+        snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+        return -1;
+    }
+    c->outputs[0] = y;
+    c->n_outputs = 1;
+    return 0;
+}
+
 int check_int(const check_case *c, const char *key, int dflt)
 {
     const cJSON *v = item(c, key);

@@ -21,13 +21,7 @@ static int build_jointup(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
         return -1;
     }
     pixl_tensor *y = pixl_nn_joint_upsample(ctx, "", c->inputs[0], c->inputs[1], &o);
-    if (!y) {
-        snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
-        return -1;
-    }
-    c->outputs[0] = y;
-    c->n_outputs = 1;
-    return 0;
+    return check_output(ctx, c, y, err, errlen);
 }
 
 PIXL_CHECK_OP("joint_upsample", build_jointup)

@@ -97,13 +97,7 @@ static int build_crf(pixl_ctx *ctx, check_case *c, int loose, char *err, size_t 
     }
     pixl_tensor *feat = c->inputs[1];
     pixl_tensor *y = pixl_nn_paccrf(ctx, "", c->inputs[0], 1, &feat, &o);
-    if (!y) {
-        snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
-        return -1;
-    }
-    c->outputs[0] = y;
-    c->n_outputs = 1;
-    return 0;
+    return check_output(ctx, c, y, err, errlen);
 }
 
 static int build_paccrf(pixl_ctx *ctx, check_case *c, char *err, size_t errlen) { return build_crf(ctx, c, 0, err, errlen); }

@@ -45,17 +45,6 @@ static int float_list(const check_case *c, const char *key, float *out, int n, c
     return 0;
 }
 
-static int built(pixl_ctx *ctx, check_case *c, pixl_tensor *y, char *err, size_t errlen)
-{
-    if (!y) {
-        snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
-        return -1;
-    }
-    c->outputs[0] = y;
-    c->n_outputs = 1;
-    return 0;
-}
-
 static int build_hypercolumn(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
 {
     static const char *const keys[] = {"strides", "offsets", NULL};
@@ -69,7 +58,7 @@ static int build_hypercolumn(pixl_ctx *ctx, check_case *c, char *err, size_t err
     if (float_list(c, "strides", st, nm, err, errlen)) return -1;
     int has_off = check_has(c, "offsets");
     if (has_off && float_list(c, "offsets", off, nm, err, errlen)) return -1;
-    return built(ctx, c, pixl_hypercolumn(ctx, nm, c->inputs, st, has_off ? off : NULL, c->inputs[nm]), err, errlen);
+    return check_output(ctx, c, pixl_hypercolumn(ctx, nm, c->inputs, st, has_off ? off : NULL, c->inputs[nm]), err, errlen);
 }
 
 static int two_or_three(check_case *c, char *err, size_t errlen)
@@ -85,7 +74,7 @@ static int build_normal_loss(pixl_ctx *ctx, check_case *c, char *err, size_t err
 {
     static const char *const keys[] = {"eps", NULL};
     if (known_only(c, keys, err, errlen) || two_or_three(c, err, errlen)) return -1;
-    return built(ctx, c,
+    return check_output(ctx, c,
                  pixl_normal_loss(ctx, c->inputs[0], c->inputs[1], c->n_inputs > 2 ? c->inputs[2] : NULL,
                                   (float)check_num(c, "eps", 0)),
                  err, errlen);
@@ -100,7 +89,7 @@ static int build_balanced_bce(pixl_ctx *ctx, check_case *c, char *err, size_t er
         snprintf(err, errlen, "%s: reduction '%s' (mean or sum)", c->op, r);
         return -1;
     }
-    return built(ctx, c,
+    return check_output(ctx, c,
                  pixl_balanced_bce_with_logits(ctx, c->inputs[0], c->inputs[1], c->n_inputs > 2 ? c->inputs[2] : NULL,
                                                strcmp(r, "sum") ? PIXL_REDUCE_MEAN : PIXL_REDUCE_SUM),
                  err, errlen);

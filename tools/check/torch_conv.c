@@ -95,13 +95,7 @@ static int build_conv_any(pixl_ctx *ctx, check_case *c, int transposed, char *er
     if (conv_args(c, transposed, &ic, &oc, k, &o, &bias, err, errlen)) return -1;
     pixl_tensor *y = transposed ? pixl_nn_conv_transpose2d(ctx, "", c->inputs[0], oc, k[0], k[1], &o, bias)
                                 : pixl_nn_conv2d(ctx, "", c->inputs[0], oc, k[0], k[1], &o, bias);
-    if (!y) {
-        snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
-        return -1;
-    }
-    c->outputs[0] = y;
-    c->n_outputs = 1;
-    return 0;
+    return check_output(ctx, c, y, err, errlen);
 }
 
 static int build_conv2d(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
@@ -131,13 +125,7 @@ static int build_linear(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
         return -1;
     }
     pixl_tensor *y = pixl_nn_linear(ctx, "", x, out, check_bool(c, "bias", 1));
-    if (!y) {
-        snprintf(err, errlen, "%s", pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
-        return -1;
-    }
-    c->outputs[0] = y;
-    c->n_outputs = 1;
-    return 0;
+    return check_output(ctx, c, y, err, errlen);
 }
 
 PIXL_CHECK_OP("Conv2d", build_conv2d)
