@@ -592,19 +592,27 @@ pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary,
                             pixl_tensor *const *edge_feats, const pixl_crf_opts *o);
 
 /* Joint (guided) upsampling networks of pacnet (task_jointUpsampling):
- * PacJointUpsample, PacJointUpsampleLite and the DJIF baseline, with
- * pacnet's parameter names (branch_t, branch_g, up_convts, branch_f;
- * DJIF: branch_t, branch_g, branch_joint); see src/models/pac_upsample.c.
- * target (B, C, H/f, W/f) with C <= 16 independent channels, guide
- * (B, guide_channels, H, W) -> (B, C, H, W). */
-typedef enum pixl_jointup_arch { PIXL_JU_PAC = 0, PIXL_JU_PAC_LITE, PIXL_JU_DJIF } pixl_jointup_arch;
+ * PacJointUpsample, PacJointUpsampleLite and the DJIF and JBU baselines,
+ * with pacnet's parameter names (branch_t, branch_g, up_convts, branch_f;
+ * DJIF: branch_t, branch_g, branch_joint; JBU: convt); see
+ * src/models/pac_upsample.c. target (B, C, H/f, W/f) with C <= 16
+ * independent channels, guide (B, guide_channels, H, W) -> (B, C, H, W).
+ * JBU (joint bilateral upsampling) is a PacConvTranspose2d with identity
+ * weights (convt.weight, ones), no bias and a normalised Gaussian kernel on
+ * the guide [colour * jbu_scale_color, y * jbu_scale_space, x * jbu_scale_space]
+ * (y, x in output pixels); nothing in it needs training. */
+typedef enum pixl_jointup_arch { PIXL_JU_PAC = 0, PIXL_JU_PAC_LITE, PIXL_JU_DJIF, PIXL_JU_JBU } pixl_jointup_arch;
 typedef struct pixl_jointup_opts {
     pixl_jointup_arch arch;
     int factor;          /* 2, 4, 8, 16 (Lite: 4, 8, 16) */
     int channels;        /* informational: the target's channel count is used */
     int guide_channels;  /* 0 -> 3 */
+    int jbu_kernel;      /* JBU: kernel size (>= factor) */
+    float jbu_scale_color, jbu_scale_space;
 } pixl_jointup_opts;
-/* "pacjointupsample_x8", "pacjointupsample_lite_x4", "djif_x16", ... */
+/* "pacjointupsample_x8", "pacjointupsample_lite_x4", "djif_x16",
+ * "jbu_<kernel>_<scale_color>_<scale_space>_x<f>" (pacnet's JBU_k_sc_ss,
+ * e.g. "jbu_17_2_0.25_x8"), ... */
 int pixl_jointup_parse(const char *name, pixl_jointup_opts *o);
 pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *ctx, const char *name, pixl_tensor *target, pixl_tensor *guide,
                                     const pixl_jointup_opts *o);

@@ -1,8 +1,10 @@
 /* test_jointup.c — joint-upsampling networks (src/models/pac_upsample.c):
  * finite-difference gradient check of PacJointUpsampleLite x4 and DJIF x4
- * w.r.t. the target and the guide (parameter gradients: PyTorch parity); the name
+ * w.r.t. the target and the guide (parameter gradients: PyTorch parity), of JBU
+ * w.r.t. everything; JBU keeps constant targets constant; the name
  * parser; shape errors. PyTorch parity: tests/ref/jointup through `pixl check`
  * (scripts/ref/make_jointup_ref.py). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +25,7 @@ static pixl_tensor *build_ju(pixl_ctx *ctx, void *ud)
     return pixl_nn_joint_upsample(ctx, "", gc_input(ctx, "target", 4, ts, c->t), gc_input(ctx, "guide", 4, gs, c->g), &o);
 }
 
-static void run(const char *net, int C, int h, int w, int f)
+static void run(const char *net, int C, int h, int w, int f, int freeze)
 {
     gju c = {net, C, h, w, f, NULL, NULL, 0};
     long nt = (long)C * h * w, ng = 3L * h * f * w * f;
@@ -42,7 +44,7 @@ static void run(const char *net, int C, int h, int w, int f)
     CHECK(build_ju(pre, &c) != NULL);
     c.pre = 0;
     pixl_ctx_free(pre);
-    pixl_params_set_frozen(P, "", 1);
+    if (freeze) pixl_params_set_frozen(P, "", 1);
     gc_opts go = {.eps = 3e-3, .rtol = 3e-2, .atol = 3e-3, .max_elems = 150};
     GRADCHECK(net, P, build_ju, &c, &go);
     pixl_params_free(P);
@@ -52,8 +54,45 @@ static void run(const char *net, int C, int h, int w, int f)
 
 PIXL_TEST(jointup_gradcheck)
 {
-    run("pacjointupsample_lite_x4", 2, 2, 3, 4);
-    run("djif_x4", 1, 2, 2, 4);
+    run("pacjointupsample_lite_x4", 2, 2, 3, 4, 1);
+    run("djif_x4", 1, 2, 2, 4, 1);
+    /* JBU has no ReLU: its weight's gradient is checked too */
+    run("jbu_5_2_0.5_x4", 2, 2, 3, 4, 0);
+}
+
+/* JBU's kernel is normalised over the taps that hit real low-resolution
+ * samples, so with identity weights a constant target stays that constant
+ * everywhere (borders included), whatever the guide and the scales. */
+PIXL_TEST(jointup_jbu_keeps_constants)
+{
+    const char *nets[] = {"jbu_17_3_0.3_x8", "jbu_9_1_1_x8", "jbu_5_2_0_x4", NULL};
+    for (int n = 0; nets[n]; n++) {
+        pixl_jointup_opts o;
+        CHECK_OK(pixl_jointup_parse(nets[n], &o));
+        int f = o.factor, h = 3, w = 4;
+        pixl_params *P = pixl_params_new();
+        pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+        int64_t ts[4] = {1, 2, h, w}, gs[4] = {1, 3, h * f, w * f};
+        pixl_tensor *t = pixl_input(ctx, "t", PIXL_F32, 4, ts), *g = pixl_input(ctx, "g", PIXL_F32, 4, gs);
+        pixl_tensor *y = pixl_keep(pixl_nn_joint_upsample(ctx, "jbu", t, g, &o));
+        CHECK(y != NULL);
+        CHECK_OK(pixl_ctx_plan(ctx));
+        float *td = pixl_tensor_data(t);
+        for (int i = 0; i < 2 * h * w; i++) td[i] = i < h * w ? 0.75f : -2.0f;
+        pixl_test_fill_uniform(pixl_tensor_data(g), 3L * h * f * w * f, -1, 1, 5 + n);
+        CHECK_OK(pixl_forward(ctx));
+        const int64_t *ys = pixl_tensor_shape(y);
+        CHECK(ys[1] == 2 && ys[2] == h * f && ys[3] == w * f);
+        const float *yd = pixl_tensor_data(y);
+        double worst = 0;
+        for (int64_t i = 0; i < 2L * h * f * w * f; i++) {
+            double e = fabs(yd[i] - (i < (int64_t)h * f * w * f ? 0.75 : -2.0));
+            if (e > worst) worst = e;
+        }
+        CHECK_MSG(worst < 1e-5, "%s: constant target changed by %g", nets[n], worst);
+        pixl_ctx_free(ctx);
+        pixl_params_free(P);
+    }
 }
 
 PIXL_TEST(jointup_parse_and_errors)
@@ -65,8 +104,11 @@ PIXL_TEST(jointup_parse_and_errors)
     CHECK(o.arch == PIXL_JU_PAC && o.factor == 8);
     CHECK_OK(pixl_jointup_parse("djif_x4", &o));
     CHECK(o.arch == PIXL_JU_DJIF && o.factor == 4);
+    CHECK_OK(pixl_jointup_parse("JBU_17_2.5_0.25_x8", &o));
+    CHECK(o.arch == PIXL_JU_JBU && o.factor == 8 && o.jbu_kernel == 17 && o.jbu_scale_color == 2.5f &&
+          o.jbu_scale_space == 0.25f);
     const char *bad[] = {"pacjointupsample", "pacjointupsample_x3", "pacjointupsample_lite_x2", "jbu_x8", "djif_x8y",
-                         NULL};
+                         "jbu_17_2_x8", "jbu_17_a_1_x8", "jbu_7_1_1_x8", "jbu_17_1_-1_x8", "jbu_17_1_1_2_x8", "jbu_16_1_1_x8", NULL};
     for (int i = 0; bad[i]; i++) CHECK_MSG(pixl_jointup_parse(bad[i], &o) == PIXL_ERR_ARG, "'%s' accepted", bad[i]);
     pixl_params *P = pixl_params_new();
     pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);

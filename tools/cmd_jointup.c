@@ -7,15 +7,19 @@
  *   nearest, bilinear            upsample the one-hot map, argmax
  *   pacjointupsample[_lite], djif  (pixl_nn_joint_upsample) trained on CamVid
  *                                train: random crops, flip, Adam, cross-entropy
- *                                of the upsampled channels as logits
+ *                                of the upsampled channels as logits, Adam with
+ *                                poly decay (power 0.9) over the iterations
+ *   jbu_K_SC_SS                  joint bilateral upsampling (fixed; tune its
+ *                                scales with --eval-split train)
  *
  * and reports val mIoU (11 classes, void ignored) against the full-resolution
  * ground truth. The training budget is a number of iterations (not minutes),
  * so a result does not depend on the machine's load.
  *
  *   pixl jointup [--method NAME] [--factor 8] [--root ../shared/datasets/camvid]
- *                [--iters 1500] [--batch 4] [--crop 256] [--lr 1e-4] [--seed 0]
- *                [--val-limit N] [--json FILE] [--save FILE]
+ *                [--iters 1000] [--batch 4] [--crop 128] [--lr 1e-3] [--seed 0]
+ *                [--val-limit N] [--eval-split val|train] [--json FILE] [--save FILE]
+ *                [--profile N]
  */
 #include <math.h>
 #include <stdio.h>
@@ -58,13 +62,16 @@ static void argmax(const float *logits, int n, int K, int64_t hw, int32_t *pred)
 }
 
 typedef struct args {
-    const char *method, *root, *json, *save;
-    int factor, iters, batch, crop, val_limit;
+    const char *method, *root, *json, *save, *eval_split;
+    int factor, iters, batch, crop, val_limit, profile;
     float lr;
     uint64_t seed;
 } args;
 
-static int learned(const char *m) { return strcmp(m, "nearest") && strcmp(m, "bilinear"); }
+/* a network of pixl_nn_joint_upsample (else a fixed interpolation) */
+static int network(const char *m) { return strcmp(m, "nearest") && strcmp(m, "bilinear"); }
+/* a network with something to learn (JBU has fixed identity weights) */
+static int learned(const char *m) { return network(m) && strncmp(m, "jbu_", 4) && strncmp(m, "JBU_", 4); }
 
 /* the method's graph on target t (n,K,h/f,w/f) and guide x (n,3,h,w) */
 static pixl_tensor *build(pixl_ctx *ctx, const args *a, const pixl_jointup_opts *jo, pixl_tensor *t, pixl_tensor *x)
@@ -98,6 +105,7 @@ static int train(const args *a, pixl_params *P, const pixl_jointup_opts *jo, pix
     fprintf(stderr, "pixl jointup: training %s x%d, %lld parameters, %d iterations of %d crops %dx%d\n", a->method,
             a->factor, (long long)pixl_params_total(P), a->iters, a->batch, a->crop, a->crop);
     double t0 = now_s(), acc = 0;
+    int acc_n = 0;
     for (int it = 1; it <= a->iters; it++) {
         pixl_batch b;
         if (pixl_loader_next(L, &b)) goto done;
@@ -105,15 +113,25 @@ static int train(const args *a, pixl_params *P, const pixl_jointup_opts *jo, pix
         memcpy(pixl_tensor_data(y), b.labels, sizeof(int32_t) * (size_t)pixl_tensor_numel(y));
         lowres_onehot(b.labels, b.n, b.height, b.width, a->factor, K, pixl_tensor_data(t));
         pixl_params_zero_grad(P);
+        /* poly decay of the learning rate over the iteration budget (power 0.9) */
+        pixl_optim_set_lr(opt, a->lr * (float)pow(1.0 - (double)(it - 1) / a->iters, 0.9));
         if (pixl_forward(ctx) || pixl_backward(ctx, loss) || pixl_optim_step(opt)) {
             fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
             goto done;
         }
         acc += ((float *)pixl_tensor_data(loss))[0];
+        acc_n++;
         if (it % 50 == 0 || it == a->iters) {
             double el = now_s() - t0;
-            fprintf(stderr, "iter %d/%d  loss %.4f  %.1f img/s\n", it, a->iters, acc / 50, it * a->batch / el);
-            acc = 0;
+            fprintf(stderr, "iter %d/%d  loss %.4f  %.1f img/s\n", it, a->iters, acc / acc_n, it * a->batch / el);
+            acc = 0, acc_n = 0;
+        }
+        if (a->profile > 0 && it == 2) { /* one profiled step (forward + backward) after the warm-up */
+            pixl_ctx_profile(ctx, 1);
+            if (pixl_forward(ctx) || pixl_backward(ctx, loss)) goto done;
+            pixl_ctx_profile_print(ctx, stderr, a->profile);
+            pixl_ctx_profile(ctx, 0);
+            pixl_params_zero_grad(P);
         }
     }
     *secs = now_s() - t0;
@@ -176,16 +194,17 @@ done:
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: pixl jointup [--method nearest|bilinear|pacjointupsample|pacjointupsample_lite|djif] [--factor 8]\n"
+            "usage: pixl jointup [--method nearest|bilinear|pacjointupsample|pacjointupsample_lite|djif|jbu_K_SC_SS]\n"
+            "                    [--factor 8] [--eval-split val|train]\n"
             "                    [--root DIR] [--iters N] [--batch B] [--crop S] [--lr LR] [--seed S] [--val-limit N]\n"
-            "                    [--json FILE] [--save FILE]\n"
+            "                    [--json FILE] [--save FILE] [--profile N]\n"
             "  guided upsampling of CamVid labels subsampled x factor; prints val mIoU\n");
 }
 
 int cmd_jointup(int argc, char **argv)
 {
-    args a = {.method = "pacjointupsample_lite", .root = "../shared/datasets/camvid", .factor = 8, .iters = 1500,
-              .batch = 4, .crop = 256, .lr = 1e-4f};
+    args a = {.method = "pacjointupsample_lite", .root = "../shared/datasets/camvid", .factor = 8, .iters = 1000,
+              .batch = 4, .crop = 128, .lr = 1e-3f, .eval_split = "val"};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -196,8 +215,10 @@ int cmd_jointup(int argc, char **argv)
         else if (!strcmp(s, "--root")) a.root = v;
         else if (!strcmp(s, "--json")) a.json = v;
         else if (!strcmp(s, "--save")) a.save = v;
+        else if (!strcmp(s, "--eval-split")) a.eval_split = v;
         else if (!strcmp(s, "--factor")) a.factor = atoi(v);
         else if (!strcmp(s, "--iters")) a.iters = atoi(v);
+        else if (!strcmp(s, "--profile")) a.profile = atoi(v);
         else if (!strcmp(s, "--batch")) a.batch = atoi(v);
         else if (!strcmp(s, "--crop")) a.crop = atoi(v);
         else if (!strcmp(s, "--val-limit")) a.val_limit = atoi(v);
@@ -214,7 +235,13 @@ int cmd_jointup(int argc, char **argv)
         return 2;
     }
     pixl_dataset *tr = pixl_dataset_open(&(pixl_dataset_opts){.kind = "camvid", .root = a.root, .split = "train"});
-    pixl_dataset *va = pixl_dataset_open(&(pixl_dataset_opts){.kind = "camvid", .root = a.root, .split = "val"});
+    if (strcmp(a.eval_split, "val") && strcmp(a.eval_split, "train")) {
+        fprintf(stderr, "pixl jointup: --eval-split is train or val, not '%s'\n", a.eval_split);
+        return 2;
+    }
+    /* --eval-split train: tune fixed methods (JBU's scales) without looking at val */
+    pixl_dataset *va =
+        pixl_dataset_open(&(pixl_dataset_opts){.kind = "camvid", .root = a.root, .split = a.eval_split});
     if (!tr || !va) {
         fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
         pixl_dataset_free(tr);
@@ -223,7 +250,7 @@ int cmd_jointup(int argc, char **argv)
     }
     int K = pixl_dataset_n_classes(tr), rc = 1;
     pixl_jointup_opts jo = {0};
-    if (learned(a.method)) {
+    if (network(a.method)) {
         char spec[128];
         snprintf(spec, sizeof spec, "%s_x%d", a.method, a.factor);
         if (pixl_jointup_parse(spec, &jo)) {
@@ -243,7 +270,7 @@ int cmd_jointup(int argc, char **argv)
     pixl_seg_scores sc;
     double *iou = malloc(sizeof(double) * (size_t)K);
     pixl_confusion_scores(cm, &sc, iou, NULL);
-    printf("jointup %s x%d: val mIoU %.2f%%, pixel acc %.2f%% (%d images%s)\n", a.method, a.factor,
+    printf("jointup %s x%d: %s mIoU %.2f%%, pixel acc %.2f%% (%d images%s)\n", a.method, a.factor, a.eval_split,
            100 * sc.mean_iou, 100 * sc.overall_acc, a.val_limit > 0 ? a.val_limit : pixl_dataset_size(va),
            learned(a.method) ? "" : ", no training");
     if (learned(a.method))
@@ -252,10 +279,10 @@ int cmd_jointup(int argc, char **argv)
     if (a.json) {
         FILE *f = fopen(a.json, "w");
         if (f) {
-            fprintf(f, "{\"method\": \"%s\", \"factor\": %d, \"iters\": %d, \"batch\": %d, \"crop\": %d, \"lr\": %g, "
+            fprintf(f, "{\"method\": \"%s\", \"eval_split\": \"%s\", \"factor\": %d, \"iters\": %d, \"batch\": %d, \"crop\": %d, \"lr\": %g, "
                        "\"train_seconds\": %.1f, \"params\": %lld, \"mean_iou\": %.6f, \"overall_acc\": %.6f, "
                        "\"class_iou\": [",
-                    a.method, a.factor, learned(a.method) ? a.iters : 0, a.batch, a.crop, a.lr, secs,
+                    a.method, a.eval_split, a.factor, learned(a.method) ? a.iters : 0, a.batch, a.crop, a.lr, secs,
                     (long long)pixl_params_total(P), sc.mean_iou, sc.overall_acc);
             for (int k = 0; k < K; k++) fprintf(f, "%s%.6f", k ? ", " : "", iou[k]);
             fprintf(f, "]}\n");

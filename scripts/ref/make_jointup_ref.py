@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """make_jointup_ref.py - reference cases for pixl's joint-upsampling networks
-(pacnet's task_jointUpsampling: PacJointUpsample, PacJointUpsampleLite, DJIF),
+(pacnet's task_jointUpsampling: PacJointUpsample, PacJointUpsampleLite, DJIF,
+JBU_<k>_<scale_color>_<scale_space>),
 computed in float64 by an independent PyTorch implementation written from
 ../shared/research/seeds-spec.md section 2.6 on top of make_pac_ref.py's
 packernel / pacconv_t (pacnet's PacConvTranspose2d semantics).
@@ -43,9 +44,19 @@ def widths(name, factor):
     return (32, 32, 32), (32, 32), (32,) * (nu + 1), 16, nu
 
 
+def jbu_spec(name, factor):
+    """jbu_K_SC_SS -> kernel, scale_color, scale_space, padding, output_padding (pacnet's JointBilateral)"""
+    k, sc, ss = name.split("_")[1:]
+    k = int(k)
+    return k, float(sc), float(ss), 1 + (k - factor - 1) // 2, (k - factor) % 2
+
+
 def params_of(name, factor, gch, g):
     """list of (state_dict name, shape)"""
     out = []
+    if name.startswith("jbu"):
+        k = jbu_spec(name, factor)[0]
+        return [("convt.weight", (1, 1, k, k))]
     if name.startswith("djif"):
         ks, ntg, nf = (9, 1, 5), (96, 48, 1), (64, 32, 1)
         for br, cin in (("branch_t", 1), ("branch_g", gch)):
@@ -81,7 +92,20 @@ def forward(name, factor, P, target, guide):
     t = target.reshape(B * C, 1, h, w)
 
     def rep(x):  # each sample repeated C times
-        return x.repeat(1, C, 1, 1).reshape(B * C, x.shape[1], x.shape[2], x.shape[3]) if C > 1 else x
+        if C == 1:
+            return x
+        return x.repeat(1, C, *([1] * (x.dim() - 2))).reshape(B * C, *x.shape[1:])
+
+    if name.startswith("jbu"):  # guide [colour * sc, y * ss, x * ss], normalised Gaussian, identity weights
+        k, sc, ss, p, op = jbu_spec(name, factor)
+        H, W = guide.shape[2:]
+        yy = torch.arange(H, dtype=guide.dtype).reshape(1, 1, H, 1).expand(B, 1, H, W)
+        xx = torch.arange(W, dtype=guide.dtype).reshape(1, 1, 1, W).expand(B, 1, H, W)
+        feat = torch.cat([guide * sc, yy * ss, xx * ss], 1)
+        K, _ = pr.packernel(feat, None, (k, k), (factor, factor), (p, p), (op, op), (1, 1), pr.parse_kind("gaussian"),
+                            None, None, None, False, True, True)
+        x = pr.pacconv_t(t, rep(K), P["convt.weight"], None, (factor, factor), (p, p), (op, op), (1, 1), False)
+        return x.reshape(B, C, x.shape[2], x.shape[3])
 
     if name.startswith("djif"):
         t = F.interpolate(t, scale_factor=factor, mode="bilinear", align_corners=False)
@@ -158,6 +182,8 @@ CASES = [  # name, factor, batch, target channels, low-res h, w, parameter gradi
     ("pacjointupsample_lite", 16, 1, 1, 1, 2, False),
     ("pacjointupsample", 8, 1, 2, 2, 2, False),
     ("djif", 4, 1, 2, 3, 4, False),
+    ("jbu_5_2_0.5", 4, 1, 2, 3, 4, True),
+    ("jbu_17_1_0.25", 8, 2, 1, 2, 3, True),
 ]
 
 if __name__ == "__main__":

@@ -14,8 +14,12 @@
  * DJIF: branch_t / branch_g 9-1-5 convs (96, 48, 1) on the bilinearly
  * pre-upsampled target and on the guide, branch_joint 9-1-5 (64, 32, 1) on
  * their concatenation (paddings as pacnet: 2,2,2 in the branches — the 1x1 conv pads by 2 —, 4,0,2 joint).
+ * JBU_<k>_<sc>_<ss>: pacnet's JointBilateral, a PacConvTranspose2d (k x k,
+ * stride f) with identity weights and normalize_kernel on the guide
+ * [colour * sc, y * ss, x * ss].
  * A target with C channels is processed as C independent 1-channel images
- * with the guide features repeated (pacnet's convert_to_single_channel). */
+ * with the guide features repeated (pacnet's convert_to_single_channel);
+ * the adapting kernels, which depend on the guide only, are computed once. */
 #include <math.h>
 
 #include "models_impl.h"
@@ -34,11 +38,39 @@ int pixl_jointup_parse(const char *name, pixl_jointup_opts *o)
         return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': factor must be 2, 4, 8 or 16", name);
     d.factor = (int)f;
     size_t n = base - 1;
+    if (n > 4 && (!strncmp(name, "jbu_", 4) || !strncmp(name, "JBU_", 4))) {
+        /* jbu_<kernel>_<scale_color>_<scale_space> */
+        char buf[96];
+        if (n >= sizeof buf) return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': name too long", name);
+        memcpy(buf, name + 4, n - 4);
+        buf[n - 4] = 0;
+        char *e1, *e2, *e3;
+        long k = strtol(buf, &e1, 10);
+        double sc = *e1 == '_' ? strtod(e1 + 1, &e2) : 0, ss = 0;
+        int ok = *e1 == '_' && e2 != e1 + 1 && *e2 == '_';
+        if (ok) ss = strtod(e2 + 1, &e3), ok = e3 != e2 + 1 && !*e3;
+        if (!ok || k < 1 || k > 64 || !(sc >= 0) || !(ss >= 0) || !isfinite(sc) || !isfinite(ss))
+            return pixl_set_error(PIXL_ERR_ARG,
+                                  "jointup '%s': expected jbu_<kernel>_<scale_color>_<scale_space>_x<factor> "
+                                  "(kernel 1..64, scales >= 0)",
+                                  name);
+        if (k < d.factor || k % 2 == 0)
+            return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': the JBU kernel %ld must be odd and at least the factor %d",
+                                  name, k, d.factor);
+        d.arch = PIXL_JU_JBU;
+        d.jbu_kernel = (int)k;
+        d.jbu_scale_color = (float)sc;
+        d.jbu_scale_space = (float)ss;
+        *o = d;
+        return PIXL_OK;
+    }
     if (n == 16 && !strncmp(name, "pacjointupsample", n)) d.arch = PIXL_JU_PAC;
     else if (n == 21 && !strncmp(name, "pacjointupsample_lite", n)) d.arch = PIXL_JU_PAC_LITE;
     else if (n == 4 && !strncmp(name, "djif", n)) d.arch = PIXL_JU_DJIF;
     else
-        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': unknown network (pacjointupsample, pacjointupsample_lite, djif)",
+        return pixl_set_error(PIXL_ERR_ARG,
+                              "jointup '%s': unknown network (pacjointupsample, pacjointupsample_lite, djif, "
+                              "jbu_<kernel>_<scale_color>_<scale_space>)",
                               name);
     if (d.arch == PIXL_JU_PAC_LITE && d.factor == 2)
         return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': the Lite network exists for x4, x8, x16", name);
@@ -51,15 +83,17 @@ static pixl_tensor *conv(pixl_ctx *c, const char *name, const char *leaf, pixl_t
     return pixl_nn_conv2d(c, pixl_mname(name, "%s", leaf), x, out, k, k, &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
 }
 
-/* (B, k, H, W) -> (B*C, k, H, W), each sample repeated C times */
+/* (B, k, ...) -> (B*C, k, ...), each sample repeated C times */
 static pixl_tensor *repeat_for_channels(pixl_ctx *c, pixl_tensor *g, int C)
 {
     if (!g || C == 1) return g;
     pixl_tensor *v[PIXL_MAX_SRC];
     for (int i = 0; i < C; i++) v[i] = g;
     pixl_tensor *cat = pixl_concat(c, C, v, 1);
-    int64_t s[4] = {g->shape[0] * C, g->shape[1], g->shape[2], g->shape[3]};
-    return pixl_reshape(c, cat, 4, s);
+    int64_t s[PIXL_MAX_DIMS];
+    for (int d = 0; d < g->ndim; d++) s[d] = g->shape[d];
+    s[0] *= C;
+    return pixl_reshape(c, cat, g->ndim, s);
 }
 
 static pixl_tensor *pac_net(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_tensor *g, const pixl_jointup_opts *o,
@@ -110,11 +144,16 @@ static pixl_tensor *pac_net(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_
         if (scale != 1.0 && gc)
             gc = pixl_resize(c, gc, (int)floor(gc->shape[2] * scale), (int)floor(gc->shape[3] * scale),
                              PIXL_RESIZE_BILINEAR, 0, scale, scale);
-        gc = repeat_for_channels(c, gc, C);
         pixl_pac_opts po = {.kernel = {5, 5}, .stride = {2, 2}, .padding = {2, 2}, .output_padding = {1, 1}};
         char leaf[32];
         snprintf(leaf, sizeof leaf, "up_convts.%d", i);
-        x = pixl_relu(c, pixl_nn_pacconv_transpose2d(c, pixl_mname(name, "%s", leaf), x, gc, NULL, ff[i], &po, 1));
+        const char *lname = pixl_mname(name, "%s", leaf);
+        /* the adapting kernel depends on the guide only: computed once per image and repeated for the C
+         * single-channel targets (pacnet repeats the guide features and recomputes it C times; same values) */
+        pixl_pac_opts ko = po;
+        ko.transposed = 1;
+        pixl_tensor *k = gc ? repeat_for_channels(c, pixl_nn_packernel2d(c, lname, gc, NULL, ff[i], &ko), C) : NULL;
+        x = k ? pixl_relu(c, pixl_nn_pacconv_transpose2d(c, lname, x, NULL, k, ff[i], &po, 1)) : NULL;
     }
     /* final branch: ff[nu-1] -> ff[nu] -> 1 */
     x = pixl_relu(c, conv(c, name, "branch_f.conv1", x, ff[nu], 5, 2));
@@ -148,6 +187,44 @@ static pixl_tensor *djif(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_ten
     return x;
 }
 
+/* JBU: pacnet's JointBilateral. stride = factor, padding 1 + floor((k - f - 1) / 2), output_padding (k - f) % 2,
+ * so the output is exactly f times the input; one weight (1, 1, k, k) of ones shared by the C channels. */
+static pixl_tensor *jbu(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_tensor *g, const pixl_jointup_opts *o,
+                        int C)
+{
+    const int k = o->jbu_kernel, f = o->factor;
+    if (k < f || k > 64) {
+        pixl_ctx_fail(c, PIXL_ERR_ARG, "joint_upsample '%s': JBU kernel %d (factor %d .. 64)", name, k, f);
+        return NULL;
+    }
+    const int64_t B = g->shape[0], H = g->shape[2], W = g->shape[3];
+    int64_t ps[4] = {B, 2, H, W};
+    float *pos = malloc(sizeof(float) * (size_t)(B * 2 * H * W));
+    if (!pos) {
+        pixl_ctx_fail(c, PIXL_ERR_NOMEM, "joint_upsample '%s': out of memory", name);
+        return NULL;
+    }
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t y = 0; y < H; y++)
+            for (int64_t x = 0; x < W; x++) {
+                pos[((b * 2 + 0) * H + y) * W + x] = (float)y * o->jbu_scale_space;
+                pos[((b * 2 + 1) * H + y) * W + x] = (float)x * o->jbu_scale_space;
+            }
+    pixl_tensor *p = pixl_constant(c, pixl_mname(name, "convt.positions"), PIXL_F32, 4, ps, pos);
+    free(pos);
+    pixl_tensor *v[2] = {pixl_scale(c, g, o->jbu_scale_color), p};
+    pixl_tensor *feat = p && v[0] ? pixl_concat(c, 2, v, 1) : NULL;
+    int pad = 1 + (int)floor((k - f - 1) / 2.0), op = (k - f) % 2;
+    pixl_pac_opts po = {.kernel = {k, k}, .stride = {f, f}, .padding = {pad, pad}, .output_padding = {op, op},
+                        .normalize = 1, .transposed = 1};
+    const char *lname = pixl_mname(name, "convt");
+    pixl_tensor *kern = feat ? repeat_for_channels(c, pixl_nn_packernel2d(c, lname, feat, NULL, 1, &po), C) : NULL;
+    int64_t ws[4] = {1, 1, k, k};
+    pixl_tensor *w = pixl_nn_param(c, lname, "weight", PIXL_PARAM, PIXL_F32, 4, ws,
+                                   (pixl_init_spec){PIXL_INIT_ONES, 0, 0}, NULL);
+    return kern && w ? pixl_pacconv_transpose2d(c, t, kern, w, NULL, &po) : NULL;
+}
+
 pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *c, const char *name, pixl_tensor *target, pixl_tensor *guide,
                                     const pixl_jointup_opts *o)
 {
@@ -155,7 +232,7 @@ pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *c, const char *name, pixl_tensor *
     if (!name) name = "";
     const int f = o->factor;
     if (f < 2 || f > 16 || (f & (f - 1)) || (o->arch == PIXL_JU_PAC_LITE && f == 2) || (int)o->arch < 0 ||
-        o->arch > PIXL_JU_DJIF) {
+        o->arch > PIXL_JU_JBU) {
         pixl_ctx_fail(c, PIXL_ERR_ARG, "joint_upsample '%s': network %d with factor %d (2, 4, 8, 16; Lite 4, 8, 16)",
                       name, (int)o->arch, f);
         return NULL;
@@ -175,7 +252,9 @@ pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *c, const char *name, pixl_tensor *
     }
     int64_t s1[4] = {target->shape[0] * C, 1, target->shape[2], target->shape[3]};
     pixl_tensor *t = C == 1 ? target : pixl_reshape(c, target, 4, s1);
-    pixl_tensor *y = o->arch == PIXL_JU_DJIF ? djif(c, name, t, guide, o, C) : pac_net(c, name, t, guide, o, C);
+    pixl_tensor *y = o->arch == PIXL_JU_DJIF  ? djif(c, name, t, guide, o, C)
+                     : o->arch == PIXL_JU_JBU ? jbu(c, name, t, guide, o, C)
+                                              : pac_net(c, name, t, guide, o, C);
     if (!y || C == 1) return y;
     int64_t s2[4] = {guide->shape[0], C, guide->shape[2], guide->shape[3]};
     return pixl_reshape(c, y, 4, s2);
