@@ -964,7 +964,9 @@ typedef struct pixl_augment_opts {
     float scale_min, scale_max; /* scale factor uniform in [min, max]; 0 -> 1 */
     int crop_width, crop_height; /* 0 = no crop */
     int center_crop;            /* crop in the centre, not at random */
-    int hflip;                  /* flip left-right with probability 0.5 */
+    int hflip;                  /* flip left-right with probability 0.5; 2 = one coin per BATCH (the loader
+                                   flips all samples of a batch or none, as torch code flipping the batch
+                                   tensor does; pixl_augment alone treats 2 as 1) */
     float brightness, contrast, saturation; /* factors uniform in [1-a, 1+a] (0 = off) */
     float blur_prob;            /* probability of a Gaussian blur ... */
     float blur_sigma_min, blur_sigma_max; /* ... with sigma uniform in this range (pixels) */
@@ -1282,6 +1284,7 @@ typedef struct pixl_train_config {
         int crop[2];            /* rows, cols; 0, 0: no crop */
         double scale[2];        /* random rescale range [min, max] */
         int flip;               /* random horizontal flip */
+        int flip_per_batch;     /* one flip decision per batch instead of per image */
         double color_jitter;    /* brightness/contrast/saturation strength, 0 = off */
         double blur;            /* probability of a Gaussian blur */
         int n_workers;

@@ -1,7 +1,7 @@
 /* test_loader.c — augmentation (labels only moved, never interpolated;
  * ignore padding; flip correctness; determinism by seed) and the batch
  * loader (every sample once per epoch, identical batches for 0, 1 and 3
- * workers, resize/full-resolution eval paths, set_epoch, errors from
+ * workers, one flip decision per batch with hflip = 2, resize/full-resolution eval paths, set_epoch, errors from
  * worker threads naming the file, statistics). */
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +265,47 @@ PIXL_TEST(loader_same_batches_any_worker_count)
     CHECK(ok && off == na);
     pixl_loader_free(L);
     free(ia), free(la);
+    pixl_dataset_free(ds);
+}
+
+/* hflip = 2: every sample of a batch is flipped, or none is (as torch code
+ * flipping the batch tensor); both happen; the same for any worker count */
+PIXL_TEST(loader_flip_per_batch)
+{
+    pixl_dataset_opts d = {.kind = "synthetic", .count = 8, .width = 24, .height = 20, .seed = 7};
+    pixl_dataset *ds = pixl_dataset_open(&d);
+    pixl_augment_opts plain = {0}, per_batch = {.hflip = 2};
+    pixl_loader_opts o = {.batch_size = 4, .shuffle = 1, .seed = 3, .augment = &plain};
+    const int epochs = 6, W = 24, H = 20;
+    float *ip, *ib, *ib2;
+    int32_t *lp, *lb, *lb2;
+    size_t np = run_loader(ds, &o, epochs, &ip, &lp);
+    o.augment = &per_batch;
+    size_t nb = run_loader(ds, &o, epochs, &ib, &lb);
+    o.n_workers = 3;
+    size_t nb2 = run_loader(ds, &o, epochs, &ib2, &lb2);
+    CHECK(np == (size_t)epochs * 8 * W * H && nb == np && nb2 == np);
+    int flipped = 0, kept = 0, mixed = 0;
+    for (int b = 0; nb == np && b < epochs * 2; b++) {
+        int nf = 0, nk = 0;
+        for (int j = 0; j < 4; j++) {
+            size_t s = (size_t)(b * 4 + j) * W * H;
+            int same = 1, mirror = 1;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    int32_t v = lb[s + (size_t)y * W + x];
+                    same &= v == lp[s + (size_t)y * W + x];
+                    mirror &= v == lp[s + (size_t)y * W + (W - 1 - x)];
+                }
+            nf += mirror && !same, nk += same && !mirror;
+        }
+        if (nf == 4) flipped++;
+        else if (nk == 4) kept++;
+        else mixed++;
+    }
+    CHECK_MSG(mixed == 0 && flipped > 0 && kept > 0, "batches flipped %d, kept %d, mixed %d", flipped, kept, mixed);
+    if (nb2 == nb) CHECK(!memcmp(ib, ib2, sizeof(float) * nb * 3) && !memcmp(lb, lb2, sizeof(int32_t) * nb));
+    free(ip), free(ib), free(ib2), free(lp), free(lb), free(lb2);
     pixl_dataset_free(ds);
 }
 

@@ -114,6 +114,8 @@ static const key_def g_keys[] = {
     FIXLIST(K_FLOAT_LIST, "data.scale", data.scale, "[1.0, 1.0]", 2, 0.01, 100,
             "random rescale factor range [min, max]; [1.0, 1.0] = none"),
     BOOL("data.flip", data.flip, "true", "random horizontal flip of training images"),
+    BOOL("data.flip_per_batch", data.flip_per_batch, "false",
+         "one flip decision per batch (all images of a batch or none, as the PyTorch anchor) instead of per image"),
     FLT("data.color_jitter", data.color_jitter, "0.0", 0, 1,
         "strength s of the color jitter: brightness, contrast, saturation factors in [1-s, 1+s]; 0 = off"),
     FLT("data.blur", data.blur, "0.0", 0, 1, "probability of a Gaussian blur of a training image"),

@@ -91,6 +91,28 @@ static int offset_of(int size, int crop, float u, int center)
     return o > slack ? slack : o;
 }
 
+void pixl__hflip(pixl_image *im, int32_t *labels)
+{
+    const int cw = im->width, ch = im->height, c = im->channels;
+    for (int y = 0; y < ch; y++) {
+        uint8_t *row = im->data + (size_t)y * cw * c;
+        for (int x = 0; x < cw / 2; x++)
+            for (int k = 0; k < c; k++) {
+                uint8_t t = row[(size_t)x * c + k];
+                row[(size_t)x * c + k] = row[(size_t)(cw - 1 - x) * c + k];
+                row[(size_t)(cw - 1 - x) * c + k] = t;
+            }
+        if (labels) {
+            int32_t *lr = labels + (size_t)y * cw;
+            for (int x = 0; x < cw / 2; x++) {
+                int32_t t = lr[x];
+                lr[x] = lr[cw - 1 - x];
+                lr[cw - 1 - x] = t;
+            }
+        }
+    }
+}
+
 int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *img, const int32_t *labels,
                   const uint8_t *pad, pixl_image **out_img, int32_t **out_labels)
 {
@@ -179,25 +201,7 @@ int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *i
     }
 
     /* 5. horizontal flip */
-    if (o->hflip && u_flip < 0.5f) {
-        for (int y = 0; y < ch; y++) {
-            uint8_t *row = d + (size_t)y * cw * c;
-            for (int x = 0; x < cw / 2; x++)
-                for (int k = 0; k < c; k++) {
-                    uint8_t t = row[(size_t)x * c + k];
-                    row[(size_t)x * c + k] = row[(size_t)(cw - 1 - x) * c + k];
-                    row[(size_t)(cw - 1 - x) * c + k] = t;
-                }
-            if (lout) {
-                int32_t *lr = lout + (size_t)y * cw;
-                for (int x = 0; x < cw / 2; x++) {
-                    int32_t t = lr[x];
-                    lr[x] = lr[cw - 1 - x];
-                    lr[cw - 1 - x] = t;
-                }
-            }
-        }
-    }
+    if (o->hflip && u_flip < 0.5f) pixl__hflip(out, lout);
     *out_img = out;
     if (out_labels) *out_labels = lout;
     return PIXL_OK;

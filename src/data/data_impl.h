@@ -57,6 +57,8 @@ int pixl__synthetic_normals_render(int w, int h, uint64_t seed, int64_t index, u
 
 /* Augmentation on an 8-bit image (any channel count) + optional labels.
  * `pad` holds the padding value of each channel. */
+/* mirror an 8-bit image (and its labels, may be NULL) left-right in place */
+void pixl__hflip(pixl_image *im, int32_t *labels);
 int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *img, const int32_t *labels,
                   const uint8_t *pad, pixl_image **out_img, int32_t **out_labels);
 

@@ -132,12 +132,20 @@ static int process(pixl_loader *L, slot *sl, int j)
         img = im2, lab = lab2;
         im2 = NULL, lab2 = NULL;
     }
+    int batch_flip = 0; /* hflip 2: one coin per batch, from (seed, batch number) */
+    if (!rc && L->has_aug && L->aug.hflip == 2) {
+        uint64_t s = pixl_augment_seed(L->o.seed ^ 0x5eedf11bULL, sl->g, -1);
+        batch_flip = pixl_rng_uniform(&s) < 0.5;
+    }
     if (!rc && L->has_aug) {
-        rc = pixl__augment(&L->aug, pixl_augment_seed(L->o.seed, epoch, idx), img, lab, L->pad, &im2, &lab2);
+        pixl_augment_opts a = L->aug;
+        if (a.hflip == 2) a.hflip = 0;
+        rc = pixl__augment(&a, pixl_augment_seed(L->o.seed, epoch, idx), img, lab, L->pad, &im2, &lab2);
     } else if (!rc) {
         im2 = img, lab2 = lab;
         img = NULL, lab = NULL;
     }
+    if (!rc && batch_flip) pixl__hflip(im2, lab2);
     pixl_image_free(img);
     free(lab);
     if (rc) {

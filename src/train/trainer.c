@@ -431,7 +431,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     pixl_config_optim_opts(cfg, &oo);
     r.opt = pixl_optim_new(P, &oo);
     pixl_augment_opts ao = {.scale_min = (float)cfg->data.scale[0], .scale_max = (float)cfg->data.scale[1],
-                            .crop_width = cfg->data.crop[1], .crop_height = cfg->data.crop[0], .hflip = cfg->data.flip,
+                            .crop_width = cfg->data.crop[1], .crop_height = cfg->data.crop[0], .hflip = cfg->data.flip ? (cfg->data.flip_per_batch ? 2 : 1) : 0,
                             .brightness = (float)cfg->data.color_jitter, .contrast = (float)cfg->data.color_jitter,
                             .saturation = (float)cfg->data.color_jitter, .blur_prob = (float)cfg->data.blur,
                             .blur_sigma_min = 0.1f, .blur_sigma_max = 1.5f};
