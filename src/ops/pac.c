@@ -785,37 +785,40 @@ static int ph_chunks(const pc_phase *ph)
     return 1;
 }
 
-/* col (C*nti*ntj, nr*OWp) of phase rows [m0, m0+nr) of one image x (C, SH, SW), times the
- * kernel kb (T, OH*OW) when non-NULL */
+/* col (C*nti*ntj, nr*nw) of phase rows [m0, m0+nr), columns [n0, n0+nw), of one image x (C, SH, SW),
+ * times the kernel kb (T, OH*OW) when non-NULL */
 static void ph_cols(const pac_geom *g, const pc_phase *ph, int64_t C, const float *x, const float *kb, int64_t m0,
-                    int64_t nr, float *col)
+                    int64_t nr, int64_t n0, int64_t nw, float *col)
 {
-    const int64_t L = nr * ph->OWp, OHW = OHW_of(g), SHW = SHW_of(g), nt = (int64_t)ph->nti * ph->ntj;
+    const int64_t L = nr * nw, OHW = OHW_of(g), SHW = SHW_of(g), nt = (int64_t)ph->nti * ph->ntj;
     for (int64_t c = 0; c < C; c++)
         for (int64_t ab = 0; ab < nt; ab++) {
             int a = (int)(ab / ph->ntj), b = (int)(ab % ph->ntj);
             int64_t t = (int64_t)ph->ti[a] * g->KW + ph->tj[b], lo, hi;
             x_range(ph->offx[b], ph->ax, g->SW, ph->OWp, &lo, &hi);
+            if (lo < n0) lo = n0;
+            if (hi > n0 + nw) hi = n0 + nw;
+            if (lo > hi) lo = hi;
             for (int64_t r = 0; r < nr; r++) {
-                float *out = col + (c * nt + ab) * L + r * ph->OWp;
+                float *out = col + (c * nt + ab) * L + r * nw - n0; /* out[n], n in [n0, n0 + nw) */
                 int64_t m = m0 + r, sy = m * ph->ay + ph->offy[a];
                 if (sy < 0 || sy >= g->SH || lo >= hi) {
-                    memset(out, 0, sizeof(float) * (size_t)ph->OWp);
+                    memset(out + n0, 0, sizeof(float) * (size_t)nw);
                     continue;
                 }
                 const float *row = x + c * SHW + sy * g->SW + ph->offx[b];
                 const float *kr = kb ? kb + t * OHW + (ph->py + ph->qy * m) * g->OW + ph->px : NULL;
-                for (int64_t n = 0; n < lo; n++) out[n] = 0.0f;
+                for (int64_t n = n0; n < lo; n++) out[n] = 0.0f;
                 if (ph->ax == 1 && ph->qx == 1) {
                     if (kr)
                         for (int64_t n = lo; n < hi; n++) out[n] = kr[n] * row[n];
                     else
-                        for (int64_t n = lo; n < hi; n++) out[n] = row[n];
+                        memcpy(out + lo, row + lo, sizeof(float) * (size_t)(hi - lo));
                 } else {
                     for (int64_t n = lo; n < hi; n++)
                         out[n] = (kr ? kr[n * ph->qx] : 1.0f) * row[n * ph->ax];
                 }
-                for (int64_t n = hi; n < ph->OWp; n++) out[n] = 0.0f;
+                for (int64_t n = hi; n < n0 + nw; n++) out[n] = 0.0f;
             }
         }
 }
@@ -888,6 +891,18 @@ static int threads_of(const pc_p *p)
     return nt > p->slots ? p->slots : nt;
 }
 
+/* forward column tile of one over-budget row: about PC_FWD_TILE floats of columns, a multiple of 16 */
+#define PC_FWD_TILE (128 * 1024)
+static int64_t fwd_tile_cols(int64_t OWp, int64_t CTp)
+{
+    int64_t w = CTp > 0 ? PC_FWD_TILE / CTp : OWp;
+    w = w / 16 * 16;
+    if (w < 16) w = 16;
+    if (w >= OWp) return OWp;
+    int64_t n = (OWp + w - 1) / w; /* balance the tiles */
+    return (OWp + n - 1) / n;
+}
+
 static void pc_full_fwd(pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
@@ -914,25 +929,29 @@ static void pc_full_fwd(pixl_tensor *n)
         phase_of(g, k, &ph);
         if (ph.OHp == 0 || ph.OWp == 0) continue;
         const int64_t CTp = ph_CT(p, &ph), nr = ph_rows(&ph, CTp, PC_FWD_FLOATS), slab = ph_slab(p, &ph, 0);
-        const int64_t nblk = (ph.OHp + nr - 1) / nr, nall = p->B * nblk;
+        /* a block is nr phase rows, or (when one row is over budget) a tile of one row's columns, so the
+         * kernel-scaled column block stays in L2 while the gemm reads it */
+        const int64_t nw = nr > 1 ? ph.OWp : fwd_tile_cols(ph.OWp, CTp);
+        const int64_t ncb = (ph.OWp + nw - 1) / nw, nblk = (ph.OHp + nr - 1) / nr, nall = p->B * nblk * ncb;
         if (CTp == 0) continue;
         ph_weight(p, &ph, wm, wp);
-        /* threads own whole row blocks: each output element is written by one gemm */
+        /* threads own whole blocks: each output element is written by one gemm */
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nall > 1)
         for (int64_t q = 0; q < nall; q++) {
-            int64_t b = q / nblk, m0 = (q % nblk) * nr, r = nr < ph.OHp - m0 ? nr : ph.OHp - m0, L = r * ph.OWp;
+            int64_t b = q / (nblk * ncb), m0 = (q / ncb % nblk) * nr, n0 = (q % ncb) * nw;
+            int64_t r = nr < ph.OHp - m0 ? nr : ph.OHp - m0, tw = nw < ph.OWp - n0 ? nw : ph.OWp - n0, L = r * tw;
             float *col = work + (int64_t)omp_get_thread_num() * slab, *yt = col + CTp * L;
-            ph_cols(g, &ph, p->C, x + b * p->C * SHW, K + b * T * OHW, m0, r, col);
+            ph_cols(g, &ph, p->C, x + b * p->C * SHW, K + b * T * OHW, m0, r, n0, tw, col);
             pixl_gemm_f32(0, 0, p->O, L, CTp, 1.0f, wp, CTp, col, L, 0.0f, yt, L);
             for (int64_t o = 0; o < p->O; o++) {
                 float bv = bias ? bias[o] : 0.0f;
                 for (int64_t rr = 0; rr < r; rr++) {
-                    float *dst = y + (b * p->O + o) * OHW + (ph.py + ph.qy * (m0 + rr)) * g->OW + ph.px;
-                    const float *src = yt + o * L + rr * ph.OWp;
+                    float *dst = y + (b * p->O + o) * OHW + (ph.py + ph.qy * (m0 + rr)) * g->OW + ph.px + n0 * ph.qx;
+                    const float *src = yt + o * L + rr * tw;
                     if (ph.qx == 1)
-                        for (int64_t j = 0; j < ph.OWp; j++) dst[j] = src[j] + bv;
+                        for (int64_t j = 0; j < tw; j++) dst[j] = src[j] + bv;
                     else
-                        for (int64_t j = 0; j < ph.OWp; j++) dst[j * ph.qx] = src[j] + bv;
+                        for (int64_t j = 0; j < tw; j++) dst[j * ph.qx] = src[j] + bv;
                 }
             }
         }
@@ -970,7 +989,7 @@ static void pc_bwd_chunk(const pc_p *p, const pc_phase *ph, const float *xb, con
                 float *dst = dyp + o * L + rr * ph->OWp;
                 for (int64_t j = 0; j < ph->OWp; j++) dst[j] = src[j * ph->qx];
             }
-        if (dkb || dwpart) ph_cols(g, ph, p->C, xb, NULL, m0, r, colx);
+        if (dkb || dwpart) ph_cols(g, ph, p->C, xb, NULL, m0, r, 0, ph->OWp, colx);
         if (dkb || dxb) {
             /* G (CTp, L) = Wp^T (CTp, O) . dy (O, L) */
             pixl_gemm_f32(1, 0, CTp, L, p->O, 1.0f, wp, CTp, dyp, L, 0.0f, G, L);
