@@ -89,6 +89,8 @@ static pixl_tensor *build(pixl_ctx *ctx, const pac_case *c, pixl_tensor *x, pixl
 }
 
 /* time `runs` calls of forward (train = 0) or forward+backward (train = 1) */
+static int g_profile; /* --profile: per-op time of one extra pass (stderr) */
+
 static int measure(const pac_case *c, int train, int runs, double *ms, size_t *arena)
 {
     pixl_params *P = pixl_params_new();
@@ -118,6 +120,13 @@ static int measure(const pac_case *c, int train, int runs, double *ms, size_t *a
         double t0 = now_ms();
         if (pixl_forward(ctx) || (train && pixl_backward_from(ctx, y, go))) goto done;
         t[i] = now_ms() - t0;
+    }
+    if (g_profile) { /* separate pass: the timings above carry no profiling cost */
+        pixl_ctx_profile(ctx, 1);
+        if (pixl_forward(ctx) || (train && pixl_backward_from(ctx, y, go))) goto done;
+        fprintf(stderr, "%s %s:\n", c->name, train ? "forward + backward" : "forward");
+        pixl_ctx_profile_print(ctx, stderr, 0);
+        pixl_ctx_profile(ctx, 0);
     }
     qsort(t, (size_t)runs, sizeof *t, cmp_d);
     *ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
@@ -177,8 +186,9 @@ int cmd_bench_pac(int argc, char **argv)
         if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
+        else if (!strcmp(argv[i], "--profile")) g_profile = 1;
         else {
-            fprintf(stderr, "usage: pixl bench pac [--threads N] [--runs R] [--no-torch]\n");
+            fprintf(stderr, "usage: pixl bench pac [--threads N] [--runs R] [--no-torch] [--profile]\n");
             return 2;
         }
     }

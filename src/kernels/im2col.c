@@ -451,6 +451,26 @@ static inline __attribute__((always_inline)) void ukern_w(const int mr, const in
     ACC_ALL(ACC_STORE)
 }
 
+/* PAC: C[i][n] = sum_k Ap[k*MR+i] * (B[boff[k] + n] * Kb[koff[k] + n]): the implicit gemm with every tap
+ * scaled per output pixel by the adapting kernel, the product formed in registers */
+#define BK_LOAD(v)                                                                                             \
+    if (nv > v)                                                                                                \
+        b##v = v == nv - 1 ? _mm512_mul_ps(_mm512_maskz_loadu_ps(last, b + 16 * v), _mm512_maskz_loadu_ps(last, kk + 16 * v)) \
+                           : _mm512_mul_ps(_mm512_loadu_ps(b + 16 * v), _mm512_loadu_ps(kk + 16 * v));
+static inline __attribute__((always_inline)) void ukern_pk(const int mr, const int nv, int64_t K, const float *Ap,
+                                                           const float *B, const int64_t *boff, const float *Kb,
+                                                           const int64_t *koff, float *C, int64_t ldc, __mmask16 last)
+{
+    ACC_ALL(ACC_DECL)
+    __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+    for (int64_t k = 0; k < K; k++) {
+        const float *b = B + boff[k], *kk = Kb + koff[k], *a = Ap + k * MR;
+        BK_LOAD(0) BK_LOAD(1) BK_LOAD(2) BK_LOAD(3)
+        ROW_FMA(0, a[0]) ROW_FMA(1, a[1]) ROW_FMA(2, a[2]) ROW_FMA(3, a[3]) ROW_FMA(4, a[4]) ROW_FMA(5, a[5])
+    }
+    ACC_ALL(ACC_STORE)
+}
+
 #define KCASES(X)                                                                                              \
     X(1, 1) X(1, 2) X(1, 3) X(1, 4) X(2, 1) X(2, 2) X(2, 3) X(2, 4) X(3, 1) X(3, 2) X(3, 3) X(3, 4) X(4, 1)    \
         X(4, 2) X(4, 3) X(4, 4) X(5, 1) X(5, 2) X(5, 3) X(5, 4) X(6, 1) X(6, 2) X(6, 3) X(6, 4)
@@ -491,7 +511,32 @@ static void kern_w(int mr, int n, int64_t K, const float *const *a, const float 
     }
 }
 
+static void kern_pk(int mr, int n, int64_t K, const float *Ap, const float *B, const int64_t *boff, const float *Kb,
+                    const int64_t *koff, float *C, int64_t ldc)
+{
+    __mmask16 last;
+    int nv = nv_of(n, &last);
+    switch (mr * 8 + nv) {
+#define X(M_, V_)                                                                                              \
+    case M_ * 8 + V_: ukern_pk(M_, V_, K, Ap, B, boff, Kb, koff, C, ldc, last); break;
+        KCASES(X)
+#undef X
+    default: break;
+    }
+}
+
 #else /* portable micro-kernels (same order of operations per element) */
+
+static void kern_pk(int mr, int n, int64_t K, const float *Ap, const float *B, const int64_t *boff, const float *Kb,
+                    const int64_t *koff, float *C, int64_t ldc)
+{
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int64_t k = 0; k < K; k++) acc += Ap[k * MR + i] * (B[boff[k] + j] * Kb[koff[k] + j]);
+            C[i * ldc + j] = acc;
+        }
+}
 
 static void kern_b(int mr, int n, int64_t K, const float *Ap, const float *B, const int64_t *boff, float *C,
                    int64_t ldc, int beta)
@@ -629,6 +674,48 @@ void pixl_conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float 
                 src = ph;
             }
             direct_gemm(s, &p, Csg, K, Ap, src, off, small + (n * s->Cs + g * Csg) * L, accumulate);
+        }
+    }
+}
+
+/* ------------------------------------------------- pixel-adaptive forward */
+
+size_t pixl_pac_fast_fwd_floats(const pixl_conv_shape *s)
+{
+    int64_t K = s->Cb * s->KH * s->KW;
+    phased p = phased_of(s);
+    return (p.copy ? FL(s->Cb * p.Hp * p.rs) : 0) + FL(rup(s->Cs, MR) * K) + FL(2 * K) + FL(2 * K);
+}
+
+void pixl_pac_fast_fwd(const pixl_conv_shape *s, const float *big, const float *kernel, int kernel_channels,
+                       const float *w, float *small, float *work)
+{
+    const int64_t C = s->Cb, M = s->Cs, T = (int64_t)s->KH * s->KW, K = C * T, HW = s->H * s->W;
+    const int64_t OH = s->OH, OW = s->OW, L = OH * OW, NT = (M + MR - 1) / MR;
+    phased p = phased_of(s);
+    float *ph = work, *Ap = ph + (p.copy ? FL(C * p.Hp * p.rs) : 0);
+    int64_t *off = (int64_t *)(void *)(Ap + FL(rup(M, MR) * K)), *koff = off + FL(2 * K) / 2;
+    tap_offsets(s, &p, C, 0, off);
+    for (int64_t c = 0; c < C; c++) /* the kernel of tap (c, t) at output pixel 0 */
+        for (int64_t t = 0; t < T; t++) koff[c * T + t] = ((kernel_channels > 1 ? c : 0) * T + t) * L;
+    pack_a(w, M, K, K, 1, Ap);
+    for (int64_t n = 0; n < s->N; n++) {
+        const float *src = big + n * C * HW, *kb = kernel + n * (int64_t)kernel_channels * T * L;
+        if (p.copy) {
+            pad_phase(src, C, s->H, s->W, s->ph, s->pw, p.Hp, s->sw, p.Wq, ph);
+            src = ph;
+        }
+        float *dst = small + n * M * L;
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (M * L * K > PAR_MIN)
+        for (int64_t it = 0; it < OH * NT; it++) {
+            int64_t oh = it / NT, t = it % NT;
+            int mr = (int)(M - t * MR < MR ? M - t * MR : MR);
+            const float *brow = src + oh * s->sh * p.rs;
+            for (int64_t n0 = 0; n0 < OW; n0 += NR) {
+                int nn = (int)(OW - n0 < NR ? OW - n0 : NR);
+                kern_pk(mr, nn, K, Ap + t * K * MR, brow + n0, off, kb + oh * OW + n0, koff,
+                        dst + t * MR * L + oh * OW + n0, L);
+            }
         }
     }
 }

@@ -70,6 +70,15 @@ size_t pixl_conv_fast_bwd_weight_floats(const pixl_conv_shape *s);
 void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
                                float *work);
 
+/* PAC forward (ordinary geometry, G = 1): small (N, Cs, OH, OW) = the
+ * convolution of big with w where tap (c, kh, kw) at output pixel (oh, ow)
+ * is scaled by kernel (N, kernel_channels, KH*KW, OH, OW) (kernel_channels
+ * 1 or Cb); no column block, the scaled tap is formed in registers. AVX-512
+ * micro-kernel (portable loops elsewhere). Overwrites small. */
+size_t pixl_pac_fast_fwd_floats(const pixl_conv_shape *s);
+void pixl_pac_fast_fwd(const pixl_conv_shape *s, const float *big, const float *kernel, int kernel_channels,
+                       const float *w, float *small, float *work);
+
 /* ------------------------------------------------- naive references */
 /* Direct 7-loop convolutions with double accumulation, for tests. They
  * OVERWRITE their outputs; NULL outputs are skipped; b may be NULL. */

@@ -26,6 +26,7 @@
 #include <math.h>
 #include <omp.h>
 
+#include "kernels/im2col.h"
 #include "pixl_impl.h"
 
 #define PAC_EPS 1e-4f
@@ -785,40 +786,37 @@ static int ph_chunks(const pc_phase *ph)
     return 1;
 }
 
-/* col (C*nti*ntj, nr*nw) of phase rows [m0, m0+nr), columns [n0, n0+nw), of one image x (C, SH, SW),
- * times the kernel kb (T, OH*OW) when non-NULL */
+/* col (C*nti*ntj, nr*OWp) of phase rows [m0, m0+nr) of one image x (C, SH, SW), times the
+ * kernel kb (T, OH*OW) when non-NULL */
 static void ph_cols(const pac_geom *g, const pc_phase *ph, int64_t C, const float *x, const float *kb, int64_t m0,
-                    int64_t nr, int64_t n0, int64_t nw, float *col)
+                    int64_t nr, float *col)
 {
-    const int64_t L = nr * nw, OHW = OHW_of(g), SHW = SHW_of(g), nt = (int64_t)ph->nti * ph->ntj;
+    const int64_t L = nr * ph->OWp, OHW = OHW_of(g), SHW = SHW_of(g), nt = (int64_t)ph->nti * ph->ntj;
     for (int64_t c = 0; c < C; c++)
         for (int64_t ab = 0; ab < nt; ab++) {
             int a = (int)(ab / ph->ntj), b = (int)(ab % ph->ntj);
             int64_t t = (int64_t)ph->ti[a] * g->KW + ph->tj[b], lo, hi;
             x_range(ph->offx[b], ph->ax, g->SW, ph->OWp, &lo, &hi);
-            if (lo < n0) lo = n0;
-            if (hi > n0 + nw) hi = n0 + nw;
-            if (lo > hi) lo = hi;
             for (int64_t r = 0; r < nr; r++) {
-                float *out = col + (c * nt + ab) * L + r * nw - n0; /* out[n], n in [n0, n0 + nw) */
+                float *out = col + (c * nt + ab) * L + r * ph->OWp;
                 int64_t m = m0 + r, sy = m * ph->ay + ph->offy[a];
                 if (sy < 0 || sy >= g->SH || lo >= hi) {
-                    memset(out + n0, 0, sizeof(float) * (size_t)nw);
+                    memset(out, 0, sizeof(float) * (size_t)ph->OWp);
                     continue;
                 }
                 const float *row = x + c * SHW + sy * g->SW + ph->offx[b];
                 const float *kr = kb ? kb + t * OHW + (ph->py + ph->qy * m) * g->OW + ph->px : NULL;
-                for (int64_t n = n0; n < lo; n++) out[n] = 0.0f;
+                for (int64_t n = 0; n < lo; n++) out[n] = 0.0f;
                 if (ph->ax == 1 && ph->qx == 1) {
                     if (kr)
                         for (int64_t n = lo; n < hi; n++) out[n] = kr[n] * row[n];
                     else
-                        memcpy(out + lo, row + lo, sizeof(float) * (size_t)(hi - lo));
+                        for (int64_t n = lo; n < hi; n++) out[n] = row[n];
                 } else {
                     for (int64_t n = lo; n < hi; n++)
                         out[n] = (kr ? kr[n * ph->qx] : 1.0f) * row[n * ph->ax];
                 }
-                for (int64_t n = hi; n < n0 + nw; n++) out[n] = 0.0f;
+                for (int64_t n = hi; n < ph->OWp; n++) out[n] = 0.0f;
             }
         }
 }
@@ -860,9 +858,26 @@ static void ph_weight(const pc_p *p, const pc_phase *ph, const float *wm, float 
 }
 
 /* work: [Wm (O*CT), transposed][Wp (O*CT)][dW partials (PC_MAX_CHUNKS * O*CT), bwd][slots slabs] */
+/* the forward as an implicit gemm with the kernel applied in registers (kernels/im2col.c):
+ * ordinary geometry, full filters, AVX-512 */
+static int pc_fast(const pc_p *p, pixl_conv_shape *s)
+{
+    if (p->transposed || p->shared || p->pool || n_phases(&p->g) != 1 || !pixl_conv_fast_enabled() ||
+        pc_CT(p) > 4608)
+        return 0;
+    const pac_geom *g = &p->g;
+    *s = (pixl_conv_shape){.N = p->B, .Cb = p->C, .H = g->SH, .W = g->SW, .Cs = p->O, .OH = g->OH, .OW = g->OW,
+                           .KH = g->KH, .KW = g->KW, .sh = g->sh, .sw = g->sw, .ph = g->ph, .pw = g->pw,
+                           .dh = g->dh, .dw = g->dw, .G = 1};
+    return 1;
+}
+
 static size_t pc_work_bytes(const pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
+    pixl_conv_shape cs;
+    size_t fast = pc_fast(p, &cs) ? sizeof(float) * pixl_pac_fast_fwd_floats(&cs) + 64 : 0;
+    if (fast && !(n->flags & PIXL_FLAG_NEEDS_GRAD)) return fast;
     if (p->shared || p->pool) return sizeof(float) * (size_t)((int64_t)p->slots * p->g.OW);
     int64_t CT = pc_CT(p), fixed = (p->transposed ? 2 : 1) * p->O * CT, slab = 0;
     int bwd = (n->flags & PIXL_FLAG_NEEDS_GRAD) != 0;
@@ -874,7 +889,8 @@ static size_t pc_work_bytes(const pixl_tensor *n)
         if (b > slab) slab = b;
     }
     if (bwd) fixed += (int64_t)PC_MAX_CHUNKS * p->O * CT;
-    return sizeof(float) * (size_t)(fixed + (int64_t)p->slots * slab + 16);
+    size_t full = sizeof(float) * (size_t)(fixed + (int64_t)p->slots * slab + 16);
+    return full > fast ? full : fast;
 }
 
 /* Wm (O, C*T) from the transposed layout W (C, O, T) */
@@ -891,18 +907,6 @@ static int threads_of(const pc_p *p)
     return nt > p->slots ? p->slots : nt;
 }
 
-/* forward column tile of one over-budget row: about PC_FWD_TILE floats of columns, a multiple of 16 */
-#define PC_FWD_TILE (128 * 1024)
-static int64_t fwd_tile_cols(int64_t OWp, int64_t CTp)
-{
-    int64_t w = CTp > 0 ? PC_FWD_TILE / CTp : OWp;
-    w = w / 16 * 16;
-    if (w < 16) w = 16;
-    if (w >= OWp) return OWp;
-    int64_t n = (OWp + w - 1) / w; /* balance the tiles */
-    return (OWp + n - 1) / n;
-}
-
 static void pc_full_fwd(pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
@@ -911,6 +915,19 @@ static void pc_full_fwd(pixl_tensor *n)
     const float *bias = p->has_bias ? pixl_f32(n->src[3]) : NULL;
     const int64_t CT = pc_CT(p), OHW = OHW_of(g), SHW = SHW_of(g), T = T_of(g);
     float *y = pixl_f32(n), *work = n->work;
+    pixl_conv_shape cs;
+    if (pc_fast(p, &cs)) {
+        float *wk = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+        pixl_pac_fast_fwd(&cs, x, K, p->Ck, w, y, wk);
+        if (bias) {
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (p->B * p->O * OHW > (1 << 16))
+            for (int64_t bo = 0; bo < p->B * p->O; bo++) {
+                float bv = bias[bo % p->O], *yr = y + bo * OHW;
+                for (int64_t i = 0; i < OHW; i++) yr[i] += bv;
+            }
+        }
+        return;
+    }
     const float *wm = w;
     if (p->transposed) {
         permute_w(p, w, work);
@@ -929,29 +946,25 @@ static void pc_full_fwd(pixl_tensor *n)
         phase_of(g, k, &ph);
         if (ph.OHp == 0 || ph.OWp == 0) continue;
         const int64_t CTp = ph_CT(p, &ph), nr = ph_rows(&ph, CTp, PC_FWD_FLOATS), slab = ph_slab(p, &ph, 0);
-        /* a block is nr phase rows, or (when one row is over budget) a tile of one row's columns, so the
-         * kernel-scaled column block stays in L2 while the gemm reads it */
-        const int64_t nw = nr > 1 ? ph.OWp : fwd_tile_cols(ph.OWp, CTp);
-        const int64_t ncb = (ph.OWp + nw - 1) / nw, nblk = (ph.OHp + nr - 1) / nr, nall = p->B * nblk * ncb;
+        const int64_t nblk = (ph.OHp + nr - 1) / nr, nall = p->B * nblk;
         if (CTp == 0) continue;
         ph_weight(p, &ph, wm, wp);
-        /* threads own whole blocks: each output element is written by one gemm */
+        /* threads own whole row blocks: each output element is written by one gemm */
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nall > 1)
         for (int64_t q = 0; q < nall; q++) {
-            int64_t b = q / (nblk * ncb), m0 = (q / ncb % nblk) * nr, n0 = (q % ncb) * nw;
-            int64_t r = nr < ph.OHp - m0 ? nr : ph.OHp - m0, tw = nw < ph.OWp - n0 ? nw : ph.OWp - n0, L = r * tw;
+            int64_t b = q / nblk, m0 = (q % nblk) * nr, r = nr < ph.OHp - m0 ? nr : ph.OHp - m0, L = r * ph.OWp;
             float *col = work + (int64_t)omp_get_thread_num() * slab, *yt = col + CTp * L;
-            ph_cols(g, &ph, p->C, x + b * p->C * SHW, K + b * T * OHW, m0, r, n0, tw, col);
+            ph_cols(g, &ph, p->C, x + b * p->C * SHW, K + b * T * OHW, m0, r, col);
             pixl_gemm_f32(0, 0, p->O, L, CTp, 1.0f, wp, CTp, col, L, 0.0f, yt, L);
             for (int64_t o = 0; o < p->O; o++) {
                 float bv = bias ? bias[o] : 0.0f;
                 for (int64_t rr = 0; rr < r; rr++) {
-                    float *dst = y + (b * p->O + o) * OHW + (ph.py + ph.qy * (m0 + rr)) * g->OW + ph.px + n0 * ph.qx;
-                    const float *src = yt + o * L + rr * tw;
+                    float *dst = y + (b * p->O + o) * OHW + (ph.py + ph.qy * (m0 + rr)) * g->OW + ph.px;
+                    const float *src = yt + o * L + rr * ph.OWp;
                     if (ph.qx == 1)
-                        for (int64_t j = 0; j < tw; j++) dst[j] = src[j] + bv;
+                        for (int64_t j = 0; j < ph.OWp; j++) dst[j] = src[j] + bv;
                     else
-                        for (int64_t j = 0; j < tw; j++) dst[j * ph.qx] = src[j] + bv;
+                        for (int64_t j = 0; j < ph.OWp; j++) dst[j * ph.qx] = src[j] + bv;
                 }
             }
         }
@@ -989,7 +1002,7 @@ static void pc_bwd_chunk(const pc_p *p, const pc_phase *ph, const float *xb, con
                 float *dst = dyp + o * L + rr * ph->OWp;
                 for (int64_t j = 0; j < ph->OWp; j++) dst[j] = src[j * ph->qx];
             }
-        if (dkb || dwpart) ph_cols(g, ph, p->C, xb, NULL, m0, r, 0, ph->OWp, colx);
+        if (dkb || dwpart) ph_cols(g, ph, p->C, xb, NULL, m0, r, colx);
         if (dkb || dxb) {
             /* G (CTp, L) = Wp^T (CTp, O) . dy (O, L) */
             pixl_gemm_f32(1, 0, CTp, L, p->O, 1.0f, wp, CTp, dyp, L, 0.0f, G, L);
