@@ -309,7 +309,8 @@ PIXL_TEST(pac_fused_blocks_vs_naive)
     fused_vs_naive((nv){.B = 1, .C = 16, .O = 5, .H = 40, .W = 40, .k = 5, .s = 2, .p = 2, .op = 1, .d = 1,
                         .transposed = 1},
                    1);
-    /* one output row over the forward budget (C*k*k*OW > 256K floats): the forward tiles the row's columns */
+    /* wide rows with many channels (C*k*k*OW > 256K floats): the implicit-gemm forward with a long reduction,
+     * and the transposed phases with one row per column block */
     fused_vs_naive((nv){.B = 1, .C = 64, .O = 3, .H = 4, .W = 200, .k = 5, .s = 1, .p = 2, .d = 1}, 1);
     fused_vs_naive((nv){.B = 1, .C = 48, .O = 2, .H = 2, .W = 620, .k = 5, .s = 2, .p = 2, .op = 1, .d = 1,
                         .transposed = 1},
