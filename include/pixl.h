@@ -1258,7 +1258,10 @@ int pixl_normal_angles(const float *pred, const float *gt, const uint8_t *mask, 
 #define PIXL_CFG_MAX_MILESTONES 16
 #define PIXL_CFG_INHERIT INT32_MIN /* training.loss.ignore_index: use data.ignore_index */
 
-typedef enum pixl_loss_kind { PIXL_LOSS_CROSS_ENTROPY = 0 } pixl_loss_kind;
+/* cross_entropy: softmax over the classes; balanced_bce: one sigmoid output
+ * trained with pixl_balanced_bce_with_logits on a two-class dataset (labels
+ * 0/1, the ignore label masked; boundaries of bsds500) */
+typedef enum pixl_loss_kind { PIXL_LOSS_CROSS_ENTROPY = 0, PIXL_LOSS_BALANCED_BCE = 1 } pixl_loss_kind;
 
 typedef enum pixl_class_weighting {
     PIXL_CLASS_WEIGHTS_NONE = 0,   /* every class weighs 1 */
@@ -1335,6 +1338,8 @@ typedef struct pixl_train_config {
         double every_minutes;    /* 0 = not by time */
         int flip;                /* average with the prediction of the flipped image */
         int batch_size;
+        int limit;               /* first `limit` validation images only (0 = all) */
+        int edge_thresholds;     /* edge datasets: thresholds of the BSDS benchmark (99) */
     } validation;
     struct {
         char run_dir[PIXL_CFG_PATH_LEN];

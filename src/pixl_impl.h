@@ -124,6 +124,10 @@ void pixl_ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__(
 pixl_tensor *pixl_nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
                            int ndim, const int64_t *shape, pixl_init_spec init, float **data_if_new);
 
+/* binary targets of a label map for the class-balanced sigmoid loss:
+ * target 1 where label > 0, mask 0 where label is `ignore` or negative */
+void pixl_labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask);
+
 /* -------------------------------------------------------------- nodes */
 /* New op node. params (psize bytes) is copied. Returns NULL (ctx error set)
  * on failure. NEEDS_GRAD is set when any src needs grad and def->bwd. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -94,6 +95,57 @@ PIXL_TEST(trainer_reports_bad_config)
     pixl_train_hooks h = {.log = devnull, .quiet = 1};
     CHECK(pixl_train(cfg, &h) != 0);
     CHECK_MSG(strstr(pixl_last_error(), "enet9") != NULL, "error: %s", pixl_last_error());
+    fclose(devnull);
+    free(cfg);
+}
+
+/* Edge models through `pixl train` (BSDS500 from ../shared; skipped without
+ * it): balanced_bce trains one sigmoid output, densely (a small U-Net) and at
+ * edge-balanced sampled pixels (PixelNet); validation is the BSDS benchmark
+ * and best.safetensors is chosen by ODS F. A segmentation set with
+ * balanced_bce is an error naming the loss. */
+#define BSDS_ROOT "../shared/datasets/bsds500"
+PIXL_TEST(trainer_edges_balanced_bce)
+{
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    char d[512];
+    snprintf(d, sizeof d, "%s/run_bce_bad", pixl_test_tmpdir());
+    small_config(cfg, d, 2);
+    CHECK_OK(pixl_config_set(cfg, "training.loss.name", "balanced_bce"));
+    CHECK(pixl_train(cfg, &h) != 0);
+    CHECK_MSG(strstr(pixl_last_error(), "balanced_bce") != NULL, "error: %s", pixl_last_error());
+    if (access(BSDS_ROOT "/groundTruth/val", R_OK)) {
+        printf("  skip: %s not found\n", BSDS_ROOT);
+        goto done;
+    }
+    const char *arch[2] = {"unet", "pixelnet"};
+    for (int a = 0; a < 2; a++) {
+        snprintf(d, sizeof d, "%s/run_bce_%s", pixl_test_tmpdir(), arch[a]);
+        small_config(cfg, d, 3);
+        const char *kv[][2] = {{"model.arch", arch[a]}, {"data.dataset", "bsds500"}, {"data.root", BSDS_ROOT},
+                               {"data.img_rows", "0"}, {"data.img_cols", "0"}, {"data.scale", "[1.0, 1.0]"},
+                               {"data.crop", "[64, 64]"}, {"training.batch_size", "2"},
+                               {"training.loss.name", "balanced_bce"}, {"training.sampling.strategy", "edge_balanced"},
+                               {"training.sampling.pixels_per_image", "300"}, {"validation.limit", "1"},
+                               {"validation.edge_thresholds", "5"}};
+        for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
+            CHECK_MSG(pixl_config_set(cfg, kv[i][0], kv[i][1]) == 0, "%s: %s", kv[i][0], pixl_last_error());
+        if (a == 0) CHECK_OK(pixl_config_set(cfg, "model.options", "{width: 0.125}"));
+        else CHECK_OK(pixl_config_set(cfg, "model.options", "{backbone: pixelnet_tiny, mlp: \"[16]\"}"));
+        int rc = pixl_train(cfg, &h);
+        CHECK_MSG(rc == 0, "%s: %s", arch[a], pixl_last_error());
+        char p[600];
+        snprintf(p, sizeof p, "%s/best.safetensors", d);
+        pixl_model *m = rc ? NULL : pixl_model_load(p);
+        CHECK(rc || (m && pixl_model_n_classes(m) == 1));
+        char *ods = m ? pixl_checkpoint_meta(p, "val_ods_f") : NULL;
+        CHECK(rc || (ods && atof(ods) >= 0 && atof(ods) <= 1));
+        free(ods);
+        pixl_model_free(m);
+    }
+done:
     fclose(devnull);
     free(cfg);
 }

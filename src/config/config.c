@@ -161,8 +161,9 @@ static const key_def g_keys[] = {
     FLT("training.lr_schedule.warmup_start", training.lr_schedule.warmup_start, "0.1", 0, 1,
         "learning rate at the start of the warm-up, as a fraction of lr"),
     SEC("training.loss", "the loss"),
-    ENUM("training.loss.name", training.loss.name, "cross_entropy", "cross_entropy",
-         "cross_entropy: softmax cross-entropy over the classes of each pixel"),
+    ENUM("training.loss.name", training.loss.name, "cross_entropy", "cross_entropy|balanced_bce",
+         "cross_entropy: softmax cross-entropy over the classes of each pixel; balanced_bce: one sigmoid output "
+         "with class-balanced binary cross-entropy (HED, PixelNet edges) on an edge data set (bsds500)"),
     {.path = "training.loss.class_weights", .kind = K_WEIGHTS, .def = "none", .off = F_OFF(training.loss),
      .lo = 0, .hi = BIG,
      .doc = "none, enet (1/ln(1.02+p)), median_freq (SegNet) or a list of n_classes weights"},
@@ -184,10 +185,13 @@ static const key_def g_keys[] = {
         "validate every this many minutes of training; 0 = not by time"),
     BOOL("validation.flip", validation.flip, "false", "average the logits of the image and of its horizontal flip"),
     INT("validation.batch_size", validation.batch_size, "4", 1, 65536, "images per validation batch"),
+    INT("validation.limit", validation.limit, "0", 0, INT_MAX, "validate on the first this many images; 0 = all"),
+    INT("validation.edge_thresholds", validation.edge_thresholds, "99", 1, 99,
+        "edge datasets (bsds500): thresholds of the BSDS benchmark (ODS, OIS, AP) run as validation"),
 
     SEC("output", "where the run is written"),
     STR("output.run_dir", output.run_dir, "runs/pixl", "directory of checkpoints, logs and the config of the run"),
-    BOOL("output.keep_best", output.keep_best, "true", "keep the checkpoint with the best validation mean IoU (best.safetensors)"),
+    BOOL("output.keep_best", output.keep_best, "true", "keep the checkpoint with the best validation mean IoU, ODS F on edge data sets (best.safetensors)"),
     BOOL("output.keep_last", output.keep_last, "true", "keep the latest checkpoint (last.safetensors), for resuming"),
 };
 #define N_KEYS ((int)(sizeof g_keys / sizeof g_keys[0]))

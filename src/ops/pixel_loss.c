@@ -258,3 +258,12 @@ pixl_tensor *pixl_balanced_bce_with_logits(pixl_ctx *ctx, pixl_tensor *logits, p
     int64_t one = 1;
     return pixl_node_new(ctx, &bb_def, PIXL_F32, 1, &one, src, mask ? 3 : 2, &p, sizeof p);
 }
+
+void pixl_labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int v = labels[i], ok = v >= 0 && v != ignore;
+        target[i] = ok && v > 0 ? 1.0f : 0.0f;
+        mask[i] = ok ? 1.0f : 0.0f;
+    }
+}

@@ -34,6 +34,8 @@ typedef struct pixl_pn_train {
     pixl_tensor *pixels;  /* (B*k, 3) int32 input */
     pixl_tensor *labels;  /* (B*k) int32 input */
     pixl_tensor *logits;  /* (B*k, K) */
+    pixl_tensor *target, *mask; /* balanced_bce: (B*k, 1) float inputs from the sampled labels */
+    int ignore;           /* the ignored label (balanced_bce) */
     pixl_sampler_opts so;
     uint64_t seed;
 } pixl_pn_train;
@@ -41,8 +43,9 @@ typedef struct pixl_pn_train {
 /* Build the sampled training graph on images x (B, C, H, W): inputs for the
  * pixel list and its labels, the PixelNet head at those pixels and the
  * cross-entropy (class weights `weight` or NULL; labels equal to
- * `ignore_index` skipped, -1: PIXL_IGNORE_LABEL). Returns the loss or NULL
- * (ctx error). */
+ * `ignore_index` skipped, -1: PIXL_IGNORE_LABEL), or with training.loss.name
+ * balanced_bce (mo->n_classes 1) the class-balanced sigmoid cross-entropy
+ * of label 1 against the rest. Returns the loss or NULL (ctx error). */
 pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, const pixl_model_opts *mo,
                                  pixl_tensor *x, pixl_tensor *weight, int ignore_index, pixl_pn_train *st);
 /* Draw this step's pixels from the batch's labels (B, H, W) into the inputs. */

@@ -24,6 +24,13 @@ pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, co
     st->pixels = pixl_input(ctx, "pixels", PIXL_I32, 2, ps);
     st->labels = pixl_input(ctx, "sampled_labels", PIXL_I32, 1, ls);
     st->logits = pixl_pixelnet_sampled(ctx, x, st->pixels, mo);
+    st->ignore = ign;
+    if (cfg->training.loss.name == PIXL_LOSS_BALANCED_BCE) {
+        int64_t ts[2] = {P, 1};
+        st->target = pixl_input(ctx, "sampled_target", PIXL_F32, 2, ts);
+        st->mask = pixl_input(ctx, "sampled_mask", PIXL_F32, 2, ts);
+        return pixl_balanced_bce_with_logits(ctx, st->logits, st->target, st->mask, PIXL_REDUCE_MEAN);
+    }
     pixl_ce_opts ceo = {.ignore = 1, .ignore_index = ign};
     return pixl_cross_entropy(ctx, st->logits, st->labels, weight, &ceo);
 }
@@ -32,5 +39,8 @@ int pixl_pn_train_sample(pixl_pn_train *st, const int32_t *labels, int B, int H,
 {
     int64_t got = pixl_sample_pixels(&st->so, pixl_hash64(st->seed ^ 0x5049584e45ULL, (uint64_t)step), labels, B, H,
                                      W, pixl_tensor_data(st->pixels), pixl_tensor_data(st->labels));
-    return got < 0 ? (int)got : PIXL_OK;
+    if (got < 0) return (int)got;
+    if (st->target) pixl_labels_to_binary(pixl_tensor_data(st->labels), pixl_tensor_numel(st->labels), st->ignore,
+                                          pixl_tensor_data(st->target), pixl_tensor_data(st->mask));
+    return PIXL_OK;
 }

@@ -189,7 +189,10 @@ typedef struct {
     pixl_optim *opt;
     pixl_ctx *ctx;
     pixl_tensor *x, *y, *loss;
+    pixl_tensor *bce_target, *bce_mask; /* balanced_bce, dense models: (B, 1, H, W) from the labels */
     int pixelnet;      /* arch pixelnet: head and loss at sampled pixels */
+    int edges;         /* edge dataset: validation by the BSDS benchmark, best by ODS F */
+    int ignore;        /* the loss's ignored label */
     pixl_pn_train pn;
     logger lg;
     int K;
@@ -215,13 +218,51 @@ static int save_last(run *r, double elapsed)
     return rc;
 }
 
+/* edge datasets: the BSDS benchmark of the model's boundary probabilities; the score is ODS F */
+static int validate_edges(run *r, double elapsed, double train_loss)
+{
+    const pixl_train_config *cfg = r->cfg;
+    pixl_eval_opts eo = {.flip = cfg->validation.flip, .batch_size = 1, .n_workers = cfg->data.n_workers,
+                         .limit = cfg->validation.limit};
+    pixl_edge_bench_opts bo = {.n_thresholds = cfg->validation.edge_thresholds};
+    pixl_edge_bench_result res;
+    double t0 = now_s();
+    int rc = pixl_evaluate_edges(r->model, r->val, &eo, &bo, &res);
+    if (rc) return rc;
+    int best = res.ods_f > r->best_miou;
+    if (best) r->best_miou = res.ods_f;
+    logf_(&r->lg, "val  step %lld epoch %lld  %.1f min  ODS F %.4f  OIS F %.4f  AP %.4f  (%d images, %.1f s)%s\n",
+          (long long)r->step, (long long)r->epoch, elapsed / 60, res.ods_f, res.ois_f, res.ap, res.n_images,
+          now_s() - t0, best ? "  best" : "");
+    if (r->lg.jsonl) {
+        fprintf(r->lg.jsonl,
+                "{\"type\":\"val\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"train_loss\":%.6g,\"best\":%s,"
+                "\"metrics\":{\"n_images\":%d,\"n_thresholds\":%d,\"ods_f\":%.6f,\"ods_p\":%.6f,\"ods_r\":%.6f,"
+                "\"ods_t\":%.4f,\"ois_f\":%.6f,\"ap\":%.6f}}\n",
+                (long long)r->step, (long long)r->epoch, elapsed / 60, train_loss, best ? "true" : "false",
+                res.n_images, res.n_thresholds, res.ods_f, res.ods_p, res.ods_r, res.ods_t, res.ois_f, res.ap);
+        fflush(r->lg.jsonl);
+    }
+    if (best && cfg->output.keep_best) {
+        char bm[64], st[64], mn[64];
+        snprintf(bm, sizeof bm, "%.9g", res.ods_f);
+        snprintf(st, sizeof st, "%lld", (long long)r->step);
+        snprintf(mn, sizeof mn, "%.4f", elapsed / 60);
+        const char *k[] = {"val_ods_f", "step", "minutes"};
+        const char *v[] = {bm, st, mn};
+        rc = pixl_model_save(r->model, path_in(cfg->output.run_dir, "best.safetensors"), 3, k, v);
+    }
+    return rc;
+}
+
 static int validate(run *r, double elapsed, double train_loss)
 {
     const pixl_train_config *cfg = r->cfg;
+    if (r->edges) return validate_edges(r, elapsed, train_loss);
     pixl_confusion *conf = pixl_confusion_new(r->K, PIXL_IGNORE_LABEL);
     if (!conf) return pixl_last_status();
     pixl_eval_opts eo = {.flip = cfg->validation.flip, .batch_size = cfg->validation.batch_size,
-                         .n_workers = cfg->data.n_workers};
+                         .n_workers = cfg->data.n_workers, .limit = cfg->validation.limit};
     double t0 = now_s();
     int rc = pixl_evaluate(r->model, r->val, &eo, conf);
     if (rc) {
@@ -315,10 +356,26 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         cleanup(&r);
         return pixl_last_status();
     }
-    r.K = cfg->model.n_classes > 0 ? cfg->model.n_classes : pixl_dataset_n_classes(r.train);
-    if (r.K != pixl_dataset_n_classes(r.train)) {
-        rc = pixl_set_error(PIXL_ERR_ARG, "model.n_classes is %d but data set '%s' has %d classes", r.K,
-                            cfg->data.dataset, pixl_dataset_n_classes(r.train));
+    const int bce = cfg->training.loss.name == PIXL_LOSS_BALANCED_BCE;
+    const int dsK = pixl_dataset_n_classes(r.train), wantK = bce ? 1 : dsK; /* balanced_bce: one sigmoid output */
+    r.edges = pixl_dataset_task(r.train) == PIXL_TASK_EDGES;
+    r.K = cfg->model.n_classes > 0 ? cfg->model.n_classes : wantK;
+    if (bce && (dsK != 2 || !r.edges)) {
+        rc = pixl_set_error(PIXL_ERR_ARG,
+                            "training.loss.name balanced_bce trains edge models: it needs an edge data set with labels "
+                            "0/1 (bsds500); '%s' has %d classes%s",
+                            cfg->data.dataset, dsK, r.edges ? "" : " and no boundary maps");
+        cleanup(&r);
+        return rc;
+    }
+    if (r.K != wantK) {
+        rc = pixl_set_error(PIXL_ERR_ARG, "model.n_classes is %d but data set '%s' has %d classes%s", r.K,
+                            cfg->data.dataset, dsK, bce ? " (balanced_bce: model.n_classes 1)" : "");
+        cleanup(&r);
+        return rc;
+    }
+    if (r.edges && r.K > 2) {
+        rc = pixl_set_error(PIXL_ERR_ARG, "an edge model has 1 output (balanced_bce) or 2 (cross_entropy), not %d", r.K);
         cleanup(&r);
         return rc;
     }
@@ -375,8 +432,9 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     pixl_model_set_norm(r.model, pixl_dataset_mean(r.train), pixl_dataset_std(r.train));
     {
         const char **names = calloc((size_t)r.K, sizeof *names);
-        for (int k = 0; names && k < r.K; k++) names[k] = pixl_dataset_class_name(r.train, k);
-        pixl_model_set_classes(r.model, names, pixl_dataset_colours(r.train));
+        /* balanced_bce: the single output is the dataset's class 1 */
+        for (int k = 0; names && k < r.K; k++) names[k] = pixl_dataset_class_name(r.train, bce ? 1 : k);
+        pixl_model_set_classes(r.model, names, pixl_dataset_colours(r.train) + (bce ? 3 : 0));
         free(names);
     }
     if (cfg->data.img_rows > 0 && cfg->data.img_cols > 0)
@@ -406,18 +464,27 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
                           ? NULL
                           : pixl_constant(r.ctx, "class_weights", PIXL_F32, 1, ws, cw);
     int ign = pixl_config_loss_ignore_index(cfg);
+    r.ignore = ign >= 0 ? ign : PIXL_IGNORE_LABEL;
     pixl_ce_opts ceo = {.ignore = ign >= 0, .ignore_index = ign >= 0 ? ign : -100};
-    r.loss = r.pixelnet ? pixl_pn_train_graph(r.ctx, cfg, &tmo, r.x, wt, ign, &r.pn)
-                        : pixl_cross_entropy(r.ctx, logits, r.y, wt, &ceo);
+    if (bce && !r.pixelnet) {
+        int64_t ts[4] = {B, 1, TH, TW};
+        r.bce_target = pixl_input(r.ctx, "bce_target", PIXL_F32, 4, ts);
+        r.bce_mask = pixl_input(r.ctx, "bce_mask", PIXL_F32, 4, ts);
+    }
+#define DENSE_LOSS(lg)                                                                                         \
+    (bce ? pixl_balanced_bce_with_logits(r.ctx, lg, r.bce_target, r.bce_mask, PIXL_REDUCE_MEAN)               \
+         : pixl_cross_entropy(r.ctx, lg, r.y, wt, &ceo))
+    r.loss = r.pixelnet ? pixl_pn_train_graph(r.ctx, cfg, &tmo, r.x, wt, ign, &r.pn) : DENSE_LOSS(logits);
     /* deep supervision: + weight * loss of each auxiliary output the model registered */
     for (int i = 0; r.loss && i < pixl_ctx_aux_count(r.ctx); i++) {
         float aw = 0;
         pixl_tensor *al = pixl_ctx_aux(r.ctx, i, &aw);
         if (al && (al->shape[2] != TH || al->shape[3] != TW))
             al = pixl_resize(r.ctx, al, TH, TW, PIXL_RESIZE_BILINEAR, 0, 0, 0);
-        pixl_tensor *l = al ? pixl_cross_entropy(r.ctx, al, r.y, wt, &ceo) : NULL;
+        pixl_tensor *l = al ? DENSE_LOSS(al) : NULL;
         r.loss = l ? pixl_add(r.ctx, r.loss, pixl_scale(r.ctx, l, aw)) : NULL;
     }
+#undef DENSE_LOSS
     free(cw);
     if (!r.loss || pixl_ctx_plan(r.ctx)) {
         rc = pixl_set_error(PIXL_ERR_SHAPE, "training graph: %s",
@@ -554,6 +621,9 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         memcpy(pixl_tensor_data(r.x), bt.images, sizeof(float) * (size_t)B * 3 * TH * TW);
         memcpy(pixl_tensor_data(r.y), bt.labels, sizeof(int32_t) * (size_t)B * TH * TW);
         if (r.pixelnet && (rc = pixl_pn_train_sample(&r.pn, bt.labels, B, TH, TW, r.step))) break;
+        if (r.bce_target)
+            pixl_labels_to_binary(bt.labels, (int64_t)B * TH * TW, r.ignore, pixl_tensor_data(r.bce_target),
+                                  pixl_tensor_data(r.bce_mask));
         pixl_ctx_set_seed(r.ctx, pixl_hash64((uint64_t)cfg->training.seed, (uint64_t)r.step));
         if ((rc = pixl_forward(r.ctx))) break;
         pixl_params_zero_grad(P);
@@ -618,7 +688,8 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         pixl_loader_stats ls;
         pixl_loader_get_stats(r.loader, &ls);
         char best[64] = "no validation yet";
-        if (r.best_miou >= 0) snprintf(best, sizeof best, "best val mIoU %.2f%%", 100 * r.best_miou);
+        if (r.best_miou >= 0 && r.edges) snprintf(best, sizeof best, "best val ODS F %.4f", r.best_miou);
+        else if (r.best_miou >= 0) snprintf(best, sizeof best, "best val mIoU %.2f%%", 100 * r.best_miou);
         logf_(&r.lg, "%s at step %lld (%.1f min): %s; loader waited %.1f%% of the time "
                      "(capacity %.1f img/s)\n",
               stopped ? "stopped" : "done", (long long)r.step, elapsed / 60, best,
