@@ -12,8 +12,10 @@ pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, co
     memset(st, 0, sizeof *st);
     const int64_t B = x->shape[0], k = cfg->training.sampling.pixels_per_image, P = B * k;
     const int ign = ignore_index >= 0 ? ignore_index : PIXL_IGNORE_LABEL;
+    const int bce = cfg->training.loss.name == PIXL_LOSS_BALANCED_BCE;
+    /* the labels' classes: balanced_bce's single output stands for labels 0 and 1 */
     st->so = (pixl_sampler_opts){.kind = (pixl_sample_kind)cfg->training.sampling.strategy, .per_image = (int)k,
-                                 .n_classes = mo->n_classes, .pos_fraction = (float)cfg->training.sampling.pos_fraction,
+                                 .n_classes = bce ? 2 : mo->n_classes, .pos_fraction = (float)cfg->training.sampling.pos_fraction,
                                  .empty_label = ign};
     st->seed = (uint64_t)cfg->training.seed;
     if (k < 1 || P > INT32_MAX) {
@@ -25,7 +27,7 @@ pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, co
     st->labels = pixl_input(ctx, "sampled_labels", PIXL_I32, 1, ls);
     st->logits = pixl_pixelnet_sampled(ctx, x, st->pixels, mo);
     st->ignore = ign;
-    if (cfg->training.loss.name == PIXL_LOSS_BALANCED_BCE) {
+    if (bce) {
         int64_t ts[2] = {P, 1};
         st->target = pixl_input(ctx, "sampled_target", PIXL_F32, 2, ts);
         st->mask = pixl_input(ctx, "sampled_mask", PIXL_F32, 2, ts);
