@@ -70,8 +70,6 @@ typedef struct args {
 
 /* a network of pixl_nn_joint_upsample (else a fixed interpolation) */
 static int network(const char *m) { return strcmp(m, "nearest") && strcmp(m, "bilinear"); }
-/* a network with something to learn (JBU has fixed identity weights) */
-static int learned(const char *m) { return network(m) && strncmp(m, "jbu_", 4) && strncmp(m, "JBU_", 4); }
 
 /* the method's graph on target t (n,K,h/f,w/f) and guide x (n,3,h,w) */
 static pixl_tensor *build(pixl_ctx *ctx, const args *a, const pixl_jointup_opts *jo, pixl_tensor *t, pixl_tensor *x)
@@ -250,6 +248,7 @@ int cmd_jointup(int argc, char **argv)
     }
     int K = pixl_dataset_n_classes(tr), rc = 1;
     pixl_jointup_opts jo = {0};
+    int learned = 0; /* a network with something to learn (JBU has fixed identity weights) */
     if (network(a.method)) {
         char spec[128];
         snprintf(spec, sizeof spec, "%s_x%d", a.method, a.factor);
@@ -258,13 +257,14 @@ int cmd_jointup(int argc, char **argv)
             goto out;
         }
         jo.channels = K;
+        learned = jo.arch != PIXL_JU_JBU;
     }
     pixl_params *P = pixl_params_new();
     pixl_params_seed(P, a.seed);
     pixl_confusion *cm = pixl_confusion_new(K, 255);
     double secs = 0;
-    if (learned(a.method) && train(&a, P, &jo, tr, K, &secs)) goto free_all;
-    if (a.save && learned(a.method) && pixl_checkpoint_save(P, a.save, 0, NULL, NULL))
+    if (learned && train(&a, P, &jo, tr, K, &secs)) goto free_all;
+    if (a.save && learned && pixl_checkpoint_save(P, a.save, 0, NULL, NULL))
         fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
     if (evaluate(&a, P, &jo, va, K, cm)) goto free_all;
     pixl_seg_scores sc;
@@ -272,8 +272,8 @@ int cmd_jointup(int argc, char **argv)
     pixl_confusion_scores(cm, &sc, iou, NULL);
     printf("jointup %s x%d: %s mIoU %.2f%%, pixel acc %.2f%% (%d images%s)\n", a.method, a.factor, a.eval_split,
            100 * sc.mean_iou, 100 * sc.overall_acc, a.val_limit > 0 ? a.val_limit : pixl_dataset_size(va),
-           learned(a.method) ? "" : ", no training");
-    if (learned(a.method))
+           learned ? "" : ", no training");
+    if (learned)
         printf("  trained %d iterations x %d crops %dx%d in %.1f min (%.1f img/s), %lld parameters\n", a.iters, a.batch,
                a.crop, a.crop, secs / 60, a.iters * a.batch / (secs > 0 ? secs : 1), (long long)pixl_params_total(P));
     if (a.json) {
@@ -282,7 +282,7 @@ int cmd_jointup(int argc, char **argv)
             fprintf(f, "{\"method\": \"%s\", \"eval_split\": \"%s\", \"factor\": %d, \"iters\": %d, \"batch\": %d, \"crop\": %d, \"lr\": %g, "
                        "\"train_seconds\": %.1f, \"params\": %lld, \"mean_iou\": %.6f, \"overall_acc\": %.6f, "
                        "\"class_iou\": [",
-                    a.method, a.eval_split, a.factor, learned(a.method) ? a.iters : 0, a.batch, a.crop, a.lr, secs,
+                    a.method, a.eval_split, a.factor, learned ? a.iters : 0, a.batch, a.crop, a.lr, secs,
                     (long long)pixl_params_total(P), sc.mean_iou, sc.overall_acc);
             for (int k = 0; k < K; k++) fprintf(f, "%s%.6f", k ? ", " : "", iou[k]);
             fprintf(f, "]}\n");

@@ -606,7 +606,7 @@ static void tap_offsets(const pixl_conv_shape *s, const phased *p, int64_t C, in
  * the chunk stay in L2 across the tiles. Without that every (row, tile) pair
  * streams its MR x K weights and K taps from memory (3x slower). The chunk
  * order is fixed: results do not depend on the thread count. */
-#define KC_MAX 4608
+#define KC_MAX PIXL_CONV_KC_MAX
 #define KC 2304
 #define KC_ROWS 4
 

@@ -70,7 +70,12 @@ size_t pixl_conv_fast_bwd_weight_floats(const pixl_conv_shape *s);
 void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
                                float *work);
 
-/* PAC forward (ordinary geometry, G = 1): small (N, Cs, OH, OW) = the
+/* The longest reduction (C*KH*KW) the implicit-gemm forward runs in one
+ * pass; longer ones are cut into chunks (pixl_conv_fast_fwd) or, for the
+ * PAC forward, left to the column path. */
+#define PIXL_CONV_KC_MAX 4608
+
+/* PAC forward (ordinary geometry, G = 1, C*KH*KW <= PIXL_CONV_KC_MAX): small (N, Cs, OH, OW) = the
  * convolution of big with w where tap (c, kh, kw) at output pixel (oh, ow)
  * is scaled by kernel (N, kernel_channels, KH*KW, OH, OW) (kernel_channels
  * 1 or Cb); no column block, the scaled tap is formed in registers. AVX-512

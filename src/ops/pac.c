@@ -891,7 +891,7 @@ static void ph_weight(const pc_p *p, const pc_phase *ph, const float *wm, float 
 static int pc_fast(const pc_p *p, pixl_conv_shape *s)
 {
     if (p->transposed || p->shared || p->pool || n_phases(&p->g) != 1 || !pixl_conv_fast_enabled() ||
-        pc_CT(p) > 4608)
+        pc_CT(p) > PIXL_CONV_KC_MAX)
         return 0;
     const pac_geom *g = &p->g;
     *s = (pixl_conv_shape){.N = p->B, .Cb = p->C, .H = g->SH, .W = g->SW, .Cs = p->O, .OH = g->OH, .OW = g->OW,

@@ -218,6 +218,29 @@ static int save_last(run *r, double elapsed)
     return rc;
 }
 
+/* one "val" line of log.jsonl; metrics_json is the metrics object (or "null") */
+static void log_val_record(run *r, double elapsed, double train_loss, int best, const char *metrics_json)
+{
+    if (!r->lg.jsonl) return;
+    fprintf(r->lg.jsonl,
+            "{\"type\":\"val\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"train_loss\":%.6g,\"best\":%s,"
+            "\"metrics\":%s}\n",
+            (long long)r->step, (long long)r->epoch, elapsed / 60, train_loss, best ? "true" : "false", metrics_json);
+    fflush(r->lg.jsonl);
+}
+
+/* best.safetensors with the score under `key` (val_miou, val_ods_f), the step and the minutes */
+static int save_best(run *r, const char *key, double score, double elapsed)
+{
+    char bm[64], st[64], mn[64];
+    snprintf(bm, sizeof bm, "%.9g", score);
+    snprintf(st, sizeof st, "%lld", (long long)r->step);
+    snprintf(mn, sizeof mn, "%.4f", elapsed / 60);
+    const char *k[] = {key, "step", "minutes"};
+    const char *v[] = {bm, st, mn};
+    return pixl_model_save(r->model, path_in(r->cfg->output.run_dir, "best.safetensors"), 3, k, v);
+}
+
 /* edge datasets: the BSDS benchmark of the model's boundary probabilities; the score is ODS F */
 static int validate_edges(run *r, double elapsed, double train_loss)
 {
@@ -234,24 +257,13 @@ static int validate_edges(run *r, double elapsed, double train_loss)
     logf_(&r->lg, "val  step %lld epoch %lld  %.1f min  ODS F %.4f  OIS F %.4f  AP %.4f  (%d images, %.1f s)%s\n",
           (long long)r->step, (long long)r->epoch, elapsed / 60, res.ods_f, res.ois_f, res.ap, res.n_images,
           now_s() - t0, best ? "  best" : "");
-    if (r->lg.jsonl) {
-        fprintf(r->lg.jsonl,
-                "{\"type\":\"val\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"train_loss\":%.6g,\"best\":%s,"
-                "\"metrics\":{\"n_images\":%d,\"n_thresholds\":%d,\"ods_f\":%.6f,\"ods_p\":%.6f,\"ods_r\":%.6f,"
-                "\"ods_t\":%.4f,\"ois_f\":%.6f,\"ap\":%.6f}}\n",
-                (long long)r->step, (long long)r->epoch, elapsed / 60, train_loss, best ? "true" : "false",
-                res.n_images, res.n_thresholds, res.ods_f, res.ods_p, res.ods_r, res.ods_t, res.ois_f, res.ap);
-        fflush(r->lg.jsonl);
-    }
-    if (best && cfg->output.keep_best) {
-        char bm[64], st[64], mn[64];
-        snprintf(bm, sizeof bm, "%.9g", res.ods_f);
-        snprintf(st, sizeof st, "%lld", (long long)r->step);
-        snprintf(mn, sizeof mn, "%.4f", elapsed / 60);
-        const char *k[] = {"val_ods_f", "step", "minutes"};
-        const char *v[] = {bm, st, mn};
-        rc = pixl_model_save(r->model, path_in(cfg->output.run_dir, "best.safetensors"), 3, k, v);
-    }
+    char js[512];
+    snprintf(js, sizeof js,
+             "{\"n_images\":%d,\"n_thresholds\":%d,\"ods_f\":%.6f,\"ods_p\":%.6f,\"ods_r\":%.6f,\"ods_t\":%.4f,"
+             "\"ois_f\":%.6f,\"ap\":%.6f}",
+             res.n_images, res.n_thresholds, res.ods_f, res.ods_p, res.ods_r, res.ods_t, res.ois_f, res.ap);
+    log_val_record(r, elapsed, train_loss, best, js);
+    if (best && cfg->output.keep_best) rc = save_best(r, "val_ods_f", res.ods_f, elapsed);
     return rc;
 }
 
@@ -282,23 +294,10 @@ static int validate(run *r, double elapsed, double train_loss)
         for (int k = 0; names && k < r->K; k++) names[k] = pixl_model_class_name(r->model, k);
         char *js = pixl_metrics_json(conf, names, 1);
         free(names);
-        fprintf(r->lg.jsonl,
-                "{\"type\":\"val\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"train_loss\":%.6g,\"best\":%s,"
-                "\"metrics\":%s}\n",
-                (long long)r->step, (long long)r->epoch, elapsed / 60, train_loss, best ? "true" : "false",
-                js ? js : "null");
-        fflush(r->lg.jsonl);
+        log_val_record(r, elapsed, train_loss, best, js ? js : "null");
         free(js);
     }
-    if (best && cfg->output.keep_best) {
-        char bm[64], st[64], mn[64];
-        snprintf(bm, sizeof bm, "%.9g", sc.mean_iou);
-        snprintf(st, sizeof st, "%lld", (long long)r->step);
-        snprintf(mn, sizeof mn, "%.4f", elapsed / 60);
-        const char *k[] = {"val_miou", "step", "minutes"};
-        const char *v[] = {bm, st, mn};
-        rc = pixl_model_save(r->model, path_in(cfg->output.run_dir, "best.safetensors"), 3, k, v);
-    }
+    if (best && cfg->output.keep_best) rc = save_best(r, "val_miou", sc.mean_iou, elapsed);
     free(iou);
     pixl_confusion_free(conf);
     return rc;
