@@ -991,6 +991,10 @@ int pixl_augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *im
  *   else the resize size (when augmentation does not rescale), else the
  *   images' own size (then all images of a batch must have the same size:
  *   full-resolution evaluation uses batch_size 1).
+ *   With dense_targets (normal datasets) every geometric step (resize,
+ *   scale, crop, flip) moves the float targets exactly as the labels:
+ *   nearest-neighbour, never interpolated, and a flip negates the normals'
+ *   x component (camera frame x right).
  *   Batches run on across epochs without a break: batch b of epoch e is
  *   global batch e * pixl_loader_batches_per_epoch() + b (pixl_batch says
  *   which).
@@ -1006,12 +1010,16 @@ typedef struct pixl_loader_opts {
     int prefetch;           /* batches prepared ahead (0 -> 2 * max(1, n_workers)) */
     const pixl_augment_opts *augment; /* NULL = no augmentation (copied) */
     int resize_width, resize_height;  /* resize every sample first (0 = keep its size) */
+    int dense_targets;      /* also carry the dataset's float targets per pixel (surface normals:
+                               3 channels); labels are then 0 where a pixel has a target, 255 elsewhere */
 } pixl_loader_opts;
 
 typedef struct pixl_batch {
     int n, channels, height, width;
     float *images;        /* n*channels*height*width, normalised */
     int32_t *labels;      /* n*height*width, in [0, n_classes) or 255 */
+    int target_channels;  /* dense_targets: channels of `targets` (3 for normals), else 0 */
+    float *targets;       /* dense_targets: n*target_channels*height*width (0 where labels are 255), else NULL */
     const int *indices;   /* dataset index of each sample */
     int64_t epoch;
     int batch;            /* index of the batch in its epoch */
@@ -1261,7 +1269,11 @@ int pixl_normal_angles(const float *pred, const float *gt, const uint8_t *mask, 
 /* cross_entropy: softmax over the classes; balanced_bce: one sigmoid output
  * trained with pixl_balanced_bce_with_logits on a two-class dataset (labels
  * 0/1, the ignore label masked; boundaries of bsds500) */
-typedef enum pixl_loss_kind { PIXL_LOSS_CROSS_ENTROPY = 0, PIXL_LOSS_BALANCED_BCE = 1 } pixl_loss_kind;
+typedef enum pixl_loss_kind {
+    PIXL_LOSS_CROSS_ENTROPY = 0,
+    PIXL_LOSS_BALANCED_BCE = 1, /* edges: one sigmoid output */
+    PIXL_LOSS_NORMAL = 2        /* surface normals: 3 outputs, mean (1 - cos) (pixl_normal_loss) */
+} pixl_loss_kind;
 
 typedef enum pixl_class_weighting {
     PIXL_CLASS_WEIGHTS_NONE = 0,   /* every class weighs 1 */
@@ -1325,7 +1337,7 @@ typedef struct pixl_train_config {
         } loss;
         struct {                 /* pixels with a loss (model.arch pixelnet) */
             int pixels_per_image;
-            int strategy;        /* pixl_sample_kind: uniform, class_balanced, edge_balanced */
+            int strategy;        /* pixl_sample_kind: uniform, class_balanced, edge_balanced, all */
             double pos_fraction; /* edge_balanced: share of positives */
         } sampling;
         int64_t seed;
@@ -1450,7 +1462,8 @@ pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *s
 typedef enum pixl_sample_kind {
     PIXL_SAMPLE_UNIFORM = 0,        /* uniform over the valid pixels (PixelNet's released code) */
     PIXL_SAMPLE_CLASS_BALANCED = 1, /* the same count from each class present in the image */
-    PIXL_SAMPLE_EDGE_BALANCED = 2   /* positives (label > 0) and negatives (label 0) in a fixed ratio */
+    PIXL_SAMPLE_EDGE_BALANCED = 2,  /* positives (label > 0) and negatives (label 0) in a fixed ratio */
+    PIXL_SAMPLE_ALL = 3             /* every pixel in raster order (per_image = h*w): the all-pixel baseline */
 } pixl_sample_kind;
 
 typedef struct pixl_sampler_opts {
@@ -1473,6 +1486,9 @@ typedef struct pixl_sampler_opts {
  * round(per_image * pos_fraction) positives unless the image has none (then
  * all negatives, and vice versa). An image without valid pixels gets rows
  * (i, 0, 0) labelled empty_label (make the loss ignore that label).
+ * ALL lists every pixel of each image in raster order (per_image must be
+ * h*w) and labels the invalid ones empty_label: training on all pixels
+ * through the same sampled graph, the baseline the samplers are measured by.
  * The result depends only on (seed, image index, labels, options), not on
  * the thread count; images are sampled in parallel. Returns the number of
  * rows that point at valid pixels, or a negative status. */

@@ -3,6 +3,7 @@
  * loader (every sample once per epoch, identical batches for 0, 1 and 3
  * workers, one flip decision per batch with hflip = 2, resize/full-resolution eval paths, set_epoch, errors from
  * worker threads naming the file, statistics). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -306,6 +307,123 @@ PIXL_TEST(loader_flip_per_batch)
     CHECK_MSG(mixed == 0 && flipped > 0 && kept > 0, "batches flipped %d, kept %d, mixed %d", flipped, kept, mixed);
     if (nb2 == nb) CHECK(!memcmp(ib, ib2, sizeof(float) * nb * 3) && !memcmp(lb, lb2, sizeof(int32_t) * nb));
     free(ip), free(ib), free(ib2), free(lp), free(lb), free(lb2);
+    pixl_dataset_free(ds);
+}
+
+/* dense_targets (surface normals): without augmentation the batch holds the
+ * dataset's normals and mask; under scale/crop/flip the targets follow the
+ * image exactly as labels do (same valid pixels as the class labels of the
+ * same augmented sample; every target is a source normal, x negated when
+ * mirrored), for any worker count, with fixed and variable batch sizes */
+static int load_targets(const pixl_dataset *ds, const pixl_loader_opts *o, int n_batches, float **imgs,
+                        int32_t **labs, float **tgts, size_t *np_out)
+{
+    *imgs = NULL, *labs = NULL, *tgts = NULL;
+    *np_out = 0;
+    pixl_loader *L = pixl_loader_new(ds, o);
+    if (!L) return -1;
+    size_t n = 0;
+    for (int i = 0; i < n_batches; i++) {
+        pixl_batch b;
+        if (pixl_loader_next(L, &b) || b.target_channels != (o->dense_targets ? 3 : 0)) break;
+        size_t np = (size_t)b.n * b.height * b.width;
+        *imgs = realloc(*imgs, sizeof(float) * (n + np) * 3);
+        *labs = realloc(*labs, sizeof(int32_t) * (n + np));
+        *tgts = realloc(*tgts, sizeof(float) * (n + np) * 3);
+        memcpy(*imgs + n * 3, b.images, sizeof(float) * np * 3);
+        memcpy(*labs + n, b.labels, sizeof(int32_t) * np);
+        if (b.targets) memcpy(*tgts + n * 3, b.targets, sizeof(float) * np * 3);
+        n += np;
+    }
+    pixl_loader_free(L);
+    *np_out = n;
+    return 0;
+}
+
+PIXL_TEST(loader_dense_targets_normals)
+{
+    enum { W = 24, H = 18, N = 6 };
+    pixl_dataset *ds = pixl_dataset_open(
+        &(pixl_dataset_opts){.kind = "synthetic_normals", .width = W, .height = H, .count = N, .seed = 3});
+    CHECK_MSG(ds != NULL, "%s", pixl_last_error());
+    if (!ds) return;
+    /* 1. no augmentation, batch 2 (variable-size path), in order */
+    float *im, *tg;
+    int32_t *lb;
+    size_t n;
+    pixl_loader_opts o = {.batch_size = 2, .dense_targets = 1};
+    CHECK(load_targets(ds, &o, N / 2, &im, &lb, &tg, &n) == 0 && n == (size_t)N * W * H);
+    for (int i = 0; n == (size_t)N * W * H && i < N; i++) {
+        pixl_image *img;
+        float *nm;
+        uint8_t *mask;
+        CHECK_OK(pixl_dataset_load_normals(ds, i, &img, &nm, &mask));
+        int bad = 0;
+        for (int q = 0; q < W * H; q++) {
+            size_t r = (size_t)i * W * H + q, b = (size_t)(i / 2) * 2 * W * H, j = (size_t)(i % 2);
+            bad += lb[r] != (mask[q] ? 0 : 255);
+            for (int c = 0; c < 3; c++) bad += tg[b * 3 + (j * 3 + c) * W * H + q] != (mask[q] ? nm[c * W * H + q] : 0);
+        }
+        CHECK_MSG(bad == 0, "sample %d: %d values differ from the dataset", i, bad);
+        pixl_image_free(img), free(nm), free(mask);
+    }
+    free(im), free(lb), free(tg);
+    /* 2. flip only (crop = size: fixed path): each sample is the original or its mirror with -x */
+    pixl_augment_opts flip = {.hflip = 1, .crop_width = W, .crop_height = H};
+    o = (pixl_loader_opts){.batch_size = 1, .shuffle = 0, .seed = 5, .augment = &flip, .dense_targets = 1};
+    int mirrored = 0, kept = 0;
+    CHECK(load_targets(ds, &o, N, &im, &lb, &tg, &n) == 0 && n == (size_t)N * W * H);
+    for (int i = 0; n == (size_t)N * W * H && i < N; i++) {
+        pixl_image *img;
+        float *nm;
+        uint8_t *mask;
+        CHECK_OK(pixl_dataset_load_normals(ds, i, &img, &nm, &mask));
+        int same = 1, mirror = 1;
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                const float *t = tg + (size_t)i * 3 * W * H + (size_t)y * W + x;
+                int q = y * W + x, m = y * W + (W - 1 - x);
+                for (int c = 0; c < 3; c++) {
+                    same &= t[c * W * H] == (mask[q] ? nm[c * W * H + q] : 0);
+                    mirror &= t[c * W * H] == (mask[m] ? (c ? 1 : -1) * nm[c * W * H + m] : 0);
+                }
+            }
+        CHECK_MSG(same != mirror, "sample %d: same %d, mirror %d", i, same, mirror);
+        mirrored += mirror, kept += same;
+        pixl_image_free(img), free(nm), free(mask);
+    }
+    CHECK_MSG(mirrored > 0 && kept > 0, "mirrored %d, kept %d", mirrored, kept);
+    free(im), free(lb), free(tg);
+    /* 3. scale + crop + flip, 2 workers: valid pixels and images as the class-label loader's */
+    pixl_augment_opts aug = {.scale_min = 0.6f, .scale_max = 1.7f, .crop_width = 16, .crop_height = 12, .hflip = 1};
+    o = (pixl_loader_opts){.batch_size = 3, .shuffle = 1, .seed = 9, .augment = &aug, .n_workers = 2,
+                           .dense_targets = 1};
+    float *im2, *tg2;
+    int32_t *lb2;
+    size_t n2;
+    CHECK(load_targets(ds, &o, 4, &im, &lb, &tg, &n) == 0);
+    o.dense_targets = 0;
+    CHECK(load_targets(ds, &o, 4, &im2, &lb2, &tg2, &n2) == 0);
+    CHECK(n == (size_t)12 * 16 * 12 && n2 == n);
+    if (n == n2 && n) {
+        CHECK(!memcmp(im, im2, sizeof(float) * n * 3));
+        int bad = 0, valid = 0;
+        for (size_t r = 0; r < n; r++) {
+            size_t b = r / (3 * 16 * 12), j = r / (16 * 12) % 3, q = r % (16 * 12);
+            const float *t = tg + (b * 3 + j) * 3 * 16 * 12 + q;
+            float len = t[0] * t[0] + t[16 * 12] * t[16 * 12] + t[2 * 16 * 12] * t[2 * 16 * 12];
+            bad += (lb[r] == 0) != (lb2[r] != 255);
+            bad += lb[r] == 0 ? fabsf(len - 1) > 1e-4f : len != 0;
+            valid += lb[r] == 0;
+        }
+        CHECK_MSG(bad == 0 && valid > 0, "%d mismatches (%d valid pixels)", bad, valid);
+    }
+    free(im), free(lb), free(tg), free(im2), free(lb2), free(tg2);
+    /* errors: a dataset without float targets */
+    pixl_dataset *seg = pixl_dataset_open(&(pixl_dataset_opts){.kind = "synthetic", .count = 2, .width = 8, .height = 8});
+    o = (pixl_loader_opts){.dense_targets = 1};
+    CHECK(pixl_loader_new(seg, &o) == NULL && strstr(pixl_last_error(), "dense_targets") != NULL);
+    pixl_dataset_free(seg);
     pixl_dataset_free(ds);
 }
 

@@ -90,6 +90,27 @@ PIXL_TEST(pixelnet_sampler_tiles)
     }
 }
 
+/* ALL: every pixel in raster order, invalid ones labelled empty_label */
+PIXL_TEST(pixelnet_sampler_all)
+{
+    enum { N = 2, H = 5, W = 7, K = 4 };
+    int32_t *lab = make_labels(N, H, W, K, 11);
+    lab[3] = 9; /* out of range for K = 4: invalid as well */
+    int32_t pix[N * H * W * 3], pl[N * H * W];
+    pixl_sampler_opts o = {.kind = PIXL_SAMPLE_ALL, .per_image = H * W, .n_classes = K, .empty_label = 77};
+    CHECK(pixl_sample_pixels(&o, 3, lab, N, H, W, pix, pl) == N * H * W);
+    for (int r = 0; r < N * H * W; r++) {
+        int i = r / (H * W), q = r % (H * W);
+        CHECK(pix[3 * r] == i && pix[3 * r + 1] == q / W && pix[3 * r + 2] == q % W);
+        int32_t l = lab[r];
+        CHECK_MSG(pl[r] == (l >= 0 && l < K ? l : 77), "row %d: label %d for %d", r, pl[r], l);
+    }
+    o.per_image = H * W - 1; /* ALL takes the whole map */
+    CHECK(pixl_sample_pixels(&o, 3, lab, N, H, W, pix, pl) == PIXL_ERR_ARG);
+    CHECK(strstr(pixl_last_error(), "every pixel") != NULL);
+    free(lab);
+}
+
 PIXL_TEST(pixelnet_sampler_balanced)
 {
     enum { H = 20, W = 20, PER = 30 };

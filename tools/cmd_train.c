@@ -159,13 +159,14 @@ static int eval_task(pixl_model *m, const pixl_dataset *ds, int flip, int limit)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *model_path = NULL, *kind = "camvid", *root = NULL, *split = "val", *list = NULL;
+    const char *model_path = NULL, *kind = "camvid", *root = NULL, *split = "val", *list = NULL, *config = NULL;
     int flip = 0, limit = 0, batch = 1, workers = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
         if (!strcmp(a, "--model") && more) model_path = argv[++i];
         else if (!strcmp(a, "--dataset") && more) kind = argv[++i];
+        else if (!strcmp(a, "--config") && more) config = argv[++i];
         else if (!strcmp(a, "--root") && more) root = argv[++i];
         else if (!strcmp(a, "--split") && more) split = argv[++i];
         else if (!strcmp(a, "--list") && more) list = argv[++i];
@@ -178,6 +179,8 @@ int cmd_eval(int argc, char **argv)
             fprintf(stderr,
                     "usage: pixl eval MODEL.safetensors --dataset KIND --root DIR [--split val] [--list FILE]\n"
                     "                 [--flip] [--limit N] [--batch N] [--workers N]\n"
+                    "       pixl eval MODEL.safetensors --config TRAIN.yaml [--split val] [...]\n"
+                    "                 (the data set and split exactly as that training config opens them)\n"
                     "Metrics as JSON on stdout, a per-class table on stderr.\n");
             return 2;
         }
@@ -191,7 +194,18 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "pixl eval: %s\n", pixl_last_error());
         return 1;
     }
-    pixl_dataset *ds = open_dataset_args(kind, root, split, list, limit);
+    pixl_dataset *ds = NULL;
+    if (config) {
+        pixl_train_config *cfg = malloc(sizeof *cfg);
+        if (cfg && !pixl_config_load(config, cfg)) {
+            ds = pixl_config_open_split(cfg, split, limit);
+            if (ds) kind = pixl_dataset_kind(ds);
+        }
+        if (!ds) fprintf(stderr, "pixl eval: %s\n", cfg ? pixl_last_error() : "out of memory");
+        free(cfg);
+    } else {
+        ds = open_dataset_args(kind, root, split, list, limit);
+    }
     if (!ds) {
         pixl_model_free(m);
         return 1;

@@ -161,9 +161,11 @@ static const key_def g_keys[] = {
     FLT("training.lr_schedule.warmup_start", training.lr_schedule.warmup_start, "0.1", 0, 1,
         "learning rate at the start of the warm-up, as a fraction of lr"),
     SEC("training.loss", "the loss"),
-    ENUM("training.loss.name", training.loss.name, "cross_entropy", "cross_entropy|balanced_bce",
+    ENUM("training.loss.name", training.loss.name, "cross_entropy", "cross_entropy|balanced_bce|normal",
          "cross_entropy: softmax cross-entropy over the classes of each pixel; balanced_bce: one sigmoid output "
-         "with class-balanced binary cross-entropy (HED, PixelNet edges) on an edge data set (bsds500)"),
+         "with class-balanced binary cross-entropy (HED, PixelNet edges) on an edge data set (bsds500); normal: "
+         "3 outputs, mean (1 - cos) to the true surface normal (PixelNet's normalised L2) on a normal data set "
+         "(synthetic_normals)"),
     {.path = "training.loss.class_weights", .kind = K_WEIGHTS, .def = "none", .off = F_OFF(training.loss),
      .lo = 0, .hi = BIG,
      .doc = "none, enet (1/ln(1.02+p)), median_freq (SegNet) or a list of n_classes weights"},
@@ -173,9 +175,10 @@ static const key_def g_keys[] = {
     SEC("training.sampling", "pixels that get a loss: model.arch pixelnet runs its head and loss at these only"),
     INT("training.sampling.pixels_per_image", training.sampling.pixels_per_image, "2000", 1, 1 << 26,
         "pixels drawn from each training image per step (PixelNet: 2000)"),
-    ENUM("training.sampling.strategy", training.sampling.strategy, "uniform", "uniform|class_balanced|edge_balanced",
+    ENUM("training.sampling.strategy", training.sampling.strategy, "uniform", "uniform|class_balanced|edge_balanced|all",
          "uniform over labelled pixels without replacement; class_balanced: equal counts per class present; "
-         "edge_balanced: positives (label > 0) and negatives in the ratio pos_fraction"),
+         "edge_balanced: positives (label > 0) and negatives in the ratio pos_fraction; all: every pixel of the crop "
+         "(pixels_per_image ignored), the all-pixel baseline"),
     FLT("training.sampling.pos_fraction", training.sampling.pos_fraction, "0.5", 0, 1,
         "edge_balanced: share of positive pixels"),
 

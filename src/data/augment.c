@@ -114,9 +114,10 @@ void pixl__hflip(pixl_image *im, int32_t *labels)
 }
 
 int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *img, const int32_t *labels,
-                  const uint8_t *pad, pixl_image **out_img, int32_t **out_labels)
+                  const uint8_t *pad, pixl_image **out_img, int32_t **out_labels, int *flipped)
 {
     *out_img = NULL;
+    if (flipped) *flipped = 0;
     if (out_labels) *out_labels = NULL;
     if (!o || !img || !img->data || img->depth != 8)
         return pixl_set_error(PIXL_ERR_ARG, "pixl_augment: needs options and an 8-bit image");
@@ -201,7 +202,10 @@ int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *i
     }
 
     /* 5. horizontal flip */
-    if (o->hflip && u_flip < 0.5f) pixl__hflip(out, lout);
+    if (o->hflip && u_flip < 0.5f) {
+        pixl__hflip(out, lout);
+        if (flipped) *flipped = 1;
+    }
     *out_img = out;
     if (out_labels) *out_labels = lout;
     return PIXL_OK;
@@ -215,5 +219,5 @@ int pixl_augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *im
         return pixl_set_error(PIXL_ERR_ARG, "pixl_augment: invalid image");
     uint8_t pad[4] = {0, 0, 0, 0};
     for (int k = 0; k < img->channels && k < 3; k++) pad[k] = mean ? clamp_u8(mean[k] * 255.0f) : 0;
-    return pixl__augment(o, seed, img, labels, pad, out_img, out_labels);
+    return pixl__augment(o, seed, img, labels, pad, out_img, out_labels, NULL);
 }

@@ -59,7 +59,8 @@ int pixl__synthetic_normals_render(int w, int h, uint64_t seed, int64_t index, u
  * `pad` holds the padding value of each channel. */
 /* mirror an 8-bit image (and its labels, may be NULL) left-right in place */
 void pixl__hflip(pixl_image *im, int32_t *labels);
+/* *flipped (may be NULL) says whether the sample was mirrored. */
 int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *img, const int32_t *labels,
-                  const uint8_t *pad, pixl_image **out_img, int32_t **out_labels);
+                  const uint8_t *pad, pixl_image **out_img, int32_t **out_labels, int *flipped);
 
 #endif

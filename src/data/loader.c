@@ -26,9 +26,11 @@ typedef struct {
     char err[1024];
     float *images;        /* fixed size: n*3*H*W; variable size: packed by the consumer */
     int32_t *labels;
+    float *targets;       /* dense targets: n*TC*H*W (fixed) or packed (variable) */
     size_t img_cap, lab_cap; /* elements (variable size) */
     float **s_img;        /* variable size: per-sample buffers */
     int32_t **s_lab;
+    float **s_tgt;
     int *s_w, *s_h;
     size_t *s_cap;
 } slot;
@@ -40,6 +42,7 @@ struct pixl_loader {
     int has_aug;
     int N, bs, bpe;
     int fixed, out_w, out_h;
+    int tc;               /* dense target channels (0: labels only) */
     float mean[3], std[3];
     uint8_t pad[3];
     int n_slots;
@@ -114,6 +117,46 @@ static slot *claim(pixl_loader *L, int *j)
 
 /* ------------------------------------------------------------- one sample */
 
+/* Dense targets ride through every geometric step as an index map: pixel q
+ * of the decoded sample is labelled -(q+1) when it has a target (negative,
+ * so never confused with the padding label 255) and 255 when not. Resizing,
+ * scaling, cropping and flipping move these labels nearest-neighbour; the
+ * targets are then gathered from the source pixels they name. */
+static int load_indexed(pixl_loader *L, int idx, pixl_image **img, int32_t **lab, float **tsrc)
+{
+    uint8_t *mask = NULL;
+    int rc = pixl_dataset_load_normals(L->ds, idx, img, tsrc, &mask);
+    if (rc) return rc;
+    const size_t np = (size_t)(*img)->width * (*img)->height;
+    *lab = pixl_malloc(sizeof(int32_t) * np);
+    if (!*lab) {
+        pixl_image_free(*img), free(*tsrc), free(mask);
+        *img = NULL, *tsrc = NULL;
+        return PIXL_ERR_NOMEM;
+    }
+    for (size_t q = 0; q < np; q++) (*lab)[q] = mask[q] ? -(int32_t)q - 1 : PIXL_IGNORE_LABEL;
+    free(mask);
+    return PIXL_OK;
+}
+
+/* index map (np) -> labels 0 / 255 and tc target planes; a mirrored sample's
+ * normals have their x component negated */
+static void gather_targets(int tc, const int32_t *map, size_t np, const float *tsrc, size_t np_src, int flipped,
+                           int32_t *labels, float *targets)
+{
+    for (size_t p = 0; p < np; p++) {
+        int32_t v = map[p];
+        if (v < 0) {
+            size_t q = (size_t)(-(int64_t)v - 1);
+            labels[p] = 0;
+            for (int c = 0; c < tc; c++) targets[c * np + p] = (c == 0 && flipped ? -1 : 1) * tsrc[c * np_src + q];
+        } else {
+            labels[p] = PIXL_IGNORE_LABEL;
+            for (int c = 0; c < tc; c++) targets[c * np + p] = 0;
+        }
+    }
+}
+
 /* Outside the mutex. Returns status; error message in the thread's slot. */
 static int process(pixl_loader *L, slot *sl, int j)
 {
@@ -121,8 +164,10 @@ static int process(pixl_loader *L, slot *sl, int j)
     const int64_t epoch = sl->g / L->bpe;
     pixl_image *img = NULL, *im2 = NULL;
     int32_t *lab = NULL, *lab2 = NULL;
-    int rc = pixl_dataset_load(L->ds, idx, &img, &lab);
+    float *tsrc = NULL; /* dense targets: tc planes of the decoded sample, addressed through the index map */
+    int rc = L->tc ? load_indexed(L, idx, &img, &lab, &tsrc) : pixl_dataset_load(L->ds, idx, &img, &lab);
     if (rc) return rc;
+    const int src_w = img->width, src_h = img->height;
     if (L->o.resize_width > 0 && (img->width != L->o.resize_width || img->height != L->o.resize_height)) {
         im2 = pixl_image_resize(img, L->o.resize_width, L->o.resize_height);
         lab2 = im2 ? pixl_label_resize(lab, img->width, img->height, L->o.resize_width, L->o.resize_height) : NULL;
@@ -132,7 +177,7 @@ static int process(pixl_loader *L, slot *sl, int j)
         img = im2, lab = lab2;
         im2 = NULL, lab2 = NULL;
     }
-    int batch_flip = 0; /* hflip 2: one coin per batch, from (seed, batch number) */
+    int batch_flip = 0, flipped = 0; /* hflip 2: one coin per batch, from (seed, batch number) */
     if (!rc && L->has_aug && L->aug.hflip == 2) {
         uint64_t s = pixl_augment_seed(L->o.seed ^ 0x5eedf11bULL, sl->g, -1);
         batch_flip = pixl_rng_uniform(&s) < 0.5;
@@ -140,22 +185,23 @@ static int process(pixl_loader *L, slot *sl, int j)
     if (!rc && L->has_aug) {
         pixl_augment_opts a = L->aug;
         if (a.hflip == 2) a.hflip = 0;
-        rc = pixl__augment(&a, pixl_augment_seed(L->o.seed, epoch, idx), img, lab, L->pad, &im2, &lab2);
+        rc = pixl__augment(&a, pixl_augment_seed(L->o.seed, epoch, idx), img, lab, L->pad, &im2, &lab2, &flipped);
     } else if (!rc) {
         im2 = img, lab2 = lab;
         img = NULL, lab = NULL;
     }
-    if (!rc && batch_flip) pixl__hflip(im2, lab2);
+    if (!rc && batch_flip) pixl__hflip(im2, lab2), flipped = !flipped;
     pixl_image_free(img);
     free(lab);
     if (rc) {
         pixl_image_free(im2);
         free(lab2);
+        free(tsrc);
         return rc;
     }
     const int w = im2->width, h = im2->height;
     const size_t np = (size_t)w * h;
-    float *dst;
+    float *dst, *tdst = NULL;
     int32_t *ldst;
     if (L->fixed) {
         if (w != L->out_w || h != L->out_h) {
@@ -165,12 +211,14 @@ static int process(pixl_loader *L, slot *sl, int j)
         }
         dst = sl->images + (size_t)j * 3 * np;
         ldst = sl->labels + (size_t)j * np;
+        if (L->tc) tdst = sl->targets + (size_t)j * L->tc * np;
     } else {
         if (sl->s_cap[j] < np) {
-            free(sl->s_img[j]), free(sl->s_lab[j]);
+            free(sl->s_img[j]), free(sl->s_lab[j]), free(sl->s_tgt[j]);
             sl->s_img[j] = pixl_malloc(sizeof(float) * 3 * np);
             sl->s_lab[j] = pixl_malloc(sizeof(int32_t) * np);
-            sl->s_cap[j] = sl->s_img[j] && sl->s_lab[j] ? np : 0;
+            sl->s_tgt[j] = L->tc ? pixl_malloc(sizeof(float) * (size_t)L->tc * np) : NULL;
+            sl->s_cap[j] = sl->s_img[j] && sl->s_lab[j] && (!L->tc || sl->s_tgt[j]) ? np : 0;
             if (!sl->s_cap[j]) {
                 rc = PIXL_ERR_NOMEM;
                 goto done;
@@ -179,12 +227,15 @@ static int process(pixl_loader *L, slot *sl, int j)
         sl->s_w[j] = w, sl->s_h[j] = h;
         dst = sl->s_img[j];
         ldst = sl->s_lab[j];
+        tdst = sl->s_tgt[j];
     }
     rc = pixl_image_to_chw(im2, L->mean, L->std, dst);
-    if (!rc) memcpy(ldst, lab2, sizeof(int32_t) * np);
+    if (!rc && L->tc) gather_targets(L->tc, lab2, np, tsrc, (size_t)src_w * src_h, flipped, ldst, tdst);
+    else if (!rc) memcpy(ldst, lab2, sizeof(int32_t) * np);
 done:
     pixl_image_free(im2);
     free(lab2);
+    free(tsrc);
     return rc;
 }
 
@@ -271,10 +322,10 @@ void pixl_loader_free(pixl_loader *L)
     if (L->slots)
         for (int s = 0; s < L->n_slots; s++) {
             slot *sl = &L->slots[s];
-            free(sl->indices), free(sl->images), free(sl->labels);
+            free(sl->indices), free(sl->images), free(sl->labels), free(sl->targets);
             if (sl->s_img)
-                for (int j = 0; j < L->bs; j++) free(sl->s_img[j]), free(sl->s_lab[j]);
-            free(sl->s_img), free(sl->s_lab), free(sl->s_w), free(sl->s_h), free(sl->s_cap);
+                for (int j = 0; j < L->bs; j++) free(sl->s_img[j]), free(sl->s_lab[j]), free(sl->s_tgt[j]);
+            free(sl->s_img), free(sl->s_lab), free(sl->s_tgt), free(sl->s_w), free(sl->s_h), free(sl->s_cap);
         }
     free(L->slots);
     free(L->perm);
@@ -308,13 +359,19 @@ pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o)
     }
     if (o->augment) { /* validate the options once, on a tiny image */
         pixl_image *t = pixl_image_new(2, 2, 3, 8), *t2 = NULL;
-        int rc = t ? pixl__augment(o->augment, 0, t, NULL, NULL, &t2, NULL) : PIXL_ERR_NOMEM;
+        int rc = t ? pixl__augment(o->augment, 0, t, NULL, NULL, &t2, NULL, NULL) : PIXL_ERR_NOMEM;
         pixl_image_free(t), pixl_image_free(t2);
         if (rc) return NULL;
+    }
+    if (o->dense_targets && pixl_dataset_task(ds) != PIXL_TASK_NORMALS) {
+        pixl_set_error(PIXL_ERR_ARG, "pixl_loader_new: dense_targets: the %s dataset has no per-pixel float targets",
+                       pixl_dataset_kind(ds));
+        return NULL;
     }
     pixl_loader *L = pixl_calloc(1, sizeof *L);
     if (!L) return NULL;
     L->ds = ds;
+    L->tc = o->dense_targets ? 3 : 0;
     L->o = *o;
     L->o.batch_size = bs;
     L->o.augment = NULL;
@@ -356,14 +413,16 @@ pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o)
             }
             sl->images = pixl_malloc(sizeof(float) * ni);
             sl->labels = pixl_malloc(sizeof(int32_t) * nl);
-            ok = sl->images && sl->labels;
+            if (L->tc) sl->targets = pixl_malloc(sizeof(float) * nl * (size_t)L->tc);
+            ok = sl->images && sl->labels && (!L->tc || sl->targets);
         } else if (ok) {
             sl->s_img = pixl_calloc((size_t)bs, sizeof(float *));
             sl->s_lab = pixl_calloc((size_t)bs, sizeof(int32_t *));
+            sl->s_tgt = pixl_calloc((size_t)bs, sizeof(float *));
             sl->s_w = pixl_calloc((size_t)bs, sizeof(int));
             sl->s_h = pixl_calloc((size_t)bs, sizeof(int));
             sl->s_cap = pixl_calloc((size_t)bs, sizeof(size_t));
-            ok = sl->s_img && sl->s_lab && sl->s_w && sl->s_h && sl->s_cap;
+            ok = sl->s_img && sl->s_lab && sl->s_tgt && sl->s_w && sl->s_h && sl->s_cap;
         }
     }
     if (!ok || start_workers(L)) {
@@ -414,21 +473,26 @@ static int pack(pixl_loader *L, slot *sl, pixl_batch *b)
     if (sl->n == 1) {
         b->images = sl->s_img[0];
         b->labels = sl->s_lab[0];
+        b->targets = sl->s_tgt[0];
         return PIXL_OK;
     }
+    const size_t tc = (size_t)L->tc;
     if (sl->img_cap < np * 3 * sl->n) {
-        free(sl->images), free(sl->labels);
+        free(sl->images), free(sl->labels), free(sl->targets);
         sl->images = pixl_malloc(sizeof(float) * np * 3 * sl->n);
         sl->labels = pixl_malloc(sizeof(int32_t) * np * sl->n);
-        sl->img_cap = sl->images && sl->labels ? np * 3 * sl->n : 0;
+        sl->targets = tc ? pixl_malloc(sizeof(float) * np * tc * sl->n) : NULL;
+        sl->img_cap = sl->images && sl->labels && (!tc || sl->targets) ? np * 3 * sl->n : 0;
         if (!sl->img_cap) return PIXL_ERR_NOMEM;
     }
     for (int j = 0; j < sl->n; j++) {
         memcpy(sl->images + (size_t)j * 3 * np, sl->s_img[j], sizeof(float) * 3 * np);
         memcpy(sl->labels + (size_t)j * np, sl->s_lab[j], sizeof(int32_t) * np);
+        if (tc) memcpy(sl->targets + (size_t)j * tc * np, sl->s_tgt[j], sizeof(float) * tc * np);
     }
     b->images = sl->images;
     b->labels = sl->labels;
+    b->targets = sl->targets;
     return PIXL_OK;
 }
 
@@ -471,6 +535,7 @@ int pixl_loader_next(pixl_loader *L, pixl_batch *b)
     if (!rc) {
         b->n = sl->n;
         b->channels = 3;
+        b->target_channels = L->tc;
         b->indices = sl->indices;
         b->epoch = sl->g / L->bpe;
         b->batch = (int)(sl->g % L->bpe);
@@ -478,6 +543,7 @@ int pixl_loader_next(pixl_loader *L, pixl_batch *b)
             b->width = L->out_w, b->height = L->out_h;
             b->images = sl->images;
             b->labels = sl->labels;
+            b->targets = sl->targets;
         } else {
             rc = pack(L, sl, b);
         }

@@ -34,8 +34,10 @@ typedef struct pixl_pn_train {
     pixl_tensor *pixels;  /* (B*k, 3) int32 input */
     pixl_tensor *labels;  /* (B*k) int32 input */
     pixl_tensor *logits;  /* (B*k, K) */
-    pixl_tensor *target, *mask; /* balanced_bce: (B*k, 1) float inputs from the sampled labels */
+    pixl_tensor *target, *mask; /* balanced_bce: (B*k, 1) float inputs from the sampled labels;
+                                   normal: (B*k, 3) float normals and (B*k) int32 validity */
     int ignore;           /* the ignored label (balanced_bce) */
+    int normals;          /* training.loss.name normal */
     pixl_sampler_opts so;
     uint64_t seed;
 } pixl_pn_train;
@@ -45,10 +47,14 @@ typedef struct pixl_pn_train {
  * cross-entropy (class weights `weight` or NULL; labels equal to
  * `ignore_index` skipped, -1: PIXL_IGNORE_LABEL), or with training.loss.name
  * balanced_bce (mo->n_classes 1) the class-balanced sigmoid cross-entropy
- * of label 1 against the rest. Returns the loss or NULL (ctx error). */
+ * of label 1 against the rest, or with normal (mo->n_classes 3) the normal
+ * loss at sampled pixels with a target (label 0; batches of a loader with
+ * dense_targets). Returns the loss or NULL (ctx error). */
 pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, const pixl_model_opts *mo,
                                  pixl_tensor *x, pixl_tensor *weight, int ignore_index, pixl_pn_train *st);
-/* Draw this step's pixels from the batch's labels (B, H, W) into the inputs. */
-int pixl_pn_train_sample(pixl_pn_train *st, const int32_t *labels, int B, int H, int W, int64_t step);
+/* Draw this step's pixels from the batch's labels (B, H, W) into the inputs;
+ * with the normal loss also their targets from `targets` (B, 3, H, W). */
+int pixl_pn_train_sample(pixl_pn_train *st, const int32_t *labels, const float *targets, int B, int H, int W,
+                         int64_t step);
 
 #endif

@@ -40,7 +40,14 @@ static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_
     int32_t *list = pixl_malloc((size_t)(hw ? hw : 1) * sizeof(int32_t));
     if (!list) return -1;
     int64_t m = 0, ret = k;
-    if (o->kind == PIXL_SAMPLE_UNIFORM) {
+    if (o->kind == PIXL_SAMPLE_ALL) {
+        m = 0;
+        for (int64_t q = 0; q < hw; q++) {
+            idx[q] = (int32_t)q;
+            m += valid_label(o, lab[q]);
+        }
+        ret = m ? k : 0;
+    } else if (o->kind == PIXL_SAMPLE_UNIFORM) {
         for (int64_t q = 0; q < hw; q++)
             if (valid_label(o, lab[q])) list[m++] = (int32_t)q;
         if (m) draw(list, m, k, pixl_hash64(key, 0), idx);
@@ -117,8 +124,12 @@ int64_t pixl_sample_pixels(const pixl_sampler_opts *o, uint64_t seed, const int3
                               w);
     if (o->per_image < 1)
         return pixl_set_error(PIXL_ERR_ARG, "pixl_sample_pixels: per_image is %d, must be > 0", o->per_image);
-    if (o->kind != PIXL_SAMPLE_UNIFORM && o->kind != PIXL_SAMPLE_CLASS_BALANCED && o->kind != PIXL_SAMPLE_EDGE_BALANCED)
+    if (o->kind != PIXL_SAMPLE_UNIFORM && o->kind != PIXL_SAMPLE_CLASS_BALANCED && o->kind != PIXL_SAMPLE_EDGE_BALANCED &&
+        o->kind != PIXL_SAMPLE_ALL)
         return pixl_set_error(PIXL_ERR_ARG, "pixl_sample_pixels: unknown sampler kind %d", (int)o->kind);
+    if (o->kind == PIXL_SAMPLE_ALL && (int64_t)o->per_image != (int64_t)h * w)
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_sample_pixels: ALL takes every pixel: per_image %d, label maps %dx%d",
+                              o->per_image, h, w);
     if (o->kind == PIXL_SAMPLE_EDGE_BALANCED && !(o->pos_fraction >= 0 && o->pos_fraction <= 1))
         return pixl_set_error(PIXL_ERR_ARG, "pixl_sample_pixels: pos_fraction %g is outside [0, 1]",
                               (double)o->pos_fraction);
@@ -143,7 +154,8 @@ int64_t pixl_sample_pixels(const pixl_sampler_opts *o, uint64_t seed, const int3
             row[3 * j] = i;
             row[3 * j + 1] = (int32_t)(q / w);
             row[3 * j + 2] = (int32_t)(q % w);
-            if (sampled_labels) sampled_labels[(int64_t)i * k + j] = got ? lab[q] : empty;
+            if (sampled_labels)
+                sampled_labels[(int64_t)i * k + j] = got && valid_label(o, lab[q]) ? lab[q] : empty;
         }
         total += got;
         free(idx);

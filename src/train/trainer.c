@@ -192,6 +192,7 @@ typedef struct {
     pixl_tensor *bce_target, *bce_mask; /* balanced_bce, dense models: (B, 1, H, W) from the labels */
     int pixelnet;      /* arch pixelnet: head and loss at sampled pixels */
     int edges;         /* edge dataset: validation by the BSDS benchmark, best by ODS F */
+    int normals;       /* normal dataset: normal loss, validation by angular errors, best by mean error */
     int ignore;        /* the loss's ignored label */
     pixl_pn_train pn;
     logger lg;
@@ -199,7 +200,7 @@ typedef struct {
     int64_t step, epoch;
     int batch_in_epoch;
     double elapsed0; /* seconds trained before a resume */
-    double best_miou;
+    double best_miou;  /* best validation score, higher is better: mIoU, ODS F, or -mean angle (normals) */
 } run;
 
 static int save_last(run *r, double elapsed)
@@ -267,10 +268,40 @@ static int validate_edges(run *r, double elapsed, double train_loss)
     return rc;
 }
 
+/* normal datasets: angular errors of the predicted normals; the best is the lowest mean error */
+static int validate_normals(run *r, double elapsed, double train_loss)
+{
+    pixl_eval_opts eo = {.limit = r->cfg->validation.limit};
+    pixl_normal_metrics *acc = pixl_normal_metrics_new();
+    if (!acc) return PIXL_ERR_NOMEM;
+    pixl_normal_scores s;
+    double t0 = now_s();
+    int rc = pixl_evaluate_normals(r->model, r->val, &eo, acc);
+    if (!rc) rc = pixl_normal_metrics_scores(acc, &s);
+    pixl_normal_metrics_free(acc);
+    if (rc) return rc;
+    int best = -s.mean > r->best_miou;
+    if (best) r->best_miou = -s.mean;
+    logf_(&r->lg,
+          "val  step %lld epoch %lld  %.1f min  mean %.2f  median %.2f deg  within 11.25/22.5/30: %.1f/%.1f/%.1f%%  "
+          "(%.1f s)%s\n",
+          (long long)r->step, (long long)r->epoch, elapsed / 60, s.mean, s.median, 100 * s.within_11_25,
+          100 * s.within_22_5, 100 * s.within_30, now_s() - t0, best ? "  best" : "");
+    char js[384];
+    snprintf(js, sizeof js,
+             "{\"pixels\":%lld,\"mean\":%.6f,\"median\":%.6f,\"rmse\":%.6f,\"within_11_25\":%.6f,"
+             "\"within_22_5\":%.6f,\"within_30\":%.6f}",
+             (long long)s.n_pixels, s.mean, s.median, s.rmse, s.within_11_25, s.within_22_5, s.within_30);
+    log_val_record(r, elapsed, train_loss, best, js);
+    if (best && r->cfg->output.keep_best) rc = save_best(r, "val_mean_angle_deg", s.mean, elapsed);
+    return rc;
+}
+
 static int validate(run *r, double elapsed, double train_loss)
 {
     const pixl_train_config *cfg = r->cfg;
     if (r->edges) return validate_edges(r, elapsed, train_loss);
+    if (r->normals) return validate_normals(r, elapsed, train_loss);
     pixl_confusion *conf = pixl_confusion_new(r->K, PIXL_IGNORE_LABEL);
     if (!conf) return pixl_last_status();
     pixl_eval_opts eo = {.flip = cfg->validation.flip, .batch_size = cfg->validation.batch_size,
@@ -335,7 +366,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
 {
     run r = {0};
     r.cfg = cfg;
-    r.best_miou = -1;
+    r.best_miou = -1e300;
     r.lg.out = hooks && hooks->log ? hooks->log : stderr;
     r.lg.quiet = hooks && hooks->quiet;
     r.lg.tty = !r.lg.quiet && isatty(fileno(r.lg.out));
@@ -355,10 +386,25 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         cleanup(&r);
         return pixl_last_status();
     }
-    const int bce = cfg->training.loss.name == PIXL_LOSS_BALANCED_BCE;
-    const int dsK = pixl_dataset_n_classes(r.train), wantK = bce ? 1 : dsK; /* balanced_bce: one sigmoid output */
+    const int bce = cfg->training.loss.name == PIXL_LOSS_BALANCED_BCE, nrm = cfg->training.loss.name == PIXL_LOSS_NORMAL;
+    /* balanced_bce: one sigmoid output; normal: the 3 components */
+    const int dsK = pixl_dataset_n_classes(r.train), wantK = bce ? 1 : nrm ? 3 : dsK;
     r.edges = pixl_dataset_task(r.train) == PIXL_TASK_EDGES;
+    r.normals = pixl_dataset_task(r.train) == PIXL_TASK_NORMALS;
     r.K = cfg->model.n_classes > 0 ? cfg->model.n_classes : wantK;
+    if (nrm != r.normals || (nrm && strcmp(cfg->model.arch, "pixelnet")) ||
+        (nrm && cfg->training.loss.class_weights != PIXL_CLASS_WEIGHTS_NONE)) {
+        rc = pixl_set_error(PIXL_ERR_ARG, "%s",
+                            !nrm ? "the data set has surface normals: set training.loss.name: normal"
+                            : !r.normals
+                                ? "training.loss.name normal needs a data set with surface normals (synthetic_normals)"
+                            : strcmp(cfg->model.arch, "pixelnet")
+                                ? "training.loss.name normal: only model.arch pixelnet trains normals so far (its head "
+                                  "and loss at sampled pixels); dense models would need the loss over (N, 3, H, W)"
+                                : "training.loss.name normal: class_weights do not apply (set none)");
+        cleanup(&r);
+        return rc;
+    }
     if (bce && (dsK != 2 || !r.edges)) {
         rc = pixl_set_error(PIXL_ERR_ARG,
                             "training.loss.name balanced_bce trains edge models: it needs an edge data set with labels "
@@ -369,7 +415,8 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     }
     if (r.K != wantK) {
         rc = pixl_set_error(PIXL_ERR_ARG, "model.n_classes is %d but data set '%s' has %d classes%s", r.K,
-                            cfg->data.dataset, dsK, bce ? " (balanced_bce: model.n_classes 1)" : "");
+                            cfg->data.dataset, dsK,
+                            bce ? " (balanced_bce: model.n_classes 1)" : nrm ? " (normal: model.n_classes 3)" : "");
         cleanup(&r);
         return rc;
     }
@@ -431,8 +478,9 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     pixl_model_set_norm(r.model, pixl_dataset_mean(r.train), pixl_dataset_std(r.train));
     {
         const char **names = calloc((size_t)r.K, sizeof *names);
-        /* balanced_bce: the single output is the dataset's class 1 */
-        for (int k = 0; names && k < r.K; k++) names[k] = pixl_dataset_class_name(r.train, bce ? 1 : k);
+        /* balanced_bce: the single output is the dataset's class 1; normal: the components */
+        static const char *const xyz[3] = {"normal_x", "normal_y", "normal_z"};
+        for (int k = 0; names && k < r.K; k++) names[k] = nrm ? xyz[k] : pixl_dataset_class_name(r.train, bce ? 1 : k);
         pixl_model_set_classes(r.model, names, pixl_dataset_colours(r.train) + (bce ? 3 : 0));
         free(names);
     }
@@ -503,7 +551,8 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
                             .blur_sigma_min = 0.1f, .blur_sigma_max = 1.5f};
     pixl_loader_opts lo = {.batch_size = B, .shuffle = 1, .drop_last = 1, .seed = (uint64_t)cfg->training.seed,
                            .n_workers = cfg->data.n_workers, .augment = &ao,
-                           .resize_width = cfg->data.img_cols, .resize_height = cfg->data.img_rows};
+                           .resize_width = cfg->data.img_cols, .resize_height = cfg->data.img_rows,
+                           .dense_targets = r.normals};
     r.loader = pixl_loader_new(r.train, &lo);
     if (!r.opt || !r.loader) {
         rc = pixl_last_status();
@@ -535,7 +584,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
             r.epoch = atoll(e);
             r.batch_in_epoch = atoi(bi);
             r.elapsed0 = el ? atof(el) : 0;
-            r.best_miou = bm ? atof(bm) : -1;
+            r.best_miou = bm ? atof(bm) : -1e300;
         }
         free(s);
         free(e);
@@ -619,7 +668,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         }
         memcpy(pixl_tensor_data(r.x), bt.images, sizeof(float) * (size_t)B * 3 * TH * TW);
         memcpy(pixl_tensor_data(r.y), bt.labels, sizeof(int32_t) * (size_t)B * TH * TW);
-        if (r.pixelnet && (rc = pixl_pn_train_sample(&r.pn, bt.labels, B, TH, TW, r.step))) break;
+        if (r.pixelnet && (rc = pixl_pn_train_sample(&r.pn, bt.labels, bt.targets, B, TH, TW, r.step))) break;
         if (r.bce_target)
             pixl_labels_to_binary(bt.labels, (int64_t)B * TH * TW, r.ignore, pixl_tensor_data(r.bce_target),
                                   pixl_tensor_data(r.bce_mask));
@@ -687,7 +736,8 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         pixl_loader_stats ls;
         pixl_loader_get_stats(r.loader, &ls);
         char best[64] = "no validation yet";
-        if (r.best_miou >= 0 && r.edges) snprintf(best, sizeof best, "best val ODS F %.4f", r.best_miou);
+        if (r.normals && r.best_miou > -1e30) snprintf(best, sizeof best, "best val mean angle %.2f deg", -r.best_miou);
+        else if (r.best_miou >= 0 && r.edges) snprintf(best, sizeof best, "best val ODS F %.4f", r.best_miou);
         else if (r.best_miou >= 0) snprintf(best, sizeof best, "best val mIoU %.2f%%", 100 * r.best_miou);
         logf_(&r.lg, "%s at step %lld (%.1f min): %s; loader waited %.1f%% of the time "
                      "(capacity %.1f img/s)\n",
