@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_torch.h"
 #include "pixl.h"
 
 typedef enum { B_CONV, B_CONVT, B_BN_RELU, B_RESIZE, B_MAXPOOL } bench_kind;
@@ -153,76 +154,24 @@ done:
 
 int cmd_bench_pac(int argc, char **argv); /* cmd_bench_pac.c: pixl bench pac */
 
-/* bench/bench_torch_ops.py next to the working directory or the executable */
-static int find_script(char *out, size_t len)
-{
-    const char *env = getenv("PIXL_BENCH_SCRIPT");
-    if (env && !access(env, R_OK)) return snprintf(out, len, "%s", env), 0;
-    if (!access("bench/bench_torch_ops.py", R_OK)) return snprintf(out, len, "bench/bench_torch_ops.py"), 0;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return -1;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return -1;
-    *slash = 0;
-    const char *rel[] = {"/../bench/bench_torch_ops.py", "/bench/bench_torch_ops.py", "/../../bench/bench_torch_ops.py"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(out, len, "%s%s", exe, rel[i]);
-        if (!access(out, R_OK)) return 0;
-    }
-    return -1;
-}
-
 /* run the PyTorch side; returns the parsed "ops" object's parent or NULL */
 static cJSON *run_torch(int threads, const char *filter, int runs)
 {
-    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-        printf("PyTorch: not available (/usr/bin/python3 cannot import torch); pixl only\n");
+    char args[512];
+    snprintf(args, sizeof args, " --threads %d --runs %d --filter", threads, runs);
+    if (pixl_tool_shell_arg(args, sizeof args, filter)) {
+        printf("PyTorch: filter '%s' is too long; pixl only\n", filter);
         return NULL;
     }
-    char script[PATH_MAX + 64], cmd[2 * PATH_MAX + 256];
-    if (find_script(script, sizeof script)) {
-        printf("PyTorch: bench/bench_torch_ops.py not found (set PIXL_BENCH_SCRIPT); pixl only\n");
-        return NULL;
-    }
-    for (const char *c = filter; *c; c++)
-        if (!(*c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9'))) {
-            printf("PyTorch: filter '%s' has characters other than [A-Za-z0-9_]; pixl only\n", filter);
-            return NULL;
-        }
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --threads %d --runs %d --filter '%s'", script, threads, runs,
-             filter);
-    FILE *p = popen(cmd, "r");
-    if (!p) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
-        n += k;
-        if (n + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            } else
-                buf = nb;
-        }
-    }
-    int rc = pclose(p);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    cJSON *j = rc == 0 ? cJSON_Parse(buf) : NULL;
-    if (!j) printf("PyTorch: the benchmark script failed (exit %d); pixl only\n", rc);
-    free(buf);
-    return j;
+    return pixl_tool_run_torch("bench_torch_ops.py", "PIXL_BENCH_SCRIPT", args);
 }
 
 static void usage(void)
 {
     fprintf(stderr, "usage: pixl bench ops [--threads N] [--filter STR] [--runs R] [--no-torch]\n"
                     "       pixl bench models [--models NAME,...] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]\n"
-                    "       pixl bench pixelnet [--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S]\n");
+                    "       pixl bench pixelnet [--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S]\n"
+                    "                           [--no-torch]\n");
 }
 
 int cmd_bench_models(int argc, char **argv); /* cmd_bench_models.c */

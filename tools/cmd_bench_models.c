@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_torch.h"
 #include "pixl_impl.h"
 
 double info_node_macs(const pixl_tensor *t); /* cmd_info.c */
@@ -123,72 +124,16 @@ done:
     pixl_model_free(m);
 }
 
-static int find_torch_script(char *out, size_t len)
-{
-    const char *env = getenv("PIXL_BENCH_MODELS_SCRIPT");
-    if (env && !access(env, R_OK)) return snprintf(out, len, "%s", env), 0;
-    if (!access("bench/bench_torch_models.py", R_OK)) return snprintf(out, len, "bench/bench_torch_models.py"), 0;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) return -1;
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash) return -1;
-    *slash = 0;
-    const char *rel[] = {"/../bench/bench_torch_models.py", "/bench/bench_torch_models.py",
-                         "/../../bench/bench_torch_models.py"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(out, len, "%s%s", exe, rel[i]);
-        if (!access(out, R_OK)) return 0;
-    }
-    return -1;
-}
-
-static int safe_arg(const char *s)
-{
-    for (; *s; s++)
-        if (!(*s == '_' || *s == ',' || *s == ':' || *s == '@' || *s == 'x' || (*s >= 'a' && *s <= 'z') ||
-              (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
-            return 0;
-    return 1;
-}
-
 static cJSON *run_torch(const char *models, int C, int H, int W, int K, int runs, int threads)
 {
-    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-        printf("PyTorch: not available (/usr/bin/python3 cannot import torch); pixl only\n");
+    char args[4096];
+    snprintf(args, sizeof args, " --threads %d --runs %d --input %dx%dx%d --classes %d --models", threads, runs, C, H,
+             W, K);
+    if (pixl_tool_shell_arg(args, sizeof args, models)) {
+        printf("PyTorch: model list too long; pixl only\n");
         return NULL;
     }
-    char script[PATH_MAX + 64], cmd[2 * PATH_MAX + 4096];
-    if (find_torch_script(script, sizeof script)) {
-        printf("PyTorch: bench/bench_torch_models.py not found (set PIXL_BENCH_MODELS_SCRIPT); pixl only\n");
-        return NULL;
-    }
-    if (!safe_arg(models)) {
-        printf("PyTorch: model list '%s' has unexpected characters; pixl only\n", models);
-        return NULL;
-    }
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --threads %d --runs %d --input %dx%dx%d --classes %d --models '%s'",
-             script, threads, runs, C, H, W, K, models);
-    FILE *p = popen(cmd, "r");
-    if (!p) return NULL;
-    size_t cap = 1 << 16, n = 0, k;
-    char *buf = malloc(cap);
-    while (buf && (k = fread(buf + n, 1, cap - n - 1, p)) > 0) {
-        n += k;
-        if (n + 1 == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) free(buf);
-            buf = nb;
-        }
-    }
-    int rc = pclose(p);
-    if (!buf) return NULL;
-    buf[n] = 0;
-    cJSON *j = rc == 0 ? cJSON_Parse(buf) : NULL;
-    if (!j) printf("PyTorch: the benchmark script failed (exit %d); pixl only\n", rc);
-    free(buf);
-    return j;
+    return pixl_tool_run_torch("bench_torch_models.py", "PIXL_BENCH_MODELS_SCRIPT", args);
 }
 
 static void usage(void)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_torch.h"
 #include "pixl.h"
 
 typedef struct pac_case {
@@ -142,34 +143,9 @@ done:
 
 static cJSON *run_torch(int threads, int runs)
 {
-    if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-        printf("PyTorch: not available (/usr/bin/python3 cannot import torch); pixl only\n");
-        return NULL;
-    }
-    char script[PATH_MAX + 64] = "bench/bench_pac.py", cmd[PATH_MAX + 256];
-    const char *env = getenv("PIXL_BENCH_PAC_SCRIPT");
-    if (env) snprintf(script, sizeof script, "%s", env);
-    if (access(script, R_OK)) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        char *slash = n > 0 ? (exe[n] = 0, strrchr(exe, '/')) : NULL;
-        if (slash) *slash = 0;
-        if (slash) snprintf(script, sizeof script, "%s/../bench/bench_pac.py", exe);
-        if (!slash || access(script, R_OK)) {
-            printf("PyTorch: bench/bench_pac.py not found (set PIXL_BENCH_PAC_SCRIPT); pixl only\n");
-            return NULL;
-        }
-    }
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' --threads %d --runs %d", script, threads, runs);
-    FILE *p = popen(cmd, "r");
-    if (!p) return NULL;
-    char buf[8192];
-    size_t n = fread(buf, 1, sizeof buf - 1, p);
-    int rc = pclose(p);
-    buf[n] = 0;
-    cJSON *j = rc == 0 ? cJSON_Parse(buf) : NULL;
-    if (!j) printf("PyTorch: the benchmark script failed (exit %d); pixl only\n", rc);
-    return j;
+    char args[128];
+    snprintf(args, sizeof args, " --threads %d --runs %d", threads, runs);
+    return pixl_tool_run_torch("bench_pac.py", "PIXL_BENCH_PAC_SCRIPT", args);
 }
 
 static double torch_ms(const cJSON *ops, const char *name, const char *key)

@@ -2,22 +2,40 @@
  * PixelNet with the head and loss at P sampled pixels per image against the
  * same network with the head at every pixel (the dense baseline: the
  * hypercolumn of all H*W pixels, so the same parameters and arithmetic per
- * pixel as the sampled head, only more pixels).
+ * pixel as the sampled head, only more pixels), and the same steps in
+ * PyTorch side by side.
  *
  *   pixl bench pixelnet [--backbone NAME] [--size HxW] [--batch B] [--classes K]
  *                       [--pixels P,P,...] [--mlp W,W] [--taps a,b] [--steps S]
- *                       [--threads N] [--no-dense]
+ *                       [--threads N] [--no-dense] [--no-torch]
  *
  * Defaults: backbone vgg16, 224x224, batch 5, 21 classes, P = 500,2000,8000,
- * PixelNet's head mlp 4096,4096 is not the default: 512,512 (pixl's). One
- * training step = draw the pixels (uniform sampler, random labels) + forward
- * + backward + SGD update, timed after one warm-up step; the median of S
- * steps is reported as images/s, with the planned memory of each graph. */
+ * 5 steps; the head is pixl's default mlp 512,512 (not PixelNet's 4096,4096).
+ * One training step = draw the pixels (uniform sampler, random labels) +
+ * forward + backward + SGD update (lr 1e-4, momentum 0.9), timed after one
+ * warm-up step; the median of S steps is reported as ms/step and images/s,
+ * with the planned memory of each graph.
+ *
+ * The reference (unless --no-torch): after the pixl runs,
+ * /usr/bin/python3 bench/bench_pixelnet.py (PIXL_BENCH_PIXELNET_SCRIPT, or
+ * ../bench/ next to the executable) with the same backbone, size, batch,
+ * classes, pixels, mlp, taps, steps and pixl's thread count: the same network
+ * in PyTorch (torchvision trunk, pixl's taps through BatchNorm2d(affine=False),
+ * the hypercolumn as F.embedding_bag over the taps' rows with the four
+ * bilinear neighbours, the MLP head, cross-entropy, SGD) timed the same way.
+ * Its ms/step and the speed-up (torch ms / pixl ms) are added per row. When
+ * torch, the script or its tap list (it exits nonzero if it cannot match
+ * pixl's taps) is missing, the table is pixl's only. */
+#include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "bench_torch.h"
 #include "pixelnet/pixelnet_impl.h"
 
 static double now_s(void)
@@ -107,21 +125,61 @@ static int run_one(const bench_cfg *bc, int64_t P, int dense, double *ips, doubl
     return rc;
 }
 
+/* PyTorch reference: bench/bench_pixelnet.py's JSON, or NULL (the reason printed) */
+static cJSON *run_torch(const bench_cfg *bc, const char *pixels, const char *mlp, const char *taps, int dense,
+                        int threads)
+{
+    char args[2048];
+    snprintf(args, sizeof args, " --size %dx%d --batch %d --classes %d --steps %d --threads %d%s --backbone", bc->H,
+             bc->W, bc->B, bc->K, bc->steps, threads, dense ? "" : " --no-dense");
+    int bad = pixl_tool_shell_arg(args, sizeof args, bc->backbone);
+    strncat(args, " --pixels", sizeof args - strlen(args) - 1);
+    bad |= pixl_tool_shell_arg(args, sizeof args, pixels);
+    if (mlp) {
+        strncat(args, " --mlp", sizeof args - strlen(args) - 1);
+        bad |= pixl_tool_shell_arg(args, sizeof args, mlp);
+    }
+    if (taps) {
+        strncat(args, " --taps", sizeof args - strlen(args) - 1);
+        bad |= pixl_tool_shell_arg(args, sizeof args, taps);
+    }
+    if (bad) {
+        printf("PyTorch: options too long for the script's command line; pixl only\n");
+        return NULL;
+    }
+    return pixl_tool_run_torch("bench_pixelnet.py", "PIXL_BENCH_PIXELNET_SCRIPT", args);
+}
+
+static double torch_ms(const cJSON *j, const char *key)
+{
+    const cJSON *c = j ? cJSON_GetObjectItemCaseSensitive(j, "configs") : NULL;
+    const cJSON *v = c ? cJSON_GetObjectItemCaseSensitive(c, key) : NULL;
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: pixl bench pixelnet [--backbone NAME] [--size HxW] [--batch B] [--classes K]\n"
                     "                           [--pixels P,P,...] [--mlp W,W] [--taps a,b] [--steps S] [--threads N]\n"
-                    "                           [--no-dense]\n");
+                    "                           [--no-dense] [--no-torch]\n");
 }
+
+typedef struct bench_row {
+    char key[24];     /* the torch script's configuration name: P or "dense" */
+    int64_t P;
+    int ok;
+    double ips, ms, mb;
+} bench_row;
 
 int cmd_bench_pixelnet(int argc, char **argv)
 {
     bench_cfg bc = {.backbone = "vgg16", .H = 224, .W = 224, .B = 5, .K = 21, .steps = 5};
     const char *pixels = "500,2000,8000", *mlp = NULL, *taps = NULL;
-    int dense = 1;
+    int dense = 1, torch = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-dense")) dense = 0;
+        else if (!strcmp(a, "--no-torch")) torch = 0;
         else if (!v) {
             usage();
             return 2;
@@ -146,31 +204,74 @@ int cmd_bench_pixelnet(int argc, char **argv)
     int o = 0;
     if (mlp) o += snprintf(bc.variant + o, sizeof bc.variant - (size_t)o, "mlp=%s;", mlp);
     if (taps) o += snprintf(bc.variant + o, sizeof bc.variant - (size_t)o, "taps=%s;", taps);
+    const int threads = pixl_num_threads();
     printf("PixelNet training throughput: backbone %s, %dx%d, batch %d, %d classes, %s, %d threads, median of %d "
            "steps\n",
-           bc.backbone, bc.H, bc.W, bc.B, bc.K, bc.variant[0] ? bc.variant : "default head", pixl_num_threads(),
-           bc.steps);
-    printf("%-22s %12s %10s %10s %10s\n", "pixels per image", "share", "ms/step", "images/s", "arena MB");
+           bc.backbone, bc.H, bc.W, bc.B, bc.K, bc.variant[0] ? bc.variant : "default head", threads, bc.steps);
+    fflush(stdout);
+    /* the pixl runs first, then the reference (no idle pixl threads around), then the table */
     char list[256];
     snprintf(list, sizeof list, "%s", pixels);
-    int failed = 0;
-    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int64_t P = atoll(tok);
-        double ips = 0, ms = 0, mb = 0;
-        if (P < 1) continue;
-        if (run_one(&bc, P, 0, &ips, &ms, &mb)) {
-            failed++;
-            continue;
-        }
-        printf("%-22lld %11.2f%% %10.1f %10.2f %10.1f\n", (long long)P, 100.0 * (double)P / ((double)bc.H * bc.W),
-               ms, ips, mb);
-        fflush(stdout);
+    int n_rows = 1;
+    for (const char *c = list; *c; c++) n_rows += *c == ',';
+    bench_row *rows = calloc((size_t)n_rows + 1, sizeof *rows);
+    if (!rows) {
+        fprintf(stderr, "pixl bench pixelnet: out of memory\n");
+        return 1;
+    }
+    int n = 0, failed = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok && n < n_rows; tok = strtok_r(NULL, ",", &save)) {
+        bench_row *r = &rows[n];
+        r->P = atoll(tok);
+        if (r->P < 1) continue;
+        snprintf(r->key, sizeof r->key, "%lld", (long long)r->P);
+        r->ok = !run_one(&bc, r->P, 0, &r->ips, &r->ms, &r->mb);
+        failed += !r->ok;
+        n++;
     }
     if (dense) {
-        double ips = 0, ms = 0, mb = 0;
-        if (run_one(&bc, (int64_t)bc.H * bc.W, 1, &ips, &ms, &mb)) failed++;
-        else
-            printf("%-22s %11.2f%% %10.1f %10.2f %10.1f\n", "dense (every pixel)", 100.0, ms, ips, mb);
+        bench_row *r = &rows[n++];
+        r->P = (int64_t)bc.H * bc.W;
+        snprintf(r->key, sizeof r->key, "dense");
+        r->ok = !run_one(&bc, r->P, 1, &r->ips, &r->ms, &r->mb);
+        failed += !r->ok;
     }
+    cJSON *tj = torch ? run_torch(&bc, pixels, mlp, taps, dense, threads) : NULL;
+    if (tj) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(tj, "torch"), *tl = cJSON_GetObjectItemCaseSensitive(tj, "taps");
+        printf("torch = the same steps in PyTorch %s (bench/bench_pixelnet.py), %d threads; its taps:",
+               cJSON_IsString(v) ? v->valuestring : "?", threads);
+        const cJSON *t;
+        cJSON_ArrayForEach(t, tl)
+        {
+            const cJSON *nm = cJSON_GetArrayItem(t, 0), *st = cJSON_GetArrayItem(t, 1);
+            if (cJSON_IsString(nm) && cJSON_IsNumber(st)) printf(" %s/%d", nm->valuestring, st->valueint);
+        }
+        printf("\n");
+        printf("%-22s %12s %10s %10s %10s %14s %9s\n", "pixels per image", "share", "ms/step", "images/s", "arena MB",
+               "torch ms/step", "speed-up");
+    } else {
+        printf("%-22s %12s %10s %10s %10s\n", "pixels per image", "share", "ms/step", "images/s", "arena MB");
+    }
+    for (int i = 0; i < n; i++) {
+        const bench_row *r = &rows[i];
+        char label[32];
+        if (strcmp(r->key, "dense")) snprintf(label, sizeof label, "%lld", (long long)r->P);
+        else snprintf(label, sizeof label, "dense (every pixel)");
+        if (!r->ok) {
+            printf("%-22s (failed)\n", label);
+            continue;
+        }
+        printf("%-22s %11.2f%% %10.1f %10.2f %10.1f", label, 100.0 * (double)r->P / ((double)bc.H * bc.W), r->ms,
+               r->ips, r->mb);
+        if (tj) {
+            double t = torch_ms(tj, r->key);
+            if (t > 0) printf(" %14.1f %8.2fx", t, t / r->ms);
+            else printf(" %14s %9s", "-", "-");
+        }
+        printf("\n");
+    }
+    cJSON_Delete(tj);
+    free(rows);
     return failed ? 1 : 0;
 }
