@@ -5,6 +5,7 @@ final val mIoU and pixel accuracy (all 101 CamVid val images), and the
 per-class IoU.
 
   python3 scripts/bench/pixelnet_pixels_table.py runs/pn_camvid_{100,500,2000,8000,all}/log.jsonl
+  python3 scripts/bench/pixelnet_pixels_table.py docs/runs/pn_camvid_*.log.jsonl     (the logs kept in docs)
 """
 import json, os, sys
 
@@ -17,7 +18,9 @@ def summary(path):
             train.append(r)
         elif r.get("type") == "val":
             val = r
-    name = os.path.basename(os.path.dirname(path)).replace("pn_camvid_", "")
+    base = os.path.basename(path)  # runs/pn_camvid_P/log.jsonl or docs/runs/pn_camvid_P.log.jsonl
+    name = os.path.basename(os.path.dirname(path)) if base == "log.jsonl" else base[:-len(".log.jsonl")]
+    name = name.replace("pn_camvid_", "")
     ips = sum(t["img_per_s"] for t in train) / len(train) if train else float("nan")
     return name, val, ips
 
