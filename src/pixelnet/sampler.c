@@ -46,7 +46,7 @@ static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_
             idx[q] = (int32_t)q;
             m += valid_label(o, lab[q]);
         }
-        ret = m ? k : 0;
+        ret = m; /* rows on valid pixels; the others are labelled empty_label */
     } else if (o->kind == PIXL_SAMPLE_UNIFORM) {
         for (int64_t q = 0; q < hw; q++)
             if (valid_label(o, lab[q])) list[m++] = (int32_t)q;
