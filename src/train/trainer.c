@@ -200,7 +200,7 @@ typedef struct {
     int64_t step, epoch;
     int batch_in_epoch;
     double elapsed0; /* seconds trained before a resume */
-    double best_miou;  /* best validation score, higher is better: mIoU, ODS F, or -mean angle (normals) */
+    double best_score; /* best validation score, higher is better: mIoU, ODS F, or -mean angle (normals) */
 } run;
 
 static int save_last(run *r, double elapsed)
@@ -210,7 +210,8 @@ static int save_last(run *r, double elapsed)
     snprintf(e, sizeof e, "%lld", (long long)r->epoch);
     snprintf(b, sizeof b, "%d", r->batch_in_epoch);
     snprintf(t, sizeof t, "%.3f", elapsed);
-    snprintf(bm, sizeof bm, "%.9g", r->best_miou);
+    snprintf(bm, sizeof bm, "%.9g", r->best_score);
+    /* best_score is stored under its old name "best_miou" so older checkpoints still resume */
     const char *k[] = {"step", "epoch", "batch_in_epoch", "elapsed_seconds", "best_miou"};
     const char *v[] = {s, e, b, t, bm};
     const char *dir = r->cfg->output.run_dir;
@@ -253,8 +254,8 @@ static int validate_edges(run *r, double elapsed, double train_loss)
     double t0 = now_s();
     int rc = pixl_evaluate_edges(r->model, r->val, &eo, &bo, &res);
     if (rc) return rc;
-    int best = res.ods_f > r->best_miou;
-    if (best) r->best_miou = res.ods_f;
+    int best = res.ods_f > r->best_score;
+    if (best) r->best_score = res.ods_f;
     logf_(&r->lg, "val  step %lld epoch %lld  %.1f min  ODS F %.4f  OIS F %.4f  AP %.4f  (%d images, %.1f s)%s\n",
           (long long)r->step, (long long)r->epoch, elapsed / 60, res.ods_f, res.ois_f, res.ap, res.n_images,
           now_s() - t0, best ? "  best" : "");
@@ -280,8 +281,8 @@ static int validate_normals(run *r, double elapsed, double train_loss)
     if (!rc) rc = pixl_normal_metrics_scores(acc, &s);
     pixl_normal_metrics_free(acc);
     if (rc) return rc;
-    int best = -s.mean > r->best_miou;
-    if (best) r->best_miou = -s.mean;
+    int best = -s.mean > r->best_score;
+    if (best) r->best_score = -s.mean;
     logf_(&r->lg,
           "val  step %lld epoch %lld  %.1f min  mean %.2f  median %.2f deg  within 11.25/22.5/30: %.1f/%.1f/%.1f%%  "
           "(%.1f s)%s\n",
@@ -315,8 +316,8 @@ static int validate(run *r, double elapsed, double train_loss)
     pixl_seg_scores sc;
     double *iou = pixl_calloc((size_t)r->K, sizeof(double));
     pixl_confusion_scores(conf, &sc, iou, NULL);
-    int best = sc.mean_iou > r->best_miou;
-    if (best) r->best_miou = sc.mean_iou;
+    int best = sc.mean_iou > r->best_score;
+    if (best) r->best_score = sc.mean_iou;
     logf_(&r->lg, "val  step %lld epoch %lld  %.1f min  mIoU %.2f%%  acc %.2f%%  (%.1f s)%s\n", (long long)r->step,
           (long long)r->epoch, elapsed / 60, 100 * sc.mean_iou, 100 * sc.overall_acc, now_s() - t0,
           best ? "  best" : "");
@@ -366,7 +367,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
 {
     run r = {0};
     r.cfg = cfg;
-    r.best_miou = -1e300;
+    r.best_score = -1e300;
     r.lg.out = hooks && hooks->log ? hooks->log : stderr;
     r.lg.quiet = hooks && hooks->quiet;
     r.lg.tty = !r.lg.quiet && isatty(fileno(r.lg.out));
@@ -584,7 +585,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
             r.epoch = atoll(e);
             r.batch_in_epoch = atoi(bi);
             r.elapsed0 = el ? atof(el) : 0;
-            r.best_miou = bm ? atof(bm) : -1e300;
+            r.best_score = bm ? atof(bm) : -1e300;
         }
         free(s);
         free(e);
@@ -736,9 +737,9 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         pixl_loader_stats ls;
         pixl_loader_get_stats(r.loader, &ls);
         char best[64] = "no validation yet";
-        if (r.normals && r.best_miou > -1e30) snprintf(best, sizeof best, "best val mean angle %.2f deg", -r.best_miou);
-        else if (r.best_miou >= 0 && r.edges) snprintf(best, sizeof best, "best val ODS F %.4f", r.best_miou);
-        else if (r.best_miou >= 0) snprintf(best, sizeof best, "best val mIoU %.2f%%", 100 * r.best_miou);
+        if (r.normals && r.best_score > -1e30) snprintf(best, sizeof best, "best val mean angle %.2f deg", -r.best_score);
+        else if (r.best_score >= 0 && r.edges) snprintf(best, sizeof best, "best val ODS F %.4f", r.best_score);
+        else if (r.best_score >= 0) snprintf(best, sizeof best, "best val mIoU %.2f%%", 100 * r.best_score);
         logf_(&r.lg, "%s at step %lld (%.1f min): %s; loader waited %.1f%% of the time "
                      "(capacity %.1f img/s)\n",
               stopped ? "stopped" : "done", (long long)r.step, elapsed / 60, best,
