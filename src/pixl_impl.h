@@ -104,6 +104,7 @@ struct pixl_ctx {
     size_t work_bytes;
     uint64_t seed;
     uint64_t step;        /* incremented by every pixl_forward */
+    int no_dropout;       /* tests: TRAIN mode with dropout layers as identity (PyTorch's p = 0) */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;
     pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */

@@ -24,6 +24,7 @@ def main():
     ap.add_argument("--anchors", default=ANCH)
     ap.add_argument("--root", default=os.path.join(ANCH, "../datasets/camvid"))
     ap.add_argument("--out", default="/tmp/camvid_torch_epochs.jsonl")
+    ap.add_argument("--save", default=None, help="write the final state_dict here (safetensors), for cross-evaluation")
     a = ap.parse_args()
     sys.path.insert(0, a.anchors)
     import seg_models
@@ -38,7 +39,7 @@ def main():
     t0 = time.time(); train_s = 0.0; step = 0; seen = 0
     log = open(a.out, "w")
     for ep in range(1, a.epochs + 1):
-        te = time.time()
+        te = time.time(); loss_sum = 0.0; loss_n = 0
         idx = np.random.permutation(len(Xtr))
         for i in range(0, len(idx) - batch + 1, batch):
             b = idx[i:i + batch]
@@ -52,12 +53,18 @@ def main():
                 out = F.interpolate(out, size=y.shape[1:], mode="bilinear", align_corners=False)
             loss = F.cross_entropy(out, y, weight=w, ignore_index=11)
             opt.zero_grad(); loss.backward(); opt.step(); step += 1; seen += len(b)
+            loss_sum += float(loss); loss_n += 1
         train_s += time.time() - te
         if ep % a.every == 0 or ep == a.epochs:
             miou, acc = anchor.evaluate(model, Xva, Yva, (h, wd))
-            rec = {"epoch": ep, "step": step, "images": seen, "loss": float(loss), "val_miou": miou,
+            rec = {"epoch": ep, "step": step, "images": seen, "loss": float(loss), "epoch_loss": loss_sum / max(loss_n, 1), "val_miou": miou,
                    "val_acc": acc, "train_img_per_s": seen / train_s, "minutes": (time.time() - t0) / 60}
             print(json.dumps(rec), flush=True); log.write(json.dumps(rec) + "\n"); log.flush()
+    if a.save:
+        sys.path.insert(0, os.path.join(HERE, "..", "ref"))
+        import st_write
+        st_write.write(a.save, {k: v.contiguous() for k, v in model.state_dict().items()},
+                       {"arch": "enet", "n_classes": "11", "made_by": "scripts/bench/camvid_torch_epochs.py"})
 
 
 if __name__ == "__main__":

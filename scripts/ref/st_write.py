@@ -1,5 +1,7 @@
-"""Write safetensors files by hand (Debian has no python3-safetensors); the
-one writer of every scripts/ref/make_*_ref.py.
+"""Write (and read) safetensors files by hand (Debian has no
+python3-safetensors); the one writer of every scripts/ref/make_*_ref.py.
+
+read(path) -> (metadata dict, dict name -> numpy array), in file order.
 
 write(path, tensors, metadata=None)
   tensors: dict name -> array, or a list of (name, array) pairs, in file
@@ -50,3 +52,20 @@ def write(path, tensors, metadata=None):
         for b in blobs:
             f.write(b)
     os.replace(path + ".tmp", path)
+
+
+_ST = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
+       "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
+
+
+def read(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        h = json.loads(f.read(n))
+        data = f.read()
+    meta = h.pop("__metadata__", {}) or {}
+    out = {}
+    for name, v in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+        a, b = v["data_offsets"]
+        out[name] = np.frombuffer(data[a:b], dtype=_ST[v["dtype"]]).reshape(v["shape"]).copy()
+    return meta, out
