@@ -533,6 +533,13 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         r.loss = l ? pixl_add(r.ctx, r.loss, pixl_scale(r.ctx, l, aw)) : NULL;
     }
 #undef DENSE_LOSS
+    char cwline[640] = "";
+    if (cfg->training.loss.class_weights != PIXL_CLASS_WEIGHTS_NONE) {
+        int at = snprintf(cwline, sizeof cwline, "class weights:");
+        for (int k = 0; k < r.K && at < (int)sizeof cwline - 16; k++)
+            at += snprintf(cwline + at, sizeof cwline - (size_t)at, " %.4g", cw[k]);
+        if (at >= (int)sizeof cwline - 16) snprintf(cwline + sizeof cwline - 16, 16, " ...");
+    }
     free(cw);
     if (!r.loss || pixl_ctx_plan(r.ctx)) {
         rc = pixl_set_error(PIXL_ERR_SHAPE, "training graph: %s",
@@ -618,6 +625,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     logf_(&r.lg, "train %s on %s: %d images (%d batches of %d at %dx%d), %lld parameters, %d threads, run %s\n",
           cfg->model.arch, cfg->data.dataset, pixl_dataset_size(r.train), nb, B, TH, TW,
           (long long)pixl_params_total(P), pixl_num_threads(), dir);
+    if (cwline[0]) logf_(&r.lg, "%s\n", cwline);
 
     /* limits and schedule */
     int64_t max_steps = INT64_MAX;
