@@ -1213,6 +1213,10 @@ int pixl_edge_scores(const pixl_edge_counts *counts, int n_images, int n_thresho
  * depend on the thread count). */
 int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_bench_opts *o,
                         pixl_edge_bench_result *res);
+/* The scores as one JSON object (malloc'd, caller frees; NULL on error):
+ * n_images, n_thresholds, ods_f, ods_p, ods_r, ods_t, ois_f, ois_p, ois_r, ap.
+ * The format of `pixl eval` on edge data and of the training log. */
+char *pixl_edge_scores_json(const pixl_edge_bench_result *res);
 
 /* SURFACE-NORMAL METRICS (src/metrics/normals.c)
  *   Per pixel the angle between predicted and true normal in degrees,
@@ -1240,6 +1244,11 @@ int pixl_normal_metrics_scores(const pixl_normal_metrics *m, pixl_normal_scores 
 int pixl_normal_scores_exact(const float *pred, const float *gt, const uint8_t *mask, int64_t n, pixl_normal_scores *s);
 /* Angle of every pixel in degrees (NaN where skipped) into deg (n floats). */
 int pixl_normal_angles(const float *pred, const float *gt, const uint8_t *mask, int64_t n, float *deg);
+/* The scores as one JSON object (malloc'd, caller frees; NULL on error):
+ * pixels, mean, median, rmse (degrees), within_11_25, within_22_5,
+ * within_30 (fractions); a NaN score (no pixel) is null. The format of
+ * `pixl eval` on normal data and of the training log. */
+char *pixl_normal_scores_json(const pixl_normal_scores *s);
 
 /* TRAINING CONFIGURATION (YAML)
  *

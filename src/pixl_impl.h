@@ -180,5 +180,9 @@ void pixl_free(void *p);
 /* fault injection for tests: fail the k-th allocation from now (0 = off) */
 void pixl_fail_alloc_after(long k);
 bool pixl_mul_overflows(size_t a, size_t b, size_t *out);
+char *pixl__strdup(const char *s); /* pixl_malloc'd copy */
+/* append `, "key": value` to a JSON object being written into buf (size n);
+ * a non-finite value is written as null. Returns the characters written. */
+int pixl__json_number(char *buf, size_t n, const char *key, double value);
 
 #endif /* PIXL_IMPL_H */

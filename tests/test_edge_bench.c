@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "test.h"
 
 static int64_t count_nonzero_i32(const int32_t *m, int n)
@@ -212,6 +214,17 @@ PIXL_TEST(edge_scores_hand_computed)
     CHECK_NEAR(r.ods_t, 0.446969696969697, 1e-12);
     /* AP: recall points 0.10 .. 0.65 over (0.1, 1), (0.5, 10/13), (0.65, 0.5) */
     CHECK_NEAR(r.ap, 0.4565384615384616, 1e-12);
+    {
+        char *js = pixl_edge_scores_json(&r);
+        cJSON *o = js ? cJSON_Parse(js) : NULL;
+        CHECK_MSG(o != NULL, "not JSON: %s", js ? js : "(null)");
+        CHECK(o && cJSON_GetObjectItem(o, "n_images")->valueint == 2 && cJSON_GetObjectItem(o, "n_thresholds")->valueint == 3);
+        CHECK(o && fabs(cJSON_GetObjectItem(o, "ods_f")->valuedouble - r.ods_f) < 1e-6);
+        CHECK(o && fabs(cJSON_GetObjectItem(o, "ois_r")->valuedouble - r.ois_r) < 1e-6);
+        CHECK(o && fabs(cJSON_GetObjectItem(o, "ap")->valuedouble - r.ap) < 1e-6);
+        cJSON_Delete(o);
+        free(js);
+    }
     CHECK(pixl_edge_scores(c, 0, 3, &r) == PIXL_ERR_ARG);
 }
 

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "test.h"
 
 #define BSDS_ROOT "../shared/datasets/bsds500"
@@ -186,8 +188,22 @@ PIXL_TEST(normal_metrics_known_answers)
     CHECK(t.n_pixels == 8);
     CHECK_NEAR(t.median, (20 + 45) / 2.0, 1e-3);
     CHECK_NEAR(t.within_11_25, 3 / 8.0, 1e-12);
+    char *js = pixl_normal_scores_json(&t);
+    cJSON *o = js ? cJSON_Parse(js) : NULL;
+    CHECK_MSG(o != NULL, "not JSON: %s", js ? js : "(null)");
+    CHECK(o && cJSON_GetObjectItem(o, "pixels")->valuedouble == 8);
+    CHECK(o && fabs(cJSON_GetObjectItem(o, "median")->valuedouble - t.median) < 1e-6);
+    CHECK(o && fabs(cJSON_GetObjectItem(o, "within_11_25")->valuedouble - 0.375) < 1e-6);
+    cJSON_Delete(o);
+    free(js);
     pixl_normal_metrics_reset(m);
     CHECK(pixl_normal_metrics_scores(m, &t) == PIXL_OK && t.n_pixels == 0 && isnan(t.mean));
+    js = pixl_normal_scores_json(&t); /* no pixel: NaN scores are null, still valid JSON */
+    o = js ? cJSON_Parse(js) : NULL;
+    CHECK_MSG(o && cJSON_IsNull(cJSON_GetObjectItem(o, "mean")), "%s", js ? js : "(null)");
+    cJSON_Delete(o);
+    free(js);
+    CHECK(pixl_normal_scores_json(NULL) == NULL);
     pixl_normal_metrics_free(m);
     CHECK(pixl_normal_metrics_update(NULL, pred, gt, NULL, N) == PIXL_ERR_ARG);
 }

@@ -133,9 +133,9 @@ static int eval_task(pixl_model *m, const pixl_dataset *ds, int flip, int limit)
             free(r);
             return 1;
         }
-        printf("{\"images\": %d, \"ods_f\": %.6f, \"ods_p\": %.6f, \"ods_r\": %.6f, \"ods_t\": %.4f, \"ois_f\": %.6f, "
-               "\"ois_p\": %.6f, \"ois_r\": %.6f, \"ap\": %.6f}\n",
-               r->n_images, r->ods_f, r->ods_p, r->ods_r, r->ods_t, r->ois_f, r->ois_p, r->ois_r, r->ap);
+        char *js = pixl_edge_scores_json(r);
+        printf("%s\n", js ? js : "null");
+        free(js);
         fprintf(stderr, "BSDS benchmark: ODS F %.4f, OIS F %.4f, AP %.4f (%d images, %.1f s)\n", r->ods_f, r->ois_f,
                 r->ap, r->n_images, r->seconds);
         free(r);
@@ -148,9 +148,9 @@ static int eval_task(pixl_model *m, const pixl_dataset *ds, int flip, int limit)
         pixl_normal_metrics_free(acc);
         return 1;
     }
-    printf("{\"pixels\": %lld, \"mean\": %.6f, \"median\": %.6f, \"rmse\": %.6f, \"within_11_25\": %.6f, "
-           "\"within_22_5\": %.6f, \"within_30\": %.6f}\n",
-           (long long)s.n_pixels, s.mean, s.median, s.rmse, s.within_11_25, s.within_22_5, s.within_30);
+    char *js = pixl_normal_scores_json(&s);
+    printf("%s\n", js ? js : "null");
+    free(js);
     fprintf(stderr, "normals: mean %.2f, median %.2f degrees; within 11.25/22.5/30: %.1f / %.1f / %.1f %%\n", s.mean,
             s.median, 100 * s.within_11_25, 100 * s.within_22_5, 100 * s.within_30);
     pixl_normal_metrics_free(acc);

@@ -1,4 +1,6 @@
 /* error.c — thread-local error record, status names, checked allocation. */
+#include <math.h>
+
 #include "pixl_impl.h"
 
 static _Thread_local char g_msg[2048];
@@ -95,3 +97,17 @@ void *pixl_calloc(size_t n, size_t size)
 }
 
 void pixl_free(void *p) { free(p); }
+
+char *pixl__strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = pixl_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+int pixl__json_number(char *buf, size_t n, const char *key, double value)
+{
+    int w = isfinite(value) ? snprintf(buf, n, ", \"%s\": %.6f", key, value) : snprintf(buf, n, ", \"%s\": null", key);
+    return w < 0 ? 0 : (size_t)w < n ? w : (int)(n ? n - 1 : 0);
+}

@@ -14,7 +14,6 @@ int pixl__is_file(const char *path);
 int pixl__is_dir(const char *path);
 /* malloc'ed "a/b" (b returned as is when absolute or a is NULL/empty) */
 char *pixl__join(const char *a, const char *b);
-char *pixl__strdup(const char *s);
 /* sorted names (malloc'ed array of malloc'ed strings) of the entries of
  * `dir` that are regular files (want_dirs = 0) or directories (1); hidden
  * entries skipped. Returns count or negative status. */

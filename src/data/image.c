@@ -70,14 +70,6 @@ int pixl__is_dir(const char *path)
     return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-char *pixl__strdup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = pixl_malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
 char *pixl__join(const char *a, const char *b)
 {
     if (!a || !a[0] || b[0] == '/') return pixl__strdup(b);

@@ -161,3 +161,18 @@ int pixl_normal_scores_exact(const float *pred, const float *gt, const uint8_t *
     free(a);
     return rc;
 }
+
+char *pixl_normal_scores_json(const pixl_normal_scores *s)
+{
+    if (!s) {
+        pixl_set_error(PIXL_ERR_ARG, "pixl_normal_scores_json: NULL scores");
+        return NULL;
+    }
+    const double v[6] = {s->mean, s->median, s->rmse, s->within_11_25, s->within_22_5, s->within_30};
+    static const char *const key[6] = {"mean", "median", "rmse", "within_11_25", "within_22_5", "within_30"};
+    char buf[384];
+    int at = snprintf(buf, sizeof buf, "{\"pixels\": %lld", (long long)s->n_pixels);
+    for (int i = 0; i < 6; i++) at += pixl__json_number(buf + at, sizeof buf - (size_t)at, key[i], v[i]);
+    snprintf(buf + at, sizeof buf - (size_t)at, "}");
+    return pixl__strdup(buf);
+}

@@ -259,12 +259,9 @@ static int validate_edges(run *r, double elapsed, double train_loss)
     logf_(&r->lg, "val  step %lld epoch %lld  %.1f min  ODS F %.4f  OIS F %.4f  AP %.4f  (%d images, %.1f s)%s\n",
           (long long)r->step, (long long)r->epoch, elapsed / 60, res.ods_f, res.ois_f, res.ap, res.n_images,
           now_s() - t0, best ? "  best" : "");
-    char js[512];
-    snprintf(js, sizeof js,
-             "{\"n_images\":%d,\"n_thresholds\":%d,\"ods_f\":%.6f,\"ods_p\":%.6f,\"ods_r\":%.6f,\"ods_t\":%.4f,"
-             "\"ois_f\":%.6f,\"ap\":%.6f}",
-             res.n_images, res.n_thresholds, res.ods_f, res.ods_p, res.ods_r, res.ods_t, res.ois_f, res.ap);
-    log_val_record(r, elapsed, train_loss, best, js);
+    char *js = pixl_edge_scores_json(&res);
+    log_val_record(r, elapsed, train_loss, best, js ? js : "null");
+    free(js);
     if (best && cfg->output.keep_best) rc = save_best(r, "val_ods_f", res.ods_f, elapsed);
     return rc;
 }
@@ -288,12 +285,9 @@ static int validate_normals(run *r, double elapsed, double train_loss)
           "(%.1f s)%s\n",
           (long long)r->step, (long long)r->epoch, elapsed / 60, s.mean, s.median, 100 * s.within_11_25,
           100 * s.within_22_5, 100 * s.within_30, now_s() - t0, best ? "  best" : "");
-    char js[384];
-    snprintf(js, sizeof js,
-             "{\"pixels\":%lld,\"mean\":%.6f,\"median\":%.6f,\"rmse\":%.6f,\"within_11_25\":%.6f,"
-             "\"within_22_5\":%.6f,\"within_30\":%.6f}",
-             (long long)s.n_pixels, s.mean, s.median, s.rmse, s.within_11_25, s.within_22_5, s.within_30);
-    log_val_record(r, elapsed, train_loss, best, js);
+    char *js = pixl_normal_scores_json(&s);
+    log_val_record(r, elapsed, train_loss, best, js ? js : "null");
+    free(js);
     if (best && r->cfg->output.keep_best) rc = save_best(r, "val_mean_angle_deg", s.mean, elapsed);
     return rc;
 }
