@@ -64,7 +64,9 @@ def main():
         sys.path.insert(0, os.path.join(HERE, "..", "ref"))
         import st_write
         st_write.write(a.save, {k: v.contiguous() for k, v in model.state_dict().items()},
-                       {"arch": "enet", "n_classes": "11", "made_by": "scripts/bench/camvid_torch_epochs.py"})
+                       {"arch": "enet", "n_classes": "11", "input_size": f"{h},{wd}",
+                        "mean": ",".join(f"{v:.9g}" for v in anchor.MEAN), "std": ",".join(f"{v:.9g}" for v in anchor.STD),
+                        "made_by": "scripts/bench/camvid_torch_epochs.py"})
 
 
 if __name__ == "__main__":
