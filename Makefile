@@ -37,7 +37,7 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all lib test unit check-golden sanitize bench bench-models clean
+.PHONY: all lib test unit check-golden sanitize bench bench-models clean print-ldlibs
 all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(BUILD)/pixl
 	@ln -sf $(BUILD)/pixl pixl
 
@@ -105,3 +105,7 @@ PARTIAL_CHECK_OBJ := $(patsubst %.c,$(BUILD)/%.o,tools/cmd_check.c tools/dev/che
 partial: $(BUILD)/libpixl.a $(PARTIAL_TEST_OBJ) $(PARTIAL_CHECK_OBJ)
 	$(CC) -o $(BUILD)/tests_partial $(PARTIAL_TEST_OBJ) $(BUILD)/libpixl.a -Wl,--unresolved-symbols=ignore-all $(LDLIBS)
 	$(CC) -o $(BUILD)/check_partial $(PARTIAL_CHECK_OBJ) $(BUILD)/libpixl.a -Wl,--unresolved-symbols=ignore-all $(LDLIBS)
+
+# the link flags, for scripts that build small programs against build/libpixl.a
+print-ldlibs:
+	@echo $(LDLIBS)
