@@ -5,6 +5,9 @@ scripts/check/enet_vs_anchor.sh, which makes the input files.
   dropout REF DUMP   PyTorch ENet (float64 and float32) with pixl's dropout masks
                      (enet_dropout_dump.c) on the first batch of REF: loss and every
                      parameter gradient against pixl's
+  init STATS         pixl's initial ENet tensors (enet_init_stats.c: mean, std, max |x|)
+                     against a PyTorch initialisation: std within 10%, max within 15%
+                     (tensors of 16 values or more; smaller ones are listed)
   loader DUMP ROOT   pixl's loader batch (loader_dump.c) against the anchor's
                      preprocessing of the same images (normalise, bilinear resize,
                      nearest label resize)
@@ -94,7 +97,39 @@ def loader(dump, root):
     return ok
 
 
+def init(stats):
+    torch.manual_seed(0)
+    ref = seg_models.ENet(num_classes=11).state_dict()
+    P = {}
+    for line in open(stats):
+        name, n, mean, sd, mx = line.split()
+        P[name] = (int(n), float(mean), float(sd), float(mx))
+    bad, small, n = [], [], 0
+    for k, v in ref.items():
+        if not v.dtype.is_floating_point:
+            continue
+        if k not in P:
+            bad.append(f"{k}: missing in pixl")
+            continue
+        a = v.double().numpy().ravel()
+        num, _, psd, pmx = P[k]
+        rsd, rmx = (psd + 1e-12) / (a.std() + 1e-12), (pmx + 1e-12) / (np.abs(a).max() + 1e-12)
+        if num != a.size:
+            bad.append(f"{k}: {num} values in pixl, {a.size} in PyTorch")
+        elif abs(rsd - 1) > 0.10 or abs(rmx - 1) > 0.15:
+            (small if a.size < 16 else bad).append(f"{k} ({a.size} values): std ratio {rsd:.3f}, max ratio {rmx:.3f}")
+        n += 1
+    print(f"init: {n} tensors compared; {len(bad)} outside std +-10% / max +-15%"
+          + (f"; small tensors outside (sampling noise): {small}" if small else ""))
+    for b in bad:
+        print("  ", b)
+    print("init:", "OK" if not bad else "MISMATCH")
+    return not bad
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "init":
+        sys.exit(0 if init(sys.argv[2]) else 1)
     if len(sys.argv) == 4 and sys.argv[1] == "dropout":
         sys.exit(0 if dropout(sys.argv[2], sys.argv[3]) else 1)
     if len(sys.argv) == 4 and sys.argv[1] == "loader":
