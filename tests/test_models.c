@@ -73,6 +73,26 @@ PIXL_TEST(model_unknown_name_lists_known)
  * equals PyTorch's (float64) in eval-mode statistics: the backward of every op
  * the CamVid anchor network uses (PReLU, asymmetric/dilated/transposed convs,
  * max-unpool, BN). Reference: scripts/ref/make_enet_grad_ref.py. */
+/* Compare got (parameter i of P) with the reference tensor prefix + its name in
+ * f: relative tolerance rtol, absolute atol_rel * max|ref| + atol. Returns 1
+ * when the reference exists (a missing one fails the test). */
+static int check_ref(pixl_st_file *f, const char *prefix, pixl_params *P, int i, const float *got, double rtol,
+                     double atol_rel, double atol)
+{
+    char nm[300];
+    snprintf(nm, sizeof nm, "%s%s", prefix, pixl_params_name(P, i));
+    int ri = pixl_st_find(f, nm);
+    CHECK_MSG(ri >= 0, "no reference for %s", nm);
+    if (ri < 0) return 0;
+    long n = (long)pixl_params_numel(P, i);
+    float *ref = malloc(sizeof(float) * (size_t)n), mx = 0;
+    pixl_st_read_f32(f, ri, ref);
+    for (long k = 0; k < n; k++) mx = fabsf(ref[k]) > mx ? fabsf(ref[k]) : mx;
+    CHECK_ALLCLOSE(nm, got, ref, n, rtol, atol_rel * mx + atol);
+    free(ref);
+    return 1;
+}
+
 PIXL_TEST(model_enet_gradients_match_pytorch)
 {
     const char *path = "tests/ref/models/enet_grad.safetensors";
@@ -109,18 +129,7 @@ PIXL_TEST(model_enet_gradients_match_pytorch)
         int checked = 0;
         for (int p = 0; p < pixl_params_count(P); p++) {
             if (pixl_params_kind(P, p) != PIXL_PARAM) continue;
-            char gname[300];
-            snprintf(gname, sizeof gname, "grad.%s", pixl_params_name(P, p));
-            int gi = pixl_st_find(f, gname);
-            CHECK_MSG(gi >= 0, "no reference for %s", gname);
-            if (gi < 0) continue;
-            long n = (long)pixl_params_numel(P, p);
-            float *ref = malloc(sizeof(float) * (size_t)n), mx = 0;
-            pixl_st_read_f32(f, gi, ref);
-            for (long i = 0; i < n; i++) mx = fabsf(ref[i]) > mx ? fabsf(ref[i]) : mx;
-            CHECK_ALLCLOSE(gname, pixl_params_grad(P, p), ref, n, 1e-3, 1e-3 * mx + 1e-9f);
-            free(ref);
-            checked++;
+            checked += check_ref(f, "grad.", P, p, pixl_params_grad(P, p), 1e-3, 1e-3, 1e-9);
         }
         CHECK(checked > 300);
     }
@@ -198,18 +207,7 @@ PIXL_TEST(model_enet_train_steps_match_pytorch)
             int checked = 0; /* running statistics after the first step */
             for (int i = 0; i < pixl_params_count(P); i++) {
                 if (pixl_params_dtype(P, i) != PIXL_F32 || !strstr(pixl_params_name(P, i), "running_")) continue;
-                char nm[300];
-                snprintf(nm, sizeof nm, "stats1.%s", pixl_params_name(P, i));
-                int ri = pixl_st_find(f, nm);
-                CHECK_MSG(ri >= 0, "no reference for %s", nm);
-                if (ri < 0) continue;
-                long n = (long)pixl_params_numel(P, i);
-                float *ref = malloc(sizeof(float) * (size_t)n), mx = 0;
-                pixl_st_read_f32(f, ri, ref);
-                for (long k = 0; k < n; k++) mx = fabsf(ref[k]) > mx ? fabsf(ref[k]) : mx;
-                CHECK_ALLCLOSE(nm, pixl_params_data(P, i), ref, n, 1e-4, 1e-4 * mx);
-                free(ref);
-                checked++;
+                checked += check_ref(f, "stats1.", P, i, pixl_params_data(P, i), 1e-4, 1e-4, 0);
             }
             CHECK(checked == 168); /* 84 BatchNorm layers */
         }
