@@ -1,6 +1,4 @@
 /* error.c — thread-local error record, status names, checked allocation. */
-#include <math.h>
-
 #include "pixl_impl.h"
 
 static _Thread_local char g_msg[2048];
@@ -106,8 +104,3 @@ char *pixl__strdup(const char *s)
     return d;
 }
 
-int pixl__json_number(char *buf, size_t n, const char *key, double value)
-{
-    int w = isfinite(value) ? snprintf(buf, n, ", \"%s\": %.6f", key, value) : snprintf(buf, n, ", \"%s\": null", key);
-    return w < 0 ? 0 : (size_t)w < n ? w : (int)(n ? n - 1 : 0);
-}

@@ -942,11 +942,16 @@ char *pixl_edge_scores_json(const pixl_edge_bench_result *r)
         pixl_set_error(PIXL_ERR_ARG, "pixl_edge_scores_json: NULL result");
         return NULL;
     }
-    const double v[8] = {r->ods_f, r->ods_p, r->ods_r, r->ods_t, r->ois_f, r->ois_p, r->ois_r, r->ap};
-    static const char *const key[8] = {"ods_f", "ods_p", "ods_r", "ods_t", "ois_f", "ois_p", "ois_r", "ap"};
-    char buf[512];
-    int at = snprintf(buf, sizeof buf, "{\"n_images\": %d, \"n_thresholds\": %d", r->n_images, r->n_thresholds);
-    for (int i = 0; i < 8; i++) at += pixl__json_number(buf + at, sizeof buf - (size_t)at, key[i], v[i]);
-    snprintf(buf + at, sizeof buf - (size_t)at, "}");
-    return pixl__strdup(buf);
+    pixl_sbuf b = {0};
+    pixl__sb_add(&b, "{\"n_images\": %d, \"n_thresholds\": %d", r->n_images, r->n_thresholds);
+    pixl__sb_key_num(&b, "ods_f", r->ods_f);
+    pixl__sb_key_num(&b, "ods_p", r->ods_p);
+    pixl__sb_key_num(&b, "ods_r", r->ods_r);
+    pixl__sb_key_num(&b, "ods_t", r->ods_t);
+    pixl__sb_key_num(&b, "ois_f", r->ois_f);
+    pixl__sb_key_num(&b, "ois_p", r->ois_p);
+    pixl__sb_key_num(&b, "ois_r", r->ois_r);
+    pixl__sb_key_num(&b, "ap", r->ap);
+    pixl__sb_add(&b, "}");
+    return pixl__sb_finish(&b, "pixl_edge_scores_json");
 }

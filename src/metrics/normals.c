@@ -168,11 +168,14 @@ char *pixl_normal_scores_json(const pixl_normal_scores *s)
         pixl_set_error(PIXL_ERR_ARG, "pixl_normal_scores_json: NULL scores");
         return NULL;
     }
-    const double v[6] = {s->mean, s->median, s->rmse, s->within_11_25, s->within_22_5, s->within_30};
-    static const char *const key[6] = {"mean", "median", "rmse", "within_11_25", "within_22_5", "within_30"};
-    char buf[384];
-    int at = snprintf(buf, sizeof buf, "{\"pixels\": %lld", (long long)s->n_pixels);
-    for (int i = 0; i < 6; i++) at += pixl__json_number(buf + at, sizeof buf - (size_t)at, key[i], v[i]);
-    snprintf(buf + at, sizeof buf - (size_t)at, "}");
-    return pixl__strdup(buf);
+    pixl_sbuf b = {0};
+    pixl__sb_add(&b, "{\"pixels\": %lld", (long long)s->n_pixels);
+    pixl__sb_key_num(&b, "mean", s->mean);
+    pixl__sb_key_num(&b, "median", s->median);
+    pixl__sb_key_num(&b, "rmse", s->rmse);
+    pixl__sb_key_num(&b, "within_11_25", s->within_11_25);
+    pixl__sb_key_num(&b, "within_22_5", s->within_22_5);
+    pixl__sb_key_num(&b, "within_30", s->within_30);
+    pixl__sb_add(&b, "}");
+    return pixl__sb_finish(&b, "pixl_normal_scores_json");
 }

@@ -263,69 +263,10 @@ int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, i
 
 /* ------------------------------------------------------------- reporting */
 
-typedef struct sbuf { char *p; size_t n, cap; int err; } sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...)
+static void sb_class_key(pixl_sbuf *b, const char *const *names, int i)
 {
-    if (b->err) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-            b->err = 1;
-            return;
-        }
-        if ((size_t)r < b->cap - b->n) {
-            b->n += (size_t)r;
-            return;
-        }
-        size_t nc = b->cap * 2 + (size_t)r + 1;
-        char *np = realloc(b->p, nc);
-        if (!np) {
-            b->err = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-}
-
-/* a double as JSON: shortest %.*g that reads back exactly; NaN -> null */
-static void sb_num(sbuf *b, double v)
-{
-    if (!isfinite(v)) {
-        sb_add(b, "null");
-        return;
-    }
-    char tmp[40];
-    for (int p = 15; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*g", p, v);
-        if (strtod(tmp, NULL) == v) break;
-    }
-    sb_add(b, "%s", tmp);
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, "\"");
-    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-        if (*q == '"' || *q == '\\') sb_add(b, "\\%c", *q);
-        else if (*q == '\n') sb_add(b, "\\n");
-        else if (*q == '\t') sb_add(b, "\\t");
-        else if (*q == '\r') sb_add(b, "\\r");
-        else if (*q < 0x20) sb_add(b, "\\u%04x", *q);
-        else sb_add(b, "%c", *q);
-    }
-    sb_add(b, "\"");
-}
-
-static void sb_class_key(sbuf *b, const char *const *names, int i)
-{
-    if (names && names[i]) sb_str(b, names[i]);
-    else sb_add(b, "\"%d\"", i);
+    if (names && names[i]) pixl__sb_str(b, names[i]);
+    else pixl__sb_add(b, "\"%d\"", i);
 }
 
 char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names, int with_confusion)
@@ -343,50 +284,44 @@ char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names,
         pixl_free(iou);
         return NULL;
     }
-    sbuf b = {malloc(1024), 0, 1024, 0};
-    if (!b.p) b.err = 1;
-    sb_add(&b, "{\"n_classes\": %d, \"pixels\": %lld, \"ignored\": %lld, ", k, (long long)s.n_pixels,
+    pixl_sbuf b = {.cap = 1024};
+    pixl__sb_add(&b, "{\"n_classes\": %d, \"pixels\": %lld, \"ignored\": %lld, ", k, (long long)s.n_pixels,
            (long long)s.n_ignored);
-    sb_add(&b, "\"overall_acc\": ");
-    sb_num(&b, s.overall_acc);
-    sb_add(&b, ", \"mean_acc\": ");
-    sb_num(&b, s.mean_acc);
-    sb_add(&b, ", \"freq_weighted_iou\": ");
-    sb_num(&b, s.freq_weighted_iou);
-    sb_add(&b, ", \"mean_iou\": ");
-    sb_num(&b, s.mean_iou);
-    sb_add(&b, ", \"class_iou\": {");
+    pixl__sb_add(&b, "\"overall_acc\": ");
+    pixl__sb_num(&b, s.overall_acc);
+    pixl__sb_add(&b, ", \"mean_acc\": ");
+    pixl__sb_num(&b, s.mean_acc);
+    pixl__sb_add(&b, ", \"freq_weighted_iou\": ");
+    pixl__sb_num(&b, s.freq_weighted_iou);
+    pixl__sb_add(&b, ", \"mean_iou\": ");
+    pixl__sb_num(&b, s.mean_iou);
+    pixl__sb_add(&b, ", \"class_iou\": {");
     for (int i = 0; i < k; i++) {
-        sb_add(&b, i ? ", " : "");
+        pixl__sb_add(&b, i ? ", " : "");
         sb_class_key(&b, class_names, i);
-        sb_add(&b, ": ");
-        sb_num(&b, iou[i]);
+        pixl__sb_add(&b, ": ");
+        pixl__sb_num(&b, iou[i]);
     }
-    sb_add(&b, "}, \"class_acc\": {");
+    pixl__sb_add(&b, "}, \"class_acc\": {");
     for (int i = 0; i < k; i++) {
-        sb_add(&b, i ? ", " : "");
+        pixl__sb_add(&b, i ? ", " : "");
         sb_class_key(&b, class_names, i);
-        sb_add(&b, ": ");
-        sb_num(&b, acc[i]);
+        pixl__sb_add(&b, ": ");
+        pixl__sb_num(&b, acc[i]);
     }
-    sb_add(&b, "}");
+    pixl__sb_add(&b, "}");
     if (with_confusion) {
-        sb_add(&b, ", \"confusion\": [");
+        pixl__sb_add(&b, ", \"confusion\": [");
         for (int i = 0; i < k; i++) {
-            sb_add(&b, i ? ", [" : "[");
-            for (int j = 0; j < k; j++) sb_add(&b, j ? ", %lld" : "%lld", (long long)c->m[(int64_t)i * k + j]);
-            sb_add(&b, "]");
+            pixl__sb_add(&b, i ? ", [" : "[");
+            for (int j = 0; j < k; j++) pixl__sb_add(&b, j ? ", %lld" : "%lld", (long long)c->m[(int64_t)i * k + j]);
+            pixl__sb_add(&b, "]");
         }
-        sb_add(&b, "]");
+        pixl__sb_add(&b, "]");
     }
-    sb_add(&b, "}");
+    pixl__sb_add(&b, "}");
     pixl_free(iou);
-    if (b.err) {
-        free(b.p);
-        pixl_set_error(PIXL_ERR_NOMEM, "pixl_metrics_json: out of memory");
-        return NULL;
-    }
-    return b.p;
+    return pixl__sb_finish(&b, "pixl_metrics_json");
 }
 
 static void pct(char *buf, size_t len, double v)
