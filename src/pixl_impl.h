@@ -136,6 +136,11 @@ pixl_tensor *pixl_node_new(pixl_ctx *ctx, const pixl_op_def *def, pixl_dtype dty
                            pixl_tensor *const *src, int n_src, const void *params, size_t psize);
 /* typed access to the node's params */
 #define PIXL_PARAMS(n, type) ((type *)(void *)(n)->params)
+/* params of the dropout / dropout2d nodes (ops/act.c): unit u of numel/inner
+ * units is kept, scaled by 1/(1-p), when pixl_uniform01(key, u) >= p, with
+ * the node's key saved in n->aux. inner = 1: one draw per element; inner =
+ * H*W: one draw per (n, c) plane. */
+typedef struct { float p; int64_t inner; } pixl_dropout_params;
 /* checks for builders: any NULL input -> return NULL silently */
 bool pixl_any_null(int n, ...);
 bool pixl_same_shape(const pixl_tensor *a, const pixl_tensor *b);

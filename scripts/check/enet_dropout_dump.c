@@ -7,15 +7,14 @@
  *
  *   enet_dropout_dump REF.safetensors OUT.safetensors SEED
  *
- * Uses pixl internals (pixl_impl.h: graph nodes, the dropout key in n->aux). */
+ * Uses pixl internals (pixl_impl.h: graph nodes, pixl_dropout_params and the
+ * dropout key in n->aux). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pixl_impl.h"
-
-typedef struct { float p; int64_t inner; } dropout_params; /* as src/ops/act.c */
 
 int main(int argc, char **argv)
 {
@@ -64,7 +63,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < ctx->n_nodes && nd < 64; i++) {
         pixl_tensor *n = ctx->nodes[i];
         if (!n->def || strcmp(n->def->name, "dropout2d")) continue;
-        const dropout_params *dp = PIXL_PARAMS(n, dropout_params);
+        const pixl_dropout_params *dp = PIXL_PARAMS(n, pixl_dropout_params);
         const uint64_t key = *(const uint64_t *)n->aux;
         const int64_t NC = n->shape[0] * n->shape[1];
         float *m = masks[nd] = malloc(sizeof(float) * (size_t)NC);

@@ -296,14 +296,12 @@ static const pixl_op_def tanh_def = {"tanh", tanh_fwd, tanh_bwd, NULL, NULL, 1};
 pixl_tensor *pixl_tanh(pixl_ctx *ctx, pixl_tensor *x) { return unary_node(ctx, &tanh_def, x, NULL, 0); }
 
 /* --------------------------------------------------------------- dropout */
-/* inner = 1: one draw per element; inner = H*W: one draw per (n, c) plane */
-typedef struct { float p; int64_t inner; } dropout_params;
 
 static size_t dropout_aux(const pixl_tensor *n) { return sizeof(uint64_t); }
 
 static int dropout_fwd(pixl_tensor *n)
 {
-    const dropout_params *p = PIXL_PARAMS(n, dropout_params);
+    const pixl_dropout_params *p = PIXL_PARAMS(n, pixl_dropout_params);
     const uint64_t key = pixl_node_rng_key(n);
     *(uint64_t *)n->aux = key;
     const float *x = pixl_f32(n->src[0]);
@@ -324,7 +322,7 @@ static int dropout_fwd(pixl_tensor *n)
 
 static int dropout_bwd(pixl_tensor *n)
 {
-    const dropout_params *p = PIXL_PARAMS(n, dropout_params);
+    const pixl_dropout_params *p = PIXL_PARAMS(n, pixl_dropout_params);
     const uint64_t key = *(const uint64_t *)n->aux;
     float *dx = n->src[0]->grad;
     const float *dy = n->grad;
@@ -355,7 +353,7 @@ static pixl_tensor *dropout_any(pixl_ctx *ctx, pixl_tensor *x, float p, const pi
         return NULL;
     }
     if (ctx->mode != PIXL_MODE_TRAIN || p == 0 || ctx->no_dropout) return x;
-    dropout_params dp = {p, per_channel ? x->numel / (x->shape[0] * x->shape[1]) : 1};
+    pixl_dropout_params dp = {p, per_channel ? x->numel / (x->shape[0] * x->shape[1]) : 1};
     return pixl_node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, &dp, sizeof dp);
 }
 
