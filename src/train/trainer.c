@@ -527,12 +527,17 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
         r.loss = l ? pixl_add(r.ctx, r.loss, pixl_scale(r.ctx, l, aw)) : NULL;
     }
 #undef DENSE_LOSS
+    /* printed with the run's header below (cw is freed here); at most what fits a line of 640 */
     char cwline[640] = "";
     if (cfg->training.loss.class_weights != PIXL_CLASS_WEIGHTS_NONE) {
-        int at = snprintf(cwline, sizeof cwline, "class weights:");
-        for (int k = 0; k < r.K && at < (int)sizeof cwline - 16; k++)
-            at += snprintf(cwline + at, sizeof cwline - (size_t)at, " %.4g", cw[k]);
-        if (at >= (int)sizeof cwline - 16) snprintf(cwline + sizeof cwline - 16, 16, " ...");
+        size_t at = (size_t)snprintf(cwline, sizeof cwline, "class weights:");
+        for (int k = 0; k < r.K; k++) {
+            if (at + 24 > sizeof cwline) { /* room for " ... (N classes)" */
+                snprintf(cwline + at, sizeof cwline - at, " ... (%d classes)", r.K);
+                break;
+            }
+            at += (size_t)snprintf(cwline + at, sizeof cwline - at, " %.4g", cw[k]);
+        }
     }
     free(cw);
     if (!r.loss || pixl_ctx_plan(r.ctx)) {
