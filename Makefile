@@ -37,7 +37,7 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all lib test unit check-golden sanitize bench bench-models clean print-ldlibs
+.PHONY: all lib test unit check-golden sanitize bench bench-models clean print-ldlibs examples
 all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(BUILD)/pixl
 	@ln -sf $(BUILD)/pixl pixl
 
@@ -61,12 +61,21 @@ $(BUILD)/pixl: $(TOOL_OBJ) $(BUILD)/libpixl.a
 $(BUILD)/pixl_tests: $(TEST_OBJ) $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ)) $(BUILD)/libpixl.a
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# examples/: small programs on the public API alone
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(sort $(wildcard examples/*.c)))
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libpixl.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS)
+
 # pixl's own reference cases (scripts/ref/make_*_ref.py), run by the conformance runner
 REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/jointup tests/ref/pixelnet
 
 # The test command: unit tests + golden conformance (skipped when ../shared is absent).
-test: all $(BUILD)/pixl_tests
+test: all $(BUILD)/pixl_tests examples
 	PIXL_NUM_THREADS=2 $(BUILD)/pixl_tests
+	PIXL_NUM_THREADS=2 $(BUILD)/examples/train_steps $(BUILD)/examples-run
+	PIXL_NUM_THREADS=2 $(BUILD)/examples/infer
 	@if [ -d $(SHARED)/golden/torch ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/torch; \
 	 else echo "skip: $(SHARED)/golden/torch not found"; fi
 	@if [ -d $(SHARED)/golden/pac ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/pac; \

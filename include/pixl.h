@@ -104,6 +104,9 @@ const char *pixl_last_error(void);
 int pixl_last_status(void);
 void pixl_clear_error(void);
 const char *pixl_status_name(int status);
+/* Record a failure on this thread (printf-style message) and return `code`:
+ * for callbacks (training hooks) whose caller reports pixl_last_error(). */
+int pixl_set_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* --------------------------------------------------------------- library */
 
@@ -1431,18 +1434,86 @@ int pixl_evaluate_edges(pixl_model *m, const pixl_dataset *ds, const pixl_eval_o
  * (synthetic_normals): every image's valid pixels added to acc. */
 int pixl_evaluate_normals(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, pixl_normal_metrics *acc);
 
+/* A training run as an object. pixl_train() is pixl_trainer_new() +
+ * pixl_trainer_run() + pixl_trainer_free(); a C program can instead drive
+ * the same loop itself:
+ *
+ *     pixl_trainer *t = pixl_trainer_new(cfg, &hooks);   // data, task, model, graph, optimizer, resume
+ *     if (!t) fprintf(stderr, "%s\n", pixl_last_error());
+ *     for (int i = 0; i < 100; i++)
+ *         if (pixl_trainer_step(t)) break;                // one batch: forward, backward, optimizer
+ *     double score;
+ *     pixl_trainer_validate(t, &score);                   // the task's metric; best.safetensors
+ *     pixl_trainer_save(t);                               // last.safetensors (+ optimizer state)
+ *     ...                                                 // e.g. ask for new labels, then step on
+ *     pixl_trainer_free(t);
+ *
+ * What is learned is the run's task, chosen by the training set's kind
+ * (segmentation, edges, normals; pixl_trainer_task()): its loss, its
+ * metric and the direction of its score. Hooks are called on the thread
+ * that calls pixl_trainer_step()/_validate(); a hook returning non-zero
+ * ends the step (or validation) with that status (set a message with
+ * pixl_set_error-like care: pixl_last_error() is then the caller's). */
+typedef struct pixl_trainer pixl_trainer;
+
 typedef struct pixl_train_hooks {
-    volatile int *stop; /* polled every step: non-zero saves a checkpoint and returns */
+    volatile int *stop; /* polled every step by pixl_trainer_run: non-zero saves a checkpoint and returns */
     FILE *log;          /* progress and log lines (NULL -> stderr) */
     int quiet;          /* no progress bar, only validation lines */
-    int64_t stop_after; /* > 0: stop (saving, as on *stop) once this many steps are done */
+    int64_t stop_after; /* > 0: pixl_trainer_run stops (saving, as on *stop) once this many steps are done */
+    void *user;         /* passed to the callbacks */
+    /* gradients of the step are in pixl_params_grad_flat(pixl_trainer_params(t)), the optimizer has not
+     * run yet: the place to all-reduce them across processes (data-parallel training) */
+    int (*after_backward)(pixl_trainer *t, void *user);
+    /* after the optimizer step (pixl_trainer_steps() counts it already) */
+    int (*after_step)(pixl_trainer *t, void *user);
+    /* after a validation: the task's score, whether it is the best so far, the metrics as JSON */
+    int (*after_validate)(pixl_trainer *t, double score, int best, const char *metrics_json, void *user);
 } pixl_train_hooks;
+
+/* Everything a run needs from `cfg` (copied; the caller may free it): the
+ * run directory, data sets and loader, the task, the model (initialised
+ * from model.options.pretrained if set), the training graph (memory
+ * planned here), the optimizer, and with training.resume the state of a
+ * checkpoint. NULL with pixl_last_error() naming what does not fit (a
+ * loss, data set or model that do not go together names both sides). */
+pixl_trainer *pixl_trainer_new(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
+/* One optimizer step on the next batch: learning rate from the schedule,
+ * forward, backward, after_backward, optimizer, after_step; progress and
+ * log.jsonl lines every training.print_interval steps. The step limits of
+ * the config are pixl_trainer_run()'s business, not this function's. */
+int pixl_trainer_step(pixl_trainer *t);
+/* The task's validation on the validation split; a "val" line in the log
+ * and log.jsonl; best.safetensors when the score is the best so far (and
+ * output.keep_best). *score (may be NULL): mIoU, ODS F or mean angle. */
+int pixl_trainer_validate(pixl_trainer *t, double *score);
+/* last.safetensors and last.optim.safetensors in the run directory, with
+ * step, epoch, position in the epoch, time and best score: what resume reads. */
+int pixl_trainer_save(pixl_trainer *t);
+/* Continue from a checkpoint written by pixl_trainer_save(): parameters,
+ * optimizer state, step, epoch, data order, time, best score. Only before
+ * the first step. */
+int pixl_trainer_resume(pixl_trainer *t, const char *checkpoint);
+/* The loop of `pixl train`: steps until training.epochs / max_iters /
+ * max_minutes or a stop (hooks), validation every validation.every_epochs
+ * or every_minutes and at the end, checkpoints, a summary line. */
+int pixl_trainer_run(pixl_trainer *t);
+void pixl_trainer_free(pixl_trainer *t);
+
+int64_t pixl_trainer_steps(const pixl_trainer *t);   /* optimizer steps done (including before a resume) */
+int64_t pixl_trainer_epoch(const pixl_trainer *t);   /* the epoch the next batch belongs to */
+float pixl_trainer_loss(const pixl_trainer *t);      /* the loss of the last step (NaN before the first) */
+pixl_model *pixl_trainer_model(pixl_trainer *t);     /* the model being trained (owned by t) */
+pixl_params *pixl_trainer_params(pixl_trainer *t);   /* its parameters: flat values and gradients */
+const pixl_dataset *pixl_trainer_dataset(const pixl_trainer *t, int val); /* the training (0) or validation (1) set */
+const char *pixl_trainer_task(const pixl_trainer *t); /* "segmentation", "edges", "normals" */
+const char *pixl_trainer_run_dir(const pixl_trainer *t);
 
 /* Train as `cfg` says: datasets, model, loss, optimizer and schedule, data
  * loading on background threads, validation, and a run directory
  * (output.run_dir) with config.yaml, log.jsonl (one JSON object per log
  * line), last.safetensors (+ last.optim.safetensors) and best.safetensors
- * (by validation mean IoU), all written atomically. With
+ * (by the task's validation score), all written atomically. With
  * training.resume = RUN_DIR/last.safetensors it continues with the same
  * schedule, step count and data order. */
 int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks);

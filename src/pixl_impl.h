@@ -115,7 +115,6 @@ struct pixl_ctx {
 };
 
 /* ------------------------------------------------------------- errors */
-int pixl_set_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* record a build error in ctx (first one wins) and in the thread-local slot */
 void pixl_ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

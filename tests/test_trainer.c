@@ -3,6 +3,7 @@
  * and a run stopped half-way and resumed ends bit-identical to an
  * uninterrupted one (same schedule, step count, data order, dropout masks
  * and optimizer state). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -220,6 +221,112 @@ PIXL_TEST(trainer_edges_balanced_bce)
         pixl_model_free(m);
     }
 done:
+    fclose(devnull);
+    free(cfg);
+}
+
+/* The trainer as an object: 12 pixl_trainer_step() calls and a save give
+ * the parameters of pixl_train() with max_iters 12, bit for bit; the hooks
+ * run once per step, after_backward sees the step's gradients in the flat
+ * buffer before the optimizer changes the parameters; a failing hook ends
+ * the step with its status; resume after a step is refused. */
+typedef struct {
+    int backward, step, validate;
+    double grad_sq, score;
+    int fail_at; /* after_step fails at this step (0 = never) */
+    float param0_at_backward, param0_at_step;
+} hook_counts;
+
+static int hk_backward(pixl_trainer *t, void *u)
+{
+    hook_counts *c = u;
+    int64_t n = 0;
+    const float *g = pixl_params_grad_flat(pixl_trainer_params(t), &n);
+    c->grad_sq = 0;
+    for (int64_t i = 0; i < n; i++) c->grad_sq += (double)g[i] * g[i];
+    c->param0_at_backward = pixl_params_data_flat(pixl_trainer_params(t), &n)[0];
+    c->backward++;
+    return 0;
+}
+
+static int hk_step(pixl_trainer *t, void *u)
+{
+    hook_counts *c = u;
+    int64_t n = 0;
+    c->param0_at_step = pixl_params_data_flat(pixl_trainer_params(t), &n)[0];
+    c->step++;
+    if (c->fail_at && pixl_trainer_steps(t) == c->fail_at) {
+        pixl_set_error(PIXL_ERR_STATE, "hook says stop at %d", c->fail_at);
+        return PIXL_ERR_STATE;
+    }
+    return 0;
+}
+
+static int hk_validate(pixl_trainer *t, double score, int best, const char *json, void *u)
+{
+    hook_counts *c = u;
+    c->validate++;
+    c->score = score;
+    return json && strstr(json, "mean_iou") ? 0 : PIXL_ERR_FORMAT;
+}
+
+PIXL_TEST(trainer_object_steps_hooks)
+{
+    char a[512], b[512], p[600];
+    snprintf(a, sizeof a, "%s/run_obj_a", pixl_test_tmpdir());
+    snprintf(b, sizeof b, "%s/run_obj_b", pixl_test_tmpdir());
+    snprintf(p, sizeof p, "%s/last.safetensors", a);
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    small_config(cfg, a, 12);
+    CHECK_OK(pixl_config_set(cfg, "validation.limit", "8"));
+    CHECK_OK(pixl_train(cfg, &h));
+
+    small_config(cfg, b, 12);
+    CHECK_OK(pixl_config_set(cfg, "validation.limit", "8"));
+    hook_counts hc = {0};
+    pixl_train_hooks h2 = {.log = devnull, .quiet = 1, .user = &hc, .after_backward = hk_backward,
+                           .after_step = hk_step, .after_validate = hk_validate};
+    pixl_trainer *t = pixl_trainer_new(cfg, &h2);
+    memset(cfg, 0, sizeof *cfg); /* the trainer has its own copy */
+    CHECK_MSG(t != NULL, "%s", pixl_last_error());
+    if (!t) goto done;
+    CHECK(!strcmp(pixl_trainer_task(t), "segmentation"));
+    CHECK(isnan(pixl_trainer_loss(t)));
+    int rc = 0;
+    for (int i = 0; i < 12 && !rc; i++) {
+        rc = pixl_trainer_step(t);
+        if (i == 0) { /* the optimizer ran after the hook saw the gradients */
+            CHECK(hc.grad_sq > 0 && hc.param0_at_backward != hc.param0_at_step);
+            CHECK(pixl_trainer_resume(t, p) == PIXL_ERR_STATE);
+        }
+    }
+    CHECK_MSG(rc == 0, "%s", pixl_last_error());
+    CHECK(hc.backward == 12 && hc.step == 12 && pixl_trainer_steps(t) == 12);
+    CHECK(isfinite(pixl_trainer_loss(t)) && pixl_trainer_loss(t) > 0);
+    double score = -1;
+    CHECK_OK(pixl_trainer_validate(t, &score));
+    CHECK(hc.validate == 1 && score == hc.score && score >= 0 && score <= 1);
+    CHECK_OK(pixl_trainer_save(t));
+    /* a failing hook ends the step with its status and message */
+    hc.fail_at = 13;
+    CHECK(pixl_trainer_step(t) == PIXL_ERR_STATE && strstr(pixl_last_error(), "hook says stop") != NULL);
+    pixl_trainer_free(t);
+
+    int64_t na = 0, nb = 0;
+    snprintf(p, sizeof p, "%s/last.safetensors", a);
+    float *pa = read_params(p, &na);
+    snprintf(p, sizeof p, "%s/last.safetensors", b);
+    float *pb = read_params(p, &nb);
+    CHECK(pa && pb && na == nb && na > 0);
+    if (pa && pb && na == nb)
+        CHECK_MSG(memcmp(pa, pb, sizeof(float) * (size_t)na) == 0, "stepping the object differs from pixl_train");
+    free(pa);
+    free(pb);
+done:
+    CHECK(pixl_trainer_new(NULL, NULL) == NULL && strstr(pixl_last_error(), "NULL") != NULL);
+    CHECK(pixl_trainer_step(NULL) == PIXL_ERR_ARG);
     fclose(devnull);
     free(cfg);
 }

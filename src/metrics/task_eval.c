@@ -1,4 +1,5 @@
-/* task_eval.c — evaluating a model on an edge dataset (BSDS benchmark) or a
+/* task_eval.c — evaluating a model on a segmentation dataset (confusion
+ * matrix, batches from a loader), an edge dataset (BSDS benchmark) or a
  * surface-normal dataset (angular error metrics), image by image at the
  * image's own resolution. */
 #include <math.h>
@@ -6,6 +7,43 @@
 #include <string.h>
 
 #include "pixl_impl.h"
+
+/* segmentation: predicted labels into the confusion matrix */
+int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *oin, pixl_confusion *conf)
+{
+    pixl_eval_opts o = oin ? *oin : (pixl_eval_opts){0};
+    if (!m || !ds || !conf) return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate: NULL argument");
+    if (pixl_confusion_n_classes(conf) != pixl_model_n_classes(m))
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate: confusion matrix has %d classes, the model %d",
+                              pixl_confusion_n_classes(conf), pixl_model_n_classes(m));
+    pixl_loader_opts lo = {.batch_size = o.batch_size > 0 ? o.batch_size : 1, .n_workers = o.n_workers};
+    pixl_loader *L = pixl_loader_new(ds, &lo);
+    if (!L) return pixl_last_status();
+    int nb = pixl_loader_batches_per_epoch(L), rc = PIXL_OK, done = 0;
+    int32_t *pred = NULL;
+    size_t cap = 0;
+    for (int b = 0; b < nb && rc == PIXL_OK; b++) {
+        pixl_batch B;
+        if ((rc = pixl_loader_next(L, &B))) break;
+        size_t need = (size_t)B.n * B.height * B.width;
+        if (need > cap) {
+            free(pred);
+            pred = pixl_malloc(need * sizeof *pred);
+            cap = pred ? need : 0;
+            if (!pred) {
+                rc = PIXL_ERR_NOMEM;
+                break;
+            }
+        }
+        rc = pixl_model_predict(m, B.images, B.n, B.height, B.width, o.flip, NULL, pred);
+        if (!rc) rc = pixl_confusion_update(conf, pred, B.labels, (int64_t)need);
+        done += B.n;
+        if (o.limit > 0 && done >= o.limit) break;
+    }
+    free(pred);
+    pixl_loader_free(L);
+    return rc;
+}
 
 /* logits (K, h, w) of one image, the image decoded by the caller */
 static int predict_one(pixl_model *m, const pixl_image *img, int flip, float **logits)

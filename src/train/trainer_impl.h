@@ -1,0 +1,34 @@
+/* trainer_impl.h — private pieces of the trainer (src/train/): its output,
+ * a progress bar on a terminal and plain lines otherwise, and log.jsonl
+ * (one JSON object per line: "train" records every print_interval steps,
+ * "val" records with the task's metrics object). */
+#ifndef PIXL_TRAINER_IMPL_H
+#define PIXL_TRAINER_IMPL_H
+
+#include "pixl_impl.h"
+
+typedef struct pixl__logger {
+    FILE *out;   /* progress and log lines */
+    int tty;     /* out is a terminal: a progress bar rewritten in place */
+    int quiet;   /* no progress, no step lines */
+    FILE *jsonl; /* log.jsonl or NULL */
+} pixl__logger;
+
+void pixl__log_init(pixl__logger *lg, FILE *out, int quiet);
+/* open log.jsonl (append: a resumed run) */
+int pixl__log_open(pixl__logger *lg, const char *path, int append);
+void pixl__log_close(pixl__logger *lg);
+/* a line of the run's log (clears a progress bar first) */
+void pixl__log(pixl__logger *lg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* the progress bar (terminals only) */
+void pixl__log_progress(pixl__logger *lg, int64_t epoch, int b, int nb, double eta, double loss, double lr,
+                        double ips);
+void pixl__log_end_progress(pixl__logger *lg);
+/* a training record: mean loss since the last one, learning rate, speed, loader */
+void pixl__log_train(pixl__logger *lg, int64_t step, int64_t epoch, double elapsed, double loss, double lr,
+                     double ips, const pixl_loader_stats *ls);
+/* a validation record; metrics_json is the task's metrics object (NULL: null) */
+void pixl__log_val(pixl__logger *lg, int64_t step, int64_t epoch, double elapsed, double train_loss, int best,
+                   const char *metrics_json);
+
+#endif

@@ -1,0 +1,84 @@
+/* trainer_log.c — what a training run prints and logs (trainer_impl.h). */
+#include <errno.h>
+#include <math.h>
+#include <unistd.h>
+
+#include "train/trainer_impl.h"
+
+void pixl__log_init(pixl__logger *lg, FILE *out, int quiet)
+{
+    lg->out = out ? out : stderr;
+    lg->quiet = quiet;
+    lg->tty = !quiet && isatty(fileno(lg->out));
+    lg->jsonl = NULL;
+}
+
+int pixl__log_open(pixl__logger *lg, const char *path, int append)
+{
+    if (!(lg->jsonl = fopen(path, append ? "a" : "w")))
+        return pixl_set_error(PIXL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    return PIXL_OK;
+}
+
+void pixl__log_close(pixl__logger *lg)
+{
+    if (lg->jsonl) fclose(lg->jsonl);
+    lg->jsonl = NULL;
+}
+
+void pixl__log(pixl__logger *lg, const char *fmt, ...)
+{
+    va_list ap;
+    if (lg->tty) fprintf(lg->out, "\r\033[K");
+    va_start(ap, fmt);
+    vfprintf(lg->out, fmt, ap);
+    va_end(ap);
+    fflush(lg->out);
+}
+
+void pixl__log_progress(pixl__logger *lg, int64_t epoch, int b, int nb, double eta, double loss, double lr,
+                        double ips)
+{
+    if (!lg->tty || lg->quiet) return;
+    char bar[21];
+    int fill = nb ? (int)(20.0 * (b + 1) / nb) : 0;
+    for (int i = 0; i < 20; i++) bar[i] = i < fill ? '#' : '.';
+    bar[20] = 0;
+    int e = eta > 0 ? (int)eta : 0;
+    fprintf(lg->out, "\r\033[Kepoch %lld [%s] %d/%d  ETA %02d:%02d:%02d  loss %.4f  lr %.2e  %.1f img/s",
+            (long long)epoch, bar, b + 1, nb, e / 3600, e / 60 % 60, e % 60, loss, lr, ips);
+    fflush(lg->out);
+}
+
+void pixl__log_end_progress(pixl__logger *lg)
+{
+    if (lg->tty) fprintf(lg->out, "\n");
+}
+
+void pixl__log_train(pixl__logger *lg, int64_t step, int64_t epoch, double elapsed, double loss, double lr,
+                     double ips, const pixl_loader_stats *ls)
+{
+    const double wait = ls->total_seconds > 0 ? ls->wait_seconds / ls->total_seconds : 0;
+    if (!lg->tty && !lg->quiet)
+        pixl__log(lg, "step %lld epoch %lld  loss %.4f  lr %.3g  %.1f img/s  loader wait %.0f%%\n", (long long)step,
+                  (long long)epoch, loss, lr, ips, 100 * wait);
+    if (!lg->jsonl) return;
+    /* the loss with 9 digits: a float reads back exactly */
+    fprintf(lg->jsonl,
+            "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"loss\":%.9g,\"lr\":%.6g,"
+            "\"img_per_s\":%.3f,\"loader_wait\":%.4f,\"loader_capacity_img_per_s\":%.2f}\n",
+            (long long)step, (long long)epoch, elapsed / 60, loss, lr, ips, wait, ls->capacity_per_second);
+    fflush(lg->jsonl);
+}
+
+void pixl__log_val(pixl__logger *lg, int64_t step, int64_t epoch, double elapsed, double train_loss, int best,
+                   const char *metrics_json)
+{
+    if (!lg->jsonl) return;
+    fprintf(lg->jsonl,
+            "{\"type\":\"val\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"train_loss\":%.6g,\"best\":%s,"
+            "\"metrics\":%s}\n",
+            (long long)step, (long long)epoch, elapsed / 60, isfinite(train_loss) ? train_loss : 0,
+            best ? "true" : "false", metrics_json ? metrics_json : "null");
+    fflush(lg->jsonl);
+}
