@@ -112,6 +112,49 @@ const char *pixl_version(void);
 int pixl_num_threads(void);
 void pixl_set_num_threads(int n);
 
+/* ------------------------------------------------------ writing files */
+
+/* Every file pixl writes (checkpoints, configs, images, labels, reports)
+ * goes through this: pixl_atomic_begin() creates a temporary file next to
+ * `path` (PATH.tmp.PID.N, mode 0666 minus the umask); write to
+ * pixl_atomic_stream(); pixl_atomic_commit() flushes, fsyncs the file,
+ * renames it over `path` and fsyncs the folder, so readers see either the
+ * old file or the complete new one. pixl_atomic_abort() (or a failed
+ * commit) removes the temporary file and leaves `path` as it was. Commit
+ * and abort free the handle; errors name the path and the system's reason. */
+typedef struct pixl_atomic_file pixl_atomic_file;
+pixl_atomic_file *pixl_atomic_begin(const char *path);
+FILE *pixl_atomic_stream(pixl_atomic_file *af);
+int pixl_atomic_commit(pixl_atomic_file *af);
+void pixl_atomic_abort(pixl_atomic_file *af); /* accepts NULL */
+/* The whole of `data` (n bytes) as the new content of `path`, atomically. */
+int pixl_atomic_write(const char *path, const void *data, size_t n);
+
+/* ------------------------------------------------------------ JSON text */
+
+/* pixl's one JSON writer (metrics, scores, training logs, bench files).
+ * Start from `pixl_json j = {0};`, write values in order, then take the
+ * text with pixl_json_finish(). `key` names the member inside an object and
+ * is NULL inside an array or for the top value; commas are placed for you
+ * (", " between members, ": " after keys). Numbers read back exactly:
+ * doubles with up to 17 significant digits, floats (pixl_json_f32) with up
+ * to 9, so they read back as the same float; NaN and infinities are written
+ * as null. Strings are escaped. The fields are private. */
+typedef struct pixl_json { char *p; size_t n, cap; int err, depth; uint64_t has_items; } pixl_json;
+void pixl_json_begin_object(pixl_json *j, const char *key);
+void pixl_json_end_object(pixl_json *j);
+void pixl_json_begin_array(pixl_json *j, const char *key);
+void pixl_json_end_array(pixl_json *j);
+void pixl_json_num(pixl_json *j, const char *key, double v);
+void pixl_json_f32(pixl_json *j, const char *key, float v);
+void pixl_json_int(pixl_json *j, const char *key, int64_t v);
+void pixl_json_str(pixl_json *j, const char *key, const char *s); /* NULL writes "" */
+void pixl_json_bool(pixl_json *j, const char *key, int v);
+void pixl_json_null(pixl_json *j, const char *key);
+/* The malloc'ed text (free() it) and j reset to empty; NULL with an error
+ * "WHAT: out of memory" when an allocation failed on the way. */
+char *pixl_json_finish(pixl_json *j, const char *what);
+
 /* ---------------------------------------------------------------- tensors */
 
 typedef enum pixl_dtype { PIXL_F32 = 0, PIXL_I32 = 1, PIXL_I64 = 2, PIXL_U8 = 3 } pixl_dtype;
@@ -242,8 +285,8 @@ int pixl_params_frozen(const pixl_params *P, int i);
 /* ------------------------------------------------------------ checkpoints */
 
 /* safetensors: every parameter and buffer under its name, plus string
- * metadata (key/value arrays, may be NULL). Written to PATH.tmp, fsync'd
- * and renamed over PATH: a failure leaves the old PATH intact. */
+ * metadata (key/value arrays, may be NULL). Written with pixl_atomic_begin()
+ * and pixl_atomic_commit(): a failure leaves the old PATH intact. */
 int pixl_checkpoint_save(pixl_params *P, const char *path, int n_meta, const char *const *keys,
                          const char *const *values);
 /* Load into existing entries. Every entry must be in the file with the same
@@ -773,7 +816,7 @@ int pixl_model_predict(pixl_model *m, const float *images, int n, int h, int w, 
  *   (libjpeg-turbo) are read, detected from the bytes, not the name. Every
  *   failure (missing, truncated, corrupt or unsupported file, size above
  *   PIXL_IMAGE_MAX_DIM) returns NULL or a negative status with an error
- *   naming the file. Writers write PATH.tmp.XXXXXX and rename it over PATH,
+ *   naming the file. Writers write PATH.tmp.PID.N and rename it over PATH,
  *   so a failed write never leaves a partial PATH.
  *
  * LABEL MAPS
@@ -1403,7 +1446,7 @@ void pixl_config_sched(const pixl_train_config *cfg, int64_t max_steps, pixl_sch
 int pixl_config_print(FILE *f, const pixl_train_config *cfg);
 /* pixl_config_print() of the defaults (`pixl train --print-config`). */
 int pixl_config_print_defaults(FILE *f);
-/* Write the config to path atomically (path.tmp + rename). */
+/* Write the config to path atomically (pixl_atomic_begin/commit). */
 int pixl_config_save(const pixl_train_config *cfg, const char *path);
 /* Markdown reference of every key (docs/config.md). */
 int pixl_config_write_docs(FILE *f);

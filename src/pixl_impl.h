@@ -187,14 +187,4 @@ void pixl_fail_alloc_after(long k);
 bool pixl_mul_overflows(size_t a, size_t b, size_t *out);
 char *pixl__strdup(const char *s); /* pixl_malloc'd copy */
 
-/* --------------------------------------------- JSON text (core/json_writer.c) */
-/* growable buffer; {0} starts empty; err set on allocation failure */
-typedef struct pixl_sbuf { char *p; size_t n, cap; int err; } pixl_sbuf;
-void pixl__sb_add(pixl_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void pixl__sb_num(pixl_sbuf *b, double v);                         /* exact; non-finite -> null */
-void pixl__sb_str(pixl_sbuf *b, const char *s);                    /* quoted and escaped */
-void pixl__sb_key_num(pixl_sbuf *b, const char *key, double v);    /* , "key": number */
-/* the malloc'd text, or NULL (error "what: out of memory") after a failure */
-char *pixl__sb_finish(pixl_sbuf *b, const char *what);
-
 #endif /* PIXL_IMPL_H */

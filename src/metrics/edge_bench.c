@@ -942,16 +942,18 @@ char *pixl_edge_scores_json(const pixl_edge_bench_result *r)
         pixl_set_error(PIXL_ERR_ARG, "pixl_edge_scores_json: NULL result");
         return NULL;
     }
-    pixl_sbuf b = {0};
-    pixl__sb_add(&b, "{\"n_images\": %d, \"n_thresholds\": %d", r->n_images, r->n_thresholds);
-    pixl__sb_key_num(&b, "ods_f", r->ods_f);
-    pixl__sb_key_num(&b, "ods_p", r->ods_p);
-    pixl__sb_key_num(&b, "ods_r", r->ods_r);
-    pixl__sb_key_num(&b, "ods_t", r->ods_t);
-    pixl__sb_key_num(&b, "ois_f", r->ois_f);
-    pixl__sb_key_num(&b, "ois_p", r->ois_p);
-    pixl__sb_key_num(&b, "ois_r", r->ois_r);
-    pixl__sb_key_num(&b, "ap", r->ap);
-    pixl__sb_add(&b, "}");
-    return pixl__sb_finish(&b, "pixl_edge_scores_json");
+    pixl_json j = {0};
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_int(&j, "n_images", r->n_images);
+    pixl_json_int(&j, "n_thresholds", r->n_thresholds);
+    pixl_json_num(&j, "ods_f", r->ods_f);
+    pixl_json_num(&j, "ods_p", r->ods_p);
+    pixl_json_num(&j, "ods_r", r->ods_r);
+    pixl_json_num(&j, "ods_t", r->ods_t);
+    pixl_json_num(&j, "ois_f", r->ois_f);
+    pixl_json_num(&j, "ois_p", r->ois_p);
+    pixl_json_num(&j, "ois_r", r->ois_r);
+    pixl_json_num(&j, "ap", r->ap);
+    pixl_json_end_object(&j);
+    return pixl_json_finish(&j, "pixl_edge_scores_json");
 }
