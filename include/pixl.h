@@ -48,8 +48,16 @@
  *   - The library never calls exit() or abort() on bad input.
  *
  * THREADS
- *   Kernels run with OpenMP on pixl_num_threads() threads (set by
- *   pixl_set_num_threads() or the PIXL_NUM_THREADS environment variable).
+ *   Kernels run with OpenMP. The thread count belongs to the object that
+ *   runs them: a ctx (pixl_ctx_set_threads(), before pixl_ctx_plan()), a
+ *   model's inference graphs (pixl_model_set_threads()) and an optimizer
+ *   (pixl_optim_opts.threads). Each starts from the process default,
+ *   pixl_set_num_threads() or else the PIXL_NUM_THREADS environment variable
+ *   or else all cores. pixl_forward()/pixl_backward()/pixl_optim_step() set
+ *   the count for the calling thread only and restore it on return, so two
+ *   contexts with different counts may run in two threads at once. What
+ *   stays process-wide: the default itself and the BLAS library's own thread
+ *   count (kept at 1: pixl splits matrix products over its threads).
  *   Results are identical for any thread count (fixed reduction order).
  *   Distinct contexts may be used from distinct threads; a single ctx or
  *   params object must not be used by two threads at once.
@@ -108,8 +116,12 @@ const char *pixl_status_name(int status);
 /* --------------------------------------------------------------- library */
 
 const char *pixl_version(void);
-/* Number of threads kernels use; defaults to PIXL_NUM_THREADS or all cores. */
+/* Threads kernels use on the calling thread: inside pixl_forward() and the
+ * like the running object's count, else the process default. */
 int pixl_num_threads(void);
+/* The process default for contexts, models and optimizers created from now
+ * on (and for work not tied to one: metrics, the edge benchmark); initially
+ * PIXL_NUM_THREADS or all cores. n < 1 means 1. */
 void pixl_set_num_threads(int n);
 
 /* ------------------------------------------------------ writing files */
@@ -194,6 +206,11 @@ pixl_mode pixl_ctx_mode(const pixl_ctx *ctx);
 pixl_params *pixl_ctx_params(const pixl_ctx *ctx);
 /* First error recorded while building (NULL if none). */
 const char *pixl_ctx_error(const pixl_ctx *ctx);
+/* Threads of this ctx's kernels (n < 1: the process default). Call before
+ * pixl_ctx_plan(), which sizes scratch memory for that count (afterwards:
+ * PIXL_ERR_STATE). pixl_ctx_threads() gives the count in effect. */
+int pixl_ctx_set_threads(pixl_ctx *ctx, int n);
+int pixl_ctx_threads(const pixl_ctx *ctx);
 /* Seed of the random streams (dropout) for the next forward pass. Each
  * forward advances an internal step counter so masks differ between steps. */
 void pixl_ctx_set_seed(pixl_ctx *ctx, uint64_t seed);
@@ -671,6 +688,7 @@ typedef struct pixl_optim_opts {
     int nesterov;              /* SGD */
     float weight_decay;        /* SGD/Adam: L2 added to the gradient; AdamW: decoupled */
     float beta1, beta2, eps;   /* Adam/AdamW; 0 -> 0.9, 0.999, 1e-8 */
+    int threads;               /* threads of pixl_optim_step; 0 -> the process default */
 } pixl_optim_opts;
 
 typedef struct pixl_optim pixl_optim;
@@ -800,6 +818,9 @@ const uint8_t *pixl_model_colours(const pixl_model *m);
  * resized to it (bilinear) and logits resized back (bilinear, as PyTorch's
  * align_corners=False). */
 void pixl_model_set_input_size(pixl_model *m, int height, int width);
+/* Threads of the model's inference graphs (pixl_model_predict, evaluation);
+ * n < 1: the process default (pixl_set_num_threads()). */
+void pixl_model_set_threads(pixl_model *m, int n);
 /* Logits (n, K, h, w) for normalised images (n, C, h, w); `flip` averages
  * with the mirrored pass. Either output may be NULL: labels (n, h, w)
  * receive the argmax. */

@@ -104,6 +104,7 @@ struct pixl_ctx {
     size_t work_bytes;
     uint64_t seed;
     uint64_t step;        /* incremented by every pixl_forward */
+    int threads;          /* pixl_ctx_set_threads; 0 = the process default, fixed by pixl_ctx_plan */
     int no_dropout;       /* tests: TRAIN mode with dropout layers as identity (PyTorch's p = 0) */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;
@@ -113,6 +114,16 @@ struct pixl_ctx {
     double *prof;         /* pixl_ctx_profile: seconds per node (forward, backward), or NULL */
     int prof_cap, prof_runs;
 };
+
+/* ------------------------------------------------------------ threads */
+/* process default thread count (core/threads.c) */
+int pixl__default_threads(void);
+/* run the calling thread's kernels on n threads (n < 1: the process
+ * default) until pixl__threads_leave(the returned value) */
+int pixl__threads_enter(int n);
+void pixl__threads_leave(int prev);
+/* the count ctx's kernels run with: its own, else the process default */
+int pixl__ctx_threads(const pixl_ctx *ctx);
 
 /* ------------------------------------------------------------- errors */
 int pixl_set_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,13 +1,16 @@
-/* test_helpers.c — the shared helpers of the core: atomic file writes and
- * the JSON writer (read back with cJSON, bit for bit). */
+/* test_helpers.c — the shared helpers of the core: atomic file writes, the
+ * JSON writer (read back with cJSON, bit for bit) and per-context threads. */
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <math.h>
+#include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pixl_impl.h" /* a private op that records the thread count */
 #include "test.h"
 
 static const char *path_in_tmp(const char *name, char *buf, size_t len)
@@ -152,4 +155,69 @@ PIXL_TEST(helpers_json_numbers_read_back_exactly)
     /* an empty writer is an error, not an empty string */
     pixl_json e = {0};
     CHECK(pixl_json_finish(&e, "empty") == NULL && pixl_last_status() == PIXL_ERR_NOMEM);
+}
+
+/* ------------------------------------------------------------ threads */
+
+/* y = x, recording the thread count the kernel sees (pixl's and OpenMP's) */
+static int seen_threads_fwd(pixl_tensor *n)
+{
+    float *y = n->data;
+    y[0] = (float)pixl_num_threads();
+    y[1] = (float)omp_get_max_threads();
+    return PIXL_OK;
+}
+static const pixl_op_def seen_threads_def = {.name = "seen_threads", .fwd = seen_threads_fwd};
+
+static pixl_ctx *threads_graph(int threads, pixl_tensor **out)
+{
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    if (threads) CHECK_OK(pixl_ctx_set_threads(ctx, threads));
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 1, (int64_t[]){2});
+    *out = pixl_keep(pixl_node_new(ctx, &seen_threads_def, PIXL_F32, 1, (int64_t[]){2}, &x, 1, NULL, 0));
+    CHECK_OK(pixl_ctx_plan(ctx));
+    return ctx;
+}
+
+typedef struct { int threads, ok; } threads_job;
+static void *threads_worker(void *arg)
+{
+    threads_job *job = arg;
+    pixl_tensor *y;
+    pixl_ctx *ctx = threads_graph(job->threads, &y);
+    job->ok = 1;
+    for (int i = 0; i < 200; i++) {
+        job->ok &= pixl_forward(ctx) == PIXL_OK;
+        const float *v = pixl_tensor_data(y);
+        job->ok &= v[0] == job->threads && v[1] == job->threads;
+    }
+    pixl_ctx_free(ctx);
+    return NULL;
+}
+
+PIXL_TEST(helpers_threads_belong_to_the_context)
+{
+    int def = pixl_num_threads();
+    pixl_tensor *y;
+    pixl_ctx *ctx = threads_graph(3, &y);
+    CHECK(pixl_ctx_threads(ctx) == 3);
+    CHECK_OK(pixl_forward(ctx));
+    CHECK(((float *)pixl_tensor_data(y))[0] == 3 && ((float *)pixl_tensor_data(y))[1] == 3);
+    CHECK(pixl_num_threads() == def && omp_get_max_threads() == def); /* restored on return */
+    CHECK(pixl_ctx_set_threads(ctx, 2) == PIXL_ERR_STATE);            /* planned: scratch is sized */
+    pixl_ctx_free(ctx);
+
+    ctx = threads_graph(0, &y); /* the process default */
+    CHECK(pixl_ctx_threads(ctx) == def);
+    pixl_ctx_free(ctx);
+
+    /* two contexts with different counts in two threads at once */
+    threads_job a = {1, 0}, b = {4, 0};
+    pthread_t ta, tb;
+    CHECK(pthread_create(&ta, NULL, threads_worker, &a) == 0);
+    CHECK(pthread_create(&tb, NULL, threads_worker, &b) == 0);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK(a.ok && b.ok);
+    CHECK(pixl_num_threads() == def);
 }
