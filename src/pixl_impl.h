@@ -64,6 +64,7 @@ struct pixl_tensor {
     int id;                 /* position in ctx->nodes */
     int param_index;        /* PARAM leaves: index into ctx->P */
     char name[PIXL_NAME_LEN];
+    char desc[PIXL_NAME_LEN + 128]; /* pixl_tshape's text */
     pixl_ctx *ctx;
     void *data;
     float *grad;
@@ -155,8 +156,12 @@ typedef struct { float p; int64_t inner; } pixl_dropout_params;
 /* checks for builders: any NULL input -> return NULL silently */
 bool pixl_any_null(int n, ...);
 bool pixl_same_shape(const pixl_tensor *a, const pixl_tensor *b);
-/* "x [2, 3, 9, 11]" style shape string in a small rotating static-per-thread buffer */
+/* "x [2, 3, 9, 11]": name and shape, in storage of the tensor (valid until
+ * the next call for the same tensor or the ctx is freed) */
 const char *pixl_tshape(const pixl_tensor *t);
+/* hand p (malloc'ed) to ctx, which frees it with the ctx; NULL (p freed)
+ * when the list cannot grow or p is NULL */
+void *pixl__ctx_own(pixl_ctx *ctx, void *p);
 int64_t pixl_numel_of(int ndim, const int64_t *shape);
 static inline float *pixl_f32(const pixl_tensor *t) { return (float *)t->data; }
 

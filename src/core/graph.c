@@ -60,14 +60,12 @@ char *pixl_shape_str(int ndim, const int64_t *shape, char *buf, size_t len)
 
 const char *pixl_tshape(const pixl_tensor *t)
 {
-    static _Thread_local char ring[8][256];
-    static _Thread_local int k;
-    char *b = ring[k++ & 7];
     if (!t) return "(null)";
     char sh[128];
     pixl_shape_str(t->ndim, t->shape, sh, sizeof sh);
-    snprintf(b, 256, "%s %s", t->name[0] ? t->name : "tensor", sh);
-    return b;
+    char *desc = ((pixl_tensor *)t)->desc; /* every tensor is created writable by its ctx */
+    snprintf(desc, sizeof t->desc, "%s %s", t->name[0] ? t->name : "tensor", sh);
+    return desc;
 }
 
 bool pixl_any_null(int n, ...)
@@ -261,17 +259,30 @@ pixl_tensor *pixl_constant(pixl_ctx *c, const char *name, pixl_dtype dtype, int 
     pixl_tensor *t = leaf(c, name, dtype, ndim, shape, PIXL_FLAG_CONST | PIXL_FLAG_KEEP);
     if (!t) return NULL;
     size_t bytes = (size_t)t->numel * pixl_dtype_size(dtype);
-    void *p = pixl_calloc(1, bytes);
-    if (!p || (c->n_owned == c->cap_owned && !(c->cap_owned = c->cap_owned ? 2 * c->cap_owned : 16,
-                                                c->owned = realloc(c->owned, (size_t)c->cap_owned * sizeof(void *))))) {
-        free(p);
+    void *p = pixl__ctx_own(c, pixl_calloc(1, bytes));
+    if (!p) {
         pixl_ctx_fail(c, PIXL_ERR_NOMEM, "constant '%s': out of memory", t->name);
         return NULL;
     }
     if (data) memcpy(p, data, bytes);
-    c->owned[c->n_owned++] = p;
     t->data = p;
     return t;
+}
+
+void *pixl__ctx_own(pixl_ctx *c, void *p)
+{
+    if (p && c->n_owned == c->cap_owned) {
+        int cap = c->cap_owned ? 2 * c->cap_owned : 16;
+        void **np = realloc(c->owned, (size_t)cap * sizeof *np);
+        if (!np) {
+            free(p);
+            return NULL;
+        }
+        c->owned = np;
+        c->cap_owned = cap;
+    }
+    if (p) c->owned[c->n_owned++] = p;
+    return p;
 }
 
 pixl_tensor *pixl_param_ref(pixl_ctx *c, const char *name)
