@@ -983,9 +983,8 @@ int pixl_dataset_has_labels(const pixl_dataset *ds);
 /* Paths of sample i (owned by ds; NULL for synthetic samples / no labels). */
 const char *pixl_dataset_image_path(const pixl_dataset *ds, int i);
 const char *pixl_dataset_label_path(const pixl_dataset *ds, int i);
-/* Short name of sample i: the image's file stem (owned by ds), or for
- * synthetic samples "synthetic_000042" in a per-thread buffer that the
- * fourth next call on the same thread reuses. */
+/* Short name of sample i, owned by ds: the image's file stem, or for
+ * generated samples "synthetic_000042" / "synthetic_normals_000042". */
 const char *pixl_dataset_sample_name(const pixl_dataset *ds, int i);
 /* Decode sample i: an 8-bit RGB image and (if `labels` is not NULL) its
  * label map mapped into [0, n_classes) or 255, same size (else an error

@@ -106,7 +106,6 @@ struct pixl_ctx {
     uint64_t seed;
     uint64_t step;        /* incremented by every pixl_forward */
     int threads;          /* pixl_ctx_set_threads; 0 = the process default, fixed by pixl_ctx_plan */
-    int no_dropout;       /* tests: TRAIN mode with dropout layers as identity (PyTorch's p = 0) */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;
     pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */
