@@ -1280,6 +1280,9 @@ int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_
  * n_images, n_thresholds, ods_f, ods_p, ods_r, ods_t, ois_f, ois_p, ois_r, ap.
  * The format of `pixl eval` on edge data and of the training log. */
 char *pixl_edge_scores_json(const pixl_edge_bench_result *res);
+/* The same object plus "seconds" and "thresholds": [{t, cnt_r, sum_r,
+ * cnt_p, sum_p}, ...] (`pixl edgebench --json`). */
+char *pixl_edge_bench_json(const pixl_edge_bench_result *res);
 
 /* SURFACE-NORMAL METRICS (src/metrics/normals.c)
  *   Per pixel the angle between predicted and true normal in degrees,

@@ -106,36 +106,6 @@ static void usage(void)
             "  --json FILE      write the scores and per-threshold counts as JSON\n");
 }
 
-/* the scores and the per-threshold counts, for --json */
-static char *result_json(const pixl_edge_bench_result *r)
-{
-    pixl_json j = {0};
-    pixl_json_begin_object(&j, NULL);
-    pixl_json_int(&j, "images", r->n_images);
-    pixl_json_num(&j, "ods_f", r->ods_f);
-    pixl_json_num(&j, "ods_p", r->ods_p);
-    pixl_json_num(&j, "ods_r", r->ods_r);
-    pixl_json_num(&j, "ods_t", r->ods_t);
-    pixl_json_num(&j, "ois_f", r->ois_f);
-    pixl_json_num(&j, "ois_p", r->ois_p);
-    pixl_json_num(&j, "ois_r", r->ois_r);
-    pixl_json_num(&j, "ap", r->ap);
-    pixl_json_num(&j, "seconds", r->seconds);
-    pixl_json_begin_array(&j, "thresholds");
-    for (int k = 0; k < r->n_thresholds; k++) {
-        pixl_json_begin_object(&j, NULL);
-        pixl_json_num(&j, "t", r->thresholds[k]);
-        pixl_json_int(&j, "cnt_r", r->total[k].cnt_r);
-        pixl_json_int(&j, "sum_r", r->total[k].sum_r);
-        pixl_json_int(&j, "cnt_p", r->total[k].cnt_p);
-        pixl_json_int(&j, "sum_p", r->total[k].sum_p);
-        pixl_json_end_object(&j);
-    }
-    pixl_json_end_array(&j);
-    pixl_json_end_object(&j);
-    return pixl_json_finish(&j, "pixl edgebench --json");
-}
-
 int cmd_edgebench(int argc, char **argv)
 {
     const char *pred_dir = NULL, *gt_dir = NULL, *json = NULL;
@@ -240,7 +210,7 @@ int cmd_edgebench(int argc, char **argv)
         printf("OIS F %.4f (P %.4f R %.4f)\n", r->ois_f, r->ois_p, r->ois_r);
         printf("AP    %.4f\n", r->ap);
         if (json) {
-            char *text = result_json(r);
+            char *text = pixl_edge_bench_json(r);
             if (!text || pixl_atomic_write(json, text, strlen(text))) {
                 fprintf(stderr, "pixl edgebench: %s\n", pixl_last_error());
                 rc = 1;
