@@ -48,8 +48,16 @@
  *   - The library never calls exit() or abort() on bad input.
  *
  * THREADS
- *   Kernels run with OpenMP on pixl_num_threads() threads (set by
- *   pixl_set_num_threads() or the PIXL_NUM_THREADS environment variable).
+ *   Kernels run with OpenMP. The thread count belongs to the object that
+ *   runs them: a ctx (pixl_ctx_set_threads(), before pixl_ctx_plan()), a
+ *   model's inference graphs (pixl_model_set_threads()) and an optimizer
+ *   (pixl_optim_opts.threads). Each starts from the process default,
+ *   pixl_set_num_threads() or else the PIXL_NUM_THREADS environment variable
+ *   or else all cores. pixl_forward()/pixl_backward()/pixl_optim_step() set
+ *   the count for the calling thread only and restore it on return, so two
+ *   contexts with different counts may run in two threads at once. What
+ *   stays process-wide: the default itself and the BLAS library's own thread
+ *   count (kept at 1: pixl splits matrix products over its threads).
  *   Results are identical for any thread count (fixed reduction order).
  *   Distinct contexts may be used from distinct threads; a single ctx or
  *   params object must not be used by two threads at once.
@@ -111,9 +119,56 @@ int pixl_set_error(int code, const char *fmt, ...) __attribute__((format(printf,
 /* --------------------------------------------------------------- library */
 
 const char *pixl_version(void);
-/* Number of threads kernels use; defaults to PIXL_NUM_THREADS or all cores. */
+/* Threads kernels use on the calling thread: inside pixl_forward() and the
+ * like the running object's count, else the process default. */
 int pixl_num_threads(void);
+/* The process default for contexts, models and optimizers created from now
+ * on (and for work not tied to one: metrics, the edge benchmark); initially
+ * PIXL_NUM_THREADS or all cores. n < 1 means 1. */
 void pixl_set_num_threads(int n);
+
+/* ------------------------------------------------------ writing files */
+
+/* Every file pixl writes (checkpoints, configs, images, labels, reports)
+ * goes through this: pixl_atomic_begin() creates a temporary file next to
+ * `path` (PATH.tmp.PID.N, mode 0666 minus the umask); write to
+ * pixl_atomic_stream(); pixl_atomic_commit() flushes, fsyncs the file,
+ * renames it over `path` and fsyncs the folder, so readers see either the
+ * old file or the complete new one. pixl_atomic_abort() (or a failed
+ * commit) removes the temporary file and leaves `path` as it was. Commit
+ * and abort free the handle; errors name the path and the system's reason. */
+typedef struct pixl_atomic_file pixl_atomic_file;
+pixl_atomic_file *pixl_atomic_begin(const char *path);
+FILE *pixl_atomic_stream(pixl_atomic_file *af);
+int pixl_atomic_commit(pixl_atomic_file *af);
+void pixl_atomic_abort(pixl_atomic_file *af); /* accepts NULL */
+/* The whole of `data` (n bytes) as the new content of `path`, atomically. */
+int pixl_atomic_write(const char *path, const void *data, size_t n);
+
+/* ------------------------------------------------------------ JSON text */
+
+/* pixl's one JSON writer (metrics, scores, training logs, bench files).
+ * Start from `pixl_json j = {0};`, write values in order, then take the
+ * text with pixl_json_finish(). `key` names the member inside an object and
+ * is NULL inside an array or for the top value; commas are placed for you
+ * (", " between members, ": " after keys). Numbers read back exactly:
+ * doubles with up to 17 significant digits, floats (pixl_json_f32) with up
+ * to 9, so they read back as the same float; NaN and infinities are written
+ * as null. Strings are escaped. The fields are private. */
+typedef struct pixl_json { char *p; size_t n, cap; int err, depth; uint64_t has_items; } pixl_json;
+void pixl_json_begin_object(pixl_json *j, const char *key);
+void pixl_json_end_object(pixl_json *j);
+void pixl_json_begin_array(pixl_json *j, const char *key);
+void pixl_json_end_array(pixl_json *j);
+void pixl_json_num(pixl_json *j, const char *key, double v);
+void pixl_json_f32(pixl_json *j, const char *key, float v);
+void pixl_json_int(pixl_json *j, const char *key, int64_t v);
+void pixl_json_str(pixl_json *j, const char *key, const char *s); /* NULL writes "" */
+void pixl_json_bool(pixl_json *j, const char *key, int v);
+void pixl_json_null(pixl_json *j, const char *key);
+/* The malloc'ed text (free() it) and j reset to empty; NULL with an error
+ * "WHAT: out of memory" when an allocation failed on the way. */
+char *pixl_json_finish(pixl_json *j, const char *what);
 
 /* ---------------------------------------------------------------- tensors */
 
@@ -154,6 +209,11 @@ pixl_mode pixl_ctx_mode(const pixl_ctx *ctx);
 pixl_params *pixl_ctx_params(const pixl_ctx *ctx);
 /* First error recorded while building (NULL if none). */
 const char *pixl_ctx_error(const pixl_ctx *ctx);
+/* Threads of this ctx's kernels (n < 1: the process default). Call before
+ * pixl_ctx_plan(), which sizes scratch memory for that count (afterwards:
+ * PIXL_ERR_STATE). pixl_ctx_threads() gives the count in effect. */
+int pixl_ctx_set_threads(pixl_ctx *ctx, int n);
+int pixl_ctx_threads(const pixl_ctx *ctx);
 /* Seed of the random streams (dropout) for the next forward pass. Each
  * forward advances an internal step counter so masks differ between steps. */
 void pixl_ctx_set_seed(pixl_ctx *ctx, uint64_t seed);
@@ -245,8 +305,8 @@ int pixl_params_frozen(const pixl_params *P, int i);
 /* ------------------------------------------------------------ checkpoints */
 
 /* safetensors: every parameter and buffer under its name, plus string
- * metadata (key/value arrays, may be NULL). Written to PATH.tmp, fsync'd
- * and renamed over PATH: a failure leaves the old PATH intact. */
+ * metadata (key/value arrays, may be NULL). Written with pixl_atomic_begin()
+ * and pixl_atomic_commit(): a failure leaves the old PATH intact. */
 int pixl_checkpoint_save(pixl_params *P, const char *path, int n_meta, const char *const *keys,
                          const char *const *values);
 /* Load into existing entries. Every entry must be in the file with the same
@@ -631,6 +691,7 @@ typedef struct pixl_optim_opts {
     int nesterov;              /* SGD */
     float weight_decay;        /* SGD/Adam: L2 added to the gradient; AdamW: decoupled */
     float beta1, beta2, eps;   /* Adam/AdamW; 0 -> 0.9, 0.999, 1e-8 */
+    int threads;               /* threads of pixl_optim_step; 0 -> the process default */
 } pixl_optim_opts;
 
 typedef struct pixl_optim pixl_optim;
@@ -760,6 +821,9 @@ const uint8_t *pixl_model_colours(const pixl_model *m);
  * resized to it (bilinear) and logits resized back (bilinear, as PyTorch's
  * align_corners=False). */
 void pixl_model_set_input_size(pixl_model *m, int height, int width);
+/* Threads of the model's inference graphs (pixl_model_predict, evaluation);
+ * n < 1: the process default (pixl_set_num_threads()). */
+void pixl_model_set_threads(pixl_model *m, int n);
 /* Logits (n, K, h, w) for normalised images (n, C, h, w); `flip` averages
  * with the mirrored pass. Either output may be NULL: labels (n, h, w)
  * receive the argmax. */
@@ -776,7 +840,7 @@ int pixl_model_predict(pixl_model *m, const float *images, int n, int h, int w, 
  *   (libjpeg-turbo) are read, detected from the bytes, not the name. Every
  *   failure (missing, truncated, corrupt or unsupported file, size above
  *   PIXL_IMAGE_MAX_DIM) returns NULL or a negative status with an error
- *   naming the file. Writers write PATH.tmp.XXXXXX and rename it over PATH,
+ *   naming the file. Writers write PATH.tmp.PID.N and rename it over PATH,
  *   so a failed write never leaves a partial PATH.
  *
  * LABEL MAPS
@@ -922,9 +986,8 @@ int pixl_dataset_has_labels(const pixl_dataset *ds);
 /* Paths of sample i (owned by ds; NULL for synthetic samples / no labels). */
 const char *pixl_dataset_image_path(const pixl_dataset *ds, int i);
 const char *pixl_dataset_label_path(const pixl_dataset *ds, int i);
-/* Short name of sample i: the image's file stem (owned by ds), or for
- * synthetic samples "synthetic_000042" in a per-thread buffer that the
- * fourth next call on the same thread reuses. */
+/* Short name of sample i, owned by ds: the image's file stem, or for
+ * generated samples "synthetic_000042" / "synthetic_normals_000042". */
 const char *pixl_dataset_sample_name(const pixl_dataset *ds, int i);
 /* Decode sample i: an 8-bit RGB image and (if `labels` is not NULL) its
  * label map mapped into [0, n_classes) or 255, same size (else an error
@@ -1220,6 +1283,9 @@ int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_
  * n_images, n_thresholds, ods_f, ods_p, ods_r, ods_t, ois_f, ois_p, ois_r, ap.
  * The format of `pixl eval` on edge data and of the training log. */
 char *pixl_edge_scores_json(const pixl_edge_bench_result *res);
+/* The same object plus "seconds" and "thresholds": [{t, cnt_r, sum_r,
+ * cnt_p, sum_p}, ...] (`pixl edgebench --json`). */
+char *pixl_edge_bench_json(const pixl_edge_bench_result *res);
 
 /* SURFACE-NORMAL METRICS (src/metrics/normals.c)
  *   Per pixel the angle between predicted and true normal in degrees,
@@ -1406,7 +1472,7 @@ void pixl_config_sched(const pixl_train_config *cfg, int64_t max_steps, pixl_sch
 int pixl_config_print(FILE *f, const pixl_train_config *cfg);
 /* pixl_config_print() of the defaults (`pixl train --print-config`). */
 int pixl_config_print_defaults(FILE *f);
-/* Write the config to path atomically (path.tmp + rename). */
+/* Write the config to path atomically (pixl_atomic_begin/commit). */
 int pixl_config_save(const pixl_train_config *cfg, const char *path);
 /* Markdown reference of every key (docs/config.md). */
 int pixl_config_write_docs(FILE *f);

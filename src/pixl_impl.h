@@ -64,6 +64,7 @@ struct pixl_tensor {
     int id;                 /* position in ctx->nodes */
     int param_index;        /* PARAM leaves: index into ctx->P */
     char name[PIXL_NAME_LEN];
+    char desc[PIXL_NAME_LEN + 128]; /* pixl_tshape's text */
     pixl_ctx *ctx;
     void *data;
     float *grad;
@@ -104,7 +105,7 @@ struct pixl_ctx {
     size_t work_bytes;
     uint64_t seed;
     uint64_t step;        /* incremented by every pixl_forward */
-    int no_dropout;       /* tests: TRAIN mode with dropout layers as identity (PyTorch's p = 0) */
+    int threads;          /* pixl_ctx_set_threads; 0 = the process default, fixed by pixl_ctx_plan */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;
     pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */
@@ -113,6 +114,16 @@ struct pixl_ctx {
     double *prof;         /* pixl_ctx_profile: seconds per node (forward, backward), or NULL */
     int prof_cap, prof_runs;
 };
+
+/* ------------------------------------------------------------ threads */
+/* process default thread count (core/threads.c) */
+int pixl__default_threads(void);
+/* run the calling thread's kernels on n threads (n < 1: the process
+ * default) until pixl__threads_leave(the returned value) */
+int pixl__threads_enter(int n);
+void pixl__threads_leave(int prev);
+/* the count ctx's kernels run with: its own, else the process default */
+int pixl__ctx_threads(const pixl_ctx *ctx);
 
 /* ------------------------------------------------------------- errors */
 /* record a build error in ctx (first one wins) and in the thread-local slot */
@@ -143,8 +154,12 @@ typedef struct { float p; int64_t inner; } pixl_dropout_params;
 /* checks for builders: any NULL input -> return NULL silently */
 bool pixl_any_null(int n, ...);
 bool pixl_same_shape(const pixl_tensor *a, const pixl_tensor *b);
-/* "x [2, 3, 9, 11]" style shape string in a small rotating static-per-thread buffer */
+/* "x [2, 3, 9, 11]": name and shape, in storage of the tensor (valid until
+ * the next call for the same tensor or the ctx is freed) */
 const char *pixl_tshape(const pixl_tensor *t);
+/* hand p (malloc'ed) to ctx, which frees it with the ctx; NULL (p freed)
+ * when the list cannot grow or p is NULL */
+void *pixl__ctx_own(pixl_ctx *ctx, void *p);
 int64_t pixl_numel_of(int ndim, const int64_t *shape);
 static inline float *pixl_f32(const pixl_tensor *t) { return (float *)t->data; }
 
@@ -185,15 +200,5 @@ void pixl_free(void *p);
 void pixl_fail_alloc_after(long k);
 bool pixl_mul_overflows(size_t a, size_t b, size_t *out);
 char *pixl__strdup(const char *s); /* pixl_malloc'd copy */
-
-/* --------------------------------------------- JSON text (core/json_writer.c) */
-/* growable buffer; {0} starts empty; err set on allocation failure */
-typedef struct pixl_sbuf { char *p; size_t n, cap; int err; } pixl_sbuf;
-void pixl__sb_add(pixl_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void pixl__sb_num(pixl_sbuf *b, double v);                         /* exact; non-finite -> null */
-void pixl__sb_str(pixl_sbuf *b, const char *s);                    /* quoted and escaped */
-void pixl__sb_key_num(pixl_sbuf *b, const char *key, double v);    /* , "key": number */
-/* the malloc'd text, or NULL (error "what: out of memory") after a failure */
-char *pixl__sb_finish(pixl_sbuf *b, const char *what);
 
 #endif /* PIXL_IMPL_H */

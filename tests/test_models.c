@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pixl_impl.h" /* ctx->no_dropout */
+#include "pixl_impl.h" /* the dropout nodes of a built graph */
 #include "test.h"
 
 static void model_parity(const char *arch)
@@ -138,6 +138,17 @@ PIXL_TEST(model_enet_gradients_match_pytorch)
     pixl_st_close(f);
 }
 
+/* PyTorch's dropout with p = 0 in a TRAIN graph (the reference trains so):
+ * every dropout node of ctx keeps all units, y = x * 1 */
+static void keep_all_units(pixl_ctx *ctx)
+{
+    for (int i = 0; i < ctx->n_nodes; i++) {
+        pixl_tensor *n = ctx->nodes[i];
+        if (n->def && (!strcmp(n->def->name, "dropout") || !strcmp(n->def->name, "dropout2d")))
+            PIXL_PARAMS(n, pixl_dropout_params)->p = 0;
+    }
+}
+
 /* ENet trains as PyTorch does at the anchor's input size (176x240, so the
  * dilated 3x3 convs of stages 2-3 see 22x30 maps with taps inside and outside):
  * TRAIN mode (batch statistics, running-stat updates), dropout off on both
@@ -174,10 +185,10 @@ PIXL_TEST(model_enet_train_steps_match_pytorch)
 
     pixl_params *P = pixl_params_new();
     pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
-    ctx->no_dropout = 1;
     int64_t s4[4] = {B, 3, H, W}, s3[3] = {B, H, W}, ws[1] = {11};
     pixl_tensor *x = pixl_input(ctx, "input", PIXL_F32, 4, s4), *y = pixl_input(ctx, "labels", PIXL_I32, 3, s3);
     pixl_tensor *logits = pixl_model_build(ctx, "enet", x, &(pixl_model_opts){.n_classes = 11});
+    keep_all_units(ctx);
     pixl_tensor *L = logits ? pixl_cross_entropy(ctx, logits, y, pixl_constant(ctx, "w", PIXL_F32, 1, ws, cw),
                                                  &(pixl_ce_opts){.ignore = 1, .ignore_index = 11})
                             : NULL;

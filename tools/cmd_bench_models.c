@@ -249,10 +249,8 @@ int cmd_bench_models(int argc, char **argv)
     printf("ratio = pixl ms / PyTorch ms (below 1: pixl is faster)\n");
     if (json_path) {
         char *s = cJSON_Print(out);
-        FILE *f = s ? fopen(json_path, "w") : NULL;
-        int bad = !f || fputs(s, f) < 0;
-        if ((f && fclose(f)) || bad) {
-            fprintf(stderr, "pixl bench models: cannot write %s\n", json_path);
+        if (!s || pixl_atomic_write(json_path, s, strlen(s))) {
+            fprintf(stderr, "pixl bench models: cannot write %s: %s\n", json_path, s ? pixl_last_error() : "out of memory");
             failed++;
         }
         free(s);

@@ -210,23 +210,12 @@ int cmd_edgebench(int argc, char **argv)
         printf("OIS F %.4f (P %.4f R %.4f)\n", r->ois_f, r->ois_p, r->ois_r);
         printf("AP    %.4f\n", r->ap);
         if (json) {
-            FILE *f = fopen(json, "w");
-            if (!f) {
-                fprintf(stderr, "pixl edgebench: cannot write '%s'\n", json);
+            char *text = pixl_edge_bench_json(r);
+            if (!text || pixl_atomic_write(json, text, strlen(text))) {
+                fprintf(stderr, "pixl edgebench: %s\n", pixl_last_error());
                 rc = 1;
-            } else {
-                fprintf(f, "{\"images\": %d, \"ods_f\": %.17g, \"ods_p\": %.17g, \"ods_r\": %.17g, \"ods_t\": %.17g,\n",
-                        r->n_images, r->ods_f, r->ods_p, r->ods_r, r->ods_t);
-                fprintf(f, " \"ois_f\": %.17g, \"ois_p\": %.17g, \"ois_r\": %.17g, \"ap\": %.17g, \"seconds\": %.3f,\n",
-                        r->ois_f, r->ois_p, r->ois_r, r->ap, r->seconds);
-                fprintf(f, " \"thresholds\": [");
-                for (int k = 0; k < r->n_thresholds; k++)
-                    fprintf(f, "%s{\"t\": %.17g, \"cnt_r\": %lld, \"sum_r\": %lld, \"cnt_p\": %lld, \"sum_p\": %lld}",
-                            k ? ",\n  " : "", r->thresholds[k], (long long)r->total[k].cnt_r,
-                            (long long)r->total[k].sum_r, (long long)r->total[k].cnt_p, (long long)r->total[k].sum_p);
-                fprintf(f, "]}\n");
-                if (fclose(f)) rc = 1;
             }
+            free(text);
         }
     }
     for (int i = 0; i < n; i++) {

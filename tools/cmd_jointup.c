@@ -277,17 +277,27 @@ int cmd_jointup(int argc, char **argv)
         printf("  trained %d iterations x %d crops %dx%d in %.1f min (%.1f img/s), %lld parameters\n", a.iters, a.batch,
                a.crop, a.crop, secs / 60, a.iters * a.batch / (secs > 0 ? secs : 1), (long long)pixl_params_total(P));
     if (a.json) {
-        FILE *f = fopen(a.json, "w");
-        if (f) {
-            fprintf(f, "{\"method\": \"%s\", \"eval_split\": \"%s\", \"factor\": %d, \"iters\": %d, \"batch\": %d, \"crop\": %d, \"lr\": %g, "
-                       "\"train_seconds\": %.1f, \"params\": %lld, \"mean_iou\": %.6f, \"overall_acc\": %.6f, "
-                       "\"class_iou\": [",
-                    a.method, a.eval_split, a.factor, learned ? a.iters : 0, a.batch, a.crop, a.lr, secs,
-                    (long long)pixl_params_total(P), sc.mean_iou, sc.overall_acc);
-            for (int k = 0; k < K; k++) fprintf(f, "%s%.6f", k ? ", " : "", iou[k]);
-            fprintf(f, "]}\n");
-            fclose(f);
-        }
+        pixl_json j = {0};
+        pixl_json_begin_object(&j, NULL);
+        pixl_json_str(&j, "method", a.method);
+        pixl_json_str(&j, "eval_split", a.eval_split);
+        pixl_json_int(&j, "factor", a.factor);
+        pixl_json_int(&j, "iters", learned ? a.iters : 0);
+        pixl_json_int(&j, "batch", a.batch);
+        pixl_json_int(&j, "crop", a.crop);
+        pixl_json_f32(&j, "lr", a.lr);
+        pixl_json_num(&j, "train_seconds", secs);
+        pixl_json_int(&j, "params", pixl_params_total(P));
+        pixl_json_num(&j, "mean_iou", sc.mean_iou);
+        pixl_json_num(&j, "overall_acc", sc.overall_acc);
+        pixl_json_begin_array(&j, "class_iou");
+        for (int k = 0; k < K; k++) pixl_json_num(&j, NULL, iou[k]);
+        pixl_json_end_array(&j);
+        pixl_json_end_object(&j);
+        char *text = pixl_json_finish(&j, "pixl jointup --json");
+        if (!text || pixl_atomic_write(a.json, text, strlen(text)))
+            fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
+        free(text);
     }
     free(iou);
     rc = 0;

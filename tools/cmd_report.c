@@ -1260,42 +1260,17 @@ int cmd_report(int argc, char **argv)
         if (!R.st) pixl_clear_error();
     }
 
-    /* write OUT.tmp.XXXXXX, then rename */
-    char outp[4200], tmp[4300];
+    /* written atomically: a failure leaves an old report intact */
+    char outp[4200];
     if (out) snprintf(outp, sizeof outp, "%s", out);
     else snprintf(outp, sizeof outp, "%s/report.html", dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", outp);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        fprintf(stderr, "pixl report: cannot create %s: %s\n", tmp, strerror(errno));
-        report_free(&R);
-        return 1;
-    }
-    mode_t um = umask(0);
-    umask(um);
-    fchmod(fd, 0666 & ~um);
-    FILE *o = fdopen(fd, "w");
-    if (!o) {
-        close(fd);
-        unlink(tmp);
-        report_free(&R);
-        return 1;
-    }
-    int rc = write_html(o, &R);
-    if (!rc && (fflush(o) || ferror(o) || fsync(fileno(o)))) {
-        fprintf(stderr, "pixl report: writing %s: %s\n", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (fclose(o) && !rc) {
-        fprintf(stderr, "pixl report: writing %s: %s\n", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (!rc && rename(tmp, outp)) {
-        fprintf(stderr, "pixl report: cannot rename %s to %s: %s\n", tmp, outp, strerror(errno));
-        rc = -1;
-    }
-    if (rc) unlink(tmp);
-    else printf("report: %s\n", outp);
+    pixl_clear_error();
+    pixl_atomic_file *af = pixl_atomic_begin(outp);
+    int rc = af ? write_html(pixl_atomic_stream(af), &R) : -1;
+    if (af && rc) pixl_atomic_abort(af);
+    else if (af) rc = pixl_atomic_commit(af);
+    if (rc && pixl_last_status()) fprintf(stderr, "pixl report: %s\n", pixl_last_error());
+    if (!rc) printf("report: %s\n", outp);
     report_free(&R);
     return rc ? 1 : 0;
 }

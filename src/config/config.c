@@ -1344,24 +1344,14 @@ int pixl_config_print_defaults(FILE *f)
 int pixl_config_save(const pixl_train_config *cfg, const char *path)
 {
     if (!cfg || !path) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_save: NULL argument");
-    size_t n = strlen(path) + 16;
-    char *tmp = pixl_malloc(n);
-    if (!tmp) return PIXL_ERR_NOMEM;
-    snprintf(tmp, n, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int rc = pixl_set_error(PIXL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        pixl_free(tmp);
+    pixl_atomic_file *af = pixl_atomic_begin(path);
+    if (!af) return pixl_last_status();
+    int rc = pixl_config_print(pixl_atomic_stream(af), cfg);
+    if (rc) {
+        pixl_atomic_abort(af);
         return rc;
     }
-    int rc = pixl_config_print(f, cfg);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = rc ? rc : pixl_set_error(PIXL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    if (fclose(f) != 0 && !rc) rc = pixl_set_error(PIXL_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path) != 0)
-        rc = pixl_set_error(PIXL_ERR_IO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    if (rc) remove(tmp);
-    pixl_free(tmp);
-    return rc;
+    return pixl_atomic_commit(af);
 }
 
 const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b)

@@ -6,10 +6,12 @@ static _Thread_local int g_code;
 
 int pixl_set_error(int code, const char *fmt, ...)
 {
+    char msg[sizeof g_msg]; /* the arguments may include pixl_last_error() itself */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(g_msg, msg, sizeof g_msg);
     g_code = code;
     return code;
 }

@@ -60,14 +60,12 @@ char *pixl_shape_str(int ndim, const int64_t *shape, char *buf, size_t len)
 
 const char *pixl_tshape(const pixl_tensor *t)
 {
-    static _Thread_local char ring[8][256];
-    static _Thread_local int k;
-    char *b = ring[k++ & 7];
     if (!t) return "(null)";
     char sh[128];
     pixl_shape_str(t->ndim, t->shape, sh, sizeof sh);
-    snprintf(b, 256, "%s %s", t->name[0] ? t->name : "tensor", sh);
-    return b;
+    char *desc = ((pixl_tensor *)t)->desc; /* every tensor is created writable by its ctx */
+    snprintf(desc, sizeof t->desc, "%s %s", t->name[0] ? t->name : "tensor", sh);
+    return desc;
 }
 
 bool pixl_any_null(int n, ...)
@@ -261,17 +259,30 @@ pixl_tensor *pixl_constant(pixl_ctx *c, const char *name, pixl_dtype dtype, int 
     pixl_tensor *t = leaf(c, name, dtype, ndim, shape, PIXL_FLAG_CONST | PIXL_FLAG_KEEP);
     if (!t) return NULL;
     size_t bytes = (size_t)t->numel * pixl_dtype_size(dtype);
-    void *p = pixl_calloc(1, bytes);
-    if (!p || (c->n_owned == c->cap_owned && !(c->cap_owned = c->cap_owned ? 2 * c->cap_owned : 16,
-                                                c->owned = realloc(c->owned, (size_t)c->cap_owned * sizeof(void *))))) {
-        free(p);
+    void *p = pixl__ctx_own(c, pixl_calloc(1, bytes));
+    if (!p) {
         pixl_ctx_fail(c, PIXL_ERR_NOMEM, "constant '%s': out of memory", t->name);
         return NULL;
     }
     if (data) memcpy(p, data, bytes);
-    c->owned[c->n_owned++] = p;
     t->data = p;
     return t;
+}
+
+void *pixl__ctx_own(pixl_ctx *c, void *p)
+{
+    if (p && c->n_owned == c->cap_owned) {
+        int cap = c->cap_owned ? 2 * c->cap_owned : 16;
+        void **np = realloc(c->owned, (size_t)cap * sizeof *np);
+        if (!np) {
+            free(p);
+            return NULL;
+        }
+        c->owned = np;
+        c->cap_owned = cap;
+    }
+    if (p) c->owned[c->n_owned++] = p;
+    return p;
 }
 
 pixl_tensor *pixl_param_ref(pixl_ctx *c, const char *name)
@@ -377,11 +388,22 @@ static bool owns_data(const pixl_tensor *t)
 
 static size_t data_bytes(const pixl_tensor *t) { return (size_t)t->numel * pixl_dtype_size(t->dtype); }
 
+static int plan(pixl_ctx *c);
+
 int pixl_ctx_plan(pixl_ctx *c)
 {
     if (!c) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_plan: NULL context");
     if (c->error_code) return pixl_set_error(c->error_code, "%s", c->error);
     if (c->planned) return pixl_set_error(PIXL_ERR_STATE, "pixl_ctx_plan: already planned");
+    c->threads = pixl__ctx_threads(c); /* scratch sizes depend on it: fixed from now on */
+    int prev = pixl__threads_enter(c->threads);
+    int rc = plan(c);
+    pixl__threads_leave(prev);
+    return rc;
+}
+
+static int plan(pixl_ctx *c)
+{
     int n = c->n_nodes, rc = PIXL_OK;
     bool keep_all = grads_enabled(c);
     int *grad_birth = NULL;
@@ -526,11 +548,8 @@ static void bind_params(pixl_ctx *c)
     }
 }
 
-int pixl_forward(pixl_ctx *c)
+static int run_forward(pixl_ctx *c)
 {
-    if (!c) return pixl_set_error(PIXL_ERR_ARG, "pixl_forward: NULL context");
-    if (!c->planned) return pixl_set_error(PIXL_ERR_STATE, "pixl_forward: call pixl_ctx_plan() first");
-    pixl_num_threads();
     bind_params(c);
     for (int i = 0; i < c->n_nodes; i++) {
         pixl_tensor *t = c->nodes[i];
@@ -547,6 +566,30 @@ int pixl_forward(pixl_ctx *c)
     if (c->prof) c->prof_runs++;
     return PIXL_OK;
 }
+
+int pixl_forward(pixl_ctx *c)
+{
+    if (!c) return pixl_set_error(PIXL_ERR_ARG, "pixl_forward: NULL context");
+    if (!c->planned) return pixl_set_error(PIXL_ERR_STATE, "pixl_forward: call pixl_ctx_plan() first");
+    int prev = pixl__threads_enter(c->threads);
+    int rc = run_forward(c);
+    pixl__threads_leave(prev);
+    return rc;
+}
+
+int pixl_ctx_set_threads(pixl_ctx *c, int n)
+{
+    if (!c) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_set_threads: NULL context");
+    if (c->planned)
+        return pixl_set_error(PIXL_ERR_STATE, "pixl_ctx_set_threads: the context is planned (its scratch memory "
+                                              "is sized for %d threads); set the count before pixl_ctx_plan()",
+                              c->threads);
+    c->threads = n > 0 ? n : 0;
+    return PIXL_OK;
+}
+
+int pixl__ctx_threads(const pixl_ctx *c) { return c && c->threads > 0 ? c->threads : pixl__default_threads(); }
+int pixl_ctx_threads(const pixl_ctx *c) { return pixl__ctx_threads(c); }
 
 /* ------------------------------------------------------------ profiling */
 int pixl_ctx_profile(pixl_ctx *c, int on)
@@ -639,7 +682,18 @@ static void zero_f32(float *p, int64_t n)
     }
 }
 
+static int backward_pass(pixl_ctx *c, pixl_tensor *out, const float *g);
+
 static int run_backward(pixl_ctx *c, pixl_tensor *out, const float *g)
+{
+    if (!c) return pixl_set_error(PIXL_ERR_ARG, "pixl_backward: NULL argument");
+    int prev = pixl__threads_enter(c->threads);
+    int rc = backward_pass(c, out, g);
+    pixl__threads_leave(prev);
+    return rc;
+}
+
+static int backward_pass(pixl_ctx *c, pixl_tensor *out, const float *g)
 {
     if (!c || !out) return pixl_set_error(PIXL_ERR_ARG, "pixl_backward: NULL argument");
     if (!c->planned) return pixl_set_error(PIXL_ERR_STATE, "pixl_backward: call pixl_ctx_plan() first");

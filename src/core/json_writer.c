@@ -1,88 +1,148 @@
-/* json_writer.c — a growable string buffer for writing JSON by hand (the
- * metrics, edge and normal score objects): printf-style appends, numbers
- * that read back exactly (non-finite -> null) and escaped strings. An
- * allocation failure sets b->err; later appends do nothing. */
+/* json_writer.c — pixl's one JSON writer (see pixl_json in pixl.h): a
+ * growable buffer written value by value, with the commas placed from a
+ * per-level "has members" bit, numbers that read back exactly (non-finite
+ * -> null) and escaped strings. An allocation failure sets j->err; later
+ * writes do nothing and pixl_json_finish() reports it. */
 #include <math.h>
 #include <stdarg.h>
 
 #include "pixl_impl.h"
 
-void pixl__sb_add(pixl_sbuf *b, const char *fmt, ...)
+#define JSON_MAX_DEPTH 64 /* bits of pixl_json.has_items */
+
+/* printf-style append */
+static void add(pixl_json *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add(pixl_json *j, const char *fmt, ...)
 {
-    if (b->err) return;
-    if (!b->p) {
-        b->cap = b->cap ? b->cap : 256;
-        b->n = 0;
-        if (!(b->p = malloc(b->cap))) {
-            b->err = 1;
-            return;
-        }
-    }
+    if (j->err) return;
     for (;;) {
+        size_t room = j->cap - j->n;
         va_list ap;
         va_start(ap, fmt);
-        int r = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+        int r = j->p ? vsnprintf(j->p + j->n, room, fmt, ap) : 0;
         va_end(ap);
         if (r < 0) {
-            b->err = 1;
+            j->err = 1;
             return;
         }
-        if ((size_t)r < b->cap - b->n) {
-            b->n += (size_t)r;
+        if (j->p && (size_t)r < room) {
+            j->n += (size_t)r;
             return;
         }
-        size_t nc = b->cap * 2 + (size_t)r + 1;
-        char *np = realloc(b->p, nc);
+        size_t nc = j->cap * 2 + (size_t)r + 256;
+        char *np = realloc(j->p, nc);
         if (!np) {
-            b->err = 1;
+            j->err = 1;
             return;
         }
-        b->p = np;
-        b->cap = nc;
+        j->p = np;
+        j->cap = nc;
     }
 }
 
-void pixl__sb_num(pixl_sbuf *b, double v)
+static void str(pixl_json *j, const char *s)
+{
+    add(j, "\"");
+    for (const unsigned char *q = (const unsigned char *)(s ? s : ""); *q; q++) {
+        if (*q == '"' || *q == '\\') add(j, "\\%c", *q);
+        else if (*q == '\n') add(j, "\\n");
+        else if (*q == '\t') add(j, "\\t");
+        else if (*q == '\r') add(j, "\\r");
+        else if (*q < 0x20) add(j, "\\u%04x", *q);
+        else add(j, "%c", *q);
+    }
+    add(j, "\"");
+}
+
+/* the separator and key before a value; key NULL inside arrays */
+static void member(pixl_json *j, const char *key)
+{
+    uint64_t bit = j->depth > 0 && j->depth <= JSON_MAX_DEPTH ? 1ull << (j->depth - 1) : 0;
+    if (j->has_items & bit) add(j, ", ");
+    j->has_items |= bit;
+    if (key) {
+        str(j, key);
+        add(j, ": ");
+    }
+}
+
+static void open_level(pixl_json *j, const char *key, char c)
+{
+    member(j, key);
+    add(j, "%c", c);
+    if (++j->depth > JSON_MAX_DEPTH) j->err = 2;
+    else j->has_items &= ~(1ull << (j->depth - 1));
+}
+
+static void close_level(pixl_json *j, char c)
+{
+    if (j->depth > 0) j->depth--;
+    add(j, "%c", c);
+}
+
+void pixl_json_begin_object(pixl_json *j, const char *key) { open_level(j, key, '{'); }
+void pixl_json_end_object(pixl_json *j) { close_level(j, '}'); }
+void pixl_json_begin_array(pixl_json *j, const char *key) { open_level(j, key, '['); }
+void pixl_json_end_array(pixl_json *j) { close_level(j, ']'); }
+
+/* the shortest %.Ng (N from lo to 17) that reads back as v; as_float: as the float v */
+static void number(pixl_json *j, double v, int lo, int as_float)
 {
     if (!isfinite(v)) {
-        pixl__sb_add(b, "null");
+        add(j, "null");
         return;
     }
     char tmp[40];
-    for (int p = 15; p <= 17; p++) {
+    for (int p = lo; p <= 17; p++) {
         snprintf(tmp, sizeof tmp, "%.*g", p, v);
-        if (strtod(tmp, NULL) == v) break;
+        if (as_float ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v) break;
     }
-    pixl__sb_add(b, "%s", tmp);
+    add(j, "%s", tmp);
 }
 
-void pixl__sb_str(pixl_sbuf *b, const char *s)
+void pixl_json_num(pixl_json *j, const char *key, double v)
 {
-    pixl__sb_add(b, "\"");
-    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-        if (*q == '"' || *q == '\\') pixl__sb_add(b, "\\%c", *q);
-        else if (*q == '\n') pixl__sb_add(b, "\\n");
-        else if (*q == '\t') pixl__sb_add(b, "\\t");
-        else if (*q == '\r') pixl__sb_add(b, "\\r");
-        else if (*q < 0x20) pixl__sb_add(b, "\\u%04x", *q);
-        else pixl__sb_add(b, "%c", *q);
-    }
-    pixl__sb_add(b, "\"");
+    member(j, key);
+    number(j, v, 15, 0);
 }
 
-void pixl__sb_key_num(pixl_sbuf *b, const char *key, double v)
+void pixl_json_f32(pixl_json *j, const char *key, float v)
 {
-    pixl__sb_add(b, ", \"%s\": ", key);
-    pixl__sb_num(b, v);
+    member(j, key);
+    number(j, v, 6, 1);
 }
 
-char *pixl__sb_finish(pixl_sbuf *b, const char *what)
+void pixl_json_int(pixl_json *j, const char *key, int64_t v)
 {
-    if (b->err) {
-        free(b->p);
-        b->p = NULL;
-        pixl_set_error(PIXL_ERR_NOMEM, "%s: out of memory", what);
-        return NULL;
-    }
-    return b->p;
+    member(j, key);
+    add(j, "%lld", (long long)v);
+}
+
+void pixl_json_str(pixl_json *j, const char *key, const char *s)
+{
+    member(j, key);
+    str(j, s);
+}
+
+void pixl_json_bool(pixl_json *j, const char *key, int v)
+{
+    member(j, key);
+    add(j, v ? "true" : "false");
+}
+
+void pixl_json_null(pixl_json *j, const char *key)
+{
+    member(j, key);
+    add(j, "null");
+}
+
+char *pixl_json_finish(pixl_json *j, const char *what)
+{
+    int err = j->err || !j->p ? (j->err ? j->err : 1) : 0;
+    char *s = err ? NULL : j->p;
+    if (err) free(j->p);
+    *j = (pixl_json){0};
+    if (err == 2) pixl_set_error(PIXL_ERR_ARG, "%s: nested deeper than %d levels", what, JSON_MAX_DEPTH);
+    else if (err) pixl_set_error(PIXL_ERR_NOMEM, "%s: out of memory", what);
+    return s;
 }

@@ -1,6 +1,12 @@
-/* threads.c — the thread count of pixl's OpenMP kernels; the BLAS library
- * itself runs single-threaded (see kernels/gemm.c). */
+/* threads.c — the thread count of pixl's OpenMP kernels. The process
+ * default (pixl_set_num_threads, PIXL_NUM_THREADS, else all cores) is what
+ * a new context, model or optimizer starts with; while a context runs (plan,
+ * forward, backward) or an optimizer steps, the calling thread uses that
+ * object's count (a thread-local override plus OpenMP's per-thread
+ * nthreads-var), so two contexts in two threads do not interfere. The BLAS
+ * library itself runs single-threaded, process-wide (see kernels/gemm.c). */
 #include <omp.h>
+#include <stdatomic.h>
 
 #include "pixl_impl.h"
 
@@ -8,11 +14,12 @@
 void openblas_set_num_threads(int num_threads);
 #endif
 
-static int g_threads; /* 0 = not yet initialised */
+static atomic_int g_threads;              /* process default; 0 = not yet initialised */
+static _Thread_local int t_threads;       /* count of the object running on this thread; 0 = none */
 
-static void apply(int n)
+static void set_default(int n)
 {
-    g_threads = n;
+    atomic_store(&g_threads, n);
     omp_set_num_threads(n);
 #ifdef PIXL_OPENBLAS
     /* pixl splits GEMMs over its own OpenMP threads (gemm.c) */
@@ -20,18 +27,34 @@ static void apply(int n)
 #endif
 }
 
-int pixl_num_threads(void)
+int pixl__default_threads(void)
 {
-    if (!g_threads) {
-        int n = omp_get_num_procs();
-        const char *e = getenv("PIXL_NUM_THREADS");
-        if (e && atoi(e) > 0) n = atoi(e);
-        if (n < 1) n = 1;
-        apply(n);
-    }
-    return g_threads;
+    int n = atomic_load(&g_threads);
+    if (n) return n;
+    n = omp_get_num_procs();
+    const char *e = getenv("PIXL_NUM_THREADS");
+    if (e && atoi(e) > 0) n = atoi(e);
+    if (n < 1) n = 1;
+    set_default(n);
+    return n;
 }
 
-void pixl_set_num_threads(int n) { apply(n < 1 ? 1 : n); }
+int pixl_num_threads(void) { return t_threads > 0 ? t_threads : pixl__default_threads(); }
+
+void pixl_set_num_threads(int n) { set_default(n < 1 ? 1 : n); }
+
+int pixl__threads_enter(int n)
+{
+    int prev = t_threads, def = pixl__default_threads();
+    t_threads = n > 0 ? n : def;
+    omp_set_num_threads(t_threads);
+    return prev;
+}
+
+void pixl__threads_leave(int prev)
+{
+    t_threads = prev;
+    omp_set_num_threads(prev > 0 ? prev : pixl__default_threads());
+}
 
 const char *pixl_version(void) { return PIXL_VERSION_STRING; }

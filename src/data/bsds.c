@@ -3,7 +3,7 @@
  * libmatio, and the training targets derived from them. */
 #include <matio.h>
 
-#include "data/data_impl.h"
+#include "data/dataset_impl.h"
 
 int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *width, int *height)
 {
@@ -94,3 +94,27 @@ int pixl_bsds_read(const char *mat_path, uint8_t **maps, int *n_maps, int *width
         return pixl_set_error(PIXL_ERR_ARG, "pixl_bsds_read: NULL argument");
     return pixl__bsds_read_mat(mat_path, maps, n_maps, width, height);
 }
+
+/* ------------------------------------------------------ the dataset kind */
+
+static const char *const bsds_names[2] = {"non-boundary", "boundary"};
+static const uint8_t bsds_colours[6] = {0, 0, 0, 255, 255, 255};
+
+/* images/SPLIT/ID.jpg with groundTruth/SPLIT/ID.mat */
+static int open_bsds(pixl_dataset *ds, const pixl_dataset_opts *o, const char *split)
+{
+    ds->task = PIXL_TASK_EDGES;
+    ds->map = PIXL__MAP_NONE;
+    ds->edge_consensus = o->edge_consensus > 0 ? o->edge_consensus : 0.5f;
+    if (!(o->edge_consensus >= 0 && o->edge_consensus <= 1))
+        return pixl_set_error(PIXL_ERR_ARG, "bsds500 dataset: edge_consensus %g outside [0, 1]",
+                              (double)o->edge_consensus);
+    int rc = pixl__dataset_set_classes(ds, 2, bsds_names, bsds_colours);
+    if (rc) return rc;
+    char irel[1024], lrel[1024];
+    snprintf(irel, sizeof irel, "images/%s", split);
+    snprintf(lrel, sizeof lrel, "groundTruth/%s", split);
+    return pixl__dataset_open_pair(ds, o->root, irel, lrel, "ground-truth");
+}
+
+const pixl__dataset_kind pixl__dataset_bsds500 = {"bsds500", open_bsds};

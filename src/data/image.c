@@ -470,45 +470,13 @@ int32_t *pixl_label_load(const char *path, int *width, int *height)
 
 /* ------------------------------------------------------------- writing */
 
-/* Open PATH.tmp.XXXXXX for writing. */
-static FILE *open_tmp(const char *path, char *tmp, size_t tmplen)
+/* End an atomic write (core/atomic_file.c): commit when nothing failed so
+ * far (ok), else remove the temporary file and report `why`. */
+static int finish_write(pixl_atomic_file *af, const char *path, int ok, const char *why)
 {
-    if (snprintf(tmp, tmplen, "%s.tmp.XXXXXX", path) >= (int)tmplen) {
-        pixl_set_error(PIXL_ERR_ARG, "'%s': path too long", path);
-        return NULL;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        pixl_set_error(PIXL_ERR_IO, "'%s': cannot create '%s': %s", path, tmp, strerror(errno));
-        return NULL;
-    }
-    if (fchmod(fd, 0644)) { /* mkstemp makes 0600 */
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        pixl_set_error(PIXL_ERR_IO, "'%s': cannot open '%s': %s", path, tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-    }
-    return f;
-}
-
-/* Close f and rename tmp over path (ok = nothing failed so far). */
-static int commit_tmp(FILE *f, const char *tmp, const char *path, int ok, const char *why)
-{
-    int e = 0;
-    if (ok && (fflush(f) || ferror(f))) ok = 0, e = errno;
-    if (fclose(f) && ok) ok = 0, e = errno;
-    if (!ok) {
-        unlink(tmp);
-        return pixl_set_error(PIXL_ERR_IO, "'%s': write failed: %s", path, why && why[0] ? why : strerror(e));
-    }
-    if (rename(tmp, path)) {
-        e = errno;
-        unlink(tmp);
-        return pixl_set_error(PIXL_ERR_IO, "'%s': cannot rename '%s' over it: %s", path, tmp, strerror(e));
-    }
-    return PIXL_OK;
+    if (ok) return pixl_atomic_commit(af);
+    pixl_atomic_abort(af);
+    return pixl_set_error(PIXL_ERR_IO, "'%s': write failed: %s", path, why && why[0] ? why : "unknown error");
 }
 
 typedef struct {
@@ -525,20 +493,20 @@ static void png_w_error(png_structp png, png_const_charp msg)
 static int png_write_file(const char *path, int w, int h, int color_type, int depth, const uint8_t *data,
                           size_t rowbytes, const png_color *pal, int npal)
 {
-    char tmp[4200];
-    FILE *f = open_tmp(path, tmp, sizeof tmp);
-    if (!f) return pixl_last_status();
+    pixl_atomic_file *af = pixl_atomic_begin(path);
+    if (!af) return pixl_last_status();
+    FILE *f = pixl_atomic_stream(af);
     png_wctx c = {""};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, png_w_error, png_on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
-        commit_tmp(f, tmp, path, 0, "out of memory creating the PNG encoder");
+        finish_write(af, path, 0, "out of memory creating the PNG encoder");
         return PIXL_ERR_NOMEM;
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        return commit_tmp(f, tmp, path, 0, c.msg);
+        return finish_write(af, path, 0, c.msg);
     }
     png_init_io(png, f);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, color_type, PNG_INTERLACE_NONE,
@@ -552,7 +520,7 @@ static int png_write_file(const char *path, int w, int h, int color_type, int de
     for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(data + (size_t)y * rowbytes));
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
-    return commit_tmp(f, tmp, path, 1, NULL);
+    return finish_write(af, path, 1, NULL);
 }
 
 int pixl_image_save_png(const pixl_image *img, const char *path)
@@ -611,9 +579,9 @@ int pixl_image_save_jpeg(const pixl_image *img, const char *path, int quality)
     if (quality == 0) quality = 95;
     if (quality < 1 || quality > 100) return pixl_set_error(PIXL_ERR_ARG, "'%s': JPEG quality %d (1..100)", path, quality);
     const volatile int q = quality;
-    char tmp[4200];
-    FILE *f = open_tmp(path, tmp, sizeof tmp);
-    if (!f) return pixl_last_status();
+    pixl_atomic_file *af = pixl_atomic_begin(path);
+    if (!af) return pixl_last_status();
+    FILE *f = pixl_atomic_stream(af);
     struct jpeg_compress_struct cinfo;
     jpeg_err err;
     memset(&err, 0, sizeof err);
@@ -622,7 +590,7 @@ int pixl_image_save_jpeg(const pixl_image *img, const char *path, int quality)
     err.pub.emit_message = jpeg_on_message;
     if (setjmp(err.jb)) {
         jpeg_destroy_compress(&cinfo);
-        return commit_tmp(f, tmp, path, 0, err.msg);
+        return finish_write(af, path, 0, err.msg);
     }
     jpeg_create_compress(&cinfo);
     jpeg_stdio_dest(&cinfo, f);
@@ -640,7 +608,7 @@ int pixl_image_save_jpeg(const pixl_image *img, const char *path, int quality)
     }
     jpeg_finish_compress(&cinfo);
     jpeg_destroy_compress(&cinfo);
-    return commit_tmp(f, tmp, path, 1, NULL);
+    return finish_write(af, path, 1, NULL);
 }
 
 /* ------------------------------------------------------------ resampling */

@@ -14,7 +14,7 @@
  * (seed, i). */
 #include <math.h>
 
-#include "data/data_impl.h"
+#include "data/dataset_impl.h"
 
 const char *const pixl__synth_names[PIXL_SYNTH_CLASSES] = {"background", "disc", "rectangle", "triangle", "ring"};
 const uint8_t pixl__synth_colours[PIXL_SYNTH_CLASSES * 3] = {40, 40, 40,   230, 25, 75,  60, 180, 75,
@@ -213,3 +213,16 @@ void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t 
     }
     free(img);
 }
+
+/* ------------------------------------------------------ the dataset kind */
+
+static int open_synthetic(pixl_dataset *ds, const pixl_dataset_opts *o, const char *split)
+{
+    int rc = pixl__dataset_generated(ds, o, "synthetic");
+    if (!rc) rc = pixl__dataset_set_classes(ds, PIXL_SYNTH_CLASSES, pixl__synth_names, pixl__synth_colours);
+    memcpy(ds->mean, pixl__synth_mean, sizeof ds->mean);
+    memcpy(ds->std, pixl__synth_std, sizeof ds->std);
+    return rc;
+}
+
+const pixl__dataset_kind pixl__dataset_synthetic = {"synthetic", open_synthetic};

@@ -15,7 +15,7 @@
  * only on (seed, i). */
 #include <math.h>
 
-#include "data/data_impl.h"
+#include "data/dataset_impl.h"
 
 const char *const pixl__synth_normal_names[PIXL_SYNTH_NORMAL_CLASSES] = {"plane", "box", "sphere"};
 const uint8_t pixl__synth_normal_colours[PIXL_SYNTH_NORMAL_CLASSES * 3] = {128, 128, 128, 230, 25, 75, 0, 130, 200};
@@ -270,3 +270,19 @@ int pixl__synthetic_normals_render(int w, int h, uint64_t seed, int64_t index, u
         }
     return PIXL_OK;
 }
+
+/* ------------------------------------------------------ the dataset kind */
+
+static int open_synthetic_normals(pixl_dataset *ds, const pixl_dataset_opts *o, const char *split)
+{
+    ds->task = PIXL_TASK_NORMALS;
+    int rc = pixl__dataset_generated(ds, o, "synthetic_normals");
+    if (!rc)
+        rc = pixl__dataset_set_classes(ds, PIXL_SYNTH_NORMAL_CLASSES, pixl__synth_normal_names,
+                                       pixl__synth_normal_colours);
+    memcpy(ds->mean, pixl__synth_normal_mean, sizeof ds->mean);
+    memcpy(ds->std, pixl__synth_normal_std, sizeof ds->std);
+    return rc;
+}
+
+const pixl__dataset_kind pixl__dataset_synthetic_normals = {"synthetic_normals", open_synthetic_normals};

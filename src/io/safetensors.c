@@ -3,7 +3,7 @@
  * data_offsets}, "__metadata__": {str: str}}, then raw little-endian data.
  * The reader validates everything (header size, JSON, dtypes, shapes,
  * offsets inside the data and not overlapping) before handing out a tensor;
- * the writer writes PATH.tmp, fsyncs it and renames it over PATH. */
+ * the writer writes through pixl_atomic_begin()/pixl_atomic_commit(). */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -419,17 +419,15 @@ int pixl_st_writer_save(pixl_st_writer *w, const char *path)
     cJSON_Delete(h);
     if (!js) return pixl_set_error(PIXL_ERR_NOMEM, "%s: out of memory", path);
     size_t hl = strlen(js), padded = (hl + 7) / 8 * 8;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
+    pixl_atomic_file *af = pixl_atomic_begin(path);
+    if (!af) {
         free(js);
-        return pixl_set_error(PIXL_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+        return pixl_last_status();
     }
-    FILE *fp = fdopen(fd, "wb");
+    FILE *fp = pixl_atomic_stream(af);
     unsigned char len[8];
     for (int i = 0; i < 8; i++) len[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    int ok = fp && fwrite(len, 1, 8, fp) == 8 && fwrite(js, 1, hl, fp) == hl, nomem = 0;
+    int ok = fwrite(len, 1, 8, fp) == 8 && fwrite(js, 1, hl, fp) == hl, nomem = 0;
     for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
     for (int i = 0; ok && i < w->n; i++) {
         void *probe = pixl_malloc(1); /* lets tests inject a failure mid-write */
@@ -439,20 +437,9 @@ int pixl_st_writer_save(pixl_st_writer *w, const char *path)
         if (ok && w->e[i].bytes) ok = fwrite(w->e[i].data, 1, w->e[i].bytes, fp) == w->e[i].bytes;
     }
     free(js);
-    ok = ok && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
+    if (ok) return pixl_atomic_commit(af);
     int err = errno;
-    if (fp) {
-        if (fclose(fp)) ok = 0;
-    } else close(fd);
-    if (!ok) {
-        unlink(tmp);
-        if (nomem) return pixl_set_error(PIXL_ERR_IO, "%s: write failed: %s", path, pixl_last_error());
-        return pixl_set_error(PIXL_ERR_IO, "%s: write failed: %s", tmp, strerror(err));
-    }
-    if (rename(tmp, path)) {
-        err = errno;
-        unlink(tmp);
-        return pixl_set_error(PIXL_ERR_IO, "%s: cannot rename %s: %s", path, tmp, strerror(err));
-    }
-    return PIXL_OK;
+    pixl_atomic_abort(af);
+    if (nomem) return pixl_set_error(PIXL_ERR_IO, "%s: write failed: %s", path, pixl_last_error());
+    return pixl_set_error(PIXL_ERR_IO, "%s: write failed: %s", path, strerror(err));
 }

@@ -936,22 +936,42 @@ int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_
     return rc;
 }
 
-char *pixl_edge_scores_json(const pixl_edge_bench_result *r)
+/* the scores; with_counts adds the run time and the per-threshold counts */
+static char *scores_json(const pixl_edge_bench_result *r, int with_counts, const char *what)
 {
     if (!r) {
-        pixl_set_error(PIXL_ERR_ARG, "pixl_edge_scores_json: NULL result");
+        pixl_set_error(PIXL_ERR_ARG, "%s: NULL result", what);
         return NULL;
     }
-    pixl_sbuf b = {0};
-    pixl__sb_add(&b, "{\"n_images\": %d, \"n_thresholds\": %d", r->n_images, r->n_thresholds);
-    pixl__sb_key_num(&b, "ods_f", r->ods_f);
-    pixl__sb_key_num(&b, "ods_p", r->ods_p);
-    pixl__sb_key_num(&b, "ods_r", r->ods_r);
-    pixl__sb_key_num(&b, "ods_t", r->ods_t);
-    pixl__sb_key_num(&b, "ois_f", r->ois_f);
-    pixl__sb_key_num(&b, "ois_p", r->ois_p);
-    pixl__sb_key_num(&b, "ois_r", r->ois_r);
-    pixl__sb_key_num(&b, "ap", r->ap);
-    pixl__sb_add(&b, "}");
-    return pixl__sb_finish(&b, "pixl_edge_scores_json");
+    pixl_json j = {0};
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_int(&j, "n_images", r->n_images);
+    pixl_json_int(&j, "n_thresholds", r->n_thresholds);
+    pixl_json_num(&j, "ods_f", r->ods_f);
+    pixl_json_num(&j, "ods_p", r->ods_p);
+    pixl_json_num(&j, "ods_r", r->ods_r);
+    pixl_json_num(&j, "ods_t", r->ods_t);
+    pixl_json_num(&j, "ois_f", r->ois_f);
+    pixl_json_num(&j, "ois_p", r->ois_p);
+    pixl_json_num(&j, "ois_r", r->ois_r);
+    pixl_json_num(&j, "ap", r->ap);
+    if (with_counts) {
+        pixl_json_num(&j, "seconds", r->seconds);
+        pixl_json_begin_array(&j, "thresholds");
+        for (int k = 0; k < r->n_thresholds; k++) {
+            pixl_json_begin_object(&j, NULL);
+            pixl_json_num(&j, "t", r->thresholds[k]);
+            pixl_json_int(&j, "cnt_r", r->total[k].cnt_r);
+            pixl_json_int(&j, "sum_r", r->total[k].sum_r);
+            pixl_json_int(&j, "cnt_p", r->total[k].cnt_p);
+            pixl_json_int(&j, "sum_p", r->total[k].sum_p);
+            pixl_json_end_object(&j);
+        }
+        pixl_json_end_array(&j);
+    }
+    pixl_json_end_object(&j);
+    return pixl_json_finish(&j, what);
 }
+
+char *pixl_edge_scores_json(const pixl_edge_bench_result *r) { return scores_json(r, 0, "pixl_edge_scores_json"); }
+char *pixl_edge_bench_json(const pixl_edge_bench_result *r) { return scores_json(r, 1, "pixl_edge_bench_json"); }

@@ -168,14 +168,15 @@ char *pixl_normal_scores_json(const pixl_normal_scores *s)
         pixl_set_error(PIXL_ERR_ARG, "pixl_normal_scores_json: NULL scores");
         return NULL;
     }
-    pixl_sbuf b = {0};
-    pixl__sb_add(&b, "{\"pixels\": %lld", (long long)s->n_pixels);
-    pixl__sb_key_num(&b, "mean", s->mean);
-    pixl__sb_key_num(&b, "median", s->median);
-    pixl__sb_key_num(&b, "rmse", s->rmse);
-    pixl__sb_key_num(&b, "within_11_25", s->within_11_25);
-    pixl__sb_key_num(&b, "within_22_5", s->within_22_5);
-    pixl__sb_key_num(&b, "within_30", s->within_30);
-    pixl__sb_add(&b, "}");
-    return pixl__sb_finish(&b, "pixl_normal_scores_json");
+    pixl_json j = {0};
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_int(&j, "pixels", s->n_pixels);
+    pixl_json_num(&j, "mean", s->mean);
+    pixl_json_num(&j, "median", s->median);
+    pixl_json_num(&j, "rmse", s->rmse);
+    pixl_json_num(&j, "within_11_25", s->within_11_25);
+    pixl_json_num(&j, "within_22_5", s->within_22_5);
+    pixl_json_num(&j, "within_30", s->within_30);
+    pixl_json_end_object(&j);
+    return pixl_json_finish(&j, "pixl_normal_scores_json");
 }

@@ -75,13 +75,13 @@ pixl_tensor *pixl_backbone_vgg16_ex(pixl_ctx *c, const char *prefix, pixl_tensor
         if (pac_here) {
             pixl_tensor *g = pixl_resize(c, guide2, (int)h->shape[2], (int)h->shape[3], PIXL_RESIZE_BILINEAR, 0, 0, 0);
             pixl_pac_opts po = {.kernel = {3, 3}, .padding = {1, 1}};
-            h = pixl_nn_pacconv2d(c, pixl_mname(prefix, "features.%d", idx), h, pixl_scale(c, g, 1e-4f), NULL, ch, &po,
+            h = pixl_nn_pacconv2d(c, pixl_mname(c, prefix, "features.%d", idx), h, pixl_scale(c, g, 1e-4f), NULL, ch, &po,
                                   1);
         } else {
-            h = pixl_nn_conv2d(c, pixl_mname(prefix, "features.%d", idx), h, ch, 3, 3,
+            h = pixl_nn_conv2d(c, pixl_mname(c, prefix, "features.%d", idx), h, ch, 3, 3,
                                &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
         }
-        if (bn) h = pixl_nn_batch_norm2d(c, pixl_mname(prefix, "features.%d", idx + 1), h, NULL);
+        if (bn) h = pixl_nn_batch_norm2d(c, pixl_mname(c, prefix, "features.%d", idx + 1), h, NULL);
         h = pixl_relu(c, h);
         if (pac && idx == 7 && !bn) guide2 = h; /* features.8: the ReLU of conv2_2 */
         idx += bn ? 3 : 2;
@@ -101,7 +101,7 @@ static pixl_tensor *res_block(resnet_state *s, const char *blk, pixl_tensor *x, 
                               int downsample)
 {
     pixl_ctx *c = s->c;
-    const char *p = pixl_mname(s->prefix, "%s", blk);
+    const char *p = pixl_mname(c, s->prefix, "%s", blk);
     char b[8][160];
     const char *leaf[8] = {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "downsample.0", "downsample.1"};
     for (int i = 0; i < 8; i++) snprintf(b[i], sizeof b[i], "%s.%s", p, leaf[i]);
@@ -142,7 +142,7 @@ static pixl_tensor *resnet(pixl_ctx *c, const char *prefix, pixl_tensor *x, cons
                            pixl_backbone_taps *taps)
 {
     resnet_state s = {c, prefix, bottleneck, 64, 1};
-    pixl_tensor *h = conv_bn(c, pixl_mname(prefix, "conv1"), pixl_mname(prefix, "bn1"), x, 64, 7, 2, 1, 1);
+    pixl_tensor *h = conv_bn(c, pixl_mname(c, prefix, "conv1"), pixl_mname(c, prefix, "bn1"), x, 64, 7, 2, 1, 1);
     /* conv_bn pads 3 for k 7: torchvision's conv1 (7x7, stride 2, pad 3) */
     h = pixl_relu(c, h);
     tap_add(c, taps, "relu", h, 2);
@@ -167,7 +167,7 @@ static pixl_tensor *resnet(pixl_ctx *c, const char *prefix, pixl_tensor *x, cons
 static pixl_tensor *inverted_residual(pixl_ctx *c, const char *prefix, int idx, pixl_tensor *x, int inp, int oup,
                                       int stride, int dil, int t, int residual)
 {
-    const char *p = pixl_mname(prefix, "features.%d.conv", idx);
+    const char *p = pixl_mname(c, prefix, "features.%d.conv", idx);
     char a[160], b[160];
     int hidden = inp * t, k = 0;
     pixl_tensor *h = x;
@@ -191,7 +191,7 @@ static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x
 {
     static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
                                   {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
-    pixl_tensor *h = pixl_relu6(c, conv_bn(c, pixl_mname(prefix, "features.0.0"), pixl_mname(prefix, "features.0.1"),
+    pixl_tensor *h = pixl_relu6(c, conv_bn(c, pixl_mname(c, prefix, "features.0.0"), pixl_mname(c, prefix, "features.0.1"),
                                            x, 32, 3, 2, 1, 1));
     int inp = 32, idx = 1, cur = 2, rate = 1;
     for (int s = 0; s < 7; s++) {
@@ -217,7 +217,7 @@ static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x
         tap_add(c, taps, nm, h, cur);
     }
     if (!last_conv) return h; /* mobilenet_v2_320: DeepLab's encoder ends at the 320-channel features.17 */
-    h = pixl_relu6(c, conv_bn(c, pixl_mname(prefix, "features.18.0"), pixl_mname(prefix, "features.18.1"), h, 1280, 1,
+    h = pixl_relu6(c, conv_bn(c, pixl_mname(c, prefix, "features.18.0"), pixl_mname(c, prefix, "features.18.1"), h, 1280, 1,
                               1, 1, 1));
     tap_add(c, taps, "features.18", h, cur);
     return h;

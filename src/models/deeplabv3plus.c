@@ -52,7 +52,7 @@ pixl_tensor *pixl_model_deeplabv3plus(pixl_ctx *c, pixl_tensor *x, const pixl_mo
     pixl_tensor *br[5];
     br[0] = cbr(c, "aspp.convs.0.0", "aspp.convs.0.1", high, 256, 1, 1);
     for (int i = 1; i <= 3; i++)
-        br[i] = cbr(c, pixl_mname("aspp.convs", "%d.0", i), pixl_mname("aspp.convs", "%d.1", i), high, 256, 3, r * i);
+        br[i] = cbr(c, pixl_mname(c, "aspp.convs", "%d.0", i), pixl_mname(c, "aspp.convs", "%d.1", i), high, 256, 3, r * i);
     pixl_tensor *p = pixl_adaptive_avg_pool2d(c, high, 1, 1);
     p = cbr(c, "aspp.convs.4.1", "aspp.convs.4.2", p, 256, 1, 1);
     br[4] = high ? pixl_resize(c, p, (int)high->shape[2], (int)high->shape[3], PIXL_RESIZE_BILINEAR, 0, 0, 0) : NULL;

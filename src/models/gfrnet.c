@@ -76,7 +76,7 @@ pixl_tensor *pixl_model_gfrnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
         pixl_tensor *gate = pixl_nn_batch_norm2d(c, gname, pixl_mul(c, fe, up_to(c, prev, fe)), NULL);
         pixl_tensor *pu = up_to(c, pred, fe);
         pixl_tensor *parts[2] = {s == 5 ? pu : gate, s == 5 ? gate : pu};
-        pred = conv3(c, s < 6 ? pixl_mname(NULL, "pred_%d", s) : "prediction", pixl_concat(c, 2, parts, 1), K);
+        pred = conv3(c, s < 6 ? pixl_mname(c, NULL, "pred_%d", s) : "prediction", pixl_concat(c, 2, parts, 1), K);
         prev = fe;
     }
     return pred;

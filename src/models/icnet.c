@@ -42,15 +42,15 @@ static pixl_tensor *cb(pixl_ctx *c, const char *p, pixl_tensor *x, int out, int 
     pixl_conv2d_opts o = {.stride = {stride, stride}, .padding = {pad, pad}, .dilation = {dil, dil}};
     char q[160];
     snprintf(q, sizeof q, "%s", p);
-    x = pixl_nn_conv2d(c, pixl_mname(q, "0"), x, out, k, k, &o, 0);
-    x = pixl_nn_batch_norm2d(c, pixl_mname(q, "1"), x, NULL);
+    x = pixl_nn_conv2d(c, pixl_mname(c, q, "0"), x, out, k, k, &o, 0);
+    x = pixl_nn_batch_norm2d(c, pixl_mname(c, q, "1"), x, NULL);
     return relu ? pixl_relu(c, x) : x;
 }
 
 static pixl_tensor *cbr_named(pixl_ctx *c, const char *p, pixl_tensor *x, int out, int k, int stride, int pad,
                               int dil)
 {
-    return cb(c, pixl_mname(p, "cbr_unit"), x, out, k, stride, pad, dil, 1);
+    return cb(c, pixl_mname(c, p, "cbr_unit"), x, out, k, stride, pad, dil, 1);
 }
 
 /* pytorch-semseg bottleNeckPSP (conv block, projection shortcut) */
@@ -58,10 +58,10 @@ static pixl_tensor *psp_conv_block(pixl_ctx *c, const char *p, pixl_tensor *x, i
 {
     char q[160];
     snprintf(q, sizeof q, "%s", p);
-    pixl_tensor *h = cbr_named(c, pixl_mname(q, "cbr1"), x, mid, 1, 1, 0, 1);
-    h = cbr_named(c, pixl_mname(q, "cbr2"), h, mid, 3, stride, dil, dil);
-    h = cb(c, pixl_mname(q, "cb3.cb_unit"), h, out, 1, 1, 0, 1, 0);
-    pixl_tensor *r = cb(c, pixl_mname(q, "cb4.cb_unit"), x, out, 1, stride, 0, 1, 0);
+    pixl_tensor *h = cbr_named(c, pixl_mname(c, q, "cbr1"), x, mid, 1, 1, 0, 1);
+    h = cbr_named(c, pixl_mname(c, q, "cbr2"), h, mid, 3, stride, dil, dil);
+    h = cb(c, pixl_mname(c, q, "cb3.cb_unit"), h, out, 1, 1, 0, 1, 0);
+    pixl_tensor *r = cb(c, pixl_mname(c, q, "cb4.cb_unit"), x, out, 1, stride, 0, 1, 0);
     return pixl_relu(c, pixl_add(c, h, r));
 }
 
@@ -71,9 +71,9 @@ static pixl_tensor *psp_identity_block(pixl_ctx *c, const char *p, pixl_tensor *
     if (!x) return NULL;
     char q[160];
     snprintf(q, sizeof q, "%s", p);
-    pixl_tensor *h = cbr_named(c, pixl_mname(q, "cbr1"), x, mid, 1, 1, 0, 1);
-    h = cbr_named(c, pixl_mname(q, "cbr2"), h, mid, 3, 1, dil, dil);
-    h = cb(c, pixl_mname(q, "cb3.cb_unit"), h, (int)x->shape[1], 1, 1, 0, 1, 0);
+    pixl_tensor *h = cbr_named(c, pixl_mname(c, q, "cbr1"), x, mid, 1, 1, 0, 1);
+    h = cbr_named(c, pixl_mname(c, q, "cbr2"), h, mid, 3, 1, dil, dil);
+    h = cb(c, pixl_mname(c, q, "cb3.cb_unit"), h, (int)x->shape[1], 1, 1, 0, 1, 0);
     return pixl_relu(c, pixl_add(c, h, x));
 }
 
@@ -85,9 +85,9 @@ static pixl_tensor *psp_res_block(pixl_ctx *c, const char *name, pixl_tensor *x,
 {
     if (dil > 1) stride = 1;
     int li = 0;
-    if (range != RB_IDENTITY) x = psp_conv_block(c, pixl_mname(name, "layers.%d", li++), x, mid, out, stride, dil);
+    if (range != RB_IDENTITY) x = psp_conv_block(c, pixl_mname(c, name, "layers.%d", li++), x, mid, out, stride, dil);
     if (range != RB_CONV)
-        for (int i = 0; i < n - 1; i++) x = psp_identity_block(c, pixl_mname(name, "layers.%d", li++), x, mid, dil);
+        for (int i = 0; i < n - 1; i++) x = psp_identity_block(c, pixl_mname(c, name, "layers.%d", li++), x, mid, dil);
     return x;
 }
 
@@ -141,10 +141,10 @@ static pixl_tensor *cff(pixl_ctx *c, const char *name, pixl_tensor *low, pixl_te
     snprintf(q, sizeof q, "%s", name);
     pixl_tensor *up = resize_ac(c, low, high->shape[2], high->shape[3]);
     int low_ch = (int)low->shape[1];
-    if (aux) *cls = pixl_nn_conv2d(c, pixl_mname(q, "low_classifier_conv"), up, n_classes, 1, 1, NULL, 1);
-    else if (train_only_conv_params(c, pixl_mname(q, "low_classifier_conv"), low_ch, n_classes)) return NULL;
-    pixl_tensor *lf = cb(c, pixl_mname(q, "low_dilated_conv_bn.cb_unit"), up, out, 3, 1, 2, 2, 0);
-    pixl_tensor *hf = cb(c, pixl_mname(q, "high_proj_conv_bn.cb_unit"), high, out, 1, 1, 0, 1, 0);
+    if (aux) *cls = pixl_nn_conv2d(c, pixl_mname(c, q, "low_classifier_conv"), up, n_classes, 1, 1, NULL, 1);
+    else if (train_only_conv_params(c, pixl_mname(c, q, "low_classifier_conv"), low_ch, n_classes)) return NULL;
+    pixl_tensor *lf = cb(c, pixl_mname(c, q, "low_dilated_conv_bn.cb_unit"), up, out, 3, 1, 2, 2, 0);
+    pixl_tensor *hf = cb(c, pixl_mname(c, q, "high_proj_conv_bn.cb_unit"), high, out, 1, 1, 0, 1, 0);
     return pixl_relu(c, pixl_add(c, lf, hf));
 }
 

@@ -35,10 +35,10 @@ static pixl_tensor *fit(pixl_ctx *c, pixl_tensor *x, int64_t h, int64_t w)
 
 static pixl_tensor *decoder(pixl_ctx *c, const char *name, pixl_tensor *x, int m, int n, int stride)
 {
-    pixl_tensor *h = bn_relu(c, pixl_mname(name, "1"), pixl_nn_conv2d(c, pixl_mname(name, "0"), x, m / 4, 1, 1, NULL, 0));
+    pixl_tensor *h = bn_relu(c, pixl_mname(c, name, "1"), pixl_nn_conv2d(c, pixl_mname(c, name, "0"), x, m / 4, 1, 1, NULL, 0));
     pixl_conv2d_opts t = {.stride = {stride, stride}, .padding = {1, 1}, .output_padding = {stride - 1, stride - 1}};
-    h = bn_relu(c, pixl_mname(name, "4"), pixl_nn_conv_transpose2d(c, pixl_mname(name, "3"), h, m / 4, 3, 3, &t, 0));
-    return bn_relu(c, pixl_mname(name, "7"), pixl_nn_conv2d(c, pixl_mname(name, "6"), h, n, 1, 1, NULL, 0));
+    h = bn_relu(c, pixl_mname(c, name, "4"), pixl_nn_conv_transpose2d(c, pixl_mname(c, name, "3"), h, m / 4, 3, 3, &t, 0));
+    return bn_relu(c, pixl_mname(c, name, "7"), pixl_nn_conv2d(c, pixl_mname(c, name, "6"), h, n, 1, 1, NULL, 0));
 }
 
 pixl_tensor *pixl_model_linknet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)

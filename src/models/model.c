@@ -17,6 +17,7 @@ struct pixl_model {
     char **names;
     uint8_t *colours;
     int in_h, in_w;
+    int threads; /* pixl_model_set_threads; 0 = the process default */
     /* cached inference graph */
     pixl_ctx *ctx;
     int cn, ch, cw;
@@ -137,6 +138,13 @@ void pixl_model_set_input_size(pixl_model *m, int h, int w)
     if (m->in_h != h || m->in_w != w) drop_cache(m);
     m->in_h = h > 0 ? h : 0;
     m->in_w = w > 0 ? w : 0;
+}
+
+void pixl_model_set_threads(pixl_model *m, int n)
+{
+    if (!m || m->threads == (n > 0 ? n : 0)) return;
+    drop_cache(m); /* the cached graph is planned for the old count */
+    m->threads = n > 0 ? n : 0;
 }
 
 /* ------------------------------------------------------------------ files */
@@ -260,6 +268,7 @@ static int ensure_graph(pixl_model *m, int n, int h, int w)
     if (m->ctx && m->cn == n && m->ch == h && m->cw == w) return PIXL_OK;
     drop_cache(m);
     pixl_ctx *ctx = pixl_ctx_new(m->P, PIXL_MODE_EVAL);
+    if (ctx) pixl_ctx_set_threads(ctx, m->threads);
     int64_t s[4] = {n, m->o.in_channels, h, w};
     pixl_tensor *x = pixl_input(ctx, "images", PIXL_F32, 4, s), *xi = x;
     int ih = m->in_h ? m->in_h : h, iw = m->in_w ? m->in_w : w;

@@ -4,8 +4,9 @@
 
 #include "pixl_impl.h"
 
-/* "prefix.leaf" into a small rotating per-thread buffer */
-const char *pixl_mname(const char *prefix, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prefix.leaf" (no dot when prefix is empty), stored in ctx until it is
+ * freed; "" with an error recorded in ctx when memory runs out */
+const char *pixl_mname(pixl_ctx *ctx, const char *prefix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 typedef pixl_tensor *(*pixl_model_fn)(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 

@@ -80,7 +80,7 @@ int pixl_jointup_parse(const char *name, pixl_jointup_opts *o)
 
 static pixl_tensor *conv(pixl_ctx *c, const char *name, const char *leaf, pixl_tensor *x, int out, int k, int pad)
 {
-    return pixl_nn_conv2d(c, pixl_mname(name, "%s", leaf), x, out, k, k, &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
+    return pixl_nn_conv2d(c, pixl_mname(c, name, "%s", leaf), x, out, k, k, &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
 }
 
 /* (B, k, ...) -> (B*C, k, ...), each sample repeated C times */
@@ -147,7 +147,7 @@ static pixl_tensor *pac_net(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_
         pixl_pac_opts po = {.kernel = {5, 5}, .stride = {2, 2}, .padding = {2, 2}, .output_padding = {1, 1}};
         char leaf[32];
         snprintf(leaf, sizeof leaf, "up_convts.%d", i);
-        const char *lname = pixl_mname(name, "%s", leaf);
+        const char *lname = pixl_mname(c, name, "%s", leaf);
         /* the adapting kernel depends on the guide only: computed once per image and repeated for the C
          * single-channel targets (pacnet repeats the guide features and recomputes it C times; same values) */
         pixl_pac_opts ko = po;
@@ -210,14 +210,14 @@ static pixl_tensor *jbu(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_tens
                 pos[((b * 2 + 0) * H + y) * W + x] = (float)y * o->jbu_scale_space;
                 pos[((b * 2 + 1) * H + y) * W + x] = (float)x * o->jbu_scale_space;
             }
-    pixl_tensor *p = pixl_constant(c, pixl_mname(name, "convt.positions"), PIXL_F32, 4, ps, pos);
+    pixl_tensor *p = pixl_constant(c, pixl_mname(c, name, "convt.positions"), PIXL_F32, 4, ps, pos);
     free(pos);
     pixl_tensor *v[2] = {pixl_scale(c, g, o->jbu_scale_color), p};
     pixl_tensor *feat = p && v[0] ? pixl_concat(c, 2, v, 1) : NULL;
     int pad = 1 + (int)floor((k - f - 1) / 2.0), op = (k - f) % 2;
     pixl_pac_opts po = {.kernel = {k, k}, .stride = {f, f}, .padding = {pad, pad}, .output_padding = {op, op},
                         .normalize = 1, .transposed = 1};
-    const char *lname = pixl_mname(name, "convt");
+    const char *lname = pixl_mname(c, name, "convt");
     pixl_tensor *kern = feat ? repeat_for_channels(c, pixl_nn_packernel2d(c, lname, feat, NULL, 1, &po), C) : NULL;
     int64_t ws[4] = {1, 1, k, k};
     pixl_tensor *w = pixl_nn_param(c, lname, "weight", PIXL_PARAM, PIXL_F32, 4, ws,

@@ -44,7 +44,7 @@ pixl_tensor *pixl_model_pspnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
     pixl_tensor *parts[5] = {f};
     for (int i = 0; i < 4; i++) {
         pixl_tensor *p = pixl_adaptive_avg_pool2d(c, f, bins[i], bins[i]);
-        p = cbr(c, pixl_mname("ppm.features", "%d.1", i), pixl_mname("ppm.features", "%d.2", i), p, C / 4, 1);
+        p = cbr(c, pixl_mname(c, "ppm.features", "%d.1", i), pixl_mname(c, "ppm.features", "%d.2", i), p, C / 4, 1);
         parts[i + 1] = pixl_resize(c, p, fh, fw, PIXL_RESIZE_BILINEAR, 1, 0, 0);
     }
     pixl_tensor *h = pixl_concat(c, 5, parts, 1);

@@ -31,8 +31,8 @@ pixl_tensor *pixl_model_segnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
         char dn[16];
         snprintf(dn, sizeof dn, "dec%d", s + 1);
         for (int j = 0; j < 3 && dec_ch[s][j]; j++) {
-            h = pixl_nn_conv2d(c, pixl_mname(dn, "%d", 3 * j), h, dec_ch[s][j], 3, 3, &p1, 1);
-            h = pixl_relu(c, pixl_nn_batch_norm2d(c, pixl_mname(dn, "%d", 3 * j + 1), h, NULL));
+            h = pixl_nn_conv2d(c, pixl_mname(c, dn, "%d", 3 * j), h, dec_ch[s][j], 3, 3, &p1, 1);
+            h = pixl_relu(c, pixl_nn_batch_norm2d(c, pixl_mname(c, dn, "%d", 3 * j + 1), h, NULL));
         }
     }
     return pixl_nn_conv2d(c, "dec1.3", h, o->n_classes, 3, 3, &p1, 1);

@@ -62,18 +62,21 @@ int pixl_model_min_size(const char *arch)
     return 0;
 }
 
-const char *pixl_mname(const char *prefix, const char *fmt, ...)
+const char *pixl_mname(pixl_ctx *ctx, const char *prefix, const char *fmt, ...)
 {
-    static _Thread_local char ring[16][256];
-    static _Thread_local int k;
-    char *b = ring[k++ & 15], leaf[200];
+    char leaf[200], full[PIXL_NAME_LEN + 200];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(leaf, sizeof leaf, fmt, ap);
     va_end(ap);
-    if (prefix && prefix[0]) snprintf(b, 256, "%s.%s", prefix, leaf);
-    else snprintf(b, 256, "%s", leaf);
-    return b;
+    if (prefix && prefix[0]) snprintf(full, sizeof full, "%s.%s", prefix, leaf);
+    else snprintf(full, sizeof full, "%s", leaf);
+    char *name = ctx ? pixl__ctx_own(ctx, pixl__strdup(full)) : NULL;
+    if (!name) {
+        if (ctx) pixl_ctx_fail(ctx, PIXL_ERR_NOMEM, "model: out of memory naming '%s'", full);
+        return "";
+    }
+    return name;
 }
 
 pixl_tensor *pixl_model_build(pixl_ctx *ctx, const char *arch, pixl_tensor *x, const pixl_model_opts *o)

@@ -352,7 +352,7 @@ static pixl_tensor *dropout_any(pixl_ctx *ctx, pixl_tensor *x, float p, const pi
                       pixl_dtype_name(x->dtype), per_channel ? " (N,C,...)" : "");
         return NULL;
     }
-    if (ctx->mode != PIXL_MODE_TRAIN || p == 0 || ctx->no_dropout) return x;
+    if (ctx->mode != PIXL_MODE_TRAIN || p == 0) return x;
     pixl_dropout_params dp = {p, per_channel ? x->numel / (x->shape[0] * x->shape[1]) : 1};
     return pixl_node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, &dp, sizeof dp);
 }

@@ -1314,7 +1314,7 @@ static pixl_tensor *pac_conv_common(pixl_ctx *ctx, int transposed, pixl_tensor *
     }
     p.has_bias = b != NULL;
     p.Ck = 1;
-    p.slots = pixl_num_threads();
+    p.slots = pixl__ctx_threads(ctx);
     if (p.g.KH > PH_MAXK || p.g.KW > PH_MAXK) {
         pixl_ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "%s: kernel %dx%d larger than %d", op, p.g.KH, p.g.KW, PH_MAXK);
         return NULL;
@@ -1352,7 +1352,7 @@ pixl_tensor *pixl_pacpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *kernel, 
     if (geom_conv(ctx, op, &r, x->shape[2], x->shape[3], &p.g)) return NULL;
     if (check_kernel(ctx, op, kernel, &p, 1, x)) return NULL;
     p.Ck = (int)kernel->shape[1];
-    p.slots = pixl_num_threads();
+    p.slots = pixl__ctx_threads(ctx);
     int64_t shape[4] = {p.B, p.C, p.g.OH, p.g.OW};
     pixl_tensor *src[2] = {x, kernel};
     return pixl_node_new(ctx, &pacpool2d_def, PIXL_F32, 4, shape, src, 2, &p, sizeof p);

@@ -143,7 +143,7 @@ static pixl_tensor *tiny_trunk(pixl_ctx *c, pixl_tensor *x, float width, pixl_ba
             idx++;
         }
         int oc = (int)lrintf((float)ch[s] * width);
-        h = pixl_nn_conv2d(c, pixl_mname("backbone", "features.%d", idx), h, oc < 1 ? 1 : oc, 3, 3,
+        h = pixl_nn_conv2d(c, pixl_mname(c, "backbone", "features.%d", idx), h, oc < 1 ? 1 : oc, 3, 3,
                            &(pixl_conv2d_opts){.padding = {1, 1}}, 1);
         h = pixl_relu(c, h);
         if (!h) return NULL;
@@ -197,8 +197,8 @@ static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, c
         if (s->bn) {
             int64_t cs[1] = {maps[i]->shape[1]}, one[1] = {1};
             pixl_init_spec zero = {PIXL_INIT_ZEROS, 0, 0}, ones = {PIXL_INIT_ONES, 0, 0};
-            const char *rm = pixl_mname("tap_bn", "%d.running_mean", i), *rv = pixl_mname("tap_bn", "%d.running_var", i),
-                       *nb = pixl_mname("tap_bn", "%d.num_batches_tracked", i);
+            const char *rm = pixl_mname(ctx, "tap_bn", "%d.running_mean", i), *rv = pixl_mname(ctx, "tap_bn", "%d.running_var", i),
+                       *nb = pixl_mname(ctx, "tap_bn", "%d.num_batches_tracked", i);
             if (!ctx->P || pixl_params_add(ctx->P, rm, PIXL_BUFFER, PIXL_F32, 1, cs, zero) < 0 ||
                 pixl_params_add(ctx->P, rv, PIXL_BUFFER, PIXL_F32, 1, cs, ones) < 0 ||
                 pixl_params_add(ctx->P, nb, PIXL_BUFFER, PIXL_I64, 1, one, zero) < 0) {
@@ -223,7 +223,7 @@ static int head_params(pixl_ctx *ctx, const pixl_pn_spec *s, int64_t D, int K, p
     for (int l = 0; l < L; l++) {
         int64_t out = l < s->n_mlp ? s->mlp[l] : K;
         int64_t ws[2] = {out, in}, bs[1] = {out};
-        const char *wn = pixl_mname("head", "%d.weight", j), *bn = pixl_mname("head", "%d.bias", j);
+        const char *wn = pixl_mname(ctx, "head", "%d.weight", j), *bn = pixl_mname(ctx, "head", "%d.bias", j);
         if (!ctx->P ||
             pixl_params_add(ctx->P, wn, PIXL_PARAM, PIXL_F32, 2, ws,
                             (pixl_init_spec){PIXL_INIT_KAIMING_UNIFORM, 2.2360679775f, 0}) < 0 ||

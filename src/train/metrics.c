@@ -263,10 +263,16 @@ int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, i
 
 /* ------------------------------------------------------------- reporting */
 
-static void sb_class_key(pixl_sbuf *b, const char *const *names, int i)
+/* per-class numbers as an object keyed by class name (or index) */
+static void class_object(pixl_json *j, const char *key, const char *const *names, const double *v, int k)
 {
-    if (names && names[i]) pixl__sb_str(b, names[i]);
-    else pixl__sb_add(b, "\"%d\"", i);
+    pixl_json_begin_object(j, key);
+    for (int i = 0; i < k; i++) {
+        char idx[16];
+        snprintf(idx, sizeof idx, "%d", i);
+        pixl_json_num(j, names && names[i] ? names[i] : idx, v[i]);
+    }
+    pixl_json_end_object(j);
 }
 
 char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names, int with_confusion)
@@ -284,44 +290,29 @@ char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names,
         pixl_free(iou);
         return NULL;
     }
-    pixl_sbuf b = {.cap = 1024};
-    pixl__sb_add(&b, "{\"n_classes\": %d, \"pixels\": %lld, \"ignored\": %lld, ", k, (long long)s.n_pixels,
-           (long long)s.n_ignored);
-    pixl__sb_add(&b, "\"overall_acc\": ");
-    pixl__sb_num(&b, s.overall_acc);
-    pixl__sb_add(&b, ", \"mean_acc\": ");
-    pixl__sb_num(&b, s.mean_acc);
-    pixl__sb_add(&b, ", \"freq_weighted_iou\": ");
-    pixl__sb_num(&b, s.freq_weighted_iou);
-    pixl__sb_add(&b, ", \"mean_iou\": ");
-    pixl__sb_num(&b, s.mean_iou);
-    pixl__sb_add(&b, ", \"class_iou\": {");
-    for (int i = 0; i < k; i++) {
-        pixl__sb_add(&b, i ? ", " : "");
-        sb_class_key(&b, class_names, i);
-        pixl__sb_add(&b, ": ");
-        pixl__sb_num(&b, iou[i]);
-    }
-    pixl__sb_add(&b, "}, \"class_acc\": {");
-    for (int i = 0; i < k; i++) {
-        pixl__sb_add(&b, i ? ", " : "");
-        sb_class_key(&b, class_names, i);
-        pixl__sb_add(&b, ": ");
-        pixl__sb_num(&b, acc[i]);
-    }
-    pixl__sb_add(&b, "}");
+    pixl_json j = {0};
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_int(&j, "n_classes", k);
+    pixl_json_int(&j, "pixels", s.n_pixels);
+    pixl_json_int(&j, "ignored", s.n_ignored);
+    pixl_json_num(&j, "overall_acc", s.overall_acc);
+    pixl_json_num(&j, "mean_acc", s.mean_acc);
+    pixl_json_num(&j, "freq_weighted_iou", s.freq_weighted_iou);
+    pixl_json_num(&j, "mean_iou", s.mean_iou);
+    class_object(&j, "class_iou", class_names, iou, k);
+    class_object(&j, "class_acc", class_names, acc, k);
     if (with_confusion) {
-        pixl__sb_add(&b, ", \"confusion\": [");
+        pixl_json_begin_array(&j, "confusion");
         for (int i = 0; i < k; i++) {
-            pixl__sb_add(&b, i ? ", [" : "[");
-            for (int j = 0; j < k; j++) pixl__sb_add(&b, j ? ", %lld" : "%lld", (long long)c->m[(int64_t)i * k + j]);
-            pixl__sb_add(&b, "]");
+            pixl_json_begin_array(&j, NULL);
+            for (int jj = 0; jj < k; jj++) pixl_json_int(&j, NULL, c->m[(int64_t)i * k + jj]);
+            pixl_json_end_array(&j);
         }
-        pixl__sb_add(&b, "]");
+        pixl_json_end_array(&j);
     }
-    pixl__sb_add(&b, "}");
+    pixl_json_end_object(&j);
     pixl_free(iou);
-    return pixl__sb_finish(&b, "pixl_metrics_json");
+    return pixl_json_finish(&j, "pixl_metrics_json");
 }
 
 static void pct(char *buf, size_t len, double v)

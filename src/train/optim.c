@@ -234,7 +234,8 @@ int pixl_optim_step(pixl_optim *opt)
         total += s->n;
     }
     const pixl_optim *co = opt;
-#pragma omp parallel num_threads(pixl_num_threads()) if (total >= 32768)
+    const int nt = opt->o.threads > 0 ? opt->o.threads : pixl_num_threads();
+#pragma omp parallel num_threads(nt) if (total >= 32768)
     for (int j = 0; j < ns; j++) {
         const segment *s = &seg[j];
         float *p = val + s->off;
