@@ -166,6 +166,8 @@ void pixl_json_int(pixl_json *j, const char *key, int64_t v);
 void pixl_json_str(pixl_json *j, const char *key, const char *s); /* NULL writes "" */
 void pixl_json_bool(pixl_json *j, const char *key, int v);
 void pixl_json_null(pixl_json *j, const char *key);
+/* a value that is JSON text already (e.g. a metrics object); NULL or "" writes null */
+void pixl_json_raw(pixl_json *j, const char *key, const char *json);
 /* The malloc'ed text (free() it) and j reset to empty; NULL with an error
  * "WHAT: out of memory" when an allocation failed on the way. */
 char *pixl_json_finish(pixl_json *j, const char *what);

@@ -637,7 +637,7 @@ PIXL_TEST(pixelnet_train_sampled)
     double first = -1, last = -1;
     char line[8192];
     while (f && fgets(line, sizeof line, f)) {
-        const char *l = strstr(line, "\"type\":\"train\"") ? strstr(line, "\"loss\":") : NULL;
+        const char *l = strstr(line, "\"type\": \"train\"") ? strstr(line, "\"loss\":") : NULL;
         if (!l) continue;
         double v = atof(l + 7);
         if (first < 0) first = v;

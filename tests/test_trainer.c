@@ -207,7 +207,7 @@ PIXL_TEST(trainer_edges_balanced_bce)
         double top = -1;
         while (lf && fgets(line, sizeof line, lf)) {
             const char *q = strstr(line, "\"loss\":");
-            if (strstr(line, "\"type\":\"train\"") && q && atof(q + 7) > top) top = atof(q + 7);
+            if (strstr(line, "\"type\": \"train\"") && q && atof(q + 7) > top) top = atof(q + 7);
         }
         if (lf) fclose(lf);
         CHECK_MSG(rc || (a == 1 ? top > 0.1 && top < 1.0 : top > 0 && top < 1.0), "%s: largest training loss %g",

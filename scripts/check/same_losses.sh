@@ -17,7 +17,12 @@ run() {
         name=${t%%:*}; cfg=${t#*:}
         rm -rf "$out/run_$name"
         $pixl train "$cfg" $common --set output.run_dir="$out/run_$name" > "$out/$name.stdout" 2> "$out/$name.stderr"
-        grep '"type":"train"' "$out/run_$name/log.jsonl" | sed 's/.*"step":\([0-9]*\),.*"loss":\([^,]*\),.*/\1 \2/' > "$out/$name.losses"
+        # every logged loss as the float32 it is, 9 digits
+        python3 -c 'import json, struct, sys
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("type") == "train":
+        print(r["step"], "%.9g" % struct.unpack("f", struct.pack("f", r["loss"]))[0])' "$out/run_$name/log.jsonl" > "$out/$name.losses"
         echo "$name: $(wc -l < "$out/$name.losses") steps, last: $(tail -1 "$out/$name.losses")"
     done
 }

@@ -136,6 +136,12 @@ void pixl_json_null(pixl_json *j, const char *key)
     add(j, "null");
 }
 
+void pixl_json_raw(pixl_json *j, const char *key, const char *json)
+{
+    member(j, key);
+    add(j, "%s", json && json[0] ? json : "null");
+}
+
 char *pixl_json_finish(pixl_json *j, const char *what)
 {
     int err = j->err || !j->p ? (j->err ? j->err : 1) : 0;

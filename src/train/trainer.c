@@ -243,6 +243,7 @@ static int make_model(pixl_trainer *t, pixl_model_opts *mo)
     if (rc) return rc;
     if (cfg->data.img_rows > 0 && cfg->data.img_cols > 0)
         pixl_model_set_input_size(t->model, cfg->data.img_rows, cfg->data.img_cols);
+    pixl_model_set_threads(t->model, cfg->training.threads); /* validation's graphs */
     return PIXL_OK;
 }
 
@@ -261,6 +262,8 @@ static int build_graph(pixl_trainer *t, const pixl_model_opts *mo)
     pixl__task *task = t->task;
     t->ctx = pixl_ctx_new(pixl_model_params(t->model), PIXL_MODE_TRAIN);
     if (!t->ctx) return pixl_last_status();
+    int rc = pixl_ctx_set_threads(t->ctx, cfg->training.threads); /* 0: the process default */
+    if (rc) return rc;
     int64_t xs[4] = {t->B, 3, t->TH, t->TW}, ys[3] = {t->B, t->TH, t->TW};
     t->x = pixl_input(t->ctx, "images", PIXL_F32, 4, xs);
     t->y = pixl_input(t->ctx, "labels", PIXL_I32, 3, ys);
@@ -329,7 +332,6 @@ static int trainer_init(pixl_trainer *t)
     char p[PIXL_CFG_PATH_LEN + 64];
     int rc = pixl_config_validate(cfg);
     if (rc) return rc;
-    if (cfg->training.threads > 0) pixl_set_num_threads(cfg->training.threads);
     const char *dir = cfg->output.run_dir;
     if (!dir[0]) return pixl_set_error(PIXL_ERR_ARG, "output.run_dir is empty");
     if (mkdir_p(dir)) return pixl_set_error(PIXL_ERR_IO, "cannot create run directory %s: %s", dir, strerror(errno));
@@ -348,6 +350,7 @@ static int trainer_init(pixl_trainer *t)
     if ((rc = input_size(t)) || (rc = make_model(t, &mo)) || (rc = build_graph(t, &mo))) return rc;
     pixl_optim_opts oo;
     pixl_config_optim_opts(cfg, &oo);
+    oo.threads = cfg->training.threads;
     if (!(t->opt = pixl_optim_new(pixl_model_params(t->model), &oo))) return pixl_last_status();
     if ((rc = make_loader(t))) return rc;
     t->t_start = now_s();
@@ -360,7 +363,7 @@ static int trainer_init(pixl_trainer *t)
     pixl__log(&t->lg,
               "train %s (%s) on %s: %d images (%d batches of %d at %dx%d), %lld parameters, %d threads, run %s\n",
               cfg->model.arch, t->task->def->name, cfg->data.dataset, pixl_dataset_size(t->train), t->nb, t->B, t->TH,
-              t->TW, (long long)pixl_params_total(pixl_model_params(t->model)), pixl_num_threads(), dir);
+              t->TW, (long long)pixl_params_total(pixl_model_params(t->model)), pixl_ctx_threads(t->ctx), dir);
     if (t->task->note[0]) pixl__log(&t->lg, "%s\n", t->task->note);
     if ((rc = limits(t))) return rc;
     t->t_log = now_s();

@@ -5,6 +5,15 @@
 
 #include "train/trainer_impl.h"
 
+/* one line of log.jsonl, flushed: a reader sees whole records */
+static void write_record(pixl__logger *lg, pixl_json *j)
+{
+    char *line = pixl_json_finish(j, "log.jsonl");
+    if (line) fprintf(lg->jsonl, "%s\n", line);
+    fflush(lg->jsonl);
+    free(line);
+}
+
 void pixl__log_init(pixl__logger *lg, FILE *out, int quiet)
 {
     lg->out = out ? out : stderr;
@@ -63,22 +72,34 @@ void pixl__log_train(pixl__logger *lg, int64_t step, int64_t epoch, double elaps
         pixl__log(lg, "step %lld epoch %lld  loss %.4f  lr %.3g  %.1f img/s  loader wait %.0f%%\n", (long long)step,
                   (long long)epoch, loss, lr, ips, 100 * wait);
     if (!lg->jsonl) return;
-    /* the loss with 9 digits: a float reads back exactly */
-    fprintf(lg->jsonl,
-            "{\"type\":\"train\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"loss\":%.9g,\"lr\":%.6g,"
-            "\"img_per_s\":%.3f,\"loader_wait\":%.4f,\"loader_capacity_img_per_s\":%.2f}\n",
-            (long long)step, (long long)epoch, elapsed / 60, loss, lr, ips, wait, ls->capacity_per_second);
-    fflush(lg->jsonl);
+    pixl_json j = {0};
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_str(&j, "type", "train");
+    pixl_json_int(&j, "step", step);
+    pixl_json_int(&j, "epoch", epoch);
+    pixl_json_num(&j, "minutes", elapsed / 60);
+    pixl_json_num(&j, "loss", loss);
+    pixl_json_num(&j, "lr", lr);
+    pixl_json_num(&j, "img_per_s", ips);
+    pixl_json_num(&j, "loader_wait", wait);
+    pixl_json_num(&j, "loader_capacity_img_per_s", ls->capacity_per_second);
+    pixl_json_end_object(&j);
+    write_record(lg, &j);
 }
 
 void pixl__log_val(pixl__logger *lg, int64_t step, int64_t epoch, double elapsed, double train_loss, int best,
                    const char *metrics_json)
 {
     if (!lg->jsonl) return;
-    fprintf(lg->jsonl,
-            "{\"type\":\"val\",\"step\":%lld,\"epoch\":%lld,\"minutes\":%.4f,\"train_loss\":%.6g,\"best\":%s,"
-            "\"metrics\":%s}\n",
-            (long long)step, (long long)epoch, elapsed / 60, isfinite(train_loss) ? train_loss : 0,
-            best ? "true" : "false", metrics_json ? metrics_json : "null");
-    fflush(lg->jsonl);
+    pixl_json j = {0};
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_str(&j, "type", "val");
+    pixl_json_int(&j, "step", step);
+    pixl_json_int(&j, "epoch", epoch);
+    pixl_json_num(&j, "minutes", elapsed / 60);
+    pixl_json_num(&j, "train_loss", train_loss); /* NaN before the first step: null */
+    pixl_json_bool(&j, "best", best);
+    pixl_json_raw(&j, "metrics", metrics_json);
+    pixl_json_end_object(&j);
+    write_record(lg, &j);
 }
