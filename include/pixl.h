@@ -809,6 +809,17 @@ int pixl_image_save_png(const pixl_image *img, const char *path);
 /* Write an 8-bit grey or RGB image as baseline JPEG; quality 1..100 (0 -> 95),
  * no chroma subsampling. */
 int pixl_image_save_jpeg(const pixl_image *img, const char *path, int quality);
+/* In-memory PNG and JPEG, for pages, servers and sockets.
+ * pixl_image_encode: *out receives a malloc'ed buffer of *n bytes (free()).
+ *   PNG: any image (1-4 channels, 8/16 bits), lossless. JPEG: an 8-bit grey
+ *   or RGB image, quality 1..100 (0 -> 95), no chroma subsampling.
+ *   On failure *out is NULL, *n is 0 and the error says why.
+ * pixl_image_decode: PNG or JPEG bytes (detected from the bytes) with
+ *   channels/depth as in pixl_image_load(). Empty, truncated, corrupt or
+ *   unsupported data returns NULL with an error, never reads past n. */
+typedef enum pixl_image_format { PIXL_IMAGE_PNG = 0, PIXL_IMAGE_JPEG = 1 } pixl_image_format;
+int pixl_image_encode(const pixl_image *img, pixl_image_format fmt, int quality, uint8_t **out, size_t *n);
+pixl_image *pixl_image_decode(const uint8_t *buf, size_t n, int channels, int depth);
 /* Bilinear resize to width x height (PyTorch align_corners=False, no
  * antialiasing), any channels/depth. New image, NULL on error. */
 pixl_image *pixl_image_resize(const pixl_image *img, int width, int height);
@@ -836,6 +847,11 @@ int32_t *pixl_label_resize(const int32_t *labels, int width, int height, int out
  * out = (1-alpha)*base + alpha*colour, other values keep the base pixel. */
 pixl_image *pixl_label_colorize(const int32_t *labels, int width, int height, const uint8_t *colours,
                                 int n_colours, const pixl_image *base, float alpha);
+/* The default class colours, PASCAL VOC's colour map (the bits of the class
+ * index spread over R, G and B, most significant first: 0 black, 1 dark
+ * red, 2 dark green, ...): n RGB triples into rgb (3n bytes). Data sets and
+ * reports without colours of their own use it. */
+void pixl_voc_colours(int n, uint8_t *rgb);
 
 /*
  * DATASETS

@@ -76,19 +76,6 @@ _Static_assert(sizeof ade_names / sizeof ade_names[0] == 150, "ADE20K has 150 cl
 static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
 static const float camvid_mean[3] = {0.4119f, 0.4251f, 0.4327f}, camvid_std[3] = {0.2741f, 0.2851f, 0.2828f};
 
-/* The Pascal VOC colour map (bits of the index spread over R, G, B). */
-static void voc_colour(int i, uint8_t *rgb)
-{
-    int r = 0, g = 0, b = 0, c = i;
-    for (int j = 0; j < 8; j++) {
-        r |= ((c >> 0) & 1) << (7 - j);
-        g |= ((c >> 1) & 1) << (7 - j);
-        b |= ((c >> 2) & 1) << (7 - j);
-        c >>= 3;
-    }
-    rgb[0] = (uint8_t)r, rgb[1] = (uint8_t)g, rgb[2] = (uint8_t)b;
-}
-
 /* ---------------------------------------------------------------- basics */
 
 void pixl_dataset_free(pixl_dataset *ds)
@@ -114,12 +101,12 @@ static int set_classes(pixl_dataset *ds, int k, const char *const *names, const 
     ds->class_names = pixl_calloc((size_t)k, sizeof(char *));
     ds->colours = pixl_malloc((size_t)k * 3);
     if (!ds->class_names || !ds->colours) return PIXL_ERR_NOMEM;
+    if (!colours) pixl_voc_colours(k, ds->colours);
     for (int i = 0; i < k; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "class%d", i);
         if (!(ds->class_names[i] = pixl__strdup(names && names[i] ? names[i] : buf))) return PIXL_ERR_NOMEM;
         if (colours) memcpy(ds->colours + 3 * i, colours + 3 * i, 3);
-        else voc_colour(i, ds->colours + 3 * i);
     }
     return PIXL_OK;
 }
@@ -562,7 +549,7 @@ pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
         ds->map = MAP_RANGE;
     } else if (!strcmp(kind, "voc")) {
         uint8_t col[21 * 3];
-        for (int i = 0; i < 21; i++) voc_colour(i, col + 3 * i);
+        pixl_voc_colours(21, col);
         rc = set_classes(ds, 21, voc_names, col);
         if (!rc) rc = open_voc(ds, o, split);
         ds->map = MAP_RANGE;
