@@ -1468,6 +1468,33 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
  * training.seed. limit > 0 keeps the first `limit` samples. */
 pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *split, int limit);
 
+/* REPORTS (src/report/)
+ * One self-contained HTML page about a run directory written by
+ * pixl_train(): inline-SVG charts and inline PNG images, no scripts, no
+ * external URLs. The page shows the run's summary and curves from
+ * log.jsonl, config.yaml and the checkpoint, and then what belongs to the
+ * task of the run's data set:
+ *   segmentation  validation mIoU / pixel accuracy over time, per-class IoU
+ *                 table and confusion matrix of the best validation record,
+ *                 input | ground truth | prediction samples;
+ *   edges         ODS / OIS / AP over time, the precision-recall curve of
+ *                 the best checkpoint (BSDS benchmark on the first
+ *                 validation images), image | boundaries | probability samples;
+ *   normals       mean / median angle and within 11.25 / 22.5 / 30 degrees
+ *                 over time, image | true | predicted normals | angular
+ *                 error samples.
+ * Samples use best.safetensors (else last.safetensors) on the first
+ * validation images, opened as pixl_config_open_split() does. Errors: a
+ * missing run_dir or log.jsonl, a complete log line that is not a JSON
+ * object (the message names file and line), an unwritable output; then no
+ * page is written. A missing config, checkpoint or data set only leaves a
+ * note in the page. The page is written to OUT.tmp.XXXXXX and renamed
+ * over OUT (default RUN_DIR/report.html). */
+typedef struct pixl_report_opts {
+    int n_samples; /* validation images with predictions: 0 -> 4, negative -> none, at most 64 */
+} pixl_report_opts;
+int pixl_report_write(const char *run_dir, const char *out_html, const pixl_report_opts *opts);
+
 /* ---------------------------------------------------------------- PixelNet */
 /* (section owned by src/pixelnet/, src/ops/hypercolumn.c, src/ops/pixel_loss.c)
  *
