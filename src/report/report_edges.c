@@ -37,14 +37,14 @@ static void edge_eval_free(edge_eval *E)
 }
 
 /* boundary probability of one image (1 output: sigmoid; 2: softmax of class 1) */
-static float *edge_prob(pixl_model *m, const pixl_image *img)
+static float *edge_prob(pixl_model *m, const pixl_image *img, int flip)
 {
     const int h = img->height, w = img->width, K = pixl_model_n_classes(m);
     const size_t np = (size_t)h * w;
     float *x = malloc(sizeof(float) * 3 * np), *y = malloc(sizeof(float) * (size_t)K * np);
     int rc = !x || !y ? pixl_set_error(PIXL_ERR_NOMEM, "out of memory")
                       : pixl_image_to_chw(img, pixl_model_mean(m), pixl_model_std(m), x);
-    if (!rc) rc = pixl_model_predict(m, x, 1, h, w, 0, y, NULL);
+    if (!rc) rc = pixl_model_predict(m, x, 1, h, w, flip, y, NULL);
     free(x);
     if (rc) {
         free(y);
@@ -71,7 +71,7 @@ static int edge_evaluate(pixl__report *R, edge_eval *E)
     if (!E->img || !E->prob || !E->soft || !E->maps || !E->n_maps) return pixl_set_error(PIXL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < E->n; i++) {
         if (pixl_dataset_load_edges(R->val, i, &E->img[i], &E->soft[i], &E->maps[i], &E->n_maps[i])) return -1;
-        if (!(E->prob[i] = edge_prob(R->model, E->img[i]))) return -1;
+        if (!(E->prob[i] = edge_prob(R->model, E->img[i], c->validation.flip))) return -1;
         E->n_done = i + 1;
     }
     if (E->n_bench < 1) return 0;
@@ -127,9 +127,10 @@ static void pr_section(pixl__report *R, FILE *o, const edge_eval *E)
         return;
     }
     const pixl_edge_bench_result *r = &E->res;
-    fprintf(o, "<p>The BSDS benchmark of %s on the first %d validation image%s with %d thresholds (as the run's "
+    fprintf(o, "<p>The BSDS benchmark of %s on the first %d validation image%s with %d thresholds%s (as the run's "
                "validation): ODS F %.4f (precision %.3f, recall %.3f at threshold %.3f), OIS F %.4f, AP %.4f.",
-            R->ckpt_name, r->n_images, r->n_images == 1 ? "" : "s", r->n_thresholds, r->ods_f, r->ods_p, r->ods_r,
+            R->ckpt_name, r->n_images, r->n_images == 1 ? "" : "s", r->n_thresholds,
+            R->cfg->validation.flip ? ", averaged with the mirrored image" : "", r->ods_f, r->ods_p, r->ods_r,
             r->ods_t, r->ois_f, r->ap);
     if (R->best >= 0)
         fprintf(o, " The best validation record (step %.0f, %.0f images) logged ODS F %.4f.", R->L.va[R->best].step,
