@@ -36,6 +36,7 @@ find_browser() {
 screenshot() {
     html=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
     out=$2
+    [ -n "${browser:-}" ] || browser=$(find_browser)
     profile=$(mktemp -d)
     rm -f "$out"
     # Chromium prints harmless D-Bus/GPU warnings on stderr; keep them for failures only.
@@ -93,7 +94,6 @@ report() { # NAME: write and screenshot the report of runs/check_report_NAME
 if [ "${1:-}" = "--all" ]; then
     fresh=0
     [ "${2:-}" = "--fresh" ] && fresh=1
-    browser=$(find_browser)
     mkdir -p "$root/docs/img" "$root/runs"
     SCALE=${SCALE:-0.5}
 
@@ -108,7 +108,7 @@ if [ "${1:-}" = "--all" ]; then
             --set validation.every_minutes=0.4 --set validation.limit=10 --set validation.edge_thresholds=25
         report edges
         expect "$root/runs/check_report_edges/report.html" "best val ODS F" "OIS F" "Precision-recall curve" \
-            "iso-F lines" "boundary probability" "edges at the ODS threshold" "data:image/png;base64,"
+            "lines of equal F" "boundary probability" "edges at the ODS threshold" "data:image/png;base64,"
         if grep -q "No precision-recall curve" "$root/runs/check_report_edges/report.html"; then
             echo "$0: the edge report has no precision-recall curve" >&2
             exit 1
@@ -123,7 +123,7 @@ if [ "${1:-}" = "--all" ]; then
         --set validation.limit=16
     report normals
     expect "$root/runs/check_report_normals/report.html" "best val mean angle" "Angular error vs step" \
-        "Pixels within an angle vs step" "predicted normals" "angular error (degrees)" "data:image/png;base64,"
+        "Within an angle vs step" "predicted normals" "angular error (degrees)" "data:image/png;base64,"
     screenshot "$root/runs/check_report_normals/report.html" "$root/docs/img/report_normals.png" 2600
     exit 0
 fi
@@ -136,5 +136,4 @@ run=$1
 out=${2:-$run/report.png}
 [ -d "$run" ] || { echo "$0: $run: not a directory" >&2; exit 1; }
 [ -f "$run/report.html" ] || "$pixl" report "$run"
-browser=$(find_browser)
 screenshot "$run/report.html" "$out" 2400

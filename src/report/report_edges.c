@@ -107,15 +107,14 @@ static void pr_chart(pixl__report *R, FILE *o, const edge_eval *E)
             double rr = F / 2 + (1 - F / 2) * (i + 1) / NPT, pp = F * rr / (2 * rr - F);
             iso[f][0][i] = rr, iso[f][1][i] = pp <= 1 ? pp : NAN;
         }
-        S[f] = (pixl__series){iso[f][0], iso[f][1], 1, NPT, 1, "#dfe4ea", NULL, 0, -1, 0};
+        S[f] = (pixl__series){iso[f][0], iso[f][1], 1, NPT, 1, "#dfe4ea", NULL, 0, -1, 0, NULL};
     }
-    S[NISO] = (pixl__series){pr[0], pr[1], 1, n, 1, "#c0504d", "precision-recall", 1, -1, 0};
+    S[NISO] = (pixl__series){pr[0], pr[1], 1, n, 1, "#c0504d", "precision-recall", 1, -1, 0, NULL};
     char lab[64];
     snprintf(lab, sizeof lab, "ODS F %.3f", r->ods_f);
-    S[NISO + 1] = (pixl__series){&ods[0], &ods[1], 1, 1, 1, "#1d2430", lab, 1, 0, 3};
+    S[NISO + 1] = (pixl__series){&ods[0], &ods[1], 1, 1, 1, "#1d2430", "ODS", 1, 0, 3, lab};
     fputs("<div class=\"prbox\">", o);
-    pixl__chart(o, "Precision-recall (grey: iso-F lines, F = 0.1 .. 0.9)", "recall", "precision", S, NISO + 2, 0, 0, 1,
-                "no thresholds with predicted pixels");
+    pixl__chart(o, "Precision-recall", "recall", "precision", S, NISO + 2, 0, 0, 1, "no thresholds with predicted pixels");
     fputs("</div>\n", o);
 }
 
@@ -132,6 +131,7 @@ static void pr_section(pixl__report *R, FILE *o, const edge_eval *E)
             R->ckpt_name, r->n_images, r->n_images == 1 ? "" : "s", r->n_thresholds,
             R->cfg->validation.flip ? ", averaged with the mirrored image" : "", r->ods_f, r->ods_p, r->ods_r,
             r->ods_t, r->ois_f, r->ap);
+    fputs(" Grey: lines of equal F (0.1 .. 0.9).", o);
     if (R->best >= 0)
         fprintf(o, " The best validation record (step %.0f, %.0f images) logged ODS F %.4f.", R->L.va[R->best].step,
                 pixl__report_val(R, R->best, "n_images"), pixl__report_val(R, R->best, "ods_f"));
@@ -165,14 +165,6 @@ static pixl_image *edges_at(const float *prob, int w, int h, double t)
     return im;
 }
 
-static int show(FILE *o, pixl_image *im, int sw, int sh, int dw, int dh, const char *alt)
-{
-    pixl_image *s = im && (im->width != sw || im->height != sh) ? pixl_image_resize(im, sw, sh) : NULL;
-    int rc = im ? pixl__img_tag(o, s ? s : im, dw, dh, alt) : -1;
-    pixl_image_free(s);
-    return rc;
-}
-
 static void edge_row(pixl__report *R, FILE *o, const edge_eval *E, int i, double t)
 {
     const pixl_image *img = E->img[i];
@@ -180,19 +172,19 @@ static void edge_row(pixl__report *R, FILE *o, const edge_eval *E, int i, double
     pixl_image *gt = dark_on_white(E->soft[i], w, h), *pb = dark_on_white(E->prob[i], w, h);
     pixl_image *th = edges_at(E->prob[i], w, h, t);
     int sw, sh, dw, dh;
-    pixl__sample_size(w, h, &sw, &sh, &dw, &dh);
+    pixl__sample_size(w, h, PIXL__REPORT_SAMPLE_MAX_W4, &sw, &sh, &dw, &dh);
     const char *name = pixl_dataset_sample_name(R->val, i);
     fputs("<tr><td class=\"meta\">", o);
     pixl__esc(o, name ? name : "");
     fprintf(o, "<br>%dx%d<br>%d annotators", w, h, E->n_maps[i]);
     fputs("</td><td>", o);
-    int bad = show(o, (pixl_image *)img, sw, sh, dw, dh, "image");
+    int bad = pixl__img_tag_fit(o, img, sw, sh, dw, dh, "image");
     fputs("</td><td>", o);
-    bad |= show(o, gt, sw, sh, dw, dh, "ground-truth boundaries");
+    bad |= pixl__img_tag_fit(o, gt, sw, sh, dw, dh, "ground-truth boundaries");
     fputs("</td><td>", o);
-    bad |= show(o, pb, sw, sh, dw, dh, "boundary probability");
+    bad |= pixl__img_tag_fit(o, pb, sw, sh, dw, dh, "boundary probability");
     fputs("</td><td>", o);
-    bad |= show(o, th, sw, sh, dw, dh, "edges at the ODS threshold");
+    bad |= pixl__img_tag_fit(o, th, sw, sh, dw, dh, "edges at the ODS threshold");
     if (bad) fputs("<br>(an image could not be made)", o);
     fputs("</td></tr>\n", o);
     pixl_image_free(gt), pixl_image_free(pb), pixl_image_free(th);

@@ -296,12 +296,20 @@ int pixl__img_tag(FILE *o, const pixl_image *img, int disp_w, int disp_h, const 
     return 0;
 }
 
-void pixl__sample_size(int w, int h, int *sw, int *sh, int *dw, int *dh)
+int pixl__img_tag_fit(FILE *o, const pixl_image *img, int sw, int sh, int disp_w, int disp_h, const char *alt)
+{
+    pixl_image *s = img && (img->width != sw || img->height != sh) ? pixl_image_resize(img, sw, sh) : NULL;
+    int rc = img ? pixl__img_tag(o, s ? s : img, disp_w, disp_h, alt) : -1;
+    pixl_image_free(s);
+    return rc;
+}
+
+void pixl__sample_size(int w, int h, int max_w, int *sw, int *sh, int *dw, int *dh)
 {
     *sw = w, *sh = h;
-    if (w > PIXL__REPORT_SAMPLE_MAX_W) {
-        *sw = PIXL__REPORT_SAMPLE_MAX_W;
-        *sh = (int)lround((double)h * PIXL__REPORT_SAMPLE_MAX_W / w);
+    if (w > max_w) {
+        *sw = max_w;
+        *sh = (int)lround((double)h * max_w / w);
         if (*sh < 1) *sh = 1;
     }
     int mag = *sw < 180 ? (180 + *sw - 1) / *sw : 1;

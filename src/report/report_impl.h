@@ -18,6 +18,7 @@
 
 #define PIXL__REPORT_DEFAULT_SAMPLES 4
 #define PIXL__REPORT_SAMPLE_MAX_W 320 /* wider sample images are shown downscaled */
+#define PIXL__REPORT_SAMPLE_MAX_W4 240 /* the same for rows of four images */
 
 /* ------------------------------------------------------------ log.jsonl */
 /* a "train" record: a row of doubles (charts read it with a stride) */
@@ -97,9 +98,12 @@ const char *pixl__fmt_count(char *buf, size_t n, double v);
 void pixl__report_css(FILE *o);
 /* <img> of an image as an inline base64 PNG, shown at disp_w x disp_h; 0 on success */
 int pixl__img_tag(FILE *o, const pixl_image *img, int disp_w, int disp_h, const char *alt);
+/* the same, resized to sw x sh first when it has another size; img NULL: -1 */
+int pixl__img_tag_fit(FILE *o, const pixl_image *img, int sw, int sh, int disp_w, int disp_h, const char *alt);
 /* display size of a w x h sample: downscaled to *sw x *sh when wider than
- * PIXL__REPORT_SAMPLE_MAX_W, shown at *dw x *dh (tiny ones magnified) */
-void pixl__sample_size(int w, int h, int *sw, int *sh, int *dw, int *dh);
+ * max_w (PIXL__REPORT_SAMPLE_MAX_W for three images a row, less for more),
+ * shown at *dw x *dh (tiny ones magnified) */
+void pixl__sample_size(int w, int h, int max_w, int *sw, int *sh, int *dw, int *dh);
 /* 1 when sample predictions can be made (model and validation split at
  * hand); else 0 after a note saying why (report.c) */
 int pixl__report_samples_ready(pixl__report *R, FILE *o);
@@ -128,6 +132,7 @@ typedef struct {
     int markers;         /* circles with tooltips at every point */
     int best;            /* index to highlight, -1 none */
     int best_digits;     /* decimals of the "best" label (0 -> 1) */
+    const char *best_label; /* text next to the best point instead of "best <y>" (NULL: that) */
 } pixl__series;
 
 /* A line chart of ns series; x_int: x is a count (ticks at integers). */

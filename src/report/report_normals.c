@@ -66,15 +66,6 @@ static pixl_image *error_image(const float *deg, int w, int h)
     return im;
 }
 
-/* an image shown at the sample display size */
-static int show(FILE *o, pixl_image *im, int sw, int sh, int dw, int dh, const char *alt)
-{
-    pixl_image *s = im && (im->width != sw || im->height != sh) ? pixl_image_resize(im, sw, sh) : NULL;
-    int rc = im ? pixl__img_tag(o, s ? s : im, dw, dh, alt) : -1;
-    pixl_image_free(s);
-    return rc;
-}
-
 static int normals_row(FILE *o, pixl__report *R, int i, char *msg, size_t msg_n)
 {
     pixl_image *img = NULL, *gi = NULL, *pi = NULL, *ei = NULL;
@@ -97,20 +88,20 @@ static int normals_row(FILE *o, pixl__report *R, int i, char *msg, size_t msg_n)
     gi = normals_image(gt, mask, w, h), pi = normals_image(y, NULL, w, h), ei = error_image(deg, w, h);
     if (!gi || !pi || !ei) goto done;
     int sw, sh, dw, dh;
-    pixl__sample_size(w, h, &sw, &sh, &dw, &dh);
+    pixl__sample_size(w, h, PIXL__REPORT_SAMPLE_MAX_W4, &sw, &sh, &dw, &dh);
     const char *name = pixl_dataset_sample_name(R->val, i);
     fputs("<tr><td class=\"meta\">", o);
     pixl__esc(o, name ? name : "");
     fprintf(o, "<br>%dx%d", w, h);
     if (sc.n_pixels) fprintf(o, "<br>mean %.1f°<br>median %.1f°<br>within 22.5° %.1f %%", sc.mean, sc.median, 100 * sc.within_22_5);
     fputs("</td><td>", o);
-    int bad = show(o, img, sw, sh, dw, dh, "image");
+    int bad = pixl__img_tag_fit(o, img, sw, sh, dw, dh, "image");
     fputs("</td><td>", o);
-    bad |= show(o, gi, sw, sh, dw, dh, "true normals");
+    bad |= pixl__img_tag_fit(o, gi, sw, sh, dw, dh, "true normals");
     fputs("</td><td>", o);
-    bad |= show(o, pi, sw, sh, dw, dh, "predicted normals");
+    bad |= pixl__img_tag_fit(o, pi, sw, sh, dw, dh, "predicted normals");
     fputs("</td><td>", o);
-    bad |= show(o, ei, sw, sh, dw, dh, "angular error");
+    bad |= pixl__img_tag_fit(o, ei, sw, sh, dw, dh, "angular error");
     if (bad) fputs("<br>(an image could not be encoded)", o);
     fputs("</td></tr>\n", o);
     rc = 0;
@@ -208,9 +199,9 @@ int pixl__report_section_normals(pixl__report *R, FILE *o)
                                            {"within_22_5", "< 22.5°", "#3b6fb6", 100},
                                            {"within_30", "< 30°", "#8a6d3b", 100}};
     const pixl__val_chart vc[4] = {{"Angular error vs step", "degrees", 0, angles, 2, 0, 180, 2},
-                                   {"Pixels within an angle vs step", "% of surface pixels", 0, within, 3, 0, 100, 1},
-                                   {"Angular error vs wall-clock time", "degrees", 1, angles, 2, 0, 180, 2},
-                                   {"Pixels within an angle vs wall-clock time", "% of surface pixels", 1, within, 3, 0, 100, 1}};
+                                   {"Within an angle vs step", "% of surface pixels", 0, within, 3, 0, 100, 1},
+                                   {"Angular error vs time", "degrees", 1, angles, 2, 0, 180, 2},
+                                   {"Within an angle vs time", "% of surface pixels", 1, within, 3, 0, 100, 1}};
     pixl__report_curves(R, o, vc, 4);
     normals_samples(o, R);
     return 0;

@@ -178,7 +178,7 @@ static int seg_sample_row(FILE *o, pixl__report *R, int i, const uint8_t *col, i
     for (int64_t p = 0; p < (int64_t)w * h; p++)
         if (lab[p] >= 0 && lab[p] < K) counted++, good += pred[p] == lab[p];
     int sw, sh, dw, dh;
-    pixl__sample_size(w, h, &sw, &sh, &dw, &dh);
+    pixl__sample_size(w, h, PIXL__REPORT_SAMPLE_MAX_W, &sw, &sh, &dw, &dh);
     if (sw != w || sh != h) {
         small = pixl_image_resize(img, sw, sh);
         slab = pixl_label_resize(lab, w, h, sw, sh);

@@ -151,9 +151,12 @@ void pixl__chart(FILE *o, const char *title, const char *xlabel, const char *yla
         if (s->best >= 0 && s->best < s->n && isfinite(SX(s, s->best)) && isfinite(SY(s, s->best))) {
             double bx = PX(SX(s, s->best)), by = PY(SY(s, s->best));
             fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\"/>"
-                       "<text x=\"%.1f\" y=\"%.1f\" class=\"best\" text-anchor=\"%s\">best %.*f</text>\n",
+                       "<text x=\"%.1f\" y=\"%.1f\" class=\"best\" text-anchor=\"%s\">",
                     bx, by, s->colour, bx + (bx > ML + pw * 0.8 ? -10 : 10), by + (by < MT + 20 ? 18 : -10),
-                    bx > ML + pw * 0.8 ? "end" : "start", s->best_digits > 0 ? s->best_digits : 1, SY(s, s->best));
+                    bx > ML + pw * 0.8 ? "end" : "start");
+            if (s->best_label) pixl__esc(o, s->best_label);
+            else fprintf(o, "best %.*f", s->best_digits > 0 ? s->best_digits : 1, SY(s, s->best));
+            fputs("</text>\n", o);
         }
     }
     fputs("</g></svg></figure>\n", o);
@@ -194,16 +197,16 @@ void pixl__report_curves(pixl__report *R, FILE *o, const pixl__val_chart *vc, in
     static const double none = NAN;
     const int few = L->ntr <= 40;
     fputs("<h2>Curves</h2>\n<div class=\"grid2\">\n", o);
-    pixl__series s1 = {t ? &t->step : &none, t ? &t->loss : &none, ts, L->ntr, 1, "#3b6fb6", "train loss", few, -1, 0};
+    pixl__series s1 = {t ? &t->step : &none, t ? &t->loss : &none, ts, L->ntr, 1, "#3b6fb6", "train loss", few, -1, 0, NULL};
     pixl__chart(o, "Training loss", "step", "loss (mean over the log interval)", &s1, 1, 1, 0, INFINITY,
                 "no training records in log.jsonl");
-    pixl__series s2 = {t ? &t->step : &none, t ? &t->lr : &none, ts, L->ntr, 1, "#7a4fb0", "learning rate", few, -1, 0};
+    pixl__series s2 = {t ? &t->step : &none, t ? &t->lr : &none, ts, L->ntr, 1, "#7a4fb0", "learning rate", few, -1, 0, NULL};
     pixl__chart(o, "Learning rate", "step", "learning rate", &s2, 1, 1, 0, INFINITY, "no training records in log.jsonl");
     for (int i = 0; i < nvc; i++) val_chart(R, o, &vc[i]);
-    pixl__series s5 = {t ? &t->step : &none, t ? &t->ips : &none, ts, L->ntr, 1, "#3b6fb6", "img/s", few, -1, 0};
+    pixl__series s5 = {t ? &t->step : &none, t ? &t->ips : &none, ts, L->ntr, 1, "#3b6fb6", "img/s", few, -1, 0, NULL};
     pixl__chart(o, "Training throughput", "step", "images / second", &s5, 1, 1, 0, INFINITY,
                 "no training records in log.jsonl");
-    pixl__series s6 = {t ? &t->step : &none, t ? &t->wait : &none, ts, L->ntr, 100, "#8a6d3b", "loader wait", few, -1, 0};
+    pixl__series s6 = {t ? &t->step : &none, t ? &t->wait : &none, ts, L->ntr, 100, "#8a6d3b", "loader wait", few, -1, 0, NULL};
     pixl__chart(o, "Time spent waiting for data", "step", "% of wall-clock time", &s6, 1, 1, 0, 100,
                 "no training records in log.jsonl");
     fputs("</div>\n", o);
