@@ -878,6 +878,17 @@ int pixl_image_save_png(const pixl_image *img, const char *path);
 /* Write an 8-bit grey or RGB image as baseline JPEG; quality 1..100 (0 -> 95),
  * no chroma subsampling. */
 int pixl_image_save_jpeg(const pixl_image *img, const char *path, int quality);
+/* In-memory PNG and JPEG, for pages, servers and sockets.
+ * pixl_image_encode: *out receives a malloc'ed buffer of *n bytes (free()).
+ *   PNG: any image (1-4 channels, 8/16 bits), lossless. JPEG: an 8-bit grey
+ *   or RGB image, quality 1..100 (0 -> 95), no chroma subsampling.
+ *   On failure *out is NULL, *n is 0 and the error says why.
+ * pixl_image_decode: PNG or JPEG bytes (detected from the bytes) with
+ *   channels/depth as in pixl_image_load(). Empty, truncated, corrupt or
+ *   unsupported data returns NULL with an error, never reads past n. */
+typedef enum pixl_image_format { PIXL_IMAGE_PNG = 0, PIXL_IMAGE_JPEG = 1 } pixl_image_format;
+int pixl_image_encode(const pixl_image *img, pixl_image_format fmt, int quality, uint8_t **out, size_t *n);
+pixl_image *pixl_image_decode(const uint8_t *buf, size_t n, int channels, int depth);
 /* Bilinear resize to width x height (PyTorch align_corners=False, no
  * antialiasing), any channels/depth. New image, NULL on error. */
 pixl_image *pixl_image_resize(const pixl_image *img, int width, int height);
@@ -905,6 +916,11 @@ int32_t *pixl_label_resize(const int32_t *labels, int width, int height, int out
  * out = (1-alpha)*base + alpha*colour, other values keep the base pixel. */
 pixl_image *pixl_label_colorize(const int32_t *labels, int width, int height, const uint8_t *colours,
                                 int n_colours, const pixl_image *base, float alpha);
+/* The default class colours, PASCAL VOC's colour map (the bits of the class
+ * index spread over R, G and B, most significant first: 0 black, 1 dark
+ * red, 2 dark green, ...): n RGB triples into rgb (3n bytes). Data sets and
+ * reports without colours of their own use it. */
+void pixl_voc_colours(int n, uint8_t *rgb);
 
 /*
  * DATASETS
@@ -1590,6 +1606,33 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
  * it; for the embedded synthetic set the splits are disjoint, seeded from
  * training.seed. limit > 0 keeps the first `limit` samples. */
 pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *split, int limit);
+
+/* REPORTS (src/report/)
+ * One self-contained HTML page about a run directory written by
+ * pixl_train(): inline-SVG charts and inline PNG images, no scripts, no
+ * external URLs. The page shows the run's summary and curves from
+ * log.jsonl, config.yaml and the checkpoint, and then what belongs to the
+ * task of the run's data set:
+ *   segmentation  validation mIoU / pixel accuracy over time, per-class IoU
+ *                 table and confusion matrix of the best validation record,
+ *                 input | ground truth | prediction samples;
+ *   edges         ODS / OIS / AP over time, the precision-recall curve of
+ *                 the best checkpoint (BSDS benchmark on the first
+ *                 validation images), image | boundaries | probability samples;
+ *   normals       mean / median angle and within 11.25 / 22.5 / 30 degrees
+ *                 over time, image | true | predicted normals | angular
+ *                 error samples.
+ * Samples use best.safetensors (else last.safetensors) on the first
+ * validation images, opened as pixl_config_open_split() does. Errors: a
+ * missing run_dir or log.jsonl, a complete log line that is not a JSON
+ * object (the message names file and line), an unwritable output; then no
+ * page is written. A missing config, checkpoint or data set only leaves a
+ * note in the page. The page is written to OUT.tmp.XXXXXX and renamed
+ * over OUT (default RUN_DIR/report.html). */
+typedef struct pixl_report_opts {
+    int n_samples; /* validation images with predictions: 0 -> 4, negative -> none, at most 64 */
+} pixl_report_opts;
+int pixl_report_write(const char *run_dir, const char *out_html, const pixl_report_opts *opts);
 
 /* ---------------------------------------------------------------- PixelNet */
 /* (section owned by src/pixelnet/, src/ops/hypercolumn.c, src/ops/pixel_loss.c)

@@ -503,3 +503,146 @@ PIXL_TEST(image_jpeg_cmyk_refused)
     CHECK_ERR_NAMES(p);
     CHECK(strstr(pixl_last_error(), "CMYK") != NULL);
 }
+
+/* ------------------------------------------------ in-memory encode/decode */
+
+static int same_pixels(const pixl_image *a, const pixl_image *b)
+{
+    return a && b && a->width == b->width && a->height == b->height && a->channels == b->channels &&
+           a->depth == b->depth &&
+           !memcmp(a->data, b->data, (size_t)a->width * a->height * a->channels * (a->depth / 8));
+}
+
+PIXL_TEST(image_memory_png_roundtrip)
+{
+    static const int kinds[][2] = {{1, 8}, {2, 8}, {3, 8}, {4, 8}, {1, 16}, {3, 16}, {4, 16}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        pixl_image *img = random_image(37, 23, kinds[k][0], kinds[k][1]);
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        CHECK_OK(pixl_image_encode(img, PIXL_IMAGE_PNG, 0, &buf, &n));
+        CHECK(buf && n > 8 && !memcmp(buf, "\x89PNG\r\n\x1a\n", 8));
+        pixl_image *back = pixl_image_decode(buf, n, 0, 0);
+        CHECK_MSG(same_pixels(img, back), "PNG %d channels %d bits: not the same pixels (%s)", kinds[k][0],
+                  kinds[k][1], back ? "" : pixl_last_error());
+        /* the file writer and the memory encoder give the same bytes */
+        CHECK_OK(pixl_image_save_png(img, tpath("mem.png")));
+        unsigned char *fb = NULL;
+        FILE *f = fopen(tpath("mem.png"), "rb");
+        long fn = -1;
+        if (f && !fseek(f, 0, SEEK_END) && (fn = ftell(f)) > 0 && !fseek(f, 0, SEEK_SET)) {
+            fb = malloc((size_t)fn);
+            if (fb && fread(fb, 1, (size_t)fn, f) != (size_t)fn) fn = -1;
+        }
+        if (f) fclose(f);
+        CHECK(fb && fn == (long)n && !memcmp(fb, buf, n));
+        free(fb);
+        pixl_image_free(back);
+        pixl_image_free(img);
+        free(buf);
+    }
+}
+
+PIXL_TEST(image_memory_jpeg_roundtrip)
+{
+    pixl_image *img = smooth_image(48, 32, 3);
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    CHECK_OK(pixl_image_encode(img, PIXL_IMAGE_JPEG, 95, &buf, &n));
+    CHECK(buf && n > 3 && buf[0] == 0xFF && buf[1] == 0xD8);
+    pixl_image *back = pixl_image_decode(buf, n, 3, 8);
+    CHECK(back && back->width == 48 && back->height == 32 && back->channels == 3);
+    if (back) {
+        double err = 0;
+        for (int i = 0; i < 48 * 32 * 3; i++) err += abs(((uint8_t *)back->data)[i] - ((uint8_t *)img->data)[i]);
+        err /= 48 * 32 * 3;
+        CHECK_MSG(err < 2.0, "JPEG q95 mean abs error %.2f", err);
+    }
+    pixl_image_free(back);
+    /* grey, default quality; grey asked from a colour JPEG */
+    pixl_image *g = pixl_image_convert(img, 1, 8);
+    uint8_t *gb = NULL;
+    size_t gn = 0;
+    CHECK_OK(pixl_image_encode(g, PIXL_IMAGE_JPEG, 0, &gb, &gn));
+    back = pixl_image_decode(gb, gn, 0, 0);
+    CHECK(back && back->channels == 1);
+    pixl_image_free(back);
+    back = pixl_image_decode(buf, n, 1, 0);
+    CHECK(back && back->channels == 1 && back->depth == 8);
+    pixl_image_free(back);
+    /* what JPEG cannot hold */
+    pixl_image *a = pixl_image_convert(img, 4, 8);
+    uint8_t *ab = (uint8_t *)1;
+    size_t an = 7;
+    CHECK(pixl_image_encode(a, PIXL_IMAGE_JPEG, 90, &ab, &an) == PIXL_ERR_UNSUPPORTED);
+    CHECK(ab == NULL && an == 0);
+    CHECK(pixl_image_encode(img, PIXL_IMAGE_JPEG, 101, &ab, &an) == PIXL_ERR_ARG);
+    CHECK(pixl_image_encode(img, (pixl_image_format)7, 0, &ab, &an) == PIXL_ERR_ARG);
+    CHECK(pixl_image_encode(NULL, PIXL_IMAGE_PNG, 0, &ab, &an) == PIXL_ERR_ARG);
+    CHECK(pixl_image_encode(img, PIXL_IMAGE_PNG, 0, NULL, &an) == PIXL_ERR_ARG);
+    pixl_image_free(a);
+    pixl_image_free(g);
+    free(gb);
+    free(buf);
+    pixl_image_free(img);
+}
+
+/* truncated, damaged and foreign bytes: an error, never a crash */
+PIXL_TEST(image_memory_decode_errors)
+{
+    pixl_image *img = random_image(29, 17, 3, 8);
+    uint8_t *png = NULL, *jpg = NULL;
+    size_t np = 0, nj = 0;
+    CHECK_OK(pixl_image_encode(img, PIXL_IMAGE_PNG, 0, &png, &np));
+    CHECK_OK(pixl_image_encode(img, PIXL_IMAGE_JPEG, 80, &jpg, &nj));
+    CHECK(pixl_image_decode(NULL, 0, 0, 0) == NULL && strstr(pixl_last_error(), "empty"));
+    CHECK(pixl_image_decode(NULL, 5, 0, 0) == NULL);
+    CHECK(pixl_image_decode(png, np, 5, 0) == NULL && pixl_last_status() == PIXL_ERR_ARG);
+    CHECK(pixl_image_decode((const uint8_t *)"GIF89a....", 10, 0, 0) == NULL &&
+          pixl_last_status() == PIXL_ERR_UNSUPPORTED);
+    /* every truncation of both */
+    int png_ok = 0, jpg_ok = 0;
+    for (size_t cut = 1; cut < np; cut += 1 + cut / 16) {
+        pixl_image *b = pixl_image_decode(png, cut, 0, 0);
+        if (b) png_ok++;
+        else CHECK_MSG(pixl_last_error()[0], "truncated PNG (%zu of %zu bytes): no message", cut, np);
+        pixl_image_free(b);
+    }
+    for (size_t cut = 1; cut < nj; cut += 1 + cut / 16) {
+        pixl_image *b = pixl_image_decode(jpg, cut, 0, 0);
+        if (b) jpg_ok++;
+        pixl_image_free(b);
+    }
+    CHECK_MSG(png_ok == 0 && jpg_ok == 0, "%d truncated PNGs and %d truncated JPEGs decoded", png_ok, jpg_ok);
+    /* flipped bytes after the header: an error or some image, never a crash */
+    for (int t = 0; t < 64; t++) {
+        uint8_t *p = malloc(np), *j = malloc(nj);
+        memcpy(p, png, np), memcpy(j, jpg, nj);
+        for (int k = 0; k < 4; k++) p[16 + rnd() % (np - 16)] ^= (uint8_t)(1 + rnd() % 255);
+        for (int k = 0; k < 4; k++) j[4 + rnd() % (nj - 4)] ^= (uint8_t)(1 + rnd() % 255);
+        pixl_image_free(pixl_image_decode(p, np, 0, 0));
+        pixl_image_free(pixl_image_decode(j, nj, 0, 0));
+        free(p), free(j);
+    }
+    /* random garbage behind valid signatures */
+    uint8_t junk[300];
+    for (int t = 0; t < 32; t++) {
+        for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)rnd();
+        memcpy(junk, t & 1 ? "\x89PNG\r\n\x1a\n" : "\xff\xd8\xff", t & 1 ? 8 : 3);
+        pixl_image *b = pixl_image_decode(junk, sizeof junk, 0, 0);
+        CHECK(b == NULL);
+        pixl_image_free(b);
+    }
+    free(png), free(jpg);
+    pixl_image_free(img);
+}
+
+PIXL_TEST(image_voc_colours)
+{
+    uint8_t c[3 * 21];
+    pixl_voc_colours(21, c);
+    static const uint8_t want[][3] = {{0, 0, 0}, {128, 0, 0}, {0, 128, 0}, {128, 128, 0}, {0, 0, 128}};
+    for (int k = 0; k < 5; k++) CHECK(!memcmp(c + 3 * k, want[k], 3));
+    CHECK(c[3 * 15] == 192 && c[3 * 15 + 1] == 128 && c[3 * 15 + 2] == 128); /* VOC's person */
+    CHECK(c[3 * 20] == 0 && c[3 * 20 + 1] == 64 && c[3 * 20 + 2] == 128);    /* tv/monitor */
+}

@@ -345,3 +345,171 @@ PIXL_TEST(report_errors)
     CHECK(err && strstr(err, "no/such/dir"));
     free(err);
 }
+
+/* ------------------------------------------------ edge and normal runs */
+
+/* a short real training run into dir; kv: "key=value" overrides */
+static int short_run(const char *dir, const char *const *kv, int n)
+{
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    CHECK_OK(pixl_config_defaults(cfg));
+    for (int i = 0; i < n; i++) {
+        char key[128];
+        const char *eq = strchr(kv[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+        CHECK_MSG(pixl_config_set(cfg, key, eq + 1) == 0, "%s: %s", kv[i], pixl_last_error());
+    }
+    snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s", dir);
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    int rc = pixl_train(cfg, &h);
+    CHECK_MSG(rc == 0, "training failed: %s", pixl_last_error());
+    if (devnull) fclose(devnull);
+    free(cfg);
+    return rc;
+}
+
+static int b64_decode(const char *p, uint8_t **out, size_t *n)
+{
+    size_t len = 0;
+    while (b64_value(p[len]) >= 0) len++;
+    uint8_t *o = malloc(len * 3 / 4 + 4);
+    if (!o) return -1;
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        acc = acc << 6 | (uint32_t)b64_value(p[i]);
+        bits += 6;
+        if (bits >= 8) bits -= 8, o[k++] = (uint8_t)(acc >> bits);
+    }
+    *out = o, *n = k;
+    return 0;
+}
+
+/* decode every inline PNG of the page; returns how many decoded, *bad those that did not */
+static int decode_images(const char *html, int *bad)
+{
+    static const char tag[] = "data:image/png;base64,";
+    int good = 0;
+    *bad = 0;
+    for (const char *p = strstr(html, tag); p; p = strstr(p + 1, tag)) {
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        pixl_image *im = NULL;
+        if (!b64_decode(p + strlen(tag), &buf, &n)) im = pixl_image_decode(buf, n, 0, 8);
+        if (im && im->width > 0 && im->height > 0) good++;
+        else (*bad)++;
+        pixl_image_free(im);
+        free(buf);
+    }
+    return good;
+}
+
+PIXL_TEST(report_normals_run)
+{
+    const char *dir = make_dir("run_normals");
+    static const char *const kv[] = {
+        "model.arch=pixelnet", "model.options.backbone=pixelnet_tiny", "model.options.mlp=[32, 32]",
+        "data.dataset=synthetic_normals", "data.img_rows=32", "data.img_cols=32", "data.n_workers=0",
+        "training.loss.name=normal", "training.sampling.pixels_per_image=200", "training.batch_size=2",
+        "training.epochs=0", "training.max_iters=6", "validation.every_epochs=0", "validation.every_minutes=0.0001",
+        "validation.limit=2"};
+    if (short_run(dir, kv, (int)(sizeof kv / sizeof *kv))) return;
+    char p[1024], *err = NULL;
+    const char *args[] = {"report", dir, "--samples", "3"};
+    int rc = run_report(4, args, &err);
+    CHECK_MSG(rc == 0, "pixl report failed: %s", err ? err : "");
+    free(err);
+    char *html = read_text(path_join(p, sizeof p, dir, "report.html"));
+    CHECK(html != NULL);
+    if (!html) return;
+    CHECK(strstr(html, "best val mean angle") != NULL);
+    CHECK(strstr(html, "Angular error vs step") != NULL);
+    CHECK(strstr(html, "Within an angle vs step") != NULL);
+    CHECK(strstr(html, "within_11_25") == NULL); /* labels, not keys */
+    CHECK(strstr(html, "&lt; 11.25°") != NULL && strstr(html, "&lt; 30°") != NULL);
+    CHECK(count_of(html, "<svg") >= 9); /* 8 charts and the colour bar */
+    CHECK(count_of(html, "<polyline") >= 5);
+    CHECK(strstr(html, "angular error (degrees)") != NULL);
+    CHECK(strstr(html, "Confusion matrix") == NULL);
+    /* 3 samples x (image, true normals, predicted normals, error) */
+    CHECK_MSG(count_of(html, "data:image/png;base64,") == 12, "%d inline PNGs", count_of(html, "data:image/png;base64,"));
+    CHECK(count_of(html, "alt=\"angular error\"") == 3 && count_of(html, "alt=\"predicted normals\"") == 3);
+    int bad, good = decode_images(html, &bad);
+    CHECK_MSG(good == 12 && bad == 0, "%d images decoded, %d not", good, bad);
+    CHECK(strstr(html, "http://") == NULL && strstr(html, "https://") == NULL && strstr(html, "<script") == NULL);
+    CHECK(strstr(html, ">nan") == NULL && strstr(html, ">-nan") == NULL);
+    free(html);
+    no_temp_files(dir);
+}
+
+#define BSDS_ROOT "../shared/datasets/bsds500"
+
+PIXL_TEST(report_edges_run)
+{
+    if (access(BSDS_ROOT "/images/val", F_OK)) {
+        printf("skip: %s not found\n", BSDS_ROOT);
+        return;
+    }
+    const char *dir = make_dir("run_edges");
+    static const char *const kv[] = {
+        "model.arch=pixelnet", "model.options.backbone=pixelnet_tiny", "model.options.mlp=[32, 32]",
+        "data.dataset=bsds500", "data.root=" BSDS_ROOT, "data.crop=[64, 64]", "data.n_workers=0",
+        "training.loss.name=balanced_bce", "training.sampling.strategy=edge_balanced",
+        "training.sampling.pixels_per_image=200", "training.batch_size=2", "training.epochs=0", "training.max_iters=2",
+        "validation.every_epochs=0", "validation.every_minutes=0.0001", "validation.limit=2",
+        "validation.edge_thresholds=9", "validation.batch_size=1"};
+    if (short_run(dir, kv, (int)(sizeof kv / sizeof *kv))) return;
+    char p[1024], *err = NULL;
+    const char *args[] = {"report", dir, "--samples", "2"};
+    int rc = run_report(4, args, &err);
+    CHECK_MSG(rc == 0, "pixl report failed: %s", err ? err : "");
+    free(err);
+    char *html = read_text(path_join(p, sizeof p, dir, "report.html"));
+    CHECK(html != NULL);
+    if (!html) return;
+    CHECK(strstr(html, "best val ODS F") != NULL);
+    CHECK(strstr(html, "OIS F") != NULL && strstr(html, ">AP<") != NULL);
+    CHECK(strstr(html, "Precision-recall curve") != NULL);
+    CHECK_MSG(strstr(html, "No precision-recall curve") == NULL, "%s", strstr(html, "No precision-recall curve"));
+    CHECK(strstr(html, "on the first 2 validation images with 9 thresholds") != NULL);
+    /* the PR curve: a polyline in its colour with a point per threshold that predicted pixels */
+    const char *prfig = strstr(html, "aria-label=\"Precision-recall\"");
+    const char *pr = prfig ? strstr(prfig, "stroke=\"#c0504d\" stroke-width=\"1.8\" stroke-linejoin=\"round\" points=\"") : NULL;
+    CHECK(prfig != NULL && pr != NULL && pr < strstr(prfig, "</svg>"));
+    /* the page's benchmark of best.safetensors on the validation images reproduces the logged best ODS F */
+    const char *mine = strstr(html, "thresholds (as the run's validation): ODS F ");
+    const char *logged = strstr(html, "The best validation record");
+    logged = logged ? strstr(logged, "logged ODS F ") : NULL;
+    CHECK(mine != NULL && logged != NULL);
+    if (mine && logged) {
+        double a = atof(mine + strlen("thresholds (as the run's validation): ODS F ")), b = atof(logged + strlen("logged ODS F "));
+        CHECK_MSG(a == b && a > 0, "the page's ODS F %.4f, the log's %.4f", a, b);
+    }
+    CHECK(strstr(html, ">recall<") != NULL && strstr(html, ">precision<") != NULL);
+    CHECK(count_of(html, "stroke=\"#dfe4ea\"") == 9); /* the iso-F lines */
+    CHECK(strstr(html, ">ODS F 0.") != NULL);           /* the ODS point */
+    CHECK(strstr(html, "Per-class results") == NULL);
+    /* 2 samples x (image, ground truth, probability, edges at ODS) */
+    CHECK_MSG(count_of(html, "data:image/png;base64,") == 8, "%d inline PNGs", count_of(html, "data:image/png;base64,"));
+    CHECK(count_of(html, "alt=\"boundary probability\"") == 2);
+    int bad, good = decode_images(html, &bad);
+    CHECK_MSG(good == 8 && bad == 0, "%d images decoded, %d not", good, bad);
+    CHECK(strstr(html, "http://") == NULL && strstr(html, "https://") == NULL && strstr(html, "<script") == NULL);
+    free(html);
+    /* without the data set: still a page, the curve's absence explained */
+    char cfgp[1100];
+    path_join(cfgp, sizeof cfgp, dir, "config.yaml");
+    char *cfg = read_text(cfgp);
+    if (cfg) {
+        char *r = strstr(cfg, BSDS_ROOT);
+        if (r) memcpy(r, "../shared/datasets/nonexis", strlen(BSDS_ROOT)); /* same length */
+        write_text(cfgp, cfg);
+        free(cfg);
+        CHECK(run_report(4, args, NULL) == 0);
+        html = read_text(path_join(p, sizeof p, dir, "report.html"));
+        if (html) CHECK(strstr(html, "No predictions") != NULL || strstr(html, "No precision-recall curve") != NULL);
+        free(html);
+    }
+}

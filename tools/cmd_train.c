@@ -279,8 +279,12 @@ int pixl_predict_files(pixl_model *m, int n, char **images, const char *out_dir,
         snprintf(p2, sizeof p2, "%s/%s_color.png", out_dir, stem);
         snprintf(p3, sizeof p3, "%s/%s_overlay.png", out_dir, stem);
         if (!rc) rc = pixl_label_save_png(lab, w, h, NULL, 0, p1);
-        pixl_image *col = rc ? NULL : pixl_label_colorize(lab, w, h, pixl_model_colours(m), K, NULL, 1.0f);
-        pixl_image *ov = rc ? NULL : pixl_label_colorize(lab, w, h, pixl_model_colours(m), K, img, 0.5f);
+        uint8_t voc[256 * 3]; /* a model without colours of its own: the default map */
+        pixl_voc_colours(K < 256 ? K : 256, voc);
+        const uint8_t *pal = pixl_model_colours(m) ? pixl_model_colours(m) : voc;
+        int npal = pixl_model_colours(m) ? K : K < 256 ? K : 256;
+        pixl_image *col = rc ? NULL : pixl_label_colorize(lab, w, h, pal, npal, NULL, 1.0f);
+        pixl_image *ov = rc ? NULL : pixl_label_colorize(lab, w, h, pal, npal, img, 0.5f);
         if (!rc && (!col || !ov)) rc = pixl_last_status() ? pixl_last_status() : PIXL_ERR_NOMEM;
         if (!rc) rc = pixl_image_save_png(col, p2);
         if (!rc) rc = pixl_image_save_png(ov, p3);

@@ -23,6 +23,14 @@ void pixl__free_strings(char **s, int n);
 /* Size check for images: 1..PIXL_IMAGE_MAX_DIM per side, bytes fit size_t. */
 int pixl__check_dims(const char *path, long width, long height, int channels, int depth);
 
+/* PIXL_OK for a well-formed image, else PIXL_ERR_ARG with "fn: invalid image". */
+int pixl__image_valid(const pixl_image *img, const char *fn);
+/* sample i (interleaved index) of an 8- or 16-bit image */
+static inline unsigned pixl__image_sample(const pixl_image *img, size_t i)
+{
+    return img->depth == 8 ? ((const uint8_t *)img->data)[i] : ((const uint16_t *)img->data)[i];
+}
+
 /* 8-bit interleaved bilinear resize (half-pixel centres, align_corners=False). */
 void pixl__resize_bilinear_u8(const uint8_t *src, int sw, int sh, int c, uint8_t *dst, int dw, int dh);
 /* nearest-neighbour resize of int32 label maps: src index floor(d*in/out). */

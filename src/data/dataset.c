@@ -36,12 +36,12 @@ int pixl__dataset_set_classes(pixl_dataset *ds, int k, const char *const *names,
     ds->class_names = pixl_calloc((size_t)k, sizeof(char *));
     ds->colours = pixl_malloc((size_t)k * 3);
     if (!ds->class_names || !ds->colours) return PIXL_ERR_NOMEM;
+    if (!colours) pixl_voc_colours(k, ds->colours);
     for (int i = 0; i < k; i++) {
         char buf[32];
         snprintf(buf, sizeof buf, "class%d", i);
         if (!(ds->class_names[i] = pixl__strdup(names && names[i] ? names[i] : buf))) return PIXL_ERR_NOMEM;
         if (colours) memcpy(ds->colours + 3 * i, colours + 3 * i, 3);
-        else pixl__voc_colour(i, ds->colours + 3 * i);
     }
     return PIXL_OK;
 }

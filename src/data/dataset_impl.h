@@ -48,7 +48,6 @@ PIXL_DATASET_KINDS(PIXL__DECLARE_DATASET_KIND)
 /* class names (NULL entries: "classN") and colours (NULL: the VOC colour map) */
 int pixl__dataset_set_classes(pixl_dataset *ds, int k, const char *const *names, const uint8_t *colours);
 /* the Pascal VOC colour of class i */
-void pixl__voc_colour(int i, uint8_t *rgb);
 /* a generated data set of count samples of w x h, named "PREFIX_000123" */
 int pixl__dataset_generated(pixl_dataset *ds, const pixl_dataset_opts *o, const char *prefix);
 

@@ -9,19 +9,6 @@ static const char *const voc_names[21] = {"background", "aeroplane", "bicycle", 
                                           "person",     "pottedplant", "sheep", "sofa",  "train",
                                           "tvmonitor"};
 
-/* The Pascal VOC colour map (bits of the index spread over R, G, B). */
-void pixl__voc_colour(int i, uint8_t *rgb)
-{
-    int r = 0, g = 0, b = 0, c = i;
-    for (int j = 0; j < 8; j++) {
-        r |= ((c >> 0) & 1) << (7 - j);
-        g |= ((c >> 1) & 1) << (7 - j);
-        b |= ((c >> 2) & 1) << (7 - j);
-        c >>= 3;
-    }
-    rgb[0] = (uint8_t)r, rgb[1] = (uint8_t)g, rgb[2] = (uint8_t)b;
-}
-
 static int open_voc(pixl_dataset *ds, const pixl_dataset_opts *o, const char *split)
 {
     if (!o->root) return pixl_set_error(PIXL_ERR_ARG, "voc dataset: root folder not set");
@@ -77,7 +64,7 @@ static int open_voc(pixl_dataset *ds, const pixl_dataset_opts *o, const char *sp
 static int open_voc_kind(pixl_dataset *ds, const pixl_dataset_opts *o, const char *split)
 {
     uint8_t col[21 * 3];
-    for (int i = 0; i < 21; i++) pixl__voc_colour(i, col + 3 * i);
+    pixl_voc_colours(21, col);
     ds->map = PIXL__MAP_RANGE;
     int rc = pixl__dataset_set_classes(ds, 21, voc_names, col);
     return rc ? rc : open_voc(ds, o, split);
