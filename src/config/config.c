@@ -19,7 +19,8 @@
  *   lists        [a, b] or block sequences of numbers; null = []
  *   weights      none | enet | median_freq | [w0, w1, ...]
  *   int-or-null  an integer, or null for "inherit"
- *   options      a mapping of scalars, kept as text (model.options)
+ *   table        a mapping whose keys are those of a typed options table
+ *                (core/opts_tables.c): model.options; unknown keys are errors
  *
  * ERRORS
  *   Loading stops at the first error, reported as "file:line: message" with
@@ -53,7 +54,7 @@ typedef enum {
     K_FLOAT_LIST,/* double elements */
     K_WEIGHTS,   /* loss.class_weights: enum field + count + values */
     K_INT_NULL,  /* int, null = PIXL_CFG_INHERIT */
-    K_OPTIONS    /* model.options */
+    K_TABLE      /* a typed options struct (pixl__opt_table): model.options */
 } kind;
 
 typedef struct key_def {
@@ -68,6 +69,7 @@ typedef struct key_def {
     int min_len, max_len;
     double lo, hi;       /* inclusive range of numbers (list elements too) */
     const char *choices; /* enum: "a|b|c" */
+    const pixl__opt_table *table; /* K_TABLE */
 } key_def;
 
 #define F_OFF(f) offsetof(pixl_train_config, f)
@@ -97,8 +99,8 @@ static const key_def g_keys[] = {
     STR("model.arch", model.arch, "unet", "network architecture by its registry name: unet, enet, segnet_basic, ..."),
     INT("model.n_classes", model.n_classes, "0", 0, PIXL_CFG_MAX_CLASSES,
         "number of classes predicted; 0 = the dataset's (camvid: 11)"),
-    {.path = "model.options", .kind = K_OPTIONS, .def = "{}", .off = F_OFF(model),
-     .doc = "architecture options, free-form: width (channel multiplier), variant (model-specific), ..."},
+    {.path = "model.options", .kind = K_TABLE, .def = "{}", .off = F_OFF(model.options), .table = &pixl__model_cfg_table,
+     .doc = "architecture options (the keys below; an unknown key is an error)"},
 
     SEC("data", "the dataset and the augmentation of training images"),
     {.path = "data.dataset", .kind = K_STRING, .def = "camvid", .off = F_OFF(data.dataset), .size = F_SIZE(data.dataset),
@@ -234,34 +236,8 @@ static int depth_of(const char *path)
 
 /* --------------------------------------------------------- edit distance */
 
-/* optimal string alignment distance (Levenshtein + adjacent transposition), case-insensitive */
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int d[64][64];
-    for (int i = 0; i <= la; i++) d[i][0] = i;
-    for (int j = 0; j <= lb; j++) d[0][j] = j;
-    for (int i = 1; i <= la; i++)
-        for (int j = 1; j <= lb; j++) {
-            int ca = a[i - 1] | 0x20, cb = b[j - 1] | 0x20; /* ASCII lower case for letters */
-            int cost = ca != cb;
-            int v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && (a[i - 1] | 0x20) == (b[j - 2] | 0x20) && (a[i - 2] | 0x20) == (b[j - 1] | 0x20) &&
-                d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    return d[la][lb];
-}
-
-static int close_enough(const char *given, int dist)
-{
-    int n = (int)strlen(given);
-    return dist <= (n <= 3 ? 1 : n <= 8 ? 2 : 3);
-}
+#define edit_distance pixl__edit_distance
+#define close_enough pixl__close_enough
 
 /* " (did you mean 'x'?)" or " (valid keys: a, b, c)" for an unknown key
  * `name` in section `sec` (length n) */
@@ -312,6 +288,16 @@ static void path_hint(char *out, size_t len, const char *path)
             snprintf(out, len, " (did you mean '%s'?)", g_keys[i].path);
             return;
         }
+    /* nothing close: the valid keys of the deepest section the path names */
+    size_t n = 0;
+    for (int i = 0; i < N_KEYS; i++) {
+        size_t l = strlen(g_keys[i].path);
+        if (g_keys[i].kind == K_SECTION && l > n && !strncmp(path, g_keys[i].path, l) && path[l] == '.') n = l;
+    }
+    char first[64];
+    const char *rest = path + (n ? n + 1 : 0), *dot = strchr(rest, '.');
+    snprintf(first, sizeof first, "%.*s", dot ? (int)(dot - rest) : (int)strlen(rest), rest);
+    key_hint(out, len, path, n, first);
 }
 
 /* ------------------------------------------------------------- load state */
@@ -577,32 +563,74 @@ static int set_list(const ld *L, const key_def *k, const char *path, const yaml_
     return PIXL_OK;
 }
 
-static int set_option(const ld *L, pixl_train_config *cfg, const char *key, const char *value, int line)
+/* model.options before any key is set */
+static void model_options_defaults(pixl_cfg_model_options *o)
 {
-    if (!*key) return fail(L, line, "model.options: empty option name");
-    if (strlen(key) >= PIXL_CFG_NAME_LEN)
-        return fail(L, line, "model.options.%s: option name longer than %d characters", key, PIXL_CFG_NAME_LEN - 1);
-    if (strlen(value) >= PIXL_CFG_OPTION_LEN)
-        return fail(L, line, "model.options.%s: value longer than %d characters", key, PIXL_CFG_OPTION_LEN - 1);
-    int i = 0;
-    while (i < cfg->model.n_options && strcmp(cfg->model.option_keys[i], key)) i++;
-    if (i == cfg->model.n_options) {
-        if (i >= PIXL_CFG_MAX_OPTIONS)
-            return fail(L, line, "model.options: at most %d options allowed", PIXL_CFG_MAX_OPTIONS);
-        cfg->model.n_options++;
+    memset(o, 0, sizeof *o);
+    o->aux = 1;
+    o->head = pixl_pn_head_defaults();
+}
+
+/* a YAML value of a typed-options key as the text pixl__opts_set reads:
+ * scalars verbatim (null: ""), a list of scalars as "[a, b]" */
+static int table_value_text(const ld *L, const char *path, const yaml_node_t *vn, char *out, size_t len)
+{
+    char b[80];
+    if (is_null(vn)) {
+        out[0] = 0;
+        return PIXL_OK;
     }
-    memset(cfg->model.option_keys[i], 0, PIXL_CFG_NAME_LEN);
-    memset(cfg->model.option_values[i], 0, PIXL_CFG_OPTION_LEN);
-    strcpy(cfg->model.option_keys[i], key);
-    strcpy(cfg->model.option_values[i], value);
+    if (vn->type == YAML_SCALAR_NODE) {
+        if (strlen(scalar_of(vn)) >= len) return fail(L, line_of(vn), "%s: value too long", path);
+        snprintf(out, len, "%s", scalar_of(vn));
+        return PIXL_OK;
+    }
+    if (vn->type != YAML_SEQUENCE_NODE)
+        return fail(L, line_of(vn), "%s: expected a value or a list, got %s", path, describe(vn, b, sizeof b));
+    size_t o = (size_t)snprintf(out, len, "[");
+    for (yaml_node_item_t *it = vn->data.sequence.items.start; it < vn->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(L->doc, *it);
+        const char *v = scalar_of(e);
+        if (!v || is_null(e))
+            return fail(L, line_of(e), "%s: list elements must be single values, got %s", path, describe(e, b, sizeof b));
+        o += (size_t)snprintf(out + o, o < len ? len - o : 0, "%s%s", it > vn->data.sequence.items.start ? ", " : "", v);
+    }
+    if (o + 2 > len) return fail(L, line_of(vn), "%s: list too long", path);
+    snprintf(out + o, len - o, "]");
     return PIXL_OK;
 }
 
-static void clear_options(pixl_train_config *cfg)
+/* a mapping node into the typed struct of k: defaults, then each key */
+static int apply_table(ld *L, const key_def *k, const yaml_node_t *n, pixl_train_config *cfg)
 {
-    cfg->model.n_options = 0;
-    memset(cfg->model.option_keys, 0, sizeof cfg->model.option_keys);
-    memset(cfg->model.option_values, 0, sizeof cfg->model.option_values);
+    char b[80], text[PIXL_CFG_PATH_LEN + 8], path[160];
+    void *field = (unsigned char *)cfg + k->off;
+    if (!is_null(n) && n->type != YAML_MAPPING_NODE)
+        return fail(L, line_of(n), "%s: expected a mapping of options like {width: 0.5}, got %s", k->path,
+                    describe(n, b, sizeof b));
+    model_options_defaults(field); /* the only K_TABLE */
+    if (is_null(n)) return PIXL_OK;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(L->doc, p->key), *vn = yaml_document_get_node(L->doc, p->value);
+        const char *key = scalar_of(kn);
+        if (!key || is_null(kn)) return fail(L, line_of(kn), "%s: option names must be plain names", k->path);
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+            const char *other = scalar_of(yaml_document_get_node(L->doc, q->key));
+            if (other && !strcmp(other, key))
+                return fail(L, line_of(kn), "duplicate key '%s.%s' (first at line %d)", k->path, key,
+                            line_of(yaml_document_get_node(L->doc, q->key)));
+        }
+        snprintf(path, sizeof path, "%s.%s", k->path, key);
+        int rc = table_value_text(L, path, vn, text, sizeof text);
+        if (!rc && pixl__opts_set(k->table, field, k->path, key, text)) {
+            /* an unknown key points at the key, a bad value at the value */
+            char msg[1536];
+            snprintf(msg, sizeof msg, "%s", pixl_last_error());
+            rc = fail(L, line_of(pixl_last_status() == PIXL_ERR_NOT_FOUND ? kn : vn), "%s", msg);
+        }
+        if (rc) return rc;
+    }
+    return PIXL_OK;
 }
 
 static int apply_section(ld *L, const char *sec, const yaml_node_t *n, pixl_train_config *cfg);
@@ -723,31 +751,8 @@ static int apply_value(ld *L, int ki, const yaml_node_t *n, pixl_train_config *c
                         describe(n, b, sizeof b));
         return set_list(L, k, path, n, cfg);
     }
-    case K_OPTIONS: {
-        if (is_null(n)) {
-            clear_options(cfg);
-            return PIXL_OK;
-        }
-        if (n->type != YAML_MAPPING_NODE)
-            return fail(L, line_of(n), "%s: expected a mapping of options like {width: 32}, got %s", path,
-                        describe(n, b, sizeof b));
-        clear_options(cfg);
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-            yaml_node_t *kn = yaml_document_get_node(L->doc, p->key), *vn = yaml_document_get_node(L->doc, p->value);
-            const char *key = scalar_of(kn);
-            if (!key) return fail(L, line_of(kn), "%s: option names must be plain names", path);
-            for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
-                const char *other = scalar_of(yaml_document_get_node(L->doc, q->key));
-                if (other && !strcmp(other, key))
-                    return fail(L, line_of(kn), "duplicate key '%s.%s' (first at line %d)", path, key,
-                                line_of(yaml_document_get_node(L->doc, q->key)));
-            }
-            const char *v = scalar_of(vn);
-            if (!v) return fail(L, line_of(vn), "%s.%s: expected a single value, got %s", path, key, describe(vn, b, sizeof b));
-            if ((rc = set_option(L, cfg, key, is_null(vn) ? "" : v, line_of(kn)))) return rc;
-        }
-        return PIXL_OK;
-    }
+    case K_TABLE:
+        return apply_table(L, k, n, cfg);
     }
     return fail(L, line_of(n), "%s: internal error: unknown key kind", path);
 }
@@ -825,12 +830,39 @@ static int parse_yaml(ld *L, const char *text, size_t len, yaml_document_t *doc,
 
 /* ------------------------------------------------------ cross-key checks */
 
+/* the PixelNet head belongs to model.arch pixelnet, given once: as keys or as a variant string */
+static int validate_model_options(const pixl_train_config *c, const ld *L, int line, int arch_line)
+{
+    const pixl_cfg_model_options *o = &c->model.options;
+    pixl_pn_head_opts d = pixl_pn_head_defaults();
+    const char *k = pixl__opts_diff(&pixl__pn_head_table, &o->head, &d);
+    if (strcmp(c->model.arch, "pixelnet")) {
+        if (k)
+            return fail(L, line ? line : arch_line,
+                        "model.options.%s: a PixelNet head option, but model.arch is '%s' (only pixelnet has this head)",
+                        k, c->model.arch);
+        return PIXL_OK;
+    }
+    if (!o->variant[0]) return PIXL_OK;
+    if (k)
+        return fail(L, line, "model.options.variant and model.options.%s: give the PixelNet head either as keys or "
+                             "as a variant string, not both", k);
+    if (pixl_pn_head_parse(o->variant, &d)) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", pixl_last_error());
+        return fail(L, line, "model.options.variant: %s", msg);
+    }
+    return PIXL_OK;
+}
+
 static int validate_lines(const pixl_train_config *c, const char *file, const int *lines)
 {
     ld L0 = {.file = file, .status = file ? PIXL_ERR_FORMAT : PIXL_ERR_ARG};
     const ld *L = &L0;
 #define LINE(path) (lines ? lines[find_key(path)] : 0)
     if (!c->model.arch[0]) return fail(L, LINE("model.arch"), "model.arch: must not be empty");
+    int rc = validate_model_options(c, L, LINE("model.options"), LINE("model.arch"));
+    if (rc) return rc;
     if ((c->data.img_rows > 0) != (c->data.img_cols > 0))
         return fail(L, LINE(c->data.img_rows > 0 ? "data.img_rows" : "data.img_cols"),
                     "data.img_rows and data.img_cols: set both (> 0) or neither (0), got %d and %d", c->data.img_rows,
@@ -1037,7 +1069,9 @@ int pixl_config_set(pixl_train_config *cfg, const char *key, const char *value)
     } else if (ki >= 0) {
         rc = apply_text(L, ki, value, t);
     } else if (!strncmp(key, opt_prefix, sizeof opt_prefix - 1)) {
-        rc = set_option(L, t, key + sizeof opt_prefix - 1, value, 0);
+        /* verbatim text, as for string keys: "[512, 512]", "conv3,conv4", "corner" */
+        rc = pixl__opts_set(&pixl__model_cfg_table, &t->model.options, "model.options", key + sizeof opt_prefix - 1,
+                            value);
     } else {
         char hint[256];
         path_hint(hint, sizeof hint, key);
@@ -1051,12 +1085,19 @@ int pixl_config_set(pixl_train_config *cfg, const char *key, const char *value)
 
 /* --------------------------------------------------------------- queries */
 
-const char *pixl_config_model_option(const pixl_train_config *cfg, const char *key)
+int pixl_config_model_opts(const pixl_train_config *cfg, pixl_model_opts *mo, const char **pretrained)
 {
-    if (!cfg || !key) return NULL;
-    for (int i = 0; i < cfg->model.n_options && i < PIXL_CFG_MAX_OPTIONS; i++)
-        if (!strcmp(cfg->model.option_keys[i], key)) return cfg->model.option_values[i];
-    return NULL;
+    if (!cfg || !mo) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_model_opts: NULL argument");
+    const pixl_cfg_model_options *o = &cfg->model.options;
+    memset(mo, 0, sizeof *mo);
+    mo->width = o->width;
+    mo->variant = o->variant[0] ? o->variant : NULL; /* "" is no variant: some models reject an empty name */
+    mo->backbone = o->backbone[0] ? o->backbone : NULL;
+    mo->output_stride = o->output_stride;
+    mo->aux = o->aux;
+    if (!strcmp(cfg->model.arch, "pixelnet") && !mo->variant) mo->head = &o->head;
+    if (pretrained) *pretrained = o->pretrained[0] ? o->pretrained : NULL;
+    return PIXL_OK;
 }
 
 int pixl_config_loss_ignore_index(const pixl_train_config *cfg)
@@ -1169,14 +1210,36 @@ static void fmt_string(char *out, size_t len, const char *s, int loose)
     out[o] = 0;
 }
 
-/* value of key k as YAML text (not for sections or options) */
+/* the field of a typed-options key, NULL if unknown */
+static const pixl__opt_field *table_field(const pixl__opt_table *t, const char *key)
+{
+    const char *keys[PIXL__OPTS_MAX_KEYS];
+    const pixl__opt_field *fields[PIXL__OPTS_MAX_KEYS];
+    int n = pixl__opts_keys(t, keys, fields, PIXL__OPTS_MAX_KEYS);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(keys[i], key)) return fields[i];
+    return NULL;
+}
+
+/* a typed-options value as YAML text: strings quoted where YAML would read
+ * them otherwise, lists as flow sequences, numbers and bools plain */
+static void table_value(const pixl__opt_table *t, const pixl__opt_field *f, const void *obj, const char *key,
+                        char *out, size_t len)
+{
+    char raw[PIXL_CFG_PATH_LEN + 8];
+    pixl__opts_get(t, obj, key, raw, sizeof raw);
+    if (f->type == PIXL__OPT_STRING || f->type == PIXL__OPT_ENUM) fmt_string(out, len, raw, 0);
+    else snprintf(out, len, "%s", raw);
+}
+
+/* value of key k as YAML text (not for sections or typed tables) */
 static void fmt_value(const pixl_train_config *cfg, const key_def *k, char *out, size_t len)
 {
     const unsigned char *field = (const unsigned char *)cfg + k->off;
     out[0] = 0;
     switch (k->kind) {
     case K_SECTION:
-    case K_OPTIONS:
+    case K_TABLE:
         break;
     case K_INT:
         snprintf(out, len, "%lld", (long long)load_int(field, k->size));
@@ -1253,9 +1316,10 @@ int pixl_config_get(const pixl_train_config *cfg, const char *key, char *buf, si
     if (ki < 0) {
         static const char opt_prefix[] = "model.options.";
         if (!strncmp(key, opt_prefix, sizeof opt_prefix - 1)) {
-            const char *v = pixl_config_model_option(cfg, key + sizeof opt_prefix - 1);
-            if (!v) return pixl_set_error(PIXL_ERR_NOT_FOUND, "%s: no such model option", key);
-            fmt_string(buf, len, v, 1);
+            const char *sub = key + sizeof opt_prefix - 1;
+            const pixl__opt_field *f = table_field(&pixl__model_cfg_table, sub);
+            if (!f) return pixl__opts_get(&pixl__model_cfg_table, &cfg->model.options, sub, buf, len); /* names the valid keys */
+            table_value(&pixl__model_cfg_table, f, &cfg->model.options, sub, buf, len);
             return PIXL_OK;
         }
         char hint[256];
@@ -1264,13 +1328,16 @@ int pixl_config_get(const pixl_train_config *cfg, const char *key, char *buf, si
     }
     const key_def *k = &g_keys[ki];
     if (k->kind == K_SECTION) return pixl_set_error(PIXL_ERR_ARG, "%s is a section, not a key", key);
-    if (k->kind == K_OPTIONS) {
+    if (k->kind == K_TABLE) {
+        const char *keys[PIXL__OPTS_MAX_KEYS];
+        const pixl__opt_field *fields[PIXL__OPTS_MAX_KEYS];
+        int n = pixl__opts_keys(k->table, keys, fields, PIXL__OPTS_MAX_KEYS);
+        const void *obj = (const unsigned char *)cfg + k->off;
         size_t o = (size_t)snprintf(buf, len, "{");
-        for (int i = 0; i < cfg->model.n_options && o < len; i++) {
-            char kk[PIXL_CFG_NAME_LEN * 2 + 8], vv[PIXL_CFG_OPTION_LEN * 2 + 8];
-            fmt_string(kk, sizeof kk, cfg->model.option_keys[i], 0);
-            fmt_string(vv, sizeof vv, cfg->model.option_values[i], 1);
-            o += (size_t)snprintf(buf + o, len - o, "%s%s: %s", i ? ", " : "", kk, vv);
+        for (int i = 0; i < n && o < len; i++) {
+            char v[PIXL_CFG_PATH_LEN * 2 + 8];
+            table_value(k->table, fields[i], obj, keys[i], v, sizeof v);
+            o += (size_t)snprintf(buf + o, len - o, "%s%s: %s", i ? ", " : "", keys[i], v);
         }
         if (o < len) snprintf(buf + o, len - o, "}");
     } else {
@@ -1305,20 +1372,16 @@ int pixl_config_print(FILE *f, const pixl_train_config *cfg)
             if (ind == 0) fputc('\n', f);
             snprintf(line, 16384, "%s:", name);
             put_line(f, ind, line, k->doc);
-        } else if (k->kind == K_OPTIONS) {
-            if (cfg->model.n_options == 0) {
-                snprintf(line, 16384, "%s: {}", name);
-                put_line(f, ind, line, k->doc);
-            } else {
-                snprintf(line, 16384, "%s:", name);
-                put_line(f, ind, line, k->doc);
-                for (int j = 0; j < cfg->model.n_options && j < PIXL_CFG_MAX_OPTIONS; j++) {
-                    char kk[PIXL_CFG_NAME_LEN * 4 + 8];
-                    fmt_string(kk, sizeof kk, cfg->model.option_keys[j], 0);
-                    fmt_string(val, 16384, cfg->model.option_values[j], 1);
-                    snprintf(line, 16384, "%s: %s", kk, val);
-                    put_line(f, ind + 2, line, NULL);
-                }
+        } else if (k->kind == K_TABLE) {
+            snprintf(line, 16384, "%s:", name);
+            put_line(f, ind, line, k->doc);
+            const char *keys[PIXL__OPTS_MAX_KEYS];
+            const pixl__opt_field *fields[PIXL__OPTS_MAX_KEYS];
+            int n = pixl__opts_keys(k->table, keys, fields, PIXL__OPTS_MAX_KEYS);
+            for (int j = 0; j < n; j++) {
+                table_value(k->table, fields[j], (const unsigned char *)cfg + k->off, keys[j], val, 16384);
+                snprintf(line, 16384, "%s: %s", keys[j], val);
+                put_line(f, ind + 2, line, fields[j]->doc);
             }
         } else {
             fmt_value(cfg, k, val, 16384);
@@ -1376,12 +1439,10 @@ const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config
     for (int i = 0; i < N_KEYS && !res; i++) {
         const key_def *k = &g_keys[i];
         if (k->kind == K_SECTION) continue;
-        if (k->kind == K_OPTIONS) {
-            if (a->model.n_options != b->model.n_options) res = k->path;
-            for (int j = 0; !res && j < a->model.n_options && j < PIXL_CFG_MAX_OPTIONS; j++)
-                if (strcmp(a->model.option_keys[j], b->model.option_keys[j]) ||
-                    strcmp(a->model.option_values[j], b->model.option_values[j]))
-                    res = k->path;
+        if (k->kind == K_TABLE) {
+            static _Thread_local char path[160];
+            const char *d = pixl__opts_diff(k->table, (const unsigned char *)a + k->off, (const unsigned char *)b + k->off);
+            if (d) snprintf(path, sizeof path, "%s.%s", k->path, d), res = path;
             continue;
         }
         /* the printed forms are exact (shortest round-trip numbers) */
@@ -1433,11 +1494,42 @@ static void type_desc(const key_def *k, char *out, size_t len)
             snprintf(out, len, "list of up to %d %s%s", k->max_len, integer ? "integers" : "numbers", range);
         break;
     case K_WEIGHTS: snprintf(out, len, "none, enet, median_freq, or a list of numbers >= 0"); break;
-    case K_OPTIONS: snprintf(out, len, "mapping of name: value (up to %d)", PIXL_CFG_MAX_OPTIONS); break;
+    case K_TABLE: snprintf(out, len, "mapping"); break;
     }
 }
 
 /* "|" would break a Markdown table cell */
+static void md_cell(FILE *f, const char *s);
+
+/* one row per key of a typed table (model.options.width ...) */
+static void table_docs(FILE *f, const key_def *k, const pixl_train_config *c)
+{
+    static const char *const types[] = {"integer", "number", "bool", "string", "", "list of integers",
+                                        "list of names", "", "list"};
+    const char *keys[PIXL__OPTS_MAX_KEYS];
+    const pixl__opt_field *fields[PIXL__OPTS_MAX_KEYS];
+    int n = pixl__opts_keys(k->table, keys, fields, PIXL__OPTS_MAX_KEYS);
+    for (int i = 0; i < n; i++) {
+        const pixl__opt_field *q = fields[i];
+        char ty[256], val[PIXL_CFG_PATH_LEN + 8];
+        if (q->type == PIXL__OPT_ENUM) enum_list(q->choices, ty, sizeof ty);
+        else if (q->type == PIXL__OPT_INT)
+            snprintf(ty, sizeof ty, "integer in [%lld, %lld]", (long long)q->lo, (long long)q->hi);
+        else if (q->type == PIXL__OPT_FLOAT) snprintf(ty, sizeof ty, "number in [%g, %g]", q->lo, q->hi);
+        else if (q->type == PIXL__OPT_INT_LIST || q->type == PIXL__OPT_STR_LIST)
+            snprintf(ty, sizeof ty, "%s (up to %d)", types[q->type], q->max_n);
+        else snprintf(ty, sizeof ty, "%s", types[q->type]);
+        table_value(k->table, q, (const unsigned char *)c + k->off, keys[i], val, sizeof val);
+        fprintf(f, "| `%s.%s` | ", k->path, keys[i]);
+        md_cell(f, ty);
+        fputs(" | `", f);
+        md_cell(f, val);
+        fputs("` | ", f);
+        md_cell(f, q->doc ? q->doc : "");
+        fputs(" |\n", f);
+    }
+}
+
 static void md_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
@@ -1484,9 +1576,34 @@ int pixl_config_write_docs(FILE *f)
           "## Overrides\n\n"
           "Any key can be overridden on the command line (`pixl_config_set()`), with the\n"
           "same checks: `--set training.optimizer.lr=0.01`, `--set data.crop=[256,256]`,\n"
-          "`--set model.options.width=16`, or a whole section as a flow mapping:\n"
-          "`--set 'training.optimizer={name: sgd, lr: 0.01}'`. String keys (paths) take\n"
-          "the text verbatim.\n\n"
+          "`--set model.options.width=0.5`, `--set model.options.mlp=[256,256]`, or a whole\n"
+          "section as a flow mapping: `--set 'training.optimizer={name: sgd, lr: 0.01}'`.\n"
+          "String keys (paths) take the text verbatim. An unknown key, in a file or in\n"
+          "`--set`, is an error that names the key and the valid ones; `pixl train`\n"
+          "exits with 2 then.\n\n"
+          "## Model options\n\n"
+          "`model.options` is a mapping with a fixed set of keys (listed below), read\n"
+          "into typed fields: `width`, `variant`, `backbone`, `output_stride`, `aux`,\n"
+          "`pretrained`, and the PixelNet head of `model.arch: pixelnet` (`taps`, `mlp`,\n"
+          "`dropout`, `hc_dropout`, `bn`, `align`, `chunk`). Lists are YAML lists\n"
+          "(`mlp: [512, 512]`; the older quoted form `\"[512, 512]\"` reads the same).\n"
+          "The head keys are PixelNet's only: on another `model.arch` they are an error\n"
+          "naming both sides. The head may instead be given as a variant string\n"
+          "(`variant: \"mlp=512,512;dropout=0.5\"`), parsed into the same fields, but not\n"
+          "both. A PacCRF on a network is chosen by name, pacnet's compact form:\n"
+          "`model.arch: enetfrozen_crfi5p4d5161p4d541` (`pixl_crf_parse()`).\n\n"
+          "```yaml\n"
+          "model:\n"
+          "  arch: pixelnet\n"
+          "  options:\n"
+          "    backbone: resnet18\n"
+          "    mlp: [512, 512]\n"
+          "    dropout: 0.5\n"
+          "```\n\n"
+          "```\n"
+          "run.yaml:6: unknown key 'model.options.mpl' (did you mean 'mlp'? valid keys: width, variant, ...)\n"
+          "run.yaml:2: model.options.mlp: a PixelNet head option, but model.arch is 'unet' (only pixelnet has this head)\n"
+          "```\n\n"
           "## Rules between keys\n\n"
           "Checked after loading (and by `pixl_config_validate()` after overrides):\n\n"
           "- at least one of `training.epochs`, `training.max_minutes`, `training.max_iters`\n"
@@ -1509,9 +1626,12 @@ int pixl_config_write_docs(FILE *f)
                     toupper((unsigned char)k->doc[0]), k->doc + 1);
             continue;
         }
+        if (k->kind == K_TABLE) {
+            table_docs(f, k, c);
+            continue;
+        }
         type_desc(k, ty, sizeof ty);
-        if (k->kind == K_OPTIONS) snprintf(val, sizeof val, "{}");
-        else fmt_value(c, k, val, sizeof val);
+        fmt_value(c, k, val, sizeof val);
         fprintf(f, "| `%s` | ", k->path);
         md_cell(f, ty);
         fputs(" | `", f);

@@ -440,28 +440,17 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     }
 
     /* model */
-    pixl_model_opts mo = {.n_classes = r.K};
-    const char *wopt = pixl_config_model_option(cfg, "width"), *vopt = pixl_config_model_option(cfg, "variant");
-    if (wopt) mo.width = strtof(wopt, NULL);
-    mo.variant = vopt;
-    char pn_variant[1024];
-    if ((r.pixelnet = !strcmp(cfg->model.arch, "pixelnet"))) { /* model.options taps, mlp ... -> variant */
-        if (pixl_pn_variant_from_config(cfg, pn_variant, sizeof pn_variant)) {
-            cleanup(&r);
-            return pixl_set_error(PIXL_ERR_ARG, "model.options of pixelnet: too long for a variant string");
-        }
-        mo.variant = pn_variant;
-    }
-    mo.backbone = pixl_config_model_option(cfg, "backbone");
-    const char *osopt = pixl_config_model_option(cfg, "output_stride");
-    if (osopt) mo.output_stride = atoi(osopt);
+    pixl_model_opts mo; /* width, variant, backbone, output_stride, aux and the PixelNet head of model.options */
+    const char *pretrained = NULL;
+    pixl_config_model_opts(cfg, &mo, &pretrained);
+    mo.n_classes = r.K;
+    r.pixelnet = !strcmp(cfg->model.arch, "pixelnet");
     r.model = pixl_model_create(cfg->model.arch, &mo, (uint64_t)cfg->training.seed);
     if (!r.model) {
         rc = pixl_last_status();
         cleanup(&r);
         return rc;
     }
-    const char *pretrained = pixl_config_model_option(cfg, "pretrained");
     if (pretrained && pretrained[0]) { /* e.g. ImageNet weights from tools/convert_pth.py --prefix backbone. */
         int n = pixl_checkpoint_load_subset(pixl_model_params(r.model), pretrained);
         if (n < 0) {
@@ -496,9 +485,7 @@ int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks)
     int64_t xs[4] = {B, 3, TH, TW}, ys[3] = {B, TH, TW}, ws[1] = {r.K};
     r.x = pixl_input(r.ctx, "images", PIXL_F32, 4, xs);
     r.y = pixl_input(r.ctx, "labels", PIXL_I32, 3, ys);
-    pixl_model_opts tmo = mo;
-    const char *auxopt = pixl_config_model_option(cfg, "aux");
-    tmo.aux = !auxopt || strcmp(auxopt, "false") != 0; /* auxiliary heads on unless options.aux: false */
+    pixl_model_opts tmo = mo; /* tmo.aux: model.options.aux (auxiliary heads on by default) */
     pixl_tensor *logits = r.pixelnet ? NULL : pixl_model_build(r.ctx, cfg->model.arch, r.x, &tmo);
     if (logits && (logits->shape[2] != TH || logits->shape[3] != TW))
         logits = pixl_resize(r.ctx, logits, TH, TW, PIXL_RESIZE_BILINEAR, 0, 0, 0);
