@@ -554,6 +554,14 @@ typedef struct pixl_pac_opts {
 int pixl_pac_parse_kernel_type(const char *s, pixl_pac_opts *o);
 int pixl_pac_parse_smooth(const char *s, pixl_pac_opts *o);
 int pixl_pac_parse_filler(const char *s, pixl_pac_opts *o);
+/* Set one option of o from text; the typed keys behind the strings above:
+ * kernel_type (gaussian | inv), inv_alpha, inv_lambda, asym, fixed, smooth
+ * (none | gaussian | average | full), smooth_size, normalize, channel_wise,
+ * shared_filters, filler (uniform | linear | crf | crf_perturbed | pool |
+ * crf_pool). "inv_0.5_-1_asym" is kernel_type inv, inv_alpha 0.5,
+ * inv_lambda -1, asym true, fixed false. Unknown keys fail naming the key
+ * and the valid ones. */
+int pixl_pac_set(pixl_pac_opts *o, const char *key, const char *value);
 
 /* guide (B, Cf, H, W) -> kernel (B, Ck, KH*KW, OH, OW). mask (B, 1 or Ck,
  * ...) or NULL; smooth_kernel (1, 1, s, s) iff o->smooth; inv_alpha,
@@ -653,6 +661,14 @@ int pixl_crf_add_term(pixl_crf_opts *o, int kernel_size, int dilation, int blur,
  * with TYPE 4d | 2d | 0d (Potts) | na, one digit each for K and BLUR; no "p" means p4d5161.
  * Example "crfi5p4d5641p4d5161": 5 tied steps, two 4d 5x5 terms, dilations 64 and 16. */
 int pixl_crf_parse(const char *spec, pixl_crf_opts *o);
+/* Set one CRF option from text, the typed form of the same grammar. Keys:
+ *   steps (1..100), loose, output (log_q | softmax | log_softmax),
+ *   perturbed_init, fixed_weighting (bools), unary_weight (number),
+ *   terms: a list of TYPE:K:DIL:BLUR[:s] (TYPE 4d | 2d | 0d | na, `s` =
+ *   spatial filter), e.g. "[4d:5:16:1, 4d:5:4:1]"; each term's weight is 1.
+ * "crfi5p4d5161" equals steps 5 and terms [4d:5:16:1]. An unknown key fails
+ * (PIXL_ERR_NOT_FOUND) naming it and the valid keys; o is unchanged on failure. */
+int pixl_crf_set(pixl_crf_opts *o, const char *key, const char *value);
 pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary, int n_feats,
                             pixl_tensor *const *edge_feats, const pixl_crf_opts *o);
 
@@ -679,6 +695,15 @@ typedef struct pixl_jointup_opts {
  * "jbu_<kernel>_<scale_color>_<scale_space>_x<f>" (pacnet's JBU_k_sc_ss,
  * e.g. "jbu_17_2_0.25_x8"), ... */
 int pixl_jointup_parse(const char *name, pixl_jointup_opts *o);
+/* channels 1, guide_channels 3, everything else 0 (set arch and factor). */
+pixl_jointup_opts pixl_jointup_defaults(void);
+/* Set one option from text: arch (pacjointupsample | pacjointupsample_lite |
+ * djif | jbu), factor, guide_channels, kernel, scale_color, scale_space
+ * (the last three: JBU). "jbu_17_2_0.25_x8" is arch jbu, kernel 17,
+ * scale_color 2, scale_space 0.25, factor 8. Unknown keys fail naming the
+ * key and the valid ones. pixl_jointup_check() tests the combination. */
+int pixl_jointup_set(pixl_jointup_opts *o, const char *key, const char *value);
+int pixl_jointup_check(const pixl_jointup_opts *o);
 pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *ctx, const char *name, pixl_tensor *target, pixl_tensor *guide,
                                     const pixl_jointup_opts *o);
 
@@ -768,6 +793,27 @@ int pixl_st_writer_save(pixl_st_writer *w, const char *path);
 
 /* ----------------------------------------------------------------- models */
 
+/* The PixelNet head (pixl_pixelnet_sampled; model "pixelnet"): which
+ * backbone taps feed the hypercolumn and the MLP on it. Defaults in
+ * pixl_pn_head_defaults(); keys and their text forms at pixl_pn_head_set(). */
+#define PIXL_PN_MAX_TAPS 7 /* = PIXL_HYPERCOLUMN_MAX_MAPS */
+#define PIXL_PN_MAX_MLP 6
+typedef enum pixl_pn_align {
+    PIXL_PN_ALIGN_CENTER = 0, /* tap offsets (stride-1)/2: maps made by pooling (PixelNet) */
+    PIXL_PN_ALIGN_CORNER = 1  /* offsets 0: maps made by strided convolutions */
+} pixl_pn_align;
+typedef struct pixl_pn_head_opts {
+    int n_taps;                              /* 0 = the backbone's default taps */
+    char taps[PIXL_PN_MAX_TAPS][32];         /* backbone tap names */
+    int n_mlp;                               /* 0 = a linear head */
+    int mlp[PIXL_PN_MAX_MLP];                /* hidden widths */
+    float dropout;                           /* after each hidden ReLU */
+    float hc_dropout;                        /* on the hypercolumn */
+    int bn;                                  /* BatchNorm side branch (affine=False) on each tap */
+    pixl_pn_align align;
+    int chunk;                               /* pixels per chunk of dense inference */
+} pixl_pn_head_opts;
+
 typedef struct pixl_model_opts {
     int n_classes;       /* 0 -> 11 */
     int in_channels;     /* 0 -> 3 */
@@ -776,6 +822,7 @@ typedef struct pixl_model_opts {
     const char *backbone;  /* encoder by name where the model takes one (NULL = the model's default) */
     int output_stride;     /* dilated encoders: 8, 16 or 32; 0 = the model's default */
     int aux;               /* 1: also build auxiliary (deep-supervision) heads, see pixl_ctx_aux */
+    const pixl_pn_head_opts *head; /* pixelnet: the head; NULL = parse `variant` (pixl_pn_head_parse) */
 } pixl_model_opts;
 
 /* Auxiliary outputs: a model built with opts.aux = 1 registers extra logits
@@ -1356,8 +1403,7 @@ char *pixl_normal_scores_json(const pixl_normal_scores *s);
  * no free needed. */
 #define PIXL_CFG_NAME_LEN 64      /* capacity of names (arch, dataset, splits, option keys) */
 #define PIXL_CFG_PATH_LEN 1024    /* capacity of paths */
-#define PIXL_CFG_MAX_OPTIONS 32   /* model.options entries */
-#define PIXL_CFG_OPTION_LEN 256   /* capacity of a model.options value */
+#define PIXL_CFG_OPTION_LEN 256   /* capacity of model.options.variant */
 #define PIXL_CFG_MAX_CLASSES 1024 /* model.n_classes and class_weights entries */
 #define PIXL_CFG_MAX_MILESTONES 16
 #define PIXL_CFG_INHERIT INT32_MIN /* training.loss.ignore_index: use data.ignore_index */
@@ -1379,13 +1425,22 @@ typedef enum pixl_class_weighting {
                                           training images that contain c (SegNet) */
 } pixl_class_weighting;
 
+/* model.options: typed; an unknown key is an error (docs/config.md). */
+typedef struct pixl_cfg_model_options {
+    float width;                             /* channel multiplier; 0 = the model's default (1) */
+    char variant[PIXL_CFG_OPTION_LEN];       /* model-specific variant; pixelnet: "key=value;..." of the head */
+    char backbone[PIXL_CFG_NAME_LEN];        /* encoder name; "" = the model's default */
+    int output_stride;                       /* dilated encoders: 8, 16, 32; 0 = the model's default */
+    int aux;                                 /* auxiliary (deep-supervision) heads in training */
+    char pretrained[PIXL_CFG_PATH_LEN];      /* checkpoint whose matching tensors initialise the model */
+    pixl_pn_head_opts head;                  /* pixelnet: taps, mlp, dropout, hc_dropout, bn, align, chunk */
+} pixl_cfg_model_options;
+
 typedef struct pixl_train_config {
     struct {
         char arch[PIXL_CFG_NAME_LEN]; /* network name */
         int n_classes;                /* 0: from the dataset */
-        int n_options;                /* free-form model.options, as text */
-        char option_keys[PIXL_CFG_MAX_OPTIONS][PIXL_CFG_NAME_LEN];
-        char option_values[PIXL_CFG_MAX_OPTIONS][PIXL_CFG_OPTION_LEN];
+        pixl_cfg_model_options options;
     } model;
     struct {
         char dataset[PIXL_CFG_NAME_LEN]; /* dataset kind */
@@ -1478,8 +1533,13 @@ int pixl_config_get(const pixl_train_config *cfg, const char *key, char *buf, si
 int pixl_config_validate(const pixl_train_config *cfg);
 /* Dotted name of the first key whose values differ, NULL when equal. */
 const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b);
-/* Value of model.options[key] (text) or NULL. */
-const char *pixl_config_model_option(const pixl_train_config *cfg, const char *key);
+/* The model options of a config (model.options) for pixl_model_create():
+ * width, variant, backbone, output_stride, aux and the PixelNet head (for
+ * model.arch pixelnet: the head keys, or the variant string parsed into
+ * the same struct). mo's strings and head point into cfg; n_classes and
+ * in_channels are left 0 for the caller. *pretrained (may be NULL) is
+ * model.options.pretrained or NULL when empty. */
+int pixl_config_model_opts(const pixl_train_config *cfg, pixl_model_opts *mo, const char **pretrained);
 /* The loss's ignore index with PIXL_CFG_INHERIT resolved to data.ignore_index. */
 int pixl_config_loss_ignore_index(const pixl_train_config *cfg);
 /* Optimizer options of training.optimizer. */
@@ -1724,8 +1784,9 @@ pixl_tensor *pixl_normal_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *tar
 pixl_tensor *pixl_balanced_bce_with_logits(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target,
                                            pixl_tensor *mask, pixl_reduction red);
 
-/* The PixelNet model ("pixelnet" in the zoo). Its options are the variant
- * string, ';'-separated key=value pairs (defaults in brackets):
+/* The PixelNet model ("pixelnet" in the zoo). Its options are
+ * pixl_model_opts.head, or else the variant string, ';'-separated
+ * key=value pairs of the same keys (defaults in brackets):
  *   taps=a,b,c     backbone taps read by the hypercolumn [the backbone's default list]
  *   mlp=512,512    hidden widths of the head; "mlp=" = a linear head [512,512]
  *   dropout=0.5    dropout after each hidden ReLU [0.5]
@@ -1742,6 +1803,18 @@ pixl_tensor *pixl_balanced_bce_with_logits(pixl_ctx *ctx, pixl_tensor *logits, p
  * dense (N, K, H, W) logits (inference only); training uses this builder:
  * logits (P, K) at the rows of `pixels` (P, 3). */
 pixl_tensor *pixl_pixelnet_sampled(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *pixels, const pixl_model_opts *o);
+/* taps none (the backbone's default), mlp [512, 512], dropout 0.5,
+ * hc_dropout 0, bn true, align center, chunk 16384. */
+pixl_pn_head_opts pixl_pn_head_defaults(void);
+/* Set one head option from text ("mlp", "[512, 512]"; "taps", "conv3,conv4";
+ * "align", "corner"). An unknown key fails with PIXL_ERR_NOT_FOUND naming it
+ * and the valid keys; a bad value with PIXL_ERR_ARG; o is unchanged then. */
+int pixl_pn_head_set(pixl_pn_head_opts *o, const char *key, const char *value);
+/* o = defaults + the "key=value;..." pairs of a variant string (NULL or "" = defaults). */
+int pixl_pn_head_parse(const char *variant, pixl_pn_head_opts *o);
+/* The variant string of o: the keys that differ from the defaults, in the
+ * order above ("mlp=128,128;dropout=0.2"; "" for the defaults). */
+int pixl_pn_head_format(const pixl_pn_head_opts *o, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -201,4 +201,70 @@ void pixl_fail_alloc_after(long k);
 bool pixl_mul_overflows(size_t a, size_t b, size_t *out);
 char *pixl__strdup(const char *s); /* pixl_malloc'd copy */
 
+/* ------------------------------------------ typed key/value options (core/opts.c) */
+/* One table per options struct: each field's key, type, place and doc. The
+ * same table sets fields from text (configs, --set, the compact names of
+ * pacnet and pytorch-semseg parsed into key/value pairs), prints them back,
+ * and lists the valid keys when a key is unknown. */
+typedef enum pixl__opt_type {
+    PIXL__OPT_INT,      /* int, range [lo, hi] */
+    PIXL__OPT_FLOAT,    /* float, range [lo, hi] */
+    PIXL__OPT_BOOL,     /* int 0/1: true/false/yes/no/on/off/1/0 */
+    PIXL__OPT_STRING,   /* char[size], verbatim */
+    PIXL__OPT_ENUM,     /* int index into choices "a|b|c" */
+    PIXL__OPT_INT_LIST, /* int[max_n] with an int count at count_off: "[1, 2]", "1,2", "" */
+    PIXL__OPT_STR_LIST, /* char[max_n][size] with an int count at count_off */
+    PIXL__OPT_EMBED,    /* the keys of table `sub`, for the struct at off, at this level */
+    PIXL__OPT_CUSTOM    /* parse / format callbacks on the bytes at off */
+} pixl__opt_type;
+
+typedef struct pixl__opt_table pixl__opt_table;
+typedef struct pixl__opt_field {
+    const char *key;
+    pixl__opt_type type;
+    size_t off, size;       /* size: bytes of the field; STRING/STR_LIST: capacity of one string */
+    size_t count_off;       /* lists: offset of the int count */
+    int max_n;              /* lists: capacity */
+    double lo, hi;          /* numbers and list elements */
+    const char *choices;    /* ENUM */
+    const pixl__opt_table *sub; /* EMBED */
+    const char *doc;
+    int (*parse)(void *field, const char *path, const char *text); /* CUSTOM: all or nothing */
+    void (*format)(const void *field, char *buf, size_t len, int compact);
+} pixl__opt_field;
+struct pixl__opt_table {
+    const char *name;       /* for messages when no prefix is given */
+    const pixl__opt_field *fields;
+    int n;
+};
+
+#define PIXL__OPTS_MAX_KEYS 64
+/* Set `key` of obj from text. Unknown keys fail with PIXL_ERR_NOT_FOUND:
+ * "unknown key 'PREFIX.key' (did you mean ...?; valid keys: a, b, ...)";
+ * bad values with PIXL_ERR_ARG: "PREFIX.key: expected ..., got '...'".
+ * prefix NULL: the table's name. obj is unchanged on failure. */
+int pixl__opts_set(const pixl__opt_table *t, void *obj, const char *prefix, const char *key, const char *value);
+/* The value of key as text that pixl__opts_set reads back to the same value. */
+int pixl__opts_get(const pixl__opt_table *t, const void *obj, const char *key, char *buf, size_t len);
+/* Flattened keys (EMBED expanded) in table order, with their fields; returns the count. */
+int pixl__opts_keys(const pixl__opt_table *t, const char **keys, const pixl__opt_field **fields, int cap);
+/* "a, b, c" */
+void pixl__opts_key_list(const pixl__opt_table *t, char *buf, size_t len);
+/* First key whose values differ (NULL: equal). */
+const char *pixl__opts_diff(const pixl__opt_table *t, const void *a, const void *b);
+/* "k=v;k=v" of the keys that differ from `defaults` (table order), "" if none. */
+int pixl__opts_format_changed(const pixl__opt_table *t, const void *obj, const void *defaults, char *buf, size_t len);
+/* Apply "k=v;k=v" (sep ';'). */
+int pixl__opts_parse_pairs(const pixl__opt_table *t, void *obj, const char *prefix, const char *text);
+/* Optimal string alignment distance, case-insensitive (did-you-mean hints). */
+int pixl__edit_distance(const char *a, const char *b);
+/* is dist a plausible typo of given? */
+int pixl__close_enough(const char *given, int dist);
+/* Tables of the public option structs (core/opts_tables.c). */
+extern const pixl__opt_table pixl__pn_head_table;
+extern const pixl__opt_table pixl__crf_table;
+extern const pixl__opt_table pixl__jointup_table;
+extern const pixl__opt_table pixl__pac_table;
+extern const pixl__opt_table pixl__model_cfg_table;
+
 #endif /* PIXL_IMPL_H */

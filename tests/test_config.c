@@ -45,7 +45,10 @@ PIXL_TEST(config_defaults)
     pixl_train_config c;
     CHECK_OK(pixl_config_defaults(&c));
     CHECK(!strcmp(c.model.arch, "unet"));
-    CHECK(c.model.n_classes == 0 && c.model.n_options == 0);
+    CHECK(c.model.n_classes == 0 && c.model.options.width == 0 && c.model.options.variant[0] == 0);
+    CHECK(c.model.options.aux == 1 && c.model.options.pretrained[0] == 0 && c.model.options.output_stride == 0);
+    pixl_pn_head_opts h = pixl_pn_head_defaults();
+    CHECK(!memcmp(&c.model.options.head, &h, sizeof h) && h.n_mlp == 2 && h.mlp[1] == 512 && h.chunk == 16384);
     CHECK(!strcmp(c.data.dataset, "camvid") && c.data.root[0] == 0);
     CHECK(!strcmp(c.data.train_split, "train") && !strcmp(c.data.val_split, "val"));
     CHECK(c.data.crop[0] == 0 && c.data.crop[1] == 0);
@@ -80,7 +83,7 @@ static const char *k_full =
     "model:\n"
     "  arch: enet\n"
     "  n_classes: 11\n"
-    "  options: {width: 16, variant: small, dropout: 0.01}\n"
+    "  options: {width: 16, variant: small, backbone: resnet18}\n"
     "data:\n"
     "  dataset: camvid\n"
     "  root: /data/camvid dir\n"
@@ -133,10 +136,8 @@ PIXL_TEST(config_load_full)
     pixl_train_config c;
     CHECK_OK(load(k_full, &c));
     CHECK(!strcmp(c.model.arch, "enet") && c.model.n_classes == 11);
-    CHECK(c.model.n_options == 3);
-    CHECK(pixl_config_model_option(&c, "width") && !strcmp(pixl_config_model_option(&c, "width"), "16"));
-    CHECK(pixl_config_model_option(&c, "variant") && !strcmp(pixl_config_model_option(&c, "variant"), "small"));
-    CHECK(pixl_config_model_option(&c, "nope") == NULL);
+    CHECK(c.model.options.width == 16 && !strcmp(c.model.options.variant, "small"));
+    CHECK(!strcmp(c.model.options.backbone, "resnet18") && c.model.options.aux == 1);
     CHECK(!strcmp(c.data.root, "/data/camvid dir") && !strcmp(c.data.val_split, "val"));
     CHECK(c.data.img_rows == 176 && c.data.img_cols == 240 && c.data.crop[0] == 160 && c.data.crop[1] == 224);
     CHECK(c.data.scale[0] == 0.75 && c.data.scale[1] == 1.5 && c.data.flip == 1);
@@ -188,7 +189,7 @@ PIXL_TEST(config_round_trip)
     CHECK_OK(pixl_config_set(&c, "data.root", "we\"ird: #path\\ with\ttab"));
     CHECK_OK(pixl_config_set(&c, "training.resume", "true"));
     CHECK_OK(pixl_config_set(&c, "model.arch", "123"));
-    CHECK_OK(pixl_config_set(&c, "model.options.note", "a: b"));
+    CHECK_OK(pixl_config_set(&c, "model.options.pretrained", "a: b"));
     CHECK_OK(pixl_config_set(&c, "training.optimizer.lr", "0.1"));
     CHECK_OK(pixl_config_set(&c, "training.optimizer.eps", "1e-300"));
     CHECK_OK(pixl_config_set(&c, "training.lr_schedule.min_lr", "3.0000000000000004e-7"));
@@ -199,7 +200,7 @@ PIXL_TEST(config_round_trip)
     diff = pixl_config_diff(&c, &l);
     CHECK_MSG(diff == NULL, "saved config loads back with a different %s", diff);
     CHECK(!strcmp(l.data.root, "we\"ird: #path\\ with\ttab") && !strcmp(l.training.resume, "true"));
-    CHECK(!strcmp(pixl_config_model_option(&l, "note"), "a: b"));
+    CHECK(!strcmp(l.model.options.pretrained, "a: b"));
     CHECK(l.training.lr_schedule.min_lr == 3.0000000000000004e-7 && l.training.max_iters == 9000000000LL);
     /* diff names the first differing key */
     l.training.optimizer.betas[1] = 0.99;
@@ -254,12 +255,13 @@ PIXL_TEST(config_errors)
     /* duplicates, at any depth */
     CHECK_LOAD_ERR("training:\n  epochs: 3\n  batch_size: 2\n  epochs: 4\n", "t.yaml:4: duplicate key 'training.epochs' (first at line 2)");
     CHECK_LOAD_ERR("data:\n  flip: true\ntraining:\n  epochs: 3\ndata:\n  blur: 0.1\n", "t.yaml:5: duplicate key 'data' (first at line 1)");
-    CHECK_LOAD_ERR("model:\n  options: {a: 1, a: 2}\n", "t.yaml:2: duplicate key 'model.options.a' (first at line 2)");
+    CHECK_LOAD_ERR("model:\n  options: {aux: 1, aux: 2}\n", "t.yaml:2: duplicate key 'model.options.aux' (first at line 2)");
     /* structure */
     CHECK_LOAD_ERR("training: 5\n", "t.yaml:1: training: expected a mapping of keys, got '5'");
     CHECK_LOAD_ERR("- model\n- data\n", "t.yaml:1: expected a mapping of sections (model:, data:, training:, ...), got a list");
-    CHECK_LOAD_ERR("model:\n  options: [1, 2]\n", "t.yaml:2: model.options: expected a mapping of options like {width: 32}, got a list");
-    CHECK_LOAD_ERR("model:\n  options:\n    width: [1, 2]\n", "t.yaml:3: model.options.width: expected a single value, got a list");
+    CHECK_LOAD_ERR("model:\n  options: [1, 2]\n", "t.yaml:2: model.options: expected a mapping of options like {width: 0.5}, got a list");
+    CHECK_LOAD_ERR("model:\n  options:\n    width: [1, 2]\n", "t.yaml:3: model.options.width: expected a number, got '[1, 2]'");
+    CHECK_LOAD_ERR("model:\n  options:\n    mlp: {a: 1}\n", "t.yaml:3: model.options.mlp: expected a value or a list, got a mapping");
     CHECK_LOAD_ERR("model:\n  arch: unet\n---\nmodel:\n  arch: enet\n", "t.yaml:4: only one YAML document is expected");
     /* YAML syntax (line:column) */
     CHECK_LOAD_ERR("model:\n  arch: [unet\ndata:\n  root: x\n", "t.yaml:3:5: YAML syntax error");
@@ -338,9 +340,10 @@ PIXL_TEST(config_overrides)
     /* model options: one at a time, or all at once */
     CHECK_OK(pixl_config_set(&c, "model.options.width", "16"));
     CHECK_OK(pixl_config_set(&c, "model.options.width", "24"));
-    CHECK(c.model.n_options == 1 && !strcmp(pixl_config_model_option(&c, "width"), "24"));
-    CHECK_OK(pixl_config_set(&c, "model.options", "{depth: 4, norm: bn}"));
-    CHECK(c.model.n_options == 2 && pixl_config_model_option(&c, "width") == NULL);
+    CHECK(c.model.options.width == 24);
+    CHECK_OK(pixl_config_set(&c, "model.options", "{backbone: vgg16, mlp: [64]}")); /* the rest back to defaults */
+    CHECK(c.model.options.width == 0 && !strcmp(c.model.options.backbone, "vgg16"));
+    CHECK(c.model.options.head.n_mlp == 1 && c.model.options.head.mlp[0] == 64);
     /* a whole section as a flow mapping */
     CHECK_OK(pixl_config_set(&c, "training.optimizer", "{name: adamw, lr: 3e-4, betas: [0.8, 0.9]}"));
     CHECK(c.training.optimizer.name == PIXL_OPTIM_ADAMW && c.training.optimizer.lr == 3e-4);
@@ -353,9 +356,12 @@ PIXL_TEST(config_overrides)
     CHECK_OK(pixl_config_get(&c, "training.loss.ignore_index", buf, sizeof buf));
     CHECK(!strcmp(buf, "null"));
     CHECK_OK(pixl_config_get(&c, "model.options", buf, sizeof buf));
-    CHECK(!strcmp(buf, "{depth: 4, norm: bn}"));
-    CHECK_OK(pixl_config_get(&c, "model.options.depth", buf, sizeof buf));
-    CHECK(!strcmp(buf, "4"));
+    CHECK_MSG(!strncmp(buf, "{width: 0, variant: \"\", backbone: vgg16, output_stride: 0, aux: true", 68) &&
+                  strstr(buf, ", mlp: [64], dropout: 0.5,"),
+              "%s", buf);
+    CHECK_OK(pixl_config_get(&c, "model.options.mlp", buf, sizeof buf));
+    CHECK(!strcmp(buf, "[64]"));
+    CHECK(pixl_config_get(&c, "model.options.depth", buf, sizeof buf) == PIXL_ERR_NOT_FOUND);
     CHECK(pixl_config_get(&c, "training.optimiser.lr", buf, sizeof buf) == PIXL_ERR_NOT_FOUND);
 
     /* the same checks as files, without a file:line; cfg unchanged on failure */
@@ -377,11 +383,17 @@ PIXL_TEST(config_overrides)
     CHECK(memcmp(&c, &before, sizeof c) == 0);
 
     /* cross-key rules are checked once all overrides are in */
+    CHECK_OK(pixl_config_set(&c, "model.arch", "pixelnet")); /* the head keys set above are PixelNet's */
     CHECK_OK(pixl_config_set(&c, "training.epochs", "0"));
     CHECK(pixl_config_validate(&c) == PIXL_ERR_ARG);
     CHECK(strstr(pixl_last_error(), "training: epochs, max_minutes and max_iters are all 0") == pixl_last_error());
     CHECK_OK(pixl_config_set(&c, "training.max_iters", "1000"));
     CHECK_OK(pixl_config_validate(&c));
+    /* a head option on another architecture names both sides */
+    CHECK_OK(pixl_config_set(&c, "model.arch", "unet"));
+    CHECK(pixl_config_validate(&c) == PIXL_ERR_ARG);
+    CHECK_MSG(strstr(pixl_last_error(), "model.options.mlp: a PixelNet head option, but model.arch is 'unet'"), "%s",
+              pixl_last_error());
 }
 
 /* the printed defaults are commented YAML with the sections in order */
@@ -399,7 +411,9 @@ PIXL_TEST(config_print_format)
     const char *m = strstr(t, "\nmodel:"), *d = strstr(t, "\ndata:"), *tr = strstr(t, "\ntraining:"),
                *v = strstr(t, "\nvalidation:"), *o = strstr(t, "\noutput:");
     CHECK(m && d && tr && v && o && m < d && d < tr && tr < v && v < o);
-    CHECK_MSG(strstr(t, "  options: {}") != NULL, "%s", t);
+    CHECK_MSG(strstr(t, "  options:") != NULL && strstr(t, "\n    mlp: [512, 512]") != NULL &&
+                  strstr(t, "\n    taps: []") != NULL && strstr(t, "\n    align: center") != NULL,
+              "%s", t);
     CHECK(strstr(t, "    lr: 0.0005") != NULL);
     CHECK(strstr(t, "    eps: 1.0e-08") != NULL); /* a YAML 1.1 float, also for PyYAML */
     CHECK(strstr(t, "  root: \"\"") != NULL);

@@ -576,13 +576,16 @@ PIXL_TEST(pixelnet_dense_equals_sampled)
 
 PIXL_TEST(pixelnet_variant_errors)
 {
-    pixl_pn_spec s;
-    char err[256];
-    CHECK(pixl_pn_parse("mlp=64,32;dropout=0.2;taps=a,b", &s, err, sizeof err) == 0);
-    CHECK(s.n_mlp == 2 && s.mlp[1] == 32 && s.n_taps == 2 && !strcmp(s.taps[1], "b") && fabsf(s.dropout - 0.2f) < 1e-7);
-    CHECK(pixl_pn_parse("mpl=3", &s, err, sizeof err) == -1 && strstr(err, "unknown variant key 'mpl'"));
-    CHECK(pixl_pn_parse("dropout=1.5", &s, err, sizeof err) == -1 && strstr(err, "dropout"));
-    CHECK(pixl_pn_parse("align=middle", &s, err, sizeof err) == -1);
+    pixl_pn_head_opts s;
+    CHECK_OK(pixl_pn_head_parse("mlp=64,32;dropout=0.2;taps=a,b", &s));
+    CHECK(s.n_mlp == 2 && s.mlp[1] == 32 && s.n_taps == 2 && !strcmp(s.taps[1], "b") && s.dropout == 0.2f);
+    CHECK(pixl_pn_head_parse("mpl=3", &s) == PIXL_ERR_NOT_FOUND &&
+          strstr(pixl_last_error(), "unknown key 'pixelnet.mpl' (did you mean 'mlp'? valid keys: taps, mlp,"));
+    CHECK(s.n_mlp == 2 && s.mlp[1] == 32); /* unchanged on failure */
+    CHECK(pixl_pn_head_parse("dropout=1.5", &s) == PIXL_ERR_ARG &&
+          strstr(pixl_last_error(), "pixelnet.dropout: value must be in [0, 0.99], got 1.5"));
+    CHECK(pixl_pn_head_parse("align=middle", &s) == PIXL_ERR_ARG &&
+          strstr(pixl_last_error(), "expected one of center,corner, got 'middle'"));
     /* an unknown tap names the known ones */
     pixl_params *P = pixl_params_new();
     pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);

@@ -95,9 +95,11 @@ int cmd_train(int argc, char **argv)
     }
     if (!sets || pixl_config_load_ex(path, cfg, n_set, sets)) {
         fprintf(stderr, "pixl train: %s\n", sets ? pixl_last_error() : "out of memory");
+        /* a bad config or --set (unknown key, bad value, missing file) is a usage error */
+        rc = !sets || pixl_last_status() == PIXL_ERR_NOMEM || pixl_last_status() == PIXL_ERR_IO ? 1 : 2;
         free(sets);
         free(cfg);
-        return 1;
+        return rc;
     }
     free(sets);
     if (resume) {

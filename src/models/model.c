@@ -11,6 +11,7 @@ struct pixl_model {
     char arch[64];
     char variant[1024]; /* pixelnet variants list taps and layers */
     char backbone[64];
+    pixl_pn_head_opts head; /* pixelnet's typed head, when created with one */
     pixl_model_opts o;
     pixl_params *P;
     float mean[3], std[3];
@@ -71,6 +72,14 @@ pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64
     if (m->o.in_channels <= 0) m->o.in_channels = 3;
     if (m->o.width <= 0) m->o.width = 1;
     if (m->o.variant) snprintf(m->variant, sizeof m->variant, "%s", m->o.variant);
+    if (m->o.head) { /* a typed head is saved as its variant string, which loads back to the same head */
+        m->head = *m->o.head;
+        m->o.head = &m->head;
+        if (pixl_pn_head_format(&m->head, m->variant, sizeof m->variant)) {
+            free(m);
+            return NULL;
+        }
+    }
     m->o.variant = m->variant[0] ? m->variant : NULL;
     if (m->o.backbone) snprintf(m->backbone, sizeof m->backbone, "%s", m->o.backbone);
     m->o.backbone = m->backbone[0] ? m->backbone : NULL;

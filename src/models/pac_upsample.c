@@ -24,56 +24,69 @@
 
 #include "models_impl.h"
 
+int pixl_jointup_check(const pixl_jointup_opts *o)
+{
+    if (!o) return pixl_set_error(PIXL_ERR_ARG, "jointup: no options");
+    if (o->factor != 2 && o->factor != 4 && o->factor != 8 && o->factor != 16)
+        return pixl_set_error(PIXL_ERR_ARG, "jointup: factor must be 2, 4, 8 or 16, got %d", o->factor);
+    if (o->arch == PIXL_JU_PAC_LITE && o->factor == 2)
+        return pixl_set_error(PIXL_ERR_ARG, "jointup: the Lite network exists for x4, x8, x16");
+    if (o->arch == PIXL_JU_JBU && (o->jbu_kernel < o->factor || o->jbu_kernel % 2 == 0))
+        return pixl_set_error(PIXL_ERR_ARG, "jointup: the JBU kernel %d must be odd and at least the factor %d",
+                              o->jbu_kernel, o->factor);
+    return PIXL_OK;
+}
+
+/* set key from the text [v, v + n) of a compact name */
+static int set_part(pixl_jointup_opts *o, const char *key, const char *v, size_t n)
+{
+    char buf[64];
+    if (n >= sizeof buf) return pixl_set_error(PIXL_ERR_ARG, "jointup: '%.*s' too long", (int)n, v);
+    snprintf(buf, sizeof buf, "%.*s", (int)n, v);
+    return pixl_jointup_set(o, key, buf);
+}
+
+/* The compact names are split into pixl_jointup_set's keys (arch, factor,
+ * kernel, scale_color, scale_space): one set of checks for both spellings. */
 int pixl_jointup_parse(const char *name, pixl_jointup_opts *o)
 {
     if (!name || !o) return pixl_set_error(PIXL_ERR_ARG, "jointup: no name");
-    pixl_jointup_opts d = {.channels = 1, .guide_channels = 3};
+    pixl_jointup_opts d = pixl_jointup_defaults();
     const char *x = strrchr(name, 'x');
     size_t base = x ? (size_t)(x - name) : 0;
     if (!x || base < 2 || name[base - 1] != '_' || !x[1])
         return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': expected NAME_x4, NAME_x8 or NAME_x16", name);
-    char *end;
-    long f = strtol(x + 1, &end, 10);
-    if (*end || (f != 4 && f != 8 && f != 16 && f != 2))
-        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': factor must be 2, 4, 8 or 16", name);
-    d.factor = (int)f;
+    char why[512];
     size_t n = base - 1;
-    if (n > 4 && (!strncmp(name, "jbu_", 4) || !strncmp(name, "JBU_", 4))) {
+    int rc = set_part(&d, "factor", x + 1, strlen(x + 1));
+    if (!rc && n > 4 && (!strncmp(name, "jbu_", 4) || !strncmp(name, "JBU_", 4))) {
         /* jbu_<kernel>_<scale_color>_<scale_space> */
-        char buf[96];
-        if (n >= sizeof buf) return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': name too long", name);
-        memcpy(buf, name + 4, n - 4);
-        buf[n - 4] = 0;
-        char *e1, *e2, *e3;
-        long k = strtol(buf, &e1, 10);
-        double sc = *e1 == '_' ? strtod(e1 + 1, &e2) : 0, ss = 0;
-        int ok = *e1 == '_' && e2 != e1 + 1 && *e2 == '_';
-        if (ok) ss = strtod(e2 + 1, &e3), ok = e3 != e2 + 1 && !*e3;
-        if (!ok || k < 1 || k > 64 || !(sc >= 0) || !(ss >= 0) || !isfinite(sc) || !isfinite(ss))
+        const char *k = name + 4, *sc = memchr(k, '_', n - 4), *ss = sc ? memchr(sc + 1, '_', n - (size_t)(sc + 1 - name)) : NULL;
+        if (!sc || !ss || memchr(ss + 1, '_', n - (size_t)(ss + 1 - name)))
             return pixl_set_error(PIXL_ERR_ARG,
                                   "jointup '%s': expected jbu_<kernel>_<scale_color>_<scale_space>_x<factor> "
                                   "(kernel 1..64, scales >= 0)",
                                   name);
-        if (k < d.factor || k % 2 == 0)
-            return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': the JBU kernel %ld must be odd and at least the factor %d",
-                                  name, k, d.factor);
-        d.arch = PIXL_JU_JBU;
-        d.jbu_kernel = (int)k;
-        d.jbu_scale_color = (float)sc;
-        d.jbu_scale_space = (float)ss;
-        *o = d;
-        return PIXL_OK;
+        rc = pixl_jointup_set(&d, "arch", "jbu");
+        if (!rc) rc = set_part(&d, "kernel", k, (size_t)(sc - k));
+        if (!rc) rc = set_part(&d, "scale_color", sc + 1, (size_t)(ss - sc - 1));
+        if (!rc) rc = set_part(&d, "scale_space", ss + 1, (size_t)(name + n - ss - 1));
+    } else if (!rc) {
+        if (n == 16 && !strncmp(name, "pacjointupsample", n)) rc = pixl_jointup_set(&d, "arch", "pacjointupsample");
+        else if (n == 21 && !strncmp(name, "pacjointupsample_lite", n))
+            rc = pixl_jointup_set(&d, "arch", "pacjointupsample_lite");
+        else if (n == 4 && !strncmp(name, "djif", n)) rc = pixl_jointup_set(&d, "arch", "djif");
+        else
+            return pixl_set_error(PIXL_ERR_ARG,
+                                  "jointup '%s': unknown network (pacjointupsample, pacjointupsample_lite, djif, "
+                                  "jbu_<kernel>_<scale_color>_<scale_space>)",
+                                  name);
     }
-    if (n == 16 && !strncmp(name, "pacjointupsample", n)) d.arch = PIXL_JU_PAC;
-    else if (n == 21 && !strncmp(name, "pacjointupsample_lite", n)) d.arch = PIXL_JU_PAC_LITE;
-    else if (n == 4 && !strncmp(name, "djif", n)) d.arch = PIXL_JU_DJIF;
-    else
-        return pixl_set_error(PIXL_ERR_ARG,
-                              "jointup '%s': unknown network (pacjointupsample, pacjointupsample_lite, djif, "
-                              "jbu_<kernel>_<scale_color>_<scale_space>)",
-                              name);
-    if (d.arch == PIXL_JU_PAC_LITE && d.factor == 2)
-        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': the Lite network exists for x4, x8, x16", name);
+    if (!rc) rc = pixl_jointup_check(&d);
+    if (rc) {
+        snprintf(why, sizeof why, "%s", pixl_last_error());
+        return pixl_set_error(PIXL_ERR_ARG, "jointup '%s': %s", name, why);
+    }
     *o = d;
     return PIXL_OK;
 }

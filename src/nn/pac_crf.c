@@ -34,15 +34,16 @@ int pixl_crf_add_term(pixl_crf_opts *o, int kernel_size, int dilation, int blur,
     return PIXL_OK;
 }
 
-/* "p" TYPE ["s"] K DIL BLUR, starting after the 'p'; *end set past it */
-static int parse_term(const char *spec, const char *s, const char **end, pixl_crf_opts *o)
+/* "p" TYPE ["s"] K DIL BLUR, starting after the 'p': appended to the terms
+ * list as TYPE:K:DIL:BLUR[:s] (pixl_crf_set's form); *end set past it */
+static int term_text(const char *spec, const char *s, const char **end, char *list, size_t len)
 {
-    pixl_crf_compat c;
-    if (!strncmp(s, "4d", 2)) c = PIXL_CRF_4D;
-    else if (!strncmp(s, "2d", 2)) c = PIXL_CRF_2D;
-    else if (!strncmp(s, "0d", 2)) c = PIXL_CRF_POTTS;
-    else if (!strncmp(s, "na", 2)) c = PIXL_CRF_NA;
-    else return pixl_set_error(PIXL_ERR_ARG, "crf '%s': pairwise type at '%s' is not 4d, 2d, 0d or na", spec, s);
+    static const char *const types[] = {"4d", "2d", "0d", "na"};
+    int type = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strncmp(s, types[i], 2)) type = i;
+    if (type < 0)
+        return pixl_set_error(PIXL_ERR_ARG, "crf '%s': pairwise type at '%s' is not 4d, 2d, 0d or na", spec, s);
     s += 2;
     int spatial = 0;
     if (*s == 's') spatial = 1, s++;
@@ -52,39 +53,49 @@ static int parse_term(const char *spec, const char *s, const char **end, pixl_cr
         return pixl_set_error(PIXL_ERR_ARG,
                          "crf '%s': pairwise term needs kernel (1 digit), dilation (1+ digits), blur (1 digit): '%.*s'",
                          spec, (int)(s - d0), d0);
-    int k = d0[0] - '0', b = s[-1] - '0', dil = 0;
-    for (const char *q = d0 + 1; q < s - 1; q++) dil = dil * 10 + (*q - '0');
+    size_t o = strlen(list);
+    snprintf(list + o, len - o, "%s%s:%c:%.*s:%c%s", o ? "," : "", types[type], d0[0], (int)(s - d0 - 2), d0 + 1,
+             s[-1], spatial ? ":s" : "");
     *end = s;
-    if (pixl_crf_add_term(o, k, dil, b, c, spatial, 1.0f)) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", pixl_last_error());
-        return pixl_set_error(PIXL_ERR_ARG, "crf '%s': %s", spec, why);
-    }
     return PIXL_OK;
 }
 
+/* The compact grammar is split into pixl_crf_set's keys (steps, loose,
+ * terms), so both spellings fill the struct through the same checks. */
 int pixl_crf_parse(const char *spec, pixl_crf_opts *o)
 {
     if (!spec || !o) return pixl_set_error(PIXL_ERR_ARG, "crf: no spec");
-    *o = pixl_crf_defaults();
+    pixl_crf_opts t = pixl_crf_defaults();
     const char *s = spec;
     if (!strncmp(s, "crfv7", 5)) s += 5; /* pacnet accepts both names for the same CRF */
     else if (!strncmp(s, "crf", 3)) s += 3;
     else return pixl_set_error(PIXL_ERR_ARG, "crf '%s': must start with 'crf'", spec);
     if (*s == 'i') {
-        char *e;
+        char *e, buf[32];
         long n = strtol(s + 1, &e, 10);
         if (e == s + 1 || n < 1 || n > 100)
             return pixl_set_error(PIXL_ERR_ARG, "crf '%s': 'i' must be followed by a step count 1..100", spec);
-        o->num_steps = (int)n;
+        snprintf(buf, sizeof buf, "%ld", n);
+        if (pixl_crf_set(&t, "steps", buf)) return pixl_last_status();
         s = e;
-        if (*s == 'l') o->loose = 1, s++;
+        if (*s == 'l') {
+            if (pixl_crf_set(&t, "loose", "true")) return pixl_last_status();
+            s++;
+        }
     }
-    if (!*s) return pixl_crf_add_term(o, 5, 16, 1, PIXL_CRF_4D, 0, 1.0f); /* pacnet's default p4d5161 */
+    char terms[512] = "";
+    if (!*s) snprintf(terms, sizeof terms, "4d:5:16:1"); /* pacnet's default p4d5161 */
     while (*s) {
         if (*s != 'p') return pixl_set_error(PIXL_ERR_ARG, "crf '%s': expected 'p' at '%s'", spec, s);
-        if (parse_term(spec, s + 1, &s, o)) return pixl_last_status();
+        if (strlen(terms) + 32 >= sizeof terms) return pixl_set_error(PIXL_ERR_ARG, "crf '%s': too many terms", spec);
+        if (term_text(spec, s + 1, &s, terms, sizeof terms)) return pixl_last_status();
     }
+    if (pixl_crf_set(&t, "terms", terms)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", pixl_last_error());
+        return pixl_set_error(PIXL_ERR_ARG, "crf '%s': %s", spec, why);
+    }
+    *o = t;
     return PIXL_OK;
 }
 

@@ -1360,40 +1360,34 @@ pixl_tensor *pixl_pacpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *kernel, 
 
 /* ------------------------------------------------------------- parsing */
 
+/* "inv_{alpha}_{lambda}[_asym][_fixed]" is split into pixl_pac_set's keys
+ * (kernel_type, inv_alpha, inv_lambda, asym, fixed): one set of checks. */
 int pixl_pac_parse_kernel_type(const char *s, pixl_pac_opts *o)
 {
     if (!s || !o) return pixl_set_error(PIXL_ERR_ARG, "pac kernel_type: NULL argument");
-    if (!strcmp(s, "gaussian")) {
-        o->kernel_type = PIXL_PAC_GAUSSIAN;
-        o->asym = o->fixed = 0;
-        return PIXL_OK;
-    }
-    if (strncmp(s, "inv_", 4)) goto bad;
-    {
+    pixl_pac_opts t = *o;
+    int rc = pixl_pac_set(&t, "asym", "false") || pixl_pac_set(&t, "fixed", "false");
+    if (!rc && !strcmp(s, "gaussian")) {
+        rc = pixl_pac_set(&t, "kernel_type", "gaussian");
+    } else if (!rc && !strncmp(s, "inv_", 4)) {
         char buf[128];
         snprintf(buf, sizeof buf, "%s", s + 4);
-        char *tok[4] = {0};
+        char *tok[4] = {0}, *save = NULL;
         int nt = 0;
-        for (char *q = strtok(buf, "_"); q && nt < 4; q = strtok(NULL, "_")) tok[nt++] = q;
-        if (nt < 2) goto bad;
-        char *e1, *e2;
-        double a = strtod(tok[0], &e1), l = strtod(tok[1], &e2);
-        if (*e1 || *e2 || e1 == tok[0] || e2 == tok[1]) goto bad;
-        int asym = 0, fixed = 0;
-        for (int i = 2; i < nt; i++) {
-            if (!strcmp(tok[i], "asym") && !asym) asym = 1;
-            else if (!strcmp(tok[i], "fixed") && !fixed) fixed = 1;
-            else goto bad;
+        for (char *q = strtok_r(buf, "_", &save); q && nt < 4; q = strtok_r(NULL, "_", &save)) tok[nt++] = q;
+        rc = nt < 2 || pixl_pac_set(&t, "kernel_type", "inv") || pixl_pac_set(&t, "inv_alpha", tok[0]) ||
+             pixl_pac_set(&t, "inv_lambda", tok[1]);
+        for (int i = 2; i < nt && !rc; i++) {
+            int dup = (!strcmp(tok[i], "asym") && t.asym) || (!strcmp(tok[i], "fixed") && t.fixed);
+            rc = dup || (strcmp(tok[i], "asym") && strcmp(tok[i], "fixed")) || pixl_pac_set(&t, tok[i], "true");
         }
-        o->kernel_type = PIXL_PAC_INV;
-        o->inv_alpha = (float)a;
-        o->inv_lambda = (float)l;
-        o->asym = asym;
-        o->fixed = fixed;
-        return PIXL_OK;
+    } else {
+        rc = 1;
     }
-bad:
-    return pixl_set_error(PIXL_ERR_ARG, "pac kernel_type '%s': expected 'gaussian' or 'inv_{alpha}_{lambda}[_asym][_fixed]'", s);
+    if (rc)
+        return pixl_set_error(PIXL_ERR_ARG, "pac kernel_type '%s': expected 'gaussian' or 'inv_{alpha}_{lambda}[_asym][_fixed]'", s);
+    *o = t;
+    return PIXL_OK;
 }
 
 int pixl_pac_parse_smooth(const char *s, pixl_pac_opts *o)

@@ -19,115 +19,6 @@
 #include "models/models_impl.h"
 #include "pixelnet_impl.h"
 
-/* ----------------------------------------------------------------- spec */
-static const char *const known_keys = "taps, mlp, dropout, hc_dropout, bn, align, chunk";
-
-static int parse_float(const char *v, float lo, float hi, float *out)
-{
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || *end || !(d >= lo && d <= hi)) return -1;
-    *out = (float)d;
-    return 0;
-}
-
-static int parse_int(const char *v, long lo, long hi, int *out)
-{
-    char *end;
-    long d = strtol(v, &end, 10);
-    if (end == v || *end || d < lo || d > hi) return -1;
-    *out = (int)d;
-    return 0;
-}
-
-int pixl_pn_parse(const char *variant, pixl_pn_spec *s, char *err, size_t errlen)
-{
-    memset(s, 0, sizeof *s);
-    s->n_mlp = 2;
-    s->mlp[0] = s->mlp[1] = 512;
-    s->dropout = 0.5f;
-    s->bn = 1;
-    s->chunk = 16384;
-    if (!variant || !variant[0]) return 0;
-    char buf[1024];
-    if (strlen(variant) >= sizeof buf) {
-        snprintf(err, errlen, "pixelnet: variant string longer than %zu characters", sizeof buf - 1);
-        return -1;
-    }
-    snprintf(buf, sizeof buf, "%s", variant);
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ";", &save); kv; kv = strtok_r(NULL, ";", &save)) {
-        while (*kv == ' ') kv++;
-        if (!*kv) continue;
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            snprintf(err, errlen, "pixelnet: variant entry '%s' is not key=value (keys: %s)", kv, known_keys);
-            return -1;
-        }
-        *eq = 0;
-        const char *k = kv, *v = eq + 1;
-        int bad = 0;
-        if (!strcmp(k, "taps") || !strcmp(k, "mlp")) {
-            int is_taps = k[0] == 't', n = 0, cap = is_taps ? PIXL_HYPERCOLUMN_MAX_MAPS : PIXL_PN_MAX_MLP;
-            char list[512], *s2 = NULL;
-            snprintf(list, sizeof list, "%s", v);
-            for (char *it = strtok_r(list, ",", &s2); it && !bad; it = strtok_r(NULL, ",", &s2)) {
-                while (*it == ' ') it++;
-                if (!*it) continue;
-                if (n >= cap) {
-                    snprintf(err, errlen, "pixelnet: %s has more than %d entries", k, cap);
-                    return -1;
-                }
-                if (is_taps) {
-                    if (strlen(it) >= sizeof s->taps[0]) bad = 1;
-                    else snprintf(s->taps[n++], sizeof s->taps[0], "%s", it);
-                } else if (parse_int(it, 1, 1 << 20, &s->mlp[n++])) bad = 1;
-            }
-            if (is_taps) s->n_taps = n;
-            else s->n_mlp = n;
-        } else if (!strcmp(k, "dropout")) bad = parse_float(v, 0, 0.99f, &s->dropout);
-        else if (!strcmp(k, "hc_dropout")) bad = parse_float(v, 0, 0.99f, &s->hc_dropout);
-        else if (!strcmp(k, "bn")) bad = parse_int(v, 0, 1, &s->bn);
-        else if (!strcmp(k, "chunk")) bad = parse_int(v, 1, 1 << 26, &s->chunk);
-        else if (!strcmp(k, "align")) {
-            if (!strcmp(v, "center")) s->align_corner = 0;
-            else if (!strcmp(v, "corner")) s->align_corner = 1;
-            else bad = 1;
-        } else {
-            snprintf(err, errlen, "pixelnet: unknown variant key '%s' (keys: %s)", k, known_keys);
-            return -1;
-        }
-        if (bad) {
-            snprintf(err, errlen, "pixelnet: invalid value '%s' for variant key '%s'", v, k);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int pixl_pn_variant_from_config(const pixl_train_config *cfg, char *buf, size_t len)
-{
-    const char *v = pixl_config_model_option(cfg, "variant");
-    if (v) return snprintf(buf, len, "%s", v) < (int)len ? 0 : -1;
-    static const char *const keys[] = {"taps", "mlp", "dropout", "hc_dropout", "bn", "align", "chunk"};
-    size_t o = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        const char *val = pixl_config_model_option(cfg, keys[i]);
-        if (!val) continue;
-        char tmp[PIXL_CFG_OPTION_LEN];
-        size_t t = 0;
-        for (const char *c = val; *c && t + 1 < sizeof tmp; c++) /* "[512, 512]" -> "512,512" */
-            if (*c != '[' && *c != ']' && *c != ' ' && *c != '"' && *c != '\'') tmp[t++] = *c;
-        tmp[t] = 0;
-        if (!strcmp(keys[i], "bn")) snprintf(tmp, sizeof tmp, "%d", !strcmp(val, "true") || !strcmp(val, "1"));
-        int w = snprintf(buf + o, len - o, "%s%s=%s", o ? ";" : "", keys[i], tmp);
-        if (w < 0 || (size_t)w >= len - o) return -1;
-        o += (size_t)w;
-    }
-    return 0;
-}
-
 /* ----------------------------------------------------------------- trunk */
 /* pixelnet_tiny: conv3x3(16w)-ReLU | pool | conv3x3(32w)-ReLU | pool |
  * conv3x3(64w)-ReLU, VGG's features.N numbering; taps after each ReLU. */
@@ -158,7 +49,7 @@ static pixl_tensor *tiny_trunk(pixl_ctx *c, pixl_tensor *x, float width, pixl_ba
 }
 
 /* trunk + chosen taps (+ BN side branch): maps, strides, offsets; returns the count or -1 */
-static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, const pixl_pn_spec *s,
+static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, const pixl_pn_head_opts *s,
                       pixl_tensor **maps, float *stride, float *offset)
 {
     pixl_backbone_taps taps;
@@ -193,7 +84,7 @@ static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, c
         }
     }
     for (int i = 0; i < n; i++) {
-        offset[i] = s->align_corner ? 0.0f : 0.5f * (stride[i] - 1);
+        offset[i] = s->align == PIXL_PN_ALIGN_CORNER ? 0.0f : 0.5f * (stride[i] - 1);
         if (s->bn) {
             int64_t cs[1] = {maps[i]->shape[1]}, one[1] = {1};
             pixl_init_spec zero = {PIXL_INIT_ZEROS, 0, 0}, ones = {PIXL_INIT_ONES, 0, 0};
@@ -215,7 +106,7 @@ static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, c
 }
 
 /* the head's parameters (created in order), and the Sequential index of each Linear */
-static int head_params(pixl_ctx *ctx, const pixl_pn_spec *s, int64_t D, int K, pixl_tensor **W, pixl_tensor **B,
+static int head_params(pixl_ctx *ctx, const pixl_pn_head_opts *s, int64_t D, int K, pixl_tensor **W, pixl_tensor **B,
                        int *seq)
 {
     int j = s->hc_dropout > 0 ? 1 : 0, L = s->n_mlp + 1;
@@ -243,11 +134,15 @@ static int head_params(pixl_ctx *ctx, const pixl_pn_spec *s, int64_t D, int K, p
     return L;
 }
 
-static int spec_of(pixl_ctx *ctx, const pixl_model_opts *o, pixl_pn_spec *s)
+/* the typed head when given, else the variant string parsed into one */
+static int spec_of(pixl_ctx *ctx, const pixl_model_opts *o, pixl_pn_head_opts *s)
 {
-    char err[256];
-    if (pixl_pn_parse(o->variant, s, err, sizeof err)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s", err);
+    if (o->head) {
+        *s = *o->head;
+        return 0;
+    }
+    if (pixl_pn_head_parse(o->variant, s)) {
+        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s", pixl_last_error());
         return -1;
     }
     return 0;
@@ -265,7 +160,7 @@ pixl_tensor *pixl_pixelnet_sampled(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *p
     if (!ctx || !x || !pixels) return NULL;
     pixl_model_opts o = oin ? *oin : (pixl_model_opts){0};
     if (o.n_classes <= 0) o.n_classes = 11;
-    pixl_pn_spec s;
+    pixl_pn_head_opts s;
     if (spec_of(ctx, &o, &s)) return NULL;
     pixl_tensor *maps[PIXL_HYPERCOLUMN_MAX_MAPS];
     float stride[PIXL_HYPERCOLUMN_MAX_MAPS], offset[PIXL_HYPERCOLUMN_MAX_MAPS];
@@ -296,7 +191,7 @@ pixl_tensor *pixl_model_pixelnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model
                       "sampled pixels (pixl_pixelnet_sampled, training.sampling in pixl train)");
         return NULL;
     }
-    pixl_pn_spec s;
+    pixl_pn_head_opts s;
     if (spec_of(ctx, o, &s)) return NULL;
     pixl_tensor *maps[PIXL_HYPERCOLUMN_MAX_MAPS];
     float stride[PIXL_HYPERCOLUMN_MAX_MAPS], offset[PIXL_HYPERCOLUMN_MAX_MAPS];

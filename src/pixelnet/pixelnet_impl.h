@@ -4,28 +4,6 @@
 
 #include "pixl_impl.h"
 
-#define PIXL_PN_MAX_MLP 6
-
-/* A parsed PixelNet variant string (pixl.h, pixl_pixelnet_sampled). */
-typedef struct pixl_pn_spec {
-    int n_taps;                          /* 0 = the backbone's default taps */
-    char taps[PIXL_HYPERCOLUMN_MAX_MAPS][32];
-    int n_mlp;
-    int mlp[PIXL_PN_MAX_MLP];            /* hidden widths */
-    float dropout, hc_dropout;
-    int bn;                              /* BatchNorm side branch on the taps */
-    int align_corner;                    /* offsets 0 instead of (stride-1)/2 */
-    int chunk;                           /* dense inference chunk (pixels) */
-} pixl_pn_spec;
-
-/* Parse `variant` (NULL or "" = defaults). Returns 0, or -1 with the reason in err. */
-int pixl_pn_parse(const char *variant, pixl_pn_spec *s, char *err, size_t errlen);
-
-/* Variant string of a config: model.options.variant when given, else the
- * PixelNet keys (taps, mlp, dropout, hc_dropout, bn, align, chunk) found in
- * model.options, joined as "key=value;...". Returns 0 or -1 (too long). */
-int pixl_pn_variant_from_config(const pixl_train_config *cfg, char *buf, size_t len);
-
 /* The zoo entry: dense logits (N, K, H, W), inference graphs only. */
 pixl_tensor *pixl_model_pixelnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 

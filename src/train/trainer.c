@@ -210,24 +210,14 @@ static int make_model(pixl_trainer *t, pixl_model_opts *mo)
 {
     const pixl_train_config *cfg = &t->cfg;
     const pixl__task *task = t->task;
-    char pn_variant[1024];
-    *mo = (pixl_model_opts){.n_classes = task->n_outputs};
-    const char *wopt = pixl_config_model_option(cfg, "width"), *vopt = pixl_config_model_option(cfg, "variant");
-    if (wopt) mo->width = strtof(wopt, NULL);
-    mo->variant = vopt;
-    if (t->sampled) { /* model.options taps, mlp ... -> variant */
-        if (pixl_pn_variant_from_config(cfg, pn_variant, sizeof pn_variant))
-            return pixl_set_error(PIXL_ERR_ARG, "model.options of pixelnet: too long for a variant string");
-        mo->variant = pn_variant;
-    }
-    mo->backbone = pixl_config_model_option(cfg, "backbone");
-    const char *osopt = pixl_config_model_option(cfg, "output_stride");
-    if (osopt) mo->output_stride = atoi(osopt);
+    const char *pretrained = NULL;
+    /* width, variant, backbone, output_stride, aux and the PixelNet head of model.options */
+    int rc = pixl_config_model_opts(cfg, mo, &pretrained);
+    if (rc) return rc;
+    mo->n_classes = task->n_outputs;
     t->model = pixl_model_create(cfg->model.arch, mo, (uint64_t)cfg->training.seed);
     if (!t->model) return pixl_last_status();
-    mo->variant = pixl_model_options(t->model)->variant; /* pn_variant dies here; the model keeps its copy */
-    const char *pretrained = pixl_config_model_option(cfg, "pretrained");
-    if (pretrained && pretrained[0]) { /* e.g. ImageNet weights from tools/convert_pth.py --prefix backbone. */
+    if (pretrained) { /* e.g. ImageNet weights from tools/convert_pth.py --prefix backbone. */
         int n = pixl_checkpoint_load_subset(pixl_model_params(t->model), pretrained);
         if (n < 0) return n;
         pixl__log(&t->lg, "initialised %d tensors from %s\n", n, pretrained);
@@ -238,7 +228,7 @@ static int make_model(pixl_trainer *t, pixl_model_opts *mo)
     if (!names) return PIXL_ERR_NOMEM;
     for (int k = 0; k < K; k++)
         names[k] = task->output_names ? task->output_names[k] : pixl_dataset_class_name(t->train, k);
-    int rc = pixl_model_set_classes(t->model, names, task->colours ? task->colours : pixl_dataset_colours(t->train));
+    rc = pixl_model_set_classes(t->model, names, task->colours ? task->colours : pixl_dataset_colours(t->train));
     free(names);
     if (rc) return rc;
     if (cfg->data.img_rows > 0 && cfg->data.img_cols > 0)
@@ -267,9 +257,7 @@ static int build_graph(pixl_trainer *t, const pixl_model_opts *mo)
     int64_t xs[4] = {t->B, 3, t->TH, t->TW}, ys[3] = {t->B, t->TH, t->TW};
     t->x = pixl_input(t->ctx, "images", PIXL_F32, 4, xs);
     t->y = pixl_input(t->ctx, "labels", PIXL_I32, 3, ys);
-    pixl_model_opts tmo = *mo;
-    const char *auxopt = pixl_config_model_option(cfg, "aux");
-    tmo.aux = !auxopt || strcmp(auxopt, "false") != 0; /* auxiliary heads on unless options.aux: false */
+    pixl_model_opts tmo = *mo; /* tmo.aux: model.options.aux (auxiliary heads on by default) */
     if (t->sampled) {
         pixl_tensor *lg = pixl_pn_train_graph(t->ctx, cfg, &tmo, t->x, task->sampler_classes, task->ignore_label,
                                               &t->pn);
