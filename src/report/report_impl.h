@@ -4,7 +4,8 @@
  * pixl__report, writes the page frame (head, styles, title, the folded
  * config.yaml, footer) and lets the run's task write everything between
  * the title and the config through ONE dispatch function,
- * pixl__report_task_section() (report_task.c). A task section (report_seg.c,
+ * pixl__report_task_section() (report_task.c), which calls the report_section
+ * of the run's task (src/tasks/). A task section (report_seg.c,
  * report_edges.c, report_normals.c) picks the best validation record, then
  * composes its part from the shared pieces declared here: the summary
  * cards and Run table (report_html.c), the curves over time from metric
@@ -15,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "pixl_impl.h"
+#include "tasks/task.h"
 
 #define PIXL__REPORT_DEFAULT_SAMPLES 4
 #define PIXL__REPORT_SAMPLE_MAX_W 320 /* wider sample images are shown downscaled */
@@ -67,10 +69,8 @@ typedef struct pixl__report {
 
 /* the one place that knows which task writes the page (report_task.c) */
 int pixl__report_task_section(pixl__report *R, FILE *o);
-/* the task sections: 0, or -1 after printing nothing useful (out of memory; error set) */
-int pixl__report_section_seg(pixl__report *R, FILE *o);
-int pixl__report_section_edges(pixl__report *R, FILE *o);
-int pixl__report_section_normals(pixl__report *R, FILE *o);
+/* the task sections (report_seg.c, report_edges.c, report_normals.c) are
+ * declared in tasks/task.h: each task's table points at its own */
 
 /* ---------------------------------------------- log reading (report_log.c) */
 /* 0, or a status with an error naming the file and line */

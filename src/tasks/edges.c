@@ -114,5 +114,6 @@ const pixl__task_def pixl__task_edges = {
     .prepare = edge_prepare,
     .validate = edge_validate,
     .format_score = edge_format,
+    .report_section = pixl__report_section_edges,
     .free = edge_free,
 };

@@ -95,4 +95,5 @@ const pixl__task_def pixl__task_normals = {
     .prepare = normal_prepare,
     .validate = normal_validate,
     .format_score = normal_format,
+    .report_section = pixl__report_section_normals,
 };

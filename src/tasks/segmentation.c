@@ -83,5 +83,6 @@ const pixl__task_def pixl__task_segmentation = {
     .loss = seg_loss,
     .validate = seg_validate,
     .format_score = seg_format,
+    .report_section = pixl__report_section_seg,
     .free = seg_free,
 };

@@ -102,6 +102,12 @@ const pixl__task_def *pixl__task_find(pixl_task dataset_task);
 /* name of a training.loss.name value */
 const char *pixl__loss_name(int loss);
 
+/* The report sections of the tasks here (src/report/report_<task>.c):
+ * 0, or -1 after printing nothing useful (out of memory; error set). */
+int pixl__report_section_seg(pixl__report *R, FILE *o);
+int pixl__report_section_edges(pixl__report *R, FILE *o);
+int pixl__report_section_normals(pixl__report *R, FILE *o);
+
 /* Class weights of the config (training.loss.class_weights) for K classes
  * over the training labels, into w[K] (shared by the tasks with labels). */
 int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, int K, float *w);
