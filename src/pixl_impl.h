@@ -4,7 +4,7 @@
  * An op is one `pixl_op_def` (name, forward, backward, optional sizes of
  * saved/scratch memory) defined at the bottom of the file of its family,
  * next to its kernels. A public builder (pixl_conv2d() ...) validates the
- * inputs, computes the output shape and calls pixl_node_new() with a typed
+ * inputs, computes the output shape and calls pixl__node_new() with a typed
  * parameter struct that is copied into the node. The graph code is generic:
  * pixl_forward() calls def->fwd(node) in creation order and pixl_backward()
  * calls def->bwd(node) in reverse order.
@@ -64,7 +64,7 @@ struct pixl_tensor {
     int id;                 /* position in ctx->nodes */
     int param_index;        /* PARAM leaves: index into ctx->P */
     char name[PIXL_NAME_LEN];
-    char desc[PIXL_NAME_LEN + 128]; /* pixl_tshape's text */
+    char desc[PIXL_NAME_LEN + 128]; /* pixl__tshape's text */
     pixl_ctx *ctx;
     void *data;
     float *grad;
@@ -127,22 +127,22 @@ int pixl__ctx_threads(const pixl_ctx *ctx);
 
 /* ------------------------------------------------------------- errors */
 /* record a build error in ctx (first one wins) and in the thread-local slot */
-void pixl_ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void pixl__ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* nn layers: find or create the parameter "layer.leaf" (or "leaf" when layer
  * is "") and return its leaf in ctx; *data_if_new (optional) is set to its
  * storage when it was created now (the caller may fill it), else NULL. */
-pixl_tensor *pixl_nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
+pixl_tensor *pixl__nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
                            int ndim, const int64_t *shape, pixl_init_spec init, float **data_if_new);
 
 /* binary targets of a label map for the class-balanced sigmoid loss:
  * target 1 where label > 0, mask 0 where label is `ignore` or negative */
-void pixl_labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask);
+void pixl__labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask);
 
 /* -------------------------------------------------------------- nodes */
 /* New op node. params (psize bytes) is copied. Returns NULL (ctx error set)
  * on failure. NEEDS_GRAD is set when any src needs grad and def->bwd. */
-pixl_tensor *pixl_node_new(pixl_ctx *ctx, const pixl_op_def *def, pixl_dtype dtype, int ndim, const int64_t *shape,
+pixl_tensor *pixl__node_new(pixl_ctx *ctx, const pixl_op_def *def, pixl_dtype dtype, int ndim, const int64_t *shape,
                            pixl_tensor *const *src, int n_src, const void *params, size_t psize);
 /* typed access to the node's params */
 #define PIXL_PARAMS(n, type) ((type *)(void *)(n)->params)
@@ -152,54 +152,54 @@ pixl_tensor *pixl_node_new(pixl_ctx *ctx, const pixl_op_def *def, pixl_dtype dty
  * H*W: one draw per (n, c) plane. */
 typedef struct { float p; int64_t inner; } pixl_dropout_params;
 /* checks for builders: any NULL input -> return NULL silently */
-bool pixl_any_null(int n, ...);
-bool pixl_same_shape(const pixl_tensor *a, const pixl_tensor *b);
+bool pixl__any_null(int n, ...);
+bool pixl__same_shape(const pixl_tensor *a, const pixl_tensor *b);
 /* "x [2, 3, 9, 11]": name and shape, in storage of the tensor (valid until
  * the next call for the same tensor or the ctx is freed) */
-const char *pixl_tshape(const pixl_tensor *t);
+const char *pixl__tshape(const pixl_tensor *t);
 /* hand p (malloc'ed) to ctx, which frees it with the ctx; NULL (p freed)
  * when the list cannot grow or p is NULL */
 void *pixl__ctx_own(pixl_ctx *ctx, void *p);
-int64_t pixl_numel_of(int ndim, const int64_t *shape);
+int64_t pixl__numel_of(int ndim, const int64_t *shape);
 static inline float *pixl_f32(const pixl_tensor *t) { return (float *)t->data; }
 
 /* -------------------------------------------------------------- params */
 /* data pointer of entry i (valid until more entries are added) */
-void *pixl_params_entry_data(pixl_params *P, int i);
-float *pixl_params_entry_grad(pixl_params *P, int i);
+void *pixl__params_entry_data(pixl_params *P, int i);
+float *pixl__params_entry_grad(pixl_params *P, int i);
 /* random stream of the initialisers */
-uint64_t *pixl_params_rng(pixl_params *P);
+uint64_t *pixl__params_rng(pixl_params *P);
 
 /* ----------------------------------------------------------------- rng */
 /* Counter-based: value depends only on (key, counter): thread-independent. */
-uint64_t pixl_hash64(uint64_t key, uint64_t counter);
+uint64_t pixl__hash64(uint64_t key, uint64_t counter);
 static inline float pixl_uniform01(uint64_t key, uint64_t counter)
 {
-    return (float)(pixl_hash64(key, counter) >> 40) * (1.0f / 16777216.0f);
+    return (float)(pixl__hash64(key, counter) >> 40) * (1.0f / 16777216.0f);
 }
 /* a sequential generator for initialisation */
-uint64_t pixl_rng_next(uint64_t *state);
-double pixl_rng_uniform(uint64_t *state);  /* [0,1) */
-double pixl_rng_normal(uint64_t *state);
+uint64_t pixl__rng_next(uint64_t *state);
+double pixl__rng_uniform(uint64_t *state);  /* [0,1) */
+double pixl__rng_normal(uint64_t *state);
 /* key for the random stream of node n in the current forward step */
-uint64_t pixl_node_rng_key(const pixl_tensor *n);
+uint64_t pixl__node_rng_key(const pixl_tensor *n);
 
 /* --------------------------------------------------------- gemm (BLAS) */
 /* C(MxN) = alpha * op(A) op(B) + beta * C, row-major. trans = 0/1. */
-void pixl_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+void pixl__gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                    const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 /* reference triple loop (double accumulation), for tests */
-void pixl_gemm_f32_naive(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+void pixl__gemm_f32_naive(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                          int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* -------------------------------------------------------------- memory */
-void *pixl_malloc(size_t n);       /* NULL + error on failure / overflow */
-void *pixl_calloc(size_t n, size_t size);
-void pixl_free(void *p);
+void *pixl__malloc(size_t n);       /* NULL + error on failure / overflow */
+void *pixl__calloc(size_t n, size_t size);
+void pixl__free(void *p);
 /* fault injection for tests: fail the k-th allocation from now (0 = off) */
-void pixl_fail_alloc_after(long k);
-bool pixl_mul_overflows(size_t a, size_t b, size_t *out);
-char *pixl__strdup(const char *s); /* pixl_malloc'd copy */
+void pixl__fail_alloc_after(long k);
+bool pixl__mul_overflows(size_t a, size_t b, size_t *out);
+char *pixl__strdup(const char *s); /* pixl__malloc'd copy */
 
 /* ------------------------------------------ typed key/value options (core/opts.c) */
 /* One table per options struct: each field's key, type, place and doc. The

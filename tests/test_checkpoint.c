@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pixl_impl.h" /* pixl_fail_alloc_after */
+#include "pixl_impl.h" /* pixl__fail_alloc_after */
 #include "test.h"
 
 /* conv + batch norm + an int32 buffer, named as PyTorch would */
@@ -411,9 +411,9 @@ PIXL_TEST(checkpoint_failed_save_keeps_old_file)
     /* allocation failures at every point of the save until one succeeds */
     int failures = 0;
     for (long k = 1; k < 200; k++) {
-        pixl_fail_alloc_after(k);
+        pixl__fail_alloc_after(k);
         int rc = pixl_checkpoint_save(P, path, 1, (const char *const[]){"epoch"}, (const char *const[]){"2"});
-        pixl_fail_alloc_after(0);
+        pixl__fail_alloc_after(0);
         if (rc == PIXL_OK) break;
         failures++;
         unsigned char *now = read_all(path, &n1);

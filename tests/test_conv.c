@@ -82,11 +82,11 @@ static void fast_vs_naive(const cv *c, unsigned long long seed)
     float *rdw = malloc(sizeof(float) * (size_t)nw), *rdb = malloc(sizeof(float) * (size_t)c->OC);
     const float *xv = pixl_tensor_data(x), *wv = pixl_tensor_data(w), *bv = b ? pixl_tensor_data(b) : NULL;
     if (c->transposed) {
-        pixl_conv_transpose2d_naive(&s, xv, wv, bv, ry);
-        pixl_conv_transpose2d_bwd_naive(&s, xv, wv, dy, rdx, rdw, rdb);
+        pixl__conv_transpose2d_naive(&s, xv, wv, bv, ry);
+        pixl__conv_transpose2d_bwd_naive(&s, xv, wv, dy, rdx, rdw, rdb);
     } else {
-        pixl_conv2d_naive(&s, xv, wv, bv, ry);
-        pixl_conv2d_bwd_naive(&s, xv, wv, dy, rdx, rdw, rdb);
+        pixl__conv2d_naive(&s, xv, wv, bv, ry);
+        pixl__conv2d_bwd_naive(&s, xv, wv, dy, rdx, rdw, rdb);
     }
     char what[300];
     snprintf(what, sizeof what, "%s y", desc);

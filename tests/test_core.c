@@ -33,13 +33,13 @@ static const pixl_op_def axpy_def = {.name = "axpy", .fwd = axpy_fwd, .bwd = axp
 static pixl_tensor *axpy(pixl_ctx *c, pixl_tensor *x, pixl_tensor *z, float a, float b)
 {
     if (!x) return NULL;
-    if (z && !pixl_same_shape(x, z)) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "axpy: %s and %s differ", pixl_tshape(x), pixl_tshape(z));
+    if (z && !pixl__same_shape(x, z)) {
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "axpy: %s and %s differ", pixl__tshape(x), pixl__tshape(z));
         return NULL;
     }
     pixl_tensor *src[2] = {x, z};
     axpy_params p = {a, b};
-    return pixl_node_new(c, &axpy_def, PIXL_F32, x->ndim, x->shape, src, z ? 2 : 1, &p, sizeof p);
+    return pixl__node_new(c, &axpy_def, PIXL_F32, x->ndim, x->shape, src, z ? 2 : 1, &p, sizeof p);
 }
 
 /* y = sum(w * x) over all elements, w a parameter of x's shape -> [1] */
@@ -66,7 +66,7 @@ static pixl_tensor *dot(pixl_ctx *c, pixl_tensor *x, pixl_tensor *w)
     if (!x || !w) return NULL;
     pixl_tensor *src[2] = {x, w};
     int64_t one = 1;
-    return pixl_node_new(c, &dot_def, PIXL_F32, 1, &one, src, 2, NULL, 0);
+    return pixl__node_new(c, &dot_def, PIXL_F32, 1, &one, src, 2, NULL, 0);
 }
 
 PIXL_TEST(core_eval_planner_reuses_memory)
@@ -173,11 +173,11 @@ PIXL_TEST(core_plan_survives_alloc_failure)
         pixl_ctx *c = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
         if (!c) continue;
         int64_t s[1] = {100};
-        pixl_fail_alloc_after(k);
+        pixl__fail_alloc_after(k);
         pixl_tensor *x = pixl_input(c, "x", PIXL_F32, 1, s);
         pixl_tensor *y = axpy(c, x, NULL, 2, 0);
         int rc = pixl_ctx_plan(c);
-        pixl_fail_alloc_after(0);
+        pixl__fail_alloc_after(0);
         CHECK(rc != 0 || (x && y)); /* either a clean error or a usable graph */
         pixl_ctx_free(c);
     }

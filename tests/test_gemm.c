@@ -1,4 +1,4 @@
-/* test_gemm.c — pixl_gemm_f32 (CBLAS, split over pixl's threads) against
+/* test_gemm.c — pixl__gemm_f32 (CBLAS, split over pixl's threads) against
  * the naive reference, every transpose combination, odd shapes, strided
  * leading dimensions, beta 0 and 1, and the same bits on 1 and 2 threads. */
 #include <stdlib.h>
@@ -19,11 +19,11 @@ static void one_case(int ta, int tb, int64_t M, int64_t N, int64_t K, float beta
     pixl_test_fill_uniform(C0, (long)nc, -1, 1, seed + 2);
     memcpy(C1, C0, sizeof(float) * (size_t)nc);
     memcpy(C2, C0, sizeof(float) * (size_t)nc);
-    pixl_gemm_f32_naive(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C0, ldc);
+    pixl__gemm_f32_naive(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C0, ldc);
     pixl_set_num_threads(1);
-    pixl_gemm_f32(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C1, ldc);
+    pixl__gemm_f32(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C1, ldc);
     pixl_set_num_threads(2);
-    pixl_gemm_f32(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C2, ldc);
+    pixl__gemm_f32(ta, tb, M, N, K, 0.75f, A, lda, B, ldb, beta, C2, ldc);
     char what[96];
     snprintf(what, sizeof what, "gemm ta=%d tb=%d %lldx%lldx%lld beta=%g", ta, tb, (long long)M, (long long)N,
              (long long)K, beta);
@@ -52,8 +52,8 @@ PIXL_TEST(gemm_matches_naive_all_transposes)
 PIXL_TEST(gemm_k_zero_scales_c)
 {
     float C[4] = {1, 2, 3, 4}, A[1] = {0}, B[1] = {0};
-    pixl_gemm_f32(0, 0, 2, 2, 0, 1.0f, A, 1, B, 2, 0.5f, C, 2);
+    pixl__gemm_f32(0, 0, 2, 2, 0, 1.0f, A, 1, B, 2, 0.5f, C, 2);
     CHECK(C[0] == 0.5f && C[3] == 2.0f);
-    pixl_gemm_f32(0, 0, 2, 2, 0, 1.0f, A, 1, B, 2, 0.0f, C, 2);
+    pixl__gemm_f32(0, 0, 2, 2, 0, 1.0f, A, 1, B, 2, 0.0f, C, 2);
     CHECK(C[0] == 0.0f && C[3] == 0.0f);
 }

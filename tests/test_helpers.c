@@ -174,7 +174,7 @@ static pixl_ctx *threads_graph(int threads, pixl_tensor **out)
     pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
     if (threads) CHECK_OK(pixl_ctx_set_threads(ctx, threads));
     pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 1, (int64_t[]){2});
-    *out = pixl_keep(pixl_node_new(ctx, &seen_threads_def, PIXL_F32, 1, (int64_t[]){2}, &x, 1, NULL, 0));
+    *out = pixl_keep(pixl__node_new(ctx, &seen_threads_def, PIXL_F32, 1, (int64_t[]){2}, &x, 1, NULL, 0));
     CHECK_OK(pixl_ctx_plan(ctx));
     return ctx;
 }

@@ -510,7 +510,7 @@ static void dense_vs_sampled(const char *variant, int chunk_override)
     pixl_ctx *dc = pixl_ctx_new(P, PIXL_MODE_EVAL);
     int64_t xs[4] = {N, 3, H, W};
     pixl_tensor *x = pixl_input(dc, "x", PIXL_F32, 4, xs);
-    pixl_tensor *y = pixl_keep(pixl_model_pixelnet(dc, x, &o));
+    pixl_tensor *y = pixl_keep(pixl__model_pixelnet(dc, x, &o));
     CHECK_MSG(y != NULL, "%s", pixl_ctx_error(dc));
     if (!y) {
         pixl_ctx_free(dc);
@@ -591,13 +591,13 @@ PIXL_TEST(pixelnet_variant_errors)
     pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
     int64_t xs[4] = {1, 3, 8, 8};
     pixl_model_opts o = {.n_classes = 3, .backbone = "pixelnet_tiny", .variant = "taps=features.9"};
-    CHECK(pixl_model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o) == NULL);
+    CHECK(pixl__model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o) == NULL);
     CHECK_MSG(strstr(pixl_ctx_error(ctx), "features.4") != NULL, "%s", pixl_ctx_error(ctx));
     pixl_ctx_free(ctx);
     /* the dense graph refuses training mode */
     ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
     o.variant = NULL;
-    CHECK(pixl_model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o) == NULL);
+    CHECK(pixl__model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o) == NULL);
     CHECK(strstr(pixl_ctx_error(ctx), "inference-only") != NULL);
     pixl_ctx_free(ctx);
     pixl_params_free(P);
@@ -690,7 +690,7 @@ static size_t dense_arena(int H, int W, int chunk)
     pixl_params *P = pixl_params_new();
     pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
     int64_t xs[4] = {1, 3, H, W};
-    pixl_tensor *y = pixl_model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o);
+    pixl_tensor *y = pixl__model_pixelnet(ctx, pixl_input(ctx, "x", PIXL_F32, 4, xs), &o);
     size_t b = y && pixl_ctx_plan(ctx) == PIXL_OK ? pixl_ctx_arena_bytes(ctx) : 0;
     pixl_ctx_free(ctx);
     pixl_params_free(P);
@@ -797,7 +797,7 @@ static void model_parity(const char *file)
     /* dense inference on the same parameters */
     ctx = pixl_ctx_new(Pm, PIXL_MODE_EVAL);
     x = pixl_input(ctx, "x", PIXL_F32, 4, xs);
-    y = pixl_keep(pixl_model_pixelnet(ctx, x, &o));
+    y = pixl_keep(pixl__model_pixelnet(ctx, x, &o));
     CHECK_MSG(y != NULL, "%s: %s", file, pixl_ctx_error(ctx));
     if (y && pixl_ctx_plan(ctx) == PIXL_OK) {
         pixl_st_read_f32(f, kx, pixl_tensor_data(x));

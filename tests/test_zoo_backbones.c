@@ -29,7 +29,7 @@ static void compare(const char *what, pixl_st_file *f, const char *name, pixl_te
     if (i < 0 || !y) return;
     long n = (long)pixl_st_numel(f, i);
     CHECK_MSG(n == pixl_tensor_numel(y), "%s: %s has %ld values, pixl %lld (shape %s)", what, name, n,
-              (long long)pixl_tensor_numel(y), pixl_tshape(y));
+              (long long)pixl_tensor_numel(y), pixl__tshape(y));
     if (n != pixl_tensor_numel(y)) return;
     float *ref = malloc(sizeof(float) * (size_t)n);
     pixl_st_read_f32(f, i, ref);
@@ -154,12 +154,12 @@ PIXL_TEST(zoo_backbone_taps_and_strides)
         pixl_backbone_taps taps;
         pixl_tensor *h = pixl_backbone_build(ctx, cases[i].name, "", x, cases[i].os, &taps);
         CHECK_MSG(h != NULL, "%s: %s", cases[i].name, pixl_ctx_error(ctx));
-        pixl_tensor *t = pixl_backbone_tap(ctx, &taps, cases[i].tap);
+        pixl_tensor *t = pixl__backbone_tap(ctx, &taps, cases[i].tap);
         CHECK_MSG(t != NULL, "%s: no tap %s", cases[i].name, cases[i].tap);
         if (t) {
             CHECK_MSG(t->shape[1] == cases[i].ch && t->shape[2] == 96 / cases[i].stride &&
                           t->shape[3] == 128 / cases[i].stride,
-                      "%s os %d tap %s: %s", cases[i].name, cases[i].os, cases[i].tap, pixl_tshape(t));
+                      "%s os %d tap %s: %s", cases[i].name, cases[i].os, cases[i].tap, pixl__tshape(t));
             int k = 0;
             while (k < taps.n && taps.t[k] != t) k++;
             CHECK(k < taps.n && taps.stride[k] == cases[i].stride && taps.channels[k] == cases[i].ch);
@@ -184,7 +184,7 @@ PIXL_TEST(zoo_backbone_models_build_at_camvid_size)
             pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
             pixl_tensor *y = pixl_model_build(ctx, names[i], x, &(pixl_model_opts){.n_classes = 11, .output_stride = os});
             CHECK_MSG(y && y->shape[1] == 11 && y->shape[2] == 360 && y->shape[3] == 480, "%s os %d: %s", names[i], os,
-                      y ? pixl_tshape(y) : pixl_ctx_error(ctx));
+                      y ? pixl__tshape(y) : pixl_ctx_error(ctx));
             pixl_ctx_free(ctx);
         }
         pixl_params_free(P);
@@ -214,7 +214,7 @@ PIXL_TEST(zoo_fcn_segnet_linknet_sizes)
             pixl_tensor *y = pixl_model_build(ctx, m[i].arch, x, &o);
             CHECK_MSG(y && y->shape[1] == 11 && y->shape[2] == s[2] && y->shape[3] == s[3], "%s %s at %dx%d: %s",
                       m[i].arch, m[i].variant ? m[i].variant : "", sizes[k][0], sizes[k][1],
-                      y ? pixl_tshape(y) : pixl_ctx_error(ctx));
+                      y ? pixl__tshape(y) : pixl_ctx_error(ctx));
             pixl_ctx_free(ctx);
         }
     }
@@ -289,7 +289,7 @@ PIXL_TEST(zoo_backbone_errors)
     x = pixl_input(ctx, "x", PIXL_F32, 4, s);
     pixl_backbone_taps taps;
     CHECK(pixl_backbone_build(ctx, "resnet18", "bb", x, 0, &taps) != NULL);
-    CHECK(pixl_backbone_tap(ctx, &taps, "layer5") == NULL);
+    CHECK(pixl__backbone_tap(ctx, &taps, "layer5") == NULL);
     CHECK(strstr(pixl_ctx_error(ctx), "layer5") && strstr(pixl_ctx_error(ctx), "layer4"));
     pixl_ctx_free(ctx);
     /* too small for VGG's five pools: an error, not a crash */

@@ -82,8 +82,8 @@ static int run_one(const bench_cfg *bc, int64_t P, int dense, double *ips, doubl
     const int64_t HW = (int64_t)bc->H * bc->W;
     int32_t *labels = malloc(sizeof(int32_t) * (size_t)(bc->B * HW));
     float *img = pixl_tensor_data(x);
-    for (int64_t i = 0; i < bc->B * HW; i++) labels[i] = (int32_t)(pixl_hash64(7, (uint64_t)i) % (uint64_t)bc->K);
-    for (int64_t i = 0; i < bc->B * 3 * HW; i++) img[i] = (float)(pixl_hash64(9, (uint64_t)i) % 1000) / 500.0f - 1.0f;
+    for (int64_t i = 0; i < bc->B * HW; i++) labels[i] = (int32_t)(pixl__hash64(7, (uint64_t)i) % (uint64_t)bc->K);
+    for (int64_t i = 0; i < bc->B * 3 * HW; i++) img[i] = (float)(pixl__hash64(9, (uint64_t)i) % 1000) / 500.0f - 1.0f;
     if (dense) { /* every pixel, raster order */
         int32_t *pp = pixl_tensor_data(pix), *pl = pixl_tensor_data(lab);
         for (int64_t b = 0, r = 0; b < bc->B; b++)

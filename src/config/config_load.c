@@ -585,19 +585,19 @@ int pixl_config_defaults(pixl_train_config *cfg)
     if (!cfg) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_defaults: NULL config");
     int src = schema_ok();
     if (src) return src;
-    pixl_train_config *t = pixl_calloc(1, sizeof *t);
+    pixl_train_config *t = pixl__calloc(1, sizeof *t);
     if (!t) return PIXL_ERR_NOMEM;
     ld L = {.file = "<pixl defaults>", .status = PIXL_ERR_STATE};
     for (int i = 0; i < N_KEYS; i++) {
         if (g_keys[i].kind == K_SECTION) continue;
         int rc = apply_text(&L, i, g_keys[i].def, t);
         if (rc) {
-            pixl_free(t);
+            pixl__free(t);
             return rc;
         }
     }
     *cfg = *t;
-    pixl_free(t);
+    pixl__free(t);
     return PIXL_OK;
 }
 
@@ -624,8 +624,8 @@ static int load_string_ex(const char *yaml, const char *name, pixl_train_config 
                           const char *const *set)
 {
     if (!yaml || !cfg) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_load_string: NULL argument");
-    pixl_train_config *t = pixl_malloc(sizeof *t);
-    ld *L = pixl_calloc(1, sizeof *L);
+    pixl_train_config *t = pixl__malloc(sizeof *t);
+    ld *L = pixl__calloc(1, sizeof *L);
     int rc = !t || !L ? PIXL_ERR_NOMEM : pixl_config_defaults(t);
     if (!rc) {
         L->file = name ? name : "<config>";
@@ -635,8 +635,8 @@ static int load_string_ex(const char *yaml, const char *name, pixl_train_config 
     if (!rc) rc = apply_overrides(t, n_set, set);
     if (!rc) rc = validate_lines(t, L->file, L->lines);
     if (!rc) *cfg = *t;
-    pixl_free(t);
-    pixl_free(L);
+    pixl__free(t);
+    pixl__free(L);
     return rc;
 }
 
@@ -654,7 +654,7 @@ int pixl_config_load_ex(const char *path, pixl_train_config *cfg, int n_set, con
     if (!f) return pixl_set_error(errno == ENOENT ? PIXL_ERR_NOT_FOUND : PIXL_ERR_IO, "cannot open config '%s': %s",
                                   path, strerror(errno));
     size_t cap = 4096, n = 0;
-    char *buf = pixl_malloc(cap);
+    char *buf = pixl__malloc(cap);
     int rc = buf ? PIXL_OK : PIXL_ERR_NOMEM;
     while (!rc) {
         if (n + 1 >= cap) {
@@ -683,18 +683,18 @@ int pixl_config_load_ex(const char *path, pixl_train_config *cfg, int n_set, con
         if (strlen(buf) != n) rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: contains a NUL byte (not a YAML file?)", path);
     }
     if (!rc) rc = load_string_ex(buf, path, cfg, n_set, set);
-    pixl_free(buf);
+    pixl__free(buf);
     return rc;
 }
 
 int pixl_config_set(pixl_train_config *cfg, const char *key, const char *value)
 {
     if (!cfg || !key || !value) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_set: NULL argument");
-    pixl_train_config *t = pixl_malloc(sizeof *t);
-    ld *L = pixl_calloc(1, sizeof *L);
+    pixl_train_config *t = pixl__malloc(sizeof *t);
+    ld *L = pixl__calloc(1, sizeof *L);
     if (!t || !L) {
-        pixl_free(t);
-        pixl_free(L);
+        pixl__free(t);
+        pixl__free(L);
         return PIXL_ERR_NOMEM;
     }
     *t = *cfg;
@@ -716,8 +716,8 @@ int pixl_config_set(pixl_train_config *cfg, const char *key, const char *value)
         rc = pixl_set_error(PIXL_ERR_NOT_FOUND, "unknown key '%s'%s", key, hint);
     }
     if (!rc) *cfg = *t;
-    pixl_free(t);
-    pixl_free(L);
+    pixl__free(t);
+    pixl__free(L);
     return rc;
 }
 

@@ -231,10 +231,10 @@ static void put_line(FILE *f, int indent, const char *text, const char *doc)
 int pixl_config_print(FILE *f, const pixl_train_config *cfg)
 {
     if (!f || !cfg) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_print: NULL argument");
-    char *line = pixl_malloc(16384), *val = pixl_malloc(16384);
+    char *line = pixl__malloc(16384), *val = pixl__malloc(16384);
     if (!line || !val) {
-        pixl_free(line);
-        pixl_free(val);
+        pixl__free(line);
+        pixl__free(val);
         return PIXL_ERR_NOMEM;
     }
     fprintf(f, "# pixl training configuration (docs/config.md). Every key is optional;\n"
@@ -264,18 +264,18 @@ int pixl_config_print(FILE *f, const pixl_train_config *cfg)
             put_line(f, ind, line, k->doc);
         }
     }
-    pixl_free(line);
-    pixl_free(val);
+    pixl__free(line);
+    pixl__free(val);
     return ferror(f) ? pixl_set_error(PIXL_ERR_IO, "pixl_config_print: write failed") : PIXL_OK;
 }
 
 int pixl_config_print_defaults(FILE *f)
 {
-    pixl_train_config *c = pixl_malloc(sizeof *c);
+    pixl_train_config *c = pixl__malloc(sizeof *c);
     if (!c) return PIXL_ERR_NOMEM;
     int rc = pixl_config_defaults(c);
     if (!rc) rc = pixl_config_print(f, c);
-    pixl_free(c);
+    pixl__free(c);
     return rc;
 }
 
@@ -295,7 +295,7 @@ int pixl_config_save(const pixl_train_config *cfg, const char *path)
 const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b)
 {
     if (!a || !b) return a == b ? NULL : "(null)";
-    char *x = pixl_malloc(16384), *y = pixl_malloc(16384);
+    char *x = pixl__malloc(16384), *y = pixl__malloc(16384);
     const char *res = NULL;
     if (!x || !y) {
         res = "(out of memory)";
@@ -316,8 +316,8 @@ const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config
         if (strcmp(x, y)) res = k->path;
     }
 done:
-    pixl_free(x);
-    pixl_free(y);
+    pixl__free(x);
+    pixl__free(y);
     return res;
 }
 
@@ -406,11 +406,11 @@ static void md_cell(FILE *f, const char *s)
 int pixl_config_write_docs(FILE *f)
 {
     if (!f) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_write_docs: NULL FILE");
-    pixl_train_config *c = pixl_malloc(sizeof *c);
+    pixl_train_config *c = pixl__malloc(sizeof *c);
     if (!c) return PIXL_ERR_NOMEM;
     int rc = pixl_config_defaults(c);
     if (rc) {
-        pixl_free(c);
+        pixl__free(c);
         return rc;
     }
     fputs("# Training configuration\n\n"
@@ -508,7 +508,7 @@ int pixl_config_write_docs(FILE *f)
     fputs("\n## Defaults as a file\n\n```yaml\n", f);
     pixl_config_print(f, c);
     fputs("```\n", f);
-    pixl_free(c);
+    pixl__free(c);
     return ferror(f) ? pixl_set_error(PIXL_ERR_IO, "pixl_config_write_docs: write failed") : PIXL_OK;
 }
 

@@ -24,7 +24,7 @@ static int create_tmp(pixl_atomic_file *af)
 {
     static atomic_uint counter;
     size_t n = strlen(af->path) + 48;
-    if (!(af->tmp = pixl_malloc(n))) return -1;
+    if (!(af->tmp = pixl__malloc(n))) return -1;
     for (int attempt = 0; attempt < 100; attempt++) {
         snprintf(af->tmp, n, "%s.tmp.%ld.%u", af->path, (long)getpid(), atomic_fetch_add(&counter, 1u));
         int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
@@ -46,10 +46,10 @@ static char *folder_of(const char *path)
 
 static void af_free(pixl_atomic_file *af)
 {
-    pixl_free(af->path);
-    pixl_free(af->tmp);
-    pixl_free(af->dir);
-    pixl_free(af);
+    pixl__free(af->path);
+    pixl__free(af->tmp);
+    pixl__free(af->dir);
+    pixl__free(af);
 }
 
 pixl_atomic_file *pixl_atomic_begin(const char *path)
@@ -58,7 +58,7 @@ pixl_atomic_file *pixl_atomic_begin(const char *path)
         pixl_set_error(PIXL_ERR_ARG, "pixl_atomic_begin: no path");
         return NULL;
     }
-    pixl_atomic_file *af = pixl_calloc(1, sizeof *af);
+    pixl_atomic_file *af = pixl__calloc(1, sizeof *af);
     if (!af) return NULL;
     int fd = (af->path = pixl__strdup(path)) && (af->dir = folder_of(path)) ? create_tmp(af) : -1;
     if (fd < 0) {

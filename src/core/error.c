@@ -40,7 +40,7 @@ const char *pixl_status_name(int s)
     }
 }
 
-void pixl_ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...)
+void pixl__ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...)
 {
     char buf[1024];
     va_list ap;
@@ -57,7 +57,7 @@ void pixl_ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...)
 /* ------------------------------------------------ allocation with fault injection */
 static long g_fail_countdown; /* 0 = off; k = the k-th allocation fails */
 
-void pixl_fail_alloc_after(long k) { g_fail_countdown = k; }
+void pixl__fail_alloc_after(long k) { g_fail_countdown = k; }
 
 static bool should_fail(void)
 {
@@ -66,14 +66,14 @@ static bool should_fail(void)
     return false;
 }
 
-bool pixl_mul_overflows(size_t a, size_t b, size_t *out)
+bool pixl__mul_overflows(size_t a, size_t b, size_t *out)
 {
     if (a && b > SIZE_MAX / a) return true;
     *out = a * b;
     return false;
 }
 
-void *pixl_malloc(size_t n)
+void *pixl__malloc(size_t n)
 {
     if (should_fail()) {
         pixl_set_error(PIXL_ERR_NOMEM, "out of memory (injected failure) allocating %zu bytes", n);
@@ -84,24 +84,24 @@ void *pixl_malloc(size_t n)
     return p;
 }
 
-void *pixl_calloc(size_t n, size_t size)
+void *pixl__calloc(size_t n, size_t size)
 {
     size_t tot;
-    if (pixl_mul_overflows(n, size, &tot)) {
+    if (pixl__mul_overflows(n, size, &tot)) {
         pixl_set_error(PIXL_ERR_NOMEM, "size overflow allocating %zu x %zu bytes", n, size);
         return NULL;
     }
-    void *p = pixl_malloc(tot);
+    void *p = pixl__malloc(tot);
     if (p) memset(p, 0, tot);
     return p;
 }
 
-void pixl_free(void *p) { free(p); }
+void pixl__free(void *p) { free(p); }
 
 char *pixl__strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = pixl_malloc(n);
+    char *d = pixl__malloc(n);
     if (d) memcpy(d, s, n);
     return d;
 }

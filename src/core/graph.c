@@ -39,7 +39,7 @@ const char *pixl_dtype_name(pixl_dtype t)
     return "?";
 }
 
-int64_t pixl_numel_of(int ndim, const int64_t *shape)
+int64_t pixl__numel_of(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= shape[i];
@@ -58,7 +58,7 @@ char *pixl_shape_str(int ndim, const int64_t *shape, char *buf, size_t len)
     return buf;
 }
 
-const char *pixl_tshape(const pixl_tensor *t)
+const char *pixl__tshape(const pixl_tensor *t)
 {
     if (!t) return "(null)";
     char sh[128];
@@ -68,7 +68,7 @@ const char *pixl_tshape(const pixl_tensor *t)
     return desc;
 }
 
-bool pixl_any_null(int n, ...)
+bool pixl__any_null(int n, ...)
 {
     va_list ap;
     va_start(ap, n);
@@ -79,7 +79,7 @@ bool pixl_any_null(int n, ...)
     return r;
 }
 
-bool pixl_same_shape(const pixl_tensor *a, const pixl_tensor *b)
+bool pixl__same_shape(const pixl_tensor *a, const pixl_tensor *b)
 {
     if (a->ndim != b->ndim) return false;
     for (int i = 0; i < a->ndim; i++)
@@ -103,7 +103,7 @@ float *pixl_tensor_grad(pixl_tensor *t) { return t ? t->grad : NULL; }
 /* ------------------------------------------------------------------------- ctx */
 pixl_ctx *pixl_ctx_new(pixl_params *P, pixl_mode mode)
 {
-    pixl_ctx *c = pixl_calloc(1, sizeof *c);
+    pixl_ctx *c = pixl__calloc(1, sizeof *c);
     if (!c) return NULL;
     c->P = P;
     c->mode = mode;
@@ -158,11 +158,11 @@ static bool grads_enabled(const pixl_ctx *c) { return c->mode != PIXL_MODE_EVAL;
 static pixl_tensor *node_alloc(pixl_ctx *c, pixl_dtype dtype, int ndim, const int64_t *shape, const char *opname)
 {
     if (c->planned) {
-        pixl_ctx_fail(c, PIXL_ERR_STATE, "%s: cannot add nodes after pixl_ctx_plan()", opname);
+        pixl__ctx_fail(c, PIXL_ERR_STATE, "%s: cannot add nodes after pixl_ctx_plan()", opname);
         return NULL;
     }
     if (ndim < 0 || ndim > PIXL_MAX_DIMS) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "%s: %d dimensions (at most %d)", opname, ndim, PIXL_MAX_DIMS);
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "%s: %d dimensions (at most %d)", opname, ndim, PIXL_MAX_DIMS);
         return NULL;
     }
     int64_t numel = 1;
@@ -170,7 +170,7 @@ static pixl_tensor *node_alloc(pixl_ctx *c, pixl_dtype dtype, int ndim, const in
         if (shape[i] <= 0 || numel > INT64_MAX / 8 / shape[i]) {
             char sh[128];
             pixl_shape_str(ndim, shape, sh, sizeof sh);
-            pixl_ctx_fail(c, PIXL_ERR_SHAPE, "%s: invalid output shape %s", opname, sh);
+            pixl__ctx_fail(c, PIXL_ERR_SHAPE, "%s: invalid output shape %s", opname, sh);
             return NULL;
         }
         numel *= shape[i];
@@ -179,15 +179,15 @@ static pixl_tensor *node_alloc(pixl_ctx *c, pixl_dtype dtype, int ndim, const in
         int cap = c->cap_nodes ? 2 * c->cap_nodes : 64;
         pixl_tensor **nn = realloc(c->nodes, (size_t)cap * sizeof *nn);
         if (!nn) {
-            pixl_ctx_fail(c, PIXL_ERR_NOMEM, "%s: out of memory adding a node", opname);
+            pixl__ctx_fail(c, PIXL_ERR_NOMEM, "%s: out of memory adding a node", opname);
             return NULL;
         }
         c->nodes = nn;
         c->cap_nodes = cap;
     }
-    pixl_tensor *t = pixl_calloc(1, sizeof *t);
+    pixl_tensor *t = pixl__calloc(1, sizeof *t);
     if (!t) {
-        pixl_ctx_fail(c, PIXL_ERR_NOMEM, "%s: out of memory adding a node", opname);
+        pixl__ctx_fail(c, PIXL_ERR_NOMEM, "%s: out of memory adding a node", opname);
         return NULL;
     }
     t->dtype = dtype;
@@ -201,17 +201,17 @@ static pixl_tensor *node_alloc(pixl_ctx *c, pixl_dtype dtype, int ndim, const in
     return t;
 }
 
-pixl_tensor *pixl_node_new(pixl_ctx *c, const pixl_op_def *def, pixl_dtype dtype, int ndim, const int64_t *shape,
+pixl_tensor *pixl__node_new(pixl_ctx *c, const pixl_op_def *def, pixl_dtype dtype, int ndim, const int64_t *shape,
                            pixl_tensor *const *src, int n_src, const void *params, size_t psize)
 {
     if (!c) return NULL;
     if (n_src > PIXL_MAX_SRC || psize > PIXL_OP_PARAMS_BYTES) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "%s: too many inputs or parameters", def->name);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "%s: too many inputs or parameters", def->name);
         return NULL;
     }
     for (int i = 0; i < n_src; i++)
         if (src[i] && src[i]->ctx != c) {
-            pixl_ctx_fail(c, PIXL_ERR_ARG, "%s: input %d belongs to another context", def->name, i);
+            pixl__ctx_fail(c, PIXL_ERR_ARG, "%s: input %d belongs to another context", def->name, i);
             return NULL;
         }
     pixl_tensor *t = node_alloc(c, dtype, ndim, shape, def->name);
@@ -231,7 +231,7 @@ static pixl_tensor *leaf(pixl_ctx *c, const char *name, pixl_dtype dtype, int nd
 {
     if (!c) return NULL;
     if (ndim > 0 && !shape) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "input '%s': NULL shape", name ? name : "");
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "input '%s': NULL shape", name ? name : "");
         return NULL;
     }
     pixl_tensor *t = node_alloc(c, dtype, ndim, shape, name ? name : "input");
@@ -259,9 +259,9 @@ pixl_tensor *pixl_constant(pixl_ctx *c, const char *name, pixl_dtype dtype, int 
     pixl_tensor *t = leaf(c, name, dtype, ndim, shape, PIXL_FLAG_CONST | PIXL_FLAG_KEEP);
     if (!t) return NULL;
     size_t bytes = (size_t)t->numel * pixl_dtype_size(dtype);
-    void *p = pixl__ctx_own(c, pixl_calloc(1, bytes));
+    void *p = pixl__ctx_own(c, pixl__calloc(1, bytes));
     if (!p) {
-        pixl_ctx_fail(c, PIXL_ERR_NOMEM, "constant '%s': out of memory", t->name);
+        pixl__ctx_fail(c, PIXL_ERR_NOMEM, "constant '%s': out of memory", t->name);
         return NULL;
     }
     if (data) memcpy(p, data, bytes);
@@ -289,12 +289,12 @@ pixl_tensor *pixl_param_ref(pixl_ctx *c, const char *name)
 {
     if (!c) return NULL;
     if (!c->P) {
-        pixl_ctx_fail(c, PIXL_ERR_STATE, "parameter '%s': the context has no pixl_params", name);
+        pixl__ctx_fail(c, PIXL_ERR_STATE, "parameter '%s': the context has no pixl_params", name);
         return NULL;
     }
     int i = pixl_params_find(c->P, name);
     if (i < 0) {
-        pixl_ctx_fail(c, PIXL_ERR_NOT_FOUND, "parameter '%s' does not exist", name);
+        pixl__ctx_fail(c, PIXL_ERR_NOT_FOUND, "parameter '%s' does not exist", name);
         return NULL;
     }
     /* one leaf per parameter per ctx */
@@ -539,8 +539,8 @@ static void bind_params(pixl_ctx *c)
     for (int i = 0; i < c->n_nodes; i++) {
         pixl_tensor *t = c->nodes[i];
         if (!(t->flags & PIXL_FLAG_PARAM)) continue;
-        t->data = pixl_params_entry_data(c->P, t->param_index);
-        t->grad = (t->flags & PIXL_FLAG_NEEDS_GRAD) ? pixl_params_entry_grad(c->P, t->param_index) : NULL;
+        t->data = pixl__params_entry_data(c->P, t->param_index);
+        t->grad = (t->flags & PIXL_FLAG_NEEDS_GRAD) ? pixl__params_entry_grad(c->P, t->param_index) : NULL;
     }
     for (int i = 0; i < c->n_nodes; i++) { /* views of parameters */
         pixl_tensor *t = c->nodes[i];
@@ -659,9 +659,9 @@ void pixl_ctx_profile_print(const pixl_ctx *c, FILE *out, int top)
         char srcs[160] = "";
         size_t used = 0;
         for (int k = 0; k < t->n_src && t->src[k] && used + 40 < sizeof srcs; k++)
-            used += (size_t)snprintf(srcs + used, sizeof srcs - used, "%s%s", k ? " " : "", pixl_tshape(t->src[k]));
+            used += (size_t)snprintf(srcs + used, sizeof srcs - used, "%s%s", k ? " " : "", pixl__tshape(t->src[k]));
         fprintf(out, "  #%-3d %-14s %8.2f ms fwd %8.2f ms bwd  %s -> %s\n", a + 1, t->def->name,
-                1e3 * c->prof[2 * idx[a]] / runs, 1e3 * c->prof[2 * idx[a] + 1] / runs, srcs, pixl_tshape(t));
+                1e3 * c->prof[2 * idx[a]] / runs, 1e3 * c->prof[2 * idx[a] + 1] / runs, srcs, pixl__tshape(t));
     }
     free(idx);
 }
@@ -702,7 +702,7 @@ static int backward_pass(pixl_ctx *c, pixl_tensor *out, const float *g)
     if (out->ctx != c) return pixl_set_error(PIXL_ERR_ARG, "pixl_backward: tensor belongs to another context");
     if (!(out->flags & PIXL_FLAG_NEEDS_GRAD) || !out->grad)
         return pixl_set_error(PIXL_ERR_STATE, "pixl_backward: %s does not depend on any trainable tensor",
-                              pixl_tshape(out));
+                              pixl__tshape(out));
     bind_params(c);
     int n = c->n_nodes;
     unsigned char *active = calloc((size_t)n, 1);
@@ -753,7 +753,7 @@ static int backward_pass(pixl_ctx *c, pixl_tensor *out, const float *g)
 int pixl_backward(pixl_ctx *c, pixl_tensor *loss)
 {
     if (loss && loss->numel != 1)
-        return pixl_set_error(PIXL_ERR_SHAPE, "pixl_backward: loss must have one element, got %s", pixl_tshape(loss));
+        return pixl_set_error(PIXL_ERR_SHAPE, "pixl_backward: loss must have one element, got %s", pixl__tshape(loss));
     return run_backward(c, loss, NULL);
 }
 

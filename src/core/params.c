@@ -32,7 +32,7 @@ struct pixl_params {
 
 pixl_params *pixl_params_new(void)
 {
-    pixl_params *P = pixl_calloc(1, sizeof *P);
+    pixl_params *P = pixl__calloc(1, sizeof *P);
     if (P) P->rng = 0x70697866ULL;
     return P;
 }
@@ -48,7 +48,7 @@ void pixl_params_free(pixl_params *P)
 }
 
 void pixl_params_seed(pixl_params *P, uint64_t seed) { P->rng = seed; }
-uint64_t *pixl_params_rng(pixl_params *P) { return &P->rng; }
+uint64_t *pixl__params_rng(pixl_params *P) { return &P->rng; }
 
 int pixl_params_find(const pixl_params *P, const char *name)
 {
@@ -86,30 +86,30 @@ static void init_values(pixl_params *P, entry *e, float *v, pixl_init_spec in)
         for (int64_t i = 0; i < n; i++) v[i] = in.a;
         break;
     case PIXL_INIT_UNIFORM:
-        for (int64_t i = 0; i < n; i++) v[i] = (float)(in.a + (in.b - in.a) * pixl_rng_uniform(r));
+        for (int64_t i = 0; i < n; i++) v[i] = (float)(in.a + (in.b - in.a) * pixl__rng_uniform(r));
         break;
     case PIXL_INIT_NORMAL:
-        for (int64_t i = 0; i < n; i++) v[i] = (float)(in.a + in.b * pixl_rng_normal(r));
+        for (int64_t i = 0; i < n; i++) v[i] = (float)(in.a + in.b * pixl__rng_normal(r));
         break;
     case PIXL_INIT_KAIMING_UNIFORM: {
         double bound = sqrt(6.0 / ((1.0 + (double)in.a * in.a) * (double)fan_in(e)));
-        for (int64_t i = 0; i < n; i++) v[i] = (float)(bound * (2.0 * pixl_rng_uniform(r) - 1.0));
+        for (int64_t i = 0; i < n; i++) v[i] = (float)(bound * (2.0 * pixl__rng_uniform(r) - 1.0));
         break;
     }
     case PIXL_INIT_KAIMING_NORMAL: {
         double fan = in.b != 0 ? (double)fan_out(e) : (double)fan_in(e);
         double std = sqrt(2.0 / ((1.0 + (double)in.a * in.a) * fan));
-        for (int64_t i = 0; i < n; i++) v[i] = (float)(std * pixl_rng_normal(r));
+        for (int64_t i = 0; i < n; i++) v[i] = (float)(std * pixl__rng_normal(r));
         break;
     }
     case PIXL_INIT_XAVIER_UNIFORM: {
         double bound = sqrt(6.0 / (double)(fan_in(e) + fan_out(e)));
-        for (int64_t i = 0; i < n; i++) v[i] = (float)(bound * (2.0 * pixl_rng_uniform(r) - 1.0));
+        for (int64_t i = 0; i < n; i++) v[i] = (float)(bound * (2.0 * pixl__rng_uniform(r) - 1.0));
         break;
     }
     case PIXL_INIT_FAN_IN_UNIFORM: {
         double bound = in.a > 0 ? 1.0 / sqrt((double)in.a) : 0.0;
-        for (int64_t i = 0; i < n; i++) v[i] = (float)(bound * (2.0 * pixl_rng_uniform(r) - 1.0));
+        for (int64_t i = 0; i < n; i++) v[i] = (float)(bound * (2.0 * pixl__rng_uniform(r) - 1.0));
         break;
     }
     case PIXL_INIT_BILINEAR: {
@@ -235,18 +235,18 @@ int pixl_params_ndim(const pixl_params *P, int i) { return P->e[i].ndim; }
 const int64_t *pixl_params_shape(const pixl_params *P, int i) { return P->e[i].shape; }
 int64_t pixl_params_numel(const pixl_params *P, int i) { return P->e[i].numel; }
 
-void *pixl_params_entry_data(pixl_params *P, int i)
+void *pixl__params_entry_data(pixl_params *P, int i)
 {
     entry *e = &P->e[i];
     return e->kind == PIXL_PARAM ? (void *)(P->val + e->off) : (void *)(P->buf + e->off);
 }
-float *pixl_params_entry_grad(pixl_params *P, int i)
+float *pixl__params_entry_grad(pixl_params *P, int i)
 {
     entry *e = &P->e[i];
     return e->kind == PIXL_PARAM ? P->grad + e->off : NULL;
 }
-void *pixl_params_data(pixl_params *P, int i) { return pixl_params_entry_data(P, i); }
-float *pixl_params_grad(pixl_params *P, int i) { return pixl_params_entry_grad(P, i); }
+void *pixl_params_data(pixl_params *P, int i) { return pixl__params_entry_data(P, i); }
+float *pixl_params_grad(pixl_params *P, int i) { return pixl__params_entry_grad(P, i); }
 
 float *pixl_params_data_flat(pixl_params *P, int64_t *n)
 {

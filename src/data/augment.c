@@ -10,7 +10,7 @@
 
 uint64_t pixl_augment_seed(uint64_t seed, int64_t epoch, int64_t index)
 {
-    return pixl_hash64(pixl_hash64(seed ^ 0xa0761d6478bd642fULL, (uint64_t)epoch), (uint64_t)index);
+    return pixl__hash64(pixl__hash64(seed ^ 0xa0761d6478bd642fULL, (uint64_t)epoch), (uint64_t)index);
 }
 
 static inline uint8_t clamp_u8(float v)
@@ -132,10 +132,10 @@ int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *i
                               (double)o->contrast, (double)o->saturation);
     /* every draw, in a fixed order */
     uint64_t s = seed;
-    float u_scale = (float)pixl_rng_uniform(&s), u_x = (float)pixl_rng_uniform(&s), u_y = (float)pixl_rng_uniform(&s);
-    float u_flip = (float)pixl_rng_uniform(&s), u_b = (float)pixl_rng_uniform(&s), u_c = (float)pixl_rng_uniform(&s);
-    float u_s = (float)pixl_rng_uniform(&s), u_blur = (float)pixl_rng_uniform(&s);
-    float u_sigma = (float)pixl_rng_uniform(&s);
+    float u_scale = (float)pixl__rng_uniform(&s), u_x = (float)pixl__rng_uniform(&s), u_y = (float)pixl__rng_uniform(&s);
+    float u_flip = (float)pixl__rng_uniform(&s), u_b = (float)pixl__rng_uniform(&s), u_c = (float)pixl__rng_uniform(&s);
+    float u_s = (float)pixl__rng_uniform(&s), u_blur = (float)pixl__rng_uniform(&s);
+    float u_sigma = (float)pixl__rng_uniform(&s);
 
     /* 1. scale */
     float sc = smin + (smax - smin) * u_scale;
@@ -148,8 +148,8 @@ int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *i
     uint8_t *scaled = NULL;
     int32_t *lscaled = NULL;
     if (sw != w || sh != h) {
-        scaled = pixl_malloc((size_t)sw * sh * c);
-        if (labels) lscaled = pixl_malloc(sizeof(int32_t) * (size_t)sw * sh);
+        scaled = pixl__malloc((size_t)sw * sh * c);
+        if (labels) lscaled = pixl__malloc(sizeof(int32_t) * (size_t)sw * sh);
         if (!scaled || (labels && !lscaled)) {
             free(scaled), free(lscaled);
             return PIXL_ERR_NOMEM;
@@ -163,7 +163,7 @@ int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *i
     /* 2. crop / pad */
     int cw = o->crop_width ? o->crop_width : sw, ch = o->crop_height ? o->crop_height : sh;
     pixl_image *out = pixl_image_new(cw, ch, c, 8);
-    int32_t *lout = labels && out_labels ? pixl_malloc(sizeof(int32_t) * (size_t)cw * ch) : NULL;
+    int32_t *lout = labels && out_labels ? pixl__malloc(sizeof(int32_t) * (size_t)cw * ch) : NULL;
     if (!out || (labels && out_labels && !lout)) {
         free(scaled), free(lscaled), pixl_image_free(out), free(lout);
         return PIXL_ERR_NOMEM;

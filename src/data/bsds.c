@@ -41,7 +41,7 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
         if (i == 0) {
             W = w, H = h;
             if ((rc = pixl__check_dims(path, W, H, 1, 8))) goto done;
-            out = pixl_malloc((size_t)n * W * H);
+            out = pixl__malloc((size_t)n * W * H);
             if (!out) {
                 rc = PIXL_ERR_NOMEM;
                 goto done;

@@ -33,8 +33,8 @@ int pixl__dataset_set_classes(pixl_dataset *ds, int k, const char *const *names,
     if (k < 1 || k > 255)
         return pixl_set_error(PIXL_ERR_ARG, "%s dataset: %d classes (1..255; 255 is the ignore label)", ds->kind, k);
     ds->n_classes = k;
-    ds->class_names = pixl_calloc((size_t)k, sizeof(char *));
-    ds->colours = pixl_malloc((size_t)k * 3);
+    ds->class_names = pixl__calloc((size_t)k, sizeof(char *));
+    ds->colours = pixl__malloc((size_t)k * 3);
     if (!ds->class_names || !ds->colours) return PIXL_ERR_NOMEM;
     if (!colours) pixl_voc_colours(k, ds->colours);
     for (int i = 0; i < k; i++) {
@@ -57,7 +57,7 @@ int pixl__dataset_generated(pixl_dataset *ds, const pixl_dataset_opts *o, const 
         return pixl_set_error(PIXL_ERR_ARG, "%s dataset: bad size %dx%d or count %d", prefix, o->width, o->height,
                               o->count);
     ds->gen_stride = strlen(prefix) + 16; /* "_" and up to 10 digits */
-    if (!(ds->gen_names = pixl_malloc(ds->gen_stride * (size_t)(count ? count : 1)))) return PIXL_ERR_NOMEM;
+    if (!(ds->gen_names = pixl__malloc(ds->gen_stride * (size_t)(count ? count : 1)))) return PIXL_ERR_NOMEM;
     for (int i = 0; i < count; i++) snprintf(ds->gen_names + ds->gen_stride * i, ds->gen_stride, "%s_%06d", prefix, i);
     ds->n = count;
     return PIXL_OK;
@@ -82,7 +82,7 @@ pixl_dataset *pixl_dataset_open(const pixl_dataset_opts *o)
     if (!o) o = &defaults;
     const char *kind = o->kind ? o->kind : "synthetic";
     const char *split = o->split ? o->split : "train";
-    pixl_dataset *ds = pixl_calloc(1, sizeof *ds);
+    pixl_dataset *ds = pixl__calloc(1, sizeof *ds);
     if (!ds) return NULL;
     snprintf(ds->kind, sizeof ds->kind, "%s", kind);
     ds->has_labels = 1;
@@ -174,7 +174,7 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
                               ds->kind, ds->n);
     if (!ds->images) { /* synthetic */
         pixl_image *img = pixl_image_new(ds->synth_w, ds->synth_h, 3, 8);
-        int32_t *lab = pixl_malloc(sizeof *lab * (size_t)ds->synth_w * ds->synth_h);
+        int32_t *lab = pixl__malloc(sizeof *lab * (size_t)ds->synth_w * ds->synth_h);
         if (!img || !lab) {
             pixl_image_free(img), free(lab);
             return PIXL_ERR_NOMEM;
@@ -208,7 +208,7 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
         if (!rc && (w != img->width || h != img->height))
             rc = pixl_set_error(PIXL_ERR_SHAPE, "bsds500 dataset sample %d: image '%s' is %dx%d but ground truth '%s' is %dx%d",
                                 i, ds->images[i], img->width, img->height, ds->labels[i], w, h);
-        lab = rc ? NULL : pixl_malloc(sizeof *lab * np);
+        lab = rc ? NULL : pixl__malloc(sizeof *lab * np);
         if (!lab) {
             free(maps);
             pixl_image_free(img);
@@ -217,7 +217,7 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
         pixl__bsds_targets(maps, n, np, ds->edge_consensus, NULL, lab);
         free(maps);
     } else if (!ds->has_labels) {
-        lab = pixl_malloc(sizeof *lab * np);
+        lab = pixl__malloc(sizeof *lab * np);
         if (!lab) {
             pixl_image_free(img);
             return PIXL_ERR_NOMEM;
@@ -275,7 +275,7 @@ int pixl_dataset_load_edges(const pixl_dataset *ds, int i, pixl_image **image, f
                                 i, ds->images[i], img->width, img->height, ds->labels[i], w, h);
     }
     if (!rc && soft) {
-        s = pixl_malloc(sizeof(float) * (size_t)w * h);
+        s = pixl__malloc(sizeof(float) * (size_t)w * h);
         if (!s) rc = PIXL_ERR_NOMEM;
         else pixl__bsds_targets(m, n, (size_t)w * h, ds->edge_consensus, s, NULL);
     }
@@ -304,8 +304,8 @@ int pixl_dataset_load_normals(const pixl_dataset *ds, int i, pixl_image **image,
                               ds->kind, ds->n);
     size_t np = (size_t)ds->synth_w * ds->synth_h;
     pixl_image *img = pixl_image_new(ds->synth_w, ds->synth_h, 3, 8);
-    float *nrm = normals ? pixl_malloc(sizeof(float) * 3 * np) : NULL;
-    uint8_t *msk = mask ? pixl_malloc(np) : NULL;
+    float *nrm = normals ? pixl__malloc(sizeof(float) * 3 * np) : NULL;
+    uint8_t *msk = mask ? pixl__malloc(np) : NULL;
     int rc = !img || (normals && !nrm) || (mask && !msk) ? PIXL_ERR_NOMEM : PIXL_OK;
     if (!rc) rc = pixl__synthetic_normals_render(ds->synth_w, ds->synth_h, ds->synth_seed, i, img->data, nrm, msk, NULL);
     if (rc) {

@@ -13,7 +13,7 @@ static char *stem_of(const char *path)
     s = s ? s + 1 : path;
     const char *dot = strrchr(s, '.');
     size_t n = dot && dot != s ? (size_t)(dot - s) : strlen(s);
-    char *r = pixl_malloc(n + 1);
+    char *r = pixl__malloc(n + 1);
     if (!r) return NULL;
     memcpy(r, s, n);
     r[n] = 0;
@@ -94,7 +94,7 @@ static char *resolve_entry(const char *root, const char *tok, const char *strip,
         char *dot = strrchr(cand, '.'), *slash = strrchr(cand, '/');
         if (dot && (!slash || dot > slash)) {
             size_t base = (size_t)(dot - cand);
-            char *alt = pixl_malloc(base + 8);
+            char *alt = pixl__malloc(base + 8);
             if (!alt) {
                 free(cand);
                 return NULL;

@@ -32,7 +32,7 @@ int pixl__read_file(const char *path, const char *what, size_t max_bytes, unsign
                               (long long)st.st_size);
     }
     size_t n = (size_t)st.st_size;
-    unsigned char *b = pixl_malloc(n + 1);
+    unsigned char *b = pixl__malloc(n + 1);
     if (!b) {
         fclose(f);
         return PIXL_ERR_NOMEM;
@@ -67,7 +67,7 @@ char *pixl__join(const char *a, const char *b)
     if (!a || !a[0] || b[0] == '/') return pixl__strdup(b);
     size_t la = strlen(a), lb = strlen(b);
     while (la > 1 && a[la - 1] == '/') la--;
-    char *d = pixl_malloc(la + lb + 2);
+    char *d = pixl__malloc(la + lb + 2);
     if (!d) return NULL;
     memcpy(d, a, la);
     d[la] = '/';
@@ -138,7 +138,7 @@ int pixl__check_dims(const char *path, long width, long height, int channels, in
         return pixl_set_error(PIXL_ERR_UNSUPPORTED, "image '%s': %d channels of %d bits not supported",
                               path ? path : "", channels, depth);
     size_t a, b;
-    if (pixl_mul_overflows((size_t)width, (size_t)height, &a) || pixl_mul_overflows(a, (size_t)channels * 2, &b))
+    if (pixl__mul_overflows((size_t)width, (size_t)height, &a) || pixl__mul_overflows(a, (size_t)channels * 2, &b))
         return pixl_set_error(PIXL_ERR_NOMEM, "image '%s': size %ldx%ld overflows", path ? path : "", width, height);
     return PIXL_OK;
 }
@@ -153,13 +153,13 @@ static size_t img_bytes(const pixl_image *img)
 pixl_image *pixl_image_new(int width, int height, int channels, int depth)
 {
     if (pixl__check_dims("(new)", width, height, channels, depth)) return NULL;
-    pixl_image *img = pixl_calloc(1, sizeof *img);
+    pixl_image *img = pixl__calloc(1, sizeof *img);
     if (!img) return NULL;
     img->width = width;
     img->height = height;
     img->channels = channels;
     img->depth = depth;
-    img->data = pixl_calloc(img_bytes(img), 1);
+    img->data = pixl__calloc(img_bytes(img), 1);
     if (!img->data) {
         free(img);
         return NULL;
@@ -329,7 +329,7 @@ int32_t *pixl_label_resize(const int32_t *labels, int width, int height, int out
                        out_height);
         return NULL;
     }
-    int32_t *out = pixl_malloc(sizeof *out * (size_t)out_width * out_height);
+    int32_t *out = pixl__malloc(sizeof *out * (size_t)out_width * out_height);
     if (out) pixl__resize_nearest_i32(labels, width, height, out, out_width, out_height);
     return out;
 }

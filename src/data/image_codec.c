@@ -263,7 +263,7 @@ int32_t *pixl_label_load(const char *path, int *width, int *height)
     free(buf);
     if (!img) return NULL;
     size_t np = (size_t)img->width * img->height;
-    int32_t *lab = pixl_malloc(np * sizeof *lab);
+    int32_t *lab = pixl__malloc(np * sizeof *lab);
     if (lab)
         for (size_t p = 0; p < np; p++) lab[p] = (int32_t)pixl__image_sample(img, p * img->channels);
     *width = img->width;
@@ -482,7 +482,7 @@ int pixl_label_save_png(const int32_t *labels, int width, int height, const uint
         return pixl_set_error(PIXL_ERR_ARG, "pixl_label_save_png('%s'): %d palette colours (1..256)", path,
                               n_colours);
     size_t np = (size_t)width * height;
-    uint8_t *b = pixl_malloc(np);
+    uint8_t *b = pixl__malloc(np);
     if (!b) return PIXL_ERR_NOMEM;
     int maxv = 0;
     for (size_t p = 0; p < np; p++) {

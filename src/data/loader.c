@@ -74,9 +74,9 @@ static void make_perm(pixl_loader *L, int64_t epoch)
 {
     for (int i = 0; i < L->N; i++) L->perm[i] = i;
     if (L->o.shuffle) {
-        uint64_t s = pixl_hash64(L->o.seed ^ 0x2545f4914f6cdd1dULL, (uint64_t)epoch);
+        uint64_t s = pixl__hash64(L->o.seed ^ 0x2545f4914f6cdd1dULL, (uint64_t)epoch);
         for (int i = L->N - 1; i > 0; i--) {
-            int j = (int)(pixl_rng_next(&s) % (uint64_t)(i + 1));
+            int j = (int)(pixl__rng_next(&s) % (uint64_t)(i + 1));
             int t = L->perm[i];
             L->perm[i] = L->perm[j];
             L->perm[j] = t;
@@ -128,7 +128,7 @@ static int load_indexed(pixl_loader *L, int idx, pixl_image **img, int32_t **lab
     int rc = pixl_dataset_load_normals(L->ds, idx, img, tsrc, &mask);
     if (rc) return rc;
     const size_t np = (size_t)(*img)->width * (*img)->height;
-    *lab = pixl_malloc(sizeof(int32_t) * np);
+    *lab = pixl__malloc(sizeof(int32_t) * np);
     if (!*lab) {
         pixl_image_free(*img), free(*tsrc), free(mask);
         *img = NULL, *tsrc = NULL;
@@ -180,7 +180,7 @@ static int process(pixl_loader *L, slot *sl, int j)
     int batch_flip = 0, flipped = 0; /* hflip 2: one coin per batch, from (seed, batch number) */
     if (!rc && L->has_aug && L->aug.hflip == 2) {
         uint64_t s = pixl_augment_seed(L->o.seed ^ 0x5eedf11bULL, sl->g, -1);
-        batch_flip = pixl_rng_uniform(&s) < 0.5;
+        batch_flip = pixl__rng_uniform(&s) < 0.5;
     }
     if (!rc && L->has_aug) {
         pixl_augment_opts a = L->aug;
@@ -215,9 +215,9 @@ static int process(pixl_loader *L, slot *sl, int j)
     } else {
         if (sl->s_cap[j] < np) {
             free(sl->s_img[j]), free(sl->s_lab[j]), free(sl->s_tgt[j]);
-            sl->s_img[j] = pixl_malloc(sizeof(float) * 3 * np);
-            sl->s_lab[j] = pixl_malloc(sizeof(int32_t) * np);
-            sl->s_tgt[j] = L->tc ? pixl_malloc(sizeof(float) * (size_t)L->tc * np) : NULL;
+            sl->s_img[j] = pixl__malloc(sizeof(float) * 3 * np);
+            sl->s_lab[j] = pixl__malloc(sizeof(int32_t) * np);
+            sl->s_tgt[j] = L->tc ? pixl__malloc(sizeof(float) * (size_t)L->tc * np) : NULL;
             sl->s_cap[j] = sl->s_img[j] && sl->s_lab[j] && (!L->tc || sl->s_tgt[j]) ? np : 0;
             if (!sl->s_cap[j]) {
                 rc = PIXL_ERR_NOMEM;
@@ -368,7 +368,7 @@ pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o)
                        pixl_dataset_kind(ds));
         return NULL;
     }
-    pixl_loader *L = pixl_calloc(1, sizeof *L);
+    pixl_loader *L = pixl__calloc(1, sizeof *L);
     if (!L) return NULL;
     L->ds = ds;
     L->tc = o->dense_targets ? 3 : 0;
@@ -395,33 +395,33 @@ pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o)
     pthread_mutex_init(&L->mu, NULL);
     pthread_cond_init(&L->cv_work, NULL);
     pthread_cond_init(&L->cv_ready, NULL);
-    L->perm = pixl_malloc(sizeof(int) * (size_t)N);
-    L->slots = pixl_calloc((size_t)L->n_slots, sizeof(slot));
-    L->threads = pixl_calloc((size_t)(o->n_workers ? o->n_workers : 1), sizeof(pthread_t));
+    L->perm = pixl__malloc(sizeof(int) * (size_t)N);
+    L->slots = pixl__calloc((size_t)L->n_slots, sizeof(slot));
+    L->threads = pixl__calloc((size_t)(o->n_workers ? o->n_workers : 1), sizeof(pthread_t));
     int ok = L->perm && L->slots && L->threads;
     size_t np = (size_t)L->out_w * L->out_h;
     for (int s = 0; ok && s < L->n_slots; s++) {
         slot *sl = &L->slots[s];
         sl->g = -1;
-        ok = (sl->indices = pixl_malloc(sizeof(int) * (size_t)bs)) != NULL;
+        ok = (sl->indices = pixl__malloc(sizeof(int) * (size_t)bs)) != NULL;
         if (ok && L->fixed) {
             size_t ni, nl;
-            if (pixl_mul_overflows(np, (size_t)bs * 3, &ni) || pixl_mul_overflows(np, (size_t)bs, &nl)) {
+            if (pixl__mul_overflows(np, (size_t)bs * 3, &ni) || pixl__mul_overflows(np, (size_t)bs, &nl)) {
                 pixl_set_error(PIXL_ERR_NOMEM, "loader: batch of %d x %dx%d overflows", bs, L->out_w, L->out_h);
                 ok = 0;
                 break;
             }
-            sl->images = pixl_malloc(sizeof(float) * ni);
-            sl->labels = pixl_malloc(sizeof(int32_t) * nl);
-            if (L->tc) sl->targets = pixl_malloc(sizeof(float) * nl * (size_t)L->tc);
+            sl->images = pixl__malloc(sizeof(float) * ni);
+            sl->labels = pixl__malloc(sizeof(int32_t) * nl);
+            if (L->tc) sl->targets = pixl__malloc(sizeof(float) * nl * (size_t)L->tc);
             ok = sl->images && sl->labels && (!L->tc || sl->targets);
         } else if (ok) {
-            sl->s_img = pixl_calloc((size_t)bs, sizeof(float *));
-            sl->s_lab = pixl_calloc((size_t)bs, sizeof(int32_t *));
-            sl->s_tgt = pixl_calloc((size_t)bs, sizeof(float *));
-            sl->s_w = pixl_calloc((size_t)bs, sizeof(int));
-            sl->s_h = pixl_calloc((size_t)bs, sizeof(int));
-            sl->s_cap = pixl_calloc((size_t)bs, sizeof(size_t));
+            sl->s_img = pixl__calloc((size_t)bs, sizeof(float *));
+            sl->s_lab = pixl__calloc((size_t)bs, sizeof(int32_t *));
+            sl->s_tgt = pixl__calloc((size_t)bs, sizeof(float *));
+            sl->s_w = pixl__calloc((size_t)bs, sizeof(int));
+            sl->s_h = pixl__calloc((size_t)bs, sizeof(int));
+            sl->s_cap = pixl__calloc((size_t)bs, sizeof(size_t));
             ok = sl->s_img && sl->s_lab && sl->s_tgt && sl->s_w && sl->s_h && sl->s_cap;
         }
     }
@@ -479,9 +479,9 @@ static int pack(pixl_loader *L, slot *sl, pixl_batch *b)
     const size_t tc = (size_t)L->tc;
     if (sl->img_cap < np * 3 * sl->n) {
         free(sl->images), free(sl->labels), free(sl->targets);
-        sl->images = pixl_malloc(sizeof(float) * np * 3 * sl->n);
-        sl->labels = pixl_malloc(sizeof(int32_t) * np * sl->n);
-        sl->targets = tc ? pixl_malloc(sizeof(float) * np * tc * sl->n) : NULL;
+        sl->images = pixl__malloc(sizeof(float) * np * 3 * sl->n);
+        sl->labels = pixl__malloc(sizeof(int32_t) * np * sl->n);
+        sl->targets = tc ? pixl__malloc(sizeof(float) * np * tc * sl->n) : NULL;
         sl->img_cap = sl->images && sl->labels && (!tc || sl->targets) ? np * 3 * sl->n : 0;
         if (!sl->img_cap) return PIXL_ERR_NOMEM;
     }

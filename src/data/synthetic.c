@@ -25,7 +25,7 @@ const float pixl__synth_std[3] = {0.2118f, 0.2216f, 0.2148f};
 
 #define PI 3.14159265358979323846
 
-static inline double U(uint64_t *s) { return pixl_rng_uniform(s); }
+static inline double U(uint64_t *s) { return pixl__rng_uniform(s); }
 static inline double Ur(uint64_t *s, double a, double b) { return a + (b - a) * U(s); }
 
 static void random_colour(uint64_t *s, float *c)
@@ -97,7 +97,7 @@ static void texture(const object *o, double x, double y, uint64_t key, size_t pi
     case 2: second = ((long)floor(u / (p * 0.5))) & 1; break;                             /* stripes */
     case 3: second = ((long)floor(u / p) + (long)floor(v / p)) & 1; break;               /* checker */
     case 4: {                                                                             /* grain */
-        float g = (float)(((double)(pixl_hash64(key ^ 0x9a1f, pix) >> 11) * (1.0 / 9007199254740992.0)) - 0.5) * 130;
+        float g = (float)(((double)(pixl__hash64(key ^ 0x9a1f, pix) >> 11) * (1.0 / 9007199254740992.0)) - 0.5) * 130;
         for (int k = 0; k < 3; k++) out[k] = o->c1[k] + g;
         return;
     }
@@ -108,7 +108,7 @@ static void texture(const object *o, double x, double y, uint64_t key, size_t pi
 
 void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t *rgb, int32_t *labels)
 {
-    uint64_t key = pixl_hash64(seed ^ 0x5e9d7a3c11b2f4e1ULL, (uint64_t)index);
+    uint64_t key = pixl__hash64(seed ^ 0x5e9d7a3c11b2f4e1ULL, (uint64_t)index);
     uint64_t s = key;
     const size_t np = (size_t)w * h;
     float *img = malloc(sizeof(float) * np * 3);
@@ -123,7 +123,7 @@ void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t 
     random_colour(&s, bg_b);
     double cell = Ur(&s, 10, 20);
     int gw = (int)(w / cell) + 2;
-    uint64_t lat_key = pixl_rng_next(&s);
+    uint64_t lat_key = pixl__rng_next(&s);
     for (int y = 0; y < h; y++) {
         double fy = y / cell;
         int iy = (int)fy;
@@ -137,7 +137,7 @@ void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t 
             double l[4];
             for (int k = 0; k < 4; k++) {
                 int gx = ix + (k & 1), gy = iy + (k >> 1);
-                l[k] = (double)(pixl_hash64(lat_key, (uint64_t)gy * (uint64_t)gw + (uint64_t)gx) >> 11) *
+                l[k] = (double)(pixl__hash64(lat_key, (uint64_t)gy * (uint64_t)gw + (uint64_t)gx) >> 11) *
                        (1.0 / 9007199254740992.0);
             }
             double t = (l[0] * (1 - tx) + l[1] * tx) * (1 - ty) + (l[2] * (1 - tx) + l[3] * tx) * ty;
@@ -191,7 +191,7 @@ void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t 
         if (y0 < 0) y0 = 0;
         if (x1 > w - 1) x1 = w - 1;
         if (y1 > h - 1) y1 = h - 1;
-        uint64_t okey = pixl_rng_next(&s);
+        uint64_t okey = pixl__rng_next(&s);
         for (int y = y0; y <= y1; y++)
             for (int x = x0; x <= x1; x++) {
                 double px = x + 0.5, py = y + 0.5;
@@ -202,9 +202,9 @@ void pixl__synthetic_render(int w, int h, uint64_t seed, int64_t index, uint8_t 
             }
     }
     /* sensor noise */
-    uint64_t nkey = pixl_rng_next(&s);
+    uint64_t nkey = pixl__rng_next(&s);
     for (size_t p = 0; p < np; p++) {
-        uint64_t r = pixl_hash64(nkey, p);
+        uint64_t r = pixl__hash64(nkey, p);
         for (int k = 0; k < 3; k++) {
             float n = (float)((r >> (16 * k)) & 0xFFFF) * (1.0f / 65536.0f) - 0.5f;
             float v = img[3 * p + k] + n * 16.0f + 0.5f;

@@ -60,7 +60,7 @@ typedef struct {
     double checker;
 } scene;
 
-static inline double U(uint64_t *s) { return pixl_rng_uniform(s); }
+static inline double U(uint64_t *s) { return pixl__rng_uniform(s); }
 static inline double Ur(uint64_t *s, double a, double b) { return a + (b - a) * U(s); }
 static void colour(uint64_t *s, float *c)
 {
@@ -201,13 +201,13 @@ static void build_scene(scene *S, uint64_t *s)
 int pixl__synthetic_normals_render(int w, int h, uint64_t seed, int64_t index, uint8_t *rgb, float *normals,
                                    uint8_t *mask, int32_t *labels)
 {
-    uint64_t key = pixl_hash64(seed ^ 0x3c6ef372fe94f82bULL, (uint64_t)index);
+    uint64_t key = pixl__hash64(seed ^ 0x3c6ef372fe94f82bULL, (uint64_t)index);
     uint64_t s = key;
     scene S;
     build_scene(&S, &s);
     double fov = Ur(&s, 50, 70) * PI / 180;
     double f = 0.5 * w / tan(fov / 2), cx = 0.5 * w, cy = 0.5 * h;
-    uint64_t nkey = pixl_rng_next(&s);
+    uint64_t nkey = pixl__rng_next(&s);
     float sky_top[3], sky_bot[3];
     for (int k = 0; k < 3; k++) sky_top[k] = (float)Ur(&s, 0.35, 0.6), sky_bot[k] = (float)Ur(&s, 0.7, 0.95);
     const size_t np = (size_t)w * h;
@@ -241,7 +241,7 @@ int pixl__synthetic_normals_render(int w, int h, uint64_t seed, int64_t index, u
                     const float *wc = hit == S_WALL ? S.wall_col : S.side_col;
                     for (int k = 0; k < 3; k++) alb[k] = wc[k] * m;
                 } else if (hit == S_BOX) {
-                    float g = (float)(((double)(pixl_hash64(nkey ^ 0x77, p) >> 11) * (1.0 / 9007199254740992.0)) -
+                    float g = (float)(((double)(pixl__hash64(nkey ^ 0x77, p) >> 11) * (1.0 / 9007199254740992.0)) -
                                       0.5) * 0.12f;
                     for (int k = 0; k < 3; k++) alb[k] = S.obj[which].col[k] + g;
                 } else {
@@ -261,7 +261,7 @@ int pixl__synthetic_normals_render(int w, int h, uint64_t seed, int64_t index, u
                 if (mask) mask[p] = 1;
                 if (labels) labels[p] = label;
             }
-            uint64_t r = pixl_hash64(nkey, p);
+            uint64_t r = pixl__hash64(nkey, p);
             for (int k = 0; k < 3; k++) {
                 float nz = (float)((r >> (16 * k)) & 0xFFFF) * (1.0f / 65536.0f) - 0.5f;
                 float v = c[k] * 255.0f + nz * 8.0f + 0.5f;

@@ -88,7 +88,7 @@ pixl_st_file *pixl_st_open(const char *path)
         pixl_set_error(PIXL_ERR_ARG, "pixl_st_open: NULL path");
         return NULL;
     }
-    pixl_st_file *f = pixl_calloc(1, sizeof *f);
+    pixl_st_file *f = pixl__calloc(1, sizeof *f);
     if (!f) return NULL;
     f->path = strdup(path);
     int fd = open(path, O_RDONLY);
@@ -121,15 +121,15 @@ pixl_st_file *pixl_st_open(const char *path)
     cJSON *j = cJSON_ParseWithLength((const char *)f->bytes + 8, (size_t)hl);
     if (!j || !cJSON_IsObject(j)) return fail(f, j, PIXL_ERR_FORMAT, "corrupt header: not a JSON object");
     int count = cJSON_GetArraySize(j);
-    f->e = pixl_calloc((size_t)(count ? count : 1), sizeof *f->e);
+    f->e = pixl__calloc((size_t)(count ? count : 1), sizeof *f->e);
     if (!f->e) return fail(f, j, PIXL_ERR_NOMEM, "out of memory");
     for (cJSON *it = j->child; it; it = it->next) {
         if (!it->string) return fail(f, j, PIXL_ERR_FORMAT, "corrupt header: unnamed entry");
         if (!strcmp(it->string, "__metadata__")) {
             if (!cJSON_IsObject(it)) return fail(f, j, PIXL_ERR_FORMAT, "__metadata__ is not an object");
             int m = cJSON_GetArraySize(it);
-            f->meta_k = pixl_calloc((size_t)(m ? m : 1), sizeof(char *));
-            f->meta_v = pixl_calloc((size_t)(m ? m : 1), sizeof(char *));
+            f->meta_k = pixl__calloc((size_t)(m ? m : 1), sizeof(char *));
+            f->meta_v = pixl__calloc((size_t)(m ? m : 1), sizeof(char *));
             if (!f->meta_k || !f->meta_v) return fail(f, j, PIXL_ERR_NOMEM, "out of memory");
             for (cJSON *kv = it->child; kv; kv = kv->next) {
                 if (!cJSON_IsString(kv))
@@ -181,7 +181,7 @@ pixl_st_file *pixl_st_open(const char *path)
     }
     cJSON_Delete(j);
     /* no two tensors may share bytes */
-    st_entry **order = pixl_calloc((size_t)(f->n ? f->n : 1), sizeof *order);
+    st_entry **order = pixl__calloc((size_t)(f->n ? f->n : 1), sizeof *order);
     if (!order) return fail(f, NULL, PIXL_ERR_NOMEM, "out of memory");
     for (int i = 0; i < f->n; i++) order[i] = &f->e[i];
     qsort(order, (size_t)f->n, sizeof *order, cmp_begin);
@@ -322,7 +322,7 @@ struct pixl_st_writer {
 
 pixl_st_writer *pixl_st_writer_new(void)
 {
-    pixl_st_writer *w = pixl_calloc(1, sizeof *w);
+    pixl_st_writer *w = pixl__calloc(1, sizeof *w);
     if (w) w->meta = cJSON_CreateObject();
     return w;
 }
@@ -375,7 +375,7 @@ int pixl_st_writer_add(pixl_st_writer *w, const char *name, pixl_dtype dtype, in
         n *= shape[i];
     }
     e.bytes = (size_t)n * pixl_dtype_size(dtype);
-    e.data = pixl_malloc(e.bytes);
+    e.data = pixl__malloc(e.bytes);
     e.name = strdup(name);
     if (!e.data || !e.name) {
         free(e.data);
@@ -430,7 +430,7 @@ int pixl_st_writer_save(pixl_st_writer *w, const char *path)
     int ok = fwrite(len, 1, 8, fp) == 8 && fwrite(js, 1, hl, fp) == hl, nomem = 0;
     for (size_t i = hl; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
     for (int i = 0; ok && i < w->n; i++) {
-        void *probe = pixl_malloc(1); /* lets tests inject a failure mid-write */
+        void *probe = pixl__malloc(1); /* lets tests inject a failure mid-write */
         ok = probe != NULL;
         nomem = !probe;
         free(probe);

@@ -19,7 +19,7 @@ static void sgemm1(int transa, int transb, int64_t M, int64_t N, int64_t K, floa
                 (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
-void pixl_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+void pixl__gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                    const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
     if (M <= 0 || N <= 0) return;
@@ -58,7 +58,7 @@ void pixl_gemm_f32(int transa, int transb, int64_t M, int64_t N, int64_t K, floa
     }
 }
 
-void pixl_gemm_f32_naive(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+void pixl__gemm_f32_naive(int transa, int transb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                          int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
 {
     for (int64_t i = 0; i < M; i++)

@@ -27,7 +27,7 @@ static inline void valid_range(int64_t off, int sw, int64_t W, int64_t OW, int64
 /* parallelise only when there is enough work to pay for the fork */
 #define PAR_MIN 16384
 
-void pixl_im2col(const pixl_conv_shape *s, int64_t Cg, const float *big, int64_t r0, int64_t nr, float *col)
+void pixl__im2col(const pixl_conv_shape *s, int64_t Cg, const float *big, int64_t r0, int64_t nr, float *col)
 {
     const int64_t H = s->H, W = s->W, OW = s->OW, KH = s->KH, KW = s->KW;
     const int64_t rows = Cg * KH * KW, L = nr * OW;
@@ -56,7 +56,7 @@ void pixl_im2col(const pixl_conv_shape *s, int64_t Cg, const float *big, int64_t
     }
 }
 
-void pixl_col2im_add(const pixl_conv_shape *s, int64_t Cg, const float *col, int64_t r0, int64_t nr, float *big)
+void pixl__col2im_add(const pixl_conv_shape *s, int64_t Cg, const float *col, int64_t r0, int64_t nr, float *big)
 {
     const int64_t H = s->H, W = s->W, OW = s->OW, KH = s->KH, KW = s->KW, L = nr * OW;
     const int sw = s->sw;
@@ -160,7 +160,7 @@ static void dw_plane_s1(const float *in, int64_t H, int64_t W, const float *wk, 
 }
 #endif
 
-void pixl_conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate)
+void pixl__conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate)
 {
     const int64_t N = s->N, Cs = s->Cs, H = s->H, W = s->W, OH = s->OH, OW = s->OW, KH = s->KH, KW = s->KW;
     const int64_t m = Cs / s->G; /* small channels per big channel */
@@ -201,7 +201,7 @@ void pixl_conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w
     }
 }
 
-void pixl_conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big)
+void pixl__conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big)
 {
     const int64_t N = s->N, Cb = s->Cb, H = s->H, W = s->W, OH = s->OH, OW = s->OW, KH = s->KH, KW = s->KW;
     const int64_t m = s->Cs / s->G;
@@ -283,7 +283,7 @@ static void dw_plane_s1_weight(const float *g, const float *in, int64_t H, int64
 }
 #endif
 
-void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw)
+void pixl__conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw)
 {
     const int64_t N = s->N, Cs = s->Cs, H = s->H, W = s->W, OH = s->OH, OW = s->OW, KH = s->KH, KW = s->KW;
     const int64_t m = Cs / s->G;
@@ -648,14 +648,14 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
     }
 }
 
-size_t pixl_conv_fast_fwd_floats(const pixl_conv_shape *s)
+size_t pixl__conv_fast_fwd_floats(const pixl_conv_shape *s)
 {
     int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW;
     phased p = phased_of(s);
     return (p.copy ? FL(Cbg * p.Hp * p.rs) : 0) + FL(rup(Csg, MR) * K) + FL(2 * K);
 }
 
-void pixl_conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
+void pixl__conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
                         float *work)
 {
     const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW, HW = s->H * s->W;
@@ -680,14 +680,14 @@ void pixl_conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float 
 
 /* ------------------------------------------------- pixel-adaptive forward */
 
-size_t pixl_pac_fast_fwd_floats(const pixl_conv_shape *s)
+size_t pixl__pac_fast_fwd_floats(const pixl_conv_shape *s)
 {
     int64_t K = s->Cb * s->KH * s->KW;
     phased p = phased_of(s);
     return (p.copy ? FL(s->Cb * p.Hp * p.rs) : 0) + FL(rup(s->Cs, MR) * K) + FL(2 * K) + FL(2 * K);
 }
 
-void pixl_pac_fast_fwd(const pixl_conv_shape *s, const float *big, const float *kernel, int kernel_channels,
+void pixl__pac_fast_fwd(const pixl_conv_shape *s, const float *big, const float *kernel, int kernel_channels,
                        const float *w, float *small, float *work)
 {
     const int64_t C = s->Cb, M = s->Cs, T = (int64_t)s->KH * s->KW, K = C * T, HW = s->H * s->W;
@@ -732,7 +732,7 @@ static pixl_conv_shape flipped_shape(const pixl_conv_shape *s)
     return f;
 }
 
-size_t pixl_conv_fast_bwd_data_floats(const pixl_conv_shape *s)
+size_t pixl__conv_fast_bwd_data_floats(const pixl_conv_shape *s)
 {
     if (s->sh != 1 || s->sw != 1) return 0;
     pixl_conv_shape f = flipped_shape(s);
@@ -744,7 +744,7 @@ size_t pixl_conv_fast_bwd_data_floats(const pixl_conv_shape *s)
 }
 
 /* big += bwd_data(small) for stride 1; returns -1 when not applicable */
-int pixl_conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *work)
+int pixl__conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *work)
 {
     if (s->sh != 1 || s->sw != 1) return -1;
     const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Csg * s->KH * s->KW, HW = s->H * s->W;
@@ -786,7 +786,7 @@ static int64_t dw_rows(const pixl_conv_shape *s)
     return r;
 }
 
-size_t pixl_conv_fast_bwd_weight_floats(const pixl_conv_shape *s)
+size_t pixl__conv_fast_bwd_weight_floats(const pixl_conv_shape *s)
 {
     int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW;
     phased p = phased_of(s);
@@ -794,7 +794,7 @@ size_t pixl_conv_fast_bwd_weight_floats(const pixl_conv_shape *s)
 }
 
 /* dw += bwd_weight(small, big): dwT (K, Csg) = X (K, P) . dyT (P, Csg) */
-void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
+void pixl__conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
                                float *work)
 {
     const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW, HW = s->H * s->W;
@@ -842,13 +842,13 @@ void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, con
 }
 
 /* strided data gradient: col (K, P) = w_g^T (K, Csg) . dy rows (Csg, P), then col2im */
-size_t pixl_conv_fast_bwd_data_strided_floats(const pixl_conv_shape *s, int64_t rows)
+size_t pixl__conv_fast_bwd_data_strided_floats(const pixl_conv_shape *s, int64_t rows)
 {
     int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW;
     return FL(rup(K, MR) * Csg) + FL(2 * Csg) + FL(K * rows * s->OW);
 }
 
-void pixl_conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *small, const float *w, float *big,
+void pixl__conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *small, const float *w, float *big,
                                      int64_t rows, float *work)
 {
     const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW, HW = s->H * s->W;
@@ -868,13 +868,13 @@ void pixl_conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *smal
                     int mr = (int)(K - t * MR < MR ? K - t * MR : MR), nn = (int)(P - n0 < NR ? P - n0 : NR);
                     kern_b(mr, nn, Csg, Ap + t * Csg * MR, sg + r0 * OW + n0, off, col + t * MR * P + n0, P, 0);
                 }
-                pixl_col2im_add(s, Cbg, col, r0, r, big + (n * s->Cb + g * Cbg) * HW);
+                pixl__col2im_add(s, Cbg, col, r0, r, big + (n * s->Cb + g * Cbg) * HW);
             }
         }
     }
 }
 
-int pixl_conv_fast_enabled(void)
+int pixl__conv_fast_enabled(void)
 {
 #if defined(__AVX512F__)
     return 1;

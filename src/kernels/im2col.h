@@ -36,42 +36,42 @@ typedef struct pixl_conv_shape {
  *   col (Cg*KH*KW, nr*OW): col[(c*KH+kh)*KW+kw][r*OW+ow] =
  *       big[c][(r0+r)*sh-ph+kh*dh][ow*sw-pw+kw*dw]  (0 outside the plane)
  * Parallel over the rows of col (OpenMP, pixl_num_threads()). */
-void pixl_im2col(const pixl_conv_shape *s, int64_t Cg, const float *big, int64_t r0, int64_t nr, float *col);
+void pixl__im2col(const pixl_conv_shape *s, int64_t Cg, const float *big, int64_t r0, int64_t nr, float *col);
 /* The adjoint: big[c][ih][iw] += col entries mapping there. Parallel over
  * channels; each element is summed in (kh, kw, r, ow) order: deterministic. */
-void pixl_col2im_add(const pixl_conv_shape *s, int64_t Cg, const float *col, int64_t r0, int64_t nr, float *big);
+void pixl__col2im_add(const pixl_conv_shape *s, int64_t Cg, const float *col, int64_t r0, int64_t nr, float *big);
 
 /* ------------------------------------------- direct kernels (Cb/G == 1) */
 /* Depthwise-style convolutions (each small channel reads one big channel),
  * where im2col + gemm wastes its time copying. `accumulate` 0 overwrites. */
-void pixl_conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate);
-void pixl_conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big);
-void pixl_conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw);
+void pixl__conv_dw_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate);
+void pixl__conv_dw_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big);
+void pixl__conv_dw_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw);
 
 /* ------------------------------------------ fast kernels (Cb/G > 1) */
 /* Implicit gemm on a padded, stride-phased copy of the input with an
  * AVX-512 register-blocked micro-kernel (portable loops elsewhere: then
- * pixl_conv_fast_enabled() is 0 and conv.c uses them for weight gradients
+ * pixl__conv_fast_enabled() is 0 and conv.c uses them for weight gradients
  * only). `work` holds the *_floats() floats of scratch (64-byte aligned).
  * Threads split output tiles; reductions are serial: thread-count exact. */
-int pixl_conv_fast_enabled(void);
-size_t pixl_conv_fast_fwd_floats(const pixl_conv_shape *s);
-void pixl_conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
+int pixl__conv_fast_enabled(void);
+size_t pixl__conv_fast_fwd_floats(const pixl_conv_shape *s);
+void pixl__conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
                         float *work);
 /* stride 1 only (returns -1 otherwise); big += */
-size_t pixl_conv_fast_bwd_data_floats(const pixl_conv_shape *s);
-int pixl_conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *work);
+size_t pixl__conv_fast_bwd_data_floats(const pixl_conv_shape *s);
+int pixl__conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *work);
 /* any stride: col = w^T dy per block of `rows` small rows, then col2im; big += */
-size_t pixl_conv_fast_bwd_data_strided_floats(const pixl_conv_shape *s, int64_t rows);
-void pixl_conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *small, const float *w, float *big,
+size_t pixl__conv_fast_bwd_data_strided_floats(const pixl_conv_shape *s, int64_t rows);
+void pixl__conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *small, const float *w, float *big,
                                      int64_t rows, float *work);
 /* dw += */
-size_t pixl_conv_fast_bwd_weight_floats(const pixl_conv_shape *s);
-void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
+size_t pixl__conv_fast_bwd_weight_floats(const pixl_conv_shape *s);
+void pixl__conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
                                float *work);
 
 /* The longest reduction (C*KH*KW) the implicit-gemm forward runs in one
- * pass; longer ones are cut into chunks (pixl_conv_fast_fwd) or, for the
+ * pass; longer ones are cut into chunks (pixl__conv_fast_fwd) or, for the
  * PAC forward, left to the column path. */
 #define PIXL_CONV_KC_MAX 4608
 
@@ -80,20 +80,20 @@ void pixl_conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, con
  * is scaled by kernel (N, kernel_channels, KH*KW, OH, OW) (kernel_channels
  * 1 or Cb); no column block, the scaled tap is formed in registers. AVX-512
  * micro-kernel (portable loops elsewhere). Overwrites small. */
-size_t pixl_pac_fast_fwd_floats(const pixl_conv_shape *s);
-void pixl_pac_fast_fwd(const pixl_conv_shape *s, const float *big, const float *kernel, int kernel_channels,
+size_t pixl__pac_fast_fwd_floats(const pixl_conv_shape *s);
+void pixl__pac_fast_fwd(const pixl_conv_shape *s, const float *big, const float *kernel, int kernel_channels,
                        const float *w, float *small, float *work);
 
 /* ------------------------------------------------- naive references */
 /* Direct 7-loop convolutions with double accumulation, for tests. They
  * OVERWRITE their outputs; NULL outputs are skipped; b may be NULL. */
 /* x = big, y = small */
-void pixl_conv2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y);
-void pixl_conv2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+void pixl__conv2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y);
+void pixl__conv2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
                            float *dw, float *db);
 /* x = small, y = big */
-void pixl_conv_transpose2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y);
-void pixl_conv_transpose2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy,
+void pixl__conv_transpose2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y);
+void pixl__conv_transpose2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy,
                                      float *dx, float *dw, float *db);
 
 #endif

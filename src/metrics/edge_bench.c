@@ -117,7 +117,7 @@ int pixl_edge_nms(const float *edges, int width, int height, float *out)
                               !edges || !out ? "NULL pointer" : "empty");
     const int w = width, h = height;
     const size_t n = (size_t)w * h;
-    float *buf = pixl_malloc(sizeof(float) * n * 6);
+    float *buf = pixl__malloc(sizeof(float) * n * 6);
     if (!buf) return PIXL_ERR_NOMEM;
     float *E = buf, *S = buf + n, *T = buf + 2 * n, *Ox = buf + 3 * n, *Oy = buf + 4 * n, *O = buf + 5 * n;
     for (size_t p = 0; p < n; p++) T[p] = edges[p];
@@ -251,7 +251,7 @@ int pixl_edge_thin(uint8_t *bw, int width, int height)
         return pixl_set_error(PIXL_ERR_ARG, "pixl_edge_thin: bad arguments (%dx%d map%s)", width, height,
                               bw ? "" : ", NULL pointer");
     size_t n = (size_t)width * height;
-    int32_t *list = pixl_malloc(sizeof(int32_t) * n * 2);
+    int32_t *list = pixl__malloc(sizeof(int32_t) * n * 2);
     if (!list) return PIXL_ERR_NOMEM;
     int k = 0;
     for (size_t p = 0; p < n; p++)
@@ -306,16 +306,16 @@ static void matcher_free(matcher *m)
 
 static matcher *matcher_new(int w, int h, double max_dist_px, double outlier_cost)
 {
-    matcher *m = pixl_calloc(1, sizeof *m);
+    matcher *m = pixl__calloc(1, sizeof *m);
     if (!m) return NULL;
     m->w = w, m->h = h;
     int r = (int)ceil(max_dist_px);
     int cap = (2 * r + 1) * (2 * r + 1);
-    m->off_dx = pixl_malloc(sizeof(int) * cap);
-    m->off_dy = pixl_malloc(sizeof(int) * cap);
-    m->off_cost = pixl_malloc(sizeof(int) * cap);
-    m->idx_a = pixl_malloc(sizeof(int32_t) * (size_t)w * h);
-    m->idx_b = pixl_malloc(sizeof(int32_t) * (size_t)w * h);
+    m->off_dx = pixl__malloc(sizeof(int) * cap);
+    m->off_dy = pixl__malloc(sizeof(int) * cap);
+    m->off_cost = pixl__malloc(sizeof(int) * cap);
+    m->idx_a = pixl__malloc(sizeof(int32_t) * (size_t)w * h);
+    m->idx_b = pixl__malloc(sizeof(int32_t) * (size_t)w * h);
     if (!m->off_dx || !m->off_dy || !m->off_cost || !m->idx_a || !m->idx_b) {
         matcher_free(m);
         return NULL;
@@ -721,8 +721,8 @@ static int eval_thresholds(const pixl_edge_sample *s, const float *E, const doub
     const size_t n = (size_t)w * h;
     double md = md_frac * sqrt((double)w * w + (double)h * h);
     matcher *m = matcher_new(w, h, md, oc);
-    uint8_t *B = pixl_malloc(n * 2);
-    int32_t *list = pixl_malloc(sizeof(int32_t) * n * 2);
+    uint8_t *B = pixl__malloc(n * 2);
+    int32_t *list = pixl__malloc(sizeof(int32_t) * n * 2);
     int rc = PIXL_OK;
     if (!m || !B || !list) rc = PIXL_ERR_NOMEM;
     uint8_t *hit = B ? B + n : NULL;
@@ -775,7 +775,7 @@ int pixl_edge_eval_image(const pixl_edge_sample *s, const pixl_edge_bench_opts *
     int rc = pixl_edge_thresholds(K, thr);
     if (rc || (rc = check_sample(s, 0))) return rc;
     size_t n = (size_t)s->width * s->height;
-    float *E = pixl_malloc(sizeof(float) * n);
+    float *E = pixl__malloc(sizeof(float) * n);
     if (!E) return PIXL_ERR_NOMEM;
     if (nms) rc = pixl_edge_nms(s->pred, s->width, s->height, E);
     else memcpy(E, s->pred, sizeof(float) * n);

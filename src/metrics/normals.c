@@ -44,9 +44,9 @@ int pixl_normal_angles(const float *pred, const float *gt, const uint8_t *mask, 
 
 pixl_normal_metrics *pixl_normal_metrics_new(void)
 {
-    pixl_normal_metrics *m = pixl_calloc(1, sizeof *m);
+    pixl_normal_metrics *m = pixl__calloc(1, sizeof *m);
     if (!m) return NULL;
-    m->hist = pixl_calloc(HIST_BINS, sizeof(int64_t));
+    m->hist = pixl__calloc(HIST_BINS, sizeof(int64_t));
     if (!m->hist) {
         free(m);
         return NULL;
@@ -146,7 +146,7 @@ int pixl_normal_scores_exact(const float *pred, const float *gt, const uint8_t *
 {
     if (!s) return pixl_set_error(PIXL_ERR_ARG, "pixl_normal_scores_exact: NULL argument");
     pixl_normal_metrics *m = pixl_normal_metrics_new();
-    float *a = pixl_malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    float *a = pixl__malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
     int rc = !m || !a ? PIXL_ERR_NOMEM : pixl_normal_metrics_update(m, pred, gt, mask, n);
     if (!rc) rc = pixl_normal_metrics_scores(m, s);
     if (!rc) rc = pixl_normal_angles(pred, gt, mask, n, a);

@@ -28,7 +28,7 @@ int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o
         size_t need = (size_t)B.n * B.height * B.width;
         if (need > cap) {
             free(pred);
-            pred = pixl_malloc(need * sizeof *pred);
+            pred = pixl__malloc(need * sizeof *pred);
             cap = pred ? need : 0;
             if (!pred) {
                 rc = PIXL_ERR_NOMEM;
@@ -50,8 +50,8 @@ static int predict_one(pixl_model *m, const pixl_image *img, int flip, float **l
 {
     const int h = img->height, w = img->width, K = pixl_model_n_classes(m);
     const size_t np = (size_t)h * w;
-    float *x = pixl_malloc(sizeof(float) * 3 * np);
-    float *y = pixl_malloc(sizeof(float) * (size_t)K * np);
+    float *x = pixl__malloc(sizeof(float) * 3 * np);
+    float *y = pixl__malloc(sizeof(float) * (size_t)K * np);
     int rc = !x || !y ? PIXL_ERR_NOMEM : pixl_image_to_chw(img, pixl_model_mean(m), pixl_model_std(m), x);
     if (!rc) rc = pixl_model_predict(m, x, 1, h, w, flip, y, NULL);
     free(x);
@@ -77,7 +77,7 @@ int pixl_evaluate_edges(pixl_model *m, const pixl_dataset *ds, const pixl_eval_o
     int n = pixl_dataset_size(ds);
     if (o && o->limit > 0 && o->limit < n) n = o->limit;
     if (n < 1) return pixl_set_error(PIXL_ERR_ARG, "pixl_evaluate_edges: empty dataset");
-    pixl_edge_sample *s = pixl_calloc((size_t)n, sizeof *s);
+    pixl_edge_sample *s = pixl__calloc((size_t)n, sizeof *s);
     if (!s) return PIXL_ERR_NOMEM;
     int rc = PIXL_OK;
     for (int i = 0; i < n && !rc; i++) {

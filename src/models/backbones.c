@@ -18,7 +18,7 @@ static void tap_add(pixl_ctx *c, pixl_backbone_taps *t, const char *name, pixl_t
 {
     if (!t || !x) return;
     if (t->n >= PIXL_MAX_TAPS) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "backbone: more than %d taps", PIXL_MAX_TAPS);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "backbone: more than %d taps", PIXL_MAX_TAPS);
         return;
     }
     t->t[t->n] = x;
@@ -40,13 +40,13 @@ static pixl_tensor *conv_bn(pixl_ctx *c, const char *conv, const char *bn, pixl_
 /* torchvision cfg "D": 13 convs (3x3, pad 1), a max-pool 2x2 after each group */
 static const int vgg16_cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
 
-pixl_tensor *pixl_backbone_vgg16(pixl_ctx *c, const char *prefix, pixl_tensor *x, int bn, int first_pad, int ceil_mode,
+pixl_tensor *pixl__backbone_vgg16(pixl_ctx *c, const char *prefix, pixl_tensor *x, int bn, int first_pad, int ceil_mode,
                                  pixl_backbone_taps *taps)
 {
-    return pixl_backbone_vgg16_ex(c, prefix, x, bn, first_pad, ceil_mode, 0, taps);
+    return pixl__backbone_vgg16_ex(c, prefix, x, bn, first_pad, ceil_mode, 0, taps);
 }
 
-pixl_tensor *pixl_backbone_vgg16_ex(pixl_ctx *c, const char *prefix, pixl_tensor *x, int bn, int first_pad,
+pixl_tensor *pixl__backbone_vgg16_ex(pixl_ctx *c, const char *prefix, pixl_tensor *x, int bn, int first_pad,
                                     int ceil_mode, int pac, pixl_backbone_taps *taps)
 {
     pixl_tensor *guide2 = NULL; /* PacFCN: conv2_2's ReLU output */
@@ -75,13 +75,13 @@ pixl_tensor *pixl_backbone_vgg16_ex(pixl_ctx *c, const char *prefix, pixl_tensor
         if (pac_here) {
             pixl_tensor *g = pixl_resize(c, guide2, (int)h->shape[2], (int)h->shape[3], PIXL_RESIZE_BILINEAR, 0, 0, 0);
             pixl_pac_opts po = {.kernel = {3, 3}, .padding = {1, 1}};
-            h = pixl_nn_pacconv2d(c, pixl_mname(c, prefix, "features.%d", idx), h, pixl_scale(c, g, 1e-4f), NULL, ch, &po,
+            h = pixl_nn_pacconv2d(c, pixl__mname(c, prefix, "features.%d", idx), h, pixl_scale(c, g, 1e-4f), NULL, ch, &po,
                                   1);
         } else {
-            h = pixl_nn_conv2d(c, pixl_mname(c, prefix, "features.%d", idx), h, ch, 3, 3,
+            h = pixl_nn_conv2d(c, pixl__mname(c, prefix, "features.%d", idx), h, ch, 3, 3,
                                &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
         }
-        if (bn) h = pixl_nn_batch_norm2d(c, pixl_mname(c, prefix, "features.%d", idx + 1), h, NULL);
+        if (bn) h = pixl_nn_batch_norm2d(c, pixl__mname(c, prefix, "features.%d", idx + 1), h, NULL);
         h = pixl_relu(c, h);
         if (pac && idx == 7 && !bn) guide2 = h; /* features.8: the ReLU of conv2_2 */
         idx += bn ? 3 : 2;
@@ -101,7 +101,7 @@ static pixl_tensor *res_block(resnet_state *s, const char *blk, pixl_tensor *x, 
                               int downsample)
 {
     pixl_ctx *c = s->c;
-    const char *p = pixl_mname(c, s->prefix, "%s", blk);
+    const char *p = pixl__mname(c, s->prefix, "%s", blk);
     char b[8][160];
     const char *leaf[8] = {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "downsample.0", "downsample.1"};
     for (int i = 0; i < 8; i++) snprintf(b[i], sizeof b[i], "%s.%s", p, leaf[i]);
@@ -142,7 +142,7 @@ static pixl_tensor *resnet(pixl_ctx *c, const char *prefix, pixl_tensor *x, cons
                            pixl_backbone_taps *taps)
 {
     resnet_state s = {c, prefix, bottleneck, 64, 1};
-    pixl_tensor *h = conv_bn(c, pixl_mname(c, prefix, "conv1"), pixl_mname(c, prefix, "bn1"), x, 64, 7, 2, 1, 1);
+    pixl_tensor *h = conv_bn(c, pixl__mname(c, prefix, "conv1"), pixl__mname(c, prefix, "bn1"), x, 64, 7, 2, 1, 1);
     /* conv_bn pads 3 for k 7: torchvision's conv1 (7x7, stride 2, pad 3) */
     h = pixl_relu(c, h);
     tap_add(c, taps, "relu", h, 2);
@@ -167,7 +167,7 @@ static pixl_tensor *resnet(pixl_ctx *c, const char *prefix, pixl_tensor *x, cons
 static pixl_tensor *inverted_residual(pixl_ctx *c, const char *prefix, int idx, pixl_tensor *x, int inp, int oup,
                                       int stride, int dil, int t, int residual)
 {
-    const char *p = pixl_mname(c, prefix, "features.%d.conv", idx);
+    const char *p = pixl__mname(c, prefix, "features.%d.conv", idx);
     char a[160], b[160];
     int hidden = inp * t, k = 0;
     pixl_tensor *h = x;
@@ -191,7 +191,7 @@ static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x
 {
     static const int cfg[7][4] = {{1, 16, 1, 1}, {6, 24, 2, 2}, {6, 32, 3, 2}, {6, 64, 4, 2},
                                   {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
-    pixl_tensor *h = pixl_relu6(c, conv_bn(c, pixl_mname(c, prefix, "features.0.0"), pixl_mname(c, prefix, "features.0.1"),
+    pixl_tensor *h = pixl_relu6(c, conv_bn(c, pixl__mname(c, prefix, "features.0.0"), pixl__mname(c, prefix, "features.0.1"),
                                            x, 32, 3, 2, 1, 1));
     int inp = 32, idx = 1, cur = 2, rate = 1;
     for (int s = 0; s < 7; s++) {
@@ -217,7 +217,7 @@ static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x
         tap_add(c, taps, nm, h, cur);
     }
     if (!last_conv) return h; /* mobilenet_v2_320: DeepLab's encoder ends at the 320-channel features.17 */
-    h = pixl_relu6(c, conv_bn(c, pixl_mname(c, prefix, "features.18.0"), pixl_mname(c, prefix, "features.18.1"), h, 1280, 1,
+    h = pixl_relu6(c, conv_bn(c, pixl__mname(c, prefix, "features.18.0"), pixl__mname(c, prefix, "features.18.1"), h, 1280, 1,
                               1, 1, 1));
     tap_add(c, taps, "features.18", h, cur);
     return h;
@@ -235,21 +235,21 @@ pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *pr
     if (!name) name = "(null)";
     int os = output_stride ? output_stride : 32;
     if (os != 8 && os != 16 && os != 32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "backbone %s: output_stride %d (expected 8, 16 or 32)", name, output_stride);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "backbone %s: output_stride %d (expected 8, 16 or 32)", name, output_stride);
         return NULL;
     }
     if (x->ndim != 4 || x->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "backbone %s: input %s, expected float (N, C, H, W)", name, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "backbone %s: input %s, expected float (N, C, H, W)", name, pixl__tshape(x));
         return NULL;
     }
     pixl_tensor *y = NULL;
     static const int r18[4] = {2, 2, 2, 2}, r34[4] = {3, 4, 6, 3}, r101[4] = {3, 4, 23, 3};
     if (!strcmp(name, "vgg16") || !strcmp(name, "vgg16_bn")) {
         if (os != 32) {
-            pixl_ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "backbone %s: output_stride %d (VGG runs at 32 only)", name, os);
+            pixl__ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "backbone %s: output_stride %d (VGG runs at 32 only)", name, os);
             return NULL;
         }
-        y = pixl_backbone_vgg16(ctx, prefix, x, name[5] == '_', 1, 0, taps);
+        y = pixl__backbone_vgg16(ctx, prefix, x, name[5] == '_', 1, 0, taps);
     } else if (!strcmp(name, "resnet18")) y = resnet(ctx, prefix, x, r18, 0, os, taps);
     else if (!strcmp(name, "resnet34")) y = resnet(ctx, prefix, x, r34, 0, os, taps);
     else if (!strcmp(name, "resnet50")) y = resnet(ctx, prefix, x, r34, 1, os, taps);
@@ -257,18 +257,18 @@ pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *pr
     else if (!strcmp(name, "mobilenet_v2")) y = mobilenet_v2(ctx, prefix, x, os, 1, taps);
     else if (!strcmp(name, "mobilenet_v2_320")) y = mobilenet_v2(ctx, prefix, x, os, 0, taps);
     else {
-        pixl_ctx_fail(ctx, PIXL_ERR_NOT_FOUND, "unknown backbone '%s' (known: %s)", name, known_backbones);
+        pixl__ctx_fail(ctx, PIXL_ERR_NOT_FOUND, "unknown backbone '%s' (known: %s)", name, known_backbones);
         return NULL;
     }
     if (!y) {
         if (!pixl_ctx_error(ctx))
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "backbone %s: cannot take input %s", name, pixl_tshape(x));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "backbone %s: cannot take input %s", name, pixl__tshape(x));
         return NULL;
     }
     return y;
 }
 
-pixl_tensor *pixl_backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, const char *tap)
+pixl_tensor *pixl__backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, const char *tap)
 {
     if (!ctx || !taps || !tap) return NULL;
     for (int i = 0; i < taps->n; i++)
@@ -276,7 +276,7 @@ pixl_tensor *pixl_backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, co
     char known[512] = "";
     for (int i = 0; i < taps->n; i++)
         snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", taps->name[i]);
-    pixl_ctx_fail(ctx, PIXL_ERR_NOT_FOUND, "backbone has no tap '%s' (taps: %s)", tap, known[0] ? known : "none");
+    pixl__ctx_fail(ctx, PIXL_ERR_NOT_FOUND, "backbone has no tap '%s' (taps: %s)", tap, known[0] ? known : "none");
     return NULL;
 }
 
@@ -291,10 +291,10 @@ static pixl_tensor *classify(pixl_ctx *c, const char *bb, pixl_tensor *x, const 
 
 #define BB_MODEL(fn, nm) \
     pixl_tensor *fn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return classify(c, nm, x, o); }
-BB_MODEL(pixl_model_vgg16, "vgg16")
-BB_MODEL(pixl_model_vgg16_bn, "vgg16_bn")
-BB_MODEL(pixl_model_resnet18, "resnet18")
-BB_MODEL(pixl_model_resnet34, "resnet34")
-BB_MODEL(pixl_model_resnet50, "resnet50")
-BB_MODEL(pixl_model_resnet101, "resnet101")
-BB_MODEL(pixl_model_mobilenet_v2, "mobilenet_v2")
+BB_MODEL(pixl__model_vgg16, "vgg16")
+BB_MODEL(pixl__model_vgg16_bn, "vgg16_bn")
+BB_MODEL(pixl__model_resnet18, "resnet18")
+BB_MODEL(pixl__model_resnet34, "resnet34")
+BB_MODEL(pixl__model_resnet50, "resnet50")
+BB_MODEL(pixl__model_resnet101, "resnet101")
+BB_MODEL(pixl__model_mobilenet_v2, "mobilenet_v2")

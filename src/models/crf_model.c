@@ -14,7 +14,7 @@
  * model.options.pretrained); the CRF's are under "crf." (pacnet's names). */
 #include "models_impl.h"
 
-int pixl_model_split_crf(const char *arch, char *backbone, size_t blen, int *frozen, const char **crf)
+int pixl__model_split_crf(const char *arch, char *backbone, size_t blen, int *frozen, const char **crf)
 {
     const char *u = arch ? strstr(arch, "_crf") : NULL;
     if (!u) return 0;
@@ -31,22 +31,22 @@ int pixl_model_split_crf(const char *arch, char *backbone, size_t blen, int *fro
     return 1;
 }
 
-pixl_tensor *pixl_model_with_crf(pixl_ctx *c, const char *arch, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_with_crf(pixl_ctx *c, const char *arch, pixl_tensor *x, const pixl_model_opts *o)
 {
     char bb[PIXL_NAME_LEN];
     int frozen = 0;
     const char *spec = NULL;
-    if (!pixl_model_split_crf(arch, bb, sizeof bb, &frozen, &spec) || !bb[0]) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model '%s': expected <arch>[frozen]_crf...", arch);
+    if (!pixl__model_split_crf(arch, bb, sizeof bb, &frozen, &spec) || !bb[0]) {
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': expected <arch>[frozen]_crf...", arch);
         return NULL;
     }
     pixl_crf_opts co;
     if (pixl_crf_parse(spec, &co)) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model '%s': %s", arch, pixl_last_error());
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': %s", arch, pixl_last_error());
         return NULL;
     }
     if (strstr(bb, "_crf")) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model '%s': one CRF per model", arch);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': one CRF per model", arch);
         return NULL;
     }
     /* parameters that exist before the backbone is built (a rebuild) are
@@ -65,8 +65,8 @@ pixl_tensor *pixl_model_with_crf(pixl_ctx *c, const char *arch, pixl_tensor *x, 
             if (strncmp(n, "crf.", 4) && strncmp(n, "feat_scales.", 12)) pixl_params_set_frozen(c->P, n, 1);
         }
     if (unary->shape[2] != x->shape[2] || unary->shape[3] != x->shape[3]) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "model '%s': backbone logits %s are not at the input's size %s", arch,
-                      pixl_tshape(unary), pixl_tshape(x));
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "model '%s': backbone logits %s are not at the input's size %s", arch,
+                      pixl__tshape(unary), pixl__tshape(x));
         return NULL;
     }
     pixl_tensor *feats[PIXL_CRF_MAX_TERMS];
@@ -75,7 +75,7 @@ pixl_tensor *pixl_model_with_crf(pixl_ctx *c, const char *arch, pixl_tensor *x, 
         int64_t s[1] = {C};
         char leaf[32];
         snprintf(leaf, sizeof leaf, "%d", m);
-        pixl_tensor *sc = pixl_nn_param(c, "feat_scales", leaf, PIXL_PARAM, PIXL_F32, 1, s,
+        pixl_tensor *sc = pixl__nn_param(c, "feat_scales", leaf, PIXL_PARAM, PIXL_F32, 1, s,
                                         (pixl_init_spec){PIXL_INIT_CONST, 30.0f / (255.0f * 0.28f), 0}, NULL);
         int64_t s3[3] = {C, 1, 1};
         feats[m] = sc ? pixl_mul(c, x, pixl_reshape(c, pixl_reciprocal(c, sc), 3, s3)) : NULL;

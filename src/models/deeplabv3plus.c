@@ -23,20 +23,20 @@ static pixl_tensor *cbr(pixl_ctx *c, const char *conv, const char *bn, pixl_tens
     return pixl_relu(c, pixl_nn_batch_norm2d(c, bn, x, NULL));
 }
 
-pixl_tensor *pixl_model_deeplabv3plus(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_deeplabv3plus(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     const char *bb = o->backbone ? o->backbone : "mobilenet_v2";
     int os = o->output_stride ? o->output_stride : 16;
     int mobilenet = !strcmp(bb, "mobilenet_v2");
     if (!mobilenet && strncmp(bb, "resnet", 6) != 0) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG,
+        pixl__ctx_fail(c, PIXL_ERR_ARG,
                       "model deeplabv3plus: backbone '%s' (expected mobilenet_v2, resnet18, resnet34, resnet50 or "
                       "resnet101)",
                       bb);
         return NULL;
     }
     if (os != 8 && os != 16) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model deeplabv3plus: output_stride %d (expected 8 or 16)", os);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model deeplabv3plus: output_stride %d (expected 8 or 16)", os);
         return NULL;
     }
     int H = (int)x->shape[2], W = (int)x->shape[3];
@@ -44,7 +44,7 @@ pixl_tensor *pixl_model_deeplabv3plus(pixl_ctx *c, pixl_tensor *x, const pixl_mo
     pixl_tensor *f = pixl_backbone_build(c, mobilenet ? "mobilenet_v2_320" : bb, "backbone", x, os, &taps);
     if (!f) return NULL;
     pixl_tensor *high = f;
-    pixl_tensor *low = pixl_backbone_tap(c, &taps, mobilenet ? "features.3" : "layer1");
+    pixl_tensor *low = pixl__backbone_tap(c, &taps, mobilenet ? "features.3" : "layer1");
     if (!high || !low) return NULL;
 
     /* ASPP */
@@ -52,7 +52,7 @@ pixl_tensor *pixl_model_deeplabv3plus(pixl_ctx *c, pixl_tensor *x, const pixl_mo
     pixl_tensor *br[5];
     br[0] = cbr(c, "aspp.convs.0.0", "aspp.convs.0.1", high, 256, 1, 1);
     for (int i = 1; i <= 3; i++)
-        br[i] = cbr(c, pixl_mname(c, "aspp.convs", "%d.0", i), pixl_mname(c, "aspp.convs", "%d.1", i), high, 256, 3, r * i);
+        br[i] = cbr(c, pixl__mname(c, "aspp.convs", "%d.0", i), pixl__mname(c, "aspp.convs", "%d.1", i), high, 256, 3, r * i);
     pixl_tensor *p = pixl_adaptive_avg_pool2d(c, high, 1, 1);
     p = cbr(c, "aspp.convs.4.1", "aspp.convs.4.2", p, 256, 1, 1);
     br[4] = high ? pixl_resize(c, p, (int)high->shape[2], (int)high->shape[3], PIXL_RESIZE_BILINEAR, 0, 0, 0) : NULL;

@@ -34,11 +34,11 @@ static pixl_tensor *upscore(pixl_ctx *c, const char *name, pixl_tensor *x, int k
     char wn[PIXL_NAME_LEN];
     snprintf(wn, sizeof wn, "%s.weight", name);
     if (!c->P) {
-        pixl_ctx_fail(c, PIXL_ERR_STATE, "fcn: the context has no pixl_params");
+        pixl__ctx_fail(c, PIXL_ERR_STATE, "fcn: the context has no pixl_params");
         return NULL;
     }
     if (pixl_params_add(c->P, wn, PIXL_PARAM, PIXL_F32, 4, ws, (pixl_init_spec){PIXL_INIT_BILINEAR, 0, 0}) < 0) {
-        pixl_ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
+        pixl__ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
         return NULL;
     }
     return pixl_conv_transpose2d(c, x, pixl_param_ref(c, wn), NULL,
@@ -55,7 +55,7 @@ static pixl_tensor *score_zero(pixl_ctx *c, const char *name, pixl_tensor *x, in
     int64_t ws[4] = {K, x->shape[1], 1, 1}, bs[1] = {K};
     if (c->P && (pixl_params_add(c->P, wn, PIXL_PARAM, PIXL_F32, 4, ws, (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0}) < 0 ||
                  pixl_params_add(c->P, bn, PIXL_PARAM, PIXL_F32, 1, bs, (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0}) < 0)) {
-        pixl_ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
+        pixl__ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
         return NULL;
     }
     return pixl_nn_conv2d(c, name, x, K, 1, 1, NULL, 1);
@@ -66,8 +66,8 @@ static pixl_tensor *crop(pixl_ctx *c, const char *what, pixl_tensor *x, int off,
 {
     if (!x) return NULL;
     if (x->shape[2] < off + h || x->shape[3] < off + w) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "%s: map %s is too small to crop %lldx%lld at offset %d", what,
-                      pixl_tshape(x), (long long)h, (long long)w, off);
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "%s: map %s is too small to crop %lldx%lld at offset %d", what,
+                      pixl__tshape(x), (long long)h, (long long)w, off);
         return NULL;
     }
     if (off == 0 && x->shape[2] == h && x->shape[3] == w) return x;
@@ -79,28 +79,28 @@ static pixl_tensor *fcn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, i
     int pad100 = 0;
     if (o->variant && !strcmp(o->variant, "pad100")) pad100 = 1;
     else if (o->variant && o->variant[0] && strcmp(o->variant, "same")) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model fcn%ds: unknown variant '%s' (known: same, pad100)", kind, o->variant);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model fcn%ds: unknown variant '%s' (known: same, pad100)", kind, o->variant);
         return NULL;
     }
     if (!pad100 && (x->shape[2] < 32 || x->shape[3] < 32)) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "model fcn%ds: input %s: height and width must be at least 32", kind,
-                      pixl_tshape(x));
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "model fcn%ds: input %s: height and width must be at least 32", kind,
+                      pixl__tshape(x));
         return NULL;
     }
     const char *name = kind == 32 ? "fcn32s" : kind == 16 ? "fcn16s" : pac ? "fcn8spac" : "fcn8s";
     if (pac && pad100) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model fcn8spac: the PacFCN has same padding only (no variant pad100)");
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model fcn8spac: the PacFCN has same padding only (no variant pad100)");
         return NULL;
     }
     int K = o->n_classes;
     pixl_backbone_taps taps;
-    pixl_tensor *h = pixl_backbone_vgg16_ex(c, "backbone", x, 0, pad100 ? 100 : 1, 1, pac, &taps);
+    pixl_tensor *h = pixl__backbone_vgg16_ex(c, "backbone", x, 0, pad100 ? 100 : 1, 1, pac, &taps);
     if (!h) return NULL;
-    pixl_tensor *pool3 = pixl_backbone_tap(c, &taps, "features.16"), *pool4 = pixl_backbone_tap(c, &taps, "features.23");
+    pixl_tensor *pool3 = pixl__backbone_tap(c, &taps, "features.16"), *pool4 = pixl__backbone_tap(c, &taps, "features.23");
     int p6 = pad100 ? 0 : 3;
     if (h->shape[2] + 2 * p6 < 7 || h->shape[3] + 2 * p6 < 7) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "model %s: input %s is too small (pool5 %s under the 7x7 fc6)", name,
-                      pixl_tshape(x), pixl_tshape(h));
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "model %s: input %s is too small (pool5 %s under the 7x7 fc6)", name,
+                      pixl__tshape(x), pixl__tshape(h));
         return NULL;
     }
     h = pixl_relu(c, pixl_nn_conv2d(c, "classifier.0", h, 4096, 7, 7, &(pixl_conv2d_opts){.padding = {p6, p6}}, 1));
@@ -133,7 +133,7 @@ static pixl_tensor *fcn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, i
         int64_t ws[4] = {K, K, 16, 16};
         if (pixl_params_add(c->P, "upscore8.weight", PIXL_PARAM, PIXL_F32, 4, ws,
                             (pixl_init_spec){PIXL_INIT_BILINEAR, 0, 0}) < 0) {
-            pixl_ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
+            pixl__ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
             return NULL;
         }
         h = pixl_resize(c, h, 8 * (int)h->shape[2], 8 * (int)h->shape[3], PIXL_RESIZE_BILINEAR, 0, 8, 8);
@@ -143,7 +143,7 @@ static pixl_tensor *fcn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, i
     return crop(c, name, h, pad100 ? 31 : 0, H, W);
 }
 
-pixl_tensor *pixl_model_fcn32s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 32, 0); }
-pixl_tensor *pixl_model_fcn16s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 16, 0); }
-pixl_tensor *pixl_model_fcn8s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 8, 0); }
-pixl_tensor *pixl_model_fcn8spac(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 8, 1); }
+pixl_tensor *pixl__model_fcn32s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 32, 0); }
+pixl_tensor *pixl__model_fcn16s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 16, 0); }
+pixl_tensor *pixl__model_fcn8s(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 8, 0); }
+pixl_tensor *pixl__model_fcn8spac(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o) { return fcn(c, x, o, 8, 1); }

@@ -41,8 +41,8 @@ static pixl_tensor *cbn(pixl_ctx *c, const char *p, pixl_tensor *x, int out, int
     char q[160];
     snprintf(q, sizeof q, "%s.%s", p, gn ? (relu ? "cgr_unit" : "cg_unit") : (relu ? "cbr_unit" : "cb_unit"));
     pixl_conv2d_opts o = {.padding = {k / 2, k / 2}};
-    x = pixl_nn_conv2d(c, pixl_mname(c, q, "0"), x, out, k, k, &o, bias);
-    x = gn ? pixl_nn_group_norm(c, pixl_mname(c, q, "1"), x, 16, 1e-5f) : pixl_nn_batch_norm2d(c, pixl_mname(c, q, "1"), x, NULL);
+    x = pixl_nn_conv2d(c, pixl__mname(c, q, "0"), x, out, k, k, &o, bias);
+    x = gn ? pixl_nn_group_norm(c, pixl__mname(c, q, "1"), x, 16, 1e-5f) : pixl_nn_batch_norm2d(c, pixl__mname(c, q, "1"), x, NULL);
     return relu ? pixl_relu(c, x) : x;
 }
 
@@ -52,8 +52,8 @@ static pixl_tensor *residual_unit(pixl_ctx *c, const char *p, pixl_tensor *x, in
     char q[160];
     snprintf(q, sizeof q, "%s", p);
     int ch = (int)x->shape[1];
-    pixl_tensor *h = cbn(c, pixl_mname(c, q, "conv1"), x, ch, 3, 0, 1, gn);
-    h = cbn(c, pixl_mname(c, q, "conv2"), h, ch, 3, 0, 0, gn);
+    pixl_tensor *h = cbn(c, pixl__mname(c, q, "conv1"), x, ch, 3, 0, 1, gn);
+    h = cbn(c, pixl__mname(c, q, "conv2"), h, ch, 3, 0, 0, gn);
     return pixl_add(c, h, x);
 }
 
@@ -65,9 +65,9 @@ static pixl_tensor *frru(pixl_ctx *c, const char *p, pixl_tensor *y, pixl_tensor
     snprintf(q, sizeof q, "%s", p);
     pixl_tensor *zp = pixl_max_pool2d(c, *z, &(pixl_pool2d_opts){.kernel = {scale, scale}});
     pixl_tensor *parts[2] = {y, zp};
-    pixl_tensor *h = cbn(c, pixl_mname(c, q, "conv1"), pixl_concat(c, 2, parts, 1), out, 3, 0, 1, gn);
-    h = cbn(c, pixl_mname(c, q, "conv2"), h, out, 3, 0, 1, gn);
-    pixl_tensor *r = pixl_nn_conv2d(c, pixl_mname(c, q, "conv_res"), h, 32, 1, 1, NULL, 1);
+    pixl_tensor *h = cbn(c, pixl__mname(c, q, "conv1"), pixl_concat(c, 2, parts, 1), out, 3, 0, 1, gn);
+    h = cbn(c, pixl__mname(c, q, "conv2"), h, out, 3, 0, 1, gn);
+    pixl_tensor *r = pixl_nn_conv2d(c, pixl__mname(c, q, "conv_res"), h, 32, 1, 1, NULL, 1);
     if (!r) return NULL;
     r = pixl_resize(c, r, (int)r->shape[2] * scale, (int)r->shape[3] * scale, PIXL_RESIZE_NEAREST, 0, 0, 0);
     *z = pixl_add(c, *z, r);
@@ -85,40 +85,40 @@ static pixl_tensor *frrn(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o, 
 {
     int gn = o->variant && !strcmp(o->variant, "gn");
     if (o->variant && !gn) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model %s: unknown variant '%s' (known: gn)", arch, o->variant);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model %s: unknown variant '%s' (known: gn)", arch, o->variant);
         return NULL;
     }
     int H = (int)x->shape[2], W = (int)x->shape[3];
     int PH = (H + multiple - 1) / multiple * multiple, PW = (W + multiple - 1) / multiple * multiple;
     if (PH != H || PW != W) x = pixl_pad2d(c, x, (int[4]){0, PW - W, 0, PH - H}, PIXL_PAD_ZERO, 0);
     pixl_tensor *h = cbn(c, "conv1", x, 48, 5, 1, 1, gn);
-    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl_mname(c, "up_residual_units", "%d", i), h, gn);
+    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl__mname(c, "up_residual_units", "%d", i), h, gn);
     pixl_tensor *y = h, *z = pixl_nn_conv2d(c, "split_conv", h, 32, 1, 1, NULL, 0);
     for (int s = 0; s < n_enc; s++) {
         pixl_tensor *yp = pixl_max_pool2d(c, y, &(pixl_pool2d_opts){.kernel = {2, 2}});
         for (int b = 0; b < enc[s].n; b++)
-            y = frru(c, pixl_mname(c, "", "encoding_frru_%d_%d_%d_%d", enc[s].n, enc[s].ch, enc[s].scale, b), yp, &z,
+            y = frru(c, pixl__mname(c, "", "encoding_frru_%d_%d_%d_%d", enc[s].n, enc[s].ch, enc[s].scale, b), yp, &z,
                      enc[s].ch, enc[s].scale, gn);
     }
     for (int s = 0; s < n_dec; s++) {
         pixl_tensor *yu = up2(c, y);
         for (int b = 0; b < dec[s].n; b++)
-            y = frru(c, pixl_mname(c, "", "decoding_frru_%d_%d_%d_%d", dec[s].n, dec[s].ch, dec[s].scale, b), yu, &z,
+            y = frru(c, pixl__mname(c, "", "decoding_frru_%d_%d_%d_%d", dec[s].n, dec[s].ch, dec[s].scale, b), yu, &z,
                      dec[s].ch, dec[s].scale, gn);
     }
     pixl_tensor *parts[2] = {up2(c, y), z};
     h = pixl_nn_conv2d(c, "merge_conv", pixl_concat(c, 2, parts, 1), 48, 1, 1, NULL, 0);
-    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl_mname(c, "down_residual_units", "%d", i), h, gn);
+    for (int i = 0; i < 3; i++) h = residual_unit(c, pixl__mname(c, "down_residual_units", "%d", i), h, gn);
     h = pixl_nn_conv2d(c, "classif_conv", h, o->n_classes, 1, 1, NULL, 1);
     return PH != H || PW != W ? pixl_crop2d(c, h, 0, 0, H, W) : h;
 }
 
-pixl_tensor *pixl_model_frrn_a(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_frrn_a(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     return frrn(c, x, o, enc_a, 4, dec_a, 3, 16, "frrn_a");
 }
 
-pixl_tensor *pixl_model_frrn_b(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_frrn_b(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     return frrn(c, x, o, enc_b, 5, dec_b, 4, 32, "frrn_b");
 }

@@ -32,19 +32,19 @@ static pixl_tensor *up_to(pixl_ctx *c, pixl_tensor *x, const pixl_tensor *like)
     return pixl_resize(c, x, (int)like->shape[2], (int)like->shape[3], PIXL_RESIZE_BILINEAR, 1, 0, 0);
 }
 
-pixl_tensor *pixl_model_gfrnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_gfrnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     const char *bb = o->backbone ? o->backbone : "vgg16_bn";
     if (strcmp(bb, "vgg16_bn") != 0 && strcmp(bb, "vgg16") != 0) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model gfrnet: backbone '%s' (expected vgg16_bn or vgg16)", bb);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model gfrnet: backbone '%s' (expected vgg16_bn or vgg16)", bb);
         return NULL;
     }
     if (o->output_stride && o->output_stride != 32) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model gfrnet: output_stride %d (the VGG encoder runs at 32)", o->output_stride);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model gfrnet: output_stride %d (the VGG encoder runs at 32)", o->output_stride);
         return NULL;
     }
     if (x->shape[2] < 32 || x->shape[3] < 32) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "model gfrnet: input %s: height and width must be at least 32", pixl_tshape(x));
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "model gfrnet: input %s: height and width must be at least 32", pixl__tshape(x));
         return NULL;
     }
     int K = o->n_classes;
@@ -52,7 +52,7 @@ pixl_tensor *pixl_model_gfrnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
     if (!pixl_backbone_build(c, bb, "backbone", x, 32, &taps)) return NULL;
     /* taps: the ReLU before each of the five pools and each pool, in order */
     if (taps.n != 10) {
-        pixl_ctx_fail(c, PIXL_ERR_STATE, "model gfrnet: backbone %s gave %d taps, expected 10", bb, taps.n);
+        pixl__ctx_fail(c, PIXL_ERR_STATE, "model gfrnet: backbone %s gave %d taps, expected 10", bb, taps.n);
         return NULL;
     }
     pixl_tensor *pool5 = pixl_dropout(c, taps.t[9], 0.5f);
@@ -65,7 +65,7 @@ pixl_tensor *pixl_model_gfrnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
     static const char *const lvl[5] = {"conv5_3", "conv4_3", "conv3_3", "conv2_2", "conv1_2"};
     for (int s = 2; s <= 6; s++) {
         if (o->aux && pred && pixl_ctx_add_aux(c, pred, 1.0f) != PIXL_OK) {
-            pixl_ctx_fail(c, pixl_last_status(), "model gfrnet: %s", pixl_last_error());
+            pixl__ctx_fail(c, pixl_last_status(), "model gfrnet: %s", pixl_last_error());
             return NULL;
         }
         char fname[64], bname[64], gname[32];
@@ -76,7 +76,7 @@ pixl_tensor *pixl_model_gfrnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
         pixl_tensor *gate = pixl_nn_batch_norm2d(c, gname, pixl_mul(c, fe, up_to(c, prev, fe)), NULL);
         pixl_tensor *pu = up_to(c, pred, fe);
         pixl_tensor *parts[2] = {s == 5 ? pu : gate, s == 5 ? gate : pu};
-        pred = conv3(c, s < 6 ? pixl_mname(c, NULL, "pred_%d", s) : "prediction", pixl_concat(c, 2, parts, 1), K);
+        pred = conv3(c, s < 6 ? pixl__mname(c, NULL, "pred_%d", s) : "prediction", pixl_concat(c, 2, parts, 1), K);
         prev = fe;
     }
     return pred;

@@ -42,15 +42,15 @@ static pixl_tensor *cb(pixl_ctx *c, const char *p, pixl_tensor *x, int out, int 
     pixl_conv2d_opts o = {.stride = {stride, stride}, .padding = {pad, pad}, .dilation = {dil, dil}};
     char q[160];
     snprintf(q, sizeof q, "%s", p);
-    x = pixl_nn_conv2d(c, pixl_mname(c, q, "0"), x, out, k, k, &o, 0);
-    x = pixl_nn_batch_norm2d(c, pixl_mname(c, q, "1"), x, NULL);
+    x = pixl_nn_conv2d(c, pixl__mname(c, q, "0"), x, out, k, k, &o, 0);
+    x = pixl_nn_batch_norm2d(c, pixl__mname(c, q, "1"), x, NULL);
     return relu ? pixl_relu(c, x) : x;
 }
 
 static pixl_tensor *cbr_named(pixl_ctx *c, const char *p, pixl_tensor *x, int out, int k, int stride, int pad,
                               int dil)
 {
-    return cb(c, pixl_mname(c, p, "cbr_unit"), x, out, k, stride, pad, dil, 1);
+    return cb(c, pixl__mname(c, p, "cbr_unit"), x, out, k, stride, pad, dil, 1);
 }
 
 /* pytorch-semseg bottleNeckPSP (conv block, projection shortcut) */
@@ -58,10 +58,10 @@ static pixl_tensor *psp_conv_block(pixl_ctx *c, const char *p, pixl_tensor *x, i
 {
     char q[160];
     snprintf(q, sizeof q, "%s", p);
-    pixl_tensor *h = cbr_named(c, pixl_mname(c, q, "cbr1"), x, mid, 1, 1, 0, 1);
-    h = cbr_named(c, pixl_mname(c, q, "cbr2"), h, mid, 3, stride, dil, dil);
-    h = cb(c, pixl_mname(c, q, "cb3.cb_unit"), h, out, 1, 1, 0, 1, 0);
-    pixl_tensor *r = cb(c, pixl_mname(c, q, "cb4.cb_unit"), x, out, 1, stride, 0, 1, 0);
+    pixl_tensor *h = cbr_named(c, pixl__mname(c, q, "cbr1"), x, mid, 1, 1, 0, 1);
+    h = cbr_named(c, pixl__mname(c, q, "cbr2"), h, mid, 3, stride, dil, dil);
+    h = cb(c, pixl__mname(c, q, "cb3.cb_unit"), h, out, 1, 1, 0, 1, 0);
+    pixl_tensor *r = cb(c, pixl__mname(c, q, "cb4.cb_unit"), x, out, 1, stride, 0, 1, 0);
     return pixl_relu(c, pixl_add(c, h, r));
 }
 
@@ -71,9 +71,9 @@ static pixl_tensor *psp_identity_block(pixl_ctx *c, const char *p, pixl_tensor *
     if (!x) return NULL;
     char q[160];
     snprintf(q, sizeof q, "%s", p);
-    pixl_tensor *h = cbr_named(c, pixl_mname(c, q, "cbr1"), x, mid, 1, 1, 0, 1);
-    h = cbr_named(c, pixl_mname(c, q, "cbr2"), h, mid, 3, 1, dil, dil);
-    h = cb(c, pixl_mname(c, q, "cb3.cb_unit"), h, (int)x->shape[1], 1, 1, 0, 1, 0);
+    pixl_tensor *h = cbr_named(c, pixl__mname(c, q, "cbr1"), x, mid, 1, 1, 0, 1);
+    h = cbr_named(c, pixl__mname(c, q, "cbr2"), h, mid, 3, 1, dil, dil);
+    h = cb(c, pixl__mname(c, q, "cb3.cb_unit"), h, (int)x->shape[1], 1, 1, 0, 1, 0);
     return pixl_relu(c, pixl_add(c, h, x));
 }
 
@@ -85,9 +85,9 @@ static pixl_tensor *psp_res_block(pixl_ctx *c, const char *name, pixl_tensor *x,
 {
     if (dil > 1) stride = 1;
     int li = 0;
-    if (range != RB_IDENTITY) x = psp_conv_block(c, pixl_mname(c, name, "layers.%d", li++), x, mid, out, stride, dil);
+    if (range != RB_IDENTITY) x = psp_conv_block(c, pixl__mname(c, name, "layers.%d", li++), x, mid, out, stride, dil);
     if (range != RB_CONV)
-        for (int i = 0; i < n - 1; i++) x = psp_identity_block(c, pixl_mname(c, name, "layers.%d", li++), x, mid, dil);
+        for (int i = 0; i < n - 1; i++) x = psp_identity_block(c, pixl__mname(c, name, "layers.%d", li++), x, mid, dil);
     return x;
 }
 
@@ -121,12 +121,12 @@ static int train_only_conv_params(pixl_ctx *c, const char *name, int in, int out
     snprintf(b, sizeof b, "%s.bias", name);
     int64_t ws[4] = {out, in, 1, 1}, bs[1] = {out};
     if (!c->P) {
-        pixl_ctx_fail(c, PIXL_ERR_STATE, "layer '%s': the context has no pixl_params", name);
+        pixl__ctx_fail(c, PIXL_ERR_STATE, "layer '%s': the context has no pixl_params", name);
         return -1;
     }
     if (pixl_params_add(c->P, w, PIXL_PARAM, PIXL_F32, 4, ws, (pixl_init_spec){PIXL_INIT_KAIMING_UNIFORM, 2.2360679775f, 0}) < 0 ||
         pixl_params_add(c->P, b, PIXL_PARAM, PIXL_F32, 1, bs, (pixl_init_spec){PIXL_INIT_FAN_IN_UNIFORM, (float)in, 0}) < 0) {
-        pixl_ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
+        pixl__ctx_fail(c, pixl_last_status(), "%s", pixl_last_error());
         return -1;
     }
     return 0;
@@ -141,14 +141,14 @@ static pixl_tensor *cff(pixl_ctx *c, const char *name, pixl_tensor *low, pixl_te
     snprintf(q, sizeof q, "%s", name);
     pixl_tensor *up = resize_ac(c, low, high->shape[2], high->shape[3]);
     int low_ch = (int)low->shape[1];
-    if (aux) *cls = pixl_nn_conv2d(c, pixl_mname(c, q, "low_classifier_conv"), up, n_classes, 1, 1, NULL, 1);
-    else if (train_only_conv_params(c, pixl_mname(c, q, "low_classifier_conv"), low_ch, n_classes)) return NULL;
-    pixl_tensor *lf = cb(c, pixl_mname(c, q, "low_dilated_conv_bn.cb_unit"), up, out, 3, 1, 2, 2, 0);
-    pixl_tensor *hf = cb(c, pixl_mname(c, q, "high_proj_conv_bn.cb_unit"), high, out, 1, 1, 0, 1, 0);
+    if (aux) *cls = pixl_nn_conv2d(c, pixl__mname(c, q, "low_classifier_conv"), up, n_classes, 1, 1, NULL, 1);
+    else if (train_only_conv_params(c, pixl__mname(c, q, "low_classifier_conv"), low_ch, n_classes)) return NULL;
+    pixl_tensor *lf = cb(c, pixl__mname(c, q, "low_dilated_conv_bn.cb_unit"), up, out, 3, 1, 2, 2, 0);
+    pixl_tensor *hf = cb(c, pixl__mname(c, q, "high_proj_conv_bn.cb_unit"), high, out, 1, 1, 0, 1, 0);
     return pixl_relu(c, pixl_add(c, lf, hf));
 }
 
-pixl_tensor *pixl_model_icnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_icnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     int64_t H = x->shape[2], W = x->shape[3];
     /* the 1/32 map: ((H-1)//2 + 1) -> three more halvings (stride-2 convs/pool) -> (h-1)//2 + 1 */
@@ -160,10 +160,10 @@ pixl_tensor *pixl_model_icnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts
     h = (h - 1) / 2 + 1;
     w = (w - 1) / 2 + 1;
     if (h < 6 || w < 6) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE,
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE,
                       "model icnet: input %s is too small: the 1/32 feature map is %lldx%lld, the 6-bin pyramid "
                       "pooling needs at least 6x6 (input at least 161x161)",
-                      pixl_tshape(x), (long long)h, (long long)w);
+                      pixl__tshape(x), (long long)h, (long long)w);
         return NULL;
     }
     pixl_tensor *s2 = resize_ac(c, x, (H - 1) / 2 + 1, (W - 1) / 2 + 1);

@@ -26,7 +26,7 @@ static pixl_tensor *fit(pixl_ctx *c, pixl_tensor *x, int64_t h, int64_t w)
     if (!x) return NULL;
     if (x->shape[2] == h && x->shape[3] == w) return x;
     if (x->shape[2] < h || x->shape[3] < w) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "model linknet: decoder map %s smaller than %lldx%lld", pixl_tshape(x),
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "model linknet: decoder map %s smaller than %lldx%lld", pixl__tshape(x),
                       (long long)h, (long long)w);
         return NULL;
     }
@@ -35,19 +35,19 @@ static pixl_tensor *fit(pixl_ctx *c, pixl_tensor *x, int64_t h, int64_t w)
 
 static pixl_tensor *decoder(pixl_ctx *c, const char *name, pixl_tensor *x, int m, int n, int stride)
 {
-    pixl_tensor *h = bn_relu(c, pixl_mname(c, name, "1"), pixl_nn_conv2d(c, pixl_mname(c, name, "0"), x, m / 4, 1, 1, NULL, 0));
+    pixl_tensor *h = bn_relu(c, pixl__mname(c, name, "1"), pixl_nn_conv2d(c, pixl__mname(c, name, "0"), x, m / 4, 1, 1, NULL, 0));
     pixl_conv2d_opts t = {.stride = {stride, stride}, .padding = {1, 1}, .output_padding = {stride - 1, stride - 1}};
-    h = bn_relu(c, pixl_mname(c, name, "4"), pixl_nn_conv_transpose2d(c, pixl_mname(c, name, "3"), h, m / 4, 3, 3, &t, 0));
-    return bn_relu(c, pixl_mname(c, name, "7"), pixl_nn_conv2d(c, pixl_mname(c, name, "6"), h, n, 1, 1, NULL, 0));
+    h = bn_relu(c, pixl__mname(c, name, "4"), pixl_nn_conv_transpose2d(c, pixl__mname(c, name, "3"), h, m / 4, 3, 3, &t, 0));
+    return bn_relu(c, pixl__mname(c, name, "7"), pixl_nn_conv2d(c, pixl__mname(c, name, "6"), h, n, 1, 1, NULL, 0));
 }
 
-pixl_tensor *pixl_model_linknet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_linknet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     pixl_backbone_taps taps;
     if (!pixl_backbone_build(c, "resnet18", "backbone", x, 32, &taps)) return NULL;
-    pixl_tensor *e0 = pixl_backbone_tap(c, &taps, "maxpool"), *e1 = pixl_backbone_tap(c, &taps, "layer1"),
-                *e2 = pixl_backbone_tap(c, &taps, "layer2"), *e3 = pixl_backbone_tap(c, &taps, "layer3"),
-                *e4 = pixl_backbone_tap(c, &taps, "layer4");
+    pixl_tensor *e0 = pixl__backbone_tap(c, &taps, "maxpool"), *e1 = pixl__backbone_tap(c, &taps, "layer1"),
+                *e2 = pixl__backbone_tap(c, &taps, "layer2"), *e3 = pixl__backbone_tap(c, &taps, "layer3"),
+                *e4 = pixl__backbone_tap(c, &taps, "layer4");
     if (!e0 || !e1 || !e2 || !e3 || !e4) return NULL;
     pixl_tensor *d = pixl_add(c, fit(c, decoder(c, "dec4", e4, 512, 256, 2), e3->shape[2], e3->shape[3]), e3);
     d = pixl_add(c, fit(c, decoder(c, "dec3", d, 256, 128, 2), e2->shape[2], e2->shape[3]), e2);

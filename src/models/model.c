@@ -51,7 +51,7 @@ void pixl_model_free(pixl_model *m)
 static int create_params(pixl_model *m, int aux)
 {
     pixl_ctx *ctx = pixl_ctx_new(m->P, PIXL_MODE_EVAL);
-    int side = pixl_model_min_size(m->arch) > 64 ? pixl_model_min_size(m->arch) : 64;
+    int side = pixl__model_min_size(m->arch) > 64 ? pixl__model_min_size(m->arch) : 64;
     int64_t s[4] = {1, m->o.in_channels, side, side};
     pixl_model_opts o = m->o;
     o.aux = aux;
@@ -64,7 +64,7 @@ static int create_params(pixl_model *m, int aux)
 
 pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64_t seed)
 {
-    pixl_model *m = pixl_calloc(1, sizeof *m);
+    pixl_model *m = pixl__calloc(1, sizeof *m);
     if (!m) return NULL;
     snprintf(m->arch, sizeof m->arch, "%s", arch ? arch : "");
     m->o = o ? *o : (pixl_model_opts){0};
@@ -125,7 +125,7 @@ int pixl_model_set_classes(pixl_model *m, const char *const *names, const uint8_
 {
     int K = m->o.n_classes;
     if (names) {
-        char **nn = pixl_calloc((size_t)K, sizeof *nn);
+        char **nn = pixl__calloc((size_t)K, sizeof *nn);
         if (!nn) return PIXL_ERR_NOMEM;
         for (int i = 0; i < K; i++) nn[i] = strdup(names[i] ? names[i] : "");
         for (int i = 0; m->names && i < K; i++) free(m->names[i]);
@@ -133,7 +133,7 @@ int pixl_model_set_classes(pixl_model *m, const char *const *names, const uint8_
         m->names = nn;
     }
     if (colours) {
-        uint8_t *c = pixl_malloc((size_t)K * 3);
+        uint8_t *c = pixl__malloc((size_t)K * 3);
         if (!c) return PIXL_ERR_NOMEM;
         memcpy(c, colours, (size_t)K * 3);
         free(m->colours);
@@ -181,7 +181,7 @@ int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *con
     const char *v0[] = {m->arch, m->variant, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5],
                         js_names ? js_names : "[]", js_cols ? js_cols : "[]", m->backbone, buf[6]};
     int nk = (int)(sizeof k0 / sizeof k0[0]);
-    const char **K = pixl_calloc((size_t)(nk + n_meta), sizeof *K), **V = pixl_calloc((size_t)(nk + n_meta), sizeof *V);
+    const char **K = pixl__calloc((size_t)(nk + n_meta), sizeof *K), **V = pixl__calloc((size_t)(nk + n_meta), sizeof *V);
     int rc = PIXL_ERR_NOMEM;
     if (K && V) {
         for (int i = 0; i < n_meta; i++) {
@@ -321,7 +321,7 @@ int pixl_model_predict(pixl_model *m, const float *images, int n, int h, int w, 
     float *acc = logits;
     float *tmp = NULL;
     if (!acc) {
-        tmp = pixl_malloc(out_n * sizeof(float));
+        tmp = pixl__malloc(out_n * sizeof(float));
         if (!tmp) return PIXL_ERR_NOMEM;
         acc = tmp;
     }

@@ -93,7 +93,7 @@ int pixl_jointup_parse(const char *name, pixl_jointup_opts *o)
 
 static pixl_tensor *conv(pixl_ctx *c, const char *name, const char *leaf, pixl_tensor *x, int out, int k, int pad)
 {
-    return pixl_nn_conv2d(c, pixl_mname(c, name, "%s", leaf), x, out, k, k, &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
+    return pixl_nn_conv2d(c, pixl__mname(c, name, "%s", leaf), x, out, k, k, &(pixl_conv2d_opts){.padding = {pad, pad}}, 1);
 }
 
 /* (B, k, ...) -> (B*C, k, ...), each sample repeated C times */
@@ -160,7 +160,7 @@ static pixl_tensor *pac_net(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_
         pixl_pac_opts po = {.kernel = {5, 5}, .stride = {2, 2}, .padding = {2, 2}, .output_padding = {1, 1}};
         char leaf[32];
         snprintf(leaf, sizeof leaf, "up_convts.%d", i);
-        const char *lname = pixl_mname(c, name, "%s", leaf);
+        const char *lname = pixl__mname(c, name, "%s", leaf);
         /* the adapting kernel depends on the guide only: computed once per image and repeated for the C
          * single-channel targets (pacnet repeats the guide features and recomputes it C times; same values) */
         pixl_pac_opts ko = po;
@@ -207,14 +207,14 @@ static pixl_tensor *jbu(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_tens
 {
     const int k = o->jbu_kernel, f = o->factor;
     if (k < f || k > 64) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "joint_upsample '%s': JBU kernel %d (factor %d .. 64)", name, k, f);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "joint_upsample '%s': JBU kernel %d (factor %d .. 64)", name, k, f);
         return NULL;
     }
     const int64_t B = g->shape[0], H = g->shape[2], W = g->shape[3];
     int64_t ps[4] = {B, 2, H, W};
     float *pos = malloc(sizeof(float) * (size_t)(B * 2 * H * W));
     if (!pos) {
-        pixl_ctx_fail(c, PIXL_ERR_NOMEM, "joint_upsample '%s': out of memory", name);
+        pixl__ctx_fail(c, PIXL_ERR_NOMEM, "joint_upsample '%s': out of memory", name);
         return NULL;
     }
     for (int64_t b = 0; b < B; b++)
@@ -223,17 +223,17 @@ static pixl_tensor *jbu(pixl_ctx *c, const char *name, pixl_tensor *t, pixl_tens
                 pos[((b * 2 + 0) * H + y) * W + x] = (float)y * o->jbu_scale_space;
                 pos[((b * 2 + 1) * H + y) * W + x] = (float)x * o->jbu_scale_space;
             }
-    pixl_tensor *p = pixl_constant(c, pixl_mname(c, name, "convt.positions"), PIXL_F32, 4, ps, pos);
+    pixl_tensor *p = pixl_constant(c, pixl__mname(c, name, "convt.positions"), PIXL_F32, 4, ps, pos);
     free(pos);
     pixl_tensor *v[2] = {pixl_scale(c, g, o->jbu_scale_color), p};
     pixl_tensor *feat = p && v[0] ? pixl_concat(c, 2, v, 1) : NULL;
     int pad = 1 + (int)floor((k - f - 1) / 2.0), op = (k - f) % 2;
     pixl_pac_opts po = {.kernel = {k, k}, .stride = {f, f}, .padding = {pad, pad}, .output_padding = {op, op},
                         .normalize = 1, .transposed = 1};
-    const char *lname = pixl_mname(c, name, "convt");
+    const char *lname = pixl__mname(c, name, "convt");
     pixl_tensor *kern = feat ? repeat_for_channels(c, pixl_nn_packernel2d(c, lname, feat, NULL, 1, &po), C) : NULL;
     int64_t ws[4] = {1, 1, k, k};
-    pixl_tensor *w = pixl_nn_param(c, lname, "weight", PIXL_PARAM, PIXL_F32, 4, ws,
+    pixl_tensor *w = pixl__nn_param(c, lname, "weight", PIXL_PARAM, PIXL_F32, 4, ws,
                                    (pixl_init_spec){PIXL_INIT_ONES, 0, 0}, NULL);
     return kern && w ? pixl_pacconv_transpose2d(c, t, kern, w, NULL, &po) : NULL;
 }
@@ -246,21 +246,21 @@ pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *c, const char *name, pixl_tensor *
     const int f = o->factor;
     if (f < 2 || f > 16 || (f & (f - 1)) || (o->arch == PIXL_JU_PAC_LITE && f == 2) || (int)o->arch < 0 ||
         o->arch > PIXL_JU_JBU) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "joint_upsample '%s': network %d with factor %d (2, 4, 8, 16; Lite 4, 8, 16)",
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "joint_upsample '%s': network %d with factor %d (2, 4, 8, 16; Lite 4, 8, 16)",
                       name, (int)o->arch, f);
         return NULL;
     }
     if (target->ndim != 4 || guide->ndim != 4 || target->shape[0] != guide->shape[0] ||
         target->shape[2] * f != guide->shape[2] || target->shape[3] * f != guide->shape[3] ||
         guide->shape[1] != (o->guide_channels > 0 ? o->guide_channels : 3)) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE,
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE,
                       "joint_upsample '%s': target %s x %d must match guide %s (batch, height, width; %d guide channels)",
-                      name, pixl_tshape(target), f, pixl_tshape(guide), o->guide_channels > 0 ? o->guide_channels : 3);
+                      name, pixl__tshape(target), f, pixl__tshape(guide), o->guide_channels > 0 ? o->guide_channels : 3);
         return NULL;
     }
     const int C = (int)target->shape[1];
     if (C < 1 || C > PIXL_MAX_SRC) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "joint_upsample '%s': %d target channels (1..%d)", name, C, PIXL_MAX_SRC);
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "joint_upsample '%s': %d target channels (1..%d)", name, C, PIXL_MAX_SRC);
         return NULL;
     }
     int64_t s1[4] = {target->shape[0] * C, 1, target->shape[2], target->shape[3]};

@@ -21,30 +21,30 @@ static pixl_tensor *cbr(pixl_ctx *c, const char *conv, const char *bn, pixl_tens
     return pixl_relu(c, pixl_nn_batch_norm2d(c, bn, x, NULL));
 }
 
-pixl_tensor *pixl_model_pspnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_pspnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     const char *bb = o->backbone ? o->backbone : "resnet50";
     int os = o->output_stride ? o->output_stride : 8;
     if (strncmp(bb, "resnet", 6) != 0) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model pspnet: backbone '%s' (expected resnet18, resnet34, resnet50 or resnet101)",
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model pspnet: backbone '%s' (expected resnet18, resnet34, resnet50 or resnet101)",
                       bb);
         return NULL;
     }
     if (os != 8 && os != 16) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model pspnet: output_stride %d (expected 8 or 16)", os);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model pspnet: output_stride %d (expected 8 or 16)", os);
         return NULL;
     }
     int H = (int)x->shape[2], W = (int)x->shape[3];
     pixl_backbone_taps taps;
     pixl_tensor *f = pixl_backbone_build(c, bb, "backbone", x, os, &taps);
-    pixl_tensor *l3 = f ? pixl_backbone_tap(c, &taps, "layer3") : NULL;
+    pixl_tensor *l3 = f ? pixl__backbone_tap(c, &taps, "layer3") : NULL;
     if (!f || !l3) return NULL;
     int C = (int)f->shape[1], fh = (int)f->shape[2], fw = (int)f->shape[3];
     static const int bins[4] = {1, 2, 3, 6};
     pixl_tensor *parts[5] = {f};
     for (int i = 0; i < 4; i++) {
         pixl_tensor *p = pixl_adaptive_avg_pool2d(c, f, bins[i], bins[i]);
-        p = cbr(c, pixl_mname(c, "ppm.features", "%d.1", i), pixl_mname(c, "ppm.features", "%d.2", i), p, C / 4, 1);
+        p = cbr(c, pixl__mname(c, "ppm.features", "%d.1", i), pixl__mname(c, "ppm.features", "%d.2", i), p, C / 4, 1);
         parts[i + 1] = pixl_resize(c, p, fh, fw, PIXL_RESIZE_BILINEAR, 1, 0, 0);
     }
     pixl_tensor *h = pixl_concat(c, 5, parts, 1);
@@ -55,7 +55,7 @@ pixl_tensor *pixl_model_pspnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
         a = pixl_nn_conv2d(c, "aux.4", a, o->n_classes, 1, 1, NULL, 1);
         if (!a) return NULL;
         if (pixl_ctx_add_aux(c, a, 0.4f) != PIXL_OK) {
-            pixl_ctx_fail(c, pixl_last_status(), "model pspnet: %s", pixl_last_error());
+            pixl__ctx_fail(c, pixl_last_status(), "model pspnet: %s", pixl_last_error());
             return NULL;
         }
     }

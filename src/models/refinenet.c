@@ -27,8 +27,8 @@ static pixl_tensor *rcu(pixl_ctx *c, const char *prefix, pixl_tensor *x, int ch,
 {
     for (int i = 1; i <= n_blocks; i++) {
         pixl_tensor *r = x;
-        x = conv3(c, pixl_mname(c, prefix, "%d_conv", i), pixl_relu(c, x), ch, 1);
-        x = conv3(c, pixl_mname(c, prefix, "%d_conv_relu_varout_dimred", i), pixl_relu(c, x), ch, 0);
+        x = conv3(c, pixl__mname(c, prefix, "%d_conv", i), pixl_relu(c, x), ch, 1);
+        x = conv3(c, pixl__mname(c, prefix, "%d_conv_relu_varout_dimred", i), pixl_relu(c, x), ch, 0);
         x = pixl_add(c, x, r);
     }
     return x;
@@ -39,7 +39,7 @@ static pixl_tensor *crp(pixl_ctx *c, const char *prefix, pixl_tensor *x, int ch)
     pixl_pool2d_opts po = {.kernel = {5, 5}, .stride = {1, 1}, .padding = {2, 2}};
     pixl_tensor *top = x;
     for (int i = 1; i <= 4; i++) {
-        top = conv3(c, pixl_mname(c, prefix, "%d_outvar_dimred", i), pixl_max_pool2d(c, top, &po), ch, 0);
+        top = conv3(c, pixl__mname(c, prefix, "%d_outvar_dimred", i), pixl_max_pool2d(c, top, &po), ch, 0);
         x = pixl_add(c, x, top);
     }
     return x;
@@ -51,16 +51,16 @@ static pixl_tensor *up_to(pixl_ctx *c, pixl_tensor *x, const pixl_tensor *like)
     return pixl_resize(c, x, (int)like->shape[2], (int)like->shape[3], PIXL_RESIZE_BILINEAR, 1, 0, 0);
 }
 
-pixl_tensor *pixl_model_refinenet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_refinenet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     const char *bb = o->backbone ? o->backbone : "resnet101";
     if (strncmp(bb, "resnet", 6) != 0) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model refinenet: backbone '%s' (expected resnet18, resnet34, resnet50 or resnet101)",
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model refinenet: backbone '%s' (expected resnet18, resnet34, resnet50 or resnet101)",
                       bb);
         return NULL;
     }
     if (o->output_stride && o->output_stride != 32) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model refinenet: output_stride %d (RefineNet runs its encoder at 32)",
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model refinenet: output_stride %d (RefineNet runs its encoder at 32)",
                       o->output_stride);
         return NULL;
     }
@@ -69,7 +69,7 @@ pixl_tensor *pixl_model_refinenet(pixl_ctx *c, pixl_tensor *x, const pixl_model_
     if (!pixl_backbone_build(c, bb, "", x, 32, &taps)) return NULL;
     pixl_tensor *l[4];
     for (int i = 0; i < 4; i++)
-        if (!(l[i] = pixl_backbone_tap(c, &taps, pixl_mname(c, NULL, "layer%d", i + 1)))) return NULL;
+        if (!(l[i] = pixl__backbone_tap(c, &taps, pixl__mname(c, NULL, "layer%d", i + 1)))) return NULL;
     pixl_tensor *l4 = pixl_dropout(c, l[3], 0.5f), *l3 = pixl_dropout(c, l[2], 0.5f);
 
     /* RefineNet-4 */
@@ -81,16 +81,16 @@ pixl_tensor *pixl_model_refinenet(pixl_ctx *c, pixl_tensor *x, const pixl_model_
     pixl_tensor *in[3] = {l3, l[1], l[0]};
     for (int g = 2; g <= 4; g++) {
         char pre[64];
-        pixl_tensor *z = conv3(c, pixl_mname(c, NULL, "p_ims1d2_outl%d_dimred", g), in[g - 2], 256, 0);
+        pixl_tensor *z = conv3(c, pixl__mname(c, NULL, "p_ims1d2_outl%d_dimred", g), in[g - 2], 256, 0);
         snprintf(pre, sizeof pre, "adapt_stage%d_b.0", g);
         z = rcu(c, pre, z, 256, 2);
-        z = conv3(c, pixl_mname(c, NULL, "adapt_stage%d_b2_joint_varout_dimred", g), z, 256, 0);
+        z = conv3(c, pixl__mname(c, NULL, "adapt_stage%d_b2_joint_varout_dimred", g), z, 256, 0);
         z = pixl_relu(c, pixl_add(c, z, y));
         snprintf(pre, sizeof pre, "mflow_conv_g%d_pool.0", g);
         z = crp(c, pre, z, 256);
         snprintf(pre, sizeof pre, "mflow_conv_g%d_b.0", g);
         z = rcu(c, pre, z, 256, 3);
-        y = g < 4 ? up_to(c, conv3(c, pixl_mname(c, NULL, "mflow_conv_g%d_b3_joint_varout_dimred", g), z, 256, 0), in[g - 1])
+        y = g < 4 ? up_to(c, conv3(c, pixl__mname(c, NULL, "mflow_conv_g%d_b3_joint_varout_dimred", g), z, 256, 0), in[g - 1])
                   : z;
     }
     y = conv3(c, "clf_conv", pixl_dropout(c, y, 0.5f), o->n_classes, 1);

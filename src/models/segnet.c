@@ -11,15 +11,15 @@
  * Any input of at least 32x32 (odd sizes unpool to the pre-pool size). */
 #include "models_impl.h"
 
-pixl_tensor *pixl_model_segnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_segnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     if (x->shape[2] < 32 || x->shape[3] < 32) {
-        pixl_ctx_fail(c, PIXL_ERR_SHAPE, "model segnet: input %s: height and width must be at least 32",
-                      pixl_tshape(x));
+        pixl__ctx_fail(c, PIXL_ERR_SHAPE, "model segnet: input %s: height and width must be at least 32",
+                      pixl__tshape(x));
         return NULL;
     }
     pixl_backbone_taps taps;
-    pixl_tensor *h = pixl_backbone_vgg16(c, "backbone", x, 1, 1, 0, &taps);
+    pixl_tensor *h = pixl__backbone_vgg16(c, "backbone", x, 1, 1, 0, &taps);
     if (!h || taps.n != 10) return NULL;
     /* taps: (pre-pool ReLU, pool) for the 5 stages */
     static const int dec_ch[5][3] = {{64, 0, 0}, {128, 64, 0}, {256, 256, 128}, {512, 512, 256}, {512, 512, 512}};
@@ -31,8 +31,8 @@ pixl_tensor *pixl_model_segnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
         char dn[16];
         snprintf(dn, sizeof dn, "dec%d", s + 1);
         for (int j = 0; j < 3 && dec_ch[s][j]; j++) {
-            h = pixl_nn_conv2d(c, pixl_mname(c, dn, "%d", 3 * j), h, dec_ch[s][j], 3, 3, &p1, 1);
-            h = pixl_relu(c, pixl_nn_batch_norm2d(c, pixl_mname(c, dn, "%d", 3 * j + 1), h, NULL));
+            h = pixl_nn_conv2d(c, pixl__mname(c, dn, "%d", 3 * j), h, dec_ch[s][j], 3, 3, &p1, 1);
+            h = pixl_relu(c, pixl_nn_batch_norm2d(c, pixl__mname(c, dn, "%d", 3 * j + 1), h, NULL));
         }
     }
     return pixl_nn_conv2d(c, "dec1.3", h, o->n_classes, 3, 3, &p1, 1);

@@ -24,18 +24,18 @@
 static pixl_tensor *double_conv(pixl_ctx *c, const char *p, pixl_tensor *x, int ch)
 {
     pixl_conv2d_opts o = {.padding = {1, 1}};
-    x = pixl_nn_conv2d(c, pixl_mname(c, p, "0"), x, ch, 3, 3, &o, 0);
-    x = pixl_relu(c, pixl_nn_batch_norm2d(c, pixl_mname(c, p, "1"), x, NULL));
-    x = pixl_nn_conv2d(c, pixl_mname(c, p, "3"), x, ch, 3, 3, &o, 0);
-    return pixl_relu(c, pixl_nn_batch_norm2d(c, pixl_mname(c, p, "4"), x, NULL));
+    x = pixl_nn_conv2d(c, pixl__mname(c, p, "0"), x, ch, 3, 3, &o, 0);
+    x = pixl_relu(c, pixl_nn_batch_norm2d(c, pixl__mname(c, p, "1"), x, NULL));
+    x = pixl_nn_conv2d(c, pixl__mname(c, p, "3"), x, ch, 3, 3, &o, 0);
+    return pixl_relu(c, pixl_nn_batch_norm2d(c, pixl__mname(c, p, "4"), x, NULL));
 }
 
 /* pytorch-semseg unetConv2: two valid 3x3 conv (+BN) + ReLU; names p.conv1.{0,1}, p.conv2.{0,1} */
 static pixl_tensor *valid_conv2(pixl_ctx *c, const char *p, pixl_tensor *x, int ch, int bn)
 {
     for (int i = 1; i <= 2; i++) {
-        x = pixl_nn_conv2d(c, pixl_mname(c, p, "conv%d.0", i), x, ch, 3, 3, NULL, 1);
-        if (bn) x = pixl_nn_batch_norm2d(c, pixl_mname(c, p, "conv%d.1", i), x, NULL);
+        x = pixl_nn_conv2d(c, pixl__mname(c, p, "conv%d.0", i), x, ch, 3, 3, NULL, 1);
+        if (bn) x = pixl_nn_batch_norm2d(c, pixl__mname(c, p, "conv%d.1", i), x, NULL);
         x = pixl_relu(c, x);
     }
     return x;
@@ -48,7 +48,7 @@ static pixl_tensor *mirror_pad(pixl_ctx *c, pixl_tensor *x, const int pads[4])
     while (x && (rest[0] || rest[1] || rest[2] || rest[3])) {
         int H = (int)x->shape[2], W = (int)x->shape[3];
         if (H < 2 || W < 2) {
-            pixl_ctx_fail(c, PIXL_ERR_SHAPE, "model unet (valid): input %s is too small to mirror", pixl_tshape(x));
+            pixl__ctx_fail(c, PIXL_ERR_SHAPE, "model unet (valid): input %s is too small to mirror", pixl__tshape(x));
             return NULL;
         }
         int step[4];
@@ -68,7 +68,7 @@ static pixl_tensor *unet_valid(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
     for (int i = 0; i < 5; i++) {
         f[i] = (int)(64.0 * (1 << i) * o->width + 1e-4);
         if (f[i] < 1) {
-            pixl_ctx_fail(c, PIXL_ERR_ARG, "model unet (valid): width %g leaves level %d without channels",
+            pixl__ctx_fail(c, PIXL_ERR_ARG, "model unet (valid): width %g leaves level %d without channels",
                           (double)o->width, i);
             return NULL;
         }
@@ -90,7 +90,7 @@ static pixl_tensor *unet_valid(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
     for (int lvl = 3; lvl >= 0; lvl--) {
         char pre[32];
         snprintf(pre, sizeof pre, "up_concat%d", lvl + 1);
-        h = pixl_nn_conv_transpose2d(c, pixl_mname(c, pre, "up"), h, f[lvl], 2, 2, &(pixl_conv2d_opts){.stride = {2, 2}},
+        h = pixl_nn_conv_transpose2d(c, pixl__mname(c, pre, "up"), h, f[lvl], 2, 2, &(pixl_conv2d_opts){.stride = {2, 2}},
                                      1);
         pixl_tensor *s = skips[lvl];
         if (!h || !s) return NULL;
@@ -98,20 +98,20 @@ static pixl_tensor *unet_valid(pixl_ctx *c, pixl_tensor *x, const pixl_model_opt
         int dh = (int)(s->shape[2] - h->shape[2]) / 2, dw = (int)(s->shape[3] - h->shape[3]) / 2;
         s = pixl_crop2d(c, s, dh, dw, (int)h->shape[2], (int)h->shape[3]);
         pixl_tensor *parts[2] = {s, h};
-        h = valid_conv2(c, pixl_mname(c, pre, "conv"), pixl_concat(c, 2, parts, 1), f[lvl], 0);
+        h = valid_conv2(c, pixl__mname(c, pre, "conv"), pixl_concat(c, 2, parts, 1), f[lvl], 0);
     }
     h = pixl_nn_conv2d(c, "final", h, o->n_classes, 1, 1, NULL, 1);
     return pixl_crop2d(c, h, 0, 0, H, W);
 }
 
-pixl_tensor *pixl_model_unet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_unet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     if (o->variant && !strcmp(o->variant, "valid")) return unet_valid(c, x, o, 0);
     if (o->variant && !strcmp(o->variant, "valid_bn")) return unet_valid(c, x, o, 1);
     int depth = 4;
     if (o->variant && !strncmp(o->variant, "depth", 5)) depth = atoi(o->variant + 5);
     if (depth < 1 || depth > 6) {
-        pixl_ctx_fail(c, PIXL_ERR_ARG, "model unet: variant '%s': expected depthN (N = 1..6), valid or valid_bn", o->variant);
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model unet: variant '%s': expected depthN (N = 1..6), valid or valid_bn", o->variant);
         return NULL;
     }
     int base = (int)(32 * o->width + 0.5f);
@@ -119,7 +119,7 @@ pixl_tensor *pixl_model_unet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts 
     pixl_tensor *skips[8];
     pixl_tensor *h = x;
     for (int i = 0; i <= depth; i++) {
-        h = double_conv(c, pixl_mname(c, "downs", "%d", i), h, base << i);
+        h = double_conv(c, pixl__mname(c, "downs", "%d", i), h, base << i);
         if (i < depth) {
             skips[i] = h;
             h = pixl_max_pool2d(c, h, &(pixl_pool2d_opts){.kernel = {2, 2}});
@@ -127,7 +127,7 @@ pixl_tensor *pixl_model_unet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts 
     }
     for (int k = 0; k < depth; k++) {
         int lvl = depth - 1 - k, ch = base << lvl;
-        h = pixl_nn_conv_transpose2d(c, pixl_mname(c, "upconvs", "%d", k), h, ch, 2, 2,
+        h = pixl_nn_conv_transpose2d(c, pixl__mname(c, "upconvs", "%d", k), h, ch, 2, 2,
                                      &(pixl_conv2d_opts){.stride = {2, 2}}, 1);
         pixl_tensor *s = skips[lvl];
         if (!h || !s) return NULL;
@@ -137,7 +137,7 @@ pixl_tensor *pixl_model_unet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts 
             h = pixl_pad2d(c, h, pads, PIXL_PAD_ZERO, 0);
         }
         pixl_tensor *parts[2] = {s, h};
-        h = double_conv(c, pixl_mname(c, "ups", "%d", k), pixl_concat(c, 2, parts, 1), ch);
+        h = double_conv(c, pixl__mname(c, "ups", "%d", k), pixl_concat(c, 2, parts, 1), ch);
     }
     return pixl_nn_conv2d(c, "head", h, o->n_classes, 1, 1, NULL, 1);
 }

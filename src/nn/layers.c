@@ -9,20 +9,20 @@ static void pname(char *buf, size_t len, const char *layer, const char *leaf)
     else snprintf(buf, len, "%s", leaf);
 }
 
-pixl_tensor *pixl_nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
+pixl_tensor *pixl__nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
                            int ndim, const int64_t *shape, pixl_init_spec init, float **data_if_new)
 {
     char name[PIXL_NAME_LEN * 2];
     pname(name, sizeof name, layer, leaf);
     if (data_if_new) *data_if_new = NULL;
     if (!ctx->P) {
-        pixl_ctx_fail(ctx, PIXL_ERR_STATE, "layer '%s': the context has no pixl_params", layer);
+        pixl__ctx_fail(ctx, PIXL_ERR_STATE, "layer '%s': the context has no pixl_params", layer);
         return NULL;
     }
     int existed = pixl_params_find(ctx->P, name) >= 0;
     int i = pixl_params_add(ctx->P, name, kind, dt, ndim, shape, init);
     if (i < 0) {
-        pixl_ctx_fail(ctx, pixl_last_status(), "%s", pixl_last_error());
+        pixl__ctx_fail(ctx, pixl_last_status(), "%s", pixl_last_error());
         return NULL;
     }
     if (data_if_new && !existed) *data_if_new = pixl_params_data(ctx->P, i);
@@ -32,13 +32,13 @@ pixl_tensor *pixl_nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, p
 static pixl_tensor *param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
                           int ndim, const int64_t *shape, pixl_init_spec init)
 {
-    return pixl_nn_param(ctx, layer, leaf, kind, dt, ndim, shape, init, NULL);
+    return pixl__nn_param(ctx, layer, leaf, kind, dt, ndim, shape, init, NULL);
 }
 
 static int channels_of(pixl_ctx *ctx, const char *what, const char *layer, pixl_tensor *x)
 {
     if (x->ndim < 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s '%s': input %s has no channel dimension", what, layer, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s '%s': input %s has no channel dimension", what, layer, pixl__tshape(x));
         return -1;
     }
     return (int)x->shape[1];
@@ -51,7 +51,7 @@ pixl_tensor *pixl_nn_conv2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, int
     int ic = channels_of(ctx, "conv2d", name, x), g = o && o->groups > 0 ? o->groups : 1;
     if (ic < 0) return NULL;
     if (ic % g || out_ch % g || out_ch <= 0 || kh <= 0 || kw <= 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "conv2d '%s': in %d, out %d, kernel %dx%d, groups %d do not fit", name, ic,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "conv2d '%s': in %d, out %d, kernel %dx%d, groups %d do not fit", name, ic,
                       out_ch, kh, kw, g);
         return NULL;
     }
@@ -72,7 +72,7 @@ pixl_tensor *pixl_nn_conv_transpose2d(pixl_ctx *ctx, const char *name, pixl_tens
     int ic = channels_of(ctx, "conv_transpose2d", name, x), g = o && o->groups > 0 ? o->groups : 1;
     if (ic < 0) return NULL;
     if (ic % g || out_ch % g || out_ch <= 0 || kh <= 0 || kw <= 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "conv_transpose2d '%s': in %d, out %d, kernel %dx%d, groups %d do not fit",
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "conv_transpose2d '%s': in %d, out %d, kernel %dx%d, groups %d do not fit",
                       name, ic, out_ch, kh, kw, g);
         return NULL;
     }

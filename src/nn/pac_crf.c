@@ -130,7 +130,7 @@ static pixl_tensor *crf_step(pixl_ctx *ctx, const char *prefix, const pixl_crf_o
         out = o->unary_weight == 1.0f ? unary : pixl_scale(ctx, unary, o->unary_weight);
     } else {
         int64_t s1[1] = {1};
-        pixl_tensor *uw = pixl_nn_param(ctx, prefix, "unary_weight", PIXL_PARAM, PIXL_F32, 1, s1,
+        pixl_tensor *uw = pixl__nn_param(ctx, prefix, "unary_weight", PIXL_PARAM, PIXL_F32, 1, s1,
                                         (pixl_init_spec){PIXL_INIT_CONST, o->unary_weight, 0}, NULL);
         out = pixl_mul(ctx, unary, uw);
     }
@@ -162,14 +162,14 @@ static pixl_tensor *crf_step(pixl_ctx *ctx, const char *prefix, const pixl_crf_o
             snprintf(leaf, sizeof leaf, "compat.%d", m);
             if (prefix[0]) snprintf(mname, sizeof mname, "%s.%s", prefix, leaf);
             else snprintf(mname, sizeof mname, "%s", leaf);
-            pixl_tensor *cw = pixl_nn_param(ctx, mname, "weight", PIXL_PARAM, PIXL_F32, 4, ws,
+            pixl_tensor *cw = pixl__nn_param(ctx, mname, "weight", PIXL_PARAM, PIXL_F32, 4, ws,
                                             (pixl_init_spec){PIXL_INIT_ONES, 0, 0}, &wd);
             if (wd) {
-                uint64_t *rng = pixl_params_rng(ctx->P);
+                uint64_t *rng = pixl__params_rng(ctx->P);
                 for (int a = 0; a < C; a++)
                     for (int b = 0; b < C; b++) {
                         float v = a == b ? 0.0f : 1.0f;
-                        if (o->perturbed_init) v += (float)((pixl_rng_uniform(rng) - 0.5) * 0.001);
+                        if (o->perturbed_init) v += (float)((pixl__rng_uniform(rng) - 0.5) * 0.001);
                         wd[a * C + b] = v;
                     }
             }
@@ -186,7 +186,7 @@ static pixl_tensor *crf_step(pixl_ctx *ctx, const char *prefix, const pixl_crf_o
         const int learn = t->compat == PIXL_CRF_POTTS && !t->spatial_filter && !o->fixed_weighting;
         int64_t s1[1] = {1};
         snprintf(leaf, sizeof leaf, "pairwise_weights.%d", m);
-        pixl_tensor *pw = pixl_nn_param(ctx, prefix, leaf, PIXL_PARAM, PIXL_F32, 1, s1,
+        pixl_tensor *pw = pixl__nn_param(ctx, prefix, leaf, PIXL_PARAM, PIXL_F32, 1, s1,
                                         (pixl_init_spec){PIXL_INIT_CONST, w0, 0}, NULL);
         if (!msg || !pw) return NULL;
         if (learn) msg = pixl_scale(ctx, pixl_mul(ctx, msg, pw), -1.0f);
@@ -203,12 +203,12 @@ pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary,
     if (!name) name = "";
     pixl_crf_opts d = o ? *o : pixl_crf_defaults();
     if (unary->ndim != 4 || unary->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "paccrf '%s': unary %s must be a 4-D float tensor", name,
-                      pixl_tshape(unary));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "paccrf '%s': unary %s must be a 4-D float tensor", name,
+                      pixl__tshape(unary));
         return NULL;
     }
     if (d.num_steps < 1 || d.n_terms < 0 || d.n_terms > PIXL_CRF_MAX_TERMS) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "paccrf '%s': %d steps and %d pairwise terms (need >= 1 step, <= %d terms)",
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "paccrf '%s': %d steps and %d pairwise terms (need >= 1 step, <= %d terms)",
                       name, d.num_steps, d.n_terms, PIXL_CRF_MAX_TERMS);
         return NULL;
     }
@@ -216,14 +216,14 @@ pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary,
     for (int m = 0; m < d.n_terms; m++) {
         const pixl_crf_term *t = &d.terms[m];
         if (t->kernel_size < 1 || t->kernel_size % 2 == 0 || t->dilation < 1 || t->blur < 1 || t->blur > 9) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "paccrf '%s': term %d: kernel %d (odd), dilation %d, blur %d (1..9)", name,
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "paccrf '%s': term %d: kernel %d (odd), dilation %d, blur %d (1..9)", name,
                           m, t->kernel_size, t->dilation, t->blur);
             return NULL;
         }
         if (t->compat != PIXL_CRF_NA) need_feat = 1;
     }
     if (need_feat && (!edge_feats || (n_feats != 1 && n_feats != d.n_terms))) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "paccrf '%s': %d edge feature tensors for %d pairwise terms (pass 1 or %d)",
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "paccrf '%s': %d edge feature tensors for %d pairwise terms (pass 1 or %d)",
                       name, n_feats, d.n_terms, d.n_terms);
         return NULL;
     }
@@ -235,8 +235,8 @@ pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary,
         pixl_tensor *f = edge_feats[n_feats == 1 ? 0 : m];
         if (!f || f->ndim != 4 || f->shape[0] != unary->shape[0] || f->shape[2] != unary->shape[2] ||
             f->shape[3] != unary->shape[3]) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "paccrf '%s': edge features %s of term %d do not match unary %s", name,
-                          f ? pixl_tshape(f) : "(null)", m, pixl_tshape(unary));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "paccrf '%s': edge features %s of term %d do not match unary %s", name,
+                          f ? pixl__tshape(f) : "(null)", m, pixl__tshape(unary));
             return NULL;
         }
         /* features shared by terms with the same blur are pooled once */

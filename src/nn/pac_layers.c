@@ -9,7 +9,7 @@
 static pixl_tensor *param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, int ndim,
                           const int64_t *shape, pixl_init_spec init, float **data_if_new)
 {
-    return pixl_nn_param(ctx, layer, leaf, kind, PIXL_F32, ndim, shape, init, data_if_new);
+    return pixl__nn_param(ctx, layer, leaf, kind, PIXL_F32, ndim, shape, init, data_if_new);
 }
 
 pixl_tensor *pixl_nn_packernel2d(pixl_ctx *ctx, const char *name, pixl_tensor *guide, pixl_tensor *mask,
@@ -21,7 +21,7 @@ pixl_tensor *pixl_nn_packernel2d(pixl_ctx *ctx, const char *name, pixl_tensor *g
     if (d.kernel_type == PIXL_PAC_INV) {
         int per = d.channel_wise && !d.fixed;
         if (per && channels <= 0) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d '%s': channel_wise inv kernel needs out_channels", name);
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d '%s': channel_wise inv kernel needs out_channels", name);
             return NULL;
         }
         int64_t s[1] = {per ? channels : 1};
@@ -33,7 +33,7 @@ pixl_tensor *pixl_nn_packernel2d(pixl_ctx *ctx, const char *name, pixl_tensor *g
     if (d.smooth != PIXL_PAC_SMOOTH_NONE) {
         int ss = d.smooth == PIXL_PAC_SMOOTH_GAUSSIAN ? 3 : d.smooth_size;
         if (ss < 1 || ss % 2 == 0) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d '%s': smoothing size %d must be odd", name, ss);
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d '%s': smoothing size %d must be odd", name, ss);
             return NULL;
         }
         int64_t s[4] = {1, 1, ss, ss};
@@ -74,33 +74,33 @@ static pixl_tensor *conv_layer(pixl_ctx *ctx, const char *name, int transposed, 
     const char *what = transposed ? "pacconv_transpose2d" : "pacconv2d";
     if (!ctx || !x || (!guide && !kernel)) {
         if (ctx && x && !guide && !kernel)
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': needs guidance features or a precomputed kernel", what, name);
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': needs guidance features or a precomputed kernel", what, name);
         return NULL;
     }
     if (guide && kernel) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': pass guidance or a precomputed kernel, not both", what, name);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': pass guidance or a precomputed kernel, not both", what, name);
         return NULL;
     }
     pixl_pac_opts d = o ? *o : (pixl_pac_opts){0};
     if (x->ndim != 4) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s '%s': input %s must be 4-D", what, name, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s '%s': input %s must be 4-D", what, name, pixl__tshape(x));
         return NULL;
     }
     int ic = (int)x->shape[1], kh = d.kernel[0], kw = d.kernel[1];
     if (out_ch < 1 || kh < 1 || kw < 1 || kh % 2 == 0 || kw % 2 == 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': out_channels %d and odd kernel %dx%d needed", what, name, out_ch,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': out_channels %d and odd kernel %dx%d needed", what, name, out_ch,
                       kh, kw);
         return NULL;
     }
     if (d.shared_filters && ic != out_ch) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': shared_filters needs in_channels == out_channels (%d, %d)", what,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': shared_filters needs in_channels == out_channels (%d, %d)", what,
                       name, ic, out_ch);
         return NULL;
     }
     pixl_pac_filler fl = d.filler;
     int pool = fl == PIXL_PAC_FILL_POOL || fl == PIXL_PAC_FILL_CRF_POOL;
     if (pool && !d.shared_filters) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': filler pool/crf_pool needs shared_filters", what, name);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': filler pool/crf_pool needs shared_filters", what, name);
         return NULL;
     }
     if (fl == PIXL_PAC_FILL_LINEAR) {
@@ -108,18 +108,18 @@ static pixl_tensor *conv_layer(pixl_ctx *ctx, const char *name, int transposed, 
         int s[2] = {d.stride[0] ? d.stride[0] : 1, d.stride[1] ? d.stride[1] : 1};
         if (ok && (kh < 2 * s[0] - 1 || kw < 2 * s[1] - 1)) ok = 0;
         if (!ok) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG,
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG,
                           "%s '%s': filler linear needs a transposed layer with in == out and kernel >= 2*stride-1",
                           what, name);
             return NULL;
         }
     }
     if ((fl == PIXL_PAC_FILL_CRF || fl == PIXL_PAC_FILL_CRF_PERTURBED) && (kh != kw || ic != out_ch)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': filler crf needs a square kernel and in == out", what, name);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': filler crf needs a square kernel and in == out", what, name);
         return NULL;
     }
     if ((int)fl < 0 || (int)fl > PIXL_PAC_FILL_CRF_POOL) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': unknown filler %d", what, name, (int)fl);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': unknown filler %d", what, name, (int)fl);
         return NULL;
     }
     if (!kernel) {
@@ -169,7 +169,7 @@ static pixl_tensor *conv_layer(pixl_ctx *ctx, const char *name, int transposed, 
     if (wd && (fl == PIXL_PAC_FILL_CRF || fl == PIXL_PAC_FILL_CRF_PERTURBED)) {
         double *gs = malloc(sizeof(double) * (size_t)T);
         if (!gs) {
-            pixl_ctx_fail(ctx, PIXL_ERR_NOMEM, "%s '%s': out of memory", what, name);
+            pixl__ctx_fail(ctx, PIXL_ERR_NOMEM, "%s '%s': out of memory", what, name);
             return NULL;
         }
         crf_gauss(kh, gs);
@@ -180,8 +180,8 @@ static pixl_tensor *conv_layer(pixl_ctx *ctx, const char *name, int transposed, 
                     wd[(co * nci + ci) * T + t] = (d.shared_filters || co != ci) ? (float)gs[t] : 0.0f;
         free(gs);
         if (fl == PIXL_PAC_FILL_CRF_PERTURBED) {
-            uint64_t *rng = pixl_params_rng(ctx->P);
-            for (int64_t i = 0; i < nco * nci * T; i++) wd[i] += (float)((pixl_rng_uniform(rng) - 0.5) * 0.001);
+            uint64_t *rng = pixl__params_rng(ctx->P);
+            for (int64_t i = 0; i < nco * nci * T; i++) wd[i] += (float)((pixl__rng_uniform(rng) - 0.5) * 0.001);
         }
     }
     pixl_tensor *b = NULL;
@@ -210,23 +210,23 @@ pixl_tensor *pixl_nn_pacpool2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, 
 {
     if (!ctx || !x || (!guide && !kernel)) {
         if (ctx && x && !guide && !kernel)
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "pacpool2d '%s': needs guidance features or a precomputed kernel", name);
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "pacpool2d '%s': needs guidance features or a precomputed kernel", name);
         return NULL;
     }
     if (guide && kernel) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "pacpool2d '%s': pass guidance or a precomputed kernel, not both", name);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "pacpool2d '%s': pass guidance or a precomputed kernel, not both", name);
         return NULL;
     }
     if (x->ndim != 4) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "pacpool2d '%s': input %s must be 4-D", name, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "pacpool2d '%s': input %s must be 4-D", name, pixl__tshape(x));
         return NULL;
     }
     pixl_pac_opts d = o ? *o : (pixl_pac_opts){0};
     if (!kernel) {
         if (d.channel_wise && guide->ndim == 4 && guide->shape[1] != x->shape[1]) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE,
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE,
                           "pacpool2d '%s': channel_wise needs guidance with the input's channels (%s vs %s)", name,
-                          pixl_tshape(guide), pixl_tshape(x));
+                          pixl__tshape(guide), pixl__tshape(x));
             return NULL;
         }
         d.transposed = 0;

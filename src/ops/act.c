@@ -6,7 +6,7 @@
  * reduced per channel serially in double (then over channels in order for a
  * single shared weight), so results do not depend on the thread count.
  * Dropout masks come from the counter-based generator keyed by the node and
- * the forward step (pixl_node_rng_key), indexed by element (dropout) or by
+ * the forward step (pixl__node_rng_key), indexed by element (dropout) or by
  * (sample, channel) (dropout2d): the same mask for any thread count. The key
  * is saved in n->aux and the mask is recomputed in backward. In EVAL and
  * EVAL_GRAD (and for p == 0) dropout returns its input unchanged.
@@ -48,11 +48,11 @@ static pixl_tensor *unary_node(pixl_ctx *ctx, const pixl_op_def *def, pixl_tenso
 {
     if (!ctx || !x) return NULL;
     if (x->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s is %s, expected f32", def->name, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s is %s, expected f32", def->name, pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return NULL;
     }
-    return pixl_node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, p, psize);
+    return pixl__node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, p, psize);
 }
 
 /* elementwise loop over i in [0, n) */
@@ -136,7 +136,7 @@ static const pixl_op_def hardtanh_def = {"hardtanh", hardtanh_fwd, hardtanh_bwd,
 pixl_tensor *pixl_hardtanh(pixl_ctx *ctx, pixl_tensor *x, float min_val, float max_val)
 {
     if (ctx && x && !(min_val < max_val)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "hardtanh: input %s: min_val %g must be below max_val %g", pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "hardtanh: input %s: min_val %g must be below max_val %g", pixl__tshape(x),
                       min_val, max_val);
         return NULL;
     }
@@ -211,8 +211,8 @@ pixl_tensor *pixl_prelu(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weight)
 {
     if (!ctx || !x || !weight) return NULL;
     if (x->dtype != PIXL_F32 || weight->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "prelu: input %s and weight %s must be f32", pixl_tshape(x),
-                      pixl_tshape(weight));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "prelu: input %s and weight %s must be f32", pixl__tshape(x),
+                      pixl__tshape(weight));
         return NULL;
     }
     prelu_params p;
@@ -222,12 +222,12 @@ pixl_tensor *pixl_prelu(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weight)
     } else if (x->ndim >= 2 && weight->ndim == 1 && weight->numel == x->shape[1]) {
         p = (prelu_params){x->shape[0], x->shape[1], x->numel / (x->shape[0] * x->shape[1]), 0};
     } else {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "prelu: weight %s must have 1 or C entries for input %s",
-                      pixl_tshape(weight), pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "prelu: weight %s must have 1 or C entries for input %s",
+                      pixl__tshape(weight), pixl__tshape(x));
         return NULL;
     }
     pixl_tensor *src[2] = {x, weight};
-    return pixl_node_new(ctx, &prelu_def, PIXL_F32, x->ndim, x->shape, src, 2, &p, sizeof p);
+    return pixl__node_new(ctx, &prelu_def, PIXL_F32, x->ndim, x->shape, src, 2, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------------- elu */
@@ -302,7 +302,7 @@ static size_t dropout_aux(const pixl_tensor *n) { return sizeof(uint64_t); }
 static int dropout_fwd(pixl_tensor *n)
 {
     const pixl_dropout_params *p = PIXL_PARAMS(n, pixl_dropout_params);
-    const uint64_t key = pixl_node_rng_key(n);
+    const uint64_t key = pixl__node_rng_key(n);
     *(uint64_t *)n->aux = key;
     const float *x = pixl_f32(n->src[0]);
     float *y = pixl_f32(n);
@@ -343,18 +343,18 @@ static pixl_tensor *dropout_any(pixl_ctx *ctx, pixl_tensor *x, float p, const pi
 {
     if (!ctx || !x) return NULL;
     if (!(p >= 0 && p <= 1)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: probability %g of input %s is not in [0, 1]", def->name, p,
-                      pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: probability %g of input %s is not in [0, 1]", def->name, p,
+                      pixl__tshape(x));
         return NULL;
     }
     if (x->dtype != PIXL_F32 || (per_channel && x->ndim < 2)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s (%s) must be f32%s", def->name, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s (%s) must be f32%s", def->name, pixl__tshape(x),
                       pixl_dtype_name(x->dtype), per_channel ? " (N,C,...)" : "");
         return NULL;
     }
     if (ctx->mode != PIXL_MODE_TRAIN || p == 0) return x;
     pixl_dropout_params dp = {p, per_channel ? x->numel / (x->shape[0] * x->shape[1]) : 1};
-    return pixl_node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, &dp, sizeof dp);
+    return pixl__node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, &dp, sizeof dp);
 }
 
 pixl_tensor *pixl_dropout(pixl_ctx *ctx, pixl_tensor *x, float p) { return dropout_any(ctx, x, p, &dropout_def, 0); }
@@ -460,12 +460,12 @@ static pixl_tensor *chan_node(pixl_ctx *ctx, const pixl_op_def *def, pixl_tensor
 {
     if (!ctx || !x) return NULL;
     if (x->dtype != PIXL_F32 || x->ndim < 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (%s) must be f32 (N,C,...)", def->name, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (%s) must be f32 (N,C,...)", def->name, pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return NULL;
     }
     chan_params p = {x->shape[0], x->shape[1], x->numel / (x->shape[0] * x->shape[1]), eps};
-    return pixl_node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, &p, sizeof p);
 }
 
 pixl_tensor *pixl_softmax(pixl_ctx *ctx, pixl_tensor *x) { return chan_node(ctx, &softmax_def, x, 0); }
@@ -546,7 +546,7 @@ static const pixl_op_def l2n_def = {"l2_normalize", l2n_fwd, l2n_bwd, l2n_aux, N
 pixl_tensor *pixl_l2_normalize(pixl_ctx *ctx, pixl_tensor *x, float eps)
 {
     if (ctx && x && !(eps >= 0)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "l2_normalize: invalid eps %g for input %s", eps, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "l2_normalize: invalid eps %g for input %s", eps, pixl__tshape(x));
         return NULL;
     }
     return chan_node(ctx, &l2n_def, x, eps > 0 ? eps : 1e-12f);

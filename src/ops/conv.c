@@ -107,11 +107,11 @@ static void conv_fwd(const pixl_conv_shape *s, const float *big, const float *w,
                      float *col)
 {
     if (is_direct_dw(s)) {
-        pixl_conv_dw_fwd(s, big, w, small, accumulate);
+        pixl__conv_dw_fwd(s, big, w, small, accumulate);
         return;
     }
-    if (pixl_conv_fast_enabled()) {
-        pixl_conv_fast_fwd(s, big, w, small, accumulate, col);
+    if (pixl__conv_fast_enabled()) {
+        pixl__conv_fast_fwd(s, big, w, small, accumulate, col);
         return;
     }
     const int64_t Cbg = cbg_of(s), Csg = csg_of(s), K = kdim_of(s), L = s->OH * s->OW, HW = s->H * s->W;
@@ -123,13 +123,13 @@ static void conv_fwd(const pixl_conv_shape *s, const float *big, const float *w,
             float *sg = small + (n * s->Cs + g * Csg) * L;      /* (Csg, OH*OW) */
             const float *wg = w + g * Csg * K;                  /* (Csg, K) */
             if (is_1x1(s)) {
-                pixl_gemm_f32(0, 0, Csg, L, K, 1.0f, wg, K, bg, HW, beta, sg, L);
+                pixl__gemm_f32(0, 0, Csg, L, K, 1.0f, wg, K, bg, HW, beta, sg, L);
                 continue;
             }
             for (int64_t r0 = 0; r0 < s->OH; r0 += nr) {
                 int64_t r = nr < s->OH - r0 ? nr : s->OH - r0;
-                pixl_im2col(s, Cbg, bg, r0, r, col); /* col (K, r*OW) */
-                pixl_gemm_f32(0, 0, Csg, r * s->OW, K, 1.0f, wg, K, col, r * s->OW, beta, sg + r0 * s->OW, L);
+                pixl__im2col(s, Cbg, bg, r0, r, col); /* col (K, r*OW) */
+                pixl__gemm_f32(0, 0, Csg, r * s->OW, K, 1.0f, wg, K, col, r * s->OW, beta, sg + r0 * s->OW, L);
             }
         }
 }
@@ -138,12 +138,12 @@ static void conv_fwd(const pixl_conv_shape *s, const float *big, const float *w,
 static void conv_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *col)
 {
     if (is_direct_dw(s)) {
-        pixl_conv_dw_bwd_data(s, small, w, big);
+        pixl__conv_dw_bwd_data(s, small, w, big);
         return;
     }
-    if (pixl_conv_fast_enabled()) {
-        if (pixl_conv_fast_bwd_data(s, small, w, big, col))
-            pixl_conv_fast_bwd_data_strided(s, small, w, big, rows_per_block(s), col);
+    if (pixl__conv_fast_enabled()) {
+        if (pixl__conv_fast_bwd_data(s, small, w, big, col))
+            pixl__conv_fast_bwd_data_strided(s, small, w, big, rows_per_block(s), col);
         return;
     }
     const int64_t Cbg = cbg_of(s), Csg = csg_of(s), K = kdim_of(s), L = s->OH * s->OW, HW = s->H * s->W;
@@ -154,14 +154,14 @@ static void conv_bwd_data(const pixl_conv_shape *s, const float *small, const fl
             const float *sg = small + (n * s->Cs + g * Csg) * L;      /* (Csg, OH*OW) */
             const float *wg = w + g * Csg * K;                        /* (Csg, K) */
             if (is_1x1(s)) {
-                pixl_gemm_f32(1, 0, Cbg, L, Csg, 1.0f, wg, K, sg, L, 1.0f, bg, HW);
+                pixl__gemm_f32(1, 0, Cbg, L, Csg, 1.0f, wg, K, sg, L, 1.0f, bg, HW);
                 continue;
             }
             for (int64_t r0 = 0; r0 < s->OH; r0 += nr) {
                 int64_t r = nr < s->OH - r0 ? nr : s->OH - r0;
                 /* col (K, r*OW) = wg^T (K, Csg) . small rows (Csg, r*OW) */
-                pixl_gemm_f32(1, 0, K, r * s->OW, Csg, 1.0f, wg, K, sg + r0 * s->OW, L, 0.0f, col, r * s->OW);
-                pixl_col2im_add(s, Cbg, col, r0, r, bg);
+                pixl__gemm_f32(1, 0, K, r * s->OW, Csg, 1.0f, wg, K, sg + r0 * s->OW, L, 0.0f, col, r * s->OW);
+                pixl__col2im_add(s, Cbg, col, r0, r, bg);
             }
         }
 }
@@ -170,20 +170,20 @@ static void conv_bwd_data(const pixl_conv_shape *s, const float *small, const fl
  * reduces over pixels may change its summation order with the thread count) */
 static void conv_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw, float *col)
 {
-    if (is_direct_dw(s)) pixl_conv_dw_bwd_weight(s, small, big, dw);
-    else pixl_conv_fast_bwd_weight(s, small, big, dw, col);
+    if (is_direct_dw(s)) pixl__conv_dw_bwd_weight(s, small, big, dw);
+    else pixl__conv_fast_bwd_weight(s, small, big, dw, col);
 }
 
 /* scratch floats of every path an op of shape s may take (fwd or bwd) */
 static size_t work_floats(const pixl_conv_shape *s)
 {
     if (is_direct_dw(s)) return 0;
-    size_t m = pixl_conv_fast_bwd_weight_floats(s), f;
-    if (pixl_conv_fast_enabled()) {
-        f = pixl_conv_fast_fwd_floats(s);
+    size_t m = pixl__conv_fast_bwd_weight_floats(s), f;
+    if (pixl__conv_fast_enabled()) {
+        f = pixl__conv_fast_fwd_floats(s);
         if (f > m) m = f;
-        f = s->sh == 1 && s->sw == 1 ? pixl_conv_fast_bwd_data_floats(s)
-                                     : pixl_conv_fast_bwd_data_strided_floats(s, rows_per_block(s));
+        f = s->sh == 1 && s->sw == 1 ? pixl__conv_fast_bwd_data_floats(s)
+                                     : pixl__conv_fast_bwd_data_strided_floats(s, rows_per_block(s));
     } else
         f = col_floats(s);
     return f > m ? f : m;
@@ -261,7 +261,7 @@ static int read_opts(pixl_ctx *ctx, const char *op, const pixl_conv2d_opts *o, i
     op_pad[1] = d.output_padding[1];
     if (s->sh < 1 || s->sw < 1 || s->dh < 1 || s->dw < 1 || s->ph < 0 || s->pw < 0 || s->G < 1 || op_pad[0] < 0 ||
         op_pad[1] < 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG,
                       "%s: invalid options stride (%d, %d), padding (%d, %d), dilation (%d, %d), groups %d, "
                       "output_padding (%d, %d)",
                       op, d.stride[0], d.stride[1], d.padding[0], d.padding[1], d.dilation[0], d.dilation[1],
@@ -269,12 +269,12 @@ static int read_opts(pixl_ctx *ctx, const char *op, const pixl_conv2d_opts *o, i
         return -1;
     }
     if (!transposed && (op_pad[0] || op_pad[1])) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: output_padding (%d, %d) is only for conv_transpose2d", op, op_pad[0],
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: output_padding (%d, %d) is only for conv_transpose2d", op, op_pad[0],
                       op_pad[1]);
         return -1;
     }
     if (transposed && ((op_pad[0] >= s->sh && op_pad[0] >= s->dh) || (op_pad[1] >= s->sw && op_pad[1] >= s->dw))) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG,
                       "%s: output_padding (%d, %d) must be smaller than stride (%d, %d) or dilation (%d, %d)", op,
                       op_pad[0], op_pad[1], s->sh, s->sw, s->dh, s->dw);
         return -1;
@@ -285,13 +285,13 @@ static int read_opts(pixl_ctx *ctx, const char *op, const pixl_conv2d_opts *o, i
 static int check_common(pixl_ctx *ctx, const char *op, pixl_tensor *x, pixl_tensor *w, pixl_tensor *b)
 {
     if (x->dtype != PIXL_F32 || w->dtype != PIXL_F32 || (b && b->dtype != PIXL_F32)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: inputs must be f32 (input %s, weight %s)", op, pixl_tshape(x),
-                      pixl_tshape(w));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: inputs must be f32 (input %s, weight %s)", op, pixl__tshape(x),
+                      pixl__tshape(w));
         return -1;
     }
     if (x->ndim != 4 || w->ndim != 4) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s and weight %s must both be 4-D", op, pixl_tshape(x),
-                      pixl_tshape(w));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s and weight %s must both be 4-D", op, pixl__tshape(x),
+                      pixl__tshape(w));
         return -1;
     }
     return 0;
@@ -300,8 +300,8 @@ static int check_common(pixl_ctx *ctx, const char *op, pixl_tensor *x, pixl_tens
 static int check_bias(pixl_ctx *ctx, const char *op, pixl_tensor *b, int64_t C, pixl_tensor *w)
 {
     if (b && (b->ndim != 1 || b->shape[0] != C)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: bias %s must have shape [%lld] for weight %s", op, pixl_tshape(b),
-                      (long long)C, pixl_tshape(w));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: bias %s must have shape [%lld] for weight %s", op, pixl__tshape(b),
+                      (long long)C, pixl__tshape(w));
         return -1;
     }
     return 0;
@@ -310,7 +310,7 @@ static int check_bias(pixl_ctx *ctx, const char *op, pixl_tensor *b, int64_t C, 
 pixl_tensor *pixl_conv2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_tensor *b, const pixl_conv2d_opts *o)
 {
     const char *op = "conv2d";
-    if (!ctx || pixl_any_null(2, x, w)) return NULL;
+    if (!ctx || pixl__any_null(2, x, w)) return NULL;
     conv_p p = {0};
     pixl_conv_shape *s = &p.s;
     int opad[2];
@@ -323,18 +323,18 @@ pixl_tensor *pixl_conv2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_ten
     s->KH = (int)w->shape[2];
     s->KW = (int)w->shape[3];
     if (s->Cb % s->G || s->Cs % s->G || w->shape[1] * s->G != s->Cb) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE,
                       "%s: input %s has %lld channels but weight %s (out, in/groups, kh, kw) with groups %d expects "
                       "%lld input channels%s",
-                      op, pixl_tshape(x), (long long)s->Cb, pixl_tshape(w), s->G, (long long)(w->shape[1] * s->G),
+                      op, pixl__tshape(x), (long long)s->Cb, pixl__tshape(w), s->G, (long long)(w->shape[1] * s->G),
                       s->Cs % s->G ? " and out channels divisible by groups" : "");
         return NULL;
     }
     int64_t ekh = (int64_t)s->dh * (s->KH - 1) + 1, ekw = (int64_t)s->dw * (s->KW - 1) + 1;
     if (ekh > s->H + 2 * s->ph || ekw > s->W + 2 * s->pw) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE,
                       "%s: kernel of weight %s (dilated size %lldx%lld) is larger than input %s padded by (%d, %d)", op,
-                      pixl_tshape(w), (long long)ekh, (long long)ekw, pixl_tshape(x), s->ph, s->pw);
+                      pixl__tshape(w), (long long)ekh, (long long)ekw, pixl__tshape(x), s->ph, s->pw);
         return NULL;
     }
     if (check_bias(ctx, op, b, s->Cs, w)) return NULL;
@@ -342,14 +342,14 @@ pixl_tensor *pixl_conv2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_ten
     s->OW = (s->W + 2 * s->pw - ekw) / s->sw + 1;
     int64_t shape[4] = {s->N, s->Cs, s->OH, s->OW};
     pixl_tensor *src[3] = {x, w, b};
-    return pixl_node_new(ctx, &conv2d_def, PIXL_F32, 4, shape, src, b ? 3 : 2, &p, sizeof p);
+    return pixl__node_new(ctx, &conv2d_def, PIXL_F32, 4, shape, src, b ? 3 : 2, &p, sizeof p);
 }
 
 pixl_tensor *pixl_conv_transpose2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_tensor *b,
                                    const pixl_conv2d_opts *o)
 {
     const char *op = "conv_transpose2d";
-    if (!ctx || pixl_any_null(2, x, w)) return NULL;
+    if (!ctx || pixl__any_null(2, x, w)) return NULL;
     conv_p p = {.transposed = 1};
     pixl_conv_shape *s = &p.s;
     int opad[2];
@@ -362,23 +362,23 @@ pixl_tensor *pixl_conv_transpose2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w
     s->KH = (int)w->shape[2];
     s->KW = (int)w->shape[3];
     if (s->Cs % s->G || w->shape[0] != s->Cs) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE,
                       "%s: input %s has %lld channels but weight %s (in, out/groups, kh, kw) with groups %d expects "
                       "%lld input channels divisible by groups",
-                      op, pixl_tshape(x), (long long)s->Cs, pixl_tshape(w), s->G, (long long)w->shape[0]);
+                      op, pixl__tshape(x), (long long)s->Cs, pixl__tshape(w), s->G, (long long)w->shape[0]);
         return NULL;
     }
     s->H = (s->OH - 1) * s->sh - 2 * s->ph + (int64_t)s->dh * (s->KH - 1) + opad[0] + 1;
     s->W = (s->OW - 1) * s->sw - 2 * s->pw + (int64_t)s->dw * (s->KW - 1) + opad[1] + 1;
     if (s->H < 1 || s->W < 1) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s with weight %s and padding (%d, %d) gives output %lldx%lld",
-                      op, pixl_tshape(x), pixl_tshape(w), s->ph, s->pw, (long long)s->H, (long long)s->W);
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s with weight %s and padding (%d, %d) gives output %lldx%lld",
+                      op, pixl__tshape(x), pixl__tshape(w), s->ph, s->pw, (long long)s->H, (long long)s->W);
         return NULL;
     }
     if (check_bias(ctx, op, b, s->Cb, w)) return NULL;
     int64_t shape[4] = {s->N, s->Cb, s->H, s->W};
     pixl_tensor *src[3] = {x, w, b};
-    return pixl_node_new(ctx, &conv_transpose2d_def, PIXL_F32, 4, shape, src, b ? 3 : 2, &p, sizeof p);
+    return pixl__node_new(ctx, &conv_transpose2d_def, PIXL_F32, 4, shape, src, b ? 3 : 2, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------------ linear */
@@ -395,7 +395,7 @@ static int linear_fwd(pixl_tensor *n)
         for (int64_t i = 0; i < p->M; i++) memcpy(y + i * p->OUT, bv, (size_t)p->OUT * sizeof(float));
     }
     /* y (M, OUT) (+)= x (M, IN) . w^T (IN, OUT) */
-    pixl_gemm_f32(0, 1, p->M, p->OUT, p->IN, 1.0f, pixl_f32(x), p->IN, pixl_f32(w), p->IN, b ? 1.0f : 0.0f, y,
+    pixl__gemm_f32(0, 1, p->M, p->OUT, p->IN, 1.0f, pixl_f32(x), p->IN, pixl_f32(w), p->IN, b ? 1.0f : 0.0f, y,
                   p->OUT);
     return PIXL_OK;
 }
@@ -406,9 +406,9 @@ static int linear_bwd(pixl_tensor *n)
     pixl_tensor *x = n->src[0], *w = n->src[1], *b = n->n_src > 2 ? n->src[2] : NULL;
     const float *dy = n->grad; /* (M, OUT) */
     if (x->grad) /* dx (M, IN) += dy (M, OUT) . w (OUT, IN) */
-        pixl_gemm_f32(0, 0, p->M, p->IN, p->OUT, 1.0f, dy, p->OUT, pixl_f32(w), p->IN, 1.0f, x->grad, p->IN);
+        pixl__gemm_f32(0, 0, p->M, p->IN, p->OUT, 1.0f, dy, p->OUT, pixl_f32(w), p->IN, 1.0f, x->grad, p->IN);
     if (w->grad) /* dw (OUT, IN) += dy^T (OUT, M) . x (M, IN) */
-        pixl_gemm_f32(1, 0, p->OUT, p->IN, p->M, 1.0f, dy, p->OUT, pixl_f32(x), p->IN, 1.0f, w->grad, p->IN);
+        pixl__gemm_f32(1, 0, p->OUT, p->IN, p->M, 1.0f, dy, p->OUT, pixl_f32(x), p->IN, 1.0f, w->grad, p->IN);
     if (b && b->grad) {
         float *db = b->grad;
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (p->M * p->OUT > PAR_MIN)
@@ -426,15 +426,15 @@ static const pixl_op_def linear_def = {.name = "linear", .fwd = linear_fwd, .bwd
 pixl_tensor *pixl_linear(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_tensor *b)
 {
     const char *op = "linear";
-    if (!ctx || pixl_any_null(2, x, w)) return NULL;
+    if (!ctx || pixl__any_null(2, x, w)) return NULL;
     if (x->dtype != PIXL_F32 || w->dtype != PIXL_F32 || (b && b->dtype != PIXL_F32)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: inputs must be f32 (input %s, weight %s)", op, pixl_tshape(x),
-                      pixl_tshape(w));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: inputs must be f32 (input %s, weight %s)", op, pixl__tshape(x),
+                      pixl__tshape(w));
         return NULL;
     }
     if (x->ndim < 1 || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1]) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (..., in) does not fit weight %s (out, in)", op,
-                      pixl_tshape(x), pixl_tshape(w));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (..., in) does not fit weight %s (out, in)", op,
+                      pixl__tshape(x), pixl__tshape(w));
         return NULL;
     }
     if (check_bias(ctx, op, b, w->shape[0], w)) return NULL;
@@ -444,7 +444,7 @@ pixl_tensor *pixl_linear(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_ten
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = p.OUT;
     pixl_tensor *src[3] = {x, w, b};
-    return pixl_node_new(ctx, &linear_def, PIXL_F32, x->ndim, shape, src, b ? 3 : 2, &p, sizeof p);
+    return pixl__node_new(ctx, &linear_def, PIXL_F32, x->ndim, shape, src, b ? 3 : 2, &p, sizeof p);
 }
 
 /* ----------------------------------------------------------- naive references */
@@ -530,13 +530,13 @@ static void naive_bias_grad(const float *dy, float *db, int64_t N, int64_t C, in
     }
 }
 
-void pixl_conv2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y)
+void pixl__conv2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y)
 {
     naive_fwd(s, x, w, y);
     if (b) naive_bias_add(y, b, s->N, s->Cs, s->OH * s->OW);
 }
 
-void pixl_conv2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+void pixl__conv2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
                            float *dw, float *db)
 {
     if (dx) naive_bwd_data(s, dy, w, dx);
@@ -544,13 +544,13 @@ void pixl_conv2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float
     if (db) naive_bias_grad(dy, db, s->N, s->Cs, s->OH * s->OW);
 }
 
-void pixl_conv_transpose2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y)
+void pixl__conv_transpose2d_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *b, float *y)
 {
     naive_bwd_data(s, x, w, y);
     if (b) naive_bias_add(y, b, s->N, s->Cb, s->H * s->W);
 }
 
-void pixl_conv_transpose2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy,
+void pixl__conv_transpose2d_bwd_naive(const pixl_conv_shape *s, const float *x, const float *w, const float *dy,
                                      float *dx, float *dw, float *db)
 {
     if (dx) naive_fwd(s, dy, w, dx);

@@ -282,24 +282,24 @@ static pixl_tensor *binary(pixl_ctx *ctx, const pixl_op_def *def, pixl_tensor *a
 {
     if (!ctx || !a || !b) return NULL;
     if (a->dtype != PIXL_F32 || b->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: inputs %s (%s) and %s (%s) must be f32", def->name, pixl_tshape(a),
-                      pixl_dtype_name(a->dtype), pixl_tshape(b), pixl_dtype_name(b->dtype));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: inputs %s (%s) and %s (%s) must be f32", def->name, pixl__tshape(a),
+                      pixl_dtype_name(a->dtype), pixl__tshape(b), pixl_dtype_name(b->dtype));
         return NULL;
     }
     int nd;
     int64_t shape[PIXL_MAX_DIMS], sa[PIXL_MAX_DIMS], sb[PIXL_MAX_DIMS];
     if (!broadcast_shape(a, b, &nd, shape)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: shapes of %s and %s do not broadcast", def->name, pixl_tshape(a),
-                      pixl_tshape(b));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: shapes of %s and %s do not broadcast", def->name, pixl__tshape(a),
+                      pixl__tshape(b));
         return NULL;
     }
     bcast_strides(a, nd, shape, sa);
     bcast_strides(b, nd, shape, sb);
     bcast_params p = {0};
     coalesce(&p, nd, shape, sa, sb);
-    p.same = a->numel == b->numel && a->numel == pixl_numel_of(nd, shape);
+    p.same = a->numel == b->numel && a->numel == pixl__numel_of(nd, shape);
     pixl_tensor *src[2] = {a, b};
-    return pixl_node_new(ctx, def, PIXL_F32, nd, shape, src, 2, &p, sizeof p);
+    return pixl__node_new(ctx, def, PIXL_F32, nd, shape, src, 2, &p, sizeof p);
 }
 
 pixl_tensor *pixl_add(pixl_ctx *ctx, pixl_tensor *a, pixl_tensor *b) { return binary(ctx, &add_def, a, b); }
@@ -331,12 +331,12 @@ pixl_tensor *pixl_scale(pixl_ctx *ctx, pixl_tensor *x, float s)
 {
     if (!ctx || !x) return NULL;
     if (x->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "scale: input %s (%s) must be f32", pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "scale: input %s (%s) must be f32", pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return NULL;
     }
     scale_params p = {s};
-    return pixl_node_new(ctx, &scale_def, PIXL_F32, x->ndim, x->shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, &scale_def, PIXL_F32, x->ndim, x->shape, &x, 1, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------ reciprocal */
@@ -363,11 +363,11 @@ pixl_tensor *pixl_reciprocal(pixl_ctx *ctx, pixl_tensor *x)
 {
     if (!ctx || !x) return NULL;
     if (x->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "reciprocal: input %s (%s) must be f32", pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "reciprocal: input %s (%s) must be f32", pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return NULL;
     }
-    return pixl_node_new(ctx, &reciprocal_def, PIXL_F32, x->ndim, x->shape, &x, 1, NULL, 0);
+    return pixl__node_new(ctx, &reciprocal_def, PIXL_F32, x->ndim, x->shape, &x, 1, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- concat */
@@ -411,7 +411,7 @@ pixl_tensor *pixl_concat(pixl_ctx *ctx, int n, pixl_tensor *const *xs, int dim)
 {
     if (!ctx) return NULL;
     if (n <= 0 || !xs) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "concat: no inputs (n = %d)", n);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "concat: no inputs (n = %d)", n);
         return NULL;
     }
     for (int i = 0; i < n; i++)
@@ -421,7 +421,7 @@ pixl_tensor *pixl_concat(pixl_ctx *ctx, int n, pixl_tensor *const *xs, int dim)
     const int nd = x0->ndim;
     int d = dim < 0 ? dim + nd : dim;
     if (d < 0 || d >= nd) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "concat: dim %d out of range for input %s", dim, pixl_tshape(x0));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "concat: dim %d out of range for input %s", dim, pixl__tshape(x0));
         return NULL;
     }
     for (int i = 1; i < n; i++) {
@@ -429,8 +429,8 @@ pixl_tensor *pixl_concat(pixl_ctx *ctx, int n, pixl_tensor *const *xs, int dim)
         bool ok = x->ndim == nd && x->dtype == x0->dtype;
         for (int k = 0; ok && k < nd; k++) ok = k == d || x->shape[k] == x0->shape[k];
         if (!ok) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "concat: input %d %s (%s) does not fit input 0 %s (%s) along dim %d",
-                          i, pixl_tshape(x), pixl_dtype_name(x->dtype), pixl_tshape(x0), pixl_dtype_name(x0->dtype),
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "concat: input %d %s (%s) does not fit input 0 %s (%s) along dim %d",
+                          i, pixl__tshape(x), pixl_dtype_name(x->dtype), pixl__tshape(x0), pixl_dtype_name(x0->dtype),
                           dim);
             return NULL;
         }
@@ -459,7 +459,7 @@ pixl_tensor *pixl_concat(pixl_ctx *ctx, int n, pixl_tensor *const *xs, int dim)
     int64_t shape[PIXL_MAX_DIMS];
     memcpy(shape, x0->shape, sizeof shape);
     shape[d] = p.total;
-    return pixl_node_new(ctx, &concat_def, x0->dtype, nd, shape, xs, n, &p, sizeof p);
+    return pixl__node_new(ctx, &concat_def, x0->dtype, nd, shape, xs, n, &p, sizeof p);
 }
 
 /* ----------------------------------------------------------------- slice */
@@ -497,15 +497,15 @@ pixl_tensor *pixl_slice(pixl_ctx *ctx, pixl_tensor *x, int dim, int64_t start, i
     if (!ctx || !x) return NULL;
     int d = dim < 0 ? dim + x->ndim : dim;
     if (d < 0 || d >= x->ndim) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "slice: dim %d out of range for input %s", dim, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "slice: dim %d out of range for input %s", dim, pixl__tshape(x));
         return NULL;
     }
     const int64_t size = x->shape[d];
     /* negative positions count from the end, as in Python */
     int64_t s = start < 0 ? start + size : start, e = end < 0 ? end + size : end;
     if (s < 0 || e > size || s >= e) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "slice: range [%lld, %lld) of dim %d is empty or outside input %s",
-                      (long long)start, (long long)end, dim, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "slice: range [%lld, %lld) of dim %d is empty or outside input %s",
+                      (long long)start, (long long)end, dim, pixl__tshape(x));
         return NULL;
     }
     if (s == 0 && e == size) return x;
@@ -515,7 +515,7 @@ pixl_tensor *pixl_slice(pixl_ctx *ctx, pixl_tensor *x, int dim, int64_t start, i
     int64_t shape[PIXL_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[d] = e - s;
-    return pixl_node_new(ctx, &slice_def, x->dtype, x->ndim, shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, &slice_def, x->dtype, x->ndim, shape, &x, 1, &p, sizeof p);
 }
 
 /* ----------------------------------------------------------- pad / crop */
@@ -627,39 +627,39 @@ static pixl_tensor *pad_node(pixl_ctx *ctx, const pixl_op_def *def, pixl_tensor 
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 2] = p.OH;
     shape[x->ndim - 1] = p.OW;
-    return pixl_node_new(ctx, def, x->dtype, x->ndim, shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, def, x->dtype, x->ndim, shape, &x, 1, &p, sizeof p);
 }
 
 pixl_tensor *pixl_pad2d(pixl_ctx *ctx, pixl_tensor *x, const int pads[4], pixl_pad_mode mode, float value)
 {
     if (!ctx || !x) return NULL;
     if (!pads || (mode != PIXL_PAD_ZERO && mode != PIXL_PAD_REFLECT && mode != PIXL_PAD_REPLICATE)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "pad2d: %s for input %s", pads ? "unknown mode" : "NULL pads",
-                      pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "pad2d: %s for input %s", pads ? "unknown mode" : "NULL pads",
+                      pixl__tshape(x));
         return NULL;
     }
     if (x->ndim < 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "pad2d: input %s needs at least 2 dims (H, W)", pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "pad2d: input %s needs at least 2 dims (H, W)", pixl__tshape(x));
         return NULL;
     }
     const int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
     if (W + pads[0] + pads[1] < 1 || H + pads[2] + pads[3] < 1) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "pad2d: pads {%d, %d, %d, %d} leave nothing of input %s", pads[0],
-                      pads[1], pads[2], pads[3], pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "pad2d: pads {%d, %d, %d, %d} leave nothing of input %s", pads[0],
+                      pads[1], pads[2], pads[3], pixl__tshape(x));
         return NULL;
     }
     if (mode == PIXL_PAD_REFLECT &&
         (pads[0] >= W || pads[1] >= W || pads[2] >= H || pads[3] >= H)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE,
                       "pad2d: reflect pads {%d, %d, %d, %d} must be smaller than the padded dims of input %s",
-                      pads[0], pads[1], pads[2], pads[3], pixl_tshape(x));
+                      pads[0], pads[1], pads[2], pads[3], pixl__tshape(x));
         return NULL;
     }
     if (mode != PIXL_PAD_ZERO &&
         ((pads[0] < 0 && -pads[0] >= W) || (pads[1] < 0 && -pads[1] >= W) || (pads[2] < 0 && -pads[2] >= H) ||
          (pads[3] < 0 && -pads[3] >= H))) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "pad2d: pads {%d, %d, %d, %d} crop away input %s", pads[0], pads[1],
-                      pads[2], pads[3], pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "pad2d: pads {%d, %d, %d, %d} crop away input %s", pads[0], pads[1],
+                      pads[2], pads[3], pixl__tshape(x));
         return NULL;
     }
     if (!pads[0] && !pads[1] && !pads[2] && !pads[3]) return x;
@@ -670,13 +670,13 @@ pixl_tensor *pixl_crop2d(pixl_ctx *ctx, pixl_tensor *x, int top, int left, int h
 {
     if (!ctx || !x) return NULL;
     if (x->ndim < 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "crop2d: input %s needs at least 2 dims (H, W)", pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "crop2d: input %s needs at least 2 dims (H, W)", pixl__tshape(x));
         return NULL;
     }
     const int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
     if (top < 0 || left < 0 || h <= 0 || w <= 0 || top + (int64_t)h > H || left + (int64_t)w > W) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "crop2d: window top %d left %d size %dx%d is outside input %s", top, left,
-                      h, w, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "crop2d: window top %d left %d size %dx%d is outside input %s", top, left,
+                      h, w, pixl__tshape(x));
         return NULL;
     }
     if (h == H && w == W) return x;
@@ -702,7 +702,7 @@ pixl_tensor *pixl_reshape(pixl_ctx *ctx, pixl_tensor *x, int ndim, const int64_t
     if (!ctx || !x) return NULL;
     char sh[128];
     if (ndim < 1 || ndim > PIXL_MAX_DIMS || !shape) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "reshape: %d dims requested for input %s", ndim, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "reshape: %d dims requested for input %s", ndim, pixl__tshape(x));
         return NULL;
     }
     /* one -1 entry is inferred */
@@ -712,19 +712,19 @@ pixl_tensor *pixl_reshape(pixl_ctx *ctx, pixl_tensor *x, int ndim, const int64_t
         s[i] = shape[i];
         if (s[i] == -1 && infer < 0) infer = i;
         else if (s[i] <= 0) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "reshape: invalid shape %s for input %s",
-                          pixl_shape_str(ndim, shape, sh, sizeof sh), pixl_tshape(x));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "reshape: invalid shape %s for input %s",
+                          pixl_shape_str(ndim, shape, sh, sizeof sh), pixl__tshape(x));
             return NULL;
         } else
             known *= s[i];
     }
     if (infer >= 0) s[infer] = known > 0 && x->numel % known == 0 ? x->numel / known : -1;
-    if ((infer >= 0 && s[infer] <= 0) || pixl_numel_of(ndim, s) != x->numel) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "reshape: shape %s does not hold the %lld elements of input %s",
-                      pixl_shape_str(ndim, shape, sh, sizeof sh), (long long)x->numel, pixl_tshape(x));
+    if ((infer >= 0 && s[infer] <= 0) || pixl__numel_of(ndim, s) != x->numel) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "reshape: shape %s does not hold the %lld elements of input %s",
+                      pixl_shape_str(ndim, shape, sh, sizeof sh), (long long)x->numel, pixl__tshape(x));
         return NULL;
     }
-    pixl_tensor *t = pixl_node_new(ctx, &reshape_def, x->dtype, ndim, s, &x, 1, NULL, 0);
+    pixl_tensor *t = pixl__node_new(ctx, &reshape_def, x->dtype, ndim, s, &x, 1, NULL, 0);
     if (!t) return NULL;
     t->flags |= PIXL_FLAG_VIEW;
     t->view_of = x;
@@ -777,9 +777,9 @@ pixl_tensor *pixl_sum(pixl_ctx *ctx, pixl_tensor *x)
 {
     if (!ctx || !x) return NULL;
     if (x->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "sum: input %s (%s) must be f32", pixl_tshape(x), pixl_dtype_name(x->dtype));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "sum: input %s (%s) must be f32", pixl__tshape(x), pixl_dtype_name(x->dtype));
         return NULL;
     }
     int64_t one[1] = {1};
-    return pixl_node_new(ctx, &sum_def, PIXL_F32, 1, one, &x, 1, NULL, 0);
+    return pixl__node_new(ctx, &sum_def, PIXL_F32, 1, one, &x, 1, NULL, 0);
 }

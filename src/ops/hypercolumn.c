@@ -28,7 +28,7 @@
  *
  * DENSE: pixl_hypercolumn_mlp_dense runs the head over every output pixel in
  * chunks of `chunk` pixels: hypercolumns (chunk, D) gathered as by the sparse
- * op, then Linear(+ReLU) layers through pixl_gemm_f32, the last layer's
+ * op, then Linear(+ReLU) layers through pixl__gemm_f32, the last layer's
  * (chunk, K) scattered into (N, K, OH, OW). Layer 0 is linear and so is the
  * interpolation, so a coarse map (at least 16x fewer cells than the output,
  * and h1 <= 2 C_b) is multiplied by its block of W0 once at its own
@@ -121,10 +121,10 @@ static int bad_pixel(const pixl_tensor *n, int64_t r)
     if (p->pix_f32) {
         const float *v = (const float *)pix->data + 3 * r;
         return pixl_set_error(PIXL_ERR_ARG, "hypercolumn: pixel row %lld of %s names image %g; the batch has %lld",
-                              (long long)r, pixl_tshape(pix), (double)v[0], (long long)p->N);
+                              (long long)r, pixl__tshape(pix), (double)v[0], (long long)p->N);
     }
     return pixl_set_error(PIXL_ERR_ARG, "hypercolumn: pixel row %lld of %s names image %lld; the batch has %lld",
-                          (long long)r, pixl_tshape(pix), (long long)img, (long long)p->N);
+                          (long long)r, pixl__tshape(pix), (long long)img, (long long)p->N);
 }
 
 static int hc_fwd(pixl_tensor *n)
@@ -173,7 +173,7 @@ static int hc_bwd(pixl_tensor *n)
     }
     for (int64_t i = 0; i < p->N; i++) start[i + 1] += start[i];
     {
-        int64_t *fill = pixl_malloc((size_t)(p->N ? p->N : 1) * sizeof(int64_t));
+        int64_t *fill = pixl__malloc((size_t)(p->N ? p->N : 1) * sizeof(int64_t));
         if (!fill) return PIXL_ERR_NOMEM;
         memcpy(fill, start, (size_t)p->N * sizeof(int64_t));
         for (int64_t r = 0; r < p->P; r++) {
@@ -229,7 +229,7 @@ static int hc_check(pixl_ctx *ctx, const char *op, int n_maps, pixl_tensor *cons
                     const float *offset, int max_maps, hc_p *p)
 {
     if (n_maps < 1 || n_maps > max_maps || !maps || !stride) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: %d feature maps (1..%d) with strides required", op, n_maps, max_maps);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: %d feature maps (1..%d) with strides required", op, n_maps, max_maps);
         return -1;
     }
     memset(p, 0, sizeof *p);
@@ -237,16 +237,16 @@ static int hc_check(pixl_ctx *ctx, const char *op, int n_maps, pixl_tensor *cons
     for (int b = 0; b < n_maps; b++) {
         const pixl_tensor *m = maps[b];
         if (m->dtype != PIXL_F32 || m->ndim != 4 || m->shape[2] < 1 || m->shape[3] < 1) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: map %d %s must be f32 (N,C,H,W)", op, b, pixl_tshape(m));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: map %d %s must be f32 (N,C,H,W)", op, b, pixl__tshape(m));
             return -1;
         }
         if (m->shape[0] != maps[0]->shape[0]) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: map %d %s and map 0 %s differ in batch size", op, b,
-                          pixl_tshape(m), pixl_tshape(maps[0]));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: map %d %s and map 0 %s differ in batch size", op, b,
+                          pixl__tshape(m), pixl__tshape(maps[0]));
             return -1;
         }
         if (!(stride[b] > 0) || !isfinite(stride[b]) || (offset && !isfinite(offset[b]))) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: map %d %s: invalid stride %g / offset %g", op, b, pixl_tshape(m),
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: map %d %s: invalid stride %g / offset %g", op, b, pixl__tshape(m),
                           (double)stride[b], offset ? (double)offset[b] : 0.0);
             return -1;
         }
@@ -267,8 +267,8 @@ pixl_tensor *pixl_hypercolumn(pixl_ctx *ctx, int n_maps, pixl_tensor *const *map
     hc_p p;
     if (hc_check(ctx, "hypercolumn", n_maps, maps, stride, offset, HC_MAX_MAPS, &p)) return NULL;
     if ((pixels->dtype != PIXL_I32 && pixels->dtype != PIXL_F32) || pixels->ndim != 2 || pixels->shape[1] != 3) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "hypercolumn: pixels %s (%s) must be int32 or f32 (P, 3) rows (n, y, x)",
-                      pixl_tshape(pixels), pixl_dtype_name(pixels->dtype));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "hypercolumn: pixels %s (%s) must be int32 or f32 (P, 3) rows (n, y, x)",
+                      pixl__tshape(pixels), pixl_dtype_name(pixels->dtype));
         return NULL;
     }
     p.pix_f32 = pixels->dtype == PIXL_F32;
@@ -277,7 +277,7 @@ pixl_tensor *pixl_hypercolumn(pixl_ctx *ctx, int n_maps, pixl_tensor *const *map
     for (int b = 0; b < n_maps; b++) src[b] = maps[b];
     src[n_maps] = pixels;
     int64_t shape[2] = {p.P, p.D};
-    return pixl_node_new(ctx, &hc_def, PIXL_F32, 2, shape, src, n_maps + 1, &p, sizeof p);
+    return pixl__node_new(ctx, &hc_def, PIXL_F32, 2, shape, src, n_maps + 1, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------------ dense */
@@ -341,7 +341,7 @@ static int hcd_fwd(pixl_tensor *n)
         const pixl_tensor *m = n->src[b];
         const int64_t C = m->shape[1], HW = m->shape[2] * m->shape[3];
         for (int64_t img = 0; img < p->hc.N; img++) /* (HW, h1) = F^T (HW, C) . W0_b^T (C, h1) */
-            pixl_gemm_f32(1, 1, HW, h1, C, 1.0f, pixl_f32(m) + img * C * HW, HW, pixl_f32(w0) + col[b], D, 0.0f,
+            pixl__gemm_f32(1, 1, HW, h1, C, 1.0f, pixl_f32(m) + img * C * HW, HW, pixl_f32(w0) + col[b], D, 0.0f,
                           proj + off + img * HW * h1, h1);
         off += p->hc.N * HW * h1;
     }
@@ -367,7 +367,7 @@ static int hcd_fwd(pixl_tensor *n)
                 for (int mb = 0, g = 0; mb < nm; mb++) {
                     if (p->proj >> mb & 1) continue;
                     const int64_t C = n->src[mb]->shape[1];
-                    pixl_gemm_f32(0, 1, Q, od, C, 1.0f, hcol + g, Dg, pixl_f32(w) + col[mb], D, 1.0f, o, od);
+                    pixl__gemm_f32(0, 1, Q, od, C, 1.0f, hcol + g, Dg, pixl_f32(w) + col[mb], D, 1.0f, o, od);
                     g += (int)C;
                 }
                 if (p->proj) { /* projected maps: blend four rows of each */
@@ -390,7 +390,7 @@ static int hcd_fwd(pixl_tensor *n)
                     }
                 }
             } else {
-                pixl_gemm_f32(0, 1, Q, od, in_dim, 1.0f, in, in_dim, pixl_f32(w), in_dim, 1.0f, o, od);
+                pixl__gemm_f32(0, 1, Q, od, in_dim, 1.0f, in, in_dim, pixl_f32(w), in_dim, 1.0f, o, od);
             }
             if (l + 1 < p->layers) {
 #pragma omp parallel for schedule(static) num_threads(nt) if (Q * od > 65536)
@@ -427,12 +427,12 @@ pixl_tensor *pixl_hypercolumn_mlp_dense(pixl_ctx *ctx, int n_maps, pixl_tensor *
     memset(&p, 0, sizeof p);
     if (hc_check(ctx, op, n_maps, maps, stride, offset, HC_MAX_MAPS, &p.hc)) return NULL;
     if (n_layers < 1 || n_maps + 2 * n_layers > PIXL_MAX_SRC) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: %d maps and %d layers exceed the %d inputs of a node", op, n_maps,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: %d maps and %d layers exceed the %d inputs of a node", op, n_maps,
                       n_layers, PIXL_MAX_SRC);
         return NULL;
     }
     if (out_h < 1 || out_w < 1) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: invalid output size %dx%d", op, out_h, out_w);
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: invalid output size %dx%d", op, out_h, out_w);
         return NULL;
     }
     int64_t in_dim = p.hc.D;
@@ -440,8 +440,8 @@ pixl_tensor *pixl_hypercolumn_mlp_dense(pixl_ctx *ctx, int n_maps, pixl_tensor *
         const pixl_tensor *w = weights[l], *b = biases[l];
         if (w->dtype != PIXL_F32 || b->dtype != PIXL_F32 || w->ndim != 2 || w->shape[1] != in_dim || b->ndim != 1 ||
             b->shape[0] != w->shape[0]) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: layer %d weight %s / bias %s do not fit input width %lld", op, l,
-                          pixl_tshape(w), pixl_tshape(b), (long long)in_dim);
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: layer %d weight %s / bias %s do not fit input width %lld", op, l,
+                          pixl__tshape(w), pixl__tshape(b), (long long)in_dim);
             return NULL;
         }
         in_dim = w->shape[0];
@@ -474,5 +474,5 @@ pixl_tensor *pixl_hypercolumn_mlp_dense(pixl_ctx *ctx, int n_maps, pixl_tensor *
         src[ns++] = biases[l];
     }
     int64_t shape[4] = {p.hc.N, in_dim, out_h, out_w};
-    return pixl_node_new(ctx, &hcd_def, PIXL_F32, 4, shape, src, ns, &p, sizeof p);
+    return pixl__node_new(ctx, &hcd_def, PIXL_F32, 4, shape, src, ns, &p, sizeof p);
 }

@@ -180,11 +180,11 @@ static int ce_fwd(pixl_tensor *n)
                 return pixl_set_error(PIXL_ERR_ARG,
                                       "cross_entropy: target value %lld at position %s of %s is outside [0, %lld) "
                                       "and is not ignore_index %d",
-                                      (long long)target_at(target, bad[b]), pos, pixl_tshape(target), (long long)C,
+                                      (long long)target_at(target, bad[b]), pos, pixl__tshape(target), (long long)C,
                                       p->ignore_index);
             return pixl_set_error(PIXL_ERR_ARG,
                                   "cross_entropy: target value %lld at position %s of %s is outside [0, %lld)",
-                                  (long long)target_at(target, bad[b]), pos, pixl_tshape(target), (long long)C);
+                                  (long long)target_at(target, bad[b]), pos, pixl__tshape(target), (long long)C);
         }
         L += bl[b];
         W += bw[b];
@@ -236,38 +236,38 @@ pixl_tensor *pixl_cross_entropy(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor 
 {
     if (!ctx || !logits || !target) return NULL;
     if (logits->dtype != PIXL_F32 || logits->ndim < 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: logits %s (%s) must be float32 (N,C) or (N,C,...)",
-                      pixl_tshape(logits), pixl_dtype_name(logits->dtype));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: logits %s (%s) must be float32 (N,C) or (N,C,...)",
+                      pixl__tshape(logits), pixl_dtype_name(logits->dtype));
         return NULL;
     }
     if (target->dtype != PIXL_I32 && target->dtype != PIXL_I64) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "cross_entropy: target %s is %s; class targets must be int32 (or int64)",
-                      pixl_tshape(target), pixl_dtype_name(target->dtype));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "cross_entropy: target %s is %s; class targets must be int32 (or int64)",
+                      pixl__tshape(target), pixl_dtype_name(target->dtype));
         return NULL;
     }
     bool fits = target->ndim == logits->ndim - 1 && target->shape[0] == logits->shape[0];
     for (int d = 2; fits && d < logits->ndim; d++) fits = target->shape[d - 1] == logits->shape[d];
     if (!fits) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: target %s does not fit logits %s (want logits' shape without dim 1)",
-                      pixl_tshape(target), pixl_tshape(logits));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: target %s does not fit logits %s (want logits' shape without dim 1)",
+                      pixl__tshape(target), pixl__tshape(logits));
         return NULL;
     }
     int64_t C = logits->shape[1];
     if (C > INT_MAX) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: logits %s have too many classes", pixl_tshape(logits));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: logits %s have too many classes", pixl__tshape(logits));
         return NULL;
     }
     if (weight) {
         if (weight->dtype != PIXL_F32 || weight->ndim != 1 || weight->shape[0] != C) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: class weight %s (%s) must be float32 (%lld) for logits %s",
-                          pixl_tshape(weight), pixl_dtype_name(weight->dtype), (long long)C, pixl_tshape(logits));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "cross_entropy: class weight %s (%s) must be float32 (%lld) for logits %s",
+                          pixl__tshape(weight), pixl_dtype_name(weight->dtype), (long long)C, pixl__tshape(logits));
             return NULL;
         }
         if (weight->flags & PIXL_FLAG_NEEDS_GRAD) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG,
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG,
                           "cross_entropy: class weight %s requires a gradient, which cross entropy does not define "
                           "(pass a constant or a buffer)",
-                          pixl_tshape(weight));
+                          pixl__tshape(weight));
             return NULL;
         }
     }
@@ -275,12 +275,12 @@ pixl_tensor *pixl_cross_entropy(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor 
                    .ignore_index = o && o->ignore ? o->ignore_index : -100, .use_ignore = 1,
                    .reduction = o ? (int)o->reduction : PIXL_REDUCE_MEAN};
     if (p.reduction != PIXL_REDUCE_MEAN && p.reduction != PIXL_REDUCE_SUM) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "cross_entropy: unknown reduction %d", p.reduction);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "cross_entropy: unknown reduction %d", p.reduction);
         return NULL;
     }
     pixl_tensor *src[3] = {logits, target, weight};
     int64_t one = 1;
-    return pixl_node_new(ctx, &ce_def, PIXL_F32, 1, &one, src, 3, &p, sizeof p);
+    return pixl__node_new(ctx, &ce_def, PIXL_F32, 1, &one, src, 3, &p, sizeof p);
 }
 
 /* ========================================== elementwise losses (with mask) */
@@ -429,26 +429,26 @@ static pixl_tensor *ew_build(pixl_ctx *ctx, const pixl_op_def *def, int kind, pi
     const char *op = def->name;
     if (!ctx || !x || !target) return NULL;
     if (x->dtype != PIXL_F32 || target->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s (%s) and target %s (%s) must be float32", op, pixl_tshape(x),
-                      pixl_dtype_name(x->dtype), pixl_tshape(target), pixl_dtype_name(target->dtype));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s (%s) and target %s (%s) must be float32", op, pixl__tshape(x),
+                      pixl_dtype_name(x->dtype), pixl__tshape(target), pixl_dtype_name(target->dtype));
         return NULL;
     }
-    if (!pixl_same_shape(x, target)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s and target %s differ in shape", op, pixl_tshape(x),
-                      pixl_tshape(target));
+    if (!pixl__same_shape(x, target)) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s and target %s differ in shape", op, pixl__tshape(x),
+                      pixl__tshape(target));
         return NULL;
     }
-    if (mask && !pixl_same_shape(x, mask)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: mask %s does not match input %s", op, pixl_tshape(mask),
-                      pixl_tshape(x));
+    if (mask && !pixl__same_shape(x, mask)) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: mask %s does not match input %s", op, pixl__tshape(mask),
+                      pixl__tshape(x));
         return NULL;
     }
     if (red != PIXL_REDUCE_MEAN && red != PIXL_REDUCE_SUM) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: unknown reduction %d", op, (int)red);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: unknown reduction %d", op, (int)red);
         return NULL;
     }
     if (!(beta >= 0) || isinf(beta)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: beta %g must be finite and >= 0", op, beta);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: beta %g must be finite and >= 0", op, beta);
         return NULL;
     }
     ew_params p = {.kind = kind, .reduction = (int)red, .beta = beta};
@@ -457,18 +457,18 @@ static pixl_tensor *ew_build(pixl_ctx *ctx, const pixl_op_def *def, int kind, pi
     if (pos_weight) {
         if (pos_weight->dtype != PIXL_F32 || pos_weight->ndim != 1 ||
             (pos_weight->shape[0] != p.C && pos_weight->shape[0] != 1)) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: pos_weight %s must be float32 (%lld) or (1) for input %s", op,
-                          pixl_tshape(pos_weight), (long long)p.C, pixl_tshape(x));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: pos_weight %s must be float32 (%lld) or (1) for input %s", op,
+                          pixl__tshape(pos_weight), (long long)p.C, pixl__tshape(x));
             return NULL;
         }
         p.pw_per_ch = pos_weight->shape[0] != 1;
     }
     if (weight) {
-        bool full = pixl_same_shape(weight, x);
+        bool full = pixl__same_shape(weight, x);
         bool per_ch = weight->ndim == 1 && (weight->shape[0] == p.C || weight->shape[0] == 1);
         if (weight->dtype != PIXL_F32 || (!full && !per_ch)) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: weight %s must be float32 shaped like input %s, or (%lld), or (1)",
-                          op, pixl_tshape(weight), pixl_tshape(x), (long long)p.C);
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: weight %s must be float32 shaped like input %s, or (%lld), or (1)",
+                          op, pixl__tshape(weight), pixl__tshape(x), (long long)p.C);
             return NULL;
         }
         p.w_per_ch = !full;
@@ -476,14 +476,14 @@ static pixl_tensor *ew_build(pixl_ctx *ctx, const pixl_op_def *def, int kind, pi
     for (int k = 0; k < 2; k++) {
         pixl_tensor *t = k ? weight : pos_weight;
         if (t && (t->flags & PIXL_FLAG_NEEDS_GRAD)) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: %s %s requires a gradient, which %s does not define "
-                          "(pass a constant or a buffer)", op, k ? "weight" : "pos_weight", pixl_tshape(t), op);
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: %s %s requires a gradient, which %s does not define "
+                          "(pass a constant or a buffer)", op, k ? "weight" : "pos_weight", pixl__tshape(t), op);
             return NULL;
         }
     }
     pixl_tensor *src[EW_NSRC] = {x, target, mask, pos_weight, weight};
     int64_t one = 1;
-    return pixl_node_new(ctx, def, PIXL_F32, 1, &one, src, EW_NSRC, &p, sizeof p);
+    return pixl__node_new(ctx, def, PIXL_F32, 1, &one, src, EW_NSRC, &p, sizeof p);
 }
 
 /* BCE with logits with an element weight (shaped like logits, (C) over dim 1

@@ -223,8 +223,8 @@ static bool check_vec(pixl_ctx *ctx, const char *op, const char *what, pixl_tens
 {
     if (!t) return true;
     if (t->dtype != PIXL_F32 || t->numel != C || t->ndim > 1) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: %s %s (%s) does not fit %lld channels of input %s", op, what,
-                      pixl_tshape(t), pixl_dtype_name(t->dtype), (long long)C, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: %s %s (%s) does not fit %lld channels of input %s", op, what,
+                      pixl__tshape(t), pixl_dtype_name(t->dtype), (long long)C, pixl__tshape(x));
         return false;
     }
     return true;
@@ -237,7 +237,7 @@ pixl_tensor *pixl_batch_norm2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weigh
     if (!ctx || !x) return NULL;
     const char *op = "batch_norm2d";
     if (x->dtype != PIXL_F32 || x->ndim < 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (%s) must be f32 (N,C) or (N,C,H,W)", op, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (%s) must be f32 (N,C) or (N,C,H,W)", op, pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return NULL;
     }
@@ -247,34 +247,34 @@ pixl_tensor *pixl_batch_norm2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weigh
         !check_vec(ctx, op, "running_var", running_var, C, x))
         return NULL;
     if (!running_mean != !running_var) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: give both running_mean and running_var or neither (input %s)", op,
-                      pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: give both running_mean and running_var or neither (input %s)", op,
+                      pixl__tshape(x));
         return NULL;
     }
     if (num_batches_tracked && (num_batches_tracked->dtype != PIXL_I64 || num_batches_tracked->numel != 1)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: num_batches_tracked %s (%s) must be one i64", op,
-                      pixl_tshape(num_batches_tracked), pixl_dtype_name(num_batches_tracked->dtype));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: num_batches_tracked %s (%s) must be one i64", op,
+                      pixl__tshape(num_batches_tracked), pixl_dtype_name(num_batches_tracked->dtype));
         return NULL;
     }
     bn_params p = {o && o->eps > 0 ? o->eps : 1e-5f, o && o->momentum != 0 ? o->momentum : 0.1f, 0, 0};
     if (!(p.eps > 0) || !(p.momentum <= 1)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: invalid eps %g or momentum %g", op, p.eps, p.momentum);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: invalid eps %g or momentum %g", op, p.eps, p.momentum);
         return NULL;
     }
     const bool train = ctx->mode == PIXL_MODE_TRAIN;
     p.batch_stats = train || !running_mean;
     p.update = train && running_mean;
     if (p.batch_stats && x->numel / C <= 1) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: expected more than 1 value per channel in %s mode, input %s", op,
-                      mode_name(ctx->mode), pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: expected more than 1 value per channel in %s mode, input %s", op,
+                      mode_name(ctx->mode), pixl__tshape(x));
         return NULL;
     }
     if (p.update && p.momentum < 0 && !num_batches_tracked) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: cumulative average (momentum < 0) needs num_batches_tracked", op);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: cumulative average (momentum < 0) needs num_batches_tracked", op);
         return NULL;
     }
     pixl_tensor *src[6] = {x, weight, bias, running_mean, running_var, num_batches_tracked};
-    return pixl_node_new(ctx, &bn_def, PIXL_F32, x->ndim, x->shape, src, 6, &p, sizeof p);
+    return pixl__node_new(ctx, &bn_def, PIXL_F32, x->ndim, x->shape, src, 6, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------ group norm */
@@ -383,18 +383,18 @@ pixl_tensor *pixl_group_norm(pixl_ctx *ctx, pixl_tensor *x, int groups, pixl_ten
     if (!ctx || !x) return NULL;
     const char *op = "group_norm";
     if (x->dtype != PIXL_F32 || x->ndim < 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (%s) must be f32 (N,C,...)", op, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s (%s) must be f32 (N,C,...)", op, pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return NULL;
     }
     const int64_t C = x->shape[1];
     if (groups <= 0 || C % groups) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: %d groups do not divide the %lld channels of input %s", op, groups,
-                      (long long)C, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: %d groups do not divide the %lld channels of input %s", op, groups,
+                      (long long)C, pixl__tshape(x));
         return NULL;
     }
     if (!check_vec(ctx, op, "weight", weight, C, x) || !check_vec(ctx, op, "bias", bias, C, x)) return NULL;
     gn_params p = {groups, eps > 0 ? eps : 1e-5f};
     pixl_tensor *src[3] = {x, weight, bias};
-    return pixl_node_new(ctx, &gn_def, PIXL_F32, x->ndim, x->shape, src, 3, &p, sizeof p);
+    return pixl__node_new(ctx, &gn_def, PIXL_F32, x->ndim, x->shape, src, 3, &p, sizeof p);
 }

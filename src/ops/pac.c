@@ -517,28 +517,28 @@ static int read_pac_opts(pixl_ctx *ctx, const char *op, const pixl_pac_opts *o, 
     r->oph = d.output_padding[0];
     r->opw = d.output_padding[1];
     if (kh < 1 || kw < 1 || kh % 2 == 0 || kw % 2 == 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: kernel size %dx%d must be odd (as in pacnet)", op, kh, kw);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: kernel size %dx%d must be odd (as in pacnet)", op, kh, kw);
         return -1;
     }
     if (r->sh < 1 || r->sw < 1 || r->dh < 1 || r->dw < 1 || r->ph < 0 || r->pw < 0 || r->oph < 0 || r->opw < 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG,
                       "%s: invalid stride (%d, %d), padding (%d, %d), dilation (%d, %d) or output_padding (%d, %d)",
                       op, r->sh, r->sw, r->ph, r->pw, r->dh, r->dw, r->oph, r->opw);
         return -1;
     }
     if (!transposed && (r->oph || r->opw)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: output_padding (%d, %d) needs the transposed geometry", op, r->oph,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: output_padding (%d, %d) needs the transposed geometry", op, r->oph,
                       r->opw);
         return -1;
     }
     if (transposed && ((r->oph >= r->sh && r->oph >= r->dh) || (r->opw >= r->sw && r->opw >= r->dw))) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG,
                       "%s: output_padding (%d, %d) must be smaller than stride (%d, %d) or dilation (%d, %d)", op,
                       r->oph, r->opw, r->sh, r->sw, r->dh, r->dw);
         return -1;
     }
     if (transposed && ((int64_t)(kh - 1) * r->dh < r->ph || (int64_t)(kw - 1) * r->dw < r->pw)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: padding (%d, %d) larger than (kernel-1)*dilation (%d, %d)", op, r->ph,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: padding (%d, %d) larger than (kernel-1)*dilation (%d, %d)", op, r->ph,
                       r->pw, (kh - 1) * r->dh, (kw - 1) * r->dw);
         return -1;
     }
@@ -550,7 +550,7 @@ static int geom_conv(pixl_ctx *ctx, const char *op, const pac_o *r, int64_t H, i
 {
     int64_t ekh = (int64_t)r->dh * (r->kh - 1) + 1, ekw = (int64_t)r->dw * (r->kw - 1) + 1;
     if (H + 2 * r->ph < ekh || W + 2 * r->pw < ekw) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: dilated kernel %lldx%lld is larger than the input %lldx%lld padded by (%d, %d)",
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: dilated kernel %lldx%lld is larger than the input %lldx%lld padded by (%d, %d)",
                       op, (long long)ekh, (long long)ekw, (long long)H, (long long)W, r->ph, r->pw);
         return -1;
     }
@@ -567,7 +567,7 @@ static int geom_transposed(pixl_ctx *ctx, const char *op, const pac_o *r, int64_
     int64_t OH = (h - 1) * r->sh - 2 * r->ph + (int64_t)r->dh * (r->kh - 1) + r->oph + 1;
     int64_t OW = (w - 1) * r->sw - 2 * r->pw + (int64_t)r->dw * (r->kw - 1) + r->opw + 1;
     if (h < 1 || w < 1 || OH < 1 || OW < 1) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %lldx%lld gives output %lldx%lld", op, (long long)h,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %lldx%lld gives output %lldx%lld", op, (long long)h,
                       (long long)w, (long long)OH, (long long)OW);
         return -1;
     }
@@ -580,7 +580,7 @@ static int geom_transposed(pixl_ctx *ctx, const char *op, const pac_o *r, int64_
 static int is_f32_4d(pixl_ctx *ctx, const char *op, const char *what, const pixl_tensor *t)
 {
     if (t->dtype != PIXL_F32 || t->ndim != 4) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: %s %s must be a 4-D f32 tensor", op, what, pixl_tshape(t));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: %s %s must be a 4-D f32 tensor", op, what, pixl__tshape(t));
         return 0;
     }
     return 1;
@@ -601,7 +601,7 @@ pixl_tensor *pixl_packernel2d(pixl_ctx *ctx, pixl_tensor *guide, pixl_tensor *ma
     p.Ck = d.channel_wise ? p.Cf : 1;
     p.inv = d.kernel_type == PIXL_PAC_INV;
     if (d.kernel_type != PIXL_PAC_GAUSSIAN && d.kernel_type != PIXL_PAC_INV) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: unknown kernel_type %d", op, (int)d.kernel_type);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: unknown kernel_type %d", op, (int)d.kernel_type);
         return NULL;
     }
     p.asym = d.asym != 0;
@@ -617,8 +617,8 @@ pixl_tensor *pixl_packernel2d(pixl_ctx *ctx, pixl_tensor *guide, pixl_tensor *ma
         h = (h >= 0 ? h / r.sh : -((-h + r.sh - 1) / r.sh)) + 1;
         w = (w >= 0 ? w / r.sw : -((-w + r.sw - 1) / r.sw)) + 1;
         if (h < 1 || w < 1) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: transposed guide %s is too small for kernel %dx%d, stride (%d, %d)",
-                          op, pixl_tshape(guide), r.kh, r.kw, r.sh, r.sw);
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: transposed guide %s is too small for kernel %dx%d, stride (%d, %d)",
+                          op, pixl__tshape(guide), r.kh, r.kw, r.sh, r.sw);
             return NULL;
         }
         if (geom_transposed(ctx, op, &r, h, w, &p.mg)) return NULL;
@@ -629,10 +629,10 @@ pixl_tensor *pixl_packernel2d(pixl_ctx *ctx, pixl_tensor *guide, pixl_tensor *ma
         rg.oph = rg.opw = 0;
         if (geom_conv(ctx, op, &rg, H, W, &p.g)) return NULL;
         if (p.g.OH != p.mg.OH || p.g.OW != p.mg.OW) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE,
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE,
                           "%s: transposed guide %s is not a ConvTranspose2d output size for stride (%d, %d), padding "
                           "(%d, %d), output_padding (%d, %d)",
-                          op, pixl_tshape(guide), r.sh, r.sw, r.ph, r.pw, r.oph, r.opw);
+                          op, pixl__tshape(guide), r.sh, r.sw, r.ph, r.pw, r.oph, r.opw);
             return NULL;
         }
     }
@@ -643,8 +643,8 @@ pixl_tensor *pixl_packernel2d(pixl_ctx *ctx, pixl_tensor *guide, pixl_tensor *ma
         if (!is_f32_4d(ctx, op, "mask", mask)) return NULL;
         if (mask->shape[0] != p.B || (mask->shape[1] != 1 && mask->shape[1] != p.Ck) ||
             mask->shape[2] != p.mg.SH || mask->shape[3] != p.mg.SW) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: mask %s must be [%d, 1%s, %d, %d] for guide %s", op,
-                          pixl_tshape(mask), p.B, p.Ck > 1 ? " or C" : "", p.mg.SH, p.mg.SW, pixl_tshape(guide));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: mask %s must be [%d, 1%s, %d, %d] for guide %s", op,
+                          pixl__tshape(mask), p.B, p.Ck > 1 ? " or C" : "", p.mg.SH, p.mg.SW, pixl__tshape(guide));
             return NULL;
         }
         p.has_mask = 1;
@@ -656,8 +656,8 @@ pixl_tensor *pixl_packernel2d(pixl_ctx *ctx, pixl_tensor *guide, pixl_tensor *ma
         if (!smooth_kernel || smooth_kernel->dtype != PIXL_F32 || smooth_kernel->ndim != 4 ||
             smooth_kernel->shape[0] != 1 || smooth_kernel->shape[1] != 1 ||
             smooth_kernel->shape[2] != smooth_kernel->shape[3] || smooth_kernel->shape[2] % 2 == 0) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: smoothing needs a (1, 1, s, s) f32 smooth_kernel with odd s, got %s",
-                          op, smooth_kernel ? pixl_tshape(smooth_kernel) : "NULL");
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: smoothing needs a (1, 1, s, s) f32 smooth_kernel with odd s, got %s",
+                          op, smooth_kernel ? pixl__tshape(smooth_kernel) : "NULL");
             return NULL;
         }
         p.smooth_k = (int)smooth_kernel->shape[2];
@@ -665,35 +665,35 @@ pixl_tensor *pixl_packernel2d(pixl_ctx *ctx, pixl_tensor *guide, pixl_tensor *ma
         p.spw = p.g.pw - (p.g.KW - p.smooth_k) / 2;
         int64_t sh_ = (H + 2 * p.sph - p.smooth_k), sw_ = (W + 2 * p.spw - p.smooth_k);
         if (sh_ < 0 || sw_ < 0 || sh_ / p.g.sh + 1 != p.g.OH || sw_ / p.g.sw + 1 != p.g.OW) {
-            pixl_ctx_fail(ctx, PIXL_ERR_UNSUPPORTED,
+            pixl__ctx_fail(ctx, PIXL_ERR_UNSUPPORTED,
                           "%s: a %dx%d smoothing of guide %s does not give the kernel's %dx%d positions with kernel "
                           "%dx%d, padding (%d, %d), dilation (%d, %d) (pacnet's smoothing ignores dilation)",
-                          op, p.smooth_k, p.smooth_k, pixl_tshape(guide), p.g.OH, p.g.OW, r.kh, r.kw, p.g.ph, p.g.pw,
+                          op, p.smooth_k, p.smooth_k, pixl__tshape(guide), p.g.OH, p.g.OW, r.kh, r.kw, p.g.ph, p.g.pw,
                           r.dh, r.dw);
             return NULL;
         }
         src[ns++] = smooth_kernel;
     } else if (smooth_kernel) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: smooth_kernel given but smoothing is none", op);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: smooth_kernel given but smoothing is none", op);
         return NULL;
     }
     if (p.inv) {
         if (!inv_alpha || !inv_lambda || inv_alpha->dtype != PIXL_F32 || inv_lambda->dtype != PIXL_F32 ||
             inv_alpha->numel != inv_lambda->numel || (inv_alpha->numel != 1 && inv_alpha->numel != p.Ck)) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: inv kernel needs f32 inv_alpha and inv_lambda of %d or 1 values, got %s and %s",
-                          op, p.Ck, inv_alpha ? pixl_tshape(inv_alpha) : "NULL",
-                          inv_lambda ? pixl_tshape(inv_lambda) : "NULL");
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: inv kernel needs f32 inv_alpha and inv_lambda of %d or 1 values, got %s and %s",
+                          op, p.Ck, inv_alpha ? pixl__tshape(inv_alpha) : "NULL",
+                          inv_lambda ? pixl__tshape(inv_lambda) : "NULL");
             return NULL;
         }
         p.n_alpha = (int)inv_alpha->numel;
         src[ns++] = inv_alpha;
         src[ns++] = inv_lambda;
     } else if (inv_alpha || inv_lambda) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: inv_alpha/inv_lambda given for a gaussian kernel", op);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: inv_alpha/inv_lambda given for a gaussian kernel", op);
         return NULL;
     }
     int64_t shape[5] = {p.B, p.Ck, T_of(&p.g), p.g.OH, p.g.OW};
-    pixl_tensor *out = pixl_node_new(ctx, &packernel2d_def, PIXL_F32, 5, shape, src, ns, &p, sizeof p);
+    pixl_tensor *out = pixl__node_new(ctx, &packernel2d_def, PIXL_F32, 5, shape, src, ns, &p, sizeof p);
     return out;
 }
 
@@ -701,18 +701,18 @@ pixl_tensor *pixl_packernel2d_mask(pixl_ctx *ctx, pixl_tensor *kernel)
 {
     if (!ctx || !kernel) return NULL;
     if (kernel->def != &packernel2d_def || kernel->ctx != ctx) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d_mask: %s is not a packernel2d node of this context",
-                      pixl_tshape(kernel));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d_mask: %s is not a packernel2d node of this context",
+                      pixl__tshape(kernel));
         return NULL;
     }
     pk_p *p = PIXL_PARAMS(kernel, pk_p);
     if (!p->has_mask) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d_mask: kernel %s was built without a mask (pacnet returns none)",
-                      pixl_tshape(kernel));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "packernel2d_mask: kernel %s was built without a mask (pacnet returns none)",
+                      pixl__tshape(kernel));
         return NULL;
     }
     int64_t shape[4] = {p->B, p->Ck, p->g.OH, p->g.OW};
-    pixl_tensor *t = pixl_node_new(ctx, &packernel2d_mask_def, PIXL_F32, 4, shape, &kernel, 1, NULL, 0);
+    pixl_tensor *t = pixl__node_new(ctx, &packernel2d_mask_def, PIXL_F32, 4, shape, &kernel, 1, NULL, 0);
     if (!t) return NULL;
     p->want_mask = 1;
     t->flags |= PIXL_FLAG_VIEW;
@@ -890,7 +890,7 @@ static void ph_weight(const pc_p *p, const pc_phase *ph, const float *wm, float 
  * ordinary geometry, full filters, AVX-512 */
 static int pc_fast(const pc_p *p, pixl_conv_shape *s)
 {
-    if (p->transposed || p->shared || p->pool || n_phases(&p->g) != 1 || !pixl_conv_fast_enabled() ||
+    if (p->transposed || p->shared || p->pool || n_phases(&p->g) != 1 || !pixl__conv_fast_enabled() ||
         pc_CT(p) > PIXL_CONV_KC_MAX)
         return 0;
     const pac_geom *g = &p->g;
@@ -904,7 +904,7 @@ static size_t pc_work_bytes(const pixl_tensor *n)
 {
     const pc_p *p = PIXL_PARAMS(n, pc_p);
     pixl_conv_shape cs;
-    size_t fast = pc_fast(p, &cs) ? sizeof(float) * pixl_pac_fast_fwd_floats(&cs) + 64 : 0;
+    size_t fast = pc_fast(p, &cs) ? sizeof(float) * pixl__pac_fast_fwd_floats(&cs) + 64 : 0;
     if (fast && !(n->flags & PIXL_FLAG_NEEDS_GRAD)) return fast;
     if (p->shared || p->pool) return sizeof(float) * (size_t)((int64_t)p->slots * p->g.OW);
     int64_t CT = pc_CT(p), fixed = (p->transposed ? 2 : 1) * p->O * CT, slab = 0;
@@ -946,7 +946,7 @@ static void pc_full_fwd(pixl_tensor *n)
     pixl_conv_shape cs;
     if (pc_fast(p, &cs)) {
         float *wk = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-        pixl_pac_fast_fwd(&cs, x, K, p->Ck, w, y, wk);
+        pixl__pac_fast_fwd(&cs, x, K, p->Ck, w, y, wk);
         if (bias) {
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (p->B * p->O * OHW > (1 << 16))
             for (int64_t bo = 0; bo < p->B * p->O; bo++) {
@@ -983,7 +983,7 @@ static void pc_full_fwd(pixl_tensor *n)
             int64_t b = q / nblk, m0 = (q % nblk) * nr, r = nr < ph.OHp - m0 ? nr : ph.OHp - m0, L = r * ph.OWp;
             float *col = work + (int64_t)omp_get_thread_num() * slab, *yt = col + CTp * L;
             ph_cols(g, &ph, p->C, x + b * p->C * SHW, K + b * T * OHW, m0, r, col);
-            pixl_gemm_f32(0, 0, p->O, L, CTp, 1.0f, wp, CTp, col, L, 0.0f, yt, L);
+            pixl__gemm_f32(0, 0, p->O, L, CTp, 1.0f, wp, CTp, col, L, 0.0f, yt, L);
             for (int64_t o = 0; o < p->O; o++) {
                 float bv = bias ? bias[o] : 0.0f;
                 for (int64_t rr = 0; rr < r; rr++) {
@@ -1033,7 +1033,7 @@ static void pc_bwd_chunk(const pc_p *p, const pc_phase *ph, const float *xb, con
         if (dkb || dwpart) ph_cols(g, ph, p->C, xb, NULL, m0, r, colx);
         if (dkb || dxb) {
             /* G (CTp, L) = Wp^T (CTp, O) . dy (O, L) */
-            pixl_gemm_f32(1, 0, CTp, L, p->O, 1.0f, wp, CTp, dyp, L, 0.0f, G, L);
+            pixl__gemm_f32(1, 0, CTp, L, p->O, 1.0f, wp, CTp, dyp, L, 0.0f, G, L);
             if (dkb)
                 for (int64_t ab = 0; ab < nt; ab++) {
                     int64_t t = (int64_t)ph->ti[ab / ph->ntj] * g->KW + ph->tj[ab % ph->ntj];
@@ -1059,7 +1059,7 @@ static void pc_bwd_chunk(const pc_p *p, const pc_phase *ph, const float *xb, con
                     }
                 }
             /* dW block (O, CTp) = dy (O, L) . colx^T (L, CTp), added to the chunk's partial */
-            pixl_gemm_f32(0, 1, p->O, CTp, L, 1.0f, dyp, L, colx, L, 0.0f, dwt, CTp);
+            pixl__gemm_f32(0, 1, p->O, CTp, L, 1.0f, dyp, L, colx, L, 0.0f, dwt, CTp);
             for (int64_t o = 0; o < p->O; o++)
                 for (int64_t c = 0; c < p->C; c++)
                     for (int64_t ab = 0; ab < nt; ab++)
@@ -1264,9 +1264,9 @@ static int check_kernel(pixl_ctx *ctx, const char *op, const pixl_tensor *k, con
     if (k->dtype != PIXL_F32 || k->ndim != 5 || k->shape[0] != p->B ||
         !(k->shape[1] == 1 || (allow_c && k->shape[1] == p->C)) || k->shape[2] != T_of(&p->g) ||
         k->shape[3] != p->g.OH || k->shape[4] != p->g.OW) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: kernel %s must be [%d, 1%s, %lld, %d, %d] for input %s", op,
-                      pixl_tshape(k), p->B, allow_c ? " or C" : "", (long long)T_of(&p->g), p->g.OH, p->g.OW,
-                      pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: kernel %s must be [%d, 1%s, %lld, %d, %d] for input %s", op,
+                      pixl__tshape(k), p->B, allow_c ? " or C" : "", (long long)T_of(&p->g), p->g.OH, p->g.OW,
+                      pixl__tshape(x));
         return -1;
     }
     return 0;
@@ -1276,7 +1276,7 @@ static pixl_tensor *pac_conv_common(pixl_ctx *ctx, int transposed, pixl_tensor *
                                     pixl_tensor *w, pixl_tensor *b, const pixl_pac_opts *o)
 {
     const char *op = transposed ? "pacconv_transpose2d" : "pacconv2d";
-    if (!ctx || pixl_any_null(3, x, kernel, w)) return NULL;
+    if (!ctx || pixl__any_null(3, x, kernel, w)) return NULL;
     pixl_pac_opts d = o ? *o : (pixl_pac_opts){0};
     if (!is_f32_4d(ctx, op, "input", x) || !is_f32_4d(ctx, op, "weight", w)) return NULL;
     pac_o r;
@@ -1288,16 +1288,16 @@ static pixl_tensor *pac_conv_common(pixl_ctx *ctx, int transposed, pixl_tensor *
     p.shared = d.shared_filters != 0;
     if (p.shared) {
         if (w->shape[0] != 1 || w->shape[1] != 1) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: shared_filters needs weight [1, 1, kh, kw], got %s", op,
-                          pixl_tshape(w));
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: shared_filters needs weight [1, 1, kh, kw], got %s", op,
+                          pixl__tshape(w));
             return NULL;
         }
         p.O = p.C;
     } else {
         int64_t wc = transposed ? w->shape[0] : w->shape[1], wo = transposed ? w->shape[1] : w->shape[0];
         if (wc != p.C) {
-            pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s has %d channels but weight %s %s expects %lld", op,
-                          pixl_tshape(x), p.C, pixl_tshape(w), transposed ? "(in, out, kh, kw)" : "(out, in, kh, kw)",
+            pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s has %d channels but weight %s %s expects %lld", op,
+                          pixl__tshape(x), p.C, pixl__tshape(w), transposed ? "(in, out, kh, kw)" : "(out, in, kh, kw)",
                           (long long)wc);
             return NULL;
         }
@@ -1308,20 +1308,20 @@ static pixl_tensor *pac_conv_common(pixl_ctx *ctx, int transposed, pixl_tensor *
         return NULL;
     if (check_kernel(ctx, op, kernel, &p, 0, x)) return NULL;
     if (b && (b->dtype != PIXL_F32 || b->ndim != 1 || b->shape[0] != p.O)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: bias %s must be [%d] for weight %s", op, pixl_tshape(b), p.O,
-                      pixl_tshape(w));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: bias %s must be [%d] for weight %s", op, pixl__tshape(b), p.O,
+                      pixl__tshape(w));
         return NULL;
     }
     p.has_bias = b != NULL;
     p.Ck = 1;
     p.slots = pixl__ctx_threads(ctx);
     if (p.g.KH > PH_MAXK || p.g.KW > PH_MAXK) {
-        pixl_ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "%s: kernel %dx%d larger than %d", op, p.g.KH, p.g.KW, PH_MAXK);
+        pixl__ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "%s: kernel %dx%d larger than %d", op, p.g.KH, p.g.KW, PH_MAXK);
         return NULL;
     }
     int64_t shape[4] = {p.B, p.O, p.g.OH, p.g.OW};
     pixl_tensor *src[4] = {x, kernel, w, b};
-    return pixl_node_new(ctx, transposed ? &pacconv_t_def : &pacconv2d_def, PIXL_F32, 4, shape, src, b ? 4 : 3, &p,
+    return pixl__node_new(ctx, transposed ? &pacconv_t_def : &pacconv2d_def, PIXL_F32, 4, shape, src, b ? 4 : 3, &p,
                          sizeof p);
 }
 
@@ -1340,7 +1340,7 @@ pixl_tensor *pixl_pacconv_transpose2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor
 pixl_tensor *pixl_pacpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *kernel, const pixl_pac_opts *o)
 {
     const char *op = "pacpool2d";
-    if (!ctx || pixl_any_null(2, x, kernel)) return NULL;
+    if (!ctx || pixl__any_null(2, x, kernel)) return NULL;
     pixl_pac_opts d = o ? *o : (pixl_pac_opts){0};
     if (!is_f32_4d(ctx, op, "input", x)) return NULL;
     pac_o r;
@@ -1355,7 +1355,7 @@ pixl_tensor *pixl_pacpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *kernel, 
     p.slots = pixl__ctx_threads(ctx);
     int64_t shape[4] = {p.B, p.C, p.g.OH, p.g.OW};
     pixl_tensor *src[2] = {x, kernel};
-    return pixl_node_new(ctx, &pacpool2d_def, PIXL_F32, 4, shape, src, 2, &p, sizeof p);
+    return pixl__node_new(ctx, &pacpool2d_def, PIXL_F32, 4, shape, src, 2, &p, sizeof p);
 }
 
 /* ------------------------------------------------------------- parsing */

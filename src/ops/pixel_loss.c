@@ -44,8 +44,8 @@ static int check_mask(pixl_ctx *ctx, const char *op, const pixl_tensor *mask, in
     if (mask->dtype == PIXL_F32 || mask->dtype == PIXL_U8 || mask->dtype == PIXL_I32 || mask->dtype == PIXL_I64) {
         if (mask->numel == numel) return 0;
     }
-    pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: mask %s (%s) does not fit %s (need %lld elements)", op, pixl_tshape(mask),
-                  pixl_dtype_name(mask->dtype), pixl_tshape(ref), (long long)numel);
+    pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: mask %s (%s) does not fit %s (need %lld elements)", op, pixl__tshape(mask),
+                  pixl_dtype_name(mask->dtype), pixl__tshape(ref), (long long)numel);
     return -1;
 }
 
@@ -137,21 +137,21 @@ static const pixl_op_def nl_def = {.name = "normal_loss", .fwd = nl_fwd, .bwd = 
 pixl_tensor *pixl_normal_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps)
 {
     const char *op = "normal_loss";
-    if (!ctx || pixl_any_null(2, pred, target)) return NULL;
-    if (pred->dtype != PIXL_F32 || target->dtype != PIXL_F32 || pred->ndim != 2 || !pixl_same_shape(pred, target)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: pred %s and target %s must be f32 (P, C) of one shape", op,
-                      pixl_tshape(pred), pixl_tshape(target));
+    if (!ctx || pixl__any_null(2, pred, target)) return NULL;
+    if (pred->dtype != PIXL_F32 || target->dtype != PIXL_F32 || pred->ndim != 2 || !pixl__same_shape(pred, target)) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: pred %s and target %s must be f32 (P, C) of one shape", op,
+                      pixl__tshape(pred), pixl__tshape(target));
         return NULL;
     }
     if (check_mask(ctx, op, mask, pred->shape[0], pred)) return NULL;
     if (!(eps >= 0) || !isfinite(eps)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: invalid eps %g", op, (double)eps);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: invalid eps %g", op, (double)eps);
         return NULL;
     }
     nl_p p = {.P = pred->shape[0], .C = pred->shape[1], .eps = eps > 0 ? eps : 1e-12f};
     pixl_tensor *src[3] = {pred, target, mask};
     int64_t one = 1;
-    return pixl_node_new(ctx, &nl_def, PIXL_F32, 1, &one, src, mask ? 3 : 2, &p, sizeof p);
+    return pixl__node_new(ctx, &nl_def, PIXL_F32, 1, &one, src, mask ? 3 : 2, &p, sizeof p);
 }
 
 /* =================================================== balanced sigmoid CE */
@@ -242,24 +242,24 @@ pixl_tensor *pixl_balanced_bce_with_logits(pixl_ctx *ctx, pixl_tensor *logits, p
                                            pixl_tensor *mask, pixl_reduction red)
 {
     const char *op = "balanced_bce_with_logits";
-    if (!ctx || pixl_any_null(2, logits, target)) return NULL;
-    if (logits->dtype != PIXL_F32 || target->dtype != PIXL_F32 || !pixl_same_shape(logits, target)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: logits %s and target %s must be f32 of one shape", op,
-                      pixl_tshape(logits), pixl_tshape(target));
+    if (!ctx || pixl__any_null(2, logits, target)) return NULL;
+    if (logits->dtype != PIXL_F32 || target->dtype != PIXL_F32 || !pixl__same_shape(logits, target)) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: logits %s and target %s must be f32 of one shape", op,
+                      pixl__tshape(logits), pixl__tshape(target));
         return NULL;
     }
     if (check_mask(ctx, op, mask, logits->numel, logits)) return NULL;
     if (red != PIXL_REDUCE_MEAN && red != PIXL_REDUCE_SUM) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: unknown reduction %d", op, (int)red);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: unknown reduction %d", op, (int)red);
         return NULL;
     }
     bb_p p = {.numel = logits->numel, .reduction = red};
     pixl_tensor *src[3] = {logits, target, mask};
     int64_t one = 1;
-    return pixl_node_new(ctx, &bb_def, PIXL_F32, 1, &one, src, mask ? 3 : 2, &p, sizeof p);
+    return pixl__node_new(ctx, &bb_def, PIXL_F32, 1, &one, src, mask ? 3 : 2, &p, sizeof p);
 }
 
-void pixl_labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask)
+void pixl__labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask)
 {
     for (int64_t i = 0; i < n; i++) {
         int v = labels[i], ok = v >= 0 && v != ignore;

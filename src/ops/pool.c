@@ -61,17 +61,17 @@ static int nthreads(const pixl_tensor *n)
 static bool check_x(pixl_ctx *ctx, const char *op, const pixl_tensor *x)
 {
     if (x->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s is %s, expected f32", op, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s is %s, expected f32", op, pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return false;
     }
     if (x->ndim != 3 && x->ndim != 4) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s must be (N,C,H,W) or (C,H,W)", op, pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s must be (N,C,H,W) or (C,H,W)", op, pixl__tshape(x));
         return false;
     }
     if (x->shape[x->ndim - 2] * x->shape[x->ndim - 1] > INT32_MAX) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s: an H*W plane is too large for int32 indices", op,
-                      pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: input %s: an H*W plane is too large for int32 indices", op,
+                      pixl__tshape(x));
         return false;
     }
     return true;
@@ -83,8 +83,8 @@ static bool pool_setup(pixl_ctx *ctx, const char *op, const pixl_tensor *x, cons
 {
     if (!check_x(ctx, op, x)) return false;
     if (!o) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s: NULL options (the kernel size is required)", op,
-                      pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: input %s: NULL options (the kernel size is required)", op,
+                      pixl__tshape(x));
         return false;
     }
     memset(p, 0, sizeof *p);
@@ -103,30 +103,30 @@ static bool pool_setup(pixl_ctx *ctx, const char *op, const pixl_tensor *x, cons
     p->planes = x->numel / (p->H * p->W);
     if (p->kh <= 0 || p->kw <= 0 || p->sh <= 0 || p->sw <= 0 || p->dh <= 0 || p->dw <= 0 || p->ph < 0 ||
         p->pw < 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG,
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG,
                       "%s: input %s: kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d: kernel, stride "
                       "and dilation must be > 0 and padding >= 0",
-                      op, pixl_tshape(x), p->kh, p->kw, p->sh, p->sw, p->ph, p->pw, p->dh, p->dw);
+                      op, pixl__tshape(x), p->kh, p->kw, p->sh, p->sw, p->ph, p->pw, p->dh, p->dw);
         return false;
     }
     if (!allow_dilation && (p->dh != 1 || p->dw != 1)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "%s: input %s: dilation %dx%d is not supported (only 1)", op,
-                      pixl_tshape(x), p->dh, p->dw);
+        pixl__ctx_fail(ctx, PIXL_ERR_UNSUPPORTED, "%s: input %s: dilation %dx%d is not supported (only 1)", op,
+                      pixl__tshape(x), p->dh, p->dw);
         return false;
     }
     if (p->ph > p->kh / 2 || p->pw > p->kw / 2) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG,
-                      "%s: input %s: padding %dx%d must be at most half the kernel size %dx%d", op, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG,
+                      "%s: input %s: padding %dx%d must be at most half the kernel size %dx%d", op, pixl__tshape(x),
                       p->ph, p->pw, p->kh, p->kw);
         return false;
     }
     p->OH = pool_out_size(p->H, p->kh, p->ph, p->sh, p->dh, p->ceil_mode);
     p->OW = pool_out_size(p->W, p->kw, p->pw, p->sw, p->dw, p->ceil_mode);
     if (p->OH < 1 || p->OW < 1) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE,
                       "%s: input %s: kernel %dx%d, stride %dx%d, padding %dx%d, dilation %dx%d give output size "
                       "%lldx%lld (too small)",
-                      op, pixl_tshape(x), p->kh, p->kw, p->sh, p->sw, p->ph, p->pw, p->dh, p->dw, (long long)p->OH,
+                      op, pixl__tshape(x), p->kh, p->kw, p->sh, p->sw, p->ph, p->pw, p->dh, p->dw, (long long)p->OH,
                       (long long)p->OW);
         return false;
     }
@@ -319,22 +319,22 @@ pixl_tensor *pixl_max_pool2d(pixl_ctx *ctx, pixl_tensor *x, const pixl_pool2d_op
     if (!pool_setup(ctx, "max_pool2d", x, o, 1, &p)) return NULL;
     int64_t shape[4];
     out_shape(x, p.OH, p.OW, shape);
-    return pixl_node_new(ctx, &max_pool_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, &max_pool_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
 }
 
 pixl_tensor *pixl_max_pool2d_indices(pixl_ctx *ctx, pixl_tensor *pooled)
 {
     if (!ctx || !pooled) return NULL;
     if (pooled->def != &max_pool_def) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "max_pool2d_indices: %s is not the output of pixl_max_pool2d()",
-                      pixl_tshape(pooled));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "max_pool2d_indices: %s is not the output of pixl_max_pool2d()",
+                      pixl__tshape(pooled));
         return NULL;
     }
     if (pooled->ctx != ctx) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "max_pool2d_indices: %s belongs to another context", pixl_tshape(pooled));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "max_pool2d_indices: %s belongs to another context", pixl__tshape(pooled));
         return NULL;
     }
-    pixl_tensor *t = pixl_node_new(ctx, &max_pool_idx_def, PIXL_I32, pooled->ndim, pooled->shape, &pooled, 1, NULL, 0);
+    pixl_tensor *t = pixl__node_new(ctx, &max_pool_idx_def, PIXL_I32, pooled->ndim, pooled->shape, &pooled, 1, NULL, 0);
     if (!t) return NULL;
     PIXL_PARAMS(pooled, pool_p)->want_idx = 1;
     t->flags |= PIXL_FLAG_VIEW;
@@ -354,7 +354,7 @@ static int bad_index(const pixl_tensor *n, int64_t pl, int32_t k)
     const unpool_p *p = PIXL_PARAMS(n, unpool_p);
     return pixl_set_error(PIXL_ERR_ARG,
                           "max_unpool2d: %s: index %d in plane %lld is outside the output plane %lldx%lld",
-                          pixl_tshape(n->src[1]), (int)k, (long long)pl, (long long)p->OH, (long long)p->OW);
+                          pixl__tshape(n->src[1]), (int)k, (long long)pl, (long long)p->OH, (long long)p->OW);
 }
 
 static int unpool_fwd(pixl_tensor *n)
@@ -414,20 +414,20 @@ static const pixl_op_def unpool_def = {"max_unpool2d", unpool_fwd, unpool_bwd, N
 
 pixl_tensor *pixl_max_unpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *indices, int out_h, int out_w)
 {
-    if (!ctx || pixl_any_null(2, x, indices)) return NULL;
+    if (!ctx || pixl__any_null(2, x, indices)) return NULL;
     if (!check_x(ctx, "max_unpool2d", x)) return NULL;
     if (indices->dtype != PIXL_I32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "max_unpool2d: indices %s are %s, expected i32 (input %s)",
-                      pixl_tshape(indices), pixl_dtype_name(indices->dtype), pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "max_unpool2d: indices %s are %s, expected i32 (input %s)",
+                      pixl__tshape(indices), pixl_dtype_name(indices->dtype), pixl__tshape(x));
         return NULL;
     }
-    if (!pixl_same_shape(x, indices)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "max_unpool2d: indices %s must have the shape of the input %s",
-                      pixl_tshape(indices), pixl_tshape(x));
+    if (!pixl__same_shape(x, indices)) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "max_unpool2d: indices %s must have the shape of the input %s",
+                      pixl__tshape(indices), pixl__tshape(x));
         return NULL;
     }
     if (out_h <= 0 || out_w <= 0 || (int64_t)out_h * out_w > INT32_MAX) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "max_unpool2d: input %s: invalid output size %dx%d", pixl_tshape(x), out_h,
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "max_unpool2d: input %s: invalid output size %dx%d", pixl__tshape(x), out_h,
                       out_w);
         return NULL;
     }
@@ -440,7 +440,7 @@ pixl_tensor *pixl_max_unpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *indic
     int64_t shape[4];
     out_shape(x, out_h, out_w, shape);
     pixl_tensor *src[2] = {x, indices};
-    return pixl_node_new(ctx, &unpool_def, PIXL_F32, x->ndim, shape, src, 2, &p, sizeof p);
+    return pixl__node_new(ctx, &unpool_def, PIXL_F32, x->ndim, shape, src, 2, &p, sizeof p);
 }
 
 /* ======================================================================
@@ -555,7 +555,7 @@ pixl_tensor *pixl_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, const pixl_pool2d_op
     if (!pool_setup(ctx, "avg_pool2d", x, o, 0, &p)) return NULL;
     int64_t shape[4];
     out_shape(x, p.OH, p.OW, shape);
-    return pixl_node_new(ctx, &avg_pool_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, &avg_pool_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
 }
 
 /* ======================================================================
@@ -621,7 +621,7 @@ pixl_tensor *pixl_adaptive_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, int out_h, 
     if (!ctx || !x) return NULL;
     if (!check_x(ctx, "adaptive_avg_pool2d", x)) return NULL;
     if (out_h <= 0 || out_w <= 0) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "adaptive_avg_pool2d: input %s: invalid output size %dx%d", pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "adaptive_avg_pool2d: input %s: invalid output size %dx%d", pixl__tshape(x),
                       out_h, out_w);
         return NULL;
     }
@@ -633,5 +633,5 @@ pixl_tensor *pixl_adaptive_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, int out_h, 
     p.OW = out_w;
     int64_t shape[4];
     out_shape(x, out_h, out_w, shape);
-    return pixl_node_new(ctx, &apool_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, &apool_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
 }

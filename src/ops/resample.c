@@ -299,31 +299,31 @@ pixl_tensor *pixl_resize(pixl_ctx *ctx, pixl_tensor *x, int out_h, int out_w, pi
     if (!ctx || !x) return NULL;
     const char *mname = mode == PIXL_RESIZE_BILINEAR ? "bilinear" : "nearest";
     if (x->dtype != PIXL_F32) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "resize: input %s is %s, expected f32", pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "resize: input %s is %s, expected f32", pixl__tshape(x),
                       pixl_dtype_name(x->dtype));
         return NULL;
     }
     if (x->ndim != 4) { /* (PyTorch reads a 3-d input as (N,C,L), so no (C,H,W) here) */
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "resize: input %s must be (N,C,H,W)", pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "resize: input %s must be (N,C,H,W)", pixl__tshape(x));
         return NULL;
     }
     if (mode != PIXL_RESIZE_BILINEAR && mode != PIXL_RESIZE_NEAREST) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "resize: input %s: unknown mode %d", pixl_tshape(x), (int)mode);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "resize: input %s: unknown mode %d", pixl__tshape(x), (int)mode);
         return NULL;
     }
     if (mode == PIXL_RESIZE_NEAREST && align_corners) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "resize: input %s: align_corners applies to bilinear only, not nearest",
-                      pixl_tshape(x));
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "resize: input %s: align_corners applies to bilinear only, not nearest",
+                      pixl__tshape(x));
         return NULL;
     }
     const int64_t H = x->shape[x->ndim - 2], W = x->shape[x->ndim - 1];
     if (out_h <= 0 || out_w <= 0 || H > INT32_MAX || W > INT32_MAX) {
-        pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "resize (%s): input %s: invalid output size %dx%d", mname, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "resize (%s): input %s: invalid output size %dx%d", mname, pixl__tshape(x),
                       out_h, out_w);
         return NULL;
     }
     if (!(scale_h >= 0) || !(scale_w >= 0) || isinf(scale_h) || isinf(scale_w)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "resize (%s): input %s: invalid scale factors %g, %g", mname, pixl_tshape(x),
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "resize (%s): input %s: invalid scale factors %g, %g", mname, pixl__tshape(x),
                       scale_h, scale_w);
         return NULL;
     }
@@ -341,5 +341,5 @@ pixl_tensor *pixl_resize(pixl_ctx *ctx, pixl_tensor *x, int out_h, int out_w, pi
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 2] = out_h;
     shape[x->ndim - 1] = out_w;
-    return pixl_node_new(ctx, &resize_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
+    return pixl__node_new(ctx, &resize_def, PIXL_F32, x->ndim, shape, &x, 1, &p, sizeof p);
 }

@@ -34,7 +34,7 @@ static pixl_tensor *tiny_trunk(pixl_ctx *c, pixl_tensor *x, float width, pixl_ba
             idx++;
         }
         int oc = (int)lrintf((float)ch[s] * width);
-        h = pixl_nn_conv2d(c, pixl_mname(c, "backbone", "features.%d", idx), h, oc < 1 ? 1 : oc, 3, 3,
+        h = pixl_nn_conv2d(c, pixl__mname(c, "backbone", "features.%d", idx), h, oc < 1 ? 1 : oc, 3, 3,
                            &(pixl_conv2d_opts){.padding = {1, 1}}, 1);
         h = pixl_relu(c, h);
         if (!h) return NULL;
@@ -58,13 +58,13 @@ static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, c
     pixl_tensor *top = !strcmp(bb, "pixelnet_tiny") ? tiny_trunk(ctx, x, o->width > 0 ? o->width : 1, &taps)
                                                    : pixl_backbone_build(ctx, bb, "backbone", x, o->output_stride, &taps);
     if (!top) {
-        if (!pixl_ctx_error(ctx)) pixl_ctx_fail(ctx, PIXL_ERR_SHAPE, "pixelnet: backbone %s failed", bb);
+        if (!pixl_ctx_error(ctx)) pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "pixelnet: backbone %s failed", bb);
         return -1;
     }
     int n = 0;
     if (s->n_taps) {
         for (int i = 0; i < s->n_taps; i++) {
-            pixl_tensor *t = pixl_backbone_tap(ctx, &taps, s->taps[i]);
+            pixl_tensor *t = pixl__backbone_tap(ctx, &taps, s->taps[i]);
             if (!t) return -1;
             int k = 0;
             while (taps.t[k] != t) k++;
@@ -75,7 +75,7 @@ static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, c
         for (int i = 0; i < taps.n; i++) {
             if (i + 1 < taps.n && taps.stride[i + 1] == taps.stride[i]) continue;
             if (n == PIXL_HYPERCOLUMN_MAX_MAPS) {
-                pixl_ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: backbone %s has more than %d strides; name the taps", bb,
+                pixl__ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: backbone %s has more than %d strides; name the taps", bb,
                               PIXL_HYPERCOLUMN_MAX_MAPS);
                 return -1;
             }
@@ -88,12 +88,12 @@ static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, c
         if (s->bn) {
             int64_t cs[1] = {maps[i]->shape[1]}, one[1] = {1};
             pixl_init_spec zero = {PIXL_INIT_ZEROS, 0, 0}, ones = {PIXL_INIT_ONES, 0, 0};
-            const char *rm = pixl_mname(ctx, "tap_bn", "%d.running_mean", i), *rv = pixl_mname(ctx, "tap_bn", "%d.running_var", i),
-                       *nb = pixl_mname(ctx, "tap_bn", "%d.num_batches_tracked", i);
+            const char *rm = pixl__mname(ctx, "tap_bn", "%d.running_mean", i), *rv = pixl__mname(ctx, "tap_bn", "%d.running_var", i),
+                       *nb = pixl__mname(ctx, "tap_bn", "%d.num_batches_tracked", i);
             if (!ctx->P || pixl_params_add(ctx->P, rm, PIXL_BUFFER, PIXL_F32, 1, cs, zero) < 0 ||
                 pixl_params_add(ctx->P, rv, PIXL_BUFFER, PIXL_F32, 1, cs, ones) < 0 ||
                 pixl_params_add(ctx->P, nb, PIXL_BUFFER, PIXL_I64, 1, one, zero) < 0) {
-                pixl_ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: tap BN %d: %s", i,
+                pixl__ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: tap BN %d: %s", i,
                               ctx->P ? pixl_last_error() : "the context has no parameters");
                 return -1;
             }
@@ -114,13 +114,13 @@ static int head_params(pixl_ctx *ctx, const pixl_pn_head_opts *s, int64_t D, int
     for (int l = 0; l < L; l++) {
         int64_t out = l < s->n_mlp ? s->mlp[l] : K;
         int64_t ws[2] = {out, in}, bs[1] = {out};
-        const char *wn = pixl_mname(ctx, "head", "%d.weight", j), *bn = pixl_mname(ctx, "head", "%d.bias", j);
+        const char *wn = pixl__mname(ctx, "head", "%d.weight", j), *bn = pixl__mname(ctx, "head", "%d.bias", j);
         if (!ctx->P ||
             pixl_params_add(ctx->P, wn, PIXL_PARAM, PIXL_F32, 2, ws,
                             (pixl_init_spec){PIXL_INIT_KAIMING_UNIFORM, 2.2360679775f, 0}) < 0 ||
             pixl_params_add(ctx->P, bn, PIXL_PARAM, PIXL_F32, 1, bs,
                             (pixl_init_spec){PIXL_INIT_FAN_IN_UNIFORM, (float)in, 0}) < 0) {
-            pixl_ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: head layer %d: %s", j,
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: head layer %d: %s", j,
                           ctx->P ? pixl_last_error() : "the context has no parameters");
             return -1;
         }
@@ -142,7 +142,7 @@ static int spec_of(pixl_ctx *ctx, const pixl_model_opts *o, pixl_pn_head_opts *s
         return 0;
     }
     if (pixl_pn_head_parse(o->variant, s)) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "%s", pixl_last_error());
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s", pixl_last_error());
         return -1;
     }
     return 0;
@@ -182,11 +182,11 @@ pixl_tensor *pixl_pixelnet_sampled(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *p
     return h;
 }
 
-pixl_tensor *pixl_model_pixelnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o)
+pixl_tensor *pixl__model_pixelnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o)
 {
     if (!ctx || !x) return NULL;
     if (ctx->mode != PIXL_MODE_EVAL) {
-        pixl_ctx_fail(ctx, PIXL_ERR_UNSUPPORTED,
+        pixl__ctx_fail(ctx, PIXL_ERR_UNSUPPORTED,
                       "pixelnet: the dense graph is inference-only (PIXL_MODE_EVAL); training runs the head at "
                       "sampled pixels (pixl_pixelnet_sampled, training.sampling in pixl train)");
         return NULL;

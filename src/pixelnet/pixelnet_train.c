@@ -6,7 +6,7 @@
  * as an uninterrupted one. */
 #include "pixelnet_impl.h"
 
-pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, const pixl_model_opts *mo,
+pixl_tensor *pixl__pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, const pixl_model_opts *mo,
                                  pixl_tensor *x, int sampler_classes, int empty_label, pixl_pn_train *st)
 {
     if (!ctx || !cfg || !mo || !x || !st) return NULL;
@@ -20,7 +20,7 @@ pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, co
                                  .empty_label = empty_label};
     st->seed = (uint64_t)cfg->training.seed;
     if (k < 1 || P > INT32_MAX) {
-        pixl_ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: %lld pixels per image x batch %lld", (long long)k, (long long)B);
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "pixelnet: %lld pixels per image x batch %lld", (long long)k, (long long)B);
         return NULL;
     }
     int64_t ps[2] = {P, 3}, ls[1] = {P};
@@ -30,9 +30,9 @@ pixl_tensor *pixl_pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, co
     return st->logits;
 }
 
-int pixl_pn_train_sample(pixl_pn_train *st, const int32_t *labels, int B, int H, int W, int64_t step)
+int pixl__pn_train_sample(pixl_pn_train *st, const int32_t *labels, int B, int H, int W, int64_t step)
 {
-    int64_t got = pixl_sample_pixels(&st->so, pixl_hash64(st->seed ^ 0x5049584e45ULL, (uint64_t)step), labels, B, H,
+    int64_t got = pixl_sample_pixels(&st->so, pixl__hash64(st->seed ^ 0x5049584e45ULL, (uint64_t)step), labels, B, H,
                                      W, pixl_tensor_data(st->pixels), pixl_tensor_data(st->labels));
     return got < 0 ? (int)got : PIXL_OK;
 }

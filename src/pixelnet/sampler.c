@@ -24,7 +24,7 @@ static void draw(int32_t *list, int64_t m, int64_t k, uint64_t key, int32_t *out
         for (int64_t j = 0; j < m; j++) out[o++] = list[j];
     const int64_t rem = k % m;
     for (int64_t j = 0; j < rem; j++) {
-        int64_t r = j + (int64_t)(pixl_hash64(key, (uint64_t)j) % (uint64_t)(m - j));
+        int64_t r = j + (int64_t)(pixl__hash64(key, (uint64_t)j) % (uint64_t)(m - j));
         int32_t t = list[j];
         list[j] = list[r];
         list[r] = t;
@@ -37,7 +37,7 @@ static void draw(int32_t *list, int64_t m, int64_t k, uint64_t key, int32_t *out
 static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_t *lab, int64_t hw, int64_t k,
                           int32_t *idx)
 {
-    int32_t *list = pixl_malloc((size_t)(hw ? hw : 1) * sizeof(int32_t));
+    int32_t *list = pixl__malloc((size_t)(hw ? hw : 1) * sizeof(int32_t));
     if (!list) return -1;
     int64_t m = 0, ret = k;
     if (o->kind == PIXL_SAMPLE_ALL) {
@@ -50,7 +50,7 @@ static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_
     } else if (o->kind == PIXL_SAMPLE_UNIFORM) {
         for (int64_t q = 0; q < hw; q++)
             if (valid_label(o, lab[q])) list[m++] = (int32_t)q;
-        if (m) draw(list, m, k, pixl_hash64(key, 0), idx);
+        if (m) draw(list, m, k, pixl__hash64(key, 0), idx);
         else ret = 0;
     } else if (o->kind == PIXL_SAMPLE_EDGE_BALANCED) {
         int64_t np = 0;
@@ -71,8 +71,8 @@ static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_
         if (!nn) kp = k;
         if (!np && !nn) ret = 0;
         else {
-            if (kp) draw(list, np, kp, pixl_hash64(key, 1), idx);
-            if (k - kp) draw(list + hw - nn, nn, k - kp, pixl_hash64(key, 2), idx + kp);
+            if (kp) draw(list, np, kp, pixl__hash64(key, 1), idx);
+            if (k - kp) draw(list + hw - nn, nn, k - kp, pixl__hash64(key, 2), idx + kp);
         }
     } else { /* class balanced: a stable counting sort by class, then equal shares */
         int32_t maxl = -1;
@@ -80,7 +80,7 @@ static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_
             if (valid_label(o, lab[q]) && lab[q] > maxl) maxl = lab[q];
         if (maxl < 0) ret = 0;
         else {
-            int64_t *start = pixl_calloc((size_t)maxl + 2, sizeof(int64_t));
+            int64_t *start = pixl__calloc((size_t)maxl + 2, sizeof(int64_t));
             if (!start) {
                 free(list);
                 return -1;
@@ -90,7 +90,7 @@ static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_
             int64_t present = 0;
             for (int32_t c = 0; c <= maxl; c++) present += start[c + 1] > 0;
             for (int32_t c = 0; c <= maxl; c++) start[c + 1] += start[c];
-            int64_t *fill = pixl_malloc(((size_t)maxl + 1) * sizeof(int64_t));
+            int64_t *fill = pixl__malloc(((size_t)maxl + 1) * sizeof(int64_t));
             if (!fill) {
                 free(start);
                 free(list);
@@ -105,7 +105,7 @@ static int64_t sample_one(const pixl_sampler_opts *o, uint64_t key, const int32_
                 int64_t mc = start[c + 1] - start[c];
                 if (!mc) continue;
                 int64_t kc = k / present + (j < k % present);
-                if (kc) draw(list + start[c], mc, kc, pixl_hash64(key, 16 + (uint64_t)c), idx + o_);
+                if (kc) draw(list + start[c], mc, kc, pixl__hash64(key, 16 + (uint64_t)c), idx + o_);
                 o_ += kc;
                 j++;
             }
@@ -141,9 +141,9 @@ int64_t pixl_sample_pixels(const pixl_sampler_opts *o, uint64_t seed, const int3
     int failed = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(pixl_num_threads()) reduction(+ : total, failed) if (n > 1 && (int64_t)n * hw > 65536)
     for (int i = 0; i < n; i++) {
-        int32_t *idx = pixl_malloc((size_t)k * sizeof(int32_t));
+        int32_t *idx = pixl__malloc((size_t)k * sizeof(int32_t));
         const int32_t *lab = labels + (int64_t)i * hw;
-        int64_t got = idx ? sample_one(o, pixl_hash64(seed, (uint64_t)i), lab, hw, k, idx) : -1;
+        int64_t got = idx ? sample_one(o, pixl__hash64(seed, (uint64_t)i), lab, hw, k, idx) : -1;
         if (got < 0) {
             failed++;
             got = 0;

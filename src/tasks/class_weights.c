@@ -18,14 +18,14 @@ int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, in
         return PIXL_OK;
     }
     /* frequencies over the training labels */
-    int64_t *cnt = pixl_calloc((size_t)K, sizeof *cnt), *img_px = pixl_calloc((size_t)K, sizeof *img_px);
+    int64_t *cnt = pixl__calloc((size_t)K, sizeof *cnt), *img_px = pixl__calloc((size_t)K, sizeof *img_px);
     if (!cnt || !img_px) {
         free(cnt);
         free(img_px);
         return PIXL_ERR_NOMEM;
     }
     int64_t total = 0;
-    int64_t *here = pixl_calloc((size_t)K, sizeof *here);
+    int64_t *here = pixl__calloc((size_t)K, sizeof *here);
     for (int i = 0; i < pixl_dataset_size(ds); i++) {
         pixl_image *img = NULL;
         int32_t *lab = NULL;

@@ -36,7 +36,7 @@ static int edge_setup(pixl__task *t, const pixl_train_config *cfg, const pixl_da
         return PIXL_OK;
     }
     if (cfg->training.loss.class_weights == PIXL_CLASS_WEIGHTS_NONE) return PIXL_OK;
-    if (!(s->w = pixl_calloc(2, sizeof *s->w))) return PIXL_ERR_NOMEM;
+    if (!(s->w = pixl__calloc(2, sizeof *s->w))) return PIXL_ERR_NOMEM;
     int rc = pixl__class_weights(cfg, train, 2, s->w);
     if (!rc) pixl__class_weights_line(s->w, 2, t->note, sizeof t->note);
     return rc;
@@ -74,7 +74,7 @@ static int edge_prepare(pixl__task *t, const pixl_batch *b, const pixl__samples 
     if (n != pixl_tensor_numel(s->target))
         return pixl_set_error(PIXL_ERR_SHAPE, "edge task: %lld labels for a target of %lld", (long long)n,
                               (long long)pixl_tensor_numel(s->target));
-    pixl_labels_to_binary(lab, n, t->ignore_label, pixl_tensor_data(s->target), pixl_tensor_data(s->mask));
+    pixl__labels_to_binary(lab, n, t->ignore_label, pixl_tensor_data(s->target), pixl_tensor_data(s->mask));
     return PIXL_OK;
 }
 
@@ -84,7 +84,7 @@ static int edge_validate(pixl__task *t, pixl_model *m, const pixl_dataset *val, 
     pixl_eval_opts eo = {.flip = cfg->validation.flip, .batch_size = 1, .n_workers = cfg->data.n_workers,
                          .limit = cfg->validation.limit};
     pixl_edge_bench_opts bo = {.n_thresholds = cfg->validation.edge_thresholds};
-    pixl_edge_bench_result *res = pixl_calloc(1, sizeof *res);
+    pixl_edge_bench_result *res = pixl__calloc(1, sizeof *res);
     if (!res) return PIXL_ERR_NOMEM;
     int rc = pixl_evaluate_edges(m, val, &eo, &bo, res);
     if (!rc) {

@@ -75,8 +75,8 @@ pixl__task *pixl__task_new(const pixl_train_config *cfg, const pixl_dataset *tra
         loss_mismatch(d, cfg, train, loss);
         return NULL;
     }
-    pixl__task *t = pixl_calloc(1, sizeof *t);
-    void *st = d->state_bytes ? pixl_calloc(1, d->state_bytes) : NULL;
+    pixl__task *t = pixl__calloc(1, sizeof *t);
+    void *st = d->state_bytes ? pixl__calloc(1, d->state_bytes) : NULL;
     if (!t || (d->state_bytes && !st)) {
         free(t);
         free(st);

@@ -21,7 +21,7 @@ static int seg_setup(pixl__task *t, const pixl_train_config *cfg, const pixl_dat
     const int ign = pixl_config_loss_ignore_index(cfg);
     t->ignore_label = ign >= 0 ? ign : PIXL_IGNORE_LABEL;
     if (cfg->training.loss.class_weights == PIXL_CLASS_WEIGHTS_NONE) return PIXL_OK;
-    if (!(s->w = pixl_calloc((size_t)K, sizeof *s->w))) return PIXL_ERR_NOMEM;
+    if (!(s->w = pixl__calloc((size_t)K, sizeof *s->w))) return PIXL_ERR_NOMEM;
     int rc = pixl__class_weights(cfg, train, K, s->w);
     if (!rc) pixl__class_weights_line(s->w, K, t->note, sizeof t->note);
     return rc;
@@ -59,7 +59,7 @@ static int seg_validate(pixl__task *t, pixl_model *m, const pixl_dataset *val, c
     pixl_confusion_scores(conf, &sc, NULL, NULL);
     out->score = sc.mean_iou;
     snprintf(out->line, sizeof out->line, "mIoU %.2f%%  acc %.2f%%", 100 * sc.mean_iou, 100 * sc.overall_acc);
-    const char **names = pixl_calloc((size_t)K, sizeof *names);
+    const char **names = pixl__calloc((size_t)K, sizeof *names);
     for (int k = 0; names && k < K; k++) names[k] = pixl_model_class_name(m, k);
     out->json = names ? pixl_metrics_json(conf, names, 1) : NULL;
     free(names);

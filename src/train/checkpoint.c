@@ -69,9 +69,9 @@ int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra)
     pixl_st_file *f = pixl_st_open(path);
     if (!f) return pixl_last_status() ? pixl_last_status() : PIXL_ERR_IO;
     int n = pixl_params_count(P), nf = pixl_st_count(f), rc = PIXL_OK;
-    int *src = pixl_calloc((size_t)(n ? n : 1), sizeof *src);      /* file index of entry i */
-    void **stage = pixl_calloc((size_t)(n ? n : 1), sizeof *stage); /* converted integer buffers */
-    char *used = pixl_calloc((size_t)(nf ? nf : 1), 1);
+    int *src = pixl__calloc((size_t)(n ? n : 1), sizeof *src);      /* file index of entry i */
+    void **stage = pixl__calloc((size_t)(n ? n : 1), sizeof *stage); /* converted integer buffers */
+    char *used = pixl__calloc((size_t)(nf ? nf : 1), 1);
     char a[128], b[128];
     if (!src || !stage || !used) {
         rc = PIXL_ERR_NOMEM;
@@ -109,7 +109,7 @@ int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra)
         }
         if (pd != PIXL_F32) {
             int64_t numel = pixl_params_numel(P, i);
-            stage[i] = pixl_malloc((size_t)numel * pixl_dtype_size(pd));
+            stage[i] = pixl__malloc((size_t)numel * pixl_dtype_size(pd));
             if (!stage[i]) {
                 rc = pixl_set_error(PIXL_ERR_NOMEM, "checkpoint %s: out of memory reading '%s'", path, name);
                 goto done;
@@ -117,7 +117,7 @@ int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra)
             if (pd == PIXL_I64) rc = pixl_st_read_i64(f, j, stage[i]);
             else if (pd == PIXL_I32) rc = pixl_st_read_i32(f, j, stage[i]); /* range-checked */
             else { /* U8/BOOL: one byte per element in the file and in P */
-                int64_t *tmp = pixl_malloc((size_t)numel * sizeof *tmp);
+                int64_t *tmp = pixl__malloc((size_t)numel * sizeof *tmp);
                 if (!tmp) {
                     rc = pixl_set_error(PIXL_ERR_NOMEM, "checkpoint %s: out of memory reading '%s'", path, name);
                     goto done;
@@ -175,7 +175,7 @@ char *pixl_checkpoint_meta(const char *path, const char *key)
     char *r = NULL;
     if (v) {
         size_t len = strlen(v);
-        r = pixl_malloc(len + 1);
+        r = pixl__malloc(len + 1);
         if (r) memcpy(r, v, len + 1);
     } else pixl_set_error(PIXL_ERR_NOT_FOUND, "checkpoint %s: no metadata '%s'", path, key);
     pixl_st_close(f);

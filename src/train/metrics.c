@@ -45,11 +45,11 @@ pixl_confusion *pixl_confusion_new(int n_classes, int ignore_index)
                        PIXL_CONF_MAX_CLASSES);
         return NULL;
     }
-    pixl_confusion *c = pixl_calloc(1, sizeof *c);
+    pixl_confusion *c = pixl__calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->m = pixl_calloc((size_t)n_classes * (size_t)n_classes, sizeof(int64_t));
+    c->m = pixl__calloc((size_t)n_classes * (size_t)n_classes, sizeof(int64_t));
     if (!c->m) {
-        pixl_free(c);
+        pixl__free(c);
         return NULL;
     }
     c->k = n_classes;
@@ -60,8 +60,8 @@ pixl_confusion *pixl_confusion_new(int n_classes, int ignore_index)
 void pixl_confusion_free(pixl_confusion *c)
 {
     if (!c) return;
-    pixl_free(c->m);
-    pixl_free(c);
+    pixl__free(c->m);
+    pixl__free(c);
 }
 
 void pixl_confusion_reset(pixl_confusion *c)
@@ -135,7 +135,7 @@ int pixl_confusion_update(pixl_confusion *c, const int32_t *pred, const int32_t 
     if (nt < 1) nt = 1;
 
     /* nt private matrices, then nt first-bad-pixel indices and nt skip counts */
-    int64_t *priv = pixl_calloc((size_t)nt * ((size_t)kk + 2), sizeof(int64_t));
+    int64_t *priv = pixl__calloc((size_t)nt * ((size_t)kk + 2), sizeof(int64_t));
     if (!priv) return PIXL_ERR_NOMEM;
     int64_t *bad = priv + (int64_t)nt * kk, *skipped = bad + nt;
     if (nt == 1) {
@@ -154,7 +154,7 @@ int pixl_confusion_update(pixl_confusion *c, const int32_t *pred, const int32_t 
     for (int t = 0; t < nt; t++) {
         if (bad[t] >= 0) { /* chunks are in pixel order: the first bad chunk has the first bad pixel */
             int64_t i = bad[t];
-            pixl_free(priv);
+            pixl__free(priv);
             return pixl_set_error(PIXL_ERR_ARG,
                                   "pixl_confusion_update: prediction %d at pixel %lld is outside [0, %d) "
                                   "(label there: %d)",
@@ -166,7 +166,7 @@ int pixl_confusion_update(pixl_confusion *c, const int32_t *pred, const int32_t 
         for (int64_t i = 0; i < kk; i++) c->m[i] += src[i];
         c->n_ignored += skipped[t];
     }
-    pixl_free(priv);
+    pixl__free(priv);
     return PIXL_OK;
 }
 
@@ -187,7 +187,7 @@ int pixl_confusion_scores(const pixl_confusion *c, pixl_seg_scores *s, double *c
     if (!c || !s) return pixl_set_error(PIXL_ERR_ARG, "pixl_confusion_scores: NULL argument");
     const int k = c->k;
     const int64_t *m = c->m;
-    double *row = pixl_calloc((size_t)k * 2, sizeof(double));
+    double *row = pixl__calloc((size_t)k * 2, sizeof(double));
     if (!row) return PIXL_ERR_NOMEM;
     double *col = row + k;
     int64_t total = 0, trace = 0;
@@ -227,7 +227,7 @@ int pixl_confusion_scores(const pixl_confusion *c, pixl_seg_scores *s, double *c
     s->mean_acc = acc_n ? acc_sum / acc_n : NAN;
     s->mean_iou = iou_n ? iou_sum / iou_n : NAN;
     s->freq_weighted_iou = fw;
-    pixl_free(row);
+    pixl__free(row);
     return PIXL_OK;
 }
 
@@ -282,12 +282,12 @@ char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names,
         return NULL;
     }
     const int k = c->k;
-    double *iou = pixl_malloc(sizeof(double) * 2 * (size_t)k);
+    double *iou = pixl__malloc(sizeof(double) * 2 * (size_t)k);
     if (!iou) return NULL;
     double *acc = iou + k;
     pixl_seg_scores s;
     if (pixl_confusion_scores(c, &s, iou, acc) != PIXL_OK) {
-        pixl_free(iou);
+        pixl__free(iou);
         return NULL;
     }
     pixl_json j = {0};
@@ -311,7 +311,7 @@ char *pixl_metrics_json(const pixl_confusion *c, const char *const *class_names,
         pixl_json_end_array(&j);
     }
     pixl_json_end_object(&j);
-    pixl_free(iou);
+    pixl__free(iou);
     return pixl_json_finish(&j, "pixl_metrics_json");
 }
 
@@ -325,13 +325,13 @@ int pixl_metrics_print(FILE *f, const pixl_confusion *c, const char *const *clas
 {
     if (!f || !c) return pixl_set_error(PIXL_ERR_ARG, "pixl_metrics_print: NULL argument");
     const int k = c->k;
-    double *iou = pixl_malloc(sizeof(double) * 2 * (size_t)k);
+    double *iou = pixl__malloc(sizeof(double) * 2 * (size_t)k);
     if (!iou) return PIXL_ERR_NOMEM;
     double *acc = iou + k;
     pixl_seg_scores s;
     int rc = pixl_confusion_scores(c, &s, iou, acc);
     if (rc != PIXL_OK) {
-        pixl_free(iou);
+        pixl__free(iou);
         return rc;
     }
     int wname = 5;
@@ -356,6 +356,6 @@ int pixl_metrics_print(FILE *f, const pixl_confusion *c, const char *const *clas
     pct(fw, sizeof fw, s.freq_weighted_iou);
     fprintf(f, "mean IoU %s%%  overall acc %s%%  mean acc %s%%  freq-weighted IoU %s%%  (%lld pixels, %lld ignored)\n",
             mi, oa, ma, fw, (long long)s.n_pixels, (long long)s.n_ignored);
-    pixl_free(iou);
+    pixl__free(iou);
     return ferror(f) ? pixl_set_error(PIXL_ERR_IO, "pixl_metrics_print: write failed") : PIXL_OK;
 }

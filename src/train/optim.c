@@ -76,7 +76,7 @@ pixl_optim *pixl_optim_new(pixl_params *P, const pixl_optim_opts *o)
         pixl_set_error(PIXL_ERR_ARG, "pixl_optim_new (%s): %s", kind_name(c.kind), bad);
         return NULL;
     }
-    pixl_optim *opt = pixl_calloc(1, sizeof *opt);
+    pixl_optim *opt = pixl__calloc(1, sizeof *opt);
     if (!opt) return NULL;
     opt->P = P;
     opt->o = c;
@@ -104,9 +104,9 @@ int64_t pixl_optim_steps(const pixl_optim *opt) { return opt ? opt->steps : 0; }
 static int grow_f32(float **a, int64_t n_old, int64_t n_new)
 {
     size_t bytes;
-    if (pixl_mul_overflows((size_t)n_new, sizeof(float), &bytes))
+    if (pixl__mul_overflows((size_t)n_new, sizeof(float), &bytes))
         return pixl_set_error(PIXL_ERR_NOMEM, "optimizer state: size overflow");
-    float *na = pixl_malloc(bytes);
+    float *na = pixl__malloc(bytes);
     if (!na) return PIXL_ERR_NOMEM;
     if (n_old) memcpy(na, *a, (size_t)n_old * sizeof(float));
     memset(na + n_old, 0, (size_t)(n_new - n_old) * sizeof(float));
@@ -123,7 +123,7 @@ static int ensure_state(pixl_optim *opt)
     pixl_params_data_flat(opt->P, &n_val);
     int n = pixl_params_count(opt->P);
     if (n > opt->n_entries) {
-        int64_t *ne = pixl_calloc((size_t)n, sizeof *ne);
+        int64_t *ne = pixl__calloc((size_t)n, sizeof *ne);
         if (!ne) return PIXL_ERR_NOMEM;
         if (opt->n_entries) memcpy(ne, opt->estep, (size_t)opt->n_entries * sizeof *ne);
         free(opt->estep);
@@ -209,7 +209,7 @@ int pixl_optim_step(pixl_optim *opt)
     if (rc) return rc;
     pixl_params *P = opt->P;
     int n = pixl_params_count(P);
-    segment *seg = pixl_calloc((size_t)(n ? n : 1), sizeof *seg);
+    segment *seg = pixl__calloc((size_t)(n ? n : 1), sizeof *seg);
     if (!seg) return PIXL_ERR_NOMEM;
     float *val = pixl_params_data_flat(P, NULL), *grad = pixl_params_grad_flat(P, NULL);
     int ns = 0;
@@ -320,9 +320,9 @@ int pixl_optim_load(pixl_optim *opt, const char *path)
     int n = pixl_params_count(P), nf = pixl_st_count(f);
     const char *const *suf = is_adam(opt) ? SUFFIX_ADAM : SUFFIX_SGD;
     int nsuf = is_adam(opt) ? 2 : (has_s1(opt) ? 1 : 0);
-    char *used = pixl_calloc((size_t)(nf ? nf : 1), 1);
-    int64_t *newstep = pixl_calloc((size_t)(n ? n : 1), sizeof *newstep);
-    int *idx = pixl_calloc((size_t)(n ? n : 1) * 2, sizeof *idx); /* file index of s1/s2 per entry, -1 */
+    char *used = pixl__calloc((size_t)(nf ? nf : 1), 1);
+    int64_t *newstep = pixl__calloc((size_t)(n ? n : 1), sizeof *newstep);
+    int *idx = pixl__calloc((size_t)(n ? n : 1) * 2, sizeof *idx); /* file index of s1/s2 per entry, -1 */
     char name[PIXL_NAME_LEN * 2 + 32], a[128], b[128];
     int64_t gstep = 0;
     if (!used || !newstep || !idx) {

@@ -22,8 +22,8 @@ int pixl_checkpoint_load_subset(pixl_params *P, const char *path)
     pixl_st_file *f = pixl_st_open(path);
     if (!f) return pixl_last_status() ? pixl_last_status() : PIXL_ERR_IO;
     int nf = pixl_st_count(f), rc = PIXL_OK;
-    int *dst = pixl_calloc((size_t)(nf ? nf : 1), sizeof *dst);     /* entry of P for file tensor j */
-    void **stage = pixl_calloc((size_t)(nf ? nf : 1), sizeof *stage); /* integer buffers, converted */
+    int *dst = pixl__calloc((size_t)(nf ? nf : 1), sizeof *dst);     /* entry of P for file tensor j */
+    void **stage = pixl__calloc((size_t)(nf ? nf : 1), sizeof *stage); /* integer buffers, converted */
     char a[128], b[128];
     if (!dst || !stage) {
         rc = PIXL_ERR_NOMEM;
@@ -67,7 +67,7 @@ int pixl_checkpoint_load_subset(pixl_params *P, const char *path)
         }
         if (pd != PIXL_F32) {
             int64_t n = pixl_params_numel(P, i);
-            stage[j] = pixl_malloc((size_t)n * pixl_dtype_size(pd));
+            stage[j] = pixl__malloc((size_t)n * pixl_dtype_size(pd));
             if (!stage[j]) {
                 rc = PIXL_ERR_NOMEM;
                 goto done;

@@ -224,7 +224,7 @@ static int make_model(pixl_trainer *t, pixl_model_opts *mo)
     }
     pixl_model_set_norm(t->model, pixl_dataset_mean(t->train), pixl_dataset_std(t->train));
     const int K = task->n_outputs;
-    const char **names = pixl_calloc((size_t)K, sizeof *names);
+    const char **names = pixl__calloc((size_t)K, sizeof *names);
     if (!names) return PIXL_ERR_NOMEM;
     for (int k = 0; k < K; k++)
         names[k] = task->output_names ? task->output_names[k] : pixl_dataset_class_name(t->train, k);
@@ -259,7 +259,7 @@ static int build_graph(pixl_trainer *t, const pixl_model_opts *mo)
     t->y = pixl_input(t->ctx, "labels", PIXL_I32, 3, ys);
     pixl_model_opts tmo = *mo; /* tmo.aux: model.options.aux (auxiliary heads on by default) */
     if (t->sampled) {
-        pixl_tensor *lg = pixl_pn_train_graph(t->ctx, cfg, &tmo, t->x, task->sampler_classes, task->ignore_label,
+        pixl_tensor *lg = pixl__pn_train_graph(t->ctx, cfg, &tmo, t->x, task->sampler_classes, task->ignore_label,
                                               &t->pn);
         t->loss = lg ? task->def->loss(task, t->ctx, lg, t->pn.labels) : NULL;
     } else {
@@ -365,7 +365,7 @@ pixl_trainer *pixl_trainer_new(const pixl_train_config *cfg, const pixl_train_ho
         pixl_set_error(PIXL_ERR_ARG, "pixl_trainer_new: NULL config");
         return NULL;
     }
-    pixl_trainer *t = pixl_calloc(1, sizeof *t);
+    pixl_trainer *t = pixl__calloc(1, sizeof *t);
     if (!t) return NULL;
     t->cfg = *cfg;
     if (hooks) t->hooks = *hooks;
@@ -426,14 +426,14 @@ int pixl_trainer_step(pixl_trainer *t)
     memcpy(pixl_tensor_data(t->y), bt.labels, sizeof(int32_t) * (size_t)B * TH * TW);
     const pixl__task_def *d = t->task->def;
     if (t->sampled) {
-        if ((rc = pixl_pn_train_sample(&t->pn, bt.labels, B, TH, TW, t->step))) return rc;
+        if ((rc = pixl__pn_train_sample(&t->pn, bt.labels, B, TH, TW, t->step))) return rc;
         pixl__samples s = {pixl_tensor_data(t->pn.pixels), pixl_tensor_data(t->pn.labels),
                            pixl_tensor_numel(t->pn.labels)};
         if (d->prepare && (rc = d->prepare(t->task, &bt, &s))) return rc;
     } else if (d->prepare && (rc = d->prepare(t->task, &bt, NULL))) {
         return rc;
     }
-    pixl_ctx_set_seed(t->ctx, pixl_hash64((uint64_t)cfg->training.seed, (uint64_t)t->step));
+    pixl_ctx_set_seed(t->ctx, pixl__hash64((uint64_t)cfg->training.seed, (uint64_t)t->step));
     pixl_params *P = pixl_model_params(t->model);
     if ((rc = pixl_forward(t->ctx))) return rc;
     pixl_params_zero_grad(P);
