@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pixl.h"
+#include "pixl_models.h"
 
 int main(int argc, char **argv)
 {

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "pixl.h"
+#include "pixl_train.h"
 
 typedef struct {
     int64_t backward_calls;

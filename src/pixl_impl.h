@@ -27,7 +27,7 @@
 #ifndef PIXL_IMPL_H
 #define PIXL_IMPL_H
 
-#include "pixl.h"
+#include "pixl_train.h" /* every public header: pixl.h and the layers above it */
 
 #include <stdarg.h>
 #include <stdbool.h>

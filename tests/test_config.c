@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "pixl_train.h"
 
 /* load YAML text as file `t.yaml`; returns the status */
 static int load(const char *yaml, pixl_train_config *cfg) { return pixl_config_load_string(yaml, "t.yaml", cfg); }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "pixl_models.h"
 
 static pixl_params *copy_into(pixl_params *dst, pixl_params *src)
 {

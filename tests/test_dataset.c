@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "pixl_data.h"
 
 static void mkdirs(const char *path)
 {

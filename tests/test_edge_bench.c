@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "test.h"
+#include "pixl_metrics.h"
 
 static int64_t count_nonzero_i32(const int32_t *m, int n)
 {

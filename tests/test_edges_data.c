@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "test.h"
+#include "pixl_train.h"
 
 #define BSDS_ROOT "../shared/datasets/bsds500"
 

@@ -12,6 +12,7 @@
 #include <jpeglib.h>
 
 #include "test.h"
+#include "pixl_data.h"
 
 static char *tpath(const char *name)
 {

@@ -10,6 +10,7 @@
 
 #include "gradcheck.h"
 #include "test.h"
+#include "pixl_models.h"
 
 typedef struct { const char *net; int C, h, w, f; float *t, *g; int pre; } gju;
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "pixl_data.h"
 
 static pixl_image *pattern_image(int w, int h)
 {

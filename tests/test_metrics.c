@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "test.h"
+#include "pixl_metrics.h"
 
 static pixl_confusion *conf_from(int k, int ignore, const int32_t *pred, const int32_t *label, int64_t n)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "pixl_train.h"
 
 /* the call failed with `status` and a message containing every one of want[] */
 static int failed_with(int rc, int status, const char *const *want, int n)

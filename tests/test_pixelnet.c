@@ -17,6 +17,7 @@
 #include "pixelnet/pixelnet_impl.h"
 #include "test.h"
 #include "zoo_fill.h"
+#include "pixl_train.h"
 
 /* ================================================================ samplers */
 

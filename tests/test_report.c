@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "pixl_train.h"
 
 int cmd_report(int argc, char **argv); /* tools/cmd_report.c */
 

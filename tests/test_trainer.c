@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "pixl_train.h"
 
 static void small_config(pixl_train_config *cfg, const char *dir, int iters)
 {

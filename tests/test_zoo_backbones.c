@@ -13,6 +13,7 @@
 #include "models/models_impl.h"
 #include "test.h"
 #include "zoo_fill.h"
+#include "pixl_train.h"
 
 static float max_abs(const float *v, long n)
 {

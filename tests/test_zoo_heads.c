@@ -10,6 +10,7 @@
 
 #include "test.h"
 #include "zoo_fill.h"
+#include "pixl_models.h"
 
 typedef struct {
     pixl_st_file *f;

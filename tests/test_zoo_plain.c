@@ -13,6 +13,7 @@
 
 #include "test.h"
 #include "zoo_fill.h"
+#include "pixl_models.h"
 
 static void make_input(float *x, int ndim, const int64_t *shape)
 {

@@ -37,6 +37,7 @@
 
 #include "bench_torch.h"
 #include "pixelnet/pixelnet_impl.h"
+#include "pixl_train.h"
 
 static double now_s(void)
 {

@@ -27,7 +27,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "pixl.h"
+#include "pixl_models.h"
+#include "pixl_data.h"
+#include "pixl_metrics.h"
 
 static double now_s(void)
 {

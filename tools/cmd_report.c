@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pixl.h"
+#include "pixl_train.h"
 
 int cmd_report(int argc, char **argv);
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "pixl.h"
+#include "pixl_train.h"
 
 int cmd_report(int argc, char **argv); /* cmd_report.c */
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "pixl_models.h"
 
 static int build_jointup(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
 {

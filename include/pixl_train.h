@@ -1,0 +1,391 @@
+/* pixl_train.h — the training layer of pixl, everything `pixl train`,
+ * `pixl eval` and `pixl report` do: the YAML training configuration
+ * (pixl_train_config), evaluation of a model on a data set, the trainer
+ * object and pixl_train(), PixelNet's pixel samplers, and the HTML report of
+ * a run directory. It includes every other header (pixl.h, pixl_models.h,
+ * pixl_data.h, pixl_metrics.h): a program that includes this one sees the
+ * whole public API.
+ *
+ * CONTRACT
+ *   - Owns: a pixl_trainer owns its model, data sets, loaders, graph and
+ *     optimizer; pixl_train_config is plain data (copy it with =). A run
+ *     directory's files are written atomically.
+ *   - Errors: as in the core; config errors name "file:line" and the key.
+ *   - Threads: the trainer's kernels, model and optimizer use
+ *     training.threads (0: the process default); its loaders run their own
+ *     worker threads; hooks are called on the thread that calls
+ *     pixl_trainer_step()/_validate().
+ *   - Links: build/libpixl_train.a build/libpixl_models.a
+ *     build/libpixl_data.a build/libpixl_metrics.a build/libpixl_core.a (or
+ *     build/libpixl.a alone), -lyaml (Debian: libyaml-dev) and the system
+ *     libraries of the data layer and the core.
+ */
+#ifndef PIXL_TRAIN_H
+#define PIXL_TRAIN_H
+
+#include "pixl_models.h"
+#include "pixl_data.h"
+#include "pixl_metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------- configuration */
+/* (src/config/) */
+
+/* TRAINING CONFIGURATION (YAML)
+ *
+ *     pixl_train_config cfg;
+ *     if (pixl_config_load("camvid.yaml", &cfg) != PIXL_OK ||       // defaults + file
+ *         pixl_config_set(&cfg, "training.optimizer.lr", "0.01") != PIXL_OK ||
+ *         pixl_config_validate(&cfg) != PIXL_OK)
+ *         fprintf(stderr, "%s\n", pixl_last_error());
+ *
+ * A config file has the sections model, data, training (with optimizer,
+ * lr_schedule and loss), validation and output; every key is optional and
+ * has a default (pixl_config_print_defaults() prints them all, with a one-
+ * line doc each, as a valid config file; docs/config.md lists them).
+ * Errors name the file and line: "run.yaml:3: unknown key 'trainig' (did
+ * you mean 'training'?)", "run.yaml:7: training.batch_size: expected an
+ * integer, got 'eight'", duplicate keys, values out of range, YAML syntax.
+ * The struct is plain data (fixed-size strings and arrays): copy it with =,
+ * no free needed. */
+#define PIXL_CFG_NAME_LEN 64      /* capacity of names (arch, dataset, splits, option keys) */
+#define PIXL_CFG_PATH_LEN 1024    /* capacity of paths */
+#define PIXL_CFG_OPTION_LEN 256   /* capacity of model.options.variant */
+#define PIXL_CFG_MAX_CLASSES 1024 /* model.n_classes and class_weights entries */
+#define PIXL_CFG_MAX_MILESTONES 16
+#define PIXL_CFG_INHERIT INT32_MIN /* training.loss.ignore_index: use data.ignore_index */
+
+/* cross_entropy: softmax over the classes; balanced_bce: one sigmoid output
+ * trained with pixl_balanced_bce_with_logits on a two-class dataset (labels
+ * 0/1, the ignore label masked; boundaries of bsds500) */
+typedef enum pixl_loss_kind {
+    PIXL_LOSS_CROSS_ENTROPY = 0,
+    PIXL_LOSS_BALANCED_BCE = 1, /* edges: one sigmoid output */
+    PIXL_LOSS_NORMAL = 2        /* surface normals: 3 outputs, mean (1 - cos) (pixl_normal_loss) */
+} pixl_loss_kind;
+
+typedef enum pixl_class_weighting {
+    PIXL_CLASS_WEIGHTS_NONE = 0,   /* every class weighs 1 */
+    PIXL_CLASS_WEIGHTS_LIST = 1,   /* the values given in class_weight_values */
+    PIXL_CLASS_WEIGHTS_ENET = 2,   /* 1 / ln(1.02 + p_c), p_c = share of class c among valid training pixels */
+    PIXL_CLASS_WEIGHTS_MEDIAN_FREQ = 3 /* median_c(f_c) / f_c, f_c = pixels of c / pixels of the
+                                          training images that contain c (SegNet) */
+} pixl_class_weighting;
+
+/* model.options: typed; an unknown key is an error (docs/config.md). */
+typedef struct pixl_cfg_model_options {
+    float width;                             /* channel multiplier; 0 = the model's default (1) */
+    char variant[PIXL_CFG_OPTION_LEN];       /* model-specific variant; pixelnet: "key=value;..." of the head */
+    char backbone[PIXL_CFG_NAME_LEN];        /* encoder name; "" = the model's default */
+    int output_stride;                       /* dilated encoders: 8, 16, 32; 0 = the model's default */
+    int aux;                                 /* auxiliary (deep-supervision) heads in training */
+    char pretrained[PIXL_CFG_PATH_LEN];      /* checkpoint whose matching tensors initialise the model */
+    pixl_pn_head_opts head;                  /* pixelnet: taps, mlp, dropout, hc_dropout, bn, align, chunk */
+} pixl_cfg_model_options;
+
+typedef struct pixl_train_config {
+    struct {
+        char arch[PIXL_CFG_NAME_LEN]; /* network name */
+        int n_classes;                /* 0: from the dataset */
+        pixl_cfg_model_options options;
+    } model;
+    struct {
+        char dataset[PIXL_CFG_NAME_LEN]; /* dataset kind */
+        char root[PIXL_CFG_PATH_LEN];
+        char train_split[PIXL_CFG_NAME_LEN], val_split[PIXL_CFG_NAME_LEN];
+        int img_rows, img_cols; /* 0, 0: native size */
+        int crop[2];            /* rows, cols; 0, 0: no crop */
+        double scale[2];        /* random rescale range [min, max] */
+        int flip;               /* random horizontal flip */
+        int flip_per_batch;     /* one flip decision per batch instead of per image */
+        double color_jitter;    /* brightness/contrast/saturation strength, 0 = off */
+        double blur;            /* probability of a Gaussian blur */
+        int n_workers;
+        int ignore_index;       /* -1: none */
+    } data;
+    struct {
+        int epochs;             /* limits: the run stops at the first one reached; 0 = no limit */
+        double max_minutes;
+        int64_t max_iters;
+        int batch_size;
+        struct {
+            pixl_optim_kind name;
+            double lr, momentum;
+            int nesterov;
+            double weight_decay;
+            double betas[2];
+            double eps;
+        } optimizer;
+        struct {
+            pixl_sched_kind name;
+            int64_t step_size;  /* iterations */
+            double gamma;
+            int n_milestones;
+            int64_t milestones[PIXL_CFG_MAX_MILESTONES]; /* iterations */
+            double power, min_lr;
+            int64_t warmup_iters;
+            double warmup_start;
+        } lr_schedule;
+        struct {
+            pixl_loss_kind name;
+            pixl_class_weighting class_weights;
+            int n_class_weights; /* PIXL_CLASS_WEIGHTS_LIST */
+            double class_weight_values[PIXL_CFG_MAX_CLASSES];
+            int ignore_index;    /* PIXL_CFG_INHERIT: data.ignore_index */
+        } loss;
+        struct {                 /* pixels with a loss (model.arch pixelnet) */
+            int pixels_per_image;
+            int strategy;        /* pixl_sample_kind: uniform, class_balanced, edge_balanced, all */
+            double pos_fraction; /* edge_balanced: share of positives */
+        } sampling;
+        int64_t seed;
+        int threads;             /* 0: PIXL_NUM_THREADS or all cores */
+        int print_interval;      /* iterations between log lines */
+        char resume[PIXL_CFG_PATH_LEN]; /* "" = start fresh */
+    } training;
+    struct {
+        int every_epochs;        /* 0 = not by epochs */
+        double every_minutes;    /* 0 = not by time */
+        int flip;                /* average with the prediction of the flipped image */
+        int batch_size;
+        int limit;               /* first `limit` validation images only (0 = all) */
+        int edge_thresholds;     /* edge datasets: thresholds of the BSDS benchmark (99) */
+    } validation;
+    struct {
+        char run_dir[PIXL_CFG_PATH_LEN];
+        int keep_best, keep_last;
+    } output;
+} pixl_train_config;
+
+/* Every key to its default. */
+int pixl_config_defaults(pixl_train_config *cfg);
+/* cfg = defaults + the keys of the YAML file, then pixl_config_validate().
+ * On failure cfg is unchanged and the error names "path:line". */
+int pixl_config_load(const char *path, pixl_train_config *cfg);
+/* The same with n_set "KEY=VALUE" overrides (pixl_config_set) applied after
+ * the file and before validation, so a file completed by its overrides loads. */
+int pixl_config_load_ex(const char *path, pixl_train_config *cfg, int n_set, const char *const *set);
+/* The same from YAML text; `name` stands for the file name in errors. */
+int pixl_config_load_string(const char *yaml, const char *name, pixl_train_config *cfg);
+/* Set one key from text, with the same checks as the file ("training.optimizer.lr",
+ * "0.01"; lists as "[100, 200]"; "model.options.width" adds an option; a
+ * section takes a flow mapping: "training.optimizer", "{name: sgd, lr: 0.1}").
+ * String keys take the text verbatim. cfg is unchanged on failure. Cross-key
+ * rules are checked by pixl_config_validate(), after all overrides. */
+int pixl_config_set(pixl_train_config *cfg, const char *key, const char *value);
+/* A key's value as YAML text into buf ("0.01", "[0.9, 0.999]", "adam"). */
+int pixl_config_get(const pixl_train_config *cfg, const char *key, char *buf, size_t len);
+/* Rules between keys (a training limit is set, scale min <= max, step_size
+ * for the step schedule, increasing milestones, class-weight count ...). */
+int pixl_config_validate(const pixl_train_config *cfg);
+/* Dotted name of the first key whose values differ, NULL when equal. */
+const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b);
+/* The model options of a config (model.options) for pixl_model_create():
+ * width, variant, backbone, output_stride, aux and the PixelNet head (for
+ * model.arch pixelnet: the head keys, or the variant string parsed into
+ * the same struct). mo's strings and head point into cfg; n_classes and
+ * in_channels are left 0 for the caller. *pretrained (may be NULL) is
+ * model.options.pretrained or NULL when empty. */
+int pixl_config_model_opts(const pixl_train_config *cfg, pixl_model_opts *mo, const char **pretrained);
+/* The loss's ignore index with PIXL_CFG_INHERIT resolved to data.ignore_index. */
+int pixl_config_loss_ignore_index(const pixl_train_config *cfg);
+/* Optimizer options of training.optimizer. */
+void pixl_config_optim_opts(const pixl_train_config *cfg, pixl_optim_opts *o);
+/* Schedule of training.lr_schedule for a run of max_steps iterations. */
+void pixl_config_sched(const pixl_train_config *cfg, int64_t max_steps, pixl_sched *s);
+/* The whole config as YAML that loads back to an equal struct, one doc comment per key. */
+int pixl_config_print(FILE *f, const pixl_train_config *cfg);
+/* pixl_config_print() of the defaults (`pixl train --print-config`). */
+int pixl_config_print_defaults(FILE *f);
+/* Write the config to path atomically (pixl_atomic_begin/commit). */
+int pixl_config_save(const pixl_train_config *cfg, const char *path);
+/* Markdown reference of every key (docs/config.md). */
+int pixl_config_write_docs(FILE *f);
+
+/* ---------------------------------------------------------- training runs */
+
+typedef struct pixl_eval_opts {
+    int flip;       /* average with the mirrored prediction */
+    int batch_size; /* 0 -> 1 (images of one batch must share a size) */
+    int n_workers;  /* background decoding threads */
+    int limit;      /* evaluate only the first `limit` images (0 = all) */
+} pixl_eval_opts;
+
+/* Predict every image of ds at its own resolution (the model's input size
+ * applies inside) and add to conf (created by the caller with the model's
+ * class count and PIXL_IGNORE_LABEL). */
+int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, pixl_confusion *conf);
+/* Edge models (1 output: sigmoid; 2 outputs: softmax of class 1) on an
+ * edge dataset (bsds500): the BSDS benchmark (pixl_edge_benchmark, options
+ * bo may be NULL) of the predicted boundary probabilities against every
+ * annotator. src/train/evaluate.c */
+int pixl_evaluate_edges(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, const pixl_edge_bench_opts *bo,
+                        pixl_edge_bench_result *res);
+/* Normal models (3 outputs; only the direction counts) on a normal dataset
+ * (synthetic_normals): every image's valid pixels added to acc. */
+int pixl_evaluate_normals(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o, pixl_normal_metrics *acc);
+
+/* A training run as an object. pixl_train() is pixl_trainer_new() +
+ * pixl_trainer_run() + pixl_trainer_free(); a C program can instead drive
+ * the same loop itself:
+ *
+ *     pixl_trainer *t = pixl_trainer_new(cfg, &hooks);   // data, task, model, graph, optimizer, resume
+ *     if (!t) fprintf(stderr, "%s\n", pixl_last_error());
+ *     for (int i = 0; i < 100; i++)
+ *         if (pixl_trainer_step(t)) break;                // one batch: forward, backward, optimizer
+ *     double score;
+ *     pixl_trainer_validate(t, &score);                   // the task's metric; best.safetensors
+ *     pixl_trainer_save(t);                               // last.safetensors (+ optimizer state)
+ *     ...                                                 // e.g. ask for new labels, then step on
+ *     pixl_trainer_free(t);
+ *
+ * What is learned is the run's task, chosen by the training set's kind
+ * (segmentation, edges, normals; pixl_trainer_task()): its loss, its
+ * metric and the direction of its score. Hooks are called on the thread
+ * that calls pixl_trainer_step()/_validate(); a hook returning non-zero
+ * ends the step (or validation) with that status (set a message with
+ * pixl_set_error-like care: pixl_last_error() is then the caller's). */
+typedef struct pixl_trainer pixl_trainer;
+
+typedef struct pixl_train_hooks {
+    volatile int *stop; /* polled every step by pixl_trainer_run: non-zero saves a checkpoint and returns */
+    FILE *log;          /* progress and log lines (NULL -> stderr) */
+    int quiet;          /* no progress bar, only validation lines */
+    int64_t stop_after; /* > 0: pixl_trainer_run stops (saving, as on *stop) once this many steps are done */
+    void *user;         /* passed to the callbacks */
+    /* gradients of the step are in pixl_params_grad_flat(pixl_trainer_params(t)), the optimizer has not
+     * run yet: the place to all-reduce them across processes (data-parallel training) */
+    int (*after_backward)(pixl_trainer *t, void *user);
+    /* after the optimizer step (pixl_trainer_steps() counts it already) */
+    int (*after_step)(pixl_trainer *t, void *user);
+    /* after a validation: the task's score, whether it is the best so far, the metrics as JSON */
+    int (*after_validate)(pixl_trainer *t, double score, int best, const char *metrics_json, void *user);
+} pixl_train_hooks;
+
+/* Everything a run needs from `cfg` (copied; the caller may free it): the
+ * run directory, data sets and loader, the task, the model (initialised
+ * from model.options.pretrained if set), the training graph (memory
+ * planned here), the optimizer, and with training.resume the state of a
+ * checkpoint. NULL with pixl_last_error() naming what does not fit (a
+ * loss, data set or model that do not go together names both sides). */
+pixl_trainer *pixl_trainer_new(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
+/* One optimizer step on the next batch: learning rate from the schedule,
+ * forward, backward, after_backward, optimizer, after_step; progress and
+ * log.jsonl lines every training.print_interval steps. The step limits of
+ * the config are pixl_trainer_run()'s business, not this function's. */
+int pixl_trainer_step(pixl_trainer *t);
+/* The task's validation on the validation split; a "val" line in the log
+ * and log.jsonl; best.safetensors when the score is the best so far (and
+ * output.keep_best). *score (may be NULL): mIoU, ODS F or mean angle. */
+int pixl_trainer_validate(pixl_trainer *t, double *score);
+/* last.safetensors and last.optim.safetensors in the run directory, with
+ * step, epoch, position in the epoch, time and best score: what resume reads. */
+int pixl_trainer_save(pixl_trainer *t);
+/* Continue from a checkpoint written by pixl_trainer_save(): parameters,
+ * optimizer state, step, epoch, data order, time, best score. Only before
+ * the first step. */
+int pixl_trainer_resume(pixl_trainer *t, const char *checkpoint);
+/* The loop of `pixl train`: steps until training.epochs / max_iters /
+ * max_minutes or a stop (hooks), validation every validation.every_epochs
+ * or every_minutes and at the end, checkpoints, a summary line. */
+int pixl_trainer_run(pixl_trainer *t);
+void pixl_trainer_free(pixl_trainer *t);
+
+int64_t pixl_trainer_steps(const pixl_trainer *t);   /* optimizer steps done (including before a resume) */
+int64_t pixl_trainer_epoch(const pixl_trainer *t);   /* the epoch the next batch belongs to */
+float pixl_trainer_loss(const pixl_trainer *t);      /* the loss of the last step (NaN before the first) */
+pixl_model *pixl_trainer_model(pixl_trainer *t);     /* the model being trained (owned by t) */
+pixl_params *pixl_trainer_params(pixl_trainer *t);   /* its parameters: flat values and gradients */
+const pixl_dataset *pixl_trainer_dataset(const pixl_trainer *t, int val); /* the training (0) or validation (1) set */
+const char *pixl_trainer_task(const pixl_trainer *t); /* "segmentation", "edges", "normals" */
+const char *pixl_trainer_run_dir(const pixl_trainer *t);
+
+/* Train as `cfg` says: datasets, model, loss, optimizer and schedule, data
+ * loading on background threads, validation, and a run directory
+ * (output.run_dir) with config.yaml, log.jsonl (one JSON object per log
+ * line), last.safetensors (+ last.optim.safetensors) and best.safetensors
+ * (by the task's validation score), all written atomically. With
+ * training.resume = RUN_DIR/last.safetensors it continues with the same
+ * schedule, step count and data order. */
+int pixl_train(const pixl_train_config *cfg, const pixl_train_hooks *hooks);
+
+/* The data set of a config's split (NULL = data.val_split) as training opens
+ * it; for the embedded synthetic set the splits are disjoint, seeded from
+ * training.seed. limit > 0 keeps the first `limit` samples. */
+pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *split, int limit);
+
+/* REPORTS (src/report/)
+ * One self-contained HTML page about a run directory written by
+ * pixl_train(): inline-SVG charts and inline PNG images, no scripts, no
+ * external URLs. The page shows the run's summary and curves from
+ * log.jsonl, config.yaml and the checkpoint, and then what belongs to the
+ * task of the run's data set:
+ *   segmentation  validation mIoU / pixel accuracy over time, per-class IoU
+ *                 table and confusion matrix of the best validation record,
+ *                 input | ground truth | prediction samples;
+ *   edges         ODS / OIS / AP over time, the precision-recall curve of
+ *                 the best checkpoint (BSDS benchmark on the first
+ *                 validation images), image | boundaries | probability samples;
+ *   normals       mean / median angle and within 11.25 / 22.5 / 30 degrees
+ *                 over time, image | true | predicted normals | angular
+ *                 error samples.
+ * Samples use best.safetensors (else last.safetensors) on the first
+ * validation images, opened as pixl_config_open_split() does. Errors: a
+ * missing run_dir or log.jsonl, a complete log line that is not a JSON
+ * object (the message names file and line), an unwritable output; then no
+ * page is written. A missing config, checkpoint or data set only leaves a
+ * note in the page. The page is written to OUT.tmp.XXXXXX and renamed
+ * over OUT (default RUN_DIR/report.html). */
+typedef struct pixl_report_opts {
+    int n_samples; /* validation images with predictions: 0 -> 4, negative -> none, at most 64 */
+} pixl_report_opts;
+int pixl_report_write(const char *run_dir, const char *out_html, const pixl_report_opts *opts);
+
+/* ------------------------------------------------------- PixelNet sampling */
+/* (src/train/sampler.c) Which pixels of a batch get a loss when training
+ * PixelNet (pixl_pixelnet_sampled() in pixl_models.h): pixel lists as there,
+ * (P, 3) rows (n, y, x). */
+
+typedef enum pixl_sample_kind {
+    PIXL_SAMPLE_UNIFORM = 0,        /* uniform over the valid pixels (PixelNet's released code) */
+    PIXL_SAMPLE_CLASS_BALANCED = 1, /* the same count from each class present in the image */
+    PIXL_SAMPLE_EDGE_BALANCED = 2,  /* positives (label > 0) and negatives (label 0) in a fixed ratio */
+    PIXL_SAMPLE_ALL = 3             /* every pixel in raster order (per_image = h*w): the all-pixel baseline */
+} pixl_sample_kind;
+
+typedef struct pixl_sampler_opts {
+    pixl_sample_kind kind;
+    int per_image;      /* pixels drawn from each image, > 0 */
+    int n_classes;      /* a pixel is valid when 0 <= label < n_classes; 0: label >= 0 and != PIXL_IGNORE_LABEL */
+    float pos_fraction; /* EDGE_BALANCED: share of positives, 0 -> 0.5 */
+    int empty_label;    /* label written for the rows of an image without valid pixels, 0 -> PIXL_IGNORE_LABEL */
+} pixl_sampler_opts;
+
+/* Draw o->per_image pixels from each of the n label maps (n, h, w) int32:
+ * rows [i*per_image, (i+1)*per_image) of `pixels` ((n*per_image, 3) int32)
+ * belong to image i, `sampled_labels` (may be NULL) receives the label at
+ * each row. Within a group (the image, a class, positives, negatives)
+ * pixels are drawn uniformly WITHOUT replacement; when the group has fewer
+ * pixels than requested every pixel is taken floor(k/m) times and the
+ * remainder drawn without replacement (PixelNet tiles the candidate list).
+ * CLASS_BALANCED splits per_image equally over the classes present (the
+ * first classes, in label order, take the remainder); EDGE_BALANCED takes
+ * round(per_image * pos_fraction) positives unless the image has none (then
+ * all negatives, and vice versa). An image without valid pixels gets rows
+ * (i, 0, 0) labelled empty_label (make the loss ignore that label).
+ * ALL lists every pixel of each image in raster order (per_image must be
+ * h*w) and labels the invalid ones empty_label: training on all pixels
+ * through the same sampled graph, the baseline the samplers are measured by.
+ * The result depends only on (seed, image index, labels, options), not on
+ * the thread count; images are sampled in parallel. Returns the number of
+ * rows that point at valid pixels, or a negative status. */
+int64_t pixl_sample_pixels(const pixl_sampler_opts *o, uint64_t seed, const int32_t *labels, int n, int h, int w,
+                           int32_t *pixels, int32_t *sampled_labels);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PIXL_TRAIN_H */
