@@ -14,7 +14,7 @@ labels in [0, K):
   - zero the gradients (set_to_none), forward, cross-entropy (mean over the
     B*P rows, ignore_index 255), backward, SGD(lr 1e-4, momentum 0.9) step.
 
-The model is pixl's PixelNet (src/pixelnet/pixelnet.c) with its default
+The model is pixl's PixelNet (src/models/pixelnet.c) with its default
 head: the trunk is torchvision's (vgg16().features, random init; built by
 hand when torchvision does not import; vgg16_bn, resnet18/34/50/101 without
 avgpool/fc, mobilenet_v2[_320] and the hand-built pixelnet_tiny as well), the

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "gradcheck.h"
-#include "pixelnet/pixelnet_impl.h"
+#include "models/pixelnet_impl.h"
 #include "test.h"
 #include "zoo_fill.h"
 #include "pixl_train.h"

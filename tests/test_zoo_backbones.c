@@ -106,7 +106,7 @@ static void zoo_parity(const char *ref, int features)
         pixl_backbone_taps taps;
         ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
         x = pixl_input(ctx, "input", PIXL_F32, 4, pixl_st_shape(f, xi));
-        pixl_tensor *h = pixl_backbone_build(ctx, arch, "backbone", x, o.output_stride, &taps);
+        pixl_tensor *h = pixl__backbone_build(ctx, arch, "backbone", x, o.output_stride, &taps);
         CHECK_MSG(h != NULL, "%s: %s", ref, pixl_ctx_error(ctx));
         CHECK(taps.n > 0 && taps.t[taps.n - 1] == h);
         for (int i = 1; i < taps.n; i++) CHECK(taps.stride[i] >= taps.stride[i - 1]);
@@ -153,7 +153,7 @@ PIXL_TEST(zoo_backbone_taps_and_strides)
         int64_t s[4] = {1, 3, 96, 128};
         pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
         pixl_backbone_taps taps;
-        pixl_tensor *h = pixl_backbone_build(ctx, cases[i].name, "", x, cases[i].os, &taps);
+        pixl_tensor *h = pixl__backbone_build(ctx, cases[i].name, "", x, cases[i].os, &taps);
         CHECK_MSG(h != NULL, "%s: %s", cases[i].name, pixl_ctx_error(ctx));
         pixl_tensor *t = pixl__backbone_tap(ctx, &taps, cases[i].tap);
         CHECK_MSG(t != NULL, "%s: no tap %s", cases[i].name, cases[i].tap);
@@ -273,23 +273,23 @@ PIXL_TEST(zoo_backbone_errors)
     pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
     int64_t s[4] = {1, 3, 64, 64};
     pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 4, s);
-    CHECK(pixl_backbone_build(ctx, "resnet19", "", x, 0, NULL) == NULL);
+    CHECK(pixl__backbone_build(ctx, "resnet19", "", x, 0, NULL) == NULL);
     CHECK(strstr(pixl_ctx_error(ctx), "resnet19") && strstr(pixl_ctx_error(ctx), "mobilenet_v2"));
     pixl_ctx_free(ctx);
     ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
     x = pixl_input(ctx, "x", PIXL_F32, 4, s);
-    CHECK(pixl_backbone_build(ctx, "resnet50", "", x, 4, NULL) == NULL);
+    CHECK(pixl__backbone_build(ctx, "resnet50", "", x, 4, NULL) == NULL);
     CHECK(strstr(pixl_ctx_error(ctx), "output_stride 4"));
     pixl_ctx_free(ctx);
     ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
     x = pixl_input(ctx, "x", PIXL_F32, 4, s);
-    CHECK(pixl_backbone_build(ctx, "vgg16", "", x, 16, NULL) == NULL);
+    CHECK(pixl__backbone_build(ctx, "vgg16", "", x, 16, NULL) == NULL);
     CHECK(strstr(pixl_ctx_error(ctx), "vgg16") && strstr(pixl_ctx_error(ctx), "16"));
     pixl_ctx_free(ctx);
     ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
     x = pixl_input(ctx, "x", PIXL_F32, 4, s);
     pixl_backbone_taps taps;
-    CHECK(pixl_backbone_build(ctx, "resnet18", "bb", x, 0, &taps) != NULL);
+    CHECK(pixl__backbone_build(ctx, "resnet18", "bb", x, 0, &taps) != NULL);
     CHECK(pixl__backbone_tap(ctx, &taps, "layer5") == NULL);
     CHECK(strstr(pixl_ctx_error(ctx), "layer5") && strstr(pixl_ctx_error(ctx), "layer4"));
     pixl_ctx_free(ctx);
@@ -371,7 +371,7 @@ PIXL_TEST(zoo_convert_pth_model_loads)
 }
 
 /* A torchvision ResNet-18 state_dict (fc included) converted with
- * --prefix backbone. --drop fc loads into pixl_backbone_build's parameters
+ * --prefix backbone. --drop fc loads into pixl__backbone_build's parameters
  * and gives torchvision's features. The 45 MB input is made by
  * `make check-convert` (PyTorch + torchvision), which sets PIXL_CONVERT_DIR. */
 PIXL_TEST(zoo_convert_pth_torchvision_backbone)
@@ -390,7 +390,7 @@ PIXL_TEST(zoo_convert_pth_torchvision_backbone)
     pixl_params *P = pixl_params_new();
     pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
     pixl_tensor *x = pixl_input(ctx, "input", PIXL_F32, 4, pixl_st_shape(f, xi));
-    pixl_tensor *h = pixl_backbone_build(ctx, "resnet18", "backbone", x, 32, NULL);
+    pixl_tensor *h = pixl__backbone_build(ctx, "resnet18", "backbone", x, 32, NULL);
     CHECK(h != NULL);
     CHECK_OK(pixl_checkpoint_load(P, path, 0)); /* every tensor, no extra (fc dropped) */
     CHECK_OK(pixl_ctx_plan(ctx));

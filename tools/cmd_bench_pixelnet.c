@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "bench_torch.h"
-#include "pixelnet/pixelnet_impl.h"
+#include "models/pixelnet_impl.h"
 #include "pixl_train.h"
 
 static double now_s(void)

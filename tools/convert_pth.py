@@ -28,7 +28,7 @@ Floating tensors are written as F32, integer buffers (num_batches_tracked)
 keep their dtype; names and shapes are PyTorch's, which are pixl's.
 
 Without --arch the result holds tensors only: pixl_checkpoint_load(P, OUT, ...)
-loads it into parameters created by a builder (e.g. pixl_backbone_build with
+loads it into parameters created by a builder (e.g. pixl__backbone_build with
 prefix "backbone" for a torchvision ImageNet state_dict converted with
 --prefix backbone. --drop fc). With --arch the metadata pixl_model_load()
 reads is added (arch, n_classes, in_channels, width, variant, backbone,

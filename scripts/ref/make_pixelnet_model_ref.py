@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_pixelnet_model_ref.py - model-level references for pixl's PixelNet
-(src/pixelnet/pixelnet.c): the whole network written here in PyTorch, float64,
+(src/models/pixelnet.c): the whole network written here in PyTorch, float64,
 with every parameter and buffer set by zoo_fill.fill_ (tests/zoo_fill.c gives
 pixl the same values), so no weights are committed.
 

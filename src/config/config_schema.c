@@ -8,7 +8,7 @@
  *   its field in pixl_train_config. Defaults are YAML text parsed by the same
  *   code that reads files, so the printed defaults, the docs and the struct
  *   can not disagree. model.options is one entry whose keys come from a typed
- *   options table (core/opts_tables.c). Add a key: a field in pixl.h, one line here, then
+ *   options table (core/opts_tables.c). Add a key: a field in pixl_train.h, one line here, then
  *   regenerate docs/config.md (PIXL_REGEN_DOCS=1 pixl_tests config_docs).
  *
  * VALUES
@@ -75,7 +75,7 @@ const key_def g_keys[] = {
     SEC("data", "the dataset and the augmentation of training images"),
     {.path = "data.dataset", .kind = K_STRING, .def = "camvid", .off = F_OFF(data.dataset), .size = F_SIZE(data.dataset),
      .choices = "camvid|list|folder|voc|cityscapes|ade20k|bsds500|synthetic|synthetic_normals",
-     .doc = "dataset kind (layouts: pixl.h, DATASETS); synthetic and synthetic_normals are generated in memory"},
+     .doc = "dataset kind (layouts: pixl_data.h, DATASETS); synthetic and synthetic_normals are generated in memory"},
     STR("data.root", data.root, "\"\"", "dataset folder (relative paths are relative to the working directory)"),
     STR("data.train_split", data.train_split, "train", "split used for training"),
     STR("data.val_split", data.val_split, "val", "split used for validation"),

@@ -227,8 +227,8 @@ static pixl_tensor *mobilenet_v2(pixl_ctx *c, const char *prefix, pixl_tensor *x
 static const char *const known_backbones =
     "vgg16, vgg16_bn, resnet18, resnet34, resnet50, resnet101, mobilenet_v2, mobilenet_v2_320";
 
-pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *prefix, pixl_tensor *x,
-                                 int output_stride, pixl_backbone_taps *taps)
+pixl_tensor *pixl__backbone_build(pixl_ctx *ctx, const char *name, const char *prefix, pixl_tensor *x,
+                                  int output_stride, pixl_backbone_taps *taps)
 {
     if (taps) taps->n = 0;
     if (!ctx || !x) return NULL;
@@ -283,7 +283,7 @@ pixl_tensor *pixl__backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, c
 /* --------------------------------------------------------- zoo models */
 static pixl_tensor *classify(pixl_ctx *c, const char *bb, pixl_tensor *x, const pixl_model_opts *o)
 {
-    pixl_tensor *h = pixl_backbone_build(c, bb, "backbone", x, o->output_stride, NULL);
+    pixl_tensor *h = pixl__backbone_build(c, bb, "backbone", x, o->output_stride, NULL);
     h = pixl_nn_conv2d(c, "classifier", h, o->n_classes, 1, 1, NULL, 1);
     if (!h) return NULL;
     return pixl_resize(c, h, (int)x->shape[2], (int)x->shape[3], PIXL_RESIZE_BILINEAR, 0, 0, 0);

@@ -41,7 +41,7 @@ pixl_tensor *pixl__model_deeplabv3plus(pixl_ctx *c, pixl_tensor *x, const pixl_m
     }
     int H = (int)x->shape[2], W = (int)x->shape[3];
     pixl_backbone_taps taps;
-    pixl_tensor *f = pixl_backbone_build(c, mobilenet ? "mobilenet_v2_320" : bb, "backbone", x, os, &taps);
+    pixl_tensor *f = pixl__backbone_build(c, mobilenet ? "mobilenet_v2_320" : bb, "backbone", x, os, &taps);
     if (!f) return NULL;
     pixl_tensor *high = f;
     pixl_tensor *low = pixl__backbone_tap(c, &taps, mobilenet ? "features.3" : "layer1");

@@ -49,7 +49,7 @@ pixl_tensor *pixl__model_gfrnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_op
     }
     int K = o->n_classes;
     pixl_backbone_taps taps;
-    if (!pixl_backbone_build(c, bb, "backbone", x, 32, &taps)) return NULL;
+    if (!pixl__backbone_build(c, bb, "backbone", x, 32, &taps)) return NULL;
     /* taps: the ReLU before each of the five pools and each pool, in order */
     if (taps.n != 10) {
         pixl__ctx_fail(c, PIXL_ERR_STATE, "model gfrnet: backbone %s gave %d taps, expected 10", bb, taps.n);

@@ -44,7 +44,7 @@ static pixl_tensor *decoder(pixl_ctx *c, const char *name, pixl_tensor *x, int m
 pixl_tensor *pixl__model_linknet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts *o)
 {
     pixl_backbone_taps taps;
-    if (!pixl_backbone_build(c, "resnet18", "backbone", x, 32, &taps)) return NULL;
+    if (!pixl__backbone_build(c, "resnet18", "backbone", x, 32, &taps)) return NULL;
     pixl_tensor *e0 = pixl__backbone_tap(c, &taps, "maxpool"), *e1 = pixl__backbone_tap(c, &taps, "layer1"),
                 *e2 = pixl__backbone_tap(c, &taps, "layer2"), *e3 = pixl__backbone_tap(c, &taps, "layer3"),
                 *e4 = pixl__backbone_tap(c, &taps, "layer4");

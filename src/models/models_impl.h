@@ -71,8 +71,8 @@ typedef struct pixl_backbone_taps {
 
 /* Build backbone `name` on x; returns the last feature map (also the last
  * tap) or NULL with a ctx error. taps may be NULL. */
-pixl_tensor *pixl_backbone_build(pixl_ctx *ctx, const char *name, const char *prefix, pixl_tensor *x,
-                                 int output_stride, pixl_backbone_taps *taps);
+pixl_tensor *pixl__backbone_build(pixl_ctx *ctx, const char *name, const char *prefix, pixl_tensor *x,
+                                  int output_stride, pixl_backbone_taps *taps);
 /* The tap called `tap`, or NULL (ctx error naming the known taps). */
 pixl_tensor *pixl__backbone_tap(pixl_ctx *ctx, const pixl_backbone_taps *taps, const char *tap);
 /* The VGG-16 features behind vgg16/vgg16_bn with their names (prefix.features.N),

@@ -36,7 +36,7 @@ pixl_tensor *pixl__model_pspnet(pixl_ctx *c, pixl_tensor *x, const pixl_model_op
     }
     int H = (int)x->shape[2], W = (int)x->shape[3];
     pixl_backbone_taps taps;
-    pixl_tensor *f = pixl_backbone_build(c, bb, "backbone", x, os, &taps);
+    pixl_tensor *f = pixl__backbone_build(c, bb, "backbone", x, os, &taps);
     pixl_tensor *l3 = f ? pixl__backbone_tap(c, &taps, "layer3") : NULL;
     if (!f || !l3) return NULL;
     int C = (int)f->shape[1], fh = (int)f->shape[2], fw = (int)f->shape[3];

@@ -66,7 +66,7 @@ pixl_tensor *pixl__model_refinenet(pixl_ctx *c, pixl_tensor *x, const pixl_model
     }
     int H = (int)x->shape[2], W = (int)x->shape[3];
     pixl_backbone_taps taps;
-    if (!pixl_backbone_build(c, bb, "", x, 32, &taps)) return NULL;
+    if (!pixl__backbone_build(c, bb, "", x, 32, &taps)) return NULL;
     pixl_tensor *l[4];
     for (int i = 0; i < 4; i++)
         if (!(l[i] = pixl__backbone_tap(c, &taps, pixl__mname(c, NULL, "layer%d", i + 1)))) return NULL;

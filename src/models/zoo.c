@@ -1,11 +1,11 @@
 /* zoo.c — the model registry: architectures buildable by name. */
 #include "models_impl.h"
-#include "pixelnet/pixelnet_impl.h"
+#include "pixelnet_impl.h"
 
 typedef struct { const char *name; pixl_model_fn fn; const char *doc; } model_entry;
 
 static const model_entry g_models[] = {
-    {"pixelnet", pixl__model_pixelnet, "PixelNet (Bansal et al. 2017): backbone taps -> hypercolumns -> MLP, trained on sampled pixels (training.sampling), dense chunked inference; options taps/mlp/dropout/bn/align (pixl.h)"},
+    {"pixelnet", pixl__model_pixelnet, "PixelNet (Bansal et al. 2017): backbone taps -> hypercolumns -> MLP, trained on sampled pixels (training.sampling), dense chunked inference; options taps/mlp/dropout/bn/align (pixl_models.h)"},
     {"enet", pixl__model_enet, "ENet (Paszke et al. 2016): initial block, bottlenecks, max-unpool decoder"},
     {"unet", pixl__model_unet, "U-Net with same padding and BatchNorm; width 32 at 1.0 (variant 'depthN'); variant "
                               "'valid': the paper's form (valid convs, crop-and-concat, no BN, width 64 at 1.0, "

@@ -1,7 +1,7 @@
 /* pac.c — pixel-adaptive convolution (NVlabs/pacnet semantics): the
  * adapting kernel packernel2d (+ its output mask), pacconv2d,
  * pacconv_transpose2d and pacpool2d, forward and backward side by side.
- * Formulas and conventions: the PAC section of pixl.h.
+ * Formulas and conventions: the PAC section of pixl.h (the core).
  *
  * GEOMETRY. Every op reads a "source" plane (SH, SW) through a window per
  * output position (OH, OW): tap (i, j) of output (oy, ox) reads source row

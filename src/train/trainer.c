@@ -1,4 +1,4 @@
-/* trainer.c — a training run as an object (pixl.h, "training runs"): from a
+/* trainer.c — a training run as an object (pixl_train.h, "training runs"): from a
  * config, the data sets and loader, the run's task (src/tasks/), the model
  * and its training graph, the optimizer and schedule; then steps, periodic
  * validation, the JSON log, atomic checkpoints, resume, and a clean stop on
@@ -10,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "pixelnet/pixelnet_impl.h"
 #include "tasks/task.h"
 #include "train/trainer_impl.h"
 

@@ -1,5 +1,5 @@
 /* sampler.c — PixelNet's pixel sampling: which pixels of a batch of label
- * maps get a loss (pixl_sample_pixels, contract in pixl.h).
+ * maps get a loss (pixl_sample_pixels, contract in pixl_train.h).
  *
  * Each image is sampled from its own counter-based stream, key =
  * hash(seed, image index), so images run in parallel and the result does not

@@ -1,4 +1,4 @@
-/* task_eval.c — evaluating a model on a segmentation dataset (confusion
+/* evaluate.c — evaluating a model on a segmentation dataset (confusion
  * matrix, batches from a loader), an edge dataset (BSDS benchmark) or a
  * surface-normal dataset (angular error metrics), image by image at the
  * image's own resolution. */

@@ -1,7 +1,8 @@
-/* metrics.c — semantic-segmentation metrics: a K x K confusion matrix with
+/* confusion.c — semantic-segmentation metrics: a K x K confusion matrix with
  * exact 64-bit counts (rows = ground truth, columns = prediction), the scores
- * of pytorch-semseg's runningScore computed from it, argmax over the channels
- * of logits, a JSON report and a per-class table.
+ * of pytorch-semseg's runningScore computed from it, a JSON report and a
+ * per-class table. (The argmax over the channels of logits that feeds it,
+ * pixl_argmax_channels, is in the core: src/ops/argmax.c.)
  *
  * DEFINITIONS (pytorch-semseg ptsemseg/metrics.py, runningScore.get_scores)
  *   hist = confusion matrix, row_i = sum_j hist[i][j], col_j = sum_i hist[i][j]
@@ -228,36 +229,6 @@ int pixl_confusion_scores(const pixl_confusion *c, pixl_seg_scores *s, double *c
     s->mean_iou = iou_n ? iou_sum / iou_n : NAN;
     s->freq_weighted_iou = fw;
     pixl__free(row);
-    return PIXL_OK;
-}
-
-/* ------------------------------------------------------------------ argmax */
-
-int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, int64_t w, int32_t *out)
-{
-    if (!logits || !out) return pixl_set_error(PIXL_ERR_ARG, "pixl_argmax_channels: NULL argument");
-    if (n < 0 || k < 1 || h < 0 || w < 0 || k > INT32_MAX)
-        return pixl_set_error(PIXL_ERR_ARG, "pixl_argmax_channels: bad shape (%lld, %lld, %lld, %lld)", (long long)n,
-                              (long long)k, (long long)h, (long long)w);
-    const int64_t hw = h * w, total = n * hw;
-#pragma omp parallel for num_threads(pixl_num_threads()) schedule(static) if (total > 16384)
-    for (int64_t px = 0; px < total; px++) {
-        int64_t b = px / hw, q = px % hw;
-        const float *x = logits + b * k * hw + q;
-        float best = x[0];
-        int32_t bi = 0;
-        if (!isnan(best)) {
-            for (int64_t c = 1; c < k; c++) {
-                float v = x[c * hw];
-                if (isnan(v)) { /* NaN wins, as in torch.argmax and numpy.argmax */
-                    bi = (int32_t)c;
-                    break;
-                }
-                if (v > best) best = v, bi = (int32_t)c; /* ties: the first maximum */
-            }
-        }
-        out[px] = bi;
-    }
     return PIXL_OK;
 }
 

@@ -16,7 +16,7 @@
  * bias U(+-1/sqrt(fan_in))), not PixelNet's Gaussian(0.001). */
 #include <math.h>
 
-#include "models/models_impl.h"
+#include "models_impl.h"
 #include "pixelnet_impl.h"
 
 /* ----------------------------------------------------------------- trunk */
@@ -56,7 +56,7 @@ static int build_taps(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o, c
     memset(&taps, 0, sizeof taps);
     const char *bb = o->backbone ? o->backbone : "vgg16";
     pixl_tensor *top = !strcmp(bb, "pixelnet_tiny") ? tiny_trunk(ctx, x, o->width > 0 ? o->width : 1, &taps)
-                                                   : pixl_backbone_build(ctx, bb, "backbone", x, o->output_stride, &taps);
+                                                   : pixl__backbone_build(ctx, bb, "backbone", x, o->output_stride, &taps);
     if (!top) {
         if (!pixl_ctx_error(ctx)) pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "pixelnet: backbone %s failed", bb);
         return -1;

@@ -4,7 +4,7 @@
  * the sampled logits is the task's (src/tasks/). The pixels of step s are
  * drawn with seed hash(training.seed, s), so a resumed run samples exactly
  * as an uninterrupted one. */
-#include "pixelnet_impl.h"
+#include "train/trainer_impl.h"
 
 pixl_tensor *pixl__pn_train_graph(pixl_ctx *ctx, const pixl_train_config *cfg, const pixl_model_opts *mo,
                                  pixl_tensor *x, int sampler_classes, int empty_label, pixl_pn_train *st)
