@@ -1,5 +1,5 @@
 # pixl — build, test, sanitize, bench.
-#   make            library (static + shared) and the `pixl` command
+#   make            library (static + shared, and one archive per layer) and the `pixl` command
 #   make test       unit tests, gradient checks, PyTorch parity, golden conformance
 #   make sanitize   the same test suite built with ASan + UBSan
 #   make bench      op benchmarks against PyTorch (not part of the tests)
@@ -28,20 +28,33 @@ WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wno-sign-compare
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fPIC -fopenmp $(WARN) $(BLAS_CFLAGS) \
            -Iinclude -Isrc -Itools $(shell pkg-config --cflags libcjson matio 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp -lyaml $(EXTRA_LDLIBS) -lpng -ljpeg -lpthread -lmatio
+# what a program on the core and models layers alone links (no yaml, png, jpeg, matio)
+CORE_LDLIBS := $(BLAS_LIBS) -lcjson -lm -fopenmp $(EXTRA_LDLIBS)
 
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c tools/check/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# the layers (README.md, "The library"): each its header and its archive
+layer_obj  = $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard $(addsuffix /*.c,$(1)))))
+CORE_OBJ    := $(call layer_obj,src/core src/ops src/kernels src/io src/nn src/optim)
+MODELS_OBJ  := $(call layer_obj,src/models)
+DATA_OBJ    := $(call layer_obj,src/data)
+METRICS_OBJ := $(call layer_obj,src/metrics)
+TRAIN_OBJ   := $(call layer_obj,src/config src/train src/tasks src/report)
+LAYERS      := core models data metrics train
+LAYER_LIBS  := $(LAYERS:%=$(BUILD)/libpixl_%.a)
+LAYER_OBJ   := $(CORE_OBJ) $(MODELS_OBJ) $(DATA_OBJ) $(METRICS_OBJ) $(TRAIN_OBJ)
+$(if $(filter-out $(LAYER_OBJ),$(LIB_OBJ)),$(error source files in no layer (Makefile, CORE_OBJ ...): $(filter-out $(LAYER_OBJ),$(LIB_OBJ))))
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 .PHONY: all lib test unit check-golden sanitize bench bench-models clean print-ldlibs examples
-all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(BUILD)/pixl
+all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(LAYER_LIBS) $(BUILD)/pixl
 	@ln -sf $(BUILD)/pixl pixl
 
-lib: $(BUILD)/libpixl.a $(BUILD)/libpixl.so
+lib: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(LAYER_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -51,8 +64,18 @@ $(BUILD)/libpixl.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libpixl.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LDLIBS)
+$(BUILD)/libpixl_core.a: $(CORE_OBJ)
+$(BUILD)/libpixl_models.a: $(MODELS_OBJ)
+$(BUILD)/libpixl_data.a: $(DATA_OBJ)
+$(BUILD)/libpixl_metrics.a: $(METRICS_OBJ)
+$(BUILD)/libpixl_train.a: $(TRAIN_OBJ)
+$(LAYER_LIBS):
+	@rm -f $@
+	ar rcs $@ $^
+
+# every layer; only the public pixl_ symbols are exported (src/pixl.map)
+$(BUILD)/libpixl.so: $(LIB_OBJ) src/pixl.map
+	$(CC) -shared -o $@ $(LIB_OBJ) -Wl,--version-script=src/pixl.map $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/pixl: $(TOOL_OBJ) $(BUILD)/libpixl.a
 	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS)
@@ -67,6 +90,10 @@ examples: $(EXAMPLES)
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libpixl.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS)
+# inference links the models and core layers only: no yaml, png, jpeg or matio
+$(BUILD)/examples/infer: examples/infer.c $(BUILD)/libpixl_models.a $(BUILD)/libpixl_core.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpixl_models.a $(BUILD)/libpixl_core.a $(LDFLAGS) $(CORE_LDLIBS)
 
 # pixl's own reference cases (scripts/ref/make_*_ref.py), run by the conformance runner
 REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/jointup tests/ref/pixelnet

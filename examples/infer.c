@@ -1,5 +1,5 @@
 /* infer.c — inference with the core and the models only: no image codecs,
- * no YAML, no data sets (link libpixl_core.a and libpixl_models.a, BLAS and
+ * no YAML, no data sets (link libpixl_models.a and libpixl_core.a, BLAS, cJSON and
  * OpenMP). The input is a float array the caller made (here a synthetic
  * gradient image); a checkpoint written by `pixl train` can be given
  * instead of the untrained model.

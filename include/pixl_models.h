@@ -172,8 +172,9 @@ pixl_tensor *pixl_nn_joint_upsample(pixl_ctx *ctx, const char *name, pixl_tensor
  *   align=center   tap offsets: center = (stride-1)/2 (pooled maps, PixelNet),
  *                  corner = 0 (maps made by strided convolutions) [center]
  *   chunk=16384    pixels per chunk of dense inference [16384]
- * pixl_model_opts.backbone names the trunk (pixl_backbone_build's names, or
- * "pixelnet_tiny": three conv3x3+ReLU stages with 2x2 max pools, for tests).
+ * pixl_model_opts.backbone names the trunk (the backbone registry's names,
+ * src/models/backbones.c, or "pixelnet_tiny": three conv3x3+ReLU stages with
+ * 2x2 max pools, for tests).
  * Parameter names: the trunk under "backbone.", "tap_bn.<i>.running_mean"...,
  * the head as a torch nn.Sequential "head.<j>.weight" (Dropout and ReLU
  * modules counted in j). pixl_model_build(ctx, "pixelnet", ...) gives the
