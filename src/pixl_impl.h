@@ -244,6 +244,8 @@ struct pixl__opt_table {
  * bad values with PIXL_ERR_ARG: "PREFIX.key: expected ..., got '...'".
  * prefix NULL: the table's name. obj is unchanged on failure. */
 int pixl__opts_set(const pixl__opt_table *t, void *obj, const char *prefix, const char *key, const char *value);
+/* name number idx of "a|b|c" into out ("?" when out of range) */
+void pixl__choice_name(const char *choices, int idx, char *out, size_t len);
 /* The value of key as text that pixl__opts_set reads back to the same value. */
 int pixl__opts_get(const pixl__opt_table *t, const void *obj, const char *key, char *buf, size_t len);
 /* Flattened keys (EMBED expanded) in table order, with their fields; returns the count. */

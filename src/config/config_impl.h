@@ -52,7 +52,7 @@ typedef struct key_def {
 #define store_int pixl__cfg_store_int
 #define load_int pixl__cfg_load_int
 #define enum_index pixl__cfg_enum_index
-#define enum_name pixl__cfg_enum_name
+#define enum_name pixl__choice_name /* core/opts.c */
 #define enum_list pixl__cfg_enum_list
 #define edit_distance pixl__edit_distance
 #define close_enough pixl__close_enough
@@ -76,7 +76,6 @@ void fmt_range_num(char *buf, size_t len, double v, int integer);
 void store_int(void *field, size_t size, int64_t v);  /* int or int64_t by size */
 int64_t load_int(const void *field, size_t size);
 int enum_index(const char *choices, const char *s, int *near); /* "a|b|c"; -1 + closest in *near */
-void enum_name(const char *choices, int idx, char *out, size_t len);
 void enum_list(const char *choices, char *out, size_t len);     /* "sgd, adam or adamw" */
 
 #endif

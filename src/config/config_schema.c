@@ -318,21 +318,6 @@ int enum_index(const char *choices, const char *s, int *near)
     return -1;
 }
 
-void enum_name(const char *choices, int idx, char *out, size_t len)
-{
-    const char *p = choices;
-    for (int i = 0; *p; i++) {
-        const char *e = strchr(p, '|');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (i == idx) {
-            snprintf(out, len, "%.*s", (int)n, p);
-            return;
-        }
-        p += n + (e ? 1 : 0);
-    }
-    snprintf(out, len, "?");
-}
-
 /* "sgd, adam or adamw" */
 void enum_list(const char *choices, char *out, size_t len)
 {

@@ -157,7 +157,7 @@ static int enum_index(const char *choices, const char *s)
     return -1;
 }
 
-static void enum_name(const char *choices, int idx, char *out, size_t len)
+void pixl__choice_name(const char *choices, int idx, char *out, size_t len)
 {
     const char *p = choices;
     for (int i = 0; *p; i++) {
@@ -355,7 +355,7 @@ static void fmt_field(const pixl__opt_field *f, size_t off, size_t count_off, co
         break;
     case PIXL__OPT_ENUM:
         memcpy(&iv, field, sizeof iv);
-        enum_name(f->choices, iv, buf, len);
+        pixl__choice_name(f->choices, iv, buf, len);
         break;
     case PIXL__OPT_INT_LIST:
     case PIXL__OPT_STR_LIST: {
