@@ -181,8 +181,9 @@ int pixl_config_get(const pixl_train_config *cfg, const char *key, char *buf, si
 /* Rules between keys (a training limit is set, scale min <= max, step_size
  * for the step schedule, increasing milestones, class-weight count ...). */
 int pixl_config_validate(const pixl_train_config *cfg);
-/* Dotted name of the first key whose values differ, NULL when equal. */
-const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b);
+/* 1 when a and b differ, with the dotted name of the first key whose values
+ * differ in key (len bytes; may be NULL); 0 when equal; < 0 on error. */
+int pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b, char *key, size_t len);
 /* The model options of a config (model.options) for pixl_model_create():
  * width, variant, backbone, output_stride, aux and the PixelNet head (for
  * model.arch pixelnet: the head keys, or the variant string parsed into

@@ -190,13 +190,12 @@ PIXL_TEST(opts_config_model_opts_and_round_trip)
     snprintf(path, sizeof path, "%s/opts.yaml", pixl_test_tmpdir());
     CHECK_OK(pixl_config_save(&c, path));
     CHECK_OK(pixl_config_load(path, &l));
-    const char *diff = pixl_config_diff(&c, &l);
-    CHECK_MSG(diff == NULL, "differs at %s", diff);
+    char diff[160];
+    CHECK_MSG(pixl_config_diff(&c, &l, diff, sizeof diff) == 0, "differs at %s", diff);
     CHECK(!memcmp(&c.model.options, &l.model.options, sizeof c.model.options));
     /* diff names the option */
     l.model.options.head.chunk = 98;
-    diff = pixl_config_diff(&c, &l);
-    CHECK(diff && !strcmp(diff, "model.options.chunk"));
+    CHECK(pixl_config_diff(&c, &l, diff, sizeof diff) == 1 && !strcmp(diff, "model.options.chunk"));
     /* other models: no head, empty strings are no variant / backbone */
     CHECK_OK(pixl_config_load_string("model:\n  arch: fcn8s\n  options: {variant: pad100}\n", "t.yaml", &c));
     CHECK_OK(pixl_config_model_opts(&c, &mo, &pre));

@@ -292,33 +292,33 @@ int pixl_config_save(const pixl_train_config *cfg, const char *path)
     return pixl_atomic_commit(af);
 }
 
-const char *pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b)
+int pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b, char *key, size_t len)
 {
-    if (!a || !b) return a == b ? NULL : "(null)";
+    if (key && len) key[0] = 0;
+    if (!a || !b) return pixl_set_error(PIXL_ERR_ARG, "pixl_config_diff: NULL config");
     char *x = pixl__malloc(16384), *y = pixl__malloc(16384);
-    const char *res = NULL;
+    int differ = 0;
     if (!x || !y) {
-        res = "(out of memory)";
-        goto done;
+        pixl__free(x);
+        pixl__free(y);
+        return pixl_set_error(PIXL_ERR_NOMEM, "pixl_config_diff: out of memory");
     }
-    for (int i = 0; i < N_KEYS && !res; i++) {
+    for (int i = 0; i < N_KEYS && !differ; i++) {
         const key_def *k = &g_keys[i];
         if (k->kind == K_SECTION) continue;
         if (k->kind == K_TABLE) {
-            static _Thread_local char path[160];
             const char *d = pixl__opts_diff(k->table, (const unsigned char *)a + k->off, (const unsigned char *)b + k->off);
-            if (d) snprintf(path, sizeof path, "%s.%s", k->path, d), res = path;
+            if (d && (differ = 1) && key) snprintf(key, len, "%s.%s", k->path, d);
             continue;
         }
         /* the printed forms are exact (shortest round-trip numbers) */
         fmt_value(a, k, x, 16384);
         fmt_value(b, k, y, 16384);
-        if (strcmp(x, y)) res = k->path;
+        if (strcmp(x, y) && (differ = 1) && key) snprintf(key, len, "%s", k->path);
     }
-done:
     pixl__free(x);
     pixl__free(y);
-    return res;
+    return differ;
 }
 
 /* ------------------------------------------------------------------ docs */
