@@ -43,12 +43,19 @@ static int run_training(pixl_train_config *cfg)
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, NULL);
     pixl_train_hooks h = {.stop = &g_stop};
-    int rc = pixl_train(cfg, &h);
-    signal(SIGINT, SIG_DFL);
-    if (rc) {
+    /* a config whose parts do not fit (a loss the data set's task does not
+     * take, a model without that many outputs ...) is a usage error: 2 */
+    pixl_trainer *t = pixl_trainer_new(cfg, &h);
+    if (!t) {
+        signal(SIGINT, SIG_DFL);
         fprintf(stderr, "pixl train: %s\n", pixl_last_error());
-        return 1;
+        return pixl_last_status() == PIXL_ERR_ARG ? 2 : 1;
     }
+    int rc = pixl_trainer_run(t);
+    if (rc) fprintf(stderr, "pixl train: %s\n", pixl_last_error());
+    pixl_trainer_free(t);
+    signal(SIGINT, SIG_DFL);
+    if (rc) return 1;
     return g_stop ? 130 : 0;
 }
 
