@@ -1,4 +1,4 @@
-"""Per-epoch reference for issue 3: the recipe of ../shared/anchors/camvid_torch_train.py
+"""Per-epoch reference: the recipe of ../shared/anchors/camvid_torch_train.py
 (ENet from seg_models.py, CamVid train resized to 176x240, flip, batch 8, Adam 5e-4 wd 2e-4,
 ENet class weights, constant lr), but validated on val at full resolution after fixed EPOCHS
 instead of fixed minutes, so pixl's curve (configs/camvid_enet_epochs.yaml) can be compared

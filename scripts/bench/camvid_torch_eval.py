@@ -1,4 +1,4 @@
-"""Cross-evaluation for issue 3: score an ENet checkpoint -- pixl's
+"""Cross-evaluation of pixl and PyTorch: score an ENet checkpoint -- pixl's
 (last/best.safetensors of `pixl train`) or PyTorch's (camvid_torch_epochs.py
 --save) -- with the anchor's own evaluation (../shared/anchors/
 camvid_torch_train.py: val resized to 176x240, logits upsampled bilinearly to

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The PixelNet pixels-per-image study on CamVid (issue 6, task 1): one
+# The PixelNet pixels-per-image study on CamVid: one
 # training run per sample size, each with the same wall-clock budget
 # (training.max_minutes of configs/pixelnet/camvid_pixels.yaml) on one
 # thread, then the val mIoU of the final validation (all 101 val images)

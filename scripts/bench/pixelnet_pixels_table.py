@@ -1,4 +1,4 @@
-"""Markdown table of the PixelNet pixels-per-image study (issue 6, task 1)
+"""Markdown table of the PixelNet pixels-per-image study
 from the run logs of scripts/bench/pixelnet_camvid_pixels.sh: per run the
 pixels per image, the steps and epochs trained in the budget, images/s, the
 final val mIoU and pixel accuracy (all 101 CamVid val images), and the

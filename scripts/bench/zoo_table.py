@@ -1,4 +1,4 @@
-"""Markdown table of zoo training runs (issue 4): for each run directory its
+"""Markdown table of zoo training runs: for each run directory its
 model, parameters, best val mIoU (and when it was reached), the val mIoU at
 each validation, epochs, training images/s, from its log.jsonl and config.
 

@@ -1,5 +1,5 @@
 """Compare pixl with the PyTorch anchor (../shared/anchors) on what the
-per-epoch comparison of issue 3 cannot see directly; run by
+per-epoch comparison cannot see directly; run by
 scripts/check/enet_vs_anchor.sh, which makes the input files.
 
   dropout REF DUMP   PyTorch ENet (float64 and float32) with pixl's dropout masks

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Does pixl train ENet on CamVid exactly as the PyTorch anchor does?
-# (issue 3, docs/benchmarks.md "per epoch"). Needs ../shared (CamVid, the
+# (docs/benchmarks.md "per epoch"). Needs ../shared (CamVid, the
 # anchor) and Debian's python3-torch; about 5 minutes on 2 cores.
 #   0. initialisation: every tensor's spread and range as PyTorch's
 #   1. data: pixl's loader batch = the anchor's preprocessing (up to 8-bit rounding)

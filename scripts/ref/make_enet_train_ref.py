@@ -1,4 +1,4 @@
-"""Training-trajectory reference for ENet at the anchor's real size (issue 3):
+"""Training-trajectory reference for ENet at the anchor's real size:
 the network of ../shared/anchors/seg_models.py in TRAIN mode (BatchNorm batch
 statistics and running-stat updates), dropout off (p = 0, so both sides are
 deterministic), class-weighted cross-entropy ignoring void, Adam 5e-4 with
