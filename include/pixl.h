@@ -171,15 +171,24 @@ int pixl_atomic_write(const char *path, const void *data, size_t n);
 
 /* ------------------------------------------------------------ JSON text */
 
-/* pixl's one JSON writer (metrics, scores, training logs, bench files).
- * Start from `pixl_json j = {0};`, write values in order, then take the
- * text with pixl_json_finish(). `key` names the member inside an object and
- * is NULL inside an array or for the top value; commas are placed for you
- * (", " between members, ": " after keys). Numbers read back exactly:
- * doubles with up to 17 significant digits, floats (pixl_json_f32) with up
- * to 9, so they read back as the same float; NaN and infinities are written
- * as null. Strings are escaped. The fields are private. */
-typedef struct pixl_json { char *p; size_t n, cap; int err, depth; uint64_t has_items; } pixl_json;
+/* pixl's one JSON writer (metrics, scores, training logs, bench files,
+ * safetensors headers). Start from `pixl_json j = {0};`, write values in
+ * order, then take the text with pixl_json_finish(). `key` names the member
+ * inside an object and is NULL inside an array or for the top value; commas
+ * and colons are placed for you (as the layout below says). Numbers read
+ * back exactly: doubles with up to 17 significant digits, floats
+ * (pixl_json_f32) with up to 9, so they read back as the same float; NaN and
+ * infinities are written as null. Strings are escaped. The fields are
+ * private. */
+typedef struct pixl_json { char *p; size_t n, cap; int err, depth, layout; uint64_t has_items; } pixl_json;
+/* The layout, set before the first value (pixl_json_finish() resets it):
+ * PIXL_JSON_SPACED, the default, is one line with ", " and ": ";
+ * PIXL_JSON_COMPACT is one line without spaces (file headers, JSON held in
+ * metadata strings); PIXL_JSON_PRETTY puts each member of an object or
+ * array on its own line, indented by two spaces per level (files people
+ * read). Text from pixl_json_raw() is copied as it is in every layout. */
+typedef enum pixl_json_layout { PIXL_JSON_SPACED = 0, PIXL_JSON_COMPACT = 1, PIXL_JSON_PRETTY = 2 } pixl_json_layout;
+void pixl_json_set_layout(pixl_json *j, pixl_json_layout layout);
 void pixl_json_begin_object(pixl_json *j, const char *key);
 void pixl_json_end_object(pixl_json *j);
 void pixl_json_begin_array(pixl_json *j, const char *key);

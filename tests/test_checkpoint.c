@@ -11,7 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "pixl_impl.h" /* pixl__fail_alloc_after */
+#include "pixl_models.h"
 #include "test.h"
 
 /* conv + batch norm + an int32 buffer, named as PyTorch would */
@@ -518,4 +521,139 @@ PIXL_TEST(checkpoint_loads_pytorch_state_dict)
     pixl_params_free(P);
     pixl_params_free(Q);
     pixl_params_free(R);
+}
+
+/* the header the writer puts in a file: {"__metadata__": {...}, tensors in
+ * the order added}, compact JSON padded with spaces to 8 bytes; *len its length */
+static char *header_of(const char *path, size_t *len)
+{
+    size_t n = 0;
+    unsigned char *b = read_all(path, &n);
+    if (!b || n < 8) {
+        free(b);
+        return NULL;
+    }
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
+    char *h = hl <= n - 8 ? malloc(hl + 1) : NULL;
+    if (h) {
+        memcpy(h, b + 8, hl);
+        h[hl] = 0;
+        *len = hl;
+    }
+    free(b);
+    return h;
+}
+
+PIXL_TEST(checkpoint_header_is_safetensors_json)
+{
+    const char *path = tmp("hdr.safetensors");
+    pixl_st_writer *w = pixl_st_writer_new();
+    float f[6] = {1, 2, 3, 4, 5, 6}, one = 7;
+    int64_t l[2] = {-7, 1LL << 40}, s23[2] = {2, 3}, s2[1] = {2}, big0[2] = {1LL << 40, 0};
+    uint8_t u[3] = {1, 2, 3};
+    int64_t s3[1] = {3};
+    CHECK_OK(pixl_st_writer_add(w, "enc.0.weight", PIXL_F32, 2, s23, f));
+    CHECK_OK(pixl_st_writer_add(w, "idx", PIXL_I64, 1, s2, l));
+    CHECK_OK(pixl_st_writer_add(w, "scalar", PIXL_F32, 0, NULL, &one));
+    CHECK_OK(pixl_st_writer_add(w, "empty \"q\"", PIXL_F32, 2, big0, NULL));
+    CHECK_OK(pixl_st_writer_add(w, "u", PIXL_U8, 1, s3, u));
+    CHECK_OK(pixl_st_writer_meta(w, "epoch", "1"));
+    CHECK_OK(pixl_st_writer_meta(w, "names", "[\"a \\\"b\\\"\",\"é\"]"));
+    CHECK_OK(pixl_st_writer_meta(w, "note", "line\nbreak\t\x01 \"quoted\" \\"));
+    CHECK_OK(pixl_st_writer_meta(w, "epoch", "2")); /* replaced: moves to the end, as before */
+    CHECK_OK(pixl_st_writer_save(w, path));
+    pixl_st_writer_free(w);
+
+    size_t hl = 0;
+    char *h = header_of(path, &hl);
+    CHECK(h && hl % 8 == 0);
+    if (!h) return;
+    cJSON *j = cJSON_Parse(h);
+    CHECK_MSG(cJSON_IsObject(j), "header is not a JSON object: %s", h);
+    if (!j) {
+        free(h);
+        return;
+    }
+    /* the same bytes as a compact print of the parsed header, then spaces */
+    char *again = cJSON_PrintUnformatted(j);
+    size_t al = again ? strlen(again) : 0;
+    CHECK_MSG(again && al <= hl && !memcmp(h, again, al), "header is not compact JSON: %s", h);
+    for (size_t i = al; i < hl; i++) CHECK(h[i] == ' ');
+    free(again);
+    /* keys in order: __metadata__, then the tensors as added */
+    const char *order[] = {"__metadata__", "enc.0.weight", "idx", "scalar", "empty \"q\"", "u"};
+    int k = 0;
+    for (const cJSON *it = j->child; it; it = it->next, k++)
+        CHECK_MSG(k < 6 && !strcmp(it->string, order[k]), "header key %d is '%s'", k, it->string);
+    CHECK(k == 6);
+    /* metadata: string values, the replaced key last */
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "__metadata__");
+    const char *mk[] = {"names", "note", "epoch"}, *mv[] = {"[\"a \\\"b\\\"\",\"é\"]", "line\nbreak\t\x01 \"quoted\" \\", "2"};
+    k = 0;
+    for (const cJSON *it = m ? m->child : NULL; it; it = it->next, k++)
+        CHECK_MSG(k < 3 && !strcmp(it->string, mk[k]) && cJSON_IsString(it) && !strcmp(it->valuestring, mv[k]),
+                  "metadata %d: '%s'", k, it->string);
+    CHECK(k == 3);
+    /* dtype, shape and data_offsets: integers, back to back */
+    const char *dt[] = {"F32", "I64", "F32", "F32", "U8"};
+    const int nd[] = {2, 1, 0, 2, 1};
+    const int64_t sh[][2] = {{2, 3}, {2, 0}, {0, 0}, {1LL << 40, 0}, {3, 0}}, ofs[] = {0, 24, 40, 44, 44, 47};
+    for (int t = 0; t < 5; t++) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, order[t + 1]);
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "dtype"), *s = cJSON_GetObjectItemCaseSensitive(e, "shape"),
+                    *o = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+        CHECK_MSG(cJSON_IsString(d) && !strcmp(d->valuestring, dt[t]), "tensor %s dtype", order[t + 1]);
+        CHECK(cJSON_IsArray(s) && cJSON_GetArraySize(s) == nd[t] && cJSON_GetArraySize(e) == 3);
+        for (int i = 0; i < nd[t]; i++) CHECK((int64_t)cJSON_GetArrayItem(s, i)->valuedouble == sh[t][i]);
+        CHECK(cJSON_IsArray(o) && cJSON_GetArraySize(o) == 2);
+        if (cJSON_GetArraySize(o) == 2)
+            CHECK_MSG((int64_t)cJSON_GetArrayItem(o, 0)->valuedouble == ofs[t] &&
+                          (int64_t)cJSON_GetArrayItem(o, 1)->valuedouble == ofs[t + 1],
+                      "tensor %s data_offsets", order[t + 1]);
+    }
+    CHECK(strstr(h, "\"shape\":[1099511627776,0]") != NULL); /* large integers exactly, no exponent */
+    cJSON_Delete(j);
+    free(h);
+    /* and pixl reads it back */
+    pixl_st_file *r = pixl_st_open(path);
+    CHECK(r && pixl_st_count(r) == 5 && !strcmp(pixl_st_meta(r, "note"), mv[1]) && !strcmp(pixl_st_meta(r, "epoch"), "2"));
+    if (r) {
+        int64_t li[2];
+        CHECK_OK(pixl_st_read_i64(r, pixl_st_find(r, "idx"), li));
+        CHECK(li[0] == -7 && li[1] == 1LL << 40);
+        CHECK(pixl_st_find(r, "empty \"q\"") >= 0 && pixl_st_ndim(r, pixl_st_find(r, "scalar")) == 0);
+    }
+    pixl_st_close(r);
+}
+
+/* a model's class names and colours go into the metadata as compact JSON
+ * arrays and come back as they were */
+PIXL_TEST(checkpoint_model_classes_round_trip)
+{
+    const char *path = tmp("classes.safetensors");
+    const char *names[3] = {"sky", "a \"quoted\" \\ name", "café"};
+    const uint8_t colours[9] = {128, 128, 128, 0, 255, 7, 64, 0, 128};
+    pixl_model *m = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 3, .width = 0.25f}, 1);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_OK(pixl_model_set_classes(m, names, colours));
+    CHECK_OK(pixl_model_save(m, path, 1, (const char *const[]){"epoch"}, (const char *const[]){"4"}));
+    pixl_model_free(m);
+    pixl_st_file *f = pixl_st_open(path);
+    CHECK(f != NULL);
+    if (f) {
+        CHECK_MSG(!strcmp(pixl_st_meta(f, "class_names"), "[\"sky\",\"a \\\"quoted\\\" \\\\ name\",\"café\"]"), "%s",
+                  pixl_st_meta(f, "class_names"));
+        CHECK_MSG(!strcmp(pixl_st_meta(f, "class_colours"), "[128,128,128,0,255,7,64,0,128]"), "%s",
+                  pixl_st_meta(f, "class_colours"));
+        CHECK(!strcmp(pixl_st_meta(f, "epoch"), "4") && !strcmp(pixl_st_meta(f, "arch"), "unet"));
+    }
+    pixl_st_close(f);
+    pixl_model *l = pixl_model_load(path);
+    CHECK(l != NULL);
+    if (!l) return;
+    for (int k = 0; k < 3; k++) CHECK(!strcmp(pixl_model_class_name(l, k), names[k]));
+    CHECK(pixl_model_colours(l) && !memcmp(pixl_model_colours(l), colours, 9));
+    pixl_model_free(l);
 }

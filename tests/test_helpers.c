@@ -157,6 +157,61 @@ PIXL_TEST(helpers_json_numbers_read_back_exactly)
     CHECK(pixl_json_finish(&e, "empty") == NULL && pixl_last_status() == PIXL_ERR_NOMEM);
 }
 
+/* the same values in the three layouts: exact text, and the same JSON */
+static char *layout_sample(pixl_json_layout layout)
+{
+    pixl_json j = {0};
+    pixl_json_set_layout(&j, layout);
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_str(&j, "a", "x");
+    pixl_json_begin_array(&j, "b");
+    pixl_json_int(&j, NULL, 1);
+    pixl_json_begin_object(&j, NULL);
+    pixl_json_num(&j, "c", 0.5);
+    pixl_json_end_object(&j);
+    pixl_json_begin_array(&j, NULL);
+    pixl_json_end_array(&j);
+    pixl_json_end_array(&j);
+    pixl_json_raw(&j, "r", "{\"k\": [1, 2]}");
+    pixl_json_end_object(&j);
+    return pixl_json_finish(&j, "layout");
+}
+
+PIXL_TEST(helpers_json_layouts)
+{
+    char *spaced = layout_sample(PIXL_JSON_SPACED), *compact = layout_sample(PIXL_JSON_COMPACT),
+         *pretty = layout_sample(PIXL_JSON_PRETTY);
+    CHECK(spaced && !strcmp(spaced, "{\"a\": \"x\", \"b\": [1, {\"c\": 0.5}, []], \"r\": {\"k\": [1, 2]}}"));
+    CHECK_MSG(compact && !strcmp(compact, "{\"a\":\"x\",\"b\":[1,{\"c\":0.5},[]],\"r\":{\"k\": [1, 2]}}"), "compact: %s",
+              compact ? compact : "(null)");
+    CHECK_MSG(pretty && !strcmp(pretty, "{\n  \"a\": \"x\",\n  \"b\": [\n    1,\n    {\n      \"c\": 0.5\n    },\n    []\n  ],\n"
+                                        "  \"r\": {\"k\": [1, 2]}\n}"),
+              "pretty: %s", pretty ? pretty : "(null)");
+    /* the same document in every layout */
+    cJSON *a = spaced ? cJSON_Parse(spaced) : NULL, *b = compact ? cJSON_Parse(compact) : NULL,
+          *c = pretty ? cJSON_Parse(pretty) : NULL;
+    CHECK(a && b && c && cJSON_Compare(a, b, 1) && cJSON_Compare(a, c, 1));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    cJSON_Delete(c);
+    free(spaced);
+    free(compact);
+    free(pretty);
+    /* finish resets the layout with the rest */
+    pixl_json j = {0};
+    pixl_json_set_layout(&j, PIXL_JSON_PRETTY);
+    pixl_json_begin_array(&j, NULL);
+    pixl_json_end_array(&j);
+    free(pixl_json_finish(&j, "layout"));
+    pixl_json_begin_array(&j, NULL);
+    pixl_json_int(&j, NULL, 1);
+    pixl_json_int(&j, NULL, 2);
+    pixl_json_end_array(&j);
+    char *t = pixl_json_finish(&j, "layout");
+    CHECK(t && !strcmp(t, "[1, 2]"));
+    free(t);
+}
+
 /* ------------------------------------------------------------ threads */
 
 /* y = x, recording the thread count the kernel sees (pixl's and OpenMP's) */

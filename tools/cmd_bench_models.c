@@ -199,15 +199,11 @@ int cmd_bench_models(int argc, char **argv)
            tm && cJSON_IsString(tver) ? tver->valuestring : "");
     printf("%-24s %12s %8s %10s %10s %7s  %s\n", "model", "params", "GFLOPs", "pixl ms", "torch ms", "ratio",
            "torch config");
-    cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "models");
-    cJSON_AddStringToObject(out, "pixl", pixl_version());
-    cJSON_AddNumberToObject(out, "threads", threads);
-    char inp[64];
-    snprintf(inp, sizeof inp, "%dx%dx%d", C, H, W);
-    cJSON_AddStringToObject(out, "input", inp);
-    cJSON_AddNumberToObject(out, "classes", K);
-    cJSON_AddNumberToObject(out, "runs", runs);
-    if (tm && cJSON_IsString(tver)) cJSON_AddStringToObject(out, "torch", tver->valuestring);
+    /* --json: {"models": [one object per model], "pixl", "threads", "input", "classes", "runs", "torch"} */
+    pixl_json out = {0};
+    pixl_json_set_layout(&out, PIXL_JSON_PRETTY);
+    pixl_json_begin_object(&out, NULL);
+    pixl_json_begin_array(&out, "models");
     int failed = 0;
     for (int i = 0; i < n; i++) {
         const bm_result *r = &res[i];
@@ -216,11 +212,11 @@ int cmd_bench_models(int argc, char **argv)
         const cJSON *tcfg = to ? cJSON_GetObjectItemCaseSensitive(to, "config") : NULL;
         const cJSON *terr = to ? cJSON_GetObjectItemCaseSensitive(to, "error") : NULL;
         double tv = cJSON_IsNumber(tms) ? tms->valuedouble : 0;
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "model", r->name);
+        pixl_json_begin_object(&out, NULL);
+        pixl_json_str(&out, "model", r->name);
         if (!r->ok) {
             printf("%-24s  (pixl failed: %s)\n", r->name, r->error);
-            cJSON_AddStringToObject(e, "error", r->error);
+            pixl_json_str(&out, "error", r->error);
             failed++;
         } else {
             char ts[32] = "-", ratio[32] = "-";
@@ -230,32 +226,39 @@ int cmd_bench_models(int argc, char **argv)
             }
             printf("%-24s %12lld %8.2f %10.1f %10s %7s  %s\n", r->name, (long long)r->params, r->gflops, r->ms, ts, ratio,
                    cJSON_IsString(tcfg) ? tcfg->valuestring : (cJSON_IsString(terr) ? terr->valuestring : "-"));
-            cJSON_AddNumberToObject(e, "params", (double)r->params);
-            cJSON_AddNumberToObject(e, "gflops", r->gflops);
-            cJSON_AddNumberToObject(e, "pixl_ms", r->ms);
-            cJSON_AddNumberToObject(e, "pixl_min_ms", r->min_ms);
+            pixl_json_int(&out, "params", r->params);
+            pixl_json_num(&out, "gflops", r->gflops);
+            pixl_json_num(&out, "pixl_ms", r->ms);
+            pixl_json_num(&out, "pixl_min_ms", r->min_ms);
         }
         if (tv > 0) {
-            cJSON_AddNumberToObject(e, "torch_ms", tv);
-            if (cJSON_IsString(tcfg)) cJSON_AddStringToObject(e, "torch_config", tcfg->valuestring);
+            pixl_json_num(&out, "torch_ms", tv);
+            if (cJSON_IsString(tcfg)) pixl_json_str(&out, "torch_config", tcfg->valuestring);
             const cJSON *tmin = cJSON_GetObjectItemCaseSensitive(to, "min_ms");
-            if (cJSON_IsNumber(tmin)) cJSON_AddNumberToObject(e, "torch_min_ms", tmin->valuedouble);
+            if (cJSON_IsNumber(tmin)) pixl_json_num(&out, "torch_min_ms", tmin->valuedouble);
             const cJSON *tp = cJSON_GetObjectItemCaseSensitive(to, "params");
-            if (cJSON_IsNumber(tp)) cJSON_AddNumberToObject(e, "torch_params", tp->valuedouble);
+            if (cJSON_IsNumber(tp)) pixl_json_num(&out, "torch_params", tp->valuedouble);
         } else if (cJSON_IsString(terr))
-            cJSON_AddStringToObject(e, "torch_error", terr->valuestring);
-        cJSON_AddItemToArray(arr, e);
+            pixl_json_str(&out, "torch_error", terr->valuestring);
+        pixl_json_end_object(&out);
     }
+    pixl_json_end_array(&out);
+    pixl_json_str(&out, "pixl", pixl_version());
+    pixl_json_int(&out, "threads", threads);
+    char inp[64];
+    snprintf(inp, sizeof inp, "%dx%dx%d", C, H, W);
+    pixl_json_str(&out, "input", inp);
+    pixl_json_int(&out, "classes", K);
+    pixl_json_int(&out, "runs", runs);
+    if (tm && cJSON_IsString(tver)) pixl_json_str(&out, "torch", tver->valuestring);
+    pixl_json_end_object(&out);
     printf("ratio = pixl ms / PyTorch ms (below 1: pixl is faster)\n");
-    if (json_path) {
-        char *s = cJSON_Print(out);
-        if (!s || pixl_atomic_write(json_path, s, strlen(s))) {
-            fprintf(stderr, "pixl bench models: cannot write %s: %s\n", json_path, s ? pixl_last_error() : "out of memory");
-            failed++;
-        }
-        free(s);
+    char *s = pixl_json_finish(&out, "pixl bench models");
+    if (json_path && (!s || pixl_atomic_write(json_path, s, strlen(s)))) {
+        fprintf(stderr, "pixl bench models: cannot write %s: %s\n", json_path, pixl_last_error());
+        failed++;
     }
-    cJSON_Delete(out);
+    free(s);
     cJSON_Delete(tj);
     free(res);
     return failed ? 1 : 0;

@@ -1,8 +1,9 @@
 /* json_writer.c — pixl's one JSON writer (see pixl_json in pixl.h): a
  * growable buffer written value by value, with the commas placed from a
  * per-level "has members" bit, numbers that read back exactly (non-finite
- * -> null) and escaped strings. An allocation failure sets j->err; later
- * writes do nothing and pixl_json_finish() reports it. */
+ * -> null) and escaped strings, in one of three layouts (spaced, compact,
+ * pretty). An allocation failure sets j->err; later writes do nothing and
+ * pixl_json_finish() reports it. */
 #include <math.h>
 #include <stdarg.h>
 
@@ -54,15 +55,29 @@ static void str(pixl_json *j, const char *s)
     add(j, "\"");
 }
 
+/* the bit of pixl_json.has_items for the current level (0 at the top) */
+static uint64_t level_bit(const pixl_json *j)
+{
+    return j->depth > 0 && j->depth <= JSON_MAX_DEPTH ? 1ull << (j->depth - 1) : 0;
+}
+
+/* PIXL_JSON_PRETTY: a new line indented to `depth` levels */
+static void new_line(pixl_json *j, int depth)
+{
+    add(j, "\n%*s", 2 * depth, "");
+}
+
 /* the separator and key before a value; key NULL inside arrays */
 static void member(pixl_json *j, const char *key)
 {
-    uint64_t bit = j->depth > 0 && j->depth <= JSON_MAX_DEPTH ? 1ull << (j->depth - 1) : 0;
-    if (j->has_items & bit) add(j, ", ");
+    uint64_t bit = level_bit(j);
+    int first = !(j->has_items & bit);
+    if (!first) add(j, j->layout == PIXL_JSON_SPACED ? ", " : ",");
+    if (j->layout == PIXL_JSON_PRETTY && j->depth > 0) new_line(j, j->depth);
     j->has_items |= bit;
     if (key) {
         str(j, key);
-        add(j, ": ");
+        add(j, j->layout == PIXL_JSON_COMPACT ? ":" : ": ");
     }
 }
 
@@ -76,8 +91,15 @@ static void open_level(pixl_json *j, const char *key, char c)
 
 static void close_level(pixl_json *j, char c)
 {
+    int had_items = (j->has_items & level_bit(j)) != 0;
     if (j->depth > 0) j->depth--;
+    if (j->layout == PIXL_JSON_PRETTY && had_items) new_line(j, j->depth);
     add(j, "%c", c);
+}
+
+void pixl_json_set_layout(pixl_json *j, pixl_json_layout layout)
+{
+    j->layout = layout == PIXL_JSON_COMPACT || layout == PIXL_JSON_PRETTY ? (int)layout : PIXL_JSON_SPACED;
 }
 
 void pixl_json_begin_object(pixl_json *j, const char *key) { open_level(j, key, '{'); }

@@ -317,15 +317,11 @@ typedef struct {
 struct pixl_st_writer {
     wt_entry *e;
     int n, cap;
-    cJSON *meta;
+    char **meta_k, **meta_v; /* __metadata__ in the order it is written */
+    int n_meta, cap_meta;
 };
 
-pixl_st_writer *pixl_st_writer_new(void)
-{
-    pixl_st_writer *w = pixl__calloc(1, sizeof *w);
-    if (w) w->meta = cJSON_CreateObject();
-    return w;
-}
+pixl_st_writer *pixl_st_writer_new(void) { return pixl__calloc(1, sizeof(pixl_st_writer)); }
 
 void pixl_st_writer_free(pixl_st_writer *w)
 {
@@ -335,7 +331,12 @@ void pixl_st_writer_free(pixl_st_writer *w)
         free(w->e[i].data);
     }
     free(w->e);
-    cJSON_Delete(w->meta);
+    for (int i = 0; i < w->n_meta; i++) {
+        free(w->meta_k[i]);
+        free(w->meta_v[i]);
+    }
+    free(w->meta_k);
+    free(w->meta_v);
     free(w);
 }
 
@@ -390,34 +391,67 @@ int pixl_st_writer_add(pixl_st_writer *w, const char *name, pixl_dtype dtype, in
 int pixl_st_writer_meta(pixl_st_writer *w, const char *key, const char *value)
 {
     if (!w || !key || !value) return pixl_set_error(PIXL_ERR_ARG, "safetensors writer: NULL metadata");
-    cJSON_DeleteItemFromObjectCaseSensitive(w->meta, key);
-    if (!cJSON_AddStringToObject(w->meta, key, value))
+    if (w->n_meta == w->cap_meta) {
+        int cap = w->cap_meta ? 2 * w->cap_meta : 16;
+        char **nk = realloc(w->meta_k, (size_t)cap * sizeof *nk);
+        if (nk) w->meta_k = nk;
+        char **nv = nk ? realloc(w->meta_v, (size_t)cap * sizeof *nv) : NULL;
+        if (nv) w->meta_v = nv;
+        if (!nk || !nv) return pixl_set_error(PIXL_ERR_NOMEM, "safetensors writer: out of memory");
+        w->cap_meta = cap;
+    }
+    char *k = pixl__strdup(key), *v = pixl__strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
         return pixl_set_error(PIXL_ERR_NOMEM, "safetensors writer: out of memory");
+    }
+    /* a key written again replaces its value and moves to the end */
+    for (int i = 0; i < w->n_meta; i++)
+        if (!strcmp(w->meta_k[i], key)) {
+            free(w->meta_k[i]);
+            free(w->meta_v[i]);
+            memmove(&w->meta_k[i], &w->meta_k[i + 1], (size_t)(w->n_meta - i - 1) * sizeof *w->meta_k);
+            memmove(&w->meta_v[i], &w->meta_v[i + 1], (size_t)(w->n_meta - i - 1) * sizeof *w->meta_v);
+            w->n_meta--;
+            break;
+        }
+    w->meta_k[w->n_meta] = k;
+    w->meta_v[w->n_meta++] = v;
     return PIXL_OK;
 }
 
 int pixl_st_writer_save(pixl_st_writer *w, const char *path)
 {
     if (!w || !path) return pixl_set_error(PIXL_ERR_ARG, "safetensors writer: NULL argument");
-    cJSON *h = cJSON_CreateObject();
-    if (!h) return pixl_set_error(PIXL_ERR_NOMEM, "%s: out of memory", path);
-    if (cJSON_GetArraySize(w->meta)) cJSON_AddItemToObject(h, "__metadata__", cJSON_Duplicate(w->meta, 1));
+    /* the header: compact JSON, __metadata__ (string values) first, then
+     * the tensors in the order they were added, their data back to back */
+    pixl_json h = {0};
+    pixl_json_set_layout(&h, PIXL_JSON_COMPACT);
+    pixl_json_begin_object(&h, NULL);
+    if (w->n_meta) {
+        pixl_json_begin_object(&h, "__metadata__");
+        for (int i = 0; i < w->n_meta; i++) pixl_json_str(&h, w->meta_k[i], w->meta_v[i]);
+        pixl_json_end_object(&h);
+    }
     size_t off = 0;
     for (int i = 0; i < w->n; i++) {
-        wt_entry *e = &w->e[i];
-        cJSON *t = cJSON_CreateObject(), *sh = cJSON_CreateArray(), *of = cJSON_CreateArray();
-        cJSON_AddStringToObject(t, "dtype", st_dtype(e->dtype));
-        for (int d = 0; d < e->ndim; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)e->shape[d]));
-        cJSON_AddItemToObject(t, "shape", sh);
-        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)off));
-        cJSON_AddItemToArray(of, cJSON_CreateNumber((double)(off + e->bytes)));
-        cJSON_AddItemToObject(t, "data_offsets", of);
-        cJSON_AddItemToObject(h, e->name, t);
+        const wt_entry *e = &w->e[i];
+        pixl_json_begin_object(&h, e->name);
+        pixl_json_str(&h, "dtype", st_dtype(e->dtype));
+        pixl_json_begin_array(&h, "shape");
+        for (int d = 0; d < e->ndim; d++) pixl_json_int(&h, NULL, e->shape[d]);
+        pixl_json_end_array(&h);
+        pixl_json_begin_array(&h, "data_offsets");
+        pixl_json_int(&h, NULL, (int64_t)off);
+        pixl_json_int(&h, NULL, (int64_t)(off + e->bytes));
+        pixl_json_end_array(&h);
+        pixl_json_end_object(&h);
         off += e->bytes;
     }
-    char *js = cJSON_PrintUnformatted(h);
-    cJSON_Delete(h);
-    if (!js) return pixl_set_error(PIXL_ERR_NOMEM, "%s: out of memory", path);
+    pixl_json_end_object(&h);
+    char *js = pixl_json_finish(&h, path);
+    if (!js) return pixl_last_status();
     size_t hl = strlen(js), padded = (hl + 7) / 8 * 8;
     pixl_atomic_file *af = pixl_atomic_begin(path);
     if (!af) {

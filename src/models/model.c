@@ -160,15 +160,25 @@ void pixl_model_set_threads(pixl_model *m, int n)
 int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *const *keys, const char *const *values)
 {
     char buf[8][64];
-    cJSON *names = cJSON_CreateArray(), *cols = cJSON_CreateArray();
+    /* class names and colours as compact JSON arrays (["sky","road"], [128,128,128,...]) */
+    pixl_json jn = {0}, jc = {0};
+    pixl_json_set_layout(&jn, PIXL_JSON_COMPACT);
+    pixl_json_set_layout(&jc, PIXL_JSON_COMPACT);
+    pixl_json_begin_array(&jn, NULL);
+    pixl_json_begin_array(&jc, NULL);
     for (int k = 0; k < m->o.n_classes; k++) {
-        cJSON_AddItemToArray(names, cJSON_CreateString(m->names ? m->names[k] : ""));
+        pixl_json_str(&jn, NULL, m->names ? m->names[k] : "");
         if (m->colours)
-            for (int c = 0; c < 3; c++) cJSON_AddItemToArray(cols, cJSON_CreateNumber(m->colours[3 * k + c]));
+            for (int c = 0; c < 3; c++) pixl_json_int(&jc, NULL, m->colours[3 * k + c]);
     }
-    char *js_names = cJSON_PrintUnformatted(names), *js_cols = cJSON_PrintUnformatted(cols);
-    cJSON_Delete(names);
-    cJSON_Delete(cols);
+    pixl_json_end_array(&jn);
+    pixl_json_end_array(&jc);
+    char *js_names = pixl_json_finish(&jn, path), *js_cols = pixl_json_finish(&jc, path);
+    if (!js_names || !js_cols) {
+        free(js_names);
+        free(js_cols);
+        return pixl_set_error(PIXL_ERR_NOMEM, "%s: out of memory", path);
+    }
     snprintf(buf[0], 64, "%d", m->o.n_classes);
     snprintf(buf[1], 64, "%d", m->o.in_channels);
     snprintf(buf[2], 64, "%.9g", m->o.width);
@@ -179,7 +189,7 @@ int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *con
     const char *k0[] = {"arch", "variant", "n_classes", "in_channels", "width", "mean", "std", "input_size",
                         "class_names", "class_colours", "backbone", "output_stride"};
     const char *v0[] = {m->arch, m->variant, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5],
-                        js_names ? js_names : "[]", js_cols ? js_cols : "[]", m->backbone, buf[6]};
+                        js_names, js_cols, m->backbone, buf[6]};
     int nk = (int)(sizeof k0 / sizeof k0[0]);
     const char **K = pixl__calloc((size_t)(nk + n_meta), sizeof *K), **V = pixl__calloc((size_t)(nk + n_meta), sizeof *V);
     int rc = PIXL_ERR_NOMEM;
