@@ -757,6 +757,11 @@ int pixl_crf_parse(const char *spec, pixl_crf_opts *o);
  * "crfi5p4d5161" equals steps 5 and terms [4d:5:16:1]. An unknown key fails
  * (PIXL_ERR_NOT_FOUND) naming it and the valid keys; o is unchanged on failure. */
 int pixl_crf_set(pixl_crf_opts *o, const char *key, const char *value);
+/* The keys of o that differ from pixl_crf_defaults() as "key=value;..." in
+ * the order above ("steps=3;terms=4d:5:16:1,4d:5:4:1"); "" for the defaults. */
+int pixl_crf_format(const pixl_crf_opts *o, char *buf, size_t len);
+/* o = pixl_crf_defaults() + the "key=value;..." pairs of pixl_crf_format(). */
+int pixl_crf_parse_pairs(const char *pairs, pixl_crf_opts *o);
 pixl_tensor *pixl_nn_paccrf(pixl_ctx *ctx, const char *name, pixl_tensor *unary, int n_feats,
                             pixl_tensor *const *edge_feats, const pixl_crf_opts *o);
 /* ---------------------------------------------------- optimizers, schedules */

@@ -59,6 +59,12 @@ typedef struct pixl_model_opts {
     int output_stride;     /* dilated encoders: 8, 16 or 32; 0 = the model's default */
     int aux;               /* 1: also build auxiliary (deep-supervision) heads, see pixl_ctx_aux */
     const pixl_pn_head_opts *head; /* pixelnet: the head; NULL = parse `variant` (pixl_pn_head_parse) */
+    /* A PacCRF on the network's logits (NULL = none): arch "enet" with crf
+     * {steps 5, terms [4d:5:16:1, 4d:5:4:1]} and crf_frozen 1 is the network
+     * of the compact name "enetfrozen_crfi5p4d5161p4d541" (same parameters,
+     * names and initialisation). Not together with such a compact name. */
+    const pixl_crf_opts *crf;
+    int crf_frozen; /* with crf: the network's own parameters are frozen (pacnet's first stage) */
 } pixl_model_opts;
 
 /* Build the architecture `arch` on x (N,C,H,W): parameters are created in
@@ -77,7 +83,8 @@ typedef struct pixl_model pixl_model;
 /* New model with freshly initialised parameters (seeded). */
 pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64_t seed);
 /* Load a checkpoint written by pixl_model_save() (architecture and options
- * from its metadata; every tensor checked by name and shape). */
+ * from its metadata, the CRF's as "crf" (pixl_crf_format) and "crf_frozen";
+ * every tensor checked by name and shape). */
 pixl_model *pixl_model_load(const char *path);
 void pixl_model_free(pixl_model *m);
 /* Save parameters and metadata (plus n_meta extra key/values) atomically. */

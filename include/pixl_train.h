@@ -75,6 +75,13 @@ typedef enum pixl_class_weighting {
                                           training images that contain c (SegNet) */
 } pixl_class_weighting;
 
+/* model.options.crf: a PacCRF on the network's logits (pixl_model_opts.crf). */
+typedef struct pixl_cfg_crf {
+    int given;          /* 1: model.options.crf is a mapping (null: no CRF) */
+    int frozen;         /* freeze the network under the CRF (pacnet's first stage) */
+    pixl_crf_opts opts; /* steps, loose, output, perturbed_init, fixed_weighting, unary_weight, terms */
+} pixl_cfg_crf;
+
 /* model.options: typed; an unknown key is an error (docs/config.md). */
 typedef struct pixl_cfg_model_options {
     float width;                             /* channel multiplier; 0 = the model's default (1) */
@@ -84,6 +91,7 @@ typedef struct pixl_cfg_model_options {
     int aux;                                 /* auxiliary (deep-supervision) heads in training */
     char pretrained[PIXL_CFG_PATH_LEN];      /* checkpoint whose matching tensors initialise the model */
     pixl_pn_head_opts head;                  /* pixelnet: taps, mlp, dropout, hc_dropout, bn, align, chunk */
+    pixl_cfg_crf crf;                        /* a PacCRF on the logits, or not given */
 } pixl_cfg_model_options;
 
 typedef struct pixl_train_config {
@@ -185,9 +193,9 @@ int pixl_config_validate(const pixl_train_config *cfg);
  * differ in key (len bytes; may be NULL); 0 when equal; < 0 on error. */
 int pixl_config_diff(const pixl_train_config *a, const pixl_train_config *b, char *key, size_t len);
 /* The model options of a config (model.options) for pixl_model_create():
- * width, variant, backbone, output_stride, aux and the PixelNet head (for
+ * width, variant, backbone, output_stride, aux, the PixelNet head (for
  * model.arch pixelnet: the head keys, or the variant string parsed into
- * the same struct). mo's strings and head point into cfg; n_classes and
+ * the same struct) and the CRF (model.options.crf: crf, crf_frozen). mo's strings and head point into cfg; n_classes and
  * in_channels are left 0 for the caller. *pretrained (may be NULL) is
  * model.options.pretrained or NULL when empty. */
 int pixl_config_model_opts(const pixl_train_config *cfg, pixl_model_opts *mo, const char **pretrained);

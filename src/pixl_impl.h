@@ -215,7 +215,10 @@ typedef enum pixl__opt_type {
     PIXL__OPT_INT_LIST, /* int[max_n] with an int count at count_off: "[1, 2]", "1,2", "" */
     PIXL__OPT_STR_LIST, /* char[max_n][size] with an int count at count_off */
     PIXL__OPT_EMBED,    /* the keys of table `sub`, for the struct at off, at this level */
-    PIXL__OPT_CUSTOM    /* parse / format callbacks on the bytes at off */
+    PIXL__OPT_CUSTOM,   /* parse / format callbacks on the bytes at off */
+    PIXL__OPT_MAP       /* a nested options struct at off (table `sub`, defaults by `init`) that is
+                         * given or not (int flag at count_off, absolute): one key whose value is a
+                         * mapping "{k: v, k: [a, b]}" or null; "key.sub" sets one of its keys */
 } pixl__opt_type;
 
 typedef struct pixl__opt_table pixl__opt_table;
@@ -227,10 +230,11 @@ typedef struct pixl__opt_field {
     int max_n;              /* lists: capacity */
     double lo, hi;          /* numbers and list elements */
     const char *choices;    /* ENUM */
-    const pixl__opt_table *sub; /* EMBED */
+    const pixl__opt_table *sub; /* EMBED, MAP */
     const char *doc;
     int (*parse)(void *field, const char *path, const char *text); /* CUSTOM: all or nothing */
     void (*format)(const void *field, char *buf, size_t len, int compact);
+    void (*init)(void *field); /* MAP: the nested struct's defaults */
 } pixl__opt_field;
 struct pixl__opt_table {
     const char *name;       /* for messages when no prefix is given */
@@ -239,14 +243,16 @@ struct pixl__opt_table {
 };
 
 #define PIXL__OPTS_MAX_KEYS 64
-/* Set `key` of obj from text. Unknown keys fail with PIXL_ERR_NOT_FOUND:
+/* Set `key` of obj from text ("map.key" for a key of a MAP field, which is
+ * then given). Unknown keys fail with PIXL_ERR_NOT_FOUND:
  * "unknown key 'PREFIX.key' (did you mean ...?; valid keys: a, b, ...)";
  * bad values with PIXL_ERR_ARG: "PREFIX.key: expected ..., got '...'".
  * prefix NULL: the table's name. obj is unchanged on failure. */
 int pixl__opts_set(const pixl__opt_table *t, void *obj, const char *prefix, const char *key, const char *value);
 /* name number idx of "a|b|c" into out ("?" when out of range) */
 void pixl__choice_name(const char *choices, int idx, char *out, size_t len);
-/* The value of key as text that pixl__opts_set reads back to the same value. */
+/* The value of key ("map.key" too) as text that pixl__opts_set reads back to
+ * the same value; a MAP as "{k: v, ...}" with all its keys, or "null". */
 int pixl__opts_get(const pixl__opt_table *t, const void *obj, const char *key, char *buf, size_t len);
 /* Flattened keys (EMBED expanded) in table order, with their fields; returns the count. */
 int pixl__opts_keys(const pixl__opt_table *t, const char **keys, const pixl__opt_field **fields, int cap);

@@ -480,3 +480,101 @@ PIXL_TEST(config_load_with_overrides)
     free(cfg);
     remove(path);
 }
+
+/* model.options.crf: the typed form of the compact CRF names, as a block or
+ * flow mapping, with --set, print -> load, and its errors at the key's line */
+PIXL_TEST(config_model_options_crf)
+{
+    pixl_train_config c, l;
+    pixl_model_opts mo;
+    pixl_crf_opts want;
+    CHECK_OK(pixl_crf_parse("crfi5p4d5161p4d541", &want));
+    CHECK_OK(load("model:\n  arch: enet\n  options:\n    crf:\n      frozen: true\n      steps: 5\n"
+                  "      terms: [4d:5:16:1, 4d:5:4:1]\n",
+                  &c));
+    CHECK_OK(pixl_config_model_opts(&c, &mo, NULL));
+    CHECK(mo.crf != NULL && mo.crf_frozen == 1);
+    CHECK(mo.crf && !memcmp(mo.crf, &want, sizeof want));
+    CHECK_OK(load("model:\n  arch: enet\n  options: {crf: {steps: 5, terms: [4d:5:16:1, 4d:5:4:1]}}\n", &l));
+    CHECK_OK(pixl_config_model_opts(&l, &mo, NULL));
+    CHECK(mo.crf && !memcmp(mo.crf, &want, sizeof want) && mo.crf_frozen == 0);
+    /* the printed config loads back to the same */
+    char path[512], diff[128];
+    snprintf(path, sizeof path, "%s/crf.yaml", pixl_test_tmpdir());
+    CHECK_OK(pixl_config_save(&c, path));
+    CHECK_OK(pixl_config_load(path, &l));
+    CHECK_MSG(pixl_config_diff(&c, &l, diff, sizeof diff) == 0, "differs at %s", diff);
+    char *text = slurp(path);
+    CHECK(text && strstr(text, "  crf: {frozen: true, steps: 5, loose: false, output: log_q, perturbed_init: true, "
+                               "fixed_weighting: false, unary_weight: 1, terms: [4d:5:16:1, 4d:5:4:1]}"));
+    free(text);
+    /* no CRF */
+    CHECK_OK(load("model:\n  arch: enet\n", &l));
+    CHECK_OK(pixl_config_model_opts(&l, &mo, NULL));
+    CHECK(mo.crf == NULL && !l.model.options.crf.given);
+    CHECK(pixl_config_diff(&c, &l, diff, sizeof diff) == 1 && !strcmp(diff, "model.options.crf"));
+    /* overrides: one key, the whole mapping, null */
+    CHECK_OK(pixl_config_set(&c, "model.options.crf.steps", "3"));
+    CHECK(c.model.options.crf.opts.num_steps == 3 && c.model.options.crf.opts.n_terms == 2);
+    char buf[512];
+    CHECK_OK(pixl_config_get(&c, "model.options.crf.steps", buf, sizeof buf));
+    CHECK(!strcmp(buf, "3"));
+    CHECK_OK(pixl_config_set(&c, "model.options.crf", "{steps: 2, output: 'softmax', terms: [2d:3:1:2:s]}"));
+    CHECK(c.model.options.crf.given && c.model.options.crf.opts.num_steps == 2 && !c.model.options.crf.frozen &&
+          c.model.options.crf.opts.output == PIXL_CRF_SOFTMAX && c.model.options.crf.opts.n_terms == 1 &&
+          c.model.options.crf.opts.terms[0].compat == PIXL_CRF_2D && c.model.options.crf.opts.terms[0].blur == 2 &&
+          c.model.options.crf.opts.terms[0].spatial_filter);
+    CHECK_OK(pixl_config_set(&l, "model.options.crf.frozen", "true")); /* gives the mapping, defaults otherwise */
+    CHECK(l.model.options.crf.given && l.model.options.crf.frozen && l.model.options.crf.opts.num_steps == 5);
+    CHECK_OK(pixl_config_set(&c, "model.options.crf", "null"));
+    CHECK(!c.model.options.crf.given);
+    CHECK_SET_ERR(&c, "model.options.crf.stepz", "3",
+                  "unknown key 'model.options.crf.stepz' (did you mean 'steps'? valid keys: frozen, steps, loose, "
+                  "output, perturbed_init, fixed_weighting, unary_weight, terms)");
+    CHECK_SET_ERR(&c, "model.options.crf", "{steps: 2, bogus: 1}", "unknown key 'model.options.crf.bogus'");
+    CHECK_SET_ERR(&c, "model.options.crf", "steps=2", "model.options.crf: expected a mapping");
+    CHECK_SET_ERR(&c, "model.options.width.x", "2", "unknown key 'model.options.width.x'");
+    /* errors with the file:line of the key or value */
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    crf:\n      steps: 5\n      step: 3\n",
+                   "t.yaml:6: unknown key 'model.options.crf.step' (did you mean 'steps'? valid keys: frozen, steps, "
+                   "loose, output, perturbed_init, fixed_weighting, unary_weight, terms)");
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    crf:\n      steps: many\n",
+                   "t.yaml:5: model.options.crf.steps: expected an integer, got 'many'");
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    crf:\n      terms: [4d:4:16:1]\n",
+                   "t.yaml:5: model.options.crf.terms: crf: pairwise term 0: kernel 4 (odd)");
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    crf:\n      steps: 5\n      steps: 4\n",
+                   "t.yaml:6: duplicate key 'model.options.crf.steps' (first at line 5)");
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    crf: {steps: 5}\n",
+                   "model.options.crf.terms: at least one pairwise term");
+    CHECK_LOAD_ERR("model:\n  arch: enet_crfi5p4d5161\n  options:\n    crf: {terms: [4d:5:16:1]}\n",
+                   "t.yaml:4: model.options.crf and model.arch 'enet_crfi5p4d5161': a CRF in both");
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    crf: 5\n", "t.yaml:4: model.options.crf: expected a mapping");
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    width: {a: 1}\n",
+                   "t.yaml:4: model.options.width: expected a value or a list, got a mapping");
+    CHECK_LOAD_ERR("model:\n  arch: enet\n  options:\n    crff: {a: 1}\n", "t.yaml:4: unknown key 'model.options.crff'");
+}
+
+/* the PacCRF configs of configs/pac/ give the CRFs of their compact names
+ * (run from the repository root; skipped elsewhere) */
+PIXL_TEST(config_pac_crf_configs)
+{
+    static const char *const files[] = {"configs/pac/camvid_enet_crf_stage1.yaml",
+                                        "configs/pac/camvid_enet_crf_stage2.yaml"};
+    static const char *const compact[] = {"enetfrozen_crfi5p4d5161p4d541", "enet_crfi5p4d5161p4d541"};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (!f) {
+            fprintf(stderr, "    (%s not found from the working directory: not checked)\n", files[i]);
+            return;
+        }
+        fclose(f);
+        pixl_train_config c;
+        pixl_model_opts mo;
+        pixl_crf_opts want;
+        CHECK_OK(pixl_config_load(files[i], &c));
+        CHECK_OK(pixl_config_model_opts(&c, &mo, NULL));
+        CHECK_OK(pixl_crf_parse(strchr(compact[i], '_') + 1, &want));
+        CHECK(!strcmp(c.model.arch, "enet"));
+        CHECK(mo.crf && !memcmp(mo.crf, &want, sizeof want) && mo.crf_frozen == (i == 0));
+    }
+}

@@ -189,3 +189,98 @@ PIXL_TEST(crf_model_name_errors)
     CHECK(strstr(pixl_last_error(), "nosuch") != NULL);
     CHECK(pixl_model_create("fcn8spac", &(pixl_model_opts){.n_classes = 3, .variant = "pad100"}, 1) == NULL);
 }
+
+/* every parameter equal by name, value and frozen flag, in the same order */
+static void check_same_params(pixl_params *a, pixl_params *b)
+{
+    CHECK(pixl_params_count(a) == pixl_params_count(b));
+    for (int i = 0; i < pixl_params_count(a) && i < pixl_params_count(b); i++) {
+        CHECK_MSG(!strcmp(pixl_params_name(a, i), pixl_params_name(b, i)), "%s vs %s", pixl_params_name(a, i),
+                  pixl_params_name(b, i));
+        CHECK(pixl_params_numel(a, i) == pixl_params_numel(b, i) && pixl_params_dtype(a, i) == pixl_params_dtype(b, i));
+        CHECK_MSG(pixl_params_frozen(a, i) == pixl_params_frozen(b, i), "frozen differs at %s", pixl_params_name(a, i));
+        if (pixl_params_numel(a, i) == pixl_params_numel(b, i) && pixl_params_dtype(a, i) == PIXL_F32)
+            CHECK_MSG(!memcmp(pixl_params_data(a, i), pixl_params_data(b, i),
+                              sizeof(float) * (size_t)pixl_params_numel(a, i)),
+                      "values differ at %s", pixl_params_name(a, i));
+    }
+}
+
+static void predict(pixl_model *m, const float *x, float *out)
+{
+    CHECK_OK(pixl_model_predict(m, x, 1, 32, 48, 0, out, NULL));
+}
+
+/* pixl_model_opts.crf (model.options.crf) on "enet" is the network of the
+ * compact name: same parameters, names, initialisation, frozen backbone and
+ * outputs; both save and load back (the typed CRF from the "crf" metadata,
+ * the compact name from "arch") */
+PIXL_TEST(crf_model_typed_options_equal_compact_name)
+{
+    pixl_crf_opts co = pixl_crf_defaults();
+    CHECK_OK(pixl_crf_set(&co, "steps", "5"));
+    CHECK_OK(pixl_crf_set(&co, "terms", "[4d:5:16:1, 4d:5:4:1]"));
+    pixl_model_opts mt = {.n_classes = 4, .crf = &co, .crf_frozen = 1}, mc = {.n_classes = 4};
+    pixl_model *a = pixl_model_create("enetfrozen_crfi5p4d5161p4d541", &mc, 7);
+    pixl_model *b = pixl_model_create("enet", &mt, 7);
+    CHECK(a && b);
+    if (!a || !b) goto done;
+    co.num_steps = 1; /* the model holds its own copy */
+    check_same_params(pixl_model_params(a), pixl_model_params(b));
+    CHECK(pixl_params_frozen(pixl_model_params(b), pixl_params_find(pixl_model_params(b), "initial.conv.weight")));
+    CHECK(!pixl_params_frozen(pixl_model_params(b), pixl_params_find(pixl_model_params(b), "crf.messengers.0.weight")));
+    const pixl_model_opts *bo = pixl_model_options(b);
+    CHECK(!strcmp(pixl_model_arch(b), "enet") && bo->crf && bo->crf->num_steps == 5 && bo->crf_frozen == 1);
+    static float x[3 * 32 * 48], ya[4 * 32 * 48], yb[4 * 32 * 48], yc[4 * 32 * 48];
+    pixl_test_fill_uniform(x, 3 * 32 * 48, -1.5f, 1.5f, 5);
+    predict(a, x, ya);
+    predict(b, x, yb);
+    CHECK(!memcmp(ya, yb, sizeof ya));
+    /* save and load both */
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "%s/crf_compact.safetensors", pixl_test_tmpdir());
+    snprintf(pb, sizeof pb, "%s/crf_typed.safetensors", pixl_test_tmpdir());
+    CHECK_OK(pixl_model_save(a, pa, 0, NULL, NULL));
+    CHECK_OK(pixl_model_save(b, pb, 0, NULL, NULL));
+    pixl_model *la = pixl_model_load(pa), *lb = pixl_model_load(pb);
+    CHECK_MSG(la && lb, "%s", pixl_last_error());
+    if (la && lb) {
+        CHECK(!strcmp(pixl_model_arch(la), "enetfrozen_crfi5p4d5161p4d541") && !pixl_model_options(la)->crf);
+        const pixl_model_opts *lo = pixl_model_options(lb);
+        CHECK(!strcmp(pixl_model_arch(lb), "enet") && lo->crf && lo->crf_frozen == 1);
+        CHECK(lo->crf && lo->crf->num_steps == 5 && lo->crf->n_terms == 2 && lo->crf->terms[1].dilation == 4);
+        check_same_params(pixl_model_params(la), pixl_model_params(lb));
+        check_same_params(pixl_model_params(b), pixl_model_params(lb));
+        predict(lb, x, yc);
+        CHECK(!memcmp(yb, yc, sizeof yb));
+        predict(la, x, yc);
+        CHECK(!memcmp(ya, yc, sizeof ya));
+    }
+    pixl_model_free(la);
+    pixl_model_free(lb);
+done:
+    pixl_model_free(a);
+    pixl_model_free(b);
+}
+
+/* a CRF given twice, or without terms, is refused */
+PIXL_TEST(crf_model_typed_options_errors)
+{
+    pixl_crf_opts co = pixl_crf_defaults();
+    pixl_model_opts mo = {.n_classes = 4, .crf = &co};
+    CHECK(pixl_model_create("segnet_basic", &mo, 1) == NULL);
+    CHECK(strstr(pixl_last_error(), "no pairwise terms") != NULL);
+    CHECK_OK(pixl_crf_set(&co, "terms", "4d:3:1:1"));
+    CHECK(pixl_model_create("segnet_basic_crfi2p4d3121", &mo, 1) == NULL);
+    CHECK(strstr(pixl_last_error(), "a CRF both in the name and in the options") != NULL);
+    /* the CRF's keys round-trip through their text */
+    char buf[256];
+    pixl_crf_opts back;
+    CHECK_OK(pixl_crf_set(&co, "output", "softmax"));
+    CHECK_OK(pixl_crf_format(&co, buf, sizeof buf));
+    CHECK(!strcmp(buf, "output=softmax;terms=4d:3:1:1"));
+    CHECK_OK(pixl_crf_parse_pairs(buf, &back));
+    CHECK(!memcmp(&back, &co, sizeof co));
+    CHECK(pixl_crf_parse_pairs("terms=4d:3:1:1;stepz=2", &back) == PIXL_ERR_NOT_FOUND);
+    CHECK(strstr(pixl_last_error(), "'crf.stepz'") != NULL);
+}

@@ -4,9 +4,11 @@
  * w.r.t. everything; JBU keeps constant targets constant; the name
  * parser; shape errors. PyTorch parity: tests/ref/jointup through `pixl check`
  * (scripts/ref/make_jointup_ref.py). */
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gradcheck.h"
 #include "test.h"
@@ -120,4 +122,51 @@ PIXL_TEST(jointup_parse_and_errors)
     CHECK(pixl_ctx_error(ctx) && strstr(pixl_ctx_error(ctx), "[1, 3, 30, 32]"));
     pixl_ctx_free(ctx);
     pixl_params_free(P);
+}
+
+int cmd_jointup(int argc, char **argv); /* tools/cmd_jointup.c */
+
+/* `pixl jointup --method jbu --opt KEY=VALUE`: the keys of pixl_jointup_set;
+ * an unknown key or a bad value exits with 2 before any data is read */
+PIXL_TEST(jointup_cli_typed_options)
+{
+    static const char *const cases[][8] = {
+        {"jointup", "--method", "jbu", "--opt", "kernl=17", "--root", "/nonexistent", NULL},
+        {"jointup", "--method", "jbu", "--opt", "kernel=16", "--root", "/nonexistent", NULL},
+        {"jointup", "--method", "jbu", "--opt", "scale_color=x", "--root", "/nonexistent", NULL},
+        {"jointup", "--method", "jbu_17_2_0.25", "--opt", "factor=4", "--root", "/nonexistent", NULL},
+        {"jointup", "--method", "bilinear", "--opt", "kernel=17", "--root", "/nonexistent", NULL},
+        {"jointup", "--method", "djif", "--opt", "kernel", "--root", "/nonexistent", NULL},
+    };
+    static const char *const want[] = {"unknown key 'jointup.kernl' (did you mean 'kernel'? valid keys: arch, factor",
+                                       "JBU kernel 16 must be odd", "jointup.scale_color: expected a number",
+                                       "--opt factor: given by --factor", "method bilinear has no options",
+                                       "--opt 'kernel': expected KEY=VALUE"};
+    char ep[600];
+    snprintf(ep, sizeof ep, "%s/jointup_stderr.txt", pixl_test_tmpdir());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *argv[8];
+        for (int j = 0; j < 8; j++) argv[j] = (char *)cases[i][j];
+        fflush(stderr);
+        int saved = dup(2), fd = open(ep, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 2);
+        int rc = cmd_jointup(7, argv);
+        fflush(stderr);
+        if (saved >= 0) dup2(saved, 2), close(saved);
+        if (fd >= 0) close(fd);
+        CHECK_MSG(rc == 2, "case %zu (%s) exited %d", i, cases[i][4], rc);
+        char err[1024] = "";
+        FILE *f = fopen(ep, "r");
+        if (f) {
+            size_t n = fread(err, 1, sizeof err - 1, f);
+            err[n] = 0;
+            fclose(f);
+        }
+        CHECK_MSG(strstr(err, want[i]) != NULL, "case %zu: '%s' lacks '%s'", i, err, want[i]);
+    }
+    /* the unknown key's message names it and the valid keys */
+    pixl_jointup_opts o = pixl_jointup_defaults();
+    CHECK(pixl_jointup_set(&o, "kernl", "17") == PIXL_ERR_NOT_FOUND);
+    CHECK(strstr(pixl_last_error(), "'jointup.kernl'") && strstr(pixl_last_error(), "did you mean 'kernel'") &&
+          strstr(pixl_last_error(), "scale_color, scale_space"));
 }

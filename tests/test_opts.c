@@ -230,3 +230,38 @@ out:
     pixl_model_free(a);
     pixl_model_free(b);
 }
+
+/* pacnet's smoothing and filler names go through pixl_pac_set: the same
+ * fields as the keys, the same names accepted and refused as before */
+PIXL_TEST(opts_pac_smooth_and_filler_names)
+{
+    static const struct { const char *name, *smooth, *size; } sm[] = {
+        {"none", "none", "0"}, {"gaussian", "gaussian", "3"}, {"average_3", "average", "3"},
+        {"full_5", "full", "5"}, {"average_+7", "average", "7"}, {"full_1", "full", "1"}};
+    for (size_t i = 0; i < sizeof sm / sizeof sm[0]; i++) {
+        pixl_pac_opts p = {.kernel = {5, 5}, .smooth = PIXL_PAC_SMOOTH_FULL, .smooth_size = 9}, q = p;
+        CHECK_OK(pixl_pac_parse_smooth(sm[i].name, &p));
+        CHECK_OK(pixl_pac_set(&q, "smooth", sm[i].smooth));
+        CHECK_OK(pixl_pac_set(&q, "smooth_size", sm[i].size));
+        CHECK_MSG(!memcmp(&p, &q, sizeof p), "smooth '%s'", sm[i].name);
+    }
+    const char *bad_smooth[] = {"average_4", "full_0", "full_101", "average_", "average_3x", "Gaussian", "box_3", "full"};
+    for (size_t i = 0; i < sizeof bad_smooth / sizeof bad_smooth[0]; i++) {
+        pixl_pac_opts p = {.smooth = PIXL_PAC_SMOOTH_GAUSSIAN, .smooth_size = 3}, r = p;
+        CHECK_FAILS(pixl_pac_parse_smooth(bad_smooth[i], &p), PIXL_ERR_ARG, "pac smooth_kernel_type");
+        CHECK_MSG(!memcmp(&p, &r, sizeof p), "'%s' changed the options", bad_smooth[i]);
+    }
+    const char *fill[] = {"uniform", "linear", "crf", "crf_perturbed", "pool", "crf_pool"};
+    for (int i = 0; i < 6; i++) {
+        pixl_pac_opts p = {0}, q = {0};
+        CHECK_OK(pixl_pac_parse_filler(fill[i], &p));
+        CHECK_OK(pixl_pac_set(&q, "filler", fill[i]));
+        CHECK(!memcmp(&p, &q, sizeof p) && (int)p.filler == i);
+    }
+    const char *bad_fill[] = {"Uniform", "CRF", "crf-pool", "", "zeros"};
+    for (size_t i = 0; i < sizeof bad_fill / sizeof bad_fill[0]; i++) {
+        pixl_pac_opts p = {.filler = PIXL_PAC_FILL_LINEAR};
+        CHECK_FAILS(pixl_pac_parse_filler(bad_fill[i], &p), PIXL_ERR_ARG, "expected uniform, linear, crf");
+        CHECK(p.filler == PIXL_PAC_FILL_LINEAR);
+    }
+}

@@ -12,11 +12,18 @@
  *   jbu_K_SC_SS                  joint bilateral upsampling (fixed; tune its
  *                                scales with --eval-split train)
  *
+ * A network's options may also be given as keys (pixl_jointup_set, the same
+ * parser the compact names go through): `--method jbu --opt kernel=17
+ * --opt scale_color=2 --opt scale_space=0.25` is jbu_17_2_0.25; --opt also
+ * adjusts a named network (`--method djif --opt guide_channels=3`). The
+ * factor is --factor's (it also sets the subsampling). An unknown key or a
+ * bad value exits with 2, naming the key and the valid ones.
+ *
  * and reports val mIoU (11 classes, void ignored) against the full-resolution
  * ground truth. The training budget is a number of iterations (not minutes),
  * so a result does not depend on the machine's load.
  *
- *   pixl jointup [--method NAME] [--factor 8] [--root ../shared/datasets/camvid]
+ *   pixl jointup [--method NAME] [--opt KEY=VALUE]... [--factor 8] [--root ../shared/datasets/camvid]
  *                [--iters 1000] [--batch 4] [--crop 128] [--lr 1e-3] [--seed 0]
  *                [--val-limit N] [--eval-split val|train] [--json FILE] [--save FILE]
  *                [--profile N]
@@ -63,8 +70,11 @@ static void argmax(const float *logits, int n, int K, int64_t hw, int32_t *pred)
         }
 }
 
+#define MAX_OPTS 16
 typedef struct args {
     const char *method, *root, *json, *save, *eval_split;
+    const char *opts[MAX_OPTS]; /* --opt KEY=VALUE */
+    int n_opts;
     int factor, iters, batch, crop, val_limit, profile;
     float lr;
     uint64_t seed;
@@ -191,10 +201,60 @@ done:
     return rc;
 }
 
+/* The network's options: a network's name ("jbu", "djif", ...) is arch and
+ * --factor, a compact name ("jbu_17_2_0.25") is parsed, then each --opt is
+ * set; all through pixl_jointup_set. label: the method's name for the
+ * report (the compact name of a typed JBU). Errors are printed. */
+static int network_opts(const args *a, pixl_jointup_opts *jo, char *label, size_t len)
+{
+    snprintf(label, len, "%s", a->method);
+    if (!network(a->method)) {
+        if (a->n_opts) fprintf(stderr, "pixl jointup: --opt: method %s has no options\n", a->method);
+        return a->n_opts ? -1 : 0;
+    }
+    static const char *const archs[] = {"pacjointupsample", "pacjointupsample_lite", "djif", "jbu"};
+    int typed = 0;
+    for (int i = 0; i < 4; i++) typed |= !strcmp(a->method, archs[i]);
+    char num[16];
+    snprintf(num, sizeof num, "%d", a->factor);
+    *jo = pixl_jointup_defaults();
+    int rc;
+    if (typed) {
+        rc = pixl_jointup_set(jo, "arch", a->method) || pixl_jointup_set(jo, "factor", num);
+    } else {
+        char spec[160];
+        snprintf(spec, sizeof spec, "%s_x%d", a->method, a->factor);
+        rc = pixl_jointup_parse(spec, jo);
+    }
+    for (int i = 0; !rc && i < a->n_opts; i++) {
+        const char *eq = strchr(a->opts[i], '=');
+        char key[64];
+        if (!eq || eq == a->opts[i] || (size_t)(eq - a->opts[i]) >= sizeof key) {
+            fprintf(stderr, "pixl jointup: --opt '%s': expected KEY=VALUE\n", a->opts[i]);
+            return -1;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - a->opts[i]), a->opts[i]);
+        if (!strcmp(key, "arch") || !strcmp(key, "factor")) {
+            fprintf(stderr, "pixl jointup: --opt %s: given by --%s\n", key, !strcmp(key, "arch") ? "method" : "factor");
+            return -1;
+        }
+        rc = pixl_jointup_set(jo, key, eq + 1);
+    }
+    if (!rc) rc = pixl_jointup_check(jo);
+    if (rc) {
+        fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
+        return -1;
+    }
+    if (jo->arch == PIXL_JU_JBU && (typed || a->n_opts))
+        snprintf(label, len, "jbu_%d_%g_%g", jo->jbu_kernel, (double)jo->jbu_scale_color, (double)jo->jbu_scale_space);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: pixl jointup [--method nearest|bilinear|pacjointupsample|pacjointupsample_lite|djif|jbu_K_SC_SS]\n"
+            "usage: pixl jointup [--method nearest|bilinear|pacjointupsample|pacjointupsample_lite|djif|jbu|jbu_K_SC_SS]\n"
+            "                    [--opt KEY=VALUE]... (kernel, scale_color, scale_space, guide_channels)\n"
             "                    [--factor 8] [--eval-split val|train]\n"
             "                    [--root DIR] [--iters N] [--batch B] [--crop S] [--lr LR] [--seed S] [--val-limit N]\n"
             "                    [--json FILE] [--save FILE] [--profile N]\n"
@@ -212,6 +272,13 @@ int cmd_jointup(int argc, char **argv)
             return 2;
         }
         if (!strcmp(s, "--method")) a.method = v;
+        else if (!strcmp(s, "--opt")) {
+            if (a.n_opts == MAX_OPTS) {
+                fprintf(stderr, "pixl jointup: at most %d --opt\n", MAX_OPTS);
+                return 2;
+            }
+            a.opts[a.n_opts++] = v;
+        }
         else if (!strcmp(s, "--root")) a.root = v;
         else if (!strcmp(s, "--json")) a.json = v;
         else if (!strcmp(s, "--save")) a.save = v;
@@ -234,6 +301,10 @@ int cmd_jointup(int argc, char **argv)
         fprintf(stderr, "pixl jointup: factor >= 2, iterations and batch >= 1, crop a multiple of the factor\n");
         return 2;
     }
+    pixl_jointup_opts jo = {0};
+    char label[128];
+    if (network_opts(&a, &jo, label, sizeof label)) return 2;
+    a.method = label;
     pixl_dataset *tr = pixl_dataset_open(&(pixl_dataset_opts){.kind = "camvid", .root = a.root, .split = "train"});
     if (strcmp(a.eval_split, "val") && strcmp(a.eval_split, "train")) {
         fprintf(stderr, "pixl jointup: --eval-split is train or val, not '%s'\n", a.eval_split);
@@ -249,15 +320,8 @@ int cmd_jointup(int argc, char **argv)
         return 1;
     }
     int K = pixl_dataset_n_classes(tr), rc = 1;
-    pixl_jointup_opts jo = {0};
     int learned = 0; /* a network with something to learn (JBU has fixed identity weights) */
     if (network(a.method)) {
-        char spec[128];
-        snprintf(spec, sizeof spec, "%s_x%d", a.method, a.factor);
-        if (pixl_jointup_parse(spec, &jo)) {
-            fprintf(stderr, "pixl jointup: %s\n", pixl_last_error());
-            goto out;
-        }
         jo.channels = K;
         learned = jo.arch != PIXL_JU_JBU;
     }
@@ -306,7 +370,6 @@ int cmd_jointup(int argc, char **argv)
 free_all:
     pixl_confusion_free(cm);
     pixl_params_free(P);
-out:
     pixl_dataset_free(tr);
     pixl_dataset_free(va);
     return rc;

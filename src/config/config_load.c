@@ -59,6 +59,7 @@ static const char *describe(const yaml_node_t *n, char *buf, size_t len)
     if (n->type == YAML_SEQUENCE_NODE) return "a list";
     if (n->type == YAML_MAPPING_NODE) return "a mapping";
     const char *s = scalar_of(n);
+    if (!s) return "a value";
     if (strlen(s) > 60) snprintf(buf, len, "'%.57s...'", s);
     else snprintf(buf, len, "'%s'", s);
     return buf;
@@ -207,6 +208,7 @@ static void model_options_defaults(pixl_cfg_model_options *o)
     memset(o, 0, sizeof *o);
     o->aux = 1;
     o->head = pixl_pn_head_defaults();
+    o->crf.opts = pixl_crf_defaults();
 }
 
 /* a YAML value of a typed-options key as the text pixl__opts_set reads:
@@ -238,6 +240,55 @@ static int table_value_text(const ld *L, const char *path, const yaml_node_t *vn
     return PIXL_OK;
 }
 
+/* the type of key in table t, -1 if unknown */
+static int table_key_type(const pixl__opt_table *t, const char *key)
+{
+    const char *keys[PIXL__OPTS_MAX_KEYS];
+    const pixl__opt_field *fields[PIXL__OPTS_MAX_KEYS];
+    int n = pixl__opts_keys(t, keys, fields, PIXL__OPTS_MAX_KEYS);
+    for (int i = 0; i < n && i < PIXL__OPTS_MAX_KEYS; i++)
+        if (!strcmp(keys[i], key)) return (int)fields[i]->type;
+    return -1;
+}
+
+/* set key of the typed struct from text; an unknown key points at the key,
+ * a bad value at the value */
+static int table_set(ld *L, const key_def *k, void *field, const char *key, const char *text, const yaml_node_t *kn,
+                     const yaml_node_t *vn)
+{
+    if (!pixl__opts_set(k->table, field, k->path, key, text)) return PIXL_OK;
+    char msg[1536];
+    snprintf(msg, sizeof msg, "%s", pixl_last_error());
+    return fail(L, line_of(pixl_last_status() == PIXL_ERR_NOT_FOUND ? kn : vn), "%s", msg);
+}
+
+/* the mapping vn of the nested options `name` (model.options.crf): given,
+ * with its defaults, then each of its keys as "name.key" */
+static int apply_nested(ld *L, const key_def *k, void *field, const char *name, const yaml_node_t *kn,
+                        const yaml_node_t *vn)
+{
+    char text[PIXL_CFG_PATH_LEN + 8], path[160], dotted[160];
+    int rc = table_set(L, k, field, name, "{}", kn, vn);
+    if (rc) return rc;
+    for (yaml_node_pair_t *p = vn->data.mapping.pairs.start; p < vn->data.mapping.pairs.top; p++) {
+        yaml_node_t *skn = yaml_document_get_node(L->doc, p->key), *svn = yaml_document_get_node(L->doc, p->value);
+        const char *key = scalar_of(skn);
+        if (!key || is_null(skn)) return fail(L, line_of(skn), "%s.%s: option names must be plain names", k->path, name);
+        for (yaml_node_pair_t *q = vn->data.mapping.pairs.start; q < p; q++) {
+            const char *other = scalar_of(yaml_document_get_node(L->doc, q->key));
+            if (other && !strcmp(other, key))
+                return fail(L, line_of(skn), "duplicate key '%s.%s.%s' (first at line %d)", k->path, name, key,
+                            line_of(yaml_document_get_node(L->doc, q->key)));
+        }
+        snprintf(path, sizeof path, "%s.%s.%s", k->path, name, key);
+        snprintf(dotted, sizeof dotted, "%s.%s", name, key);
+        rc = table_value_text(L, path, svn, text, sizeof text);
+        if (!rc) rc = table_set(L, k, field, dotted, text, skn, svn);
+        if (rc) return rc;
+    }
+    return PIXL_OK;
+}
+
 /* a mapping node into the typed struct of k: defaults, then each key */
 static int apply_table(ld *L, const key_def *k, const yaml_node_t *n, pixl_train_config *cfg)
 {
@@ -259,13 +310,14 @@ static int apply_table(ld *L, const key_def *k, const yaml_node_t *n, pixl_train
                             line_of(yaml_document_get_node(L->doc, q->key)));
         }
         snprintf(path, sizeof path, "%s.%s", k->path, key);
-        int rc = table_value_text(L, path, vn, text, sizeof text);
-        if (!rc && pixl__opts_set(k->table, field, k->path, key, text)) {
-            /* an unknown key points at the key, a bad value at the value */
-            char msg[1536];
-            snprintf(msg, sizeof msg, "%s", pixl_last_error());
-            rc = fail(L, line_of(pixl_last_status() == PIXL_ERR_NOT_FOUND ? kn : vn), "%s", msg);
-        }
+        int rc;
+        if (vn->type == YAML_MAPPING_NODE && table_key_type(k->table, key) == PIXL__OPT_MAP)
+            rc = apply_nested(L, k, field, key, kn, vn);
+        else if (vn->type == YAML_MAPPING_NODE && table_key_type(k->table, key) < 0)
+            rc = table_set(L, k, field, key, "", kn, vn); /* names the unknown key */
+        else
+            rc = table_value_text(L, path, vn, text, sizeof text);
+        if (!rc && vn->type != YAML_MAPPING_NODE) rc = table_set(L, k, field, key, text, kn, vn);
         if (rc) return rc;
     }
     return PIXL_OK;
@@ -472,6 +524,14 @@ static int parse_yaml(ld *L, const char *text, size_t len, yaml_document_t *doc,
 static int validate_model_options(const pixl_train_config *c, const ld *L, int line, int arch_line)
 {
     const pixl_cfg_model_options *o = &c->model.options;
+    if (o->crf.given && strstr(c->model.arch, "_crf"))
+        return fail(L, line ? line : arch_line,
+                    "model.options.crf and model.arch '%s': a CRF in both; give it once (model.arch without the "
+                    "'[frozen]_crf...' part, or no model.options.crf)",
+                    c->model.arch);
+    if (o->crf.given && o->crf.opts.n_terms < 1)
+        return fail(L, line, "model.options.crf.terms: at least one pairwise term TYPE:KERNEL:DILATION:BLUR, e.g. "
+                             "[4d:5:16:1]");
     pixl_pn_head_opts d = pixl_pn_head_defaults();
     const char *k = pixl__opts_diff(&pixl__pn_head_table, &o->head, &d);
     if (strcmp(c->model.arch, "pixelnet")) {

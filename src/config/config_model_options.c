@@ -1,7 +1,25 @@
 /* config_model_options.c — the key/value table of a training config's
- * model.options (pixl_cfg_model_options): the model's options and, embedded,
- * the PixelNet head's keys (models/model_opts.c). */
+ * model.options (pixl_cfg_model_options): the model's options, embedded,
+ * the PixelNet head's keys (models/model_opts.c), and the nested mapping
+ * model.options.crf (the PacCRF's keys of core/opts_tables.c plus frozen). */
 #include "core/opts_tables.h"
+
+/* ------------------------------------------------------ model.options.crf */
+
+/* frozen, then the CRF's own keys (core/opts_tables.c): the same keys, checks
+ * and struct as the compact name "enetfrozen_crfi5p4d5161p4d541" */
+static const pixl__opt_field cfg_crf_fields[] = {
+    O_BOOL(pixl_cfg_crf, "frozen", frozen, "freeze the network under the CRF: only the CRF trains (pacnet's first stage)"),
+    {.key = "crf", .type = PIXL__OPT_EMBED, .off = offsetof(pixl_cfg_crf, opts), .sub = &pixl__crf_table},
+};
+static const pixl__opt_table cfg_crf_table = {"model.options.crf", cfg_crf_fields, N_OF(cfg_crf_fields)};
+
+static void cfg_crf_defaults(void *field)
+{
+    pixl_cfg_crf *c = field;
+    memset(c, 0, sizeof *c);
+    c->opts = pixl_crf_defaults();
+}
 
 /* ---------------------------------------------------------- model.options */
 
@@ -16,5 +34,9 @@ static const pixl__opt_field model_cfg_fields[] = {
     O_STR(pixl_cfg_model_options, "pretrained", pretrained,
           "checkpoint whose tensors initialise the model by name (e.g. converted ImageNet weights); \"\" = none"),
     {.key = "head", .type = PIXL__OPT_EMBED, .off = offsetof(pixl_cfg_model_options, head), .sub = &pixl__pn_head_table},
+    {.key = "crf", .type = PIXL__OPT_MAP, .off = offsetof(pixl_cfg_model_options, crf), .size = sizeof(pixl_cfg_crf),
+     .count_off = offsetof(pixl_cfg_model_options, crf.given), .sub = &cfg_crf_table, .init = cfg_crf_defaults,
+     .doc = "a PacCRF on the network's logits (pacnet's ModelWithCrf), e.g. {frozen: true, steps: 5, terms: "
+            "[4d:5:16:1, 4d:5:4:1]}; null = none"},
 };
 const pixl__opt_table pixl__model_cfg_table = {"model.options", model_cfg_fields, N_OF(model_cfg_fields)};

@@ -366,32 +366,59 @@ static void type_desc(const key_def *k, char *out, size_t len)
 /* "|" would break a Markdown table cell */
 static void md_cell(FILE *f, const char *s);
 
-/* one row per key of a typed table (model.options.width ...) */
-static void table_docs(FILE *f, const key_def *k, const pixl_train_config *c)
+/* the type column of a typed-options key */
+static void opt_type_desc(const pixl__opt_field *q, char *ty, size_t len)
 {
     static const char *const types[] = {"integer", "number", "bool", "string", "", "list of integers",
-                                        "list of names", "", "list"};
+                                        "list of names", "", "list", "mapping or null"};
+    if (q->type == PIXL__OPT_ENUM) enum_list(q->choices, ty, len);
+    else if (q->type == PIXL__OPT_INT) snprintf(ty, len, "integer in [%lld, %lld]", (long long)q->lo, (long long)q->hi);
+    else if (q->type == PIXL__OPT_FLOAT) snprintf(ty, len, "number in [%g, %g]", q->lo, q->hi);
+    else if (q->type == PIXL__OPT_INT_LIST || q->type == PIXL__OPT_STR_LIST)
+        snprintf(ty, len, "%s (up to %d)", types[q->type], q->max_n);
+    else snprintf(ty, len, "%s", types[q->type]);
+}
+
+static void doc_row(FILE *f, const char *path, const char *key, const char *ty, const char *val, const char *doc)
+{
+    fprintf(f, "| `%s.%s` | ", path, key);
+    md_cell(f, ty);
+    fputs(" | `", f);
+    md_cell(f, val);
+    fputs("` | ", f);
+    md_cell(f, doc ? doc : "");
+    fputs(" |\n", f);
+}
+
+/* one row per key of a typed table (model.options.width ...); a nested
+ * mapping (model.options.crf) gets its row, then one per key of it at its
+ * defaults (model.options.crf.steps ...) */
+static void table_docs(FILE *f, const key_def *k, const pixl_train_config *c)
+{
     const char *keys[PIXL__OPTS_MAX_KEYS];
     const pixl__opt_field *fields[PIXL__OPTS_MAX_KEYS];
     int n = pixl__opts_keys(k->table, keys, fields, PIXL__OPTS_MAX_KEYS);
     for (int i = 0; i < n; i++) {
         const pixl__opt_field *q = fields[i];
         char ty[256], val[PIXL_CFG_PATH_LEN + 8];
-        if (q->type == PIXL__OPT_ENUM) enum_list(q->choices, ty, sizeof ty);
-        else if (q->type == PIXL__OPT_INT)
-            snprintf(ty, sizeof ty, "integer in [%lld, %lld]", (long long)q->lo, (long long)q->hi);
-        else if (q->type == PIXL__OPT_FLOAT) snprintf(ty, sizeof ty, "number in [%g, %g]", q->lo, q->hi);
-        else if (q->type == PIXL__OPT_INT_LIST || q->type == PIXL__OPT_STR_LIST)
-            snprintf(ty, sizeof ty, "%s (up to %d)", types[q->type], q->max_n);
-        else snprintf(ty, sizeof ty, "%s", types[q->type]);
+        opt_type_desc(q, ty, sizeof ty);
         table_value(k->table, q, (const unsigned char *)c + k->off, keys[i], val, sizeof val);
-        fprintf(f, "| `%s.%s` | ", k->path, keys[i]);
-        md_cell(f, ty);
-        fputs(" | `", f);
-        md_cell(f, val);
-        fputs("` | ", f);
-        md_cell(f, q->doc ? q->doc : "");
-        fputs(" |\n", f);
+        doc_row(f, k->path, keys[i], ty, val, q->doc);
+        if (q->type != PIXL__OPT_MAP) continue;
+        unsigned char *sub = pixl__malloc(q->size);
+        if (!sub) continue;
+        q->init(sub);
+        const char *sk[PIXL__OPTS_MAX_KEYS];
+        const pixl__opt_field *sf[PIXL__OPTS_MAX_KEYS];
+        int sn = pixl__opts_keys(q->sub, sk, sf, PIXL__OPTS_MAX_KEYS);
+        char path[160];
+        snprintf(path, sizeof path, "%s.%s", k->path, keys[i]);
+        for (int j = 0; j < sn; j++) {
+            opt_type_desc(sf[j], ty, sizeof ty);
+            table_value(q->sub, sf[j], sub, sk[j], val, sizeof val);
+            doc_row(f, path, sk[j], ty, val, sf[j]->doc);
+        }
+        pixl__free(sub);
     }
 }
 
@@ -455,8 +482,23 @@ int pixl_config_write_docs(FILE *f)
           "The head keys are PixelNet's only: on another `model.arch` they are an error\n"
           "naming both sides. The head may instead be given as a variant string\n"
           "(`variant: \"mlp=512,512;dropout=0.5\"`), parsed into the same fields, but not\n"
-          "both. A PacCRF on a network is chosen by name, pacnet's compact form:\n"
-          "`model.arch: enetfrozen_crfi5p4d5161p4d541` (`pixl_crf_parse()`).\n\n"
+          "both.\n\n"
+          "A PacCRF on the network's logits (pacnet's ModelWithCrf) is the mapping\n"
+          "`model.options.crf` (null: none): `frozen` (train the CRF only, pacnet's first\n"
+          "stage), `steps`, `loose`, `output`, `perturbed_init`, `fixed_weighting`,\n"
+          "`unary_weight` and `terms`, a list of pairwise terms TYPE:KERNEL:DILATION:BLUR\n"
+          "with TYPE 4d, 2d, 0d (Potts) or na and an optional `:s` (spatial filter); at\n"
+          "least one term. pacnet's compact name in `model.arch` stays accepted and is\n"
+          "parsed into the same keys (`pixl_crf_parse()`, `pixl_crf_set()`):\n"
+          "`arch: enetfrozen_crfi5p4d5161p4d541` is the network below, with the same\n"
+          "parameters, names and initialisation. Give the CRF in one of the two places.\n"
+          "`--set model.options.crf.steps=3` sets one key of it.\n\n"
+          "```yaml\n"
+          "model:\n"
+          "  arch: enet\n"
+          "  options:\n"
+          "    crf: {frozen: true, steps: 5, terms: [4d:5:16:1, 4d:5:4:1]}\n"
+          "```\n\n"
           "```yaml\n"
           "model:\n"
           "  arch: pixelnet\n"
@@ -468,6 +510,7 @@ int pixl_config_write_docs(FILE *f)
           "```\n"
           "run.yaml:6: unknown key 'model.options.mpl' (did you mean 'mlp'? valid keys: width, variant, ...)\n"
           "run.yaml:2: model.options.mlp: a PixelNet head option, but model.arch is 'unet' (only pixelnet has this head)\n"
+          "run.yaml:7: unknown key 'model.options.crf.step' (did you mean 'steps'? valid keys: frozen, steps, ...)\n"
           "```\n\n"
           "## Rules between keys\n\n"
           "Checked after loading (and by `pixl_config_validate()` after overrides):\n\n"

@@ -346,6 +346,10 @@ int pixl_config_model_opts(const pixl_train_config *cfg, pixl_model_opts *mo, co
     mo->output_stride = o->output_stride;
     mo->aux = o->aux;
     if (!strcmp(cfg->model.arch, "pixelnet") && !mo->variant) mo->head = &o->head;
+    if (o->crf.given) {
+        mo->crf = &o->crf.opts;
+        mo->crf_frozen = o->crf.frozen;
+    }
     if (pretrained) *pretrained = o->pretrained[0] ? o->pretrained : NULL;
     return PIXL_OK;
 }

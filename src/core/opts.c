@@ -249,6 +249,8 @@ static int set_list(const pixl__opt_field *f, unsigned char *base, const char *p
     return PIXL_OK;
 }
 
+static int set_map(const pixl__opt_field *f, unsigned char *base, const char *path, const char *value);
+
 static int set_field(const pixl__opt_field *f, unsigned char *base, const char *path, const char *s)
 {
     unsigned char *field = base + f->off;
@@ -296,10 +298,119 @@ static int set_field(const pixl__opt_field *f, unsigned char *base, const char *
         return set_list(f, base, path, s);
     case PIXL__OPT_CUSTOM:
         return f->parse(field, path, s);
+    case PIXL__OPT_MAP:
+        return set_map(f, base, path, s);
     case PIXL__OPT_EMBED:
         break;
     }
     return pixl_set_error(PIXL_ERR_STATE, "%s: not a settable option", path);
+}
+
+
+#define MAP_CAP 4096 /* bytes of a nested (MAP) struct */
+
+static int map_given(const pixl__opt_field *f, const unsigned char *base)
+{
+    int v;
+    memcpy(&v, base + f->count_off, sizeof v);
+    return v;
+}
+
+/* the nested struct of a MAP field (current, or its defaults when not given) into tmp */
+static int map_current(const pixl__opt_field *f, const unsigned char *base, const char *path, unsigned char *tmp)
+{
+    if (f->size > MAP_CAP || !f->init || !f->sub)
+        return pixl_set_error(PIXL_ERR_STATE, "%s: nested options too large or without defaults", path);
+    if (map_given(f, base)) memcpy(tmp, base + f->off, f->size);
+    else f->init(tmp);
+    return PIXL_OK;
+}
+
+static void map_store(const pixl__opt_field *f, unsigned char *base, const unsigned char *tmp, int given)
+{
+    memcpy(base + f->off, tmp, f->size);
+    memcpy(base + f->count_off, &given, sizeof given);
+}
+
+/* "{k: v, k: [a, b]}" (defaults, then each key) or null / "" (not given) */
+static int set_map(const pixl__opt_field *f, unsigned char *base, const char *path, const char *value)
+{
+    unsigned char tmp[MAP_CAP];
+    if (f->size > MAP_CAP || !f->init || !f->sub)
+        return pixl_set_error(PIXL_ERR_STATE, "%s: nested options too large or without defaults", path);
+    f->init(tmp);
+    const char *s = value;
+    size_t n = strlen(s);
+    trim(&s, &n);
+    if (!n || (n == 4 && !strncasecmp(s, "null", 4)) || (n == 1 && *s == '~')) {
+        map_store(f, base, tmp, 0);
+        return PIXL_OK;
+    }
+    char list[1024];
+    pixl__opts_key_list(f->sub, list, sizeof list);
+    if (n < 2 || s[0] != '{' || s[n - 1] != '}')
+        return pixl_set_error(PIXL_ERR_ARG, "%s: expected a mapping {key: value, ...} or null, got '%.60s' (keys: %s)",
+                              path, value, list);
+    s++, n -= 2;
+    trim(&s, &n); /* "{}": given, with the defaults */
+    while (n) {
+        /* one "key: value" up to the next ',' outside brackets */
+        size_t len = 0;
+        for (int depth = 0; len < n && (depth || s[len] != ','); len++)
+            depth += (s[len] == '[' || s[len] == '{') - (s[len] == ']' || s[len] == '}');
+        const char *e = s;
+        size_t el = len;
+        trim(&e, &el);
+        const char *colon = el ? memchr(e, ':', el) : NULL;
+        if (!colon)
+            return pixl_set_error(PIXL_ERR_ARG, "%s: '%.*s' is not key: value (valid keys: %s)", path, (int)el, e,
+                                  list);
+        char key[64], val[1024];
+        const char *k = e, *v = colon + 1;
+        size_t kl = (size_t)(colon - e), vl = el - kl - 1;
+        trim(&k, &kl);
+        trim(&v, &vl);
+        if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) v++, vl -= 2; /* a quoted scalar */
+        if (!kl || kl >= sizeof key || vl >= sizeof val)
+            return pixl_set_error(PIXL_ERR_ARG, "%s: bad entry '%.*s'", path, (int)el, e);
+        snprintf(key, sizeof key, "%.*s", (int)kl, k);
+        snprintf(val, sizeof val, "%.*s", (int)vl, v);
+        int rc = pixl__opts_set(f->sub, tmp, path, key, val);
+        if (rc) return rc;
+        if (len == n) break;
+        s += len + 1, n -= len + 1;
+        if (!n) return pixl_set_error(PIXL_ERR_ARG, "%s: trailing ',' in '%.80s'", path, value);
+    }
+    map_store(f, base, tmp, 1);
+    return PIXL_OK;
+}
+
+/* the MAP field named by the head of "head.rest" (its offset in *off) */
+static const pixl__opt_field *find_map(const pixl__opt_table *t, const char *prefix, const char *key, size_t *off,
+                                       char *head, size_t hlen)
+{
+    const char *dot = strchr(key, '.');
+    snprintf(head, hlen, "%.*s", (int)(dot - key), key);
+    const pixl__opt_field *f = find(t, head, off);
+    if (!f) {
+        unknown_key(t, prefix, head);
+        return NULL;
+    }
+    if (f->type != PIXL__OPT_MAP) {
+        pixl_set_error(PIXL_ERR_NOT_FOUND, "unknown key '%s.%s' ('%s.%s' is not a mapping)", prefix, key, prefix, head);
+        return NULL;
+    }
+    return f;
+}
+
+/* a MAP field relocated to offset off of the outer struct */
+static pixl__opt_field at_offset(const pixl__opt_field *f, size_t off)
+{
+    pixl__opt_field g = *f;
+    g.off = off;
+    if (g.type == PIXL__OPT_INT_LIST || g.type == PIXL__OPT_STR_LIST || g.type == PIXL__OPT_MAP)
+        g.count_off += off - f->off;
+    return g;
 }
 
 int pixl__opts_set(const pixl__opt_table *t, void *obj, const char *prefix, const char *key, const char *value)
@@ -307,14 +418,24 @@ int pixl__opts_set(const pixl__opt_table *t, void *obj, const char *prefix, cons
     if (!t || !obj || !key || !value) return pixl_set_error(PIXL_ERR_ARG, "options: NULL argument");
     if (!prefix) prefix = t->name;
     size_t off;
+    char path[160];
+    if (strchr(key, '.')) { /* a key of a nested mapping, which becomes given */
+        char head[64];
+        const pixl__opt_field *m = find_map(t, prefix, key, &off, head, sizeof head);
+        if (!m) return pixl_last_status();
+        pixl__opt_field g = at_offset(m, off);
+        unsigned char tmp[MAP_CAP];
+        snprintf(path, sizeof path, "%s.%s", prefix, head);
+        int rc = map_current(&g, obj, path, tmp);
+        if (!rc) rc = pixl__opts_set(g.sub, tmp, path, strchr(key, '.') + 1, value);
+        if (!rc) map_store(&g, obj, tmp, 1);
+        return rc;
+    }
     const pixl__opt_field *f = find(t, key, &off);
     if (!f) return unknown_key(t, prefix, key);
-    char path[160];
     snprintf(path, sizeof path, "%s.%s", prefix, key);
     /* the field alone is written, and only after the whole value parsed */
-    pixl__opt_field g = *f;
-    g.off = off;
-    if (g.type == PIXL__OPT_INT_LIST || g.type == PIXL__OPT_STR_LIST) g.count_off += off - f->off;
+    pixl__opt_field g = at_offset(f, off);
     return set_field(&g, obj, path, value);
 }
 
@@ -378,6 +499,26 @@ static void fmt_field(const pixl__opt_field *f, size_t off, size_t count_off, co
     case PIXL__OPT_CUSTOM:
         f->format(field, buf, len, compact);
         break;
+    case PIXL__OPT_MAP: {
+        int given;
+        memcpy(&given, base + count_off, sizeof given);
+        if (!given) {
+            snprintf(buf, len, "null");
+            break;
+        }
+        const char *keys[PIXL__OPTS_MAX_KEYS];
+        const pixl__opt_field *fields[PIXL__OPTS_MAX_KEYS];
+        size_t offs[PIXL__OPTS_MAX_KEYS];
+        int n = collect(f->sub, 0, keys, fields, offs, 0, PIXL__OPTS_MAX_KEYS);
+        size_t o = (size_t)snprintf(buf, len, "{");
+        char v[1024];
+        for (int i = 0; i < n && i < PIXL__OPTS_MAX_KEYS && o < len; i++) {
+            fmt_field(fields[i], offs[i], fields[i]->count_off + (offs[i] - fields[i]->off), field, v, sizeof v, 0);
+            o += (size_t)snprintf(buf + o, len - o, "%s%s: %s", i ? ", " : "", keys[i], v);
+        }
+        if (o < len) snprintf(buf + o, len - o, "}");
+        break;
+    }
     case PIXL__OPT_EMBED:
         break;
     }
@@ -392,6 +533,12 @@ int pixl__opts_get(const pixl__opt_table *t, const void *obj, const char *key, c
 {
     if (!t || !obj || !key || !buf || !len) return pixl_set_error(PIXL_ERR_ARG, "options: NULL argument");
     size_t off;
+    if (strchr(key, '.')) {
+        char head[64];
+        const pixl__opt_field *m = find_map(t, t->name, key, &off, head, sizeof head);
+        return m ? pixl__opts_get(m->sub, (const unsigned char *)obj + off, strchr(key, '.') + 1, buf, len)
+                 : pixl_last_status();
+    }
     const pixl__opt_field *f = find(t, key, &off);
     if (!f) return unknown_key(t, t->name, key);
     fmt_key(f, off, obj, buf, len, 0);

@@ -89,6 +89,22 @@ int pixl_crf_set(pixl_crf_opts *o, const char *key, const char *value)
     return pixl__opts_set(&pixl__crf_table, o, "crf", key, value);
 }
 
+int pixl_crf_format(const pixl_crf_opts *o, char *buf, size_t len)
+{
+    if (!o || !buf || !len) return pixl_set_error(PIXL_ERR_ARG, "pixl_crf_format: NULL argument");
+    pixl_crf_opts d = pixl_crf_defaults();
+    return pixl__opts_format_changed(&pixl__crf_table, o, &d, buf, len);
+}
+
+int pixl_crf_parse_pairs(const char *pairs, pixl_crf_opts *o)
+{
+    if (!o) return pixl_set_error(PIXL_ERR_ARG, "pixl_crf_parse_pairs: NULL options");
+    pixl_crf_opts t = pixl_crf_defaults();
+    int rc = pixl__opts_parse_pairs(&pixl__crf_table, &t, "crf", pairs);
+    if (!rc) *o = t;
+    return rc;
+}
+
 /* ---------------------------------------------------------------- PAC */
 
 static const pixl__opt_field pac_fields[] = {

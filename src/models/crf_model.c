@@ -11,7 +11,11 @@
  * std (about 0.25-0.29 for CamVid and ImageNet statistics), so the
  * initial value here is 30 / (255 * 0.28) = 0.42: the same colour bandwidth.
  * The backbone keeps its own parameter names (so its checkpoints load with
- * model.options.pretrained); the CRF's are under "crf." (pacnet's names). */
+ * model.options.pretrained); the CRF's are under "crf." (pacnet's names).
+ *
+ * The typed form is pixl_model_opts.crf and .crf_frozen on the plain arch
+ * (a config's model.options.crf mapping); the compact name is parsed into
+ * the same options, and both build through pixl__model_crf. */
 #include "models_impl.h"
 
 int pixl__model_split_crf(const char *arch, char *backbone, size_t blen, int *frozen, const char **crf)
@@ -31,22 +35,52 @@ int pixl__model_split_crf(const char *arch, char *backbone, size_t blen, int *fr
     return 1;
 }
 
+/* The compact name in model.arch: "<arch>[frozen]_<crf>" into the backbone's
+ * name, frozen and the CRF (pixl_crf_parse: its parts go through
+ * pixl_crf_set, as the keys of pixl_model_opts.crf do) */
+int pixl__model_crf_from_arch(const char *arch, char *backbone, size_t blen, int *frozen, pixl_crf_opts *co)
+{
+    const char *spec = NULL;
+    if (!pixl__model_split_crf(arch, backbone, blen, frozen, &spec) || !backbone[0])
+        return pixl_set_error(PIXL_ERR_ARG, "model '%s': expected <arch>[frozen]_crf...", arch);
+    if (pixl_crf_parse(spec, co)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", pixl_last_error());
+        return pixl_set_error(PIXL_ERR_ARG, "model '%s': %s", arch, why);
+    }
+    if (strstr(backbone, "_crf")) return pixl_set_error(PIXL_ERR_ARG, "model '%s': one CRF per model", arch);
+    return PIXL_OK;
+}
+
 pixl_tensor *pixl__model_with_crf(pixl_ctx *c, const char *arch, pixl_tensor *x, const pixl_model_opts *o)
 {
     char bb[PIXL_NAME_LEN];
     int frozen = 0;
-    const char *spec = NULL;
-    if (!pixl__model_split_crf(arch, bb, sizeof bb, &frozen, &spec) || !bb[0]) {
-        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': expected <arch>[frozen]_crf...", arch);
-        return NULL;
-    }
     pixl_crf_opts co;
-    if (pixl_crf_parse(spec, &co)) {
-        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': %s", arch, pixl_last_error());
+    if (o->crf) {
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': a CRF both in the name and in the options (crf); give one", arch);
         return NULL;
     }
-    if (strstr(bb, "_crf")) {
-        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': one CRF per model", arch);
+    if (pixl__model_crf_from_arch(arch, bb, sizeof bb, &frozen, &co)) {
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "%s", pixl_last_error());
+        return NULL;
+    }
+    pixl_model_opts d = *o;
+    d.crf = &co;
+    d.crf_frozen = frozen;
+    return pixl__model_crf(c, bb, x, &d);
+}
+
+pixl_tensor *pixl__model_crf(pixl_ctx *c, const char *bb, pixl_tensor *x, const pixl_model_opts *mo)
+{
+    const pixl_crf_opts co = *mo->crf;
+    const int frozen = mo->crf_frozen;
+    const char *arch = bb;
+    pixl_model_opts bo = *mo; /* the network under the CRF */
+    bo.crf = NULL;
+    bo.crf_frozen = 0;
+    if (co.n_terms < 1) {
+        pixl__ctx_fail(c, PIXL_ERR_ARG, "model '%s': the CRF has no pairwise terms (crf.terms)", arch);
         return NULL;
     }
     /* parameters that exist before the backbone is built (a rebuild) are
@@ -57,7 +91,7 @@ pixl_tensor *pixl__model_with_crf(pixl_ctx *c, const char *arch, pixl_tensor *x,
             if (strncmp(n, "crf.", 4) && strncmp(n, "feat_scales.", 12)) pixl_params_set_frozen(c->P, n, 1);
         }
     }
-    pixl_tensor *unary = pixl_model_build(c, bb, x, o);
+    pixl_tensor *unary = pixl_model_build(c, bb, x, &bo);
     if (!unary) return NULL;
     if (frozen && c->P) /* first build: the backbone's parameters were created just now */
         for (int i = 0; i < pixl_params_count(c->P); i++) {

@@ -12,6 +12,8 @@ struct pixl_model {
     char variant[1024]; /* pixelnet variants list taps and layers */
     char backbone[64];
     pixl_pn_head_opts head; /* pixelnet's typed head, when created with one */
+    pixl_crf_opts crf;      /* the PacCRF of o.crf */
+    char crf_text[512];     /* o.crf as pixl_crf_format's pairs ("" = no CRF), saved as metadata "crf" */
     pixl_model_opts o;
     pixl_params *P;
     float mean[3], std[3];
@@ -81,6 +83,16 @@ pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64
         }
     }
     m->o.variant = m->variant[0] ? m->variant : NULL;
+    if (m->o.crf) { /* saved as its pairs, which load back to the same CRF */
+        m->crf = *m->o.crf;
+        m->o.crf = &m->crf;
+        if (pixl_crf_format(&m->crf, m->crf_text, sizeof m->crf_text)) {
+            free(m);
+            return NULL;
+        }
+    } else {
+        m->o.crf_frozen = 0;
+    }
     if (m->o.backbone) snprintf(m->backbone, sizeof m->backbone, "%s", m->o.backbone);
     m->o.backbone = m->backbone[0] ? m->backbone : NULL;
     m->o.aux = 0; /* auxiliary heads belong to training graphs only */
@@ -186,11 +198,15 @@ int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *con
     snprintf(buf[4], 64, "%.9g,%.9g,%.9g", m->std[0], m->std[1], m->std[2]);
     snprintf(buf[5], 64, "%d,%d", m->in_h, m->in_w);
     snprintf(buf[6], 64, "%d", m->o.output_stride);
+    snprintf(buf[7], 64, "%d", m->o.crf_frozen);
+    /* a CRF of the options: "crf" holds its keys (absent or "" = none); a CRF
+     * chosen by the compact name is in "arch" */
     const char *k0[] = {"arch", "variant", "n_classes", "in_channels", "width", "mean", "std", "input_size",
-                        "class_names", "class_colours", "backbone", "output_stride"};
+                        "class_names", "class_colours", "backbone", "output_stride", "crf", "crf_frozen"};
     const char *v0[] = {m->arch, m->variant, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5],
-                        js_names, js_cols, m->backbone, buf[6]};
+                        js_names, js_cols, m->backbone, buf[6], m->crf_text, buf[7]};
     int nk = (int)(sizeof k0 / sizeof k0[0]);
+    if (!m->o.crf) nk -= 2; /* checkpoints without a typed CRF keep their metadata */
     const char **K = pixl__calloc((size_t)(nk + n_meta), sizeof *K), **V = pixl__calloc((size_t)(nk + n_meta), sizeof *V);
     int rc = PIXL_ERR_NOMEM;
     if (K && V) {
@@ -234,6 +250,19 @@ pixl_model *pixl_model_load(const char *path)
     const char *backbone = pixl_st_meta(f, "backbone");
     o.backbone = backbone && backbone[0] ? backbone : NULL;
     if (pixl_st_meta(f, "output_stride")) o.output_stride = atoi(pixl_st_meta(f, "output_stride"));
+    pixl_crf_opts crf;
+    const char *crf_text = pixl_st_meta(f, "crf");
+    if (crf_text && crf_text[0]) {
+        if (pixl_crf_parse_pairs(crf_text, &crf)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", pixl_last_error());
+            pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata 'crf': %s", path, why);
+            pixl_st_close(f);
+            return NULL;
+        }
+        o.crf = &crf;
+        o.crf_frozen = pixl_st_meta(f, "crf_frozen") && atoi(pixl_st_meta(f, "crf_frozen"));
+    }
     pixl_model *m = pixl_model_create(arch, &o, 0);
     if (!m) {
         pixl_st_close(f);

@@ -45,6 +45,10 @@ int pixl__model_min_size(const char *arch);
 /* "<arch>[frozen]_crf..." (crf_model.c): 1 and the parts when arch has a CRF, else 0 */
 int pixl__model_split_crf(const char *arch, char *backbone, size_t blen, int *frozen, const char **crf);
 pixl_tensor *pixl__model_with_crf(pixl_ctx *ctx, const char *arch, pixl_tensor *x, const pixl_model_opts *o);
+/* the compact name parsed: backbone name, frozen and the CRF's options */
+int pixl__model_crf_from_arch(const char *arch, char *backbone, size_t blen, int *frozen, pixl_crf_opts *co);
+/* network `backbone` with the PacCRF o->crf (non-NULL) on its logits, o->crf_frozen */
+pixl_tensor *pixl__model_crf(pixl_ctx *ctx, const char *backbone, pixl_tensor *x, const pixl_model_opts *o);
 
 /* ---------------------------------------------------------------- backbones
  * Encoders with torchvision's state_dict names under `prefix` ("" for a bare

@@ -92,7 +92,7 @@ pixl_tensor *pixl_model_build(pixl_ctx *ctx, const char *arch, pixl_tensor *x, c
         return NULL;
     }
     for (int i = 0; arch && i < N_MODELS; i++)
-        if (!strcmp(arch, g_models[i].name)) return g_models[i].fn(ctx, x, &d);
+        if (!strcmp(arch, g_models[i].name)) return d.crf ? pixl__model_crf(ctx, arch, x, &d) : g_models[i].fn(ctx, x, &d);
     if (arch && strstr(arch, "_crf")) return pixl__model_with_crf(ctx, arch, x, &d);
     char known[512] = "";
     for (int i = 0; i < N_MODELS; i++)

@@ -1390,43 +1390,52 @@ int pixl_pac_parse_kernel_type(const char *s, pixl_pac_opts *o)
     return PIXL_OK;
 }
 
+/* "none" | "gaussian" | "average_{s}" | "full_{s}" is split into
+ * pixl_pac_set's keys (smooth, smooth_size); the odd size is this name's rule */
 int pixl_pac_parse_smooth(const char *s, pixl_pac_opts *o)
 {
     if (!s || !o) return pixl_set_error(PIXL_ERR_ARG, "pac smooth_kernel_type: NULL argument");
+    pixl_pac_opts t = *o;
+    int rc;
     if (!strcmp(s, "none")) {
-        o->smooth = PIXL_PAC_SMOOTH_NONE;
-        o->smooth_size = 0;
-        return PIXL_OK;
-    }
-    if (!strcmp(s, "gaussian")) {
-        o->smooth = PIXL_PAC_SMOOTH_GAUSSIAN;
-        o->smooth_size = 3;
-        return PIXL_OK;
-    }
-    int full = !strncmp(s, "full_", 5), avg = !strncmp(s, "average_", 8);
-    if (full || avg) {
+        rc = pixl_pac_set(&t, "smooth", "none") || pixl_pac_set(&t, "smooth_size", "0");
+    } else if (!strcmp(s, "gaussian")) {
+        rc = pixl_pac_set(&t, "smooth", "gaussian") || pixl_pac_set(&t, "smooth_size", "3");
+    } else {
+        int full = !strncmp(s, "full_", 5), avg = !strncmp(s, "average_", 8);
+        if (!full && !avg)
+            return pixl_set_error(PIXL_ERR_ARG,
+                                  "pac smooth_kernel_type '%s': expected 'none', 'gaussian', 'average_{s}' or 'full_{s}'",
+                                  s);
         const char *num = s + (full ? 5 : 8);
-        char *e;
+        char *e, size[16];
         long v = strtol(num, &e, 10);
         if (*e || e == num || v < 1 || v > 99 || v % 2 == 0)
             return pixl_set_error(PIXL_ERR_ARG, "pac smooth_kernel_type '%s': the size must be odd (1..99)", s);
-        o->smooth = full ? PIXL_PAC_SMOOTH_FULL : PIXL_PAC_SMOOTH_AVERAGE;
-        o->smooth_size = (int)v;
-        return PIXL_OK;
+        snprintf(size, sizeof size, "%ld", v);
+        rc = pixl_pac_set(&t, "smooth", full ? "full" : "average") || pixl_pac_set(&t, "smooth_size", size);
     }
-    return pixl_set_error(PIXL_ERR_ARG,
-                          "pac smooth_kernel_type '%s': expected 'none', 'gaussian', 'average_{s}' or 'full_{s}'", s);
+    if (rc) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", pixl_last_error());
+        return pixl_set_error(PIXL_ERR_ARG, "pac smooth_kernel_type '%s': %s", s, why);
+    }
+    *o = t;
+    return PIXL_OK;
 }
 
+/* the filler's name is the value of pixl_pac_set's key filler (pacnet's
+ * names, in lower case as pacnet writes them) */
 int pixl_pac_parse_filler(const char *s, pixl_pac_opts *o)
 {
-    static const char *const names[] = {"uniform", "linear", "crf", "crf_perturbed", "pool", "crf_pool"};
     if (!s || !o) return pixl_set_error(PIXL_ERR_ARG, "pac filler: NULL argument");
-    for (int i = 0; i < 6; i++)
-        if (!strcmp(s, names[i])) {
-            o->filler = (pixl_pac_filler)i;
-            return PIXL_OK;
-        }
+    int lower = 1;
+    for (const char *p = s; *p; p++) lower &= !(*p >= 'A' && *p <= 'Z');
+    pixl_pac_opts t = *o;
+    if (lower && !pixl_pac_set(&t, "filler", s)) {
+        *o = t;
+        return PIXL_OK;
+    }
     return pixl_set_error(PIXL_ERR_ARG, "pac filler '%s': expected uniform, linear, crf, crf_perturbed, pool or crf_pool",
                           s);
 }
