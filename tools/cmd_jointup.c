@@ -1,5 +1,5 @@
-/* cmd_jointup.c — `pixl jointup`: guided upsampling of segmentation (issue 5,
- * PAC experiment 1). A CamVid label map is subsampled x factor (pacnet's
+/* cmd_jointup.c — `pixl jointup`: guided upsampling of segmentation
+ * (PAC's joint-upsampling experiment). A CamVid label map is subsampled x factor (pacnet's
  * `center` subsampling: the pixel at (f-1)/2 of every f x f block) and
  * one-hot encoded (void = all zeros); a method recovers the full-resolution
  * labels, guided by the full-resolution image where it learns:
