@@ -165,9 +165,30 @@ static heap_item heap_pop(heap_item *hp, int *n)
  * the nearest free column, so it stays local when free columns are near.
  * Potentials: u (rows, in pl), v (columns, in pr), vd (dummy columns).
  * Rows left on their dummy are unmatched (ml = -2). */
+/* flip the alternating path that ends at column col back to row i0: each
+ * row on it takes the column it reached, with that edge's reduced cost */
+static void augment(pixl__edge_matcher *m, int col, int i0)
+{
+    int32_t *ml = m->mate_l, *mr = m->mate_r, *mcr = m->matecost_r, *prev = m->prev;
+    int j = col;
+    for (;;) {
+        int r = prev[j];
+        int old = ml[r];
+        ml[r] = j;
+        mr[j] = r;
+        for (int e = m->adj_start[r]; e < m->adj_start[r + 1]; e++)
+            if (m->adj_to[e] == j) {
+                mcr[j] = (int32_t)(m->adj_cost[e] - m->ow);
+                break;
+            }
+        if (r == i0) break;
+        j = old;
+    }
+}
+
 static int solve_rows(pixl__edge_matcher *m, const int32_t *L, int nl, const int32_t *R, int nr)
 {
-    int32_t *ml = m->mate_l, *mr = m->mate_r, *mcr = m->matecost_r;
+    int32_t *ml = m->mate_l, *mr = m->mate_r;
     int64_t *u = m->pl, *v = m->pr, *dr = m->dr, *vd = m->vd, *dd = m->dd;
     int32_t *prev = m->prev;
     int need = 2 * (nl + nr) + 16;
@@ -258,39 +279,9 @@ static int solve_rows(pixl__edge_matcher *m, const int32_t *L, int nl, const int
             col = end >> 1;
             rowc = -1;
         }
-        if (!(end & 1)) {
-            /* real free column: the row that reached it takes it */
-            int j = col;
-            for (;;) {
-                int r = prev[j];
-                int old = ml[r];
-                ml[r] = j;
-                mr[j] = r;
-                for (int e = m->adj_start[r]; e < m->adj_start[r + 1]; e++)
-                    if (m->adj_to[e] == j) {
-                        mcr[j] = (int32_t)(m->adj_cost[e] - m->ow);
-                        break;
-                    }
-                if (r == i0) break;
-                j = old;
-            }
-        } else if (rowc != i0) {
-            /* row rowc moved to its dummy: its old column goes back along the path */
-            int j = col;
-            for (;;) {
-                int r = prev[j];
-                int old = ml[r];
-                ml[r] = j;
-                mr[j] = r;
-                for (int e = m->adj_start[r]; e < m->adj_start[r + 1]; e++)
-                    if (m->adj_to[e] == j) {
-                        mcr[j] = (int32_t)(m->adj_cost[e] - m->ow);
-                        break;
-                    }
-                if (r == i0) break;
-                j = old;
-            }
-        }
+        /* a real free column: the row that reached it takes it; or row rowc
+         * moved to its dummy: its old column goes back along the path */
+        if (!(end & 1) || rowc != i0) augment(m, col, i0);
     }
     for (int i = 0; i < nl; i++)
         if (ml[L[i]] == -2) ml[L[i]] = -1;
