@@ -18,14 +18,15 @@ int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, in
         return PIXL_OK;
     }
     /* frequencies over the training labels */
-    int64_t *cnt = pixl__calloc((size_t)K, sizeof *cnt), *img_px = pixl__calloc((size_t)K, sizeof *img_px);
-    if (!cnt || !img_px) {
+    int64_t *cnt = pixl__calloc((size_t)K, sizeof *cnt), *img_px = pixl__calloc((size_t)K, sizeof *img_px),
+            *here = pixl__calloc((size_t)K, sizeof *here);
+    if (!cnt || !img_px || !here) {
         free(cnt);
         free(img_px);
-        return PIXL_ERR_NOMEM;
+        free(here);
+        return pixl_set_error(PIXL_ERR_NOMEM, "class weights of %d classes: out of memory", K);
     }
     int64_t total = 0;
-    int64_t *here = pixl__calloc((size_t)K, sizeof *here);
     for (int i = 0; i < pixl_dataset_size(ds); i++) {
         pixl_image *img = NULL;
         int32_t *lab = NULL;
@@ -55,7 +56,12 @@ int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, in
     if (kind == PIXL_CLASS_WEIGHTS_ENET) {
         for (int k = 0; k < K; k++) w[k] = (float)(1.0 / log(1.02 + (total ? (double)cnt[k] / (double)total : 0)));
     } else { /* median frequency */
-        double f[4096], sorted[4096];
+        double *f = pixl__calloc(2 * (size_t)K, sizeof *f), *sorted = f + K;
+        if (!f) {
+            free(cnt);
+            free(img_px);
+            return pixl_set_error(PIXL_ERR_NOMEM, "class weights of %d classes: out of memory", K);
+        }
         int nf = 0;
         for (int k = 0; k < K; k++) {
             f[k] = img_px[k] ? (double)cnt[k] / (double)img_px[k] : 0;
@@ -69,6 +75,7 @@ int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, in
             }
         double med = nf ? (nf % 2 ? sorted[nf / 2] : 0.5 * (sorted[nf / 2 - 1] + sorted[nf / 2])) : 1;
         for (int k = 0; k < K; k++) w[k] = f[k] > 0 ? (float)(med / f[k]) : 0;
+        free(f);
     }
     free(cnt);
     free(img_px);
