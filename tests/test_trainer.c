@@ -331,3 +331,63 @@ done:
     fclose(devnull);
     free(cfg);
 }
+
+/* Class weights of the segmentation task, against the definitions computed
+ * here from the labels: ENet's 1/ln(1.02 + p_c) and median frequency
+ * median(f) / f_c with f_c = pixels of c / pixels of the images holding c. */
+#include "tasks/task.h"
+
+PIXL_TEST(trainer_class_weights_definitions)
+{
+    pixl_dataset_opts o = {.kind = "synthetic", .count = 12, .seed = 5, .width = 48, .height = 40};
+    pixl_dataset *ds = pixl_dataset_open(&o);
+    CHECK_MSG(ds != NULL, "%s", pixl_last_error());
+    if (!ds) return;
+    const int K = pixl_dataset_n_classes(ds);
+    double cnt[64] = {0}, img_px[64] = {0}, total = 0;
+    CHECK(K > 1 && K <= 64);
+    for (int i = 0; i < pixl_dataset_size(ds) && K <= 64; i++) {
+        pixl_image *img = NULL;
+        int32_t *lab = NULL;
+        CHECK_OK(pixl_dataset_load(ds, i, &img, &lab));
+        if (!img) break;
+        double here[64] = {0}, valid = 0;
+        for (int p = 0; p < img->width * img->height; p++)
+            if (lab[p] >= 0 && lab[p] < K) here[lab[p]]++, valid++;
+        for (int k = 0; k < K; k++) cnt[k] += here[k], img_px[k] += here[k] > 0 ? valid : 0;
+        total += valid;
+        pixl_image_free(img);
+        free(lab);
+    }
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    pixl_config_defaults(cfg);
+    float w[64];
+    CHECK_OK(pixl_config_set(cfg, "training.loss.class_weights", "enet"));
+    CHECK_OK(pixl__class_weights(cfg, ds, K, w));
+    for (int k = 0; k < K; k++)
+        CHECK_MSG(fabs(w[k] - 1.0 / log(1.02 + cnt[k] / total)) < 1e-4 * w[k], "enet weight %d: %g", k, w[k]);
+    CHECK_OK(pixl_config_set(cfg, "training.loss.class_weights", "median_freq"));
+    CHECK_OK(pixl__class_weights(cfg, ds, K, w));
+    double f[64], s[64];
+    int nf = 0;
+    for (int k = 0; k < K; k++)
+        if ((f[k] = img_px[k] > 0 ? cnt[k] / img_px[k] : 0) > 0) s[nf++] = f[k];
+    for (int i = 0; i < nf; i++) /* selection sort: a second, independent ordering */
+        for (int j = i + 1; j < nf; j++)
+            if (s[j] < s[i]) { double t = s[i]; s[i] = s[j]; s[j] = t; }
+    double med = nf % 2 ? s[nf / 2] : 0.5 * (s[nf / 2 - 1] + s[nf / 2]);
+    for (int k = 0; k < K; k++)
+        CHECK_MSG(f[k] > 0 ? fabs(w[k] - med / f[k]) < 1e-4 * w[k] : w[k] == 0, "median-frequency weight %d: %g", k,
+                  w[k]);
+    char line[640];
+    pixl__class_weights_line(w, K, line, sizeof line); /* every weight */
+    CHECK_MSG(!strncmp(line, "class weights: ", 15) && !strstr(line, "..."), "%s", line);
+    pixl__class_weights_line(w, K, line, 48); /* too short for all: stops between numbers, ends with the count */
+    char want[32];
+    snprintf(want, sizeof want, " ... (%d classes)", K);
+    CHECK_MSG(strlen(line) < 48 && strlen(line) > strlen(want) &&
+                  !strcmp(line + strlen(line) - strlen(want), want) && line[strlen(line) - strlen(want) - 1] != ' ',
+              "%s", line);
+    free(cfg);
+    pixl_dataset_free(ds);
+}
