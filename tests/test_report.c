@@ -407,6 +407,19 @@ static int decode_images(const char *html, int *bad)
     return good;
 }
 
+/* `pixl report DIR --samples N`, then the page's text (NULL after a failed check) */
+static char *report_of(const char *dir, const char *samples)
+{
+    char p[1024], *err = NULL;
+    const char *args[] = {"report", dir, "--samples", samples};
+    int rc = run_report(4, args, &err);
+    CHECK_MSG(rc == 0, "pixl report failed: %s", err ? err : "");
+    free(err);
+    char *html = rc ? NULL : read_text(path_join(p, sizeof p, dir, "report.html"));
+    CHECK(rc || html != NULL);
+    return html;
+}
+
 PIXL_TEST(report_normals_run)
 {
     const char *dir = make_dir("run_normals");
@@ -417,13 +430,7 @@ PIXL_TEST(report_normals_run)
         "training.epochs=0", "training.max_iters=6", "validation.every_epochs=0", "validation.every_minutes=0.0001",
         "validation.limit=2"};
     if (short_run(dir, kv, (int)(sizeof kv / sizeof *kv))) return;
-    char p[1024], *err = NULL;
-    const char *args[] = {"report", dir, "--samples", "3"};
-    int rc = run_report(4, args, &err);
-    CHECK_MSG(rc == 0, "pixl report failed: %s", err ? err : "");
-    free(err);
-    char *html = read_text(path_join(p, sizeof p, dir, "report.html"));
-    CHECK(html != NULL);
+    char *html = report_of(dir, "3");
     if (!html) return;
     CHECK(strstr(html, "best val mean angle") != NULL);
     CHECK(strstr(html, "Angular error vs step") != NULL);
@@ -462,13 +469,7 @@ PIXL_TEST(report_edges_run)
         "validation.every_epochs=0", "validation.every_minutes=0.0001", "validation.limit=2",
         "validation.edge_thresholds=9", "validation.batch_size=1"};
     if (short_run(dir, kv, (int)(sizeof kv / sizeof *kv))) return;
-    char p[1024], *err = NULL;
-    const char *args[] = {"report", dir, "--samples", "2"};
-    int rc = run_report(4, args, &err);
-    CHECK_MSG(rc == 0, "pixl report failed: %s", err ? err : "");
-    free(err);
-    char *html = read_text(path_join(p, sizeof p, dir, "report.html"));
-    CHECK(html != NULL);
+    char *html = report_of(dir, "2");
     if (!html) return;
     CHECK(strstr(html, "best val ODS F") != NULL);
     CHECK(strstr(html, "OIS F") != NULL && strstr(html, ">AP<") != NULL);
@@ -508,8 +509,7 @@ PIXL_TEST(report_edges_run)
         if (r) memcpy(r, "../shared/datasets/nonexis", strlen(BSDS_ROOT)); /* same length */
         write_text(cfgp, cfg);
         free(cfg);
-        CHECK(run_report(4, args, NULL) == 0);
-        html = read_text(path_join(p, sizeof p, dir, "report.html"));
+        html = report_of(dir, "2");
         if (html) CHECK(strstr(html, "No predictions") != NULL || strstr(html, "No precision-recall curve") != NULL);
         free(html);
     }
