@@ -492,6 +492,59 @@ pixl_tensor *pixl_hypercolumn_mlp_dense(pixl_ctx *ctx, int n_maps, pixl_tensor *
  * take the first maximum; a NaN wins (as torch.argmax / numpy.argmax). */
 int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, int64_t w, int32_t *out);
 
+/* PIXEL-WISE ATTENTIONAL GATING (PAG, Kong & Fowlkes 2019): per-pixel gates
+ * choose between two branches of a block; budget losses pull the fraction of
+ * pixels that compute towards a target. Gates are (N, 2, H, W): channel 0 =
+ * "skip" (pass the reduced feature h1), channel 1 = "compute" (h2). */
+
+/* Relaxed Gumbel softmax over the channels of logits (N, K, H, W).
+ * PIXL_MODE_TRAIN, per pixel, with the noise u of the same shape:
+ *     u' = (u + 1e-5) / 1.001,  g = -log(-log u'),
+ *     p  = (softmax(x) + 0.001) / 1.001,  y = softmax((log p + g) / t).
+ * Backward is the exact gradient of that expression (not straight-through)
+ * into logits, and into noise when it has a gradient buffer. noise holds u
+ * in [0, 1) (f32, the shape of logits); NULL draws u from the ctx's random
+ * stream (pixl_ctx_set_seed; new draws every forward, any thread count
+ * gives the same ones). Evaluation modes (PIXL_MODE_EVAL and EVAL_GRAD):
+ * the one-hot of the first maximum of softmax(x), noise ignored (may be
+ * NULL), no gradient. t must be finite and > 0 (errors name the op and the
+ * value). */
+pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t);
+
+/* Gradient of the gate in pixl_mask_gating:
+ *   PIXL_GATE_GRAD_TRUE          dL/dg_k = sum over channels of h_k * dz
+ *                                (the true gradient; the default);
+ *   PIXL_GATE_GRAD_CHANNEL_MEAN  the mean over channels, (1/C) sum h_k * dz:
+ *                                the rule of the PAG authors' code, which
+ *                                scales the true gradient by 1/C. */
+typedef enum pixl_gate_grad_rule { PIXL_GATE_GRAD_TRUE = 0, PIXL_GATE_GRAD_CHANNEL_MEAN = 1 } pixl_gate_grad_rule;
+/* g (N, 2, H, W), h1 and h2 (N, C, H, W) -> z = g[:,0] * h1 + g[:,1] * h2
+ * (the gate broadcast over channels); dL/dh_k = g_k * dz, the gate's
+ * gradient by `rule`. */
+pixl_tensor *pixl_mask_gating(pixl_ctx *ctx, pixl_tensor *g, pixl_tensor *h1, pixl_tensor *h2,
+                              pixl_gate_grad_rule rule);
+
+/* Budget losses of gates g (N, 2, H, W) -> a scalar [1]. lambda is the
+ * target fraction of computing pixels (channel 1), in (0, 1] (others are
+ * rejected naming lambda). m_k is the mean of channel k over EVERY image
+ * and pixel of the batch (the authors' code takes image 1 only, which is the
+ * same for batch 1). The gradient is spread uniformly:
+ * dL/dg_k(n, y, x) = (dL/dm_k) / (N H W). Weight each gate's loss with
+ * pixl_scale().
+ * KL:   L = KL(Bern(lambda) || Bern(m2)) + KL(Bern(1-lambda) || Bern(m1))
+ *         = l log(l/m2) + (1-l) log((1-l)/(1-m2)) + (1-l) log((1-l)/m1) + l log(l/(1-m1))
+ *       with 0 log 0 = 0 (lambda = 1 drops the (1-l) terms and their
+ *       gradients). m1, m2 are clamped to [1e-6, 1 - 1e-6] inside the KL, so
+ *       all-zero (or all-one) gates give a finite loss and a finite gradient
+ *       (the derivative at the clamped mean) that still pushes them open. */
+pixl_tensor *pixl_gate_kl_loss(pixl_ctx *ctx, pixl_tensor *g, float lambda);
+/* The KL of n gates (1..16, sizes may differ) pooled into one mean: m_k =
+ * (sum over all gates of the sums of channel k) / (sum of N H W); each
+ * element's gradient is (dL/dm_k) / that total count. */
+pixl_tensor *pixl_gate_kl_combined_loss(pixl_ctx *ctx, pixl_tensor *const *gates, int n, float lambda);
+/* Mild:  L = log(1 + (m1 - (1 - lambda))^2) + log(1 + (m2 - lambda)^2). */
+pixl_tensor *pixl_gate_mild_loss(pixl_ctx *ctx, pixl_tensor *g, float lambda);
+
 /* ---------------------------------------------------------------- losses */
 
 typedef enum pixl_reduction { PIXL_REDUCE_MEAN = 0, PIXL_REDUCE_SUM = 1 } pixl_reduction;
