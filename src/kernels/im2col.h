@@ -70,6 +70,12 @@ size_t pixl__conv_fast_bwd_weight_floats(const pixl_conv_shape *s);
 void pixl__conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
                                float *work);
 
+/* conv2d forward without bias (conv.c; any path it would take), for other
+ * ops of the family: small = fwd(big), work = pixl__conv2d_fwd_floats(s)
+ * floats (64-byte aligned). */
+size_t pixl__conv2d_fwd_floats(const pixl_conv_shape *s);
+void pixl__conv2d_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, float *work);
+
 /* The longest reduction (C*KH*KW) the implicit-gemm forward runs in one
  * pass; longer ones are cut into chunks (pixl__conv_fast_fwd) or, for the
  * PAC forward, left to the column path. */
