@@ -15,7 +15,8 @@
  *                   cut into blocks of PB pixels (PB from the image's active
  *                   count only); each block is one task: gather the 3x3
  *                   neighbourhoods of its pixels into a column matrix
- *                   (C*9, PB), one gemm with the weight (C_out, C*9), then
+ *                   (C*9, PB), one gemm with the weight (C_out, C*9) (the
+ *                   conv forward's micro-kernel, weight packed once), then
  *                   bias, affine and ReLU scattered into z. The inactive
  *                   pixels are a copy of h1 made before the tasks.
  * Tasks run on the OpenMP threads, each with its own slot of scratch; a
@@ -56,11 +57,17 @@ static size_t slot_floats(const gated_p *p)
     return FLR(kdim(p) * PB_MAX) + FLR(p->s.Cs * PB_MAX) + FLR(9 * PB_MAX);
 }
 
+/* packed weight, tap offsets of the column rows (int64), then the task slots */
+static size_t sparse_floats(const gated_p *p)
+{
+    return pixl__conv_packed_a_floats(p->s.Cs, kdim(p)) + FLR(2 * kdim(p)) + (size_t)p->slots * slot_floats(p);
+}
+
 static size_t gated_work_bytes(const pixl_tensor *n)
 {
     const gated_p *p = PIXL_PARAMS(n, gated_p);
     size_t dense = FLR(pixl__conv2d_fwd_floats(&p->s));
-    size_t sparse = (size_t)p->slots * slot_floats(p);
+    size_t sparse = sparse_floats(p);
     size_t idx = FLR(p->N * p->s.H * p->s.W) + FLR(p->N + 1); /* int32 pixel lists, per-image counts */
     return ((dense > sparse ? dense : sparse) + idx) * sizeof(float);
 }
@@ -93,7 +100,7 @@ static int gated_fwd(pixl_tensor *nd)
     float *z = pixl_f32(nd);
 
     /* scratch: [dense work | task slots] then the pixel lists */
-    size_t dense = FLR(pixl__conv2d_fwd_floats(s)), sparse = (size_t)p->slots * slot_floats(p);
+    size_t dense = FLR(pixl__conv2d_fwd_floats(s)), sparse = sparse_floats(p);
     float *work = nd->work;
     int32_t *list = (int32_t *)(void *)(work + (dense > sparse ? dense : sparse)); /* (N, HW) */
     int32_t *count = list + FLR(N * HW);                                          /* (N) */
@@ -161,9 +168,14 @@ static int gated_fwd(pixl_tensor *nd)
     if (nt > ntask) nt = (int)ntask;
     const size_t slot = slot_floats(p);
     const int relu = p->relu;
+    float *Ap = work;
+    int64_t *boff = (int64_t *)(void *)(Ap + pixl__conv_packed_a_floats(CO, K));
+    float *slots = (float *)(void *)(boff + FLR(2 * K) / 2);
+    pixl__conv_pack_a(w, CO, K, Ap);
+    for (int64_t k = 0; k < K; k++) boff[k] = k * PB_MAX;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        float *col = work + (size_t)omp_get_thread_num() * slot; /* (K, np) */
+        float *col = slots + (size_t)omp_get_thread_num() * slot; /* (K, np), rows PB_MAX apart */
         float *res = col + FLR(K * PB_MAX);                      /* (CO, np) */
         int32_t *tix = (int32_t *)(void *)(res + FLR(CO * PB_MAX)); /* (9, np) */
 #pragma omp for schedule(dynamic, 1)
@@ -188,12 +200,12 @@ static int gated_fwd(pixl_tensor *nd)
                 const float *plane = x + c * HW;
                 for (int k = 0; k < 9; k++) {
                     const int32_t *tr = tix + k * np;
-                    float *dst = col + (c * 9 + k) * np;
+                    float *dst = col + (c * 9 + k) * PB_MAX;
                     for (int64_t j = 0; j < np; j++) dst[j] = tr[j] >= 0 ? plane[tr[j]] : 0.0f;
                 }
             }
             /* res (CO, np) = w (CO, K) . col (K, np): serial inside the region */
-            pixl__gemm_f32(0, 0, CO, np, K, 1.0f, w, K, col, np, 0.0f, res, np);
+            pixl__conv_packed_gemm(CO, K, Ap, col, boff, np, res, np);
             for (int64_t o = 0; o < CO; o++) {
                 const float *r = res + o * np;
                 float *yo = y + o * HW;
