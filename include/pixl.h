@@ -385,6 +385,22 @@ pixl_tensor *pixl_conv_transpose2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w
                                    const pixl_conv2d_opts *o);
 /* x (N,IN) or (..., IN), w (OUT,IN), b (OUT) or NULL */
 pixl_tensor *pixl_linear(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_tensor *b);
+/* The gated 3x3 convolution of a pixel-wise attentional gating (PAG)
+ * bottleneck at inference, computed only at the active pixels:
+ *   z = mask ? act(bn_scale * (conv3x3(h1) + b) + bn_shift) : h1
+ * h1 (N,C,H,W); mask (N,1,H,W) f32 with values 0 or 1 only (a hard gate at
+ * the output resolution; another value makes pixl_forward() fail naming it);
+ * w (C,C,3,3): groups 1, stride 1, padding = dilation (0 -> 1); C_out must
+ * equal C since inactive pixels pass h1 through. b, bn_scale, bn_shift (C)
+ * or NULL (an eval-mode BatchNorm folded into a per-channel affine:
+ * scale = gamma/sqrt(var+eps), shift = beta - mean*scale); act = ReLU when
+ * relu is non-zero, else the identity. Equal (to float rounding) to
+ * conv2d + affine + relu selected by the mask. Cost follows the active
+ * count: images with no active pixel are a copy, nearly full ones run the
+ * dense conv2d kernels. Forward only: building it on an input that needs a
+ * gradient fails (PIXL_ERR_UNSUPPORTED). */
+pixl_tensor *pixl_gated_conv3x3(pixl_ctx *ctx, pixl_tensor *h1, pixl_tensor *mask, pixl_tensor *w, pixl_tensor *b,
+                                pixl_tensor *bn_scale, pixl_tensor *bn_shift, int dilation, int relu);
 
 typedef struct pixl_pool2d_opts {
     int kernel[2], stride[2], padding[2], dilation[2]; /* stride 0 -> kernel */

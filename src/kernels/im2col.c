@@ -678,6 +678,29 @@ void pixl__conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float
     }
 }
 
+/* ------------------------------------------------ gemm on column blocks */
+
+size_t pixl__conv_packed_a_floats(int64_t M, int64_t K) { return FL(rup(M, MR) * K); }
+
+void pixl__conv_pack_a(const float *A, int64_t M, int64_t K, float *Ap) { pack_a(A, M, K, K, 1, Ap); }
+
+void pixl__conv_packed_gemm(int64_t M, int64_t K, const float *Ap, const float *B, const int64_t *boff, int64_t n,
+                           float *C, int64_t ldc)
+{
+    /* K in chunks of 512 so that the chunk of B (512 x NR) stays in L2 across the tiles */
+    const int64_t T = (M + MR - 1) / MR, KCH = 512;
+    for (int64_t n0 = 0; n0 < n; n0 += NR) {
+        int nn = (int)(n - n0 < NR ? n - n0 : NR);
+        for (int64_t k0 = 0; k0 < K; k0 += KCH) {
+            int64_t kn = K - k0 < KCH ? K - k0 : KCH;
+            for (int64_t t = 0; t < T; t++) {
+                int mr = (int)(M - t * MR < MR ? M - t * MR : MR);
+                kern_b(mr, nn, kn, Ap + (t * K + k0) * MR, B + n0, boff + k0, C + t * MR * ldc + n0, ldc, k0 > 0);
+            }
+        }
+    }
+}
+
 /* ------------------------------------------------- pixel-adaptive forward */
 
 size_t pixl__pac_fast_fwd_floats(const pixl_conv_shape *s)

@@ -70,6 +70,21 @@ size_t pixl__conv_fast_bwd_weight_floats(const pixl_conv_shape *s);
 void pixl__conv_fast_bwd_weight(const pixl_conv_shape *s, const float *small, const float *big, float *dw,
                                float *work);
 
+/* conv2d forward without bias (conv.c; any path it would take), for other
+ * ops of the family: small = fwd(big), work = pixl__conv2d_fwd_floats(s)
+ * floats (64-byte aligned). */
+size_t pixl__conv2d_fwd_floats(const pixl_conv_shape *s);
+void pixl__conv2d_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, float *work);
+
+/* C (M, n) = A (M, K) . B, B[k][j] = B[boff[k] + j], with the forward's
+ * micro-kernel: A packed once by pixl__conv_pack_a into
+ * pixl__conv_packed_a_floats(M, K) floats (parallel: call it outside OpenMP
+ * regions); pixl__conv_packed_gemm is serial (one task of a parallel loop). */
+size_t pixl__conv_packed_a_floats(int64_t M, int64_t K);
+void pixl__conv_pack_a(const float *A, int64_t M, int64_t K, float *Ap);
+void pixl__conv_packed_gemm(int64_t M, int64_t K, const float *Ap, const float *B, const int64_t *boff, int64_t n,
+                           float *C, int64_t ldc);
+
 /* The longest reduction (C*KH*KW) the implicit-gemm forward runs in one
  * pass; longer ones are cut into chunks (pixl__conv_fast_fwd) or, for the
  * PAC forward, left to the column path. */

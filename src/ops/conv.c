@@ -189,6 +189,19 @@ static size_t work_floats(const pixl_conv_shape *s)
     return f > m ? f : m;
 }
 
+/* forward of conv2d without bias for other ops of the family (gated_conv.c):
+ * small = fwd(big), with pixl__conv2d_fwd_floats(s) floats of work */
+size_t pixl__conv2d_fwd_floats(const pixl_conv_shape *s)
+{
+    if (is_direct_dw(s)) return 0;
+    return pixl__conv_fast_enabled() ? pixl__conv_fast_fwd_floats(s) : col_floats(s);
+}
+
+void pixl__conv2d_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, float *work)
+{
+    conv_fwd(s, big, w, small, 0, work);
+}
+
 /* ------------------------------------------------------------------- ops */
 
 static size_t conv_work_bytes(const pixl_tensor *n)
