@@ -82,6 +82,24 @@ int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, in
     return PIXL_OK;
 }
 
+int pixl__task_class_weights(pixl__task *t, const pixl_dataset *train, int K, float **w)
+{
+    *w = NULL;
+    if (t->cfg->training.loss.class_weights == PIXL_CLASS_WEIGHTS_NONE) return PIXL_OK;
+    if (!(*w = pixl__calloc((size_t)K, sizeof **w)))
+        return pixl_set_error(PIXL_ERR_NOMEM, "class weights of %d classes: out of memory", K);
+    int rc = pixl__class_weights(t->cfg, train, K, *w);
+    if (!rc) pixl__class_weights_line(*w, K, t->note, sizeof t->note);
+    return rc;
+}
+
+pixl_ce_opts pixl__task_ce_opts(const pixl__task *t)
+{
+    if (t->sampled) return (pixl_ce_opts){.ignore = 1, .ignore_index = t->ignore_label};
+    const int ign = pixl_config_loss_ignore_index(t->cfg);
+    return (pixl_ce_opts){.ignore = ign >= 0, .ignore_index = ign >= 0 ? ign : -100};
+}
+
 void pixl__class_weights_line(const float *w, int K, char *buf, size_t n)
 {
     if (n < 32) {

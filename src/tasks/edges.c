@@ -21,8 +21,6 @@ static int edge_setup(pixl__task *t, const pixl_train_config *cfg, const pixl_da
     if (K != 2)
         return pixl_set_error(PIXL_ERR_ARG, "the edge task needs labels 0/1 (2 classes); data set '%s' has %d",
                               cfg->data.dataset, K);
-    const int ign = pixl_config_loss_ignore_index(cfg);
-    t->ignore_label = ign >= 0 ? ign : PIXL_IGNORE_LABEL;
     t->sampler_classes = 2;
     t->n_outputs = s->bce ? 1 : 2;
     if (s->bce && cfg->training.loss.class_weights != PIXL_CLASS_WEIGHTS_NONE)
@@ -35,11 +33,7 @@ static int edge_setup(pixl__task *t, const pixl_train_config *cfg, const pixl_da
         t->colours = pixl_dataset_colours(train) + 3;
         return PIXL_OK;
     }
-    if (cfg->training.loss.class_weights == PIXL_CLASS_WEIGHTS_NONE) return PIXL_OK;
-    if (!(s->w = pixl__calloc(2, sizeof *s->w))) return PIXL_ERR_NOMEM;
-    int rc = pixl__class_weights(cfg, train, 2, s->w);
-    if (!rc) pixl__class_weights_line(s->w, 2, t->note, sizeof t->note);
-    return rc;
+    return pixl__task_class_weights(t, train, 2, &s->w);
 }
 
 static pixl_tensor *edge_loss(pixl__task *t, pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *labels)
@@ -58,9 +52,7 @@ static pixl_tensor *edge_loss(pixl__task *t, pixl_ctx *ctx, pixl_tensor *logits,
         }
     }
     if (s->bce) return pixl_balanced_bce_with_logits(ctx, logits, s->target, s->mask, PIXL_REDUCE_MEAN);
-    const int ign = pixl_config_loss_ignore_index(t->cfg);
-    pixl_ce_opts o = t->sampled ? (pixl_ce_opts){.ignore = 1, .ignore_index = t->ignore_label}
-                                : (pixl_ce_opts){.ignore = ign >= 0, .ignore_index = ign >= 0 ? ign : -100};
+    pixl_ce_opts o = pixl__task_ce_opts(t);
     return pixl_cross_entropy(ctx, logits, labels, s->wt, &o);
 }
 

@@ -23,8 +23,6 @@ static int normal_setup(pixl__task *t, const pixl_train_config *cfg, const pixl_
                               cfg->model.arch);
     if (cfg->training.loss.class_weights != PIXL_CLASS_WEIGHTS_NONE)
         return pixl_set_error(PIXL_ERR_ARG, "training.loss.name normal: class_weights do not apply (set none)");
-    const int ign = pixl_config_loss_ignore_index(cfg);
-    t->ignore_label = ign >= 0 ? ign : PIXL_IGNORE_LABEL;
     t->n_outputs = 3;
     t->output_names = xyz;
     t->dense_targets = 1;

@@ -83,7 +83,9 @@ pixl__task *pixl__task_new(const pixl_train_config *cfg, const pixl_dataset *tra
         pixl_set_error(PIXL_ERR_NOMEM, "task %s: out of memory", d->name);
         return NULL;
     }
-    *t = (pixl__task){.def = d, .cfg = cfg, .sampled = sampled, .state = st, .ignore_label = PIXL_IGNORE_LABEL};
+    const int ign = pixl_config_loss_ignore_index(cfg);
+    *t = (pixl__task){.def = d, .cfg = cfg, .sampled = sampled, .state = st,
+                      .ignore_label = ign >= 0 ? ign : PIXL_IGNORE_LABEL};
     if (d->setup(t, cfg, train)) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", pixl_last_error());

@@ -18,13 +18,7 @@ static int seg_setup(pixl__task *t, const pixl_train_config *cfg, const pixl_dat
     const int K = pixl_dataset_n_classes(train);
     t->n_outputs = K;
     t->sampler_classes = K;
-    const int ign = pixl_config_loss_ignore_index(cfg);
-    t->ignore_label = ign >= 0 ? ign : PIXL_IGNORE_LABEL;
-    if (cfg->training.loss.class_weights == PIXL_CLASS_WEIGHTS_NONE) return PIXL_OK;
-    if (!(s->w = pixl__calloc((size_t)K, sizeof *s->w))) return PIXL_ERR_NOMEM;
-    int rc = pixl__class_weights(cfg, train, K, s->w);
-    if (!rc) pixl__class_weights_line(s->w, K, t->note, sizeof t->note);
-    return rc;
+    return pixl__task_class_weights(t, train, K, &s->w);
 }
 
 static pixl_tensor *seg_loss(pixl__task *t, pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *labels)
@@ -35,10 +29,7 @@ static pixl_tensor *seg_loss(pixl__task *t, pixl_ctx *ctx, pixl_tensor *logits, 
         s->wt = pixl_constant(ctx, "class_weights", PIXL_F32, 1, ws, s->w);
         s->ctx = ctx;
     }
-    const int ign = pixl_config_loss_ignore_index(t->cfg);
-    /* at sampled pixels the ignored label is always skipped (the sampler pads with it) */
-    pixl_ce_opts o = t->sampled ? (pixl_ce_opts){.ignore = 1, .ignore_index = t->ignore_label}
-                                : (pixl_ce_opts){.ignore = ign >= 0, .ignore_index = ign >= 0 ? ign : -100};
+    pixl_ce_opts o = pixl__task_ce_opts(t);
     return pixl_cross_entropy(ctx, logits, labels, s->w ? s->wt : NULL, &o);
 }
 

@@ -87,7 +87,7 @@ struct pixl__task {
     const uint8_t *colours;          /* n_outputs RGB triples, NULL = the data set's colours */
     int dense_targets;          /* the loader carries float targets per pixel (pixl_batch.targets) */
     int sampler_classes;        /* classes of the sampler (sampled heads) */
-    int ignore_label;           /* the label no loss sees */
+    int ignore_label;           /* the label no loss sees (training.loss.ignore_index, else void; set before setup) */
     char note[640];             /* a line for the run's header (e.g. the class weights), or "" */
     void *state;                /* def->state_bytes, zeroed */
 };
@@ -107,6 +107,14 @@ const char *pixl__loss_name(int loss);
 int pixl__report_section_seg(pixl__report *R, FILE *o);
 int pixl__report_section_edges(pixl__report *R, FILE *o);
 int pixl__report_section_normals(pixl__report *R, FILE *o);
+
+/* For the tasks with class labels: the class weights of the config for K
+ * classes into *w (malloc'd; NULL when training.loss.class_weights is
+ * none) with their line in t->note; and the cross-entropy options of t's
+ * outputs (dense: the config's ignore index if any; sampled: always the
+ * ignored label, which pads the sampler's list). */
+int pixl__task_class_weights(pixl__task *t, const pixl_dataset *train, int K, float **w);
+pixl_ce_opts pixl__task_ce_opts(const pixl__task *t);
 
 /* Class weights of the config (training.loss.class_weights) for K classes
  * over the training labels, into w[K] (shared by the tasks with labels). */
