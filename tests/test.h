@@ -17,6 +17,11 @@ typedef void (*pixl_test_fn)(void);
 void pixl_test_register(const char *name, const char *file, pixl_test_fn fn);
 void pixl_test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int pixl_test_failed(void); /* has the current test failed so far */
+/* Apply n "key=value" overrides to a training config (pixl_config_set),
+ * failing the test at the caller's line with the key's error. */
+struct pixl_train_config;
+void pixl_test_config_set(struct pixl_train_config *cfg, const char *const *kv, int n, const char *file, int line);
+#define CHECK_CONFIG_SET(cfg, kv, n) pixl_test_config_set((cfg), (kv), (n), __FILE__, __LINE__)
 /* directory for temporary files of the current run (created) */
 const char *pixl_test_tmpdir(void);
 

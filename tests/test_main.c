@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "pixl_train.h"
 
 typedef struct { const char *name, *file; pixl_test_fn fn; } test_entry;
 static test_entry g_tests[4096];
@@ -31,6 +32,20 @@ void pixl_test_fail(const char *file, int line, const char *fmt, ...)
 }
 
 int pixl_test_failed(void) { return g_cur_failed; }
+
+void pixl_test_config_set(pixl_train_config *cfg, const char *const *kv, int n, const char *file, int line)
+{
+    for (int i = 0; i < n; i++) {
+        char key[128];
+        const char *eq = strchr(kv[i], '=');
+        if (!eq || (size_t)(eq - kv[i]) >= sizeof key) {
+            pixl_test_fail(file, line, "'%s' is not key=value", kv[i]);
+            continue;
+        }
+        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
+        if (pixl_config_set(cfg, key, eq + 1)) pixl_test_fail(file, line, "%s: %s", kv[i], pixl_last_error());
+    }
+}
 
 const char *pixl_test_tmpdir(void)
 {

@@ -623,18 +623,11 @@ PIXL_TEST(pixelnet_train_sampled)
                         "training.sampling.strategy=uniform", "validation.every_epochs=0",
                         "training.print_interval=10", "training.seed=3",
                         "training.threads=1"}; /* one thread: many tiny parallel regions cost most on a busy machine */
-    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
-        char key[128];
-        const char *eq = strchr(kv[i], '=');
-        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
-        CHECK_MSG(pixl_config_set(cfg, key, eq + 1) == 0, "%s: %s", kv[i], pixl_last_error());
-    }
+    CHECK_CONFIG_SET(cfg, kv, (int)(sizeof kv / sizeof *kv));
     snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s", dir);
     FILE *devnull = fopen("/dev/null", "w");
     pixl_train_hooks h = {.log = devnull, .quiet = 1};
-    int prev_threads = pixl_num_threads();
-    CHECK_OK(pixl_train(cfg, &h));
-    pixl_set_num_threads(prev_threads); /* pixl_train applied training.threads */
+    CHECK_OK(pixl_train(cfg, &h)); /* training.threads applies to the run's own objects only */
     /* the logged training loss falls */
     snprintf(p, sizeof p, "%s/log.jsonl", dir);
     FILE *f = fopen(p, "r");

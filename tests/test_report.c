@@ -354,12 +354,7 @@ static int short_run(const char *dir, const char *const *kv, int n)
 {
     pixl_train_config *cfg = calloc(1, sizeof *cfg);
     CHECK_OK(pixl_config_defaults(cfg));
-    for (int i = 0; i < n; i++) {
-        char key[128];
-        const char *eq = strchr(kv[i], '=');
-        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
-        CHECK_MSG(pixl_config_set(cfg, key, eq + 1) == 0, "%s: %s", kv[i], pixl_last_error());
-    }
+    CHECK_CONFIG_SET(cfg, kv, n);
     snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s", dir);
     FILE *devnull = fopen("/dev/null", "w");
     pixl_train_hooks h = {.log = devnull, .quiet = 1};

@@ -20,12 +20,7 @@ static void small_config(pixl_train_config *cfg, const char *dir, int iters)
                         "training.batch_size=4", "training.epochs=0", "training.optimizer.name=adam",
                         "training.optimizer.lr=0.002", "training.lr_schedule.name=poly",
                         "validation.every_epochs=0", "validation.every_minutes=0", "training.print_interval=5"};
-    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
-        char key[128];
-        const char *eq = strchr(kv[i], '=');
-        snprintf(key, sizeof key, "%.*s", (int)(eq - kv[i]), kv[i]);
-        CHECK_MSG(pixl_config_set(cfg, key, eq + 1) == 0, "%s: %s", kv[i], pixl_last_error());
-    }
+    CHECK_CONFIG_SET(cfg, kv, (int)(sizeof kv / sizeof *kv));
     char n[32];
     snprintf(n, sizeof n, "%d", iters);
     CHECK_OK(pixl_config_set(cfg, "training.max_iters", n));
