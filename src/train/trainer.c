@@ -256,13 +256,13 @@ static int build_graph(pixl_trainer *t, const pixl_model_opts *mo)
     int64_t xs[4] = {t->B, 3, t->TH, t->TW}, ys[3] = {t->B, t->TH, t->TW};
     t->x = pixl_input(t->ctx, "images", PIXL_F32, 4, xs);
     t->y = pixl_input(t->ctx, "labels", PIXL_I32, 3, ys);
-    pixl_model_opts tmo = *mo; /* tmo.aux: model.options.aux (auxiliary heads on by default) */
+    /* mo->aux (model.options.aux, on by default) adds the model's auxiliary heads to this graph */
     if (t->sampled) {
-        pixl_tensor *lg = pixl__pn_train_graph(t->ctx, cfg, &tmo, t->x, task->sampler_classes, task->ignore_label,
+        pixl_tensor *lg = pixl__pn_train_graph(t->ctx, cfg, mo, t->x, task->sampler_classes, task->ignore_label,
                                               &t->pn);
         t->loss = lg ? task->def->loss(task, t->ctx, lg, t->pn.labels) : NULL;
     } else {
-        pixl_tensor *lg = at_input_size(t, pixl_model_build(t->ctx, cfg->model.arch, t->x, &tmo));
+        pixl_tensor *lg = at_input_size(t, pixl_model_build(t->ctx, cfg->model.arch, t->x, mo));
         t->loss = lg ? task->def->loss(task, t->ctx, lg, t->y) : NULL;
     }
     for (int i = 0; t->loss && i < pixl_ctx_aux_count(t->ctx); i++) {
