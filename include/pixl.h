@@ -294,6 +294,19 @@ int pixl_backward_from(pixl_ctx *ctx, pixl_tensor *out, const float *grad_out);
 int pixl_ctx_add_aux(pixl_ctx *ctx, pixl_tensor *logits, float weight);
 int pixl_ctx_aux_count(const pixl_ctx *ctx);
 pixl_tensor *pixl_ctx_aux(const pixl_ctx *ctx, int i, float *weight);
+/* Extra loss terms: a model registers scalar [1] losses of its own (PAG's
+ * budget losses) with a weight; training adds weight * loss_i to the task's
+ * loss. Up to 64. */
+int pixl_ctx_add_loss(pixl_ctx *ctx, pixl_tensor *loss, float weight);
+int pixl_ctx_loss_count(const pixl_ctx *ctx);
+pixl_tensor *pixl_ctx_loss(const pixl_ctx *ctx, int i, float *weight);
+/* Probes: named intermediate maps a model exposes (PAG's gates and
+ * MultiPool's choice) for reports and statistics; kept alive (pixl_keep) in
+ * EVAL graphs so they can be read after pixl_forward. Up to 64. */
+int pixl_ctx_add_probe(pixl_ctx *ctx, const char *name, pixl_tensor *t);
+int pixl_ctx_probe_count(const pixl_ctx *ctx);
+pixl_tensor *pixl_ctx_probe(const pixl_ctx *ctx, int i, const char **name);
+pixl_tensor *pixl_ctx_probe_find(const pixl_ctx *ctx, const char *name);
 
 
 /* ------------------------------------------------------------- parameters */
@@ -401,6 +414,26 @@ pixl_tensor *pixl_linear(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_ten
  * gradient fails (PIXL_ERR_UNSUPPORTED). */
 pixl_tensor *pixl_gated_conv3x3(pixl_ctx *ctx, pixl_tensor *h1, pixl_tensor *mask, pixl_tensor *w, pixl_tensor *b,
                                 pixl_tensor *bn_scale, pixl_tensor *bn_shift, int dilation, int relu);
+/* The general form. gate (N, K, H, W) holds 0/1 values (a one-hot from a
+ * hard gate); pixels where gate[:, channel] == 1 compute
+ *     act(scale[o] * (conv3x3(x)[o] + bias[o]) + shift[o])
+ * with scale = bn_weight (or 1) / sqrt(bn_var + bn_eps) (or 1 without
+ * bn_var) and shift = bn_bias (or 0) - bn_mean * scale (without bn_mean:
+ * bn_bias): an eval-mode BatchNorm folded per forward (so a graph follows
+ * parameter updates), or a plain per-channel affine without mean/var.
+ * Every other pixel is `pass` (N, C_out, H, W), or x when pass is NULL
+ * (then C_out = C). MultiPool chains one call per dilated branch, each with
+ * pass = the previous call's output. Forward only. */
+typedef struct pixl_gated_conv_opts {
+    int dilation;      /* 0 -> 1; padding = dilation (same size) */
+    int relu;          /* 1: ReLU after the affine */
+    pixl_tensor *pass; /* NULL = x */
+    pixl_tensor *bias; /* conv bias (C_out) or NULL */
+    pixl_tensor *bn_weight, *bn_bias, *bn_mean, *bn_var; /* (C_out) each, or NULL */
+    float bn_eps;      /* 0 -> 1e-5 */
+} pixl_gated_conv_opts;
+pixl_tensor *pixl_gated_conv3x3_ex(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *gate, int channel, pixl_tensor *w,
+                                   const pixl_gated_conv_opts *o);
 
 typedef struct pixl_pool2d_opts {
     int kernel[2], stride[2], padding[2], dilation[2]; /* stride 0 -> kernel */
@@ -526,6 +559,10 @@ int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, i
  * NULL), no gradient. t must be finite and > 0 (errors name the op and the
  * value). */
 pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t);
+/* Set the temperature of every Gumbel softmax of ctx (an annealing schedule
+ * changes it between steps without rebuilding the graph). Returns how many
+ * nodes changed, or an error for t not finite or <= 0. */
+int pixl_ctx_set_temperature(pixl_ctx *ctx, float t);
 
 /* Gradient of the gate in pixl_mask_gating:
  *   PIXL_GATE_GRAD_TRUE          dL/dg_k = sum over channels of h_k * dz
@@ -623,6 +660,46 @@ pixl_tensor *pixl_nn_linear(pixl_ctx *ctx, const char *name, pixl_tensor *x, int
 pixl_tensor *pixl_nn_batch_norm2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_bn_opts *o);
 pixl_tensor *pixl_nn_group_norm(pixl_ctx *ctx, const char *name, pixl_tensor *x, int groups, float eps);
 pixl_tensor *pixl_nn_prelu(pixl_ctx *ctx, const char *name, pixl_tensor *x, int num_parameters);
+
+/* PAG layers (src/nn/pag_layers.c). The gate unit of a bottleneck: a 1x1
+ * conv name.weight (2, C, 1, 1) (init N(0, 1)) + name.bias (2) (init 0) on
+ * the block input x at the block's stride, an optional fixed 3x3 box blur of
+ * the two logit maps, then in PIXL_MODE_TRAIN the softmax (soft = 1) or the
+ * Gumbel softmax at temperature t, and in evaluation modes the hard one-hot
+ * of the argmax. Returns the gates (N, 2, H', W'): channel 1 = compute. */
+typedef struct pixl_gate_opts {
+    int soft;   /* 1: plain softmax when training (the seed's gate inserters); 0: Gumbel softmax */
+    float t;    /* Gumbel temperature, > 0; 0 -> 1 */
+    int blur;   /* fixed 3x3 box blur of the logits */
+    int stride; /* the block's stride; 0 -> 1 */
+} pixl_gate_opts;
+pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_gate_opts *o);
+/* The gated 3x3 conv of a PAG bottleneck: h2 = ReLU(BN(conv3x3(h1))) with
+ * parameters conv (C, C, 3, 3, no bias) and bn (BatchNorm2d names), mixed
+ * z = g[:,0] h1 + g[:,1] h2. TRAIN / EVAL_GRAD: dense h2 and
+ * pixl_mask_gating(rule); EVAL: pixl_gated_conv3x3_ex (h2 only where the
+ * hard gate is on). */
+pixl_tensor *pixl_nn_gated_conv3x3(pixl_ctx *ctx, const char *conv, const char *bn, pixl_tensor *h1, pixl_tensor *g,
+                                   int dilation, pixl_gate_grad_rule rule);
+/* MultiPool (PAG §3.4) on x (N, C, H, W): branch 0 = x, branch k = ReLU(
+ * gamma_k * conv3x3_dil(d_k)(x) + beta_k) (name.branchK.weight (C, C, 3, 3)
+ * no bias, init N(0, 2/C); name.branchK.affine.weight / .bias (C), init 1, 0),
+ * mixed per pixel by the attention a (N, K+1, H, W) =
+ * Gumbel(conv1x1(ReLU(BN(conv3x3(ReLU(BN(conv1x1(x))))))): name.att.0
+ * (hidden0, C, 1, 1) no bias, name.att.1 BN, name.att.3 (hidden1, hidden0,
+ * 3, 3) no bias, name.att.4 BN, name.att.6 (K+1, hidden1, 1, 1) + bias.
+ * TRAIN: out = sum_k a_k * branch_k (true gradient); EVAL: a is one-hot and
+ * each dilated branch is computed only at the pixels that chose it
+ * (pixl_gated_conv3x3_ex). *attention (may be NULL) receives a. */
+#define PIXL_MULTIPOOL_MAX 8
+typedef struct pixl_multipool_opts {
+    int n_scales;                  /* K dilated branches, 1..PIXL_MULTIPOOL_MAX */
+    int scales[PIXL_MULTIPOOL_MAX]; /* their dilations */
+    int hidden[2];                 /* attention widths; 0 -> 128, 32 */
+    float t;                       /* Gumbel temperature; 0 -> 1 */
+} pixl_multipool_opts;
+pixl_tensor *pixl_nn_multipool(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_multipool_opts *o,
+                               pixl_tensor **attention);
 
 /* ------------------------------------------------------------------- PAC */
 /* PIXEL-ADAPTIVE CONVOLUTION (Su et al., CVPR 2019) with the semantics of

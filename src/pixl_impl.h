@@ -111,6 +111,12 @@ struct pixl_ctx {
     pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */
     float aux_weight[8];
     int n_aux;
+    pixl_tensor *loss[64]; /* extra loss terms (pixl_ctx_add_loss) and their weights */
+    float loss_weight[64];
+    int n_loss;
+    pixl_tensor *probe[64]; /* named intermediate maps (pixl_ctx_add_probe) */
+    const char *probe_name[64];
+    int n_probe;
     double *prof;         /* pixl_ctx_profile: seconds per node (forward, backward), or NULL */
     int prof_cap, prof_runs;
 };

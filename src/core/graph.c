@@ -150,6 +150,51 @@ pixl_tensor *pixl_ctx_aux(const pixl_ctx *c, int i, float *weight)
     if (weight) *weight = c->aux_weight[i];
     return c->aux[i];
 }
+int pixl_ctx_add_loss(pixl_ctx *c, pixl_tensor *loss, float weight)
+{
+    if (!c || !loss) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_add_loss: NULL argument");
+    if (loss->numel != 1)
+        return pixl_set_error(PIXL_ERR_SHAPE, "pixl_ctx_add_loss: loss %s must be a scalar [1]", pixl__tshape(loss));
+    if (c->n_loss >= (int)(sizeof c->loss / sizeof c->loss[0]))
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_add_loss: more than %d loss terms",
+                              (int)(sizeof c->loss / sizeof c->loss[0]));
+    c->loss[c->n_loss] = loss;
+    c->loss_weight[c->n_loss++] = weight;
+    return PIXL_OK;
+}
+int pixl_ctx_loss_count(const pixl_ctx *c) { return c ? c->n_loss : 0; }
+pixl_tensor *pixl_ctx_loss(const pixl_ctx *c, int i, float *weight)
+{
+    if (!c || i < 0 || i >= c->n_loss) return NULL;
+    if (weight) *weight = c->loss_weight[i];
+    return c->loss[i];
+}
+int pixl_ctx_add_probe(pixl_ctx *c, const char *name, pixl_tensor *t)
+{
+    if (!c || !name || !t) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_add_probe: NULL argument");
+    if (c->n_probe >= (int)(sizeof c->probe / sizeof c->probe[0]))
+        return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_add_probe: more than %d probes",
+                              (int)(sizeof c->probe / sizeof c->probe[0]));
+    char *nm = pixl__ctx_own(c, pixl__strdup(name));
+    if (!nm) return pixl_set_error(PIXL_ERR_NOMEM, "pixl_ctx_add_probe: out of memory");
+    if (c->mode == PIXL_MODE_EVAL) pixl_keep(t);
+    c->probe[c->n_probe] = t;
+    c->probe_name[c->n_probe++] = nm;
+    return PIXL_OK;
+}
+int pixl_ctx_probe_count(const pixl_ctx *c) { return c ? c->n_probe : 0; }
+pixl_tensor *pixl_ctx_probe(const pixl_ctx *c, int i, const char **name)
+{
+    if (!c || i < 0 || i >= c->n_probe) return NULL;
+    if (name) *name = c->probe_name[i];
+    return c->probe[i];
+}
+pixl_tensor *pixl_ctx_probe_find(const pixl_ctx *c, const char *name)
+{
+    for (int i = 0; c && name && i < c->n_probe; i++)
+        if (!strcmp(c->probe_name[i], name)) return c->probe[i];
+    return NULL;
+}
 size_t pixl_ctx_unplanned_bytes(const pixl_ctx *c) { return c->unplanned_bytes; }
 int pixl_ctx_num_nodes(const pixl_ctx *c) { return c->n_nodes; }
 

@@ -193,6 +193,22 @@ pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor
     return pixl__node_new(ctx, &gs_def, PIXL_F32, 4, logits->shape, src, noise ? 2 : 1, &p, sizeof p);
 }
 
+int pixl_ctx_set_temperature(pixl_ctx *ctx, float t)
+{
+    if (!ctx) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_set_temperature: NULL ctx");
+    if (!(t > 0) || !isfinite(t))
+        return pixl_set_error(PIXL_ERR_ARG, "gumbel_softmax: temperature t = %g must be a finite number > 0", (double)t);
+    int n = 0;
+    for (int i = 0; i < ctx->n_nodes; i++) {
+        pixl_tensor *nd = ctx->nodes[i];
+        if (nd->def == &gs_def || nd->def == &gs_hard_def) {
+            PIXL_PARAMS(nd, gs_p)->t = t;
+            n++;
+        }
+    }
+    return n;
+}
+
 /* ============================================================ mask gating */
 
 typedef struct { int64_t N, C, HW; int rule; } mg_p;
