@@ -50,6 +50,50 @@ typedef struct pixl_pn_head_opts {
     int chunk;                               /* pixels per chunk of dense inference */
 } pixl_pn_head_opts;
 
+/* PAG (pixel-wise attentional gating, Kong & Fowlkes 2019) options of the
+ * model "pag_resnet50" (docs/pag.md). Defaults in pixl_pag_defaults(); keys
+ * (config: model.options.pag.KEY) at pixl_pag_set(). */
+#define PIXL_PAG_MAX_GATES 16
+typedef enum pixl_pag_loss {
+    PIXL_PAG_LOSS_KL = 0,       /* KL to lambda per gate (pixl_gate_kl_loss), weight * weights[i] */
+    PIXL_PAG_LOSS_COMBINED = 1, /* one KL of all gates pooled by pixel count (pixl_gate_kl_combined_loss) */
+    PIXL_PAG_LOSS_MILD = 2,     /* the seed's "mild" loss per gate (pixl_gate_mild_loss) */
+    PIXL_PAG_LOSS_NONE = 3
+} pixl_pag_loss;
+typedef enum pixl_pag_anneal {
+    PIXL_PAG_T_EXP = 0,      /* t_start * (t_end / t_start)^(epoch / (epochs - 1)) */
+    PIXL_PAG_T_LINEAR = 1,   /* t_start + (t_end - t_start) * epoch / (epochs - 1) */
+    PIXL_PAG_T_SEED = 2,     /* the seed's list: max(t_end, t_start - 0.03 * floor(epoch / 2)) */
+    PIXL_PAG_T_CONSTANT = 3  /* t_start */
+} pixl_pag_anneal;
+typedef struct pixl_pag_opts {
+    float lambda;                 /* target fraction of pixels that compute, (0, 1] */
+    pixl_pag_loss loss;
+    float weight;                 /* weight of each gate's budget loss (of the combined loss) */
+    int n_weights;                /* 0, or one multiplier per gate */
+    float weights[PIXL_PAG_MAX_GATES];
+    int n_gates;                  /* blocks with a gate, "res2_1" .. "res5_3" */
+    char gates[PIXL_PAG_MAX_GATES][8];
+    int softmax;                  /* 1: plain softmax gates in training; 0: Gumbel softmax */
+    float t_start, t_end;         /* Gumbel temperature schedule over the training's epochs */
+    pixl_pag_anneal anneal;
+    int blur;                     /* 3x3 box blur of the gate logits */
+    pixl_gate_grad_rule grad_rule;
+    int n_scales;                 /* MultiPool dilations on res5 (0: no MultiPool) */
+    int scales[PIXL_MULTIPOOL_MAX];
+} pixl_pag_opts;
+pixl_pag_opts pixl_pag_defaults(void);
+/* Set one key from text (errors name "pag.KEY"); format / parse the keys
+ * that differ from the defaults as "key=value;..." (checkpoint metadata). */
+int pixl_pag_set(pixl_pag_opts *o, const char *key, const char *value);
+int pixl_pag_format(const pixl_pag_opts *o, char *buf, size_t len);
+int pixl_pag_parse_pairs(const char *pairs, pixl_pag_opts *o);
+/* Check the options against the blocks of pag_resnet50 (gate names,
+ * weights count, lambda, temperatures); the error names the key. */
+int pixl_pag_check(const pixl_pag_opts *o);
+/* The temperature of epoch e (0-based) of a training of `epochs` epochs. */
+float pixl_pag_temperature(const pixl_pag_opts *o, int epoch, int epochs);
+
 typedef struct pixl_model_opts {
     int n_classes;       /* 0 -> 11 */
     int in_channels;     /* 0 -> 3 */
@@ -65,6 +109,7 @@ typedef struct pixl_model_opts {
      * names and initialisation). Not together with such a compact name. */
     const pixl_crf_opts *crf;
     int crf_frozen; /* with crf: the network's own parameters are frozen (pacnet's first stage) */
+    const pixl_pag_opts *pag; /* pag_resnet50: the gates; NULL = pixl_pag_defaults() */
 } pixl_model_opts;
 
 /* Build the architecture `arch` on x (N,C,H,W): parameters are created in

@@ -82,6 +82,12 @@ typedef struct pixl_cfg_crf {
     pixl_crf_opts opts; /* steps, loose, output, perturbed_init, fixed_weighting, unary_weight, terms */
 } pixl_cfg_crf;
 
+/* model.options.pag: the gates of pag_resnet50 (pixl_model_opts.pag). */
+typedef struct pixl_cfg_pag {
+    int given;          /* 1: model.options.pag is a mapping */
+    pixl_pag_opts opts; /* lambda, loss, weight, weights, gates, softmax, t_start, t_end, anneal, blur, grad_rule, scales */
+} pixl_cfg_pag;
+
 /* model.options: typed; an unknown key is an error (docs/config.md). */
 typedef struct pixl_cfg_model_options {
     float width;                             /* channel multiplier; 0 = the model's default (1) */
@@ -92,6 +98,7 @@ typedef struct pixl_cfg_model_options {
     char pretrained[PIXL_CFG_PATH_LEN];      /* checkpoint whose matching tensors initialise the model */
     pixl_pn_head_opts head;                  /* pixelnet: taps, mlp, dropout, hc_dropout, bn, align, chunk */
     pixl_cfg_crf crf;                        /* a PacCRF on the logits, or not given */
+    pixl_cfg_pag pag;                        /* pag_resnet50's gates, or not given (its defaults) */
 } pixl_cfg_model_options;
 
 typedef struct pixl_train_config {

@@ -222,9 +222,10 @@ typedef enum pixl__opt_type {
     PIXL__OPT_STR_LIST, /* char[max_n][size] with an int count at count_off */
     PIXL__OPT_EMBED,    /* the keys of table `sub`, for the struct at off, at this level */
     PIXL__OPT_CUSTOM,   /* parse / format callbacks on the bytes at off */
-    PIXL__OPT_MAP       /* a nested options struct at off (table `sub`, defaults by `init`) that is
+    PIXL__OPT_MAP,      /* a nested options struct at off (table `sub`, defaults by `init`) that is
                          * given or not (int flag at count_off, absolute): one key whose value is a
                          * mapping "{k: v, k: [a, b]}" or null; "key.sub" sets one of its keys */
+    PIXL__OPT_FLOAT_LIST /* float[max_n] with an int count at count_off, elements in [lo, hi] */
 } pixl__opt_type;
 
 typedef struct pixl__opt_table pixl__opt_table;
@@ -278,6 +279,7 @@ int pixl__close_enough(const char *given, int dist);
 extern const pixl__opt_table pixl__pn_head_table;
 extern const pixl__opt_table pixl__crf_table;
 extern const pixl__opt_table pixl__jointup_table;
+extern const pixl__opt_table pixl__pag_table;
 extern const pixl__opt_table pixl__pac_table;
 extern const pixl__opt_table pixl__model_cfg_table;
 

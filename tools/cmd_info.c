@@ -1,7 +1,12 @@
 /* cmd_info.c — `pixl info MODEL|CHECKPOINT [--input CxHxW]`: the graph of a
  * model as a table (node, op, output shape, parameters, FLOPs) with totals:
  * parameters, GFLOPs (2 x multiply-adds of convolutions and linear layers,
- * the convention of ../shared/anchors/seg_models.py) and planned memory. */
+ * the convention of ../shared/anchors/seg_models.py) and planned memory.
+ * A model with PAG gates also gets a table of its gates: the dense FLOPs of
+ * each gated 3x3 conv, the expected FLOPs when a fraction lambda of pixels
+ * computes (--lambda, default the model's), and MultiPool's branches
+ * (dense: every branch at every pixel; gated: one branch per pixel at
+ * most, the identity costing nothing). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +35,8 @@ double info_node_macs(const pixl_tensor *t)
         double taps = (double)(w->shape[2] * w->shape[3]);
         return (double)t->src[0]->numel * taps * (w->shape[0] == 1 && w->shape[1] == 1 ? 1.0 : (double)t->shape[1]);
     }
+    if (!strcmp(op, "gated_conv3x3") && t->n_src >= 3) /* counted dense: out * C*9 */
+        return (double)t->numel * (double)(t->src[2]->numel / t->src[2]->shape[0]);
     if (!strcmp(op, "hypercolumn_mlp_dense")) { /* PixelNet's head at every pixel: pixels * sum in*out (nominal) */
         double per_pixel = 0;
         for (int k = 0; k < t->n_src; k++)
@@ -39,12 +46,67 @@ double info_node_macs(const pixl_tensor *t)
     return 0;
 }
 
+/* multiply-adds of the 3x3 conv a gate controls: its output pixels x the weight's C_out*C*9 */
+static double gate_conv_macs(pixl_ctx *ctx, const pixl_tensor *g, const char *conv_weight)
+{
+    int i = pixl_params_find(ctx->P, conv_weight);
+    if (i < 0) return 0;
+    int64_t n = 1;
+    int nd = pixl_params_ndim(ctx->P, i);
+    const int64_t *sh = pixl_params_shape(ctx->P, i);
+    for (int k = 0; k < nd; k++) n *= sh[k];
+    return (double)(g->shape[0] * g->shape[2] * g->shape[3]) * (double)n;
+}
+
+/* the PAG table: per gate and for MultiPool, dense and expected GFLOPs */
+static void info_gates(pixl_ctx *ctx, const pixl_model_opts *mo, float lambda, double total_macs)
+{
+    const pixl_pag_opts def = pixl_pag_defaults(), *p = mo->pag ? mo->pag : &def;
+    if (lambda < 0) lambda = p->lambda;
+    double dense = 0, expect = 0;
+    printf("\ngates       %d (lambda %.2f: the expected fraction of pixels whose 3x3 conv computes)\n", p->n_gates,
+           (double)lambda);
+    printf("  %-10s %-18s %12s %14s\n", "gate", "map", "dense MFLOPs", "expected MFLOPs");
+    for (int i = 0; i < pixl_ctx_probe_count(ctx); i++) {
+        const char *name;
+        pixl_tensor *g = pixl_ctx_probe(ctx, i, &name);
+        char w[64], sh[64];
+        int s, b;
+        if (sscanf(name, "gate.res%d_%d", &s, &b) != 2) continue;
+        snprintf(w, sizeof w, "layer%d.%d.conv2.weight", s - 1, b - 1);
+        double mc = gate_conv_macs(ctx, g, w);
+        dense += mc;
+        expect += lambda * mc;
+        pixl_shape_str(g->ndim, g->shape, sh, sizeof sh);
+        printf("  %-10s %-18s %12.1f %14.1f\n", name + 5, sh, 2 * mc / 1e6, 2 * lambda * mc / 1e6);
+    }
+    pixl_tensor *a = pixl_ctx_probe_find(ctx, "multipool");
+    double mp = 0;
+    for (int k = 1; a && k < a->shape[1]; k++) {
+        char w[64];
+        snprintf(w, sizeof w, "multipool.branch%d.weight", k);
+        mp += gate_conv_macs(ctx, a, w);
+    }
+    if (a) {
+        int K = (int)a->shape[1] - 1;
+        printf("  %-10s %-18s %12.1f %14.1f  (%d dilated branches + identity; one per pixel)\n", "multipool", "",
+               2 * mp / 1e6, 2 * mp / K / 1e6, K);
+    }
+    double mp_exp = a ? mp / (double)(a->shape[1] - 1) : 0;
+    printf("GFLOPs      dense %.2f (every branch computed, the seed's way), expected at lambda %.2f: %.2f (%.1f%%)\n",
+           2 * total_macs / 1e9, (double)lambda, 2 * (total_macs - dense + expect - mp + mp_exp) / 1e9,
+           100 * (total_macs - dense + expect - mp + mp_exp) / total_macs);
+}
+
 int cmd_info(int argc, char **argv)
 {
     const char *what = NULL;
     int C = 3, H = 360, W = 480, verbose = 0, K = 11;
     const char *variant = NULL, *backbone = NULL;
     int output_stride = 0;
+    float width = 0, lambda = -1;
+    pixl_pag_opts pag = pixl_pag_defaults();
+    int pag_given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) {
             if (sscanf(argv[++i], "%dx%dx%d", &C, &H, &W) != 3 || C < 1 || H < 1 || W < 1) {
@@ -55,6 +117,28 @@ int cmd_info(int argc, char **argv)
         else if (!strcmp(argv[i], "--variant") && i + 1 < argc) variant = argv[++i];
         else if (!strcmp(argv[i], "--backbone") && i + 1 < argc) backbone = argv[++i];
         else if (!strcmp(argv[i], "--output-stride") && i + 1 < argc) output_stride = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--lambda") && i + 1 < argc) {
+            lambda = (float)atof(argv[++i]);
+            if (!(lambda > 0 && lambda <= 1)) {
+                fprintf(stderr, "pixl info: --lambda %s: the fraction of computing pixels must be in (0, 1]\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--pag") && i + 1 < argc) { /* KEY=VALUE of pixl_pag_set */
+            char kv[512];
+            snprintf(kv, sizeof kv, "%s", argv[++i]);
+            char *eq = strchr(kv, '=');
+            if (!eq) {
+                fprintf(stderr, "pixl info: --pag takes KEY=VALUE, e.g. lambda=0.5\n");
+                return 2;
+            }
+            *eq = 0;
+            if (pixl_pag_set(&pag, kv, eq + 1)) {
+                fprintf(stderr, "pixl info: %s\n", pixl_last_error());
+                return 2;
+            }
+            pag_given = 1;
+        }
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--layers")) verbose = 1;
         else if (argv[i][0] != '-' && !what) what = argv[i];
         else {
@@ -64,7 +148,8 @@ int cmd_info(int argc, char **argv)
     }
     if (!what) {
         fprintf(stderr, "usage: pixl info MODEL|CHECKPOINT.safetensors [--input CxHxW] [--classes K] [--variant V]\n"
-                        "                 [--backbone B] [--output-stride N] [--layers]\n"
+                        "                 [--backbone B] [--output-stride N] [--width W] [--layers]\n"
+                        "                 [--lambda L] [--pag KEY=VALUE ...]  (pag_resnet50: gates, docs/pag.md)\n"
                         "models:");
         for (int i = 0; i < pixl_model_count(); i++) fprintf(stderr, " %s", pixl_model_name(i));
         fprintf(stderr, "\n");
@@ -75,7 +160,8 @@ int cmd_info(int argc, char **argv)
                         ? pixl_model_load(what)
                         : pixl_model_create(what,
                                             &(pixl_model_opts){.n_classes = K, .in_channels = C, .variant = variant,
-                                                               .backbone = backbone, .output_stride = output_stride},
+                                                               .backbone = backbone, .output_stride = output_stride,
+                                                               .width = width, .pag = pag_given ? &pag : NULL},
                                             0);
     if (!m) {
         fprintf(stderr, "pixl info: %s\n", pixl_last_error());
@@ -121,6 +207,7 @@ int cmd_info(int argc, char **argv)
     printf("GFLOPs      %.2f  (2 x multiply-adds of conv and linear layers)\n", 2 * macs / 1e9);
     printf("memory      %.1f MB planned for inference (%.1f MB without reuse)\n", pixl_ctx_arena_bytes(ctx) / 1e6,
            pixl_ctx_unplanned_bytes(ctx) / 1e6);
+    if (pixl_ctx_probe_count(ctx)) info_gates(ctx, pixl_model_options(m), lambda, macs);
     pixl_ctx_free(ctx);
     pixl_model_free(m);
     return 0;

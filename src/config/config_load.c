@@ -209,6 +209,7 @@ static void model_options_defaults(pixl_cfg_model_options *o)
     o->aux = 1;
     o->head = pixl_pn_head_defaults();
     o->crf.opts = pixl_crf_defaults();
+    o->pag.opts = pixl_pag_defaults();
 }
 
 /* a YAML value of a typed-options key as the text pixl__opts_set reads:
@@ -532,6 +533,15 @@ static int validate_model_options(const pixl_train_config *c, const ld *L, int l
     if (o->crf.given && o->crf.opts.n_terms < 1)
         return fail(L, line, "model.options.crf.terms: at least one pairwise term TYPE:KERNEL:DILATION:BLUR, e.g. "
                              "[4d:5:16:1]");
+    if (o->pag.given && strcmp(c->model.arch, "pag_resnet50"))
+        return fail(L, line ? line : arch_line,
+                    "model.options.pag: gates belong to model.arch pag_resnet50, but model.arch is '%s'",
+                    c->model.arch);
+    if (o->pag.given && pixl_pag_check(&o->pag.opts)) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", pixl_last_error());
+        return fail(L, line, "model.options.%s", why);
+    }
     pixl_pn_head_opts d = pixl_pn_head_defaults();
     const char *k = pixl__opts_diff(&pixl__pn_head_table, &o->head, &d);
     if (strcmp(c->model.arch, "pixelnet")) {

@@ -21,6 +21,20 @@ static void cfg_crf_defaults(void *field)
     c->opts = pixl_crf_defaults();
 }
 
+/* ------------------------------------------------------ model.options.pag */
+
+static const pixl__opt_field cfg_pag_fields[] = {
+    {.key = "pag", .type = PIXL__OPT_EMBED, .off = offsetof(pixl_cfg_pag, opts), .sub = &pixl__pag_table},
+};
+static const pixl__opt_table cfg_pag_table = {"model.options.pag", cfg_pag_fields, N_OF(cfg_pag_fields)};
+
+static void cfg_pag_defaults(void *field)
+{
+    pixl_cfg_pag *c = field;
+    memset(c, 0, sizeof *c);
+    c->opts = pixl_pag_defaults();
+}
+
 /* ---------------------------------------------------------- model.options */
 
 static const pixl__opt_field model_cfg_fields[] = {
@@ -38,5 +52,9 @@ static const pixl__opt_field model_cfg_fields[] = {
      .count_off = offsetof(pixl_cfg_model_options, crf.given), .sub = &cfg_crf_table, .init = cfg_crf_defaults,
      .doc = "a PacCRF on the network's logits (pacnet's ModelWithCrf), e.g. {frozen: true, steps: 5, terms: "
             "[4d:5:16:1, 4d:5:4:1]}; null = none"},
+    {.key = "pag", .type = PIXL__OPT_MAP, .off = offsetof(pixl_cfg_model_options, pag), .size = sizeof(pixl_cfg_pag),
+     .count_off = offsetof(pixl_cfg_model_options, pag.given), .sub = &cfg_pag_table, .init = cfg_pag_defaults,
+     .doc = "pag_resnet50's gates (docs/pag.md), e.g. {lambda: 0.7, loss: kl, weight: 0.1, scales: [1, 2, 4, 8]}; "
+            "null = its defaults"},
 };
 const pixl__opt_table pixl__model_cfg_table = {"model.options", model_cfg_fields, N_OF(model_cfg_fields)};

@@ -370,11 +370,11 @@ static void md_cell(FILE *f, const char *s);
 static void opt_type_desc(const pixl__opt_field *q, char *ty, size_t len)
 {
     static const char *const types[] = {"integer", "number", "bool", "string", "", "list of integers",
-                                        "list of names", "", "list", "mapping or null"};
+                                        "list of names", "", "list", "mapping or null", "list of numbers"};
     if (q->type == PIXL__OPT_ENUM) enum_list(q->choices, ty, len);
     else if (q->type == PIXL__OPT_INT) snprintf(ty, len, "integer in [%lld, %lld]", (long long)q->lo, (long long)q->hi);
     else if (q->type == PIXL__OPT_FLOAT) snprintf(ty, len, "number in [%g, %g]", q->lo, q->hi);
-    else if (q->type == PIXL__OPT_INT_LIST || q->type == PIXL__OPT_STR_LIST)
+    else if (q->type == PIXL__OPT_INT_LIST || q->type == PIXL__OPT_STR_LIST || q->type == PIXL__OPT_FLOAT_LIST)
         snprintf(ty, len, "%s (up to %d)", types[q->type], q->max_n);
     else snprintf(ty, len, "%s", types[q->type]);
 }

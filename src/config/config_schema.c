@@ -350,6 +350,7 @@ int pixl_config_model_opts(const pixl_train_config *cfg, pixl_model_opts *mo, co
         mo->crf = &o->crf.opts;
         mo->crf_frozen = o->crf.frozen;
     }
+    if (o->pag.given) mo->pag = &o->pag.opts;
     if (pretrained) *pretrained = o->pretrained[0] ? o->pretrained : NULL;
     return PIXL_OK;
 }

@@ -204,8 +204,9 @@ static int set_list(const pixl__opt_field *f, unsigned char *base, const char *p
     trim(&s, &n);
     if (n >= 2 && s[0] == '[' && s[n - 1] == ']') s++, n -= 2;
     trim(&s, &n);
-    int count = 0, integer = f->type == PIXL__OPT_INT_LIST;
+    int count = 0, integer = f->type == PIXL__OPT_INT_LIST, real = f->type == PIXL__OPT_FLOAT_LIST;
     int ivals[64];
+    float fvals[64];
     char svals[16][64];
     if (f->max_n > 64 || (!integer && (f->max_n > 16 || f->size > 64)))
         return pixl_set_error(PIXL_ERR_STATE, "%s: list capacity too large for the options table", path);
@@ -227,6 +228,11 @@ static int set_list(const pixl__opt_field *f, unsigned char *base, const char *p
             int rc = number(f, path, what, tok, 1, &v);
             if (rc) return rc;
             ivals[count++] = (int)v;
+        } else if (real) {
+            double v;
+            int rc = number(f, path, what, tok, 0, &v);
+            if (rc) return rc;
+            fvals[count++] = strtof(tok, NULL);
         } else {
             if (el >= f->size) return pixl_set_error(PIXL_ERR_ARG, "%s: '%s' is longer than %zu characters", path, tok, f->size - 1);
             memcpy(svals[count], tok, el + 1); /* el < f->size <= sizeof svals[0] */
@@ -241,6 +247,9 @@ static int set_list(const pixl__opt_field *f, unsigned char *base, const char *p
     if (integer) {
         memset(field, 0, (size_t)f->max_n * sizeof(int));
         memcpy(field, ivals, (size_t)count * sizeof(int));
+    } else if (real) {
+        memset(field, 0, (size_t)f->max_n * sizeof(float));
+        memcpy(field, fvals, (size_t)count * sizeof(float));
     } else {
         memset(field, 0, (size_t)f->max_n * f->size);
         for (int i = 0; i < count; i++) memcpy(field + (size_t)i * f->size, svals[i], strlen(svals[i]));
@@ -294,6 +303,7 @@ static int set_field(const pixl__opt_field *f, unsigned char *base, const char *
         return PIXL_OK;
     }
     case PIXL__OPT_INT_LIST:
+    case PIXL__OPT_FLOAT_LIST:
     case PIXL__OPT_STR_LIST:
         return set_list(f, base, path, s);
     case PIXL__OPT_CUSTOM:
@@ -408,7 +418,8 @@ static pixl__opt_field at_offset(const pixl__opt_field *f, size_t off)
 {
     pixl__opt_field g = *f;
     g.off = off;
-    if (g.type == PIXL__OPT_INT_LIST || g.type == PIXL__OPT_STR_LIST || g.type == PIXL__OPT_MAP)
+    if (g.type == PIXL__OPT_INT_LIST || g.type == PIXL__OPT_FLOAT_LIST || g.type == PIXL__OPT_STR_LIST ||
+        g.type == PIXL__OPT_MAP)
         g.count_off += off - f->off;
     return g;
 }
@@ -479,6 +490,7 @@ static void fmt_field(const pixl__opt_field *f, size_t off, size_t count_off, co
         pixl__choice_name(f->choices, iv, buf, len);
         break;
     case PIXL__OPT_INT_LIST:
+    case PIXL__OPT_FLOAT_LIST:
     case PIXL__OPT_STR_LIST: {
         int n;
         memcpy(&n, base + count_off, sizeof n);
@@ -488,6 +500,9 @@ static void fmt_field(const pixl__opt_field *f, size_t off, size_t count_off, co
             if (f->type == PIXL__OPT_INT_LIST) {
                 memcpy(&iv, field + (size_t)i * sizeof(int), sizeof iv);
                 o += (size_t)snprintf(buf + o, len - o, "%s%d", sep, iv);
+            } else if (f->type == PIXL__OPT_FLOAT_LIST) {
+                memcpy(&fv, field + (size_t)i * sizeof(float), sizeof fv);
+                o += (size_t)snprintf(buf + o, len - o, "%s%.9g", sep, (double)fv);
             } else {
                 o += (size_t)snprintf(buf + o, len - o, "%s%.*s", sep, (int)f->size,
                                       (const char *)field + (size_t)i * f->size);

@@ -14,6 +14,8 @@ struct pixl_model {
     pixl_pn_head_opts head; /* pixelnet's typed head, when created with one */
     pixl_crf_opts crf;      /* the PacCRF of o.crf */
     char crf_text[512];     /* o.crf as pixl_crf_format's pairs ("" = no CRF), saved as metadata "crf" */
+    pixl_pag_opts pag;      /* the gates of o.pag */
+    char pag_text[1024];    /* o.pag as pixl_pag_format's pairs, saved as metadata "pag" */
     pixl_model_opts o;
     pixl_params *P;
     float mean[3], std[3];
@@ -92,6 +94,14 @@ pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64
         }
     } else {
         m->o.crf_frozen = 0;
+    }
+    if (m->o.pag) { /* saved as its pairs, which load back to the same gates */
+        m->pag = *m->o.pag;
+        m->o.pag = &m->pag;
+        if (pixl_pag_check(&m->pag) || pixl_pag_format(&m->pag, m->pag_text, sizeof m->pag_text)) {
+            free(m);
+            return NULL;
+        }
     }
     if (m->o.backbone) snprintf(m->backbone, sizeof m->backbone, "%s", m->o.backbone);
     m->o.backbone = m->backbone[0] ? m->backbone : NULL;
@@ -202,11 +212,15 @@ int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *con
     /* a CRF of the options: "crf" holds its keys (absent or "" = none); a CRF
      * chosen by the compact name is in "arch" */
     const char *k0[] = {"arch", "variant", "n_classes", "in_channels", "width", "mean", "std", "input_size",
-                        "class_names", "class_colours", "backbone", "output_stride", "crf", "crf_frozen"};
+                        "class_names", "class_colours", "backbone", "output_stride", "crf", "crf_frozen", "pag"};
     const char *v0[] = {m->arch, m->variant, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5],
-                        js_names, js_cols, m->backbone, buf[6], m->crf_text, buf[7]};
+                        js_names, js_cols, m->backbone, buf[6], m->crf_text, buf[7], m->pag_text};
     int nk = (int)(sizeof k0 / sizeof k0[0]);
-    if (!m->o.crf) nk -= 2; /* checkpoints without a typed CRF keep their metadata */
+    if (!m->o.pag) nk -= 1; /* PAG options: "pag" holds the keys that differ from the defaults */
+    if (!m->o.crf) { /* checkpoints without a typed CRF keep their metadata */
+        k0[12] = k0[nk - 1], v0[12] = v0[nk - 1];
+        nk -= 2;
+    }
     const char **K = pixl__calloc((size_t)(nk + n_meta), sizeof *K), **V = pixl__calloc((size_t)(nk + n_meta), sizeof *V);
     int rc = PIXL_ERR_NOMEM;
     if (K && V) {
@@ -262,6 +276,18 @@ pixl_model *pixl_model_load(const char *path)
         }
         o.crf = &crf;
         o.crf_frozen = pixl_st_meta(f, "crf_frozen") && atoi(pixl_st_meta(f, "crf_frozen"));
+    }
+    pixl_pag_opts pag;
+    const char *pag_text = pixl_st_meta(f, "pag");
+    if (pag_text) {
+        if (pixl_pag_parse_pairs(pag_text, &pag)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", pixl_last_error());
+            pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata 'pag': %s", path, why);
+            pixl_st_close(f);
+            return NULL;
+        }
+        o.pag = &pag;
     }
     pixl_model *m = pixl_model_create(arch, &o, 0);
     if (!m) {

@@ -3,6 +3,8 @@
  * variant strings ("mlp=512,512;...") and the joint-upsampling names
  * ("jbu_17_2_0.25_x8") are split into these same keys by their parsers, so
  * both spellings fill the same struct through the same checks. */
+#include <math.h>
+
 #include "core/opts_tables.h"
 
 _Static_assert(sizeof(pixl_pn_align) == sizeof(int), "enum fields are stored as int");
@@ -59,6 +61,132 @@ int pixl_pn_head_format(const pixl_pn_head_opts *o, char *buf, size_t len)
     if (!o || !buf || !len) return pixl_set_error(PIXL_ERR_ARG, "pixl_pn_head_format: NULL argument");
     pixl_pn_head_opts d = pixl_pn_head_defaults();
     return pixl__opts_format_changed(&pixl__pn_head_table, o, &d, buf, len);
+}
+
+/* -------------------------------------------------------------------- PAG */
+
+_Static_assert(sizeof(pixl_pag_loss) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(pixl_pag_anneal) == sizeof(int), "enum fields are stored as int");
+_Static_assert(sizeof(pixl_gate_grad_rule) == sizeof(int), "enum fields are stored as int");
+
+static const pixl__opt_field pag_fields[] = {
+    O_FLT(pixl_pag_opts, "lambda", lambda, 1e-6, 1,
+          "target fraction of pixels whose 3x3 conv computes, in (0, 1]; the budget losses pull each gate to it"),
+    O_ENUM(pixl_pag_opts, "loss", loss, "kl|combined|mild|none",
+           "budget loss: KL per gate, one KL of all gates pooled by pixel count, the seed's mild loss, or none"),
+    O_FLT(pixl_pag_opts, "weight", weight, 0, 1e6, "weight of each gate's budget loss (of the combined loss)"),
+    {.key = "weights", .type = PIXL__OPT_FLOAT_LIST, .off = offsetof(pixl_pag_opts, weights), .size = sizeof(float),
+     .count_off = offsetof(pixl_pag_opts, n_weights), .max_n = PIXL_PAG_MAX_GATES, .lo = 0, .hi = 1e6,
+     .doc = "per-gate multipliers of weight, one per entry of gates; [] = 1 each"},
+    {.key = "gates", .type = PIXL__OPT_STR_LIST, .off = offsetof(pixl_pag_opts, gates), .size = 8,
+     .count_off = offsetof(pixl_pag_opts, n_gates), .max_n = PIXL_PAG_MAX_GATES,
+     .doc = "bottleneck blocks with a gate, res2_1..res5_3; the default is the seed's 15 (all but res5_2); [] = "
+            "no gates (the plain ResNet)"},
+    O_BOOL(pixl_pag_opts, "softmax", softmax, "plain softmax gates in training instead of the Gumbel softmax"),
+    O_FLT(pixl_pag_opts, "t_start", t_start, 1e-6, 1e6, "Gumbel temperature of the first epoch (> 0)"),
+    O_FLT(pixl_pag_opts, "t_end", t_end, 1e-6, 1e6, "Gumbel temperature of the last epoch (> 0)"),
+    O_ENUM(pixl_pag_opts, "anneal", anneal, "exp|linear|seed|constant",
+           "temperature schedule over the epochs: geometric, linear, the seed's (-0.03 every 2 epochs, down to "
+           "t_end) or constant t_start"),
+    O_BOOL(pixl_pag_opts, "blur", blur, "fixed 3x3 box blur of the gate logits"),
+    O_ENUM(pixl_pag_opts, "grad_rule", grad_rule, "true|channel_mean",
+           "gradient of the gate in MaskGating: the true one (sum over channels) or the seed's channel mean"),
+    {.key = "scales", .type = PIXL__OPT_INT_LIST, .off = offsetof(pixl_pag_opts, scales), .size = sizeof(int),
+     .count_off = offsetof(pixl_pag_opts, n_scales), .max_n = PIXL_MULTIPOOL_MAX, .lo = 1, .hi = 64,
+     .doc = "MultiPool on res5: dilations of its 3x3 branches (plus the identity); [] = no MultiPool"},
+};
+const pixl__opt_table pixl__pag_table = {"pag", pag_fields, N_OF(pag_fields)};
+
+/* the bottlenecks of ResNet-50: res2_1..3, res3_1..4, res4_1..6, res5_1..3 */
+static const int pag_blocks[4] = {3, 4, 6, 3};
+
+pixl_pag_opts pixl_pag_defaults(void)
+{
+    pixl_pag_opts o;
+    memset(&o, 0, sizeof o);
+    o.lambda = 0.7f;
+    o.loss = PIXL_PAG_LOSS_KL;
+    o.weight = 0.1f;
+    for (int s = 0; s < 4; s++)
+        for (int b = 1; b <= pag_blocks[s]; b++)
+            if (!(s == 3 && b == 2)) {
+                char *g = o.gates[o.n_gates++];
+                g[0] = 'r', g[1] = 'e', g[2] = 's', g[3] = (char)('2' + s), g[4] = '_', g[5] = (char)('0' + b), g[6] = 0;
+            }
+    o.t_start = 1.0f;
+    o.t_end = 0.1f;
+    o.anneal = PIXL_PAG_T_EXP;
+    o.n_scales = 4;
+    o.scales[0] = 1, o.scales[1] = 2, o.scales[2] = 4, o.scales[3] = 8;
+    return o;
+}
+
+int pixl_pag_set(pixl_pag_opts *o, const char *key, const char *value)
+{
+    return pixl__opts_set(&pixl__pag_table, o, "pag", key, value);
+}
+
+int pixl_pag_format(const pixl_pag_opts *o, char *buf, size_t len)
+{
+    if (!o || !buf || !len) return pixl_set_error(PIXL_ERR_ARG, "pixl_pag_format: NULL argument");
+    pixl_pag_opts d = pixl_pag_defaults();
+    return pixl__opts_format_changed(&pixl__pag_table, o, &d, buf, len);
+}
+
+int pixl_pag_parse_pairs(const char *pairs, pixl_pag_opts *o)
+{
+    if (!o) return pixl_set_error(PIXL_ERR_ARG, "pixl_pag_parse_pairs: NULL options");
+    pixl_pag_opts t = pixl_pag_defaults();
+    int rc = pixl__opts_parse_pairs(&pixl__pag_table, &t, "pag", pairs);
+    if (!rc) rc = pixl_pag_check(&t);
+    if (!rc) *o = t;
+    return rc;
+}
+
+int pixl_pag_check(const pixl_pag_opts *o)
+{
+    if (!o) return pixl_set_error(PIXL_ERR_ARG, "pixl_pag_check: NULL options");
+    if (!(o->lambda > 0 && o->lambda <= 1))
+        return pixl_set_error(PIXL_ERR_ARG, "pag.lambda: the fraction of computing pixels must be in (0, 1], got %g",
+                              (double)o->lambda);
+    if (!(o->t_start > 0) || !isfinite(o->t_start))
+        return pixl_set_error(PIXL_ERR_ARG, "pag.t_start: the Gumbel temperature must be > 0, got %g", (double)o->t_start);
+    if (!(o->t_end > 0) || !isfinite(o->t_end))
+        return pixl_set_error(PIXL_ERR_ARG, "pag.t_end: the Gumbel temperature must be > 0, got %g", (double)o->t_end);
+    if (o->n_weights && o->n_weights != o->n_gates)
+        return pixl_set_error(PIXL_ERR_ARG, "pag.weights: %d entries for %d gates (give one per entry of pag.gates, or [])",
+                              o->n_weights, o->n_gates);
+    for (int i = 0; i < o->n_gates; i++) {
+        int s = 0, b = 0;
+        char tail = 0;
+        const char *g = o->gates[i];
+        if (sscanf(g, "res%d_%d%c", &s, &b, &tail) != 2 || s < 2 || s > 5 || b < 1 || b > pag_blocks[s - 2])
+            return pixl_set_error(PIXL_ERR_ARG,
+                                  "pag.gates: '%s' is not a bottleneck block of the PAG ResNet-50 (its bottlenecks: "
+                                  "res2_1..res2_3, res3_1..res3_4, res4_1..res4_6, res5_1..res5_3)",
+                                  g);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(o->gates[j], g)) return pixl_set_error(PIXL_ERR_ARG, "pag.gates: '%s' is listed twice", g);
+    }
+    return PIXL_OK;
+}
+
+float pixl_pag_temperature(const pixl_pag_opts *o, int epoch, int epochs)
+{
+    if (!o) return 1.0f;
+    double a = o->t_start, b = o->t_end, f = epochs > 1 ? (double)epoch / (epochs - 1) : 0.0;
+    if (f > 1) f = 1;
+    if (f < 0) f = 0;
+    switch (o->anneal) {
+    case PIXL_PAG_T_EXP: return (float)(a * pow(b / a, f));
+    case PIXL_PAG_T_LINEAR: return (float)(a + (b - a) * f);
+    case PIXL_PAG_T_SEED: {
+        double t = a - 0.03 * (epoch / 2);
+        return (float)(t > b ? t : b);
+    }
+    case PIXL_PAG_T_CONSTANT: break;
+    }
+    return (float)a;
 }
 
 /* ------------------------------------------------------- joint upsampling */

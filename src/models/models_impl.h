@@ -17,6 +17,7 @@ pixl_tensor *pixl__model_segnet_basic(pixl_ctx *ctx, pixl_tensor *x, const pixl_
 pixl_tensor *pixl__model_pspnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl__model_deeplabv3plus(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl__model_refinenet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl__model_gfrnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 /* backbones.c: each backbone + 1x1 classifier + bilinear upsampling to the input size */
 pixl_tensor *pixl__model_vgg16(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);

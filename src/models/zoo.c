@@ -19,6 +19,9 @@ static const model_entry g_models[] = {
                                         "RCU, multi-resolution fusion, chained residual pooling"},
     {"gfrnet", pixl__model_gfrnet, "G-FRNet (Islam et al. 2017) as the authors' CamVid prototxt: VGG-16-BN, gate units, "
                                   "gated refinement, deep supervision pred_1..5 (aux)"},
+    {"pag_resnet50", pixl__model_pag_resnet50, "PAG (Kong & Fowlkes 2019): ResNet-50 (stride on the 1x1 reduce, output_stride 16|8|32, "
+                                              "width) with pixel-wise gates on the 3x3 convs of res2-res5 (the seed's 15), MultiPool on res5, "
+                                              "computed only where gated on at inference; model.options.pag (docs/pag.md)"},
     {"vgg16", pixl__model_vgg16, "VGG-16 features (torchvision names under backbone.) + 1x1 classifier + bilinear x32 up"},
     {"vgg16_bn", pixl__model_vgg16_bn, "VGG-16-BN features + 1x1 classifier + bilinear x32 up"},
     {"resnet18", pixl__model_resnet18, "ResNet-18 (torchvision, output_stride 8/16/32) + 1x1 classifier + bilinear up"},

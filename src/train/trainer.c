@@ -28,6 +28,7 @@ struct pixl_trainer {
     pixl__logger lg;
     int B, TH, TW, nb;      /* batch, training input size, batches per epoch */
     int64_t step, epoch;
+    float temperature;      /* PAG: the Gumbel temperature set in the graph (0: none yet) */
     int batch_in_epoch;
     int epoch_ended;        /* the last step finished an epoch */
     int stepped;            /* steps were taken (resume is then too late) */
@@ -271,6 +272,12 @@ static int build_graph(pixl_trainer *t, const pixl_model_opts *mo)
         pixl_tensor *l = al ? task->def->loss(task, t->ctx, al, t->y) : NULL;
         t->loss = l ? pixl_add(t->ctx, t->loss, pixl_scale(t->ctx, l, aw)) : NULL;
     }
+    /* the model's own loss terms (PAG's budget losses) */
+    for (int i = 0; t->loss && i < pixl_ctx_loss_count(t->ctx); i++) {
+        float w = 0;
+        pixl_tensor *l = pixl_ctx_loss(t->ctx, i, &w);
+        t->loss = pixl_add(t->ctx, t->loss, pixl_scale(t->ctx, l, w));
+    }
     if (!t->loss || pixl_ctx_plan(t->ctx))
         return pixl_set_error(PIXL_ERR_SHAPE, "training graph: %s",
                               pixl_ctx_error(t->ctx) ? pixl_ctx_error(t->ctx) : pixl_last_error());
@@ -396,6 +403,31 @@ void pixl_trainer_free(pixl_trainer *t)
     free(t);
 }
 
+/* the gates' fraction of computing pixels in the last step (channel 1 of
+ * each "gate.*" probe; pixel-weighted mean and the per-gate values) */
+static void log_gates(pixl_trainer *t)
+{
+    char line[1024];
+    size_t o = 0;
+    double on = 0, all = 0;
+    for (int i = 0; i < pixl_ctx_probe_count(t->ctx); i++) {
+        const char *name;
+        pixl_tensor *g = pixl_ctx_probe(t->ctx, i, &name);
+        if (strncmp(name, "gate.", 5) || g->ndim != 4 || g->shape[1] != 2) continue;
+        const float *d = pixl_tensor_data(g);
+        int64_t HW = g->shape[2] * g->shape[3];
+        double s = 0;
+        for (int64_t n = 0; n < g->shape[0]; n++)
+            for (int64_t k = 0; k < HW; k++) s += d[(n * 2 + 1) * HW + k];
+        on += s;
+        all += (double)(g->shape[0] * HW);
+        if (o < sizeof line - 32) o += (size_t)snprintf(line + o, sizeof line - o, " %s %.2f", name + 5, s / (double)(g->shape[0] * HW));
+    }
+    if (all > 0)
+        pixl__log(&t->lg, "gates step %lld  computing %.3f  t %.3g |%s\n", (long long)t->step, on / all,
+                  (double)t->temperature, line);
+}
+
 /* ------------------------------------------------------------------- step */
 int pixl_trainer_step(pixl_trainer *t)
 {
@@ -433,6 +465,13 @@ int pixl_trainer_step(pixl_trainer *t)
         return rc;
     }
     pixl_ctx_set_seed(t->ctx, pixl__hash64((uint64_t)cfg->training.seed, (uint64_t)t->step));
+    const pixl_pag_opts *pag = pixl_model_options(t->model)->pag;
+    if (pag) { /* the Gumbel temperature of this epoch (PAG's annealing schedule) */
+        int epochs = (int)((horizon + t->nb - 1) / t->nb);
+        float temp = pixl_pag_temperature(pag, (int)t->epoch, epochs);
+        if (temp != t->temperature && (rc = pixl_ctx_set_temperature(t->ctx, temp)) < 0) return rc;
+        t->temperature = temp;
+    }
     pixl_params *P = pixl_model_params(t->model);
     if ((rc = pixl_forward(t->ctx))) return rc;
     pixl_params_zero_grad(P);
@@ -459,6 +498,7 @@ int pixl_trainer_step(pixl_trainer *t)
         pixl_loader_stats ls;
         pixl_loader_get_stats(t->loader, &ls);
         pixl__log_train(&t->lg, t->step, t->epoch, elapsed, t->loss_acc / t->loss_n, t->lr, ips, &ls);
+        log_gates(t);
         t->loss_acc = 0;
         t->loss_n = 0;
     }
