@@ -697,6 +697,8 @@ typedef struct pixl_multipool_opts {
     int scales[PIXL_MULTIPOOL_MAX]; /* their dilations */
     int hidden[2];                 /* attention widths; 0 -> 128, 32 */
     float t;                       /* Gumbel temperature; 0 -> 1 */
+    int dense;                     /* 1: EVAL computes every branch at every pixel and mixes by the
+                                    * one-hot (the seed's way; for speed comparisons) */
 } pixl_multipool_opts;
 pixl_tensor *pixl_nn_multipool(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_multipool_opts *o,
                                pixl_tensor **attention);

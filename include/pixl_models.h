@@ -79,6 +79,8 @@ typedef struct pixl_pag_opts {
     pixl_pag_anneal anneal;
     int blur;                     /* 3x3 box blur of the gate logits */
     pixl_gate_grad_rule grad_rule;
+    int dense;                    /* 1: inference computes every gated conv and MultiPool branch at every
+                                   * pixel and multiplies by the mask (the seed's way; for comparison) */
     int n_scales;                 /* MultiPool dilations on res5 (0: no MultiPool) */
     int scales[PIXL_MULTIPOOL_MAX];
 } pixl_pag_opts;

@@ -166,26 +166,37 @@ static cJSON *run_torch(int threads, const char *filter, int runs)
     return pixl_tool_run_torch("bench_torch_ops.py", "PIXL_BENCH_SCRIPT", args);
 }
 
+int cmd_bench_models(int argc, char **argv);   /* cmd_bench_models.c */
+int cmd_bench_pixelnet(int argc, char **argv); /* cmd_bench_pixelnet.c */
+int cmd_bench_pag(int argc, char **argv);      /* cmd_bench_pag.c */
+
+/* `pixl bench NAME ...`: one line per benchmark (ops is this file's own) */
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+} g_benches[] = {
+    {"models", cmd_bench_models, "[--models NAME,...] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]"},
+    {"pixelnet", cmd_bench_pixelnet, "[--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S] [--no-torch]"},
+    {"pac", cmd_bench_pac, "[--threads N] [--runs R] [--no-torch]"},
+    {"pag", cmd_bench_pag, "[--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] [--model CKPT [--image IMG]]"},
+};
+
 static void usage(void)
 {
-    fprintf(stderr, "usage: pixl bench ops [--threads N] [--filter STR] [--runs R] [--no-torch]\n"
-                    "       pixl bench models [--models NAME,...] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]\n"
-                    "       pixl bench pixelnet [--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S]\n"
-                    "                           [--no-torch]\n");
+    fprintf(stderr, "usage: pixl bench ops [--threads N] [--filter STR] [--runs R] [--no-torch]\n");
+    for (size_t i = 0; i < sizeof g_benches / sizeof g_benches[0]; i++)
+        fprintf(stderr, "       pixl bench %s %s\n", g_benches[i].name, g_benches[i].usage);
 }
-
-int cmd_bench_models(int argc, char **argv); /* cmd_bench_models.c */
-int cmd_bench_pixelnet(int argc, char **argv); /* cmd_bench_pixelnet.c */
 
 int cmd_bench(int argc, char **argv)
 {
-    if (argc > 1 && !strcmp(argv[1], "models")) return cmd_bench_models(argc, argv);
-    if (argc > 1 && !strcmp(argv[1], "pixelnet")) return cmd_bench_pixelnet(argc, argv);
+    for (size_t i = 0; argc > 1 && i < sizeof g_benches / sizeof g_benches[0]; i++)
+        if (!strcmp(argv[1], g_benches[i].name)) return g_benches[i].fn(argc, argv);
     const char *filter = "";
     int torch = 1, runs = 10, have_ops = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "ops")) have_ops = 1;
-        else if (!strcmp(argv[i], "pac") && i == 1) return cmd_bench_pac(argc, argv);
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);

@@ -91,6 +91,8 @@ static const pixl__opt_field pag_fields[] = {
     O_BOOL(pixl_pag_opts, "blur", blur, "fixed 3x3 box blur of the gate logits"),
     O_ENUM(pixl_pag_opts, "grad_rule", grad_rule, "true|channel_mean",
            "gradient of the gate in MaskGating: the true one (sum over channels) or the seed's channel mean"),
+    O_BOOL(pixl_pag_opts, "dense", dense,
+           "inference computes every gated branch at every pixel and masks (the seed's way; to compare speed)"),
     {.key = "scales", .type = PIXL__OPT_INT_LIST, .off = offsetof(pixl_pag_opts, scales), .size = sizeof(int),
      .count_off = offsetof(pixl_pag_opts, n_scales), .max_n = PIXL_MULTIPOOL_MAX, .lo = 1, .hi = 64,
      .doc = "MultiPool on res5: dilations of its 3x3 branches (plus the identity); [] = no MultiPool"},

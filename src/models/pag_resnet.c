@@ -88,7 +88,11 @@ pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *c, pixl_tensor *x, const pixl_mo
                     pixl__ctx_fail(c, PIXL_ERR_ARG, "pag_resnet50: %s", pixl_last_error());
                     return NULL;
                 }
-                z = pixl_nn_gated_conv3x3(c, nm[2], nm[3], h1, g, dil, p->grad_rule);
+                if (p->dense && !train) /* the seed's way: h2 everywhere, mixed by the hard gate */
+                    z = pixl_mask_gating(c, g, h1, pixl_relu(c, conv_bn(c, nm[2], nm[3], h1, planes, 3, 1, dil)),
+                                         p->grad_rule);
+                else
+                    z = pixl_nn_gated_conv3x3(c, nm[2], nm[3], h1, g, dil, p->grad_rule);
             } else {
                 z = pixl_relu(c, conv_bn(c, nm[2], nm[3], h1, planes, 3, 1, dil));
             }
@@ -100,7 +104,7 @@ pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *c, pixl_tensor *x, const pixl_mo
     }
     if (!h) return NULL;
     if (p->n_scales) {
-        pixl_multipool_opts mo = {.n_scales = p->n_scales, .t = p->t_start};
+        pixl_multipool_opts mo = {.n_scales = p->n_scales, .t = p->t_start, .dense = p->dense};
         for (int k = 0; k < p->n_scales; k++) mo.scales[k] = p->scales[k];
         pixl_tensor *att = NULL;
         h = pixl_nn_multipool(c, "multipool", h, &mo, &att);
