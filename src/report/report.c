@@ -109,6 +109,7 @@ static int write_page(FILE *o, pixl__report *R)
     pixl__esc(o, R->dir);
     fprintf(o, " · generated %s by pixl %s</p>\n", when, pixl_version());
     int rc = pixl__report_task_section(R, o);
+    if (!rc) rc = pixl__report_gates_section(R, o);
     if (rc) return rc;
     pixl__report_config_text(o, R);
     fputs("<footer>A self-contained page: every chart is inline SVG, every image an inline PNG.</footer>\n"

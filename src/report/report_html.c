@@ -128,6 +128,8 @@ void pixl__report_css(FILE *o)
           "img.px{image-rendering:pixelated;image-rendering:crisp-edges;display:block}\n"
           "figure.cbar{margin:4px 0 8px}figure.cbar figcaption{font-size:12px;color:#5c6778}\n"
           ".prbox{max-width:760px}\n"
+          ".gates{display:flex;flex-wrap:wrap;gap:8px}.gates figure{margin:0}"
+          ".gates figcaption{font-size:12px;color:#5c6778;max-width:260px}\n"
           ".note{background:#fff8e1;border:1px solid #f0d98a;border-radius:6px;padding:8px 12px;color:#5d4a00}\n"
           "details{background:#fff;border:1px solid #dde3ea;border-radius:8px;padding:8px 12px;margin-top:10px}\n"
           "pre{font-size:12px;overflow-x:auto}footer{color:#8a94a3;font-size:12px;margin-top:30px}\n"

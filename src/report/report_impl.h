@@ -67,6 +67,8 @@ typedef struct pixl__report {
     uint8_t *colours;
 } pixl__report;
 
+/* the gate maps of a PAG model on the first validation image, after any task's part (report_gates.c) */
+int pixl__report_gates_section(pixl__report *R, FILE *o);
 /* the one place that knows which task writes the page (report_task.c) */
 int pixl__report_task_section(pixl__report *R, FILE *o);
 /* the task sections (report_seg.c, report_edges.c, report_normals.c) are
