@@ -631,12 +631,20 @@ pixl_tensor *pixl_smooth_l1_loss(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *tar
                                  pixl_reduction red, float beta);
 
 /* Surface-normal loss of PixelNet (Caffe Normalize + EuclideanLoss): pred
- * and target (P, C) (C = 3 for normals), mask (P) f32/u8/i32 (nonzero rows
- * count) or NULL:  L = 1/(2 M) sum_p ||pred_p / max(||pred_p||, eps) - target_p||^2
- * over the M counted rows (0 rows: L = 0), which is mean(1 - cos) for unit
+ * and target (P, C) at sampled pixels, or (N, C, H, W) dense (C = 3 for
+ * normals, at most 64), mask one value per pixel (P, or N*H*W elements such
+ * as (N, H, W); f32/u8/i32, nonzero counts) or NULL:
+ *   L = 1/(2 M) sum_p ||pred_p / max(||pred_p||, eps) - target_p||^2
+ * over the M counted pixels (0: L = 0), which is mean(1 - cos) for unit
  * targets. eps <= 0 -> 1e-12. Gradients flow to pred (and to target when it
  * has a gradient buffer). */
 pixl_tensor *pixl_normal_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps);
+/* Angular loss (PAG's acos loss), same shapes, mask and eps as
+ * pixl_normal_loss: with u_p = pred_p / max(||pred_p||, eps),
+ *   L = 1/M sum_p acos(clamp(<u_p, target_p>, -1 + 1e-6, 1 - 1e-6))
+ * in radians (targets are taken as given: pass unit vectors). The gradient
+ * is exact, -1/sqrt(1 - c^2) per cosine c inside the clamp and 0 outside. */
+pixl_tensor *pixl_angular_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps);
 /* Class-balanced sigmoid cross-entropy (HED; PixelNet's edges): logits and
  * target (any equal shapes, target in [0, 1], >= 0.5 counts as positive),
  * mask (same shape, nonzero counts) or NULL. Over the counted elements with
