@@ -631,12 +631,20 @@ pixl_tensor *pixl_smooth_l1_loss(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *tar
                                  pixl_reduction red, float beta);
 
 /* Surface-normal loss of PixelNet (Caffe Normalize + EuclideanLoss): pred
- * and target (P, C) (C = 3 for normals), mask (P) f32/u8/i32 (nonzero rows
- * count) or NULL:  L = 1/(2 M) sum_p ||pred_p / max(||pred_p||, eps) - target_p||^2
- * over the M counted rows (0 rows: L = 0), which is mean(1 - cos) for unit
+ * and target (P, C) at sampled pixels, or (N, C, H, W) dense (C = 3 for
+ * normals, at most 64), mask one value per pixel (P, or N*H*W elements such
+ * as (N, H, W); f32/u8/i32, nonzero counts) or NULL:
+ *   L = 1/(2 M) sum_p ||pred_p / max(||pred_p||, eps) - target_p||^2
+ * over the M counted pixels (0: L = 0), which is mean(1 - cos) for unit
  * targets. eps <= 0 -> 1e-12. Gradients flow to pred (and to target when it
  * has a gradient buffer). */
 pixl_tensor *pixl_normal_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps);
+/* Angular loss (PAG's acos loss), same shapes, mask and eps as
+ * pixl_normal_loss: with u_p = pred_p / max(||pred_p||, eps),
+ *   L = 1/M sum_p acos(clamp(<u_p, target_p>, -1 + 1e-6, 1 - 1e-6))
+ * in radians (targets are taken as given: pass unit vectors). The gradient
+ * is exact, -1/sqrt(1 - c^2) per cosine c inside the clamp and 0 outside. */
+pixl_tensor *pixl_angular_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps);
 /* Class-balanced sigmoid cross-entropy (HED; PixelNet's edges): logits and
  * target (any equal shapes, target in [0, 1], >= 0.5 counts as positive),
  * mask (same shape, nonzero counts) or NULL. Over the counted elements with
@@ -661,42 +669,61 @@ pixl_tensor *pixl_nn_batch_norm2d(pixl_ctx *ctx, const char *name, pixl_tensor *
 pixl_tensor *pixl_nn_group_norm(pixl_ctx *ctx, const char *name, pixl_tensor *x, int groups, float eps);
 pixl_tensor *pixl_nn_prelu(pixl_ctx *ctx, const char *name, pixl_tensor *x, int num_parameters);
 
-/* PAG layers (src/nn/pag_layers.c). The gate unit of a bottleneck: a 1x1
- * conv name.weight (2, C, 1, 1) (init N(0, 1)) + name.bias (2) (init 0) on
- * the block input x at the block's stride, an optional fixed 3x3 box blur of
- * the two logit maps, then in PIXL_MODE_TRAIN the softmax (soft = 1) or the
- * Gumbel softmax at temperature t, and in evaluation modes the hard one-hot
- * of the argmax. Returns the gates (N, 2, H', W'): channel 1 = compute. */
+/* PAG layers (src/nn/pag_layers.c). Each creates the same parameters (names,
+ * shapes, initialisation) in every mode, so weights trained in
+ * PIXL_MODE_TRAIN run in PIXL_MODE_EVAL; none registers a loss or probe (the
+ * model does).
+ *
+ * The gate unit of a bottleneck: a 1x1 conv name.weight (2, C, 1, 1) (init
+ * N(0, 1)) + name.bias (2) (init 0) on the block input x (N, C, H, W) at the
+ * block's stride, an optional fixed 3x3 box blur of the two logit maps
+ * (each output the sum of its 3x3 neighbourhood / 9, zeros outside the map:
+ * avg_pool2d with count_include_pad, the seed's fixed conv of ones/9 with
+ * pad 1), then in PIXL_MODE_TRAIN the softmax (soft = 1) or the Gumbel
+ * softmax at temperature t (pixl_gumbel_softmax), and in the evaluation
+ * modes (EVAL, EVAL_GRAD) the hard one-hot of the argmax of the logits (no
+ * gradient). Returns the gates (N, 2, H', W'), H' = (H - 1) / stride + 1:
+ * channel 1 = compute. */
 typedef struct pixl_gate_opts {
     int soft;   /* 1: plain softmax when training (the seed's gate inserters); 0: Gumbel softmax */
     float t;    /* Gumbel temperature, > 0; 0 -> 1 */
     int blur;   /* fixed 3x3 box blur of the logits */
     int stride; /* the block's stride; 0 -> 1 */
+    pixl_tensor *noise; /* Gumbel noise u in [0, 1), the shape of the gates; NULL: drawn from the ctx stream */
 } pixl_gate_opts;
 pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_gate_opts *o);
-/* The gated 3x3 conv of a PAG bottleneck: h2 = ReLU(BN(conv3x3(h1))) with
- * parameters conv (C, C, 3, 3, no bias) and bn (BatchNorm2d names), mixed
- * z = g[:,0] h1 + g[:,1] h2. TRAIN / EVAL_GRAD: dense h2 and
- * pixl_mask_gating(rule); EVAL: pixl_gated_conv3x3_ex (h2 only where the
- * hard gate is on). */
+/* The gated 3x3 conv of a PAG bottleneck on h1 (N, C, H, W) with gates g
+ * (N, 2, H, W): h2 = ReLU(BN(conv3x3(h1))) with parameters conv.weight
+ * (C, C, 3, 3) (no bias; PyTorch's default init) and the BatchNorm2d
+ * parameters and buffers under bn (eps 1e-5, momentum 0.1), padding =
+ * dilation (0 -> 1), mixed z = g[:,0] h1 + g[:,1] h2. TRAIN (BN on batch
+ * statistics) and EVAL_GRAD (running statistics): dense h2 and
+ * pixl_mask_gating(rule). EVAL: pixl_gated_conv3x3_ex with the BN folded
+ * (h2 only where the hard gate is on; g must hold 0/1 values). */
 pixl_tensor *pixl_nn_gated_conv3x3(pixl_ctx *ctx, const char *conv, const char *bn, pixl_tensor *h1, pixl_tensor *g,
                                    int dilation, pixl_gate_grad_rule rule);
-/* MultiPool (PAG §3.4) on x (N, C, H, W): branch 0 = x, branch k = ReLU(
- * gamma_k * conv3x3_dil(d_k)(x) + beta_k) (name.branchK.weight (C, C, 3, 3)
- * no bias, init N(0, 2/C); name.branchK.affine.weight / .bias (C), init 1, 0),
- * mixed per pixel by the attention a (N, K+1, H, W) =
+/* MultiPool (PAG §3.4) on x (N, C, H, W): branch 0 = x, branch k (k = 1..K)
+ * = ReLU(gamma_k * conv3x3_dil(d_k)(x) + beta_k) (padding d_k;
+ * name.branchk.weight (C, C, 3, 3) no bias, init N(0, 2/C);
+ * name.branchk.affine.weight / .bias (C), init 1, 0: the seed's
+ * attentionChannel with its fixed mean 0 and variance 1), mixed per pixel
+ * by the attention a (N, K+1, H, W) =
  * Gumbel(conv1x1(ReLU(BN(conv3x3(ReLU(BN(conv1x1(x))))))): name.att.0
  * (hidden0, C, 1, 1) no bias, name.att.1 BN, name.att.3 (hidden1, hidden0,
- * 3, 3) no bias, name.att.4 BN, name.att.6 (K+1, hidden1, 1, 1) + bias.
- * TRAIN: out = sum_k a_k * branch_k (true gradient); EVAL: a is one-hot and
- * each dilated branch is computed only at the pixels that chose it
- * (pixl_gated_conv3x3_ex). *attention (may be NULL) receives a. */
+ * 3, 3) no bias, padding 1, name.att.4 BN, name.att.6 (K+1, hidden1, 1, 1)
+ * + bias (the att convs with PyTorch's default init; BN eps 1e-5).
+ * TRAIN: out = sum_k a_k * branch_k (true gradient, a relaxed); EVAL_GRAD:
+ * the same dense sum with a one-hot (no gradient into the attention);
+ * EVAL: a is one-hot and each dilated branch is computed only at the
+ * pixels that chose it (pixl_gated_conv3x3_ex, one call per branch).
+ * *attention (may be NULL) receives a. */
 #define PIXL_MULTIPOOL_MAX 8
 typedef struct pixl_multipool_opts {
     int n_scales;                  /* K dilated branches, 1..PIXL_MULTIPOOL_MAX */
-    int scales[PIXL_MULTIPOOL_MAX]; /* their dilations */
+    int scales[PIXL_MULTIPOOL_MAX]; /* their dilations, >= 1 */
     int hidden[2];                 /* attention widths; 0 -> 128, 32 */
     float t;                       /* Gumbel temperature; 0 -> 1 */
+    pixl_tensor *noise;            /* Gumbel noise (N, K+1, H, W) in [0, 1); NULL: drawn from the ctx stream */
     int dense;                     /* 1: EVAL computes every branch at every pixel and mixes by the
                                     * one-hot (the seed's way; for speed comparisons) */
 } pixl_multipool_opts;

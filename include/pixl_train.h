@@ -64,7 +64,8 @@ extern "C" {
 typedef enum pixl_loss_kind {
     PIXL_LOSS_CROSS_ENTROPY = 0,
     PIXL_LOSS_BALANCED_BCE = 1, /* edges: one sigmoid output */
-    PIXL_LOSS_NORMAL = 2        /* surface normals: 3 outputs, mean (1 - cos) (pixl_normal_loss) */
+    PIXL_LOSS_NORMAL = 2,       /* surface normals: 3 outputs, mean (1 - cos) (pixl_normal_loss) */
+    PIXL_LOSS_L2_ANGULAR = 3    /* surface normals, PAG's demo: that L2 term + the mean angle (pixl_angular_loss) */
 } pixl_loss_kind;
 
 typedef enum pixl_class_weighting {

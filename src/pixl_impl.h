@@ -141,6 +141,14 @@ void pixl__ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__
 pixl_tensor *pixl__nn_param(pixl_ctx *ctx, const char *layer, const char *leaf, pixl_param_kind kind, pixl_dtype dt,
                            int ndim, const int64_t *shape, pixl_init_spec init, float **data_if_new);
 
+/* the parameters pixl_nn_conv2d (weight, and bias when bias != 0; *b may be
+ * NULL without a bias) and pixl_nn_batch_norm2d (weight, bias, running_mean,
+ * running_var, num_batches_tracked) create, for layers that apply them
+ * through another op; 0 or -1 with the ctx error set */
+int pixl__nn_conv2d_params(pixl_ctx *ctx, const char *name, int in_ch, int out_ch, int kh, int kw, int groups,
+                           int bias, pixl_tensor **w, pixl_tensor **b);
+int pixl__nn_batch_norm2d_params(pixl_ctx *ctx, const char *name, int c, pixl_tensor *p[5]);
+
 /* binary targets of a label map for the class-balanced sigmoid loss:
  * target 1 where label > 0, mask 0 where label is `ignore` or negative */
 void pixl__labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask);

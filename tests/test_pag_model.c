@@ -142,12 +142,12 @@ PIXL_TEST(pag_model_graph_probes_losses)
     if (!m) return;
     pixl_tensor *x, *y;
     pixl_ctx *c = build(m, &pag, PIXL_MODE_TRAIN, 2, &x, &y);
-    CHECK(y && y->shape[1] == 5 && y->shape[2] == 64 && y->shape[3] == 64);
+    CHECK(y && pixl_tensor_shape(y)[1] == 5 && pixl_tensor_shape(y)[2] == 64 && pixl_tensor_shape(y)[3] == 64);
     CHECK(pixl_ctx_probe_count(c) == 16); /* 15 gates + multipool */
     CHECK(pixl_ctx_probe_find(c, "gate.res2_1") && pixl_ctx_probe_find(c, "gate.res5_3") &&
           !pixl_ctx_probe_find(c, "gate.res5_2"));
     pixl_tensor *a = pixl_ctx_probe_find(c, "multipool");
-    CHECK(a && a->shape[1] == 3);
+    CHECK(a && pixl_tensor_shape(a)[1] == 3);
     CHECK(pixl_ctx_loss_count(c) == 15);
     pixl_ctx_free(c);
     pag.loss = PIXL_PAG_LOSS_COMBINED;
@@ -229,7 +229,7 @@ PIXL_TEST(pag_model_sparse_equals_dense)
                       (double)vals[k], dm, mx);
             /* the gate maps are what was forced */
             const float *g = pixl_tensor_data(gs);
-            int64_t HW = gs->shape[2] * gs->shape[3];
+            int64_t HW = pixl_tensor_shape(gs)[2] * pixl_tensor_shape(gs)[3];
             double on = 0;
             for (int64_t i = 0; i < HW; i++) on += g[HW + i];
             if (k == 0) CHECK(on == (double)HW);

@@ -106,16 +106,21 @@ PIXL_TEST(trainer_reports_bad_config)
  * sampled surface pixels of synthetic_normals (flip and rescale on: the
  * targets move with the image); validation by angular error keeps the best
  * (lowest mean); trained beats untrained by a wide margin; wrong pairings of
- * loss, data set and model are readable errors */
-static double train_normals(pixl_train_config *cfg, const char *dir, int iters, pixl_train_hooks *h)
+ * loss and data set are readable errors. A dense model (ENet) trains with
+ * PAG's l2_angular loss over every pixel with a normal, PixelNet with it at
+ * its sampled pixels. */
+static double train_normals_with(pixl_train_config *cfg, const char *dir, int iters, pixl_train_hooks *h,
+                                 const char *arch, const char *loss)
 {
     small_config(cfg, dir, iters);
-    const char *kv[][2] = {{"model.arch", "pixelnet"}, {"data.dataset", "synthetic_normals"},
-                           {"model.options", "{backbone: pixelnet_tiny, mlp: \"[32]\", dropout: 0}"},
-                           {"training.loss.name", "normal"}, {"training.sampling.pixels_per_image", "200"},
-                           {"validation.limit", "8"}, {"training.seed", "3"}};
+    const char *kv[][2] = {{"model.arch", arch}, {"data.dataset", "synthetic_normals"},
+                           {"training.loss.name", loss}, {"validation.limit", "8"}, {"training.seed", "3"}};
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++)
         CHECK_MSG(pixl_config_set(cfg, kv[i][0], kv[i][1]) == 0, "%s: %s", kv[i][0], pixl_last_error());
+    if (!strcmp(arch, "pixelnet")) {
+        CHECK_OK(pixl_config_set(cfg, "model.options", "{backbone: pixelnet_tiny, mlp: \"[32]\", dropout: 0}"));
+        CHECK_OK(pixl_config_set(cfg, "training.sampling.pixels_per_image", "200"));
+    }
     int rc = pixl_train(cfg, h);
     CHECK_MSG(rc == 0, "%s", pixl_last_error());
     char p[600];
@@ -129,6 +134,11 @@ static double train_normals(pixl_train_config *cfg, const char *dir, int iters, 
     return mean;
 }
 
+static double train_normals(pixl_train_config *cfg, const char *dir, int iters, pixl_train_hooks *h)
+{
+    return train_normals_with(cfg, dir, iters, h, "pixelnet", "normal");
+}
+
 PIXL_TEST(trainer_normals_pixelnet)
 {
     pixl_train_config *cfg = calloc(1, sizeof *cfg);
@@ -138,18 +148,25 @@ PIXL_TEST(trainer_normals_pixelnet)
     snprintf(d, sizeof d, "%s/run_normals_bad", pixl_test_tmpdir());
     struct { const char *key, *val, *want; } bad[] = {
         {"training.loss.name", "normal", "needs a data set with surface normals"},
-        {"data.dataset", "synthetic_normals", "set training.loss.name: normal"},
+        {"training.loss.name", "l2_angular", "needs a data set with surface normals"},
+        {"data.dataset", "synthetic_normals", "set training.loss.name to one of: normal, l2_angular"},
     };
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         small_config(cfg, d, 2);
         CHECK_OK(pixl_config_set(cfg, bad[i].key, bad[i].val));
         CHECK(pixl_train(cfg, &h) != 0);
         CHECK_MSG(strstr(pixl_last_error(), bad[i].want) != NULL, "error: %s", pixl_last_error());
     }
-    small_config(cfg, d, 2); /* a dense model */
-    CHECK_OK(pixl_config_set(cfg, "data.dataset", "synthetic_normals"));
-    CHECK_OK(pixl_config_set(cfg, "training.loss.name", "normal"));
-    CHECK(pixl_train(cfg, &h) != 0 && strstr(pixl_last_error(), "pixelnet") != NULL);
+    /* PAG's loss, dense (ENet) and at sampled pixels (PixelNet) */
+    const char *archs[2] = {"enet", "pixelnet"};
+    for (int a = 0; a < 2; a++) {
+        snprintf(d, sizeof d, "%s/run_normals_l2_angular_%s_1", pixl_test_tmpdir(), archs[a]);
+        double u = train_normals_with(cfg, d, 1, &h, archs[a], "l2_angular");
+        snprintf(d, sizeof d, "%s/run_normals_l2_angular_%s_60", pixl_test_tmpdir(), archs[a]);
+        double tr = train_normals_with(cfg, d, 60, &h, archs[a], "l2_angular");
+        printf("    %s, l2_angular: val mean angular error %.2f deg after 1 step, %.2f after 60\n", archs[a], u, tr);
+        CHECK_MSG(u > 0 && tr > 0 && tr < u, "%s, l2_angular: 1 step %.2f deg, 60 steps %.2f deg", archs[a], u, tr);
+    }
 
     snprintf(d, sizeof d, "%s/run_normals_1", pixl_test_tmpdir());
     double untrained = train_normals(cfg, d, 1, &h);

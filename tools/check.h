@@ -2,7 +2,9 @@
  *
  * `pixl check DIR` runs every *.safetensors case in DIR (format:
  * ../shared/golden/README.md): it reads `op`, `params` (JSON, the original
- * project's constructor arguments), `inputs` and `mode`, creates the inputs,
+ * project's constructor arguments), `inputs` and `mode` ("train":
+ * PIXL_MODE_TRAIN; "eval": PIXL_MODE_EVAL_GRAD; "infer": PIXL_MODE_EVAL,
+ * the inference graph, for pixl's own forward-only paths), creates the inputs,
  * asks the builder registered for `op` to build the layer, loads every
  * parameter/buffer the builder created from the file by name, runs forward,
  * compares `output` (or `output.<i>`), runs backward with `grad_output`,
@@ -26,7 +28,7 @@
 typedef struct check_case {
     const char *path, *op;
     const cJSON *params;       /* the "params" object (never NULL) */
-    const char *mode;          /* "train", "eval" or "" */
+    const char *mode;          /* "train", "eval", "infer" or "" */
     pixl_st_file *file;
     int n_inputs;
     const char *input_names[CHECK_MAX_IO];

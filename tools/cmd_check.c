@@ -251,7 +251,11 @@ int check_run_file(const char *path, int verbose)
     c.mode = mode ? mode : "";
     c.file = f;
     P = pixl_params_new();
-    ctx = pixl_ctx_new(P, mode && !strcmp(mode, "eval") ? PIXL_MODE_EVAL_GRAD : PIXL_MODE_TRAIN);
+    /* "eval": evaluation behaviour with gradients; "infer": pixl's inference
+     * graph (PIXL_MODE_EVAL, no backward: such cases carry no grad_output) */
+    ctx = pixl_ctx_new(P, mode && !strcmp(mode, "eval")    ? PIXL_MODE_EVAL_GRAD
+                          : mode && !strcmp(mode, "infer") ? PIXL_MODE_EVAL
+                                                           : PIXL_MODE_TRAIN);
     c.n_inputs = cJSON_GetArraySize(inputs);
     if (c.n_inputs > CHECK_MAX_IO) {
         fail_case(&t, "%d inputs (at most %d)", c.n_inputs, CHECK_MAX_IO);

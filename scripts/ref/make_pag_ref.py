@@ -29,6 +29,35 @@ written out here from the definitions, not taken from pixl:
   GateMildLoss       g; params lambda: log(1+(m1-(1-l))^2) + log(1+(m2-l)^2).
 lambda and t are used as the float32 values pixl reads from the JSON.
 
+The layers (pixl_nn_gate, pixl_nn_gated_conv3x3, pixl_nn_multipool; their
+parameters and buffers under their state_dict names, perturbed away from
+their initial values; BN with eps 1e-5, momentum 0.1):
+  PAGGate            x (N,C,H,W)[, noise (N,2,H',W')]; params soft, t, blur,
+                     stride: logits = conv2d(x, gate.weight, gate.bias,
+                     stride); blur: conv2d with the seed's fixed (2,2,3,3)
+                     filter (ones/9 on the diagonal, zeros across), pad 1;
+                     train: softmax (soft) or the relaxed Gumbel softmax
+                     above; eval / infer: the one-hot of the argmax.
+  PAGGatedConv       h1 (N,C,H,W), g (N,2,H,W); params dilation, rule:
+                     h2 = relu(batch_norm(conv2d(h1, conv.weight, dil, pad
+                     dil), bn.*)), z = g0*h1 + g1*h2 by an autograd.Function
+                     whose gate gradient is the mean over channels for rule
+                     channel_mean (the seed's MaskGating backward).
+  PAGBottleneck      x[, noise]; params width, soft, t, blur, stride,
+                     dilation, rule: the gated part of a bottleneck,
+                     h1 = relu(bn1(conv1(x))) (1x1, stride), g = the gate
+                     unit on x, z = PAGGatedConv(h1, g).
+  MultiPool          x (N,C,H,W)[, noise (N,K+1,H,W)]; params scales, hidden,
+                     t: branch k = relu(branchk.affine.weight *
+                     conv2d(x, branchk.weight, dil d_k, pad d_k) + .bias),
+                     a = Gumbel(att.6(relu(att.4(att.3(relu(att.1(att.0(x))))))))
+                     (att.3 3x3 pad 1), out = a0*x + sum_k a_k*branch_k.
+Modes: train (batch statistics; the running statistics after the step are
+stored as after.<name>), eval (pixl's EVAL_GRAD: running statistics, hard
+gates, gradients where they flow) and infer (pixl's EVAL: the sparse
+computation of the gated convs; no gradients). Hard-gate cases keep every
+argmax at least 1e-3 ahead of the runner-up, so float32 takes the same.
+
 Usage: /usr/bin/python3 scripts/ref/make_pag_ref.py [OUTDIR]
 """
 import json
@@ -37,6 +66,7 @@ import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_write  # noqa: E402
@@ -110,6 +140,267 @@ def gate_probs(shape, g, spread=2.0):
     return f32(torch.softmax(uniform(shape, g, -spread, spread), 1))
 
 
+# ------------------------------------------------------------------ layers
+
+def rnd(shape, g, lo=-1.0, hi=1.0):
+    return uniform(shape, g, lo, hi)
+
+
+def bn_state(prefix, c, g):
+    """BatchNorm2d parameters and buffers, away from their initial values"""
+    return {prefix + ".weight": rnd((c,), g, 0.6, 1.4), prefix + ".bias": rnd((c,), g, -0.3, 0.3),
+            prefix + ".running_mean": rnd((c,), g, -0.3, 0.3), prefix + ".running_var": rnd((c,), g, 0.5, 1.5),
+            prefix + ".num_batches_tracked": torch.tensor([3], dtype=torch.int64)}
+
+
+def bn(x, st, prefix, train, after):
+    """torch's batch_norm; the running statistics are updated on copies, kept in `after`"""
+    rm, rv = st[prefix + ".running_mean"].clone(), st[prefix + ".running_var"].clone()
+    y = F.batch_norm(x, rm, rv, st[prefix + ".weight"], st[prefix + ".bias"], training=train, momentum=0.1,
+                     eps=1e-5)
+    if train:
+        after[prefix + ".running_mean"] = rm
+        after[prefix + ".running_var"] = rv
+        after[prefix + ".num_batches_tracked"] = st[prefix + ".num_batches_tracked"] + 1
+    return y
+
+
+class Redraw(Exception):
+    """the drawn case does not test what it should: draw it again"""
+
+
+def redraw_until_fit(make, g, *case):
+    for _ in range(100):
+        try:
+            return make(g, *case)
+        except Redraw:
+            pass
+    raise RuntimeError("%s%s: no fitting draw in 100" % (make.__name__, case[:1]))
+
+
+def one_hot_argmax(z, min_gap=1e-3):
+    """the one-hot of the argmax over dim 1; Redraw when a pixel is within
+    min_gap of a tie (float32 might choose otherwise) or a channel is never
+    chosen (the case would not test it)"""
+    top = z.topk(2, dim=1).values
+    used = torch.bincount(z.argmax(1).flatten(), minlength=z.shape[1])
+    if (top[:, 0] - top[:, 1]).min().item() <= min_gap or not (used > 0).all():
+        raise Redraw()
+    return torch.zeros_like(z).scatter_(1, z.argmax(1, keepdim=True), 1.0).detach()
+
+
+class MaskGating(torch.autograd.Function):
+    """z = g0*h1 + g1*h2; the gate's gradient is the true one or its mean over channels"""
+
+    @staticmethod
+    def forward(ctx, g, h1, h2, channel_mean):
+        ctx.save_for_backward(g, h1, h2)
+        ctx.channel_mean = channel_mean
+        return g[:, 0:1] * h1 + g[:, 1:2] * h2
+
+    @staticmethod
+    def backward(ctx, dz):
+        g, h1, h2 = ctx.saved_tensors
+        red = (lambda t: t.mean(1, keepdim=True)) if ctx.channel_mean else (lambda t: t.sum(1, keepdim=True))
+        return torch.cat([red(h1 * dz), red(h2 * dz)], 1), g[:, 0:1] * dz, g[:, 1:2] * dz, None
+
+
+def gate_unit(x, st, prefix, p, mode, noise):
+    logits = F.conv2d(x, st[prefix + ".weight"], st[prefix + ".bias"], stride=p.get("stride", 1))
+    if p.get("blur"):
+        avg, zero = torch.full((3, 3), 1.0 / 9, dtype=torch.float64), torch.zeros(3, 3, dtype=torch.float64)
+        filt = torch.stack([torch.stack([avg, zero]), torch.stack([zero, avg])])  # (out 2, in 2, 3, 3)
+        logits = F.conv2d(logits, filt, padding=1)
+    if mode != "train":
+        return one_hot_argmax(logits)
+    if p.get("soft"):
+        return torch.softmax(logits, 1)
+    return gumbel_relaxed(logits, noise, fl(p["t"]))
+
+
+def gated_conv(h1, gt, st, p, train):
+    d = p.get("dilation", 1)
+    after = {}
+    h2 = F.relu(bn(F.conv2d(h1, st["conv.weight"], padding=d, dilation=d), st, "bn", train, after))
+    return MaskGating.apply(gt, h1, h2, p.get("rule", "true") == "channel_mean"), after
+
+
+def attention_logits(x, st, train, after, bias=True):
+    z = F.relu(bn(F.conv2d(x, st["att.0.weight"]), st, "att.1", train, after))
+    z = F.relu(bn(F.conv2d(z, st["att.3.weight"], padding=1), st, "att.4", train, after))
+    return F.conv2d(z, st["att.6.weight"], st["att.6.bias"] if bias else None)
+
+
+def multipool(x, st, p, mode, noise):
+    train = mode == "train"
+    after = {}
+    logits = attention_logits(x, st, train, after)
+    a = gumbel_relaxed(logits, noise, fl(p["t"])) if train else one_hot_argmax(logits)
+    out = a[:, 0:1] * x
+    for k, d in enumerate(p["scales"]):
+        pre = "branch%d" % (k + 1)
+        br = F.conv2d(x, st[pre + ".weight"], padding=d, dilation=d)
+        br = F.relu(br * st[pre + ".affine.weight"][:, None, None] + st[pre + ".affine.bias"][:, None, None])
+        out = out + a[:, k + 1:k + 2] * br
+    return out, after
+
+
+def write_layer(name, op, params, inputs, state, out, after, g, mode, tol="1e-5", grad_inputs=()):
+    """inputs: (name, tensor); state: parameter/buffer name -> tensor (float64
+    parameters require grad); gradients of grad_inputs and of every parameter
+    that receives one (none in infer mode)"""
+    tensors = [(nm, t.detach()) for nm, t in inputs] + [(k, v.detach()) for k, v in state.items()]
+    tensors.append(("output", out.detach()))
+    if mode != "infer" and out.requires_grad:
+        gy = uniform(out.shape, g, 0.5, 1.5)
+        tensors.append(("grad_output", gy))
+        (out * gy).sum().backward()
+        for nm, t in inputs:
+            if nm in grad_inputs:
+                tensors.append(("grad." + nm, t.grad))
+        for k, v in state.items():
+            if v.dtype == torch.float64 and v.requires_grad and v.grad is not None:
+                tensors.append(("grad." + k, v.grad))
+    for k, v in after.items():
+        tensors.append(("after." + k, v.detach()))
+    meta = {"op": op, "params": json.dumps(params), "inputs": json.dumps([nm for nm, _ in inputs]),
+            "mode": mode, "rtol_f32": tol, "atol_f32": tol, "made_by": MADE_BY}
+    st_write.write(os.path.join(OUT, name + ".safetensors"), tensors, meta)
+
+
+def trainable(st):
+    for k, v in st.items():
+        if v.dtype == torch.float64 and not any(b in k for b in ("running_", "num_batches")):
+            v.requires_grad_(True)
+    return st
+
+
+def make_gate(g, name, shape, p, mode):
+    s = p["stride"]
+    C = shape[1]
+    st = trainable({"gate.weight": rnd((2, C, 1, 1), g, -1.5, 1.5), "gate.bias": rnd((2,), g, -0.2, 0.2)})
+    x = rnd(shape, g).requires_grad_(mode == "train")
+    oh, ow = (shape[2] - 1) // s + 1, (shape[3] - 1) // s + 1
+    inputs = [("x", x)]
+    u = None
+    if not p["soft"] and mode == "train":
+        u = f32(torch.rand((shape[0], 2, oh, ow), generator=g, dtype=torch.float64))
+        inputs.append(("noise", u))
+    out = gate_unit(x, st, "gate", p, mode, u)
+    write_layer(name, "PAGGate", p, inputs, st, out, {}, g, mode, "1e-5", ("x",))
+
+
+def make_gated_conv(g, name, N, C, H, W, p, mode):
+    st = trainable(dict({"conv.weight": rnd((C, C, 3, 3), g, -0.4, 0.4)}, **bn_state("bn", C, g)))
+    h1 = rnd((N, C, H, W), g).requires_grad_(mode != "infer")
+    if mode == "train":
+        gt = gate_probs((N, 2, H, W), g).requires_grad_(True)
+    else:
+        gt = one_hot_argmax(rnd((N, 2, H, W), g, -2, 2), 0).requires_grad_(mode == "eval")
+    out, after = gated_conv(h1, gt, st, p, mode == "train")
+    write_layer(name, "PAGGatedConv", p, [("h1", h1), ("g", gt)], st, out, after, g, mode, "1e-5", ("h1", "g"))
+
+
+def make_bottleneck(g, name, shape, width, p, mode):
+    N, C = shape[0], shape[1]
+    s = p["stride"]
+    st = {"gate.weight": rnd((2, C, 1, 1), g, -1.5, 1.5), "gate.bias": rnd((2,), g, -0.2, 0.2),
+          "conv1.weight": rnd((width, C, 1, 1), g, -0.6, 0.6)}
+    st.update(bn_state("bn1", width, g))
+    st["conv.weight"] = rnd((width, width, 3, 3), g, -0.4, 0.4)
+    st.update(bn_state("bn", width, g))
+    trainable(st)
+    x = rnd(shape, g).requires_grad_(mode != "infer")
+    oh, ow = (shape[2] - 1) // s + 1, (shape[3] - 1) // s + 1
+    inputs = [("x", x)]
+    u = None
+    if not p["soft"] and mode == "train":
+        u = f32(torch.rand((N, 2, oh, ow), generator=g, dtype=torch.float64))
+        inputs.append(("noise", u))
+    train = mode == "train"
+    after = {}
+    h1 = F.relu(bn(F.conv2d(x, st["conv1.weight"], stride=s), st, "bn1", train, after))
+    gt = gate_unit(x, st, "gate", p, mode, u)
+    out, after2 = gated_conv(h1, gt, st, p, train)
+    after.update(after2)
+    params = dict(p, width=width)
+    write_layer(name, "PAGBottleneck", params, inputs, st, out, after, g, mode, "1e-5", ("x",))
+
+
+def make_multipool(g, name, shape, scales, hidden, t, mode):
+    N, C, H, W = shape
+    K = len(scales)
+    st = {}
+    for k in range(K):
+        st["branch%d.weight" % (k + 1)] = rnd((C, C, 3, 3), g, -0.5, 0.5)
+        st["branch%d.affine.weight" % (k + 1)] = rnd((C,), g, 0.6, 1.4)
+        st["branch%d.affine.bias" % (k + 1)] = rnd((C,), g, -0.3, 0.3)
+    st["att.0.weight"] = rnd((hidden[0], C, 1, 1), g, -0.7, 0.7)
+    st.update(bn_state("att.1", hidden[0], g))
+    st["att.3.weight"] = rnd((hidden[1], hidden[0], 3, 3), g, -0.3, 0.3)
+    st.update(bn_state("att.4", hidden[1], g))
+    st["att.6.weight"] = rnd((K + 1, hidden[1], 1, 1), g, -1.5, 1.5)
+    st["att.6.bias"] = rnd((K + 1,), g, -0.3, 0.3)
+    x = rnd(shape, g)
+    if mode != "train":  # centre the attention logits, so that the hard choice takes every branch
+        with torch.no_grad():
+            st["att.6.bias"] = f32(-attention_logits(x, st, False, {}, bias=False).mean((0, 2, 3)))
+    trainable(st)
+    x.requires_grad_(mode != "infer")
+    inputs = [("x", x)]
+    u = None
+    if mode == "train":
+        u = f32(torch.rand((N, K + 1, H, W), generator=g, dtype=torch.float64))
+        inputs.append(("noise", u))
+    p = {"scales": scales, "hidden": hidden, "t": t}
+    out, after = multipool(x, st, p, mode, u)
+    write_layer(name, "MultiPool", p, inputs, st, out, after, g, mode, "1e-5", ("x",))
+
+
+def layer_cases(g):
+    # the gate unit
+    for case in (
+            ("layer_gate_soft_s1", (2, 3, 5, 6), {"soft": 1, "t": 1.0, "blur": 0, "stride": 1}, "train"),
+            ("layer_gate_soft_blur_s2", (2, 4, 7, 6), {"soft": 1, "t": 1.0, "blur": 1, "stride": 2}, "train"),
+            ("layer_gate_gumbel_s1_t0.5", (2, 3, 4, 5), {"soft": 0, "t": 0.5, "blur": 0, "stride": 1}, "train"),
+            ("layer_gate_gumbel_blur_s2_t1", (1, 5, 7, 7), {"soft": 0, "t": 1.0, "blur": 1, "stride": 2}, "train"),
+            ("layer_gate_gumbel_blur_s1_t0.3", (2, 2, 6, 4), {"soft": 0, "t": 0.3, "blur": 1, "stride": 1}, "train"),
+            ("layer_gate_eval_blur_s2", (2, 3, 7, 8), {"soft": 0, "t": 0.1, "blur": 1, "stride": 2}, "eval"),
+            ("layer_gate_infer_s1", (1, 4, 5, 5), {"soft": 1, "t": 1.0, "blur": 0, "stride": 1}, "infer")):
+        redraw_until_fit(make_gate, g, *case)
+    # the gated 3x3 conv on given h1 and gates
+    for case in (
+            ("layer_gated_conv_true_d1", 2, 4, 5, 6, {"dilation": 1, "rule": "true"}, "train"),
+            ("layer_gated_conv_channel_mean_d1", 2, 4, 5, 6, {"dilation": 1, "rule": "channel_mean"}, "train"),
+            ("layer_gated_conv_channel_mean_d2", 1, 3, 7, 5, {"dilation": 2, "rule": "channel_mean"}, "train"),
+            ("layer_gated_conv_eval_hard_d1", 2, 4, 5, 6, {"dilation": 1, "rule": "true"}, "eval"),
+            ("layer_gated_conv_infer_d1", 2, 5, 6, 7, {"dilation": 1, "rule": "true"}, "infer"),
+            ("layer_gated_conv_infer_d2", 1, 4, 9, 8, {"dilation": 2, "rule": "channel_mean"}, "infer")):
+        redraw_until_fit(make_gated_conv, g, *case)
+    # the gated part of a bottleneck: reduce conv + gate unit on x, then the gated conv
+    for case in (
+            ("layer_bottleneck_gumbel_channel_mean", (2, 6, 6, 5), 4,
+             {"soft": 0, "t": 0.5, "blur": 0, "stride": 1, "dilation": 1, "rule": "channel_mean"}, "train"),
+            ("layer_bottleneck_gumbel_true_blur_s2", (2, 5, 8, 7), 3,
+             {"soft": 0, "t": 1.0, "blur": 1, "stride": 2, "dilation": 1, "rule": "true"}, "train"),
+            ("layer_bottleneck_soft_channel_mean_d2", (1, 4, 7, 7), 4,
+             {"soft": 1, "t": 1.0, "blur": 1, "stride": 1, "dilation": 2, "rule": "channel_mean"}, "train"),
+            ("layer_bottleneck_eval", (2, 6, 6, 5), 4,
+             {"soft": 0, "t": 0.1, "blur": 1, "stride": 1, "dilation": 1, "rule": "channel_mean"}, "eval"),
+            ("layer_bottleneck_infer_s2", (2, 6, 9, 8), 5,
+             {"soft": 0, "t": 0.1, "blur": 1, "stride": 2, "dilation": 1, "rule": "true"}, "infer")):
+        redraw_until_fit(make_bottleneck, g, *case)
+    # MultiPool, two scale lists
+    for case in (
+            ("layer_multipool_s12_train", (2, 4, 6, 7), [1, 2], [6, 5], 1.0, "train"),
+            ("layer_multipool_s1248_train", (2, 3, 9, 10), [1, 2, 4, 8], [5, 4], 0.5, "train"),
+            ("layer_multipool_s12_eval", (2, 4, 6, 7), [1, 2], [6, 5], 1.0, "eval"),
+            ("layer_multipool_s1248_eval", (1, 3, 9, 10), [1, 2, 4, 8], [5, 4], 0.5, "eval"),
+            ("layer_multipool_s12_infer", (2, 4, 6, 7), [1, 2], [6, 5], 1.0, "infer"),
+            ("layer_multipool_s1248_infer", (2, 3, 9, 10), [1, 2, 4, 8], [5, 4], 0.5, "infer")):
+        redraw_until_fit(make_multipool, g, *case)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     g = torch.Generator().manual_seed(1805)
@@ -176,6 +467,8 @@ def main():
         gates = [gate_probs(s, g).requires_grad_(True) for s in shapes]
         nm = [("gate%d" % i, gt) for i, gt in enumerate(gates)]
         write(name, "GateKLCombinedLoss", {"lambda": lam}, nm, kl_loss(gates, fl(lam)), nm, g)
+
+    layer_cases(torch.Generator().manual_seed(3401))
     print("wrote", OUT)
 
 

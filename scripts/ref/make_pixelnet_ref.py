@@ -17,8 +17,12 @@ float64 tensors from float32-representable inputs, `output`, `grad_output`,
                 normalised coordinates 2t/(size-1)-1 - the script checks that
                 the two agree and stores the gather's result; gradients of the
                 maps come from autograd (scatter-add).
-  NormalLoss    pred, target (P,3), optional mask (P):
-                0.5 * mean over masked rows of ||normalize(pred) - target||^2
+  NormalLoss    pred, target (P,3) or (N,3,H,W), optional mask (one value per
+                pixel): 0.5 * mean over masked pixels of
+                ||normalize(pred) - target||^2
+  AngularLoss   the same inputs; params eps: mean over masked pixels of
+                acos(clamp(<normalize(pred, eps), target>, -1+1e-6, 1-1e-6))
+                (PAG's acos loss), gradients of pred and target by autograd
   BalancedBCEWithLogits  logits, target, optional mask (same shape); params
                 reduction mean|sum: HED's class-balanced
                 binary_cross_entropy_with_logits (weights from the counted
@@ -43,6 +47,11 @@ MADE_BY = "scripts/ref/make_pixelnet_ref.py, torch " + torch.__version__
 
 def f32(t):
     return t.float().double()
+
+
+def fl32(v):
+    """the float32 value of a parameter, as pixl reads it"""
+    return float(torch.tensor(v, dtype=torch.float32))
 
 
 def uniform(shape, g, lo=-1.0, hi=1.0):
@@ -152,7 +161,48 @@ def main():
         inputs = [("logits", x.detach()), ("target", t)] + ([("mask", mask)] if masked else [])
         write("balanced_bce_%s%s" % (red, "_masked" if masked else ""), "BalancedBCEWithLogits", {"reduction": red},
               inputs, out, [("logits", x)], g)
+
+    angular_cases(torch.Generator().manual_seed(1805))
     print("wrote", OUT)
+
+
+def unit_targets(shape, g):
+    return f32(F.normalize(uniform(shape, g), dim=1))
+
+
+def angular_cases(g):
+    """the angular loss on rows and dense maps, and the normal loss on dense maps"""
+    eps = 1e-5
+    for name, shape, masked, special in (("angular_loss", (29, 3), False, False),
+                                         ("angular_loss_masked", (31, 3), True, True),
+                                         ("angular_loss_dense", (2, 3, 4, 5), False, False),
+                                         ("angular_loss_dense_masked", (2, 3, 5, 3), True, True)):
+        tgt = unit_targets(shape, g)
+        pred = uniform(shape, g)
+        rows = (shape[0],) + tuple(shape[2:])
+        if special:  # pixel 0 parallel, pixel 1 opposite to its target (both clamped: no gradient), pixel 2 zero
+            flat = pred.movedim(1, -1).reshape(-1, 3)
+            tflat = tgt.movedim(1, -1).reshape(-1, 3)
+            flat[0], flat[1], flat[2] = 2 * tflat[0], -3 * tflat[1], 0
+            pred = flat.reshape(rows + (3,)).movedim(-1, 1).contiguous()
+        pred.requires_grad_(True)
+        tgt.requires_grad_(True)
+        mask = (torch.rand(rows, generator=g) > 0.3).double() if masked else torch.ones(rows, dtype=torch.float64)
+        if special:
+            mask.view(-1)[:3] = 1
+        u = F.normalize(pred, dim=1, eps=fl32(eps))
+        ang = torch.acos((u * tgt).sum(1).clamp(-1 + 1e-6, 1 - 1e-6))
+        out = ((ang * mask).sum() / mask.sum()).reshape(1)
+        inputs = [("pred", pred.detach()), ("target", tgt.detach())] + ([("mask", mask)] if masked else [])
+        write(name, "AngularLoss", {"eps": eps}, inputs, out, [("pred", pred), ("target", tgt)], g)
+    for name, shape in (("normal_loss_dense_masked", (2, 3, 4, 6)),):
+        tgt = unit_targets(shape, g).requires_grad_(True)
+        pred = uniform(shape, g).requires_grad_(True)
+        mask = (torch.rand((shape[0],) + shape[2:], generator=g) > 0.3).double()
+        err = ((F.normalize(pred, dim=1, eps=1e-12) - tgt) ** 2).sum(1)
+        out = (0.5 * (err * mask).sum() / mask.sum()).reshape(1)
+        write(name, "NormalLoss", {}, [("pred", pred.detach()), ("target", tgt.detach()), ("mask", mask)], out,
+              [("pred", pred), ("target", tgt)], g)
 
 
 if __name__ == "__main__":

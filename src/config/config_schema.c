@@ -133,11 +133,12 @@ const key_def g_keys[] = {
     FLT("training.lr_schedule.warmup_start", training.lr_schedule.warmup_start, "0.1", 0, 1,
         "learning rate at the start of the warm-up, as a fraction of lr"),
     SEC("training.loss", "the loss"),
-    ENUM("training.loss.name", training.loss.name, "cross_entropy", "cross_entropy|balanced_bce|normal",
+    ENUM("training.loss.name", training.loss.name, "cross_entropy", "cross_entropy|balanced_bce|normal|l2_angular",
          "cross_entropy: softmax cross-entropy over the classes of each pixel; balanced_bce: one sigmoid output "
          "with class-balanced binary cross-entropy (HED, PixelNet edges) on an edge data set (bsds500); normal: "
          "3 outputs, mean (1 - cos) to the true surface normal (PixelNet's normalised L2) on a normal data set "
-         "(synthetic_normals)"),
+         "(synthetic_normals); l2_angular: the same plus the mean angle in radians (PAG's L2 + acos losses, "
+         "weight 1 each)"),
     {.path = "training.loss.class_weights", .kind = K_WEIGHTS, .def = "none", .off = F_OFF(training.loss),
      .lo = 0, .hi = BIG,
      .doc = "none, enet (1/ln(1.02+p)), median_freq (SegNet) or a list of n_classes weights"},

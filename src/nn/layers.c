@@ -44,24 +44,33 @@ static int channels_of(pixl_ctx *ctx, const char *what, const char *layer, pixl_
     return (int)x->shape[1];
 }
 
+int pixl__nn_conv2d_params(pixl_ctx *ctx, const char *name, int in_ch, int out_ch, int kh, int kw, int groups,
+                           int bias, pixl_tensor **w, pixl_tensor **b)
+{
+    const int g = groups > 0 ? groups : 1;
+    *w = NULL;
+    if (b) *b = NULL;
+    if (in_ch % g || out_ch % g || out_ch <= 0 || kh <= 0 || kw <= 0) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "conv2d '%s': in %d, out %d, kernel %dx%d, groups %d do not fit", name,
+                      in_ch, out_ch, kh, kw, g);
+        return -1;
+    }
+    int64_t ws[4] = {out_ch, in_ch / g, kh, kw}, bs[1] = {out_ch};
+    *w = param(ctx, name, "weight", PIXL_PARAM, PIXL_F32, 4, ws,
+               (pixl_init_spec){PIXL_INIT_KAIMING_UNIFORM, 2.2360679775f, 0});
+    if (bias)
+        *b = param(ctx, name, "bias", PIXL_PARAM, PIXL_F32, 1, bs,
+                   (pixl_init_spec){PIXL_INIT_FAN_IN_UNIFORM, (float)(in_ch / g * kh * kw), 0});
+    return !*w || (bias && !*b) ? -1 : 0;
+}
+
 pixl_tensor *pixl_nn_conv2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, int out_ch, int kh, int kw,
                             const pixl_conv2d_opts *o, int bias)
 {
     if (!ctx || !x) return NULL;
-    int ic = channels_of(ctx, "conv2d", name, x), g = o && o->groups > 0 ? o->groups : 1;
-    if (ic < 0) return NULL;
-    if (ic % g || out_ch % g || out_ch <= 0 || kh <= 0 || kw <= 0) {
-        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "conv2d '%s': in %d, out %d, kernel %dx%d, groups %d do not fit", name, ic,
-                      out_ch, kh, kw, g);
-        return NULL;
-    }
-    int64_t ws[4] = {out_ch, ic / g, kh, kw}, bs[1] = {out_ch};
-    pixl_tensor *w = param(ctx, name, "weight", PIXL_PARAM, PIXL_F32, 4, ws,
-                           (pixl_init_spec){PIXL_INIT_KAIMING_UNIFORM, 2.2360679775f, 0});
-    pixl_tensor *b = bias ? param(ctx, name, "bias", PIXL_PARAM, PIXL_F32, 1, bs,
-                                  (pixl_init_spec){PIXL_INIT_FAN_IN_UNIFORM, (float)(ic / g * kh * kw), 0})
-                          : NULL;
-    if (!w || (bias && !b)) return NULL;
+    int ic = channels_of(ctx, "conv2d", name, x);
+    pixl_tensor *w, *b;
+    if (ic < 0 || pixl__nn_conv2d_params(ctx, name, ic, out_ch, kh, kw, o ? o->groups : 1, bias, &w, &b)) return NULL;
     return pixl_conv2d(ctx, x, w, b, o);
 }
 
@@ -101,23 +110,26 @@ pixl_tensor *pixl_nn_linear(pixl_ctx *ctx, const char *name, pixl_tensor *x, int
     return pixl_linear(ctx, x, w, b);
 }
 
+int pixl__nn_batch_norm2d_params(pixl_ctx *ctx, const char *name, int c, pixl_tensor *p[5])
+{
+    int64_t s[1] = {c}, one[1] = {1};
+    p[0] = param(ctx, name, "weight", PIXL_PARAM, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ONES, 0, 0});
+    p[1] = param(ctx, name, "bias", PIXL_PARAM, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0});
+    p[2] = param(ctx, name, "running_mean", PIXL_BUFFER, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0});
+    p[3] = param(ctx, name, "running_var", PIXL_BUFFER, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ONES, 0, 0});
+    /* PyTorch stores num_batches_tracked as a 0-dim int64; pixl as shape [1] */
+    p[4] = param(ctx, name, "num_batches_tracked", PIXL_BUFFER, PIXL_I64, 1, one,
+                 (pixl_init_spec){PIXL_INIT_CONST, 0, 0});
+    return p[0] && p[1] && p[2] && p[3] && p[4] ? 0 : -1;
+}
+
 pixl_tensor *pixl_nn_batch_norm2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_bn_opts *o)
 {
     if (!ctx || !x) return NULL;
     int c = channels_of(ctx, "batch_norm2d", name, x);
-    if (c < 0) return NULL;
-    int64_t s[1] = {c}, one[1] = {1};
-    pixl_tensor *w = param(ctx, name, "weight", PIXL_PARAM, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ONES, 0, 0});
-    pixl_tensor *b = param(ctx, name, "bias", PIXL_PARAM, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0});
-    pixl_tensor *rm =
-        param(ctx, name, "running_mean", PIXL_BUFFER, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0});
-    pixl_tensor *rv =
-        param(ctx, name, "running_var", PIXL_BUFFER, PIXL_F32, 1, s, (pixl_init_spec){PIXL_INIT_ONES, 0, 0});
-    /* PyTorch stores num_batches_tracked as a 0-dim int64; pixl as shape [1] */
-    pixl_tensor *nb = param(ctx, name, "num_batches_tracked", PIXL_BUFFER, PIXL_I64, 1, one,
-                            (pixl_init_spec){PIXL_INIT_CONST, 0, 0});
-    if (!w || !b || !rm || !rv || !nb) return NULL;
-    return pixl_batch_norm2d(ctx, x, w, b, rm, rv, nb, o);
+    pixl_tensor *p[5];
+    if (c < 0 || pixl__nn_batch_norm2d_params(ctx, name, c, p)) return NULL;
+    return pixl_batch_norm2d(ctx, x, p[0], p[1], p[2], p[3], p[4], o);
 }
 
 pixl_tensor *pixl_nn_group_norm(pixl_ctx *ctx, const char *name, pixl_tensor *x, int groups, float eps)

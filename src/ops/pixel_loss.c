@@ -1,5 +1,5 @@
-/* pixel_loss.c — PixelNet's losses on sampled pixels that pixl's generic
- * losses do not cover, forward and backward:
+/* pixel_loss.c — PixelNet's and PAG's losses on pixel vectors that pixl's
+ * generic losses do not cover, forward and backward:
  *
  *   pixl_normal_loss   surface normals: Caffe's Normalize (per-row L2
  *       normalisation) followed by EuclideanLoss,
@@ -10,6 +10,14 @@
  *           dx = (v - u (u.v)) / ||x||  when ||x|| > eps, else v / eps
  *       (the gradient of x / max(||x||, eps), as torch.nn.functional.normalize);
  *       dt = -v.
+ *   pixl_angular_loss  the angle to the target (PAG's acos loss):
+ *           L = 1/M sum_p acos(clamp(u_p . t_p, -1 + 1e-6, 1 - 1e-6)).
+ *       Backward: dc = -g / (M sqrt(1 - c^2)) where c = u.t lies inside the
+ *       clamp (0 outside, as torch.clamp), v = dc t, dx as above, dt = dc u.
+ *       (The seed's normalACosLoss divides by epsilon + sqrt(1 - c^2) with
+ *       epsilon 0.2, a surrogate; this is the exact gradient.)
+ *   Rows: pred and target are (P, C) or (N, C, H, W) (a row = one pixel's
+ *   C-vector, channels H*W apart); the mask has one value per row.
  *   pixl_balanced_bce_with_logits  HED's class-balanced sigmoid
  *       cross-entropy: over the counted elements, with P positives
  *       (target >= 0.5) and Q negatives, positives weigh Q/(P+Q) and
@@ -49,41 +57,78 @@ static int check_mask(pixl_ctx *ctx, const char *op, const pixl_tensor *mask, in
     return -1;
 }
 
-/* ============================================================ normal loss */
+/* ======================================= normal and angular losses */
 
-typedef struct { int64_t P, C; float eps; } nl_p;
+/* Both take pred and target (P, C) or (N, C, H, W): a "row" is one pixel's
+ * C-vector, R = P or N*H*W rows, row r = (n, s) at n*C*S + c*S + s with S = 1
+ * or H*W; mask has one value per row (R elements). */
+typedef struct { int64_t R, C, S; float eps; } nl_p;
+
+static inline int64_t row_base(const nl_p *p, int64_t r) { return (r / p->S) * p->C * p->S + r % p->S; }
 
 static size_t nl_aux(const pixl_tensor *n) { return 16; } /* rows counted (double) */
 static size_t nl_work(const pixl_tensor *n)
 {
     const nl_p *p = PIXL_PARAMS(n, const nl_p);
-    return (size_t)((p->P + ROW_BLOCK - 1) / ROW_BLOCK) * 2 * sizeof(double);
+    return (size_t)((p->R + ROW_BLOCK - 1) / ROW_BLOCK) * 2 * sizeof(double);
 }
 
-static int nl_fwd(pixl_tensor *n)
+/* the loss of one row: normal (1/2 ||u - t||^2) or angular (acos of the clamped cosine) */
+typedef double (*row_loss_fn)(const nl_p *p, const float *x, const float *t);
+
+static inline double row_norm(const nl_p *p, const float *x, double *d)
+{
+    double nn = 0;
+    for (int64_t c = 0; c < p->C; c++) nn += (double)x[c * p->S] * x[c * p->S];
+    const double norm = sqrt(nn);
+    *d = norm < p->eps ? p->eps : norm;
+    return norm;
+}
+
+static double nl_row(const nl_p *p, const float *x, const float *t)
+{
+    double d, l = 0;
+    row_norm(p, x, &d);
+    for (int64_t c = 0; c < p->C; c++) {
+        double e = (double)x[c * p->S] / d - t[c * p->S];
+        l += e * e;
+    }
+    return 0.5 * l;
+}
+
+#define ANG_LO (-1.0 + 1e-6)
+#define ANG_HI (1.0 - 1e-6)
+
+static double ang_cos(const nl_p *p, const float *x, const float *t, double *d)
+{
+    row_norm(p, x, d);
+    double cs = 0;
+    for (int64_t c = 0; c < p->C; c++) cs += (double)x[c * p->S] / *d * t[c * p->S];
+    return cs;
+}
+
+static double ang_row(const nl_p *p, const float *x, const float *t)
+{
+    double d, cs = ang_cos(p, x, t, &d);
+    return acos(cs < ANG_LO ? ANG_LO : cs > ANG_HI ? ANG_HI : cs);
+}
+
+/* sum of the counted rows' losses and their count, in fixed blocks of rows */
+static void rows_fwd(pixl_tensor *n, row_loss_fn f)
 {
     const nl_p *p = PIXL_PARAMS(n, const nl_p);
     const float *x = pixl_f32(n->src[0]), *t = pixl_f32(n->src[1]);
     const pixl_tensor *mask = n->n_src > 2 ? n->src[2] : NULL;
-    const int64_t nb = (p->P + ROW_BLOCK - 1) / ROW_BLOCK, C = p->C;
+    const int64_t nb = (p->R + ROW_BLOCK - 1) / ROW_BLOCK;
     double *bs = n->work, *bc = bs + nb;
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (p->P * C > 16384)
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (p->R * p->C > 16384)
     for (int64_t b = 0; b < nb; b++) {
-        const int64_t r0 = b * ROW_BLOCK, r1 = r0 + ROW_BLOCK < p->P ? r0 + ROW_BLOCK : p->P;
+        const int64_t r0 = b * ROW_BLOCK, r1 = r0 + ROW_BLOCK < p->R ? r0 + ROW_BLOCK : p->R;
         double s = 0, cnt = 0;
         for (int64_t r = r0; r < r1; r++) {
             if (!mask_on(mask, r)) continue;
-            const float *xr = x + r * C, *tr = t + r * C;
-            double nn = 0;
-            for (int64_t c = 0; c < C; c++) nn += (double)xr[c] * xr[c];
-            double d = sqrt(nn);
-            if (d < p->eps) d = p->eps;
-            double l = 0;
-            for (int64_t c = 0; c < C; c++) {
-                double e = (double)xr[c] / d - tr[c];
-                l += e * e;
-            }
-            s += l;
+            const int64_t o = row_base(p, r);
+            s += f(p, x + o, t + o);
             cnt += 1;
         }
         bs[b] = s;
@@ -95,11 +140,38 @@ static int nl_fwd(pixl_tensor *n)
         M += bc[b];
     }
     *(double *)n->aux = M;
-    pixl_f32(n)[0] = M > 0 ? (float)(S / (2 * M)) : 0.0f;
+    pixl_f32(n)[0] = M > 0 ? (float)(S / M) : 0.0f;
+}
+
+static int nl_fwd(pixl_tensor *n)
+{
+    rows_fwd(n, nl_row);
     return PIXL_OK;
 }
 
-static int nl_bwd(pixl_tensor *n)
+static int ang_fwd(pixl_tensor *n)
+{
+    rows_fwd(n, ang_row);
+    return PIXL_OK;
+}
+
+/* dL/du = v (u = x / max(||x||, eps)) of one row into x's gradient:
+ * dx = (v - u (u.v)) / ||x|| when ||x|| > eps, else v / eps */
+static inline void unit_bwd(const nl_p *p, const float *x, const double *v, float *gx)
+{
+    double d;
+    const double norm = row_norm(p, x, &d);
+    double uv = 0;
+    for (int64_t c = 0; c < p->C; c++) uv += (double)x[c * p->S] / d * v[c];
+    for (int64_t c = 0; c < p->C; c++) {
+        const double u = (double)x[c * p->S] / d;
+        gx[c * p->S] += (float)(norm > p->eps ? (v[c] - u * uv) / norm : v[c] / p->eps);
+    }
+}
+
+#define NL_MAX_C 64
+
+static int rows_bwd(pixl_tensor *n, int angular)
 {
     const nl_p *p = PIXL_PARAMS(n, const nl_p);
     pixl_tensor *xs = n->src[0], *ts = n->src[1];
@@ -108,50 +180,67 @@ static int nl_bwd(pixl_tensor *n)
     const double M = *(const double *)n->aux;
     if (!(M > 0)) return PIXL_OK;
     const double g = (double)n->grad[0] / M;
-    const int64_t C = p->C;
     float *gx = xs->grad, *gt = ts->grad;
-#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (p->P * C > 16384)
-    for (int64_t r = 0; r < p->P; r++) {
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (p->R * p->C > 16384)
+    for (int64_t r = 0; r < p->R; r++) {
         if (!mask_on(mask, r)) continue;
-        const float *xr = x + r * C, *tr = t + r * C;
-        double nn = 0;
-        for (int64_t c = 0; c < C; c++) nn += (double)xr[c] * xr[c];
-        const double norm = sqrt(nn), d = norm < p->eps ? p->eps : norm;
-        double uv = 0;
-        for (int64_t c = 0; c < C; c++) {
-            double u = (double)xr[c] / d, v = g * (u - tr[c]);
-            uv += u * v;
+        const int64_t o = row_base(p, r);
+        const float *xr = x + o, *tr = t + o;
+        double d, v[NL_MAX_C], dc = 0;
+        if (angular) { /* L = acos(clamp(u.t)): dL/dcos = -1/sqrt(1 - cos^2) inside the clamp, else 0 */
+            const double cs = ang_cos(p, xr, tr, &d);
+            dc = cs >= ANG_LO && cs <= ANG_HI ? -g / sqrt(1 - cs * cs) : 0;
+            for (int64_t c = 0; c < p->C; c++) v[c] = dc * tr[c * p->S];
+        } else { /* L = 1/2 ||u - t||^2: dL/du = u - t */
+            row_norm(p, xr, &d);
+            for (int64_t c = 0; c < p->C; c++) v[c] = g * ((double)xr[c * p->S] / d - tr[c * p->S]);
         }
-        for (int64_t c = 0; c < C; c++) {
-            double u = (double)xr[c] / d, v = g * (u - tr[c]);
-            if (gx) gx[r * C + c] += (float)(norm > p->eps ? (v - u * uv) / norm : v / p->eps);
-            if (gt) gt[r * C + c] -= (float)v;
-        }
+        if (gx) unit_bwd(p, xr, v, gx + o);
+        if (gt)
+            for (int64_t c = 0; c < p->C; c++)
+                gt[o + c * p->S] += (float)(angular ? dc * ((double)xr[c * p->S] / d) : -v[c]);
     }
     return PIXL_OK;
 }
 
+static int nl_bwd(pixl_tensor *n) { return rows_bwd(n, 0); }
+static int ang_bwd(pixl_tensor *n) { return rows_bwd(n, 1); }
+
 static const pixl_op_def nl_def = {.name = "normal_loss", .fwd = nl_fwd, .bwd = nl_bwd, .aux_bytes = nl_aux,
                                    .work_bytes = nl_work};
+static const pixl_op_def ang_def = {.name = "angular_loss", .fwd = ang_fwd, .bwd = ang_bwd, .aux_bytes = nl_aux,
+                                    .work_bytes = nl_work};
 
-pixl_tensor *pixl_normal_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps)
+static pixl_tensor *rows_loss(pixl_ctx *ctx, const char *op, const pixl_op_def *def, pixl_tensor *pred,
+                              pixl_tensor *target, pixl_tensor *mask, float eps)
 {
-    const char *op = "normal_loss";
     if (!ctx || pixl__any_null(2, pred, target)) return NULL;
-    if (pred->dtype != PIXL_F32 || target->dtype != PIXL_F32 || pred->ndim != 2 || !pixl__same_shape(pred, target)) {
-        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: pred %s and target %s must be f32 (P, C) of one shape", op,
-                      pixl__tshape(pred), pixl__tshape(target));
+    if (pred->dtype != PIXL_F32 || target->dtype != PIXL_F32 || (pred->ndim != 2 && pred->ndim != 4) ||
+        !pixl__same_shape(pred, target) || pred->shape[1] < 1 || pred->shape[1] > NL_MAX_C) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: pred %s and target %s must be f32 (P, C) or (N, C, H, W) of one shape, C <= %d",
+                      op, pixl__tshape(pred), pixl__tshape(target), NL_MAX_C);
         return NULL;
     }
-    if (check_mask(ctx, op, mask, pred->shape[0], pred)) return NULL;
+    const int64_t S = pred->ndim == 4 ? pred->shape[2] * pred->shape[3] : 1;
+    if (check_mask(ctx, op, mask, pred->shape[0] * S, pred)) return NULL;
     if (!(eps >= 0) || !isfinite(eps)) {
         pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s: invalid eps %g", op, (double)eps);
         return NULL;
     }
-    nl_p p = {.P = pred->shape[0], .C = pred->shape[1], .eps = eps > 0 ? eps : 1e-12f};
+    nl_p p = {.R = pred->shape[0] * S, .C = pred->shape[1], .S = S, .eps = eps > 0 ? eps : 1e-12f};
     pixl_tensor *src[3] = {pred, target, mask};
     int64_t one = 1;
-    return pixl__node_new(ctx, &nl_def, PIXL_F32, 1, &one, src, mask ? 3 : 2, &p, sizeof p);
+    return pixl__node_new(ctx, def, PIXL_F32, 1, &one, src, mask ? 3 : 2, &p, sizeof p);
+}
+
+pixl_tensor *pixl_normal_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps)
+{
+    return rows_loss(ctx, "normal_loss", &nl_def, pred, target, mask, eps);
+}
+
+pixl_tensor *pixl_angular_loss(pixl_ctx *ctx, pixl_tensor *pred, pixl_tensor *target, pixl_tensor *mask, float eps)
+{
+    return rows_loss(ctx, "angular_loss", &ang_def, pred, target, mask, eps);
 }
 
 /* =================================================== balanced sigmoid CE */

@@ -18,6 +18,7 @@ const char *pixl__loss_name(int loss)
     case PIXL_LOSS_CROSS_ENTROPY: return "cross_entropy";
     case PIXL_LOSS_BALANCED_BCE: return "balanced_bce";
     case PIXL_LOSS_NORMAL: return "normal";
+    case PIXL_LOSS_L2_ANGULAR: return "l2_angular";
     default: return "?";
     }
 }

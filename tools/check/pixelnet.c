@@ -3,7 +3,9 @@
  *
  *   Hypercolumn            inputs map0..mapB-1, pixels (last); params
  *                          strides [s_b], offsets [o_b] (optional)
- *   NormalLoss             inputs pred, target[, mask]; params eps (optional)
+ *   NormalLoss             inputs pred, target[, mask] ((P, 3) or (N, 3, H, W));
+ *                          params eps (optional)
+ *   AngularLoss            the same
  *   BalancedBCEWithLogits  inputs logits, target[, mask]; params reduction
  *
  * Unknown parameters and malformed lists are errors, never ignored. */
@@ -80,6 +82,16 @@ static int build_normal_loss(pixl_ctx *ctx, check_case *c, char *err, size_t err
                  err, errlen);
 }
 
+static int build_angular_loss(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"eps", NULL};
+    if (known_only(c, keys, err, errlen) || two_or_three(c, err, errlen)) return -1;
+    return check_output(ctx, c,
+                 pixl_angular_loss(ctx, c->inputs[0], c->inputs[1], c->n_inputs > 2 ? c->inputs[2] : NULL,
+                                   (float)check_num(c, "eps", 0)),
+                 err, errlen);
+}
+
 static int build_balanced_bce(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
 {
     static const char *const keys[] = {"reduction", NULL};
@@ -97,4 +109,5 @@ static int build_balanced_bce(pixl_ctx *ctx, check_case *c, char *err, size_t er
 
 PIXL_CHECK_OP("Hypercolumn", build_hypercolumn)
 PIXL_CHECK_OP("NormalLoss", build_normal_loss)
+PIXL_CHECK_OP("AngularLoss", build_angular_loss)
 PIXL_CHECK_OP("BalancedBCEWithLogits", build_balanced_bce)
