@@ -78,6 +78,7 @@ typedef struct pixl_pag_opts {
     float t_start, t_end;         /* Gumbel temperature schedule over the training's epochs */
     pixl_pag_anneal anneal;
     int blur;                     /* 3x3 box blur of the gate logits */
+    float gate_lr_mult;           /* learning-rate multiplier of the gates' 1x1 convs (the seed: 10) */
     pixl_gate_grad_rule grad_rule;
     int dense;                    /* 1: inference computes every gated conv and MultiPool branch at every
                                    * pixel and multiplies by the mask (the seed's way; for comparison) */

@@ -241,3 +241,62 @@ PIXL_TEST(pag_model_sparse_equals_dense)
     free(img);
     pixl_model_free(m);
 }
+
+/* the computing fraction the budget acts on (the relaxed gates of a
+ * training graph, batch statistics) over a fixed random batch */
+static double gate_fraction(pixl_model *m)
+{
+    pixl_tensor *x, *y;
+    pixl_ctx *c = build(m, pixl_model_options(m)->pag, PIXL_MODE_TRAIN, 2, &x, &y);
+    double on = 0, all = 0;
+    if (y && !pixl_ctx_plan(c)) {
+        pixl_test_fill_uniform(pixl_tensor_data(x), 2 * 3 * 64 * 64, -1.5f, 1.5f, 5);
+        if (!pixl_forward(c))
+            for (int i = 0; i < pixl_ctx_probe_count(c); i++) {
+                const char *nm;
+                pixl_tensor *g = pixl_ctx_probe(c, i, &nm);
+                if (strncmp(nm, "gate.", 5)) continue;
+                const int64_t *s = pixl_tensor_shape(g);
+                const float *d = pixl_tensor_data(g);
+                for (int64_t n = 0; n < s[0]; n++)
+                    for (int64_t k = 0; k < s[2] * s[3]; k++) on += d[(n * 2 + 1) * s[2] * s[3] + k];
+                all += (double)(s[0] * s[2] * s[3]);
+            }
+    }
+    pixl_ctx_free(c);
+    return all > 0 ? on / all : -1;
+}
+
+/* training adds the budget losses: the gates move towards lambda, in both directions */
+PIXL_TEST(pag_train_budget_pulls_gates)
+{
+    const char *lam[2] = {"0.95", "0.05"};
+    for (int r = 0; r < 2; r++) {
+        pixl_train_config *cfg = calloc(1, sizeof *cfg);
+        pixl_config_defaults(cfg);
+        const char *kv[] = {"model.arch=pag_resnet50", "model.options.width=0.0625", "data.dataset=synthetic",
+                            "data.img_rows=64", "data.img_cols=64", "training.batch_size=4", "training.epochs=0",
+                            "training.max_iters=40", "training.optimizer.name=adam", "training.optimizer.lr=0.01",
+                            "validation.every_epochs=0", "validation.every_minutes=0",
+                            "model.options.pag={weight: 1.0, scales: [1, 2], t_start: 1, t_end: 0.5}"};
+        CHECK_CONFIG_SET(cfg, kv, (int)(sizeof kv / sizeof *kv));
+        CHECK_OK(pixl_config_set(cfg, "model.options.pag.lambda", lam[r]));
+        snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s/pag_budget_%d", pixl_test_tmpdir(), r);
+        FILE *devnull = fopen("/dev/null", "w");
+        pixl_train_hooks h = {.log = devnull, .quiet = 1};
+        pixl_trainer *t = pixl_trainer_new(cfg, &h);
+        CHECK_MSG(t != NULL, "%s", pixl_last_error());
+        if (t) {
+            double f0 = gate_fraction(pixl_trainer_model(t));
+            int rc = 0;
+            for (int i = 0; i < 40 && !rc; i++) rc = pixl_trainer_step(t);
+            CHECK_MSG(rc == 0, "%s", pixl_last_error());
+            double f1 = gate_fraction(pixl_trainer_model(t));
+            if (r == 0) CHECK_MSG(f1 > 0.75 && f1 > f0 + 0.15, "lambda 0.95: computing fraction %.3f -> %.3f", f0, f1);
+            else CHECK_MSG(f1 < 0.25 && f1 < f0 - 0.15, "lambda 0.05: computing fraction %.3f -> %.3f", f0, f1);
+            pixl_trainer_free(t);
+        }
+        fclose(devnull);
+        free(cfg);
+    }
+}

@@ -89,6 +89,8 @@ static const pixl__opt_field pag_fields[] = {
            "temperature schedule over the epochs: geometric, linear, the seed's (-0.03 every 2 epochs, down to "
            "t_end) or constant t_start"),
     O_BOOL(pixl_pag_opts, "blur", blur, "fixed 3x3 box blur of the gate logits"),
+    O_FLT(pixl_pag_opts, "gate_lr_mult", gate_lr_mult, 0, 1e6,
+          "learning-rate multiplier of the gates' 1x1 convs (the seed's 'withLoss' gates: 10)"),
     O_ENUM(pixl_pag_opts, "grad_rule", grad_rule, "true|channel_mean",
            "gradient of the gate in MaskGating: the true one (sum over channels) or the seed's channel mean"),
     O_BOOL(pixl_pag_opts, "dense", dense,
@@ -117,6 +119,7 @@ pixl_pag_opts pixl_pag_defaults(void)
             }
     o.t_start = 1.0f;
     o.t_end = 0.1f;
+    o.gate_lr_mult = 10.0f;
     o.anneal = PIXL_PAG_T_EXP;
     o.n_scales = 4;
     o.scales[0] = 1, o.scales[1] = 2, o.scales[2] = 4, o.scales[3] = 8;

@@ -82,6 +82,9 @@ pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *c, pixl_tensor *x, const pixl_mo
                 snprintf(gname, sizeof gname, "layer%d.%d.gate", s + 1, b);
                 pixl_gate_opts go = {.soft = p->softmax, .t = p->t_start, .blur = p->blur, .stride = bs};
                 pixl_tensor *g = pixl_nn_gate(c, gname, h, &go);
+                char prefix[56];
+                snprintf(prefix, sizeof prefix, "%s.", gname);
+                if (g) pixl_params_set_lr_mult(pixl_ctx_params(c), prefix, p->gate_lr_mult, 1.0f);
                 gates[gi] = g;
                 snprintf(probe, sizeof probe, "gate.%s", p->gates[gi]);
                 if (g && pixl_ctx_add_probe(c, probe, g)) {
