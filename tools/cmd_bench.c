@@ -171,16 +171,19 @@ static void usage(void)
     fprintf(stderr, "usage: pixl bench ops [--threads N] [--filter STR] [--runs R] [--no-torch]\n"
                     "       pixl bench models [--models NAME,...] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]\n"
                     "       pixl bench pixelnet [--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S]\n"
-                    "                           [--no-torch]\n");
+                    "                           [--no-torch]\n"
+                    "       pixl bench gated [--threads N] [--runs R] [--filter STR] [--sigma S] [--fractions F,...]\n");
 }
 
 int cmd_bench_models(int argc, char **argv); /* cmd_bench_models.c */
 int cmd_bench_pixelnet(int argc, char **argv); /* cmd_bench_pixelnet.c */
+int cmd_bench_gated(int argc, char **argv);    /* cmd_bench_gated.c */
 
 int cmd_bench(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "models")) return cmd_bench_models(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "pixelnet")) return cmd_bench_pixelnet(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "gated")) return cmd_bench_gated(argc, argv);
     const char *filter = "";
     int torch = 1, runs = 10, have_ops = 0;
     for (int i = 1; i < argc; i++) {
