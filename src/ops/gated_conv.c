@@ -71,7 +71,7 @@ typedef struct gated_p {
 /* a window of 8 pixels: flat position q, lanes m to store (active pixels); a border window (a tap
  * of a lane outside the image, or reads past the planes' end) loads tap t into lanes mk[t] only */
 typedef struct gwin {
-    int32_t q, zo; /* position read (in the input or its padded copy) and written (in z) */
+    int32_t q;
     uint8_t m, border;
     uint8_t mk[9];
 } gwin;
@@ -95,29 +95,14 @@ typedef struct grun {
 static int64_t rup(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 
 typedef struct layout {
-    int padded;                 /* windows read a zero-padded copy (else the input, border windows masked) */
-    int64_t Hp, Wq;             /* the padded copy: planes of Hp rows of Wq floats */
     int64_t K, KCC, COp, HW, nwords, maxfrag, maxct;
-    size_t xpad, ap, off, offx, coff, ep, bma, bmi, win, bwin, frag, ctile, run, need, slot; /* in floats */
+    size_t ap, off, coff, ep, bma, bmi, win, bwin, frag, ctile, run, slot; /* in floats */
     size_t slot_floats, total;
 } layout;
-
-/* The read geometry, from the shape alone. Reading the input in place saves copying it (C*Hp*Wq
- * floats, about 1.3/C_out of the dense time) but the windows holding border pixels take masked loads
- * (about a quarter slower); the padded copy has neither. Estimate both, per full image. */
-static int use_padded(const gated_p *p)
-{
-    const int64_t H = p->H, W = p->W, d = p->dil, wr = (W + 7) / 8; /* windows per row */
-    double border = (double)(2 * d * wr + 2 * (H - 2 * d > 0 ? H - 2 * d : 0)) / (double)(H * wr);
-    if (border > 1) border = 1;
-    return 1.3 / (double)p->CO < 0.25 * border;
-}
 
 static layout layout_of(const gated_p *p, int slots)
 {
     layout L;
-    L.padded = use_padded(p);
-    L.Hp = p->H + 2 * p->dil, L.Wq = p->W + 2 * p->dil;
     L.K = p->C * 9, L.HW = p->H * p->W;
     L.KCC = L.K < KC_COMPACT ? L.K : KC_COMPACT;
     L.COp = rup(p->CO, GMR);
@@ -125,10 +110,8 @@ static layout layout_of(const gated_p *p, int slots)
     L.maxfrag = 2 * L.HW + 4;
     L.maxct = L.HW / GNL + 2;
     size_t o = 0;
-    L.xpad = o, o += L.padded ? FLR(p->C * L.Hp * L.Wq + 16) : 0;
     L.ap = o, o += FLR(L.COp * L.K);
     L.off = o, o += FLR(2 * L.K);
-    L.offx = o, o += FLR(2 * L.K);
     L.coff = o, o += FLR(2 * L.KCC);
     L.ep = o, o += FLR(3 * L.COp);
     L.bma = o, o += FLR(2 * L.nwords);
@@ -138,7 +121,6 @@ static layout layout_of(const gated_p *p, int slots)
     L.frag = o, o += FLR(2 * L.maxfrag);
     L.ctile = o, o += FLR(L.maxct + 1);
     L.run = o, o += FLR(2 * (L.HW + 2));
-    L.need = o, o += FLR((L.Hp + 3) / 4);
     L.slot_floats = FLR(L.KCC * GNL) + FLR(L.COp * GNL) + FLR(6 * (GNL + GNV));
     L.slot = o, o += (size_t)slots * L.slot_floats;
     L.total = o;
@@ -218,8 +200,9 @@ typedef struct gepi {
 /* masked: lanes 0-7 from half 2v (mask m[2v]), lanes 8-15 from half 2v+1 (mask m[2v+1], bits 8-15) */
 #define GB_MLOAD(v)                                                                                            \
     if (nv > v)                                                                                                \
-        b##v = _mm512_or_ps(_mm512_maskz_loadu_ps((__mmask16)m[2 * v], p[2 * v] + o),                         \
-                            _mm512_maskz_loadu_ps((__mmask16)m[2 * v + 1], p[2 * v + 1] - 8 + o));
+        b##v = _mm512_insertf32x8(                                                                             \
+            _mm512_castps256_ps512(_mm256_maskz_loadu_ps((__mmask8)m[2 * v], p[2 * v] + o)),                   \
+            _mm256_maskz_loadu_ps((__mmask8)(m[2 * v + 1] >> 8), p[2 * v + 1] + o), 1);
 #define GROW(i)                                                                                                \
     if (mr > i) {                                                                                              \
         __m512 ai = _mm512_set1_ps(a[i]);                                                                      \
@@ -235,7 +218,7 @@ typedef struct gepi {
     }
 #define GZ_HALF(v, h)                                                                                          \
     if (2 * v + h < nh) {                                                                                      \
-        float *zb = z + win[2 * v + h].zo;                                                                     \
+        float *zb = z + win[2 * v + h].q;                                                                      \
         const __mmask8 m = (__mmask8)win[2 * v + h].m;                                                         \
         GZ_ROW(0, v, h) GZ_ROW(1, v, h) GZ_ROW(2, v, h) GZ_ROW(3, v, h) GZ_ROW(4, v, h) GZ_ROW(5, v, h)        \
         GZ_ROW(6, v, h) GZ_ROW(7, v, h)                                                                        \
@@ -369,7 +352,7 @@ static void kern(int mr, int nh, int64_t K, const float *Ap, const float *const 
             }
             if (mode == 0) res[i * GNL + l] = acc;
             else if (mode == 1) res[i * GNL + l] = epi_s(acc, e, i);
-            else z[i * HW + wv->zo + l % 8] = epi_s(acc, e, i);
+            else z[i * HW + wv->q + l % 8] = epi_s(acc, e, i);
         }
 }
 
@@ -386,6 +369,40 @@ static inline void gather_row(float *row, const float *src, int tap, const gpiec
 static inline void store_run(float *z, const float *r, int n) { memcpy(z, r, (size_t)n * sizeof(float)); }
 static inline void copy_run(float *dst, const float *src, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
 #endif
+
+/* ------------------------------------------------------------ weights */
+
+/* Ap[(t*K + k)*GMR + i] = w[(t*GMR + i)*K + k] (0 past CO) for k in [k0, k0+16) */
+static void pack_block(const float *w, int64_t CO, int64_t K, int64_t t, int64_t k0, float *Ap)
+{
+    float *dst = Ap + (t * K + k0) * GMR;
+#if defined(__AVX512F__)
+    if (k0 + 16 <= K) { /* an 8 x 16 block transposed in registers */
+        __m512 r[GMR], u[GMR];
+        for (int i = 0; i < GMR; i++)
+            r[i] = t * GMR + i < CO ? _mm512_loadu_ps(w + (t * GMR + i) * K + k0) : _mm512_setzero_ps();
+        for (int i = 0; i < GMR; i += 4) { /* u[i + c]: per 128-bit lane L, rows i..i+3 at column 4L + c */
+            __m512 t0 = _mm512_unpacklo_ps(r[i], r[i + 1]), t1 = _mm512_unpackhi_ps(r[i], r[i + 1]);
+            __m512 t2 = _mm512_unpacklo_ps(r[i + 2], r[i + 3]), t3 = _mm512_unpackhi_ps(r[i + 2], r[i + 3]);
+            u[i] = _mm512_shuffle_ps(t0, t2, 0x44), u[i + 1] = _mm512_shuffle_ps(t0, t2, 0xEE);
+            u[i + 2] = _mm512_shuffle_ps(t1, t3, 0x44), u[i + 3] = _mm512_shuffle_ps(t1, t3, 0xEE);
+        }
+#define PACK_OUT(m_)                                                                                           \
+    {                                                                                                          \
+        const int c0 = 2 * ((m_) % 2);                                                                         \
+        const int sel = ((m_) / 2) * 0x55; /* lane L = m/2 of each source */                                   \
+        __m512 X = _mm512_shuffle_f32x4(u[c0], u[c0 + 1], sel), Y = _mm512_shuffle_f32x4(u[4 + c0], u[5 + c0], sel); \
+        _mm512_storeu_ps(dst + 16 * (m_), _mm512_mask_blend_ps(0xF0F0, X, Y));                                 \
+    }
+        PACK_OUT(0) PACK_OUT(1) PACK_OUT(2) PACK_OUT(3) PACK_OUT(4) PACK_OUT(5) PACK_OUT(6) PACK_OUT(7)
+#undef PACK_OUT
+        return;
+    }
+#endif
+    for (int64_t k = k0; k < k0 + 16 && k < K; k++)
+        for (int i = 0; i < GMR; i++)
+            dst[(k - k0) * GMR + i] = t * GMR + i < CO ? w[(t * GMR + i) * K + k] : 0.0f;
+}
 
 /* ------------------------------------------------------------ plan */
 
@@ -461,29 +478,25 @@ static void add_run(plan *P, gfrag *frag, int32_t *ctile, int64_t *lane, int64_t
 /* windows, compacted runs (in column blocks), inactive runs. `a` and `in` as scan_gate made them;
  * `in` becomes the active border pixels. */
 static plan plan_image(const gated_p *p, const layout *L, const uint64_t *a, const uint64_t *in, int64_t active,
-                       gwin *win, gwin *bwin, gfrag *frag, int32_t *ctile, grun *run, unsigned char *need)
+                       gwin *win, gwin *bwin, gfrag *frag, int32_t *ctile, grun *run)
 {
     plan P = {.active = active};
-    const int64_t H = p->H, W = p->W, d = p->dil, HW = L->HW, CO = p->CO, Wq = L->Wq;
-    const int64_t qmax = HW - 8 - d * W - d; /* in place, a window from q reads up to q + 7 + d*W + d */
+    const int64_t H = p->H, W = p->W, d = p->dil, HW = L->HW, CO = p->CO;
+    const int64_t qmax = HW - 8 - d * W - d; /* a window from q reads up to q + 7 + d*W + d */
     int64_t pos = 0, lane = 0, y = 0, row = 0; /* row = y * W: the row of the current position */
     ctile[0] = 0;
-    if (L->padded) memset(need, 0, (size_t)L->Hp);
     for (;;) {
         int64_t q = next_bit(a, pos, HW, 1);
         if (q >= HW) break;
         while (q >= row + W) y++, row += W;
         const int64_t qx = q - row;
         uint32_t m = bits16(a, q) & 0xFF;
-        if (L->padded && qx + 8 > W) m &= (1u << (W - qx)) - 1; /* padded: windows stay in their row */
         int na = __builtin_popcount(m), runs = __builtin_popcount(m & ~(m << 1));
         if (na * CO + runs * COMPACT_COST >= 8 * CO) {
-            const int border = !L->padded && (q > qmax || (m & ~bits16(in, q)) != 0);
+            const int border = q > qmax || (m & ~bits16(in, q)) != 0;
             gwin *w = border ? bwin + (P.nwin - P.nplain) : win + P.nplain++;
             P.nwin++;
-            w->q = (int32_t)(L->padded ? y * Wq + qx : q), w->zo = (int32_t)q;
-            w->m = (uint8_t)m, w->border = (uint8_t)border;
-            if (L->padded) need[y] = need[y + d] = need[y + 2 * d] = 1; /* the padded rows it reads */
+            w->q = (int32_t)q, w->m = (uint8_t)m, w->border = (uint8_t)border;
             if (border) /* each lane's taps inside the image */
                 for (int l = 0; l < 8; l++) {
                     int64_t ly = y, lx = qx + l;
@@ -495,7 +508,7 @@ static plan plan_image(const gated_p *p, const layout *L, const uint64_t *a, con
                         w->mk[t] = (uint8_t)((l ? w->mk[t] : 0) | (ok ? bit << l : 0));
                     }
                 }
-            pos = q + (L->padded && qx + 8 > W ? W - qx : 8);
+            pos = q + 8;
             continue;
         }
         int64_t len = m == 0xFF ? 8 : __builtin_ctz(~m);
@@ -552,7 +565,7 @@ static int gated_fwd(pixl_tensor *nd)
     const int slots = ctx_slots(nd);
     const layout L = layout_of(p, slots);
     const int64_t N = p->N, C = p->C, CO = p->CO, W = p->W, HW = L.HW, K = L.K;
-    const int64_t H = p->H, d = p->dil, COp = L.COp, T = COp / GMR, KCC = L.KCC, Hp = L.Hp, Wq = L.Wq;
+    const int64_t d = p->dil, COp = L.COp, T = COp / GMR, KCC = L.KCC;
     int si = 0;
     const pixl_tensor *xt = nd->src[si++], *gt = nd->src[si++], *wt = nd->src[si++];
     const float *xd = pixl_f32(xt), *gd = pixl_f32(gt), *wd = pixl_f32(wt);
@@ -565,10 +578,8 @@ static int gated_fwd(pixl_tensor *nd)
     float *zd = pixl_f32(nd);
 
     float *work = nd->work;
-    float *Ap = work + L.ap, *ep = work + L.ep, *xpad = L.padded ? work + L.xpad : NULL;
+    float *Ap = work + L.ap, *ep = work + L.ep;
     int64_t *off = (int64_t *)(void *)(work + L.off), *coff = (int64_t *)(void *)(work + L.coff);
-    int64_t *offx = (int64_t *)(void *)(work + L.offx);
-    unsigned char *need = (unsigned char *)(work + L.need);
     uint64_t *bma = (uint64_t *)(void *)(work + L.bma), *bmi = (uint64_t *)(void *)(work + L.bmi);
     gwin *win = (gwin *)(void *)(work + L.win), *bwin = (gwin *)(void *)(work + L.bwin);
     gfrag *frag = (gfrag *)(void *)(work + L.frag);
@@ -590,15 +601,10 @@ static int gated_fwd(pixl_tensor *nd)
     }
     for (int64_t o = CO; o < COp; o++) eb[o] = 0.0f, esc[o] = 1.0f, esh[o] = 0.0f;
 
-    /* tap offsets of the windows (in the input or its padded copy), of the input (interior pixels, for the
-     * gathers) and in a column block */
+    /* tap offsets in a plane (of an interior pixel) and in a column block */
     for (int64_t c = 0; c < C; c++)
         for (int kh = 0; kh < 3; kh++)
-            for (int kw = 0; kw < 3; kw++) {
-                offx[c * 9 + kh * 3 + kw] = c * HW + (kh - 1) * d * W + (kw - 1) * d;
-                off[c * 9 + kh * 3 + kw] = L.padded ? c * Hp * Wq + (kh - 1) * d * Wq + (kw - 1) * d
-                                                    : offx[c * 9 + kh * 3 + kw];
-            }
+            for (int kw = 0; kw < 3; kw++) off[c * 9 + kh * 3 + kw] = c * HW + (kh - 1) * d * W + (kw - 1) * d;
     for (int64_t k = 0; k < KCC; k++) coff[k] = k * GNL;
 
     /* One parallel region: the weight panels are packed while the calling thread reads the gate and plans
@@ -613,16 +619,9 @@ static int gated_fwd(pixl_tensor *nd)
         float *col = slotb + (size_t)omp_get_thread_num() * L.slot_floats; /* (KCC, GNL) */
         float *res = col + FLR(KCC * GNL);                                 /* (COp, GNL) */
         gpiece *pc = (gpiece *)(void *)(res + FLR(COp * GNL));             /* (GNL + GNV) */
+        const int64_t KB = (K + 15) / 16; /* Ap (T, K, GMR): panel t = rows t*GMR.. of w (CO, K) */
 #pragma omp for schedule(static) nowait
-        for (int64_t t = 0; t < T; t++) /* Ap (T, K, GMR): panel t = rows t*GMR.. of w (CO, K) */
-            for (int i = 0; i < GMR; i++) {
-                const int64_t o = t * GMR + i;
-                float *dst = Ap + t * K * GMR + i;
-                if (o < CO)
-                    for (int64_t k = 0; k < K; k++) dst[k * GMR] = wd[o * K + k];
-                else
-                    for (int64_t k = 0; k < K; k++) dst[k * GMR] = 0.0f;
-            }
+        for (int64_t tb = 0; tb < T * KB; tb++) pack_block(wd, CO, K, tb / KB, tb % KB * 16, Ap);
         for (int64_t n = 0; n < N; n++) {
             const float *x = xd + n * C * HW, *ps = pass + n * CO * HW;
             float *z = zd + n * CO * HW;
@@ -630,7 +629,7 @@ static int gated_fwd(pixl_tensor *nd)
             {
                 active = scan_gate(p, &L, gd + (n * p->KG + p->channel) * HW, bma, bmi, nd->name, gt, n);
                 if (active < 0) failed = 1;
-                else if (active > 0) P = plan_image(p, &L, bma, bmi, active, win, bwin, frag, ctile, run, need);
+                else if (active > 0) P = plan_image(p, &L, bma, bmi, active, win, bwin, frag, ctile, run);
             }
 #pragma omp barrier
             if (failed) break;
@@ -639,26 +638,13 @@ static int gated_fwd(pixl_tensor *nd)
                 for (int64_t o = 0; o < CO; o++) memcpy(z + o * HW, ps + o * HW, (size_t)HW * sizeof(float));
                 continue;
             }
-            /* the padded copy (the rows windows read) and the inactive pixels of z */
-            const int64_t CM = C > CO ? C : CO;
+            /* the inactive pixels of z */
+            if (P.nrun) {
 #pragma omp for schedule(static)
-            for (int64_t c = 0; c < CM; c++) {
-                if (L.padded && P.nwin && c < C)
-                    for (int64_t r = 0; r < Hp; r++) {
-                        if (!need[r]) continue;
-                        float *dr = xpad + (c * Hp + r) * Wq;
-                        if (r < d || r >= H + d) {
-                            memset(dr, 0, (size_t)Wq * sizeof(float));
-                            continue;
-                        }
-                        for (int64_t i = 0; i < d; i++) dr[i] = dr[d + W + i] = 0.0f;
-                        copy_run(dr + d, x + c * HW + (r - d) * W, W);
-                    }
-                if (c < CO)
+                for (int64_t o = 0; o < CO; o++)
                     for (int64_t i = 0; i < P.nrun; i++)
-                        copy_run(z + c * HW + run[i].q, ps + c * HW + run[i].q, run[i].len);
+                        copy_run(z + o * HW + run[i].q, ps + o * HW + run[i].q, run[i].len);
             }
-            const float *xw = L.padded ? xpad + d * Wq + d : x; /* what windows read */
 
             /* the tasks: column blocks, then (window chunk, panel) */
             const int64_t ntp = (P.nplain + GNH - 1) / GNH, nbw = P.nwin - P.nplain, tpc = (W + GNL - 1) / GNL;
@@ -675,7 +661,7 @@ static int gated_fwd(pixl_tensor *nd)
                     for (int64_t k0 = 0; k0 < K; k0 += KCC) {
                         const int64_t kn = K - k0 < KCC ? K - k0 : KCC;
                         for (int64_t k = 0; k < kn; k++)
-                            gather_row(col + k * GNL, x + offx[k0 + k], (int)((k0 + k) % 9), pc, np, nv);
+                            gather_row(col + k * GNL, x + off[k0 + k], (int)((k0 + k) % 9), pc, np, nv);
                         const int last = k0 + kn == K;
                         for (int64_t t = 0; t < T; t++) {
                             int mr = (int)(CO - t * GMR < GMR ? CO - t * GMR : GMR);
@@ -703,7 +689,7 @@ static int gated_fwd(pixl_tensor *nd)
                     const float *wb[GNH];
                     uint16_t mt[9 * GNH];
                     int masked = 0;
-                    for (int h = 0; h < nh; h++) wb[h] = xw + wv[h].q, masked |= wv[h].border;
+                    for (int h = 0; h < nh; h++) wb[h] = x + wv[h].q, masked |= wv[h].border;
                     if (masked) /* the border windows' tiles (the plan puts them last) */
                         for (int tp = 0; tp < 9; tp++)
                             for (int h = 0; h < GNH; h++)
