@@ -57,7 +57,7 @@
 #define KC_COMPACT 1152     /* reduction rows of a column block gathered at once */
 /* compaction weight: a window is taken when its active pixels plus
  * COMPACT_COST / C_out per run it holds reach 16 (see plan_image) */
-#define COMPACT_COST 256
+#define COMPACT_COST 128
 #define PAR_MIN 16384
 
 typedef struct gated_p {
