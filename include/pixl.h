@@ -409,9 +409,12 @@ pixl_tensor *pixl_linear(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *w, pixl_ten
  * scale = gamma/sqrt(var+eps), shift = beta - mean*scale); act = ReLU when
  * relu is non-zero, else the identity. Equal (to float rounding) to
  * conv2d + affine + relu selected by the mask. Cost follows the active
- * count: images with no active pixel are a copy, nearly full ones run the
- * dense conv2d kernels. Forward only: building it on an input that needs a
- * gradient fails (PIXL_ERR_UNSUPPORTED). */
+ * pixels: an image with none is a copy, and the inactive pixels of the
+ * others are copies (pixl bench gated measures it against the dense
+ * computation). The same as pixl_gated_conv3x3_ex with gate = mask,
+ * channel 0, bn_weight = bn_scale and bn_bias = bn_shift. Forward only:
+ * building it on an input that needs a gradient fails
+ * (PIXL_ERR_UNSUPPORTED). */
 pixl_tensor *pixl_gated_conv3x3(pixl_ctx *ctx, pixl_tensor *h1, pixl_tensor *mask, pixl_tensor *w, pixl_tensor *b,
                                 pixl_tensor *bn_scale, pixl_tensor *bn_shift, int dilation, int relu);
 /* The general form. gate (N, K, H, W) holds 0/1 values (a one-hot from a
@@ -419,11 +422,14 @@ pixl_tensor *pixl_gated_conv3x3(pixl_ctx *ctx, pixl_tensor *h1, pixl_tensor *mas
  *     act(scale[o] * (conv3x3(x)[o] + bias[o]) + shift[o])
  * with scale = bn_weight (or 1) / sqrt(bn_var + bn_eps) (or 1 without
  * bn_var) and shift = bn_bias (or 0) - bn_mean * scale (without bn_mean:
- * bn_bias): an eval-mode BatchNorm folded per forward (so a graph follows
- * parameter updates), or a plain per-channel affine without mean/var.
- * Every other pixel is `pass` (N, C_out, H, W), or x when pass is NULL
- * (then C_out = C). MultiPool chains one call per dilated branch, each with
- * pass = the previous call's output. Forward only. */
+ * bn_bias): an eval-mode BatchNorm folded per forward as batch_norm2d does
+ * (so a graph follows parameter updates), or a plain per-channel affine
+ * without mean/var. Every other pixel is `pass` (N, C_out, H, W), or x when
+ * pass is NULL (then C_out = C). Only the chosen channel of the gate is
+ * read; a value other than 0 or 1 there makes pixl_forward() fail naming
+ * the image and pixel. o may be NULL (dilation 1, no ReLU, nothing else).
+ * MultiPool chains one call per dilated branch, each with pass = the
+ * previous call's output. Forward only. */
 typedef struct pixl_gated_conv_opts {
     int dilation;      /* 0 -> 1; padding = dilation (same size) */
     int relu;          /* 1: ReLU after the affine */

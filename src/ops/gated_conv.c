@@ -7,42 +7,46 @@
  * act = ReLU or the identity; scale and shift are the affine given, or an
  * eval-mode BatchNorm folded at each forward exactly as batch_norm2d folds
  * its own (scale = w / sqrt(var + eps), shift = b - mean * scale, in double,
- * rounded to float), so the active pixels hold the bits of conv2d (+ bias)
- * -> batch_norm2d -> relu.
+ * rounded to float), so the active pixels equal conv2d (+ bias) ->
+ * batch_norm2d -> relu.
  *
  * THE LAYOUT. Pixel (y, x) of a plane is flat position q = y*W + x; tap
- * (c, kh, kw) of an interior pixel (d <= y < H-d, d <= x < W-d, d the
- * dilation) is the input at q + off[c,kh,kw], the same offset for every
- * pixel, so sixteen consecutive positions are one vector of an implicit gemm
- * read in place (no padded copy). A WINDOW is such a vector [q, q+16), which
- * may run from the end of a row into the next: its lanes that are not
- * active interior pixels are computed from other pixels and thrown away.
- * Border pixels (a tap outside the image) and short runs of active pixels
- * are instead COMPACTED: their taps are gathered (zero outside the image)
- * into a column block of 48 lanes shared by several runs.
+ * (c, kh, kw) of an interior pixel is the input at q + off[c,kh,kw], the
+ * same offset for every pixel, so consecutive positions are lanes of one
+ * vector of an implicit gemm that reads the input in place. A WINDOW is 8
+ * such positions [q, q+8), possibly running from the end of a row into the
+ * next; two windows make a 16-lane vector. Lanes that are not active pixels
+ * are computed and thrown away. A BORDER window (a lane with a tap outside
+ * the image, or one that would read past the planes' end) loads each tap
+ * into its valid lanes only (zero elsewhere, as conv2d's padding).
+ * Short runs of active pixels among inactive ones are instead COMPACTED:
+ * their taps are gathered (zero outside the image) into a column block of
+ * 48 lanes shared by several runs.
  *
  * THE PLAN (per image, from the gate alone, serial, O(pixels / 64 +
  * windows + runs)): the active pixels as a bitmap; from the first uncovered
- * active interior q either a window, or, when the window would hold few
- * active pixels in several runs, the run at q is compacted. The choice
- * weighs the lanes a window wastes against the gather compaction costs (its
- * share of the work is about 2 / C_out: copies weigh more for few output
- * channels).
+ * active q either a window, or, when the window would hold few active pixels
+ * in several runs, the run at q is compacted. The choice weighs the lanes a
+ * window wastes against the gather a run costs (about 120 / C_out pixels of
+ * work: with few output channels a window is nearly always cheaper). The
+ * border windows are put after the others, in their own register tiles.
  *
- * THE KERNEL: an 8-row (output channels) x 3-vector (48 pixels) AVX-512
- * register tile over the whole reduction K = C*9 in the order k = 0..K-1,
- * the three vectors each from its own window (or from the column block),
- * the epilogue (bias, affine, ReLU) in registers and masked stores of the
- * active lanes. Every output element is one chain of fused multiply-adds
- * over k in the same order whatever window, column block or thread
- * computes it (the conv2d forward's micro-kernel does the same chain, so the
- * active pixels hold conv2d's bits): the bits do not depend on the thread
- * count. Inactive pixels are copies of pass, run by run; an image with no
- * active pixel is a copy, one with no inactive pixel copies nothing.
+ * THE KERNEL: an 8-row (output channels) x 3-vector (6 windows, 48 pixels)
+ * AVX-512 register tile over the whole reduction K = C*9 in the order
+ * k = 0..K-1, the epilogue (bias, affine, ReLU) in registers and masked
+ * stores of the active lanes. Every output element is one chain of fused
+ * multiply-adds over k in the same order whatever window, column block or
+ * thread computes it (the same chain as the conv2d forward's AVX-512
+ * micro-kernel): the bits do not depend on the thread count. Inactive pixels
+ * are copies of pass, run by run; an image with no active pixel is a copy,
+ * one with no inactive pixel copies nothing.
  *
- * Tasks: column blocks first (each over all output channels, K in chunks of
- * KC_COMPACT through a per-thread result block), then (chunk of windows,
- * 8-channel panel) pairs, chunks about one image row long; dynamic schedule.
+ * One parallel region per forward: the weight panels (8 output channels x K)
+ * are packed, by 8x16 transposes, while the calling thread reads the gate
+ * and plans the image; then the copies of pass; then the tasks (dynamic
+ * schedule): column blocks (each over all output channels, K in chunks of
+ * KC_COMPACT through a per-thread result block), then (chunk of tiles about
+ * an image row long, 8-channel panel) pairs.
  *
  * Forward only: the builder refuses inputs that need a gradient. */
 #include <math.h>
@@ -56,8 +60,8 @@
 #define GNH (2 * GNV)       /* windows (8 pixels) per register tile */
 #define KC_COMPACT 1152     /* reduction rows of a column block gathered at once */
 /* compaction weight: a window is taken when its active pixels plus
- * COMPACT_COST / C_out per run it holds reach 16 (see plan_image) */
-#define COMPACT_COST 256
+ * COMPACT_COST / C_out per run it holds reach 8 (see plan_image) */
+#define COMPACT_COST 128
 #define PAR_MIN 16384
 
 typedef struct gated_p {
