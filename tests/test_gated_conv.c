@@ -482,7 +482,10 @@ PIXL_TEST(gated_conv_ex_multipool_chain)
     int saved = pixl_num_threads();
     const int dil3[] = {1, 2, 3}, dil4[] = {1, 2, 4, 8};
     struct { int N, C, H, W, nb; const int *dil; int mask; } cs[] = {
-        {2, 8, 15, 18, 3, dil3, G_RAND30}, {1, 32, 23, 30, 3, dil3, G_BLOBS}, {1, 64, 12, 20, 4, dil4, G_RAND30}};
+        {2, 8, 15, 18, 3, dil3, G_RAND30}, {1, 32, 23, 30, 3, dil3, G_BLOBS}, {1, 64, 12, 20, 4, dil4, G_RAND30},
+        /* maps smaller than the dilation (MultiPool on a small res5) */
+        {1, 10, 6, 6, 4, dil4, G_RAND30}, {2, 8, 3, 4, 3, dil3, G_RAND30}, {1, 16, 5, 9, 4, dil4, G_BLOBS},
+        {2, 6, 6, 5, 4, dil4, G_RAND30}, {2, 5, 5, 4, 1, dil3, G_RAND30}};
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         float *a = NULL, *b = NULL;
         multipool_chain(cs[i].N, cs[i].C, cs[i].H, cs[i].W, cs[i].nb, cs[i].dil, cs[i].mask, 1, &a);
@@ -571,4 +574,21 @@ PIXL_TEST(gated_conv_ex_errors)
         pixl_ctx_free(ctx);
     }
 #undef NEW_EX
+}
+
+/* every map size up to 9 x 40 with batches of 1-3 images (narrow maps take a direct loop) */
+PIXL_TEST(gated_conv_ex_map_sizes_batches)
+{
+    const int dil3[] = {1, 2, 3};
+    for (int N = 1; N <= 3; N++)
+        for (int H = 1; H <= 9; H += 2)
+            for (int W = 1; W <= 40; W += 3) {
+                float *a = NULL;
+                multipool_chain(N, 5, H, W, 1, dil3, G_RAND30, 1, &a);
+                free(a);
+                if (pixl_test_failed()) {
+                    printf("    first failing size: N%d H%d W%d\n", N, H, W);
+                    return;
+                }
+            }
 }

@@ -563,6 +563,50 @@ static void block_pieces(const gated_p *p, const gfrag *f0, const gfrag *f1, int
 
 /* ------------------------------------------------------------ forward */
 
+/* Maps narrower than a window (W < 8): a direct loop per active pixel. The
+ * window plan assumes rows of at least one window; such maps are tiny (the
+ * res5 of a small input), so their time does not matter. */
+static int gated_fwd_narrow(pixl_tensor *nd, const float *xd, const float *gd, const float *wd, const float *pass,
+                            const float *eb, const float *esc, const float *esh, float *zd)
+{
+    const gated_p *p = PIXL_PARAMS(nd, gated_p);
+    const int64_t N = p->N, C = p->C, CO = p->CO, H = p->H, W = p->W, HW = H * W, d = p->dil;
+    for (int64_t i = 0; i < N * HW; i++) {
+        const float v = gd[(i / HW * p->KG + p->channel) * HW + i % HW];
+        if (v != 0.0f && v != 1.0f)
+            return pixl_set_error(PIXL_ERR_ARG,
+                                  "gated_conv3x3 '%s': %s %s channel %d must be 0 or 1, got %g at image %lld, pixel "
+                                  "(%lld, %lld)",
+                                  nd->name, p->gate_label, pixl__tshape(nd->src[1]), p->channel, (double)v,
+                                  (long long)(i / HW), (long long)(i % HW / W), (long long)(i % W));
+    }
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (N * CO * HW > 4096)
+    for (int64_t no = 0; no < N * CO; no++) {
+        const int64_t n = no / CO, o = no % CO;
+        const float *g = gd + (n * p->KG + p->channel) * HW, *x = xd + n * C * HW, *w = wd + o * C * 9;
+        for (int64_t q = 0; q < HW; q++) {
+            if (g[q] == 0.0f) {
+                zd[no * HW + q] = pass[no * HW + q];
+                continue;
+            }
+            const int64_t y = q / W, xx = q % W;
+            float acc = 0.0f;
+            for (int64_t c = 0; c < C; c++)
+                for (int kh = 0; kh < 3; kh++) {
+                    const int64_t yy = y + (kh - 1) * d;
+                    if (yy < 0 || yy >= H) continue;
+                    for (int kw = 0; kw < 3; kw++) {
+                        const int64_t xw = xx + (kw - 1) * d;
+                        if (xw >= 0 && xw < W) acc += w[c * 9 + kh * 3 + kw] * x[c * HW + yy * W + xw];
+                    }
+                }
+            float r = (acc + eb[o]) * esc[o] + esh[o];
+            zd[no * HW + q] = p->relu && !(r > 0.0f) ? 0.0f : r;
+        }
+    }
+    return PIXL_OK;
+}
+
 static int gated_fwd(pixl_tensor *nd)
 {
     const gated_p *p = PIXL_PARAMS(nd, gated_p);
@@ -604,6 +648,7 @@ static int gated_fwd(pixl_tensor *nd)
         esh[o] = (float)((bnb ? (double)bnb[o] : 0.0) - (bnm ? (double)bnm[o] : 0.0) * (double)esc[o]);
     }
     for (int64_t o = CO; o < COp; o++) eb[o] = 0.0f, esc[o] = 1.0f, esh[o] = 0.0f;
+    if (W < 8) return gated_fwd_narrow(nd, xd, gd, wd, pass, eb, esc, esh, zd);
 
     /* tap offsets in a plane (of an interior pixel) and in a column block */
     for (int64_t c = 0; c < C; c++)
