@@ -496,7 +496,7 @@ static plan plan_image(const gated_p *p, const layout *L, const uint64_t *a, con
         const int64_t qx = q - row;
         uint32_t m = bits16(a, q) & 0xFF;
         int na = __builtin_popcount(m), runs = __builtin_popcount(m & ~(m << 1));
-        if (na * CO + runs * COMPACT_COST >= 8 * CO) {
+        if (q + 8 >= HW || na * CO + runs * COMPACT_COST >= 8 * CO) { /* the last pixels: a window */
             const int border = q > qmax || (m & ~bits16(in, q)) != 0;
             gwin *w = border ? bwin + (P.nwin - P.nplain) : win + P.nplain++;
             P.nwin++;
