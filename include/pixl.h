@@ -559,9 +559,21 @@ int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, i
  * NULL), no gradient. t must be finite and > 0 (errors name the op and the
  * value). */
 pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t);
-/* Set the temperature of every Gumbel softmax of ctx (an annealing schedule
- * changes it between steps without rebuilding the graph). Returns how many
- * nodes changed, or an error for t not finite or <= 0. */
+/* Straight-through Gumbel softmax. PIXL_MODE_TRAIN: the output is the
+ * one-hot of the first maximum over the channels of the relaxed y of
+ * pixl_gumbel_softmax (the same y for the same logits, noise and t: the
+ * same epsilons, and with noise NULL the same kind of draw from the ctx's
+ * stream, keyed by this node); the backward is the exact gradient of that
+ * relaxed y (y_hard - y.detach() + y in PyTorch's terms), into logits and
+ * into noise when it has a gradient buffer. Keeps y (the size of logits)
+ * from forward to backward. Evaluation modes: as pixl_gumbel_softmax (the
+ * one-hot of the argmax of the logits, no gradient). Arguments and errors
+ * as pixl_gumbel_softmax, named "gumbel_softmax_st". */
+pixl_tensor *pixl_gumbel_softmax_st(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t);
+/* Set the temperature of every Gumbel softmax (relaxed, straight-through or
+ * hard) of ctx (an annealing schedule changes it between steps without
+ * rebuilding the graph). Returns how many nodes changed, or an error for t
+ * not finite or <= 0. */
 int pixl_ctx_set_temperature(pixl_ctx *ctx, float t);
 
 /* Gradient of the gate in pixl_mask_gating:
