@@ -588,6 +588,41 @@ typedef enum pixl_gate_grad_rule { PIXL_GATE_GRAD_TRUE = 0, PIXL_GATE_GRAD_CHANN
  * gradient by `rule`. */
 pixl_tensor *pixl_mask_gating(pixl_ctx *ctx, pixl_tensor *g, pixl_tensor *h1, pixl_tensor *h2,
                               pixl_gate_grad_rule rule);
+/* The gated 3x3 conv of a PAG bottleneck in TRAINING, computed only at the
+ * active pixels (src/ops/gated_conv_train.c). h1 (N, C, H, W); gate
+ * (N, 2, H, W) a hard one-hot (pixl_gumbel_softmax_st): pixel (n, y, x) is
+ * active when gate[n, 1, y, x] == 1 (then gate[n, 0] must be 0) and inactive
+ * when gate[n, 1] == 0 (gate[n, 0] == 1); other values make pixl_forward()
+ * fail naming the pixel. w (C, C, 3, 3), no bias, padding = dilation
+ * (0 -> 1); bn_weight, bn_bias (C) or NULL (1 and 0); bn_running_mean,
+ * bn_running_var (C), both or neither (none kept); bn: eps (0 -> 1e-5) and
+ * momentum (0 -> 0.1; negative, the cumulative average, is refused: there
+ * is no batch counter, and num_batches_tracked is not touched).
+ * PIXL_MODE_TRAIN only. Forward, with P the count of active pixels of the
+ * whole batch (it changes from step to step):
+ *     y  = conv3x3(h1) at the P active pixels (their 3x3 neighbourhoods
+ *          gathered into a (C*9, P) column matrix, one gemm),
+ *     h2 = ReLU(BN(y)), BN with the mean and biased variance of y over the
+ *          P active pixels (NOT over all N*H*W pixels as dense training
+ *          computes them), running_mean/var updated with momentum as
+ *          pixl_batch_norm2d does (unbiased variance P/(P-1); P = 1: the
+ *          biased one); P = 0: no statistics and no update,
+ *     z  = h2 at the active pixels, h1 at the inactive ones.
+ * Backward: dh1 = dz at the inactive pixels, plus the conv's input gradient
+ * from the active outputs (W^T dY scattered back, col2im); dW, dbn_weight,
+ * dbn_bias from the active pixels only (BN's backward with the same P
+ * statistics); the gate (when it has a gradient buffer):
+ *     active pixels    dL/dg1 = sum_c h2 dz,  dL/dg0 = sum_c h1 dz,
+ *     inactive pixels  dL/dg1 = dL/dg0 = sum_c h1 dz: h2 is not computed
+ *                      there and is taken to be h1 (an approximation: the
+ *                      true gradient of pixl_mask_gating would use h2),
+ * both divided by C for PIXL_GATE_GRAD_CHANNEL_MEAN. Equal (to float
+ * rounding) to the dense computation conv2d + BN + ReLU + pixl_mask_gating
+ * at one-hot gates when BN takes its statistics over the active pixels. */
+pixl_tensor *pixl_gated_conv3x3_train(pixl_ctx *ctx, pixl_tensor *h1, pixl_tensor *gate, pixl_tensor *w,
+                                      pixl_tensor *bn_weight, pixl_tensor *bn_bias, pixl_tensor *bn_running_mean,
+                                      pixl_tensor *bn_running_var, const pixl_bn_opts *bn, int dilation,
+                                      pixl_gate_grad_rule rule);
 
 /* Budget losses of gates g (N, 2, H, W) -> a scalar [1]. lambda is the
  * target fraction of computing pixels (channel 1), in (0, 1] (others are
