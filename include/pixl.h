@@ -737,6 +737,8 @@ typedef struct pixl_gate_opts {
     int blur;   /* fixed 3x3 box blur of the logits */
     int stride; /* the block's stride; 0 -> 1 */
     pixl_tensor *noise; /* Gumbel noise u in [0, 1), the shape of the gates; NULL: drawn from the ctx stream */
+    int train_skip;     /* PIXL_MODE_TRAIN: hard straight-through gates (pixl_gumbel_softmax_st), so that
+                         * pixl_nn_gated_conv3x3 computes only the active pixels; not with soft */
 } pixl_gate_opts;
 pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_gate_opts *o);
 /* The gated 3x3 conv of a PAG bottleneck on h1 (N, C, H, W) with gates g
@@ -746,7 +748,11 @@ pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const
  * dilation (0 -> 1), mixed z = g[:,0] h1 + g[:,1] h2. TRAIN (BN on batch
  * statistics) and EVAL_GRAD (running statistics): dense h2 and
  * pixl_mask_gating(rule). EVAL: pixl_gated_conv3x3_ex with the BN folded
- * (h2 only where the hard gate is on; g must hold 0/1 values). */
+ * (h2 only where the hard gate is on; g must hold 0/1 values). TRAIN with
+ * g the output of pixl_gumbel_softmax_st (pixl_nn_gate with train_skip):
+ * pixl_gated_conv3x3_train, h2 only at the active pixels, BN statistics over
+ * them, the gate gradient approximated at the inactive ones (see there);
+ * num_batches_tracked is then left as it is. */
 pixl_tensor *pixl_nn_gated_conv3x3(pixl_ctx *ctx, const char *conv, const char *bn, pixl_tensor *h1, pixl_tensor *g,
                                    int dilation, pixl_gate_grad_rule rule);
 /* MultiPool (PAG §3.4) on x (N, C, H, W): branch 0 = x, branch k (k = 1..K)
