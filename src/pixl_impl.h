@@ -154,6 +154,10 @@ int pixl__nn_batch_norm2d_params(pixl_ctx *ctx, const char *name, int c, pixl_te
  * with pixl_gated_conv3x3_train) */
 int pixl__is_st_gate(const pixl_tensor *g);
 
+/* tests: pixl_gated_conv3x3_train computes with the dense conv kernels (1),
+ * the gathered columns (-1), or chooses by the fraction of active pixels (0) */
+void pixl__gated_conv_train_force(int path);
+
 /* binary targets of a label map for the class-balanced sigmoid loss:
  * target 1 where label > 0, mask 0 where label is `ignore` or negative */
 void pixl__labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask);

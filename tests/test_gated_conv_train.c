@@ -5,13 +5,14 @@
  * checkerboard, random, single-pixel and mixed masks; dilations; both gate
  * rules); the all-on case against the dense graph of existing ops
  * (conv2d + batch_norm2d + relu + mask_gating), where the two computations
- * are the same; the same bits on 1 and 2 threads; finite differences; and
- * errors. */
+ * are the same; the same bits on 1 and 2 threads (tasks of several blocks
+ * of pixels and channels); finite differences; and errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gradcheck.h"
+#include "pixl_impl.h" /* pixl__gated_conv_train_force */
 #include "test.h"
 
 enum { M_ON, M_OFF, M_CHECKER, M_RAND30, M_RAND70, M_PIXEL, M_MIXED };
@@ -271,8 +272,19 @@ static int same_bits(const tdata *d, const tcase *t, const tdata *a, const tdata
 }
 
 /* against the reference on 1 and 2 threads (the same bits), and for an
- * all-on mask against the dense graph of existing ops */
+ * all-on mask against the dense graph of existing ops; on both paths of the
+ * op (the dense conv kernels, the gathered columns) */
+static void run_case_path(const tcase *t, unsigned long long seed);
 static void run_case(const tcase *t, unsigned long long seed)
+{
+    for (int path = -1; path <= 1; path += 2) {
+        pixl__gated_conv_train_force(path);
+        run_case_path(t, seed);
+    }
+    pixl__gated_conv_train_force(0);
+}
+
+static void run_case_path(const tcase *t, unsigned long long seed)
 {
     tdata d = {0}, ref = {0}, a = {0}, b = {0}, dn = {0};
     data_new(t, &d, seed);
@@ -307,6 +319,8 @@ PIXL_TEST(gated_conv_train_masks)
     run_case(&(tcase){.N = 2, .C = 16, .H = 20, .W = 24, .dil = 1, .mask = M_RAND70, .rule = 0}, 301);
     run_case(&(tcase){.N = 2, .C = 24, .H = 17, .W = 22, .dil = 2, .mask = M_RAND30, .rule = 1}, 302);
     run_case(&(tcase){.N = 1, .C = 16, .H = 20, .W = 24, .dil = 1, .mask = M_ON, .rule = 0}, 303);
+    /* several blocks of pixels in the backward, an odd channel count (a last task of one channel) */
+    run_case(&(tcase){.N = 2, .C = 7, .H = 48, .W = 50, .dil = 1, .mask = M_RAND70, .rule = 0}, 304);
 }
 
 PIXL_TEST(gated_conv_train_single_pixel)
@@ -366,7 +380,11 @@ PIXL_TEST(gated_conv_train_gradcheck)
         char what[64];
         snprintf(what, sizeof what, "gated_conv3x3_train mask %d", kinds[k]);
         const gc_opts o = {.eps = 1e-3, .mode = PIXL_MODE_TRAIN};
-        GRADCHECK(what, NULL, build_gct, &c, &o);
+        for (int path = -1; path <= 1; path += 2) {
+            pixl__gated_conv_train_force(path);
+            GRADCHECK(what, NULL, build_gct, &c, &o);
+        }
+        pixl__gated_conv_train_force(0);
         data_free(&c.d);
     }
 }
