@@ -74,6 +74,9 @@ static inline double gs_z(float x, double mx, double S, double u, double t)
     return (log(pk) - log(-log(gs_uprime(u)))) / t;
 }
 
+/* channels whose z and exp the forward keeps on the stack (more: computed again) */
+#define GS_KMAX 16
+
 /* the relaxed y of node n into y */
 static void gs_relaxed(const pixl_tensor *n, float *y)
 {
@@ -89,6 +92,16 @@ static void gs_relaxed(const pixl_tensor *n, float *y)
         double mx, S;
         gs_softmax_stats(xp, K, HW, &mx, &S);
         double zmax = -INFINITY, Z = 0;
+        if (K <= GS_KMAX) { /* each z and exp once (the same values as below) */
+            double e[GS_KMAX];
+            for (int64_t k = 0; k < K; k++) {
+                e[k] = gs_z(xp[k * HW], mx, S, gs_u(n, p, key, base + k * HW), t);
+                if (e[k] > zmax) zmax = e[k];
+            }
+            for (int64_t k = 0; k < K; k++) Z += (e[k] = exp(e[k] - zmax));
+            for (int64_t k = 0; k < K; k++) y[base + k * HW] = (float)(e[k] / Z);
+            continue;
+        }
         for (int64_t k = 0; k < K; k++) {
             const double z = gs_z(xp[k * HW], mx, S, gs_u(n, p, key, base + k * HW), t);
             if (z > zmax) zmax = z;
