@@ -169,6 +169,7 @@ static cJSON *run_torch(int threads, const char *filter, int runs)
 int cmd_bench_models(int argc, char **argv);   /* cmd_bench_models.c */
 int cmd_bench_pixelnet(int argc, char **argv); /* cmd_bench_pixelnet.c */
 int cmd_bench_pag(int argc, char **argv);      /* cmd_bench_pag.c */
+int cmd_bench_pag_train(int argc, char **argv); /* cmd_bench_pag_train.c */
 
 /* `pixl bench NAME ...`: one line per benchmark (ops is this file's own) */
 static const struct {
@@ -180,6 +181,7 @@ static const struct {
     {"pixelnet", cmd_bench_pixelnet, "[--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S] [--no-torch]"},
     {"pac", cmd_bench_pac, "[--threads N] [--runs R] [--no-torch]"},
     {"pag", cmd_bench_pag, "[--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] [--model CKPT [--image IMG]]"},
+    {"pag-train", cmd_bench_pag_train, "[--threads N] [--width W] [--batch B] [--input HxW] [--runs R] [--fractions F,...] [--no-ungated]"},
 };
 
 static void usage(void)
