@@ -565,9 +565,21 @@ int pixl_argmax_channels(const float *logits, int64_t n, int64_t k, int64_t h, i
  * NULL), no gradient. t must be finite and > 0 (errors name the op and the
  * value). */
 pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t);
-/* Set the temperature of every Gumbel softmax of ctx (an annealing schedule
- * changes it between steps without rebuilding the graph). Returns how many
- * nodes changed, or an error for t not finite or <= 0. */
+/* Straight-through Gumbel softmax. PIXL_MODE_TRAIN: the output is the
+ * one-hot of the first maximum over the channels of the relaxed y of
+ * pixl_gumbel_softmax (the same y for the same logits, noise and t: the
+ * same epsilons, and with noise NULL the same kind of draw from the ctx's
+ * stream, keyed by this node); the backward is the exact gradient of that
+ * relaxed y (y_hard - y.detach() + y in PyTorch's terms), into logits and
+ * into noise when it has a gradient buffer. Keeps y (the size of logits)
+ * from forward to backward. Evaluation modes: as pixl_gumbel_softmax (the
+ * one-hot of the argmax of the logits, no gradient). Arguments and errors
+ * as pixl_gumbel_softmax, named "gumbel_softmax_st". */
+pixl_tensor *pixl_gumbel_softmax_st(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t);
+/* Set the temperature of every Gumbel softmax (relaxed, straight-through or
+ * hard) of ctx (an annealing schedule changes it between steps without
+ * rebuilding the graph). Returns how many nodes changed, or an error for t
+ * not finite or <= 0. */
 int pixl_ctx_set_temperature(pixl_ctx *ctx, float t);
 
 /* Gradient of the gate in pixl_mask_gating:
@@ -582,6 +594,41 @@ typedef enum pixl_gate_grad_rule { PIXL_GATE_GRAD_TRUE = 0, PIXL_GATE_GRAD_CHANN
  * gradient by `rule`. */
 pixl_tensor *pixl_mask_gating(pixl_ctx *ctx, pixl_tensor *g, pixl_tensor *h1, pixl_tensor *h2,
                               pixl_gate_grad_rule rule);
+/* The gated 3x3 conv of a PAG bottleneck in TRAINING, computed only at the
+ * active pixels (src/ops/gated_conv_train.c). h1 (N, C, H, W); gate
+ * (N, 2, H, W) a hard one-hot (pixl_gumbel_softmax_st): pixel (n, y, x) is
+ * active when gate[n, 1, y, x] == 1 (then gate[n, 0] must be 0) and inactive
+ * when gate[n, 1] == 0 (gate[n, 0] == 1); other values make pixl_forward()
+ * fail naming the pixel. w (C, C, 3, 3), no bias, padding = dilation
+ * (0 -> 1); bn_weight, bn_bias (C) or NULL (1 and 0); bn_running_mean,
+ * bn_running_var (C), both or neither (none kept); bn: eps (0 -> 1e-5) and
+ * momentum (0 -> 0.1; negative, the cumulative average, is refused: there
+ * is no batch counter, and num_batches_tracked is not touched).
+ * PIXL_MODE_TRAIN only. Forward, with P the count of active pixels of the
+ * whole batch (it changes from step to step):
+ *     y  = conv3x3(h1) at the P active pixels (their 3x3 neighbourhoods
+ *          gathered into a (C*9, P) column matrix, one gemm),
+ *     h2 = ReLU(BN(y)), BN with the mean and biased variance of y over the
+ *          P active pixels (NOT over all N*H*W pixels as dense training
+ *          computes them), running_mean/var updated with momentum as
+ *          pixl_batch_norm2d does (unbiased variance P/(P-1); P = 1: the
+ *          biased one); P = 0: no statistics and no update,
+ *     z  = h2 at the active pixels, h1 at the inactive ones.
+ * Backward: dh1 = dz at the inactive pixels, plus the conv's input gradient
+ * from the active outputs (W^T dY scattered back, col2im); dW, dbn_weight,
+ * dbn_bias from the active pixels only (BN's backward with the same P
+ * statistics); the gate (when it has a gradient buffer):
+ *     active pixels    dL/dg1 = sum_c h2 dz,  dL/dg0 = sum_c h1 dz,
+ *     inactive pixels  dL/dg1 = dL/dg0 = sum_c h1 dz: h2 is not computed
+ *                      there and is taken to be h1 (an approximation: the
+ *                      true gradient of pixl_mask_gating would use h2),
+ * both divided by C for PIXL_GATE_GRAD_CHANNEL_MEAN. Equal (to float
+ * rounding) to the dense computation conv2d + BN + ReLU + pixl_mask_gating
+ * at one-hot gates when BN takes its statistics over the active pixels. */
+pixl_tensor *pixl_gated_conv3x3_train(pixl_ctx *ctx, pixl_tensor *h1, pixl_tensor *gate, pixl_tensor *w,
+                                      pixl_tensor *bn_weight, pixl_tensor *bn_bias, pixl_tensor *bn_running_mean,
+                                      pixl_tensor *bn_running_var, const pixl_bn_opts *bn, int dilation,
+                                      pixl_gate_grad_rule rule);
 
 /* Budget losses of gates g (N, 2, H, W) -> a scalar [1]. lambda is the
  * target fraction of computing pixels (channel 1), in (0, 1] (others are
@@ -696,6 +743,8 @@ typedef struct pixl_gate_opts {
     int blur;   /* fixed 3x3 box blur of the logits */
     int stride; /* the block's stride; 0 -> 1 */
     pixl_tensor *noise; /* Gumbel noise u in [0, 1), the shape of the gates; NULL: drawn from the ctx stream */
+    int train_skip;     /* PIXL_MODE_TRAIN: hard straight-through gates (pixl_gumbel_softmax_st), so that
+                         * pixl_nn_gated_conv3x3 computes only the active pixels; not with soft */
 } pixl_gate_opts;
 pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_gate_opts *o);
 /* The gated 3x3 conv of a PAG bottleneck on h1 (N, C, H, W) with gates g
@@ -705,7 +754,11 @@ pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const
  * dilation (0 -> 1), mixed z = g[:,0] h1 + g[:,1] h2. TRAIN (BN on batch
  * statistics) and EVAL_GRAD (running statistics): dense h2 and
  * pixl_mask_gating(rule). EVAL: pixl_gated_conv3x3_ex with the BN folded
- * (h2 only where the hard gate is on; g must hold 0/1 values). */
+ * (h2 only where the hard gate is on; g must hold 0/1 values). TRAIN with
+ * g the output of pixl_gumbel_softmax_st (pixl_nn_gate with train_skip):
+ * pixl_gated_conv3x3_train, h2 only at the active pixels, BN statistics over
+ * them, the gate gradient approximated at the inactive ones (see there);
+ * num_batches_tracked is then left as it is. */
 pixl_tensor *pixl_nn_gated_conv3x3(pixl_ctx *ctx, const char *conv, const char *bn, pixl_tensor *h1, pixl_tensor *g,
                                    int dilation, pixl_gate_grad_rule rule);
 /* MultiPool (PAG §3.4) on x (N, C, H, W): branch 0 = x, branch k (k = 1..K)

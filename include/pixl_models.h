@@ -78,6 +78,8 @@ typedef struct pixl_pag_opts {
     float t_start, t_end;         /* Gumbel temperature schedule over the training's epochs */
     pixl_pag_anneal anneal;
     int blur;                     /* 3x3 box blur of the gate logits */
+    int train_skip;               /* training with hard straight-through gates and each gated 3x3 conv computed at
+                                   * its active pixels only (pixl_gated_conv3x3_train); not with softmax */
     float gate_lr_mult;           /* learning-rate multiplier of the gates' 1x1 convs (the seed: 10) */
     pixl_gate_grad_rule grad_rule;
     int dense;                    /* 1: inference computes every gated conv and MultiPool branch at every

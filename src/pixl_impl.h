@@ -149,6 +149,15 @@ int pixl__nn_conv2d_params(pixl_ctx *ctx, const char *name, int in_ch, int out_c
                            int bias, pixl_tensor **w, pixl_tensor **b);
 int pixl__nn_batch_norm2d_params(pixl_ctx *ctx, const char *name, int c, pixl_tensor *p[5]);
 
+/* is g the output of pixl_gumbel_softmax_st in PIXL_MODE_TRAIN (a hard,
+ * straight-through gate)? (ops/pag.c; pixl_nn_gated_conv3x3 then trains
+ * with pixl_gated_conv3x3_train) */
+int pixl__is_st_gate(const pixl_tensor *g);
+
+/* tests: pixl_gated_conv3x3_train computes with the dense conv kernels (1),
+ * the gathered columns (-1), or chooses by the fraction of active pixels (0) */
+void pixl__gated_conv_train_force(int path);
+
 /* binary targets of a label map for the class-balanced sigmoid loss:
  * target 1 where label > 0, mask 0 where label is `ignore` or negative */
 void pixl__labels_to_binary(const int32_t *labels, int64_t n, int ignore, float *target, float *mask);

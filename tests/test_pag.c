@@ -1,7 +1,8 @@
 /* test_pag.c — pixel-wise attentional gating ops (src/ops/pag.c): Gumbel
- * softmax (relaxed and hard), mask gating with both gate-gradient rules, and
- * the budget losses: values against direct formulas, finite-difference
- * gradients, thread-count invariance, limits and errors. */
+ * softmax (relaxed, straight-through and hard), mask gating with both
+ * gate-gradient rules, and the budget losses: values against direct
+ * formulas, finite-difference gradients, thread-count invariance, limits
+ * and errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,149 @@ PIXL_TEST(pag_gumbel_softmax_drawn_noise_threads)
     }
     free(x);
     free(u);
+}
+
+/* ============================================ straight-through Gumbel softmax */
+
+/* the relaxed (st = 0) or straight-through (st = 1) op on x (K channels),
+ * noise u (NULL: drawn), forward and backward with upstream gradient dy;
+ * set_t > 0: pixl_ctx_set_temperature after planning. out, gx, gu (gu only
+ * with u) receive the output and gradients; returns 0 on failure */
+static int run_gs_op(int st, const int64_t *shape, const float *x, const float *u, const float *dy, float t,
+                     float set_t, int threads, float *out, float *gx, float *gu)
+{
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_TRAIN);
+    pixl_ctx_set_threads(ctx, threads);
+    pixl_tensor *xi = pixl_input_grad(ctx, "x", 4, shape), *ui = u ? pixl_input_grad(ctx, "u", 4, shape) : NULL;
+    pixl_tensor *y = st ? pixl_gumbel_softmax_st(ctx, xi, ui, t) : pixl_gumbel_softmax(ctx, xi, ui, t);
+    const size_t n = (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+    int ok = 0;
+    if (y && pixl_ctx_plan(ctx) == PIXL_OK && (set_t <= 0 || pixl_ctx_set_temperature(ctx, set_t) == 1)) {
+        memcpy(pixl_tensor_data(xi), x, n * sizeof(float));
+        if (ui) memcpy(pixl_tensor_data(ui), u, n * sizeof(float));
+        pixl_ctx_set_seed(ctx, 7);
+        if (pixl_forward(ctx) == PIXL_OK && pixl_backward_from(ctx, y, dy) == PIXL_OK) {
+            memcpy(out, pixl_tensor_data(y), n * sizeof(float));
+            memcpy(gx, pixl_tensor_grad(xi), n * sizeof(float));
+            if (ui) memcpy(gu, pixl_tensor_grad(ui), n * sizeof(float));
+            ok = 1;
+        }
+    }
+    CHECK_MSG(ok, "%s: %s", st ? "gumbel_softmax_st" : "gumbel_softmax",
+              pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+    pixl_ctx_free(ctx);
+    return ok;
+}
+
+/* y (N, K, HW) is the one-hot of the first maximum of the relaxed r over the
+ * channels (pixels whose top two of r are closer than `gap` are skipped, with
+ * a count of them); returns the pixels that disagree */
+static int one_hot_of(const float *y, const double *rd, const float *rf, int64_t N, int64_t K, int64_t HW, double gap,
+                      int *close)
+{
+    int bad = 0;
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t q = 0; q < HW; q++) {
+            int64_t best = 0;
+            double v1 = -INFINITY, v2 = -INFINITY;
+            for (int64_t k = 0; k < K; k++) {
+                const double v = rd ? rd[(b * K + k) * HW + q] : rf[(b * K + k) * HW + q];
+                if (v > v1) v2 = v1, v1 = v, best = k;
+                else if (v > v2) v2 = v;
+            }
+            if (v1 - v2 < gap) {
+                (*close)++;
+                continue;
+            }
+            for (int64_t k = 0; k < K; k++) bad += y[(b * K + k) * HW + q] != (k == best ? 1.0f : 0.0f);
+        }
+    return bad;
+}
+
+PIXL_TEST(pag_gumbel_softmax_st)
+{
+    enum { N = 2, K = 3, H = 4, W = 5, NUM = N * K * H * W, HW = H * W };
+    const int64_t shape[4] = {N, K, H, W}, s2[4] = {3, 2, 2, 3};
+    float x[NUM], u[NUM], dy[NUM], ya[NUM], yb[NUM], gxa[NUM], gxb[NUM], gua[NUM], gub[NUM];
+    double ref[NUM];
+    pixl_test_fill_uniform(x, NUM, -2, 2, 81);
+    pixl_test_fill_uniform(u, NUM, 0, 1, 82);
+    pixl_test_fill_uniform(dy, NUM, -1, 1, 83);
+    u[0] = 0.0f;
+    u[1] = 0.99999994f;
+    const float temps[] = {0.1f, 0.5f, 1.0f, 3.0f};
+    for (int ti = 0; ti < 4; ti++) {
+        /* forward: the one-hot of the argmax of the relaxed y of the definition */
+        gs_case c = {{N, K, H, W}, x, u, temps[ti], 0};
+        gs_ref(&c, ref);
+        if (!run_gs_op(1, shape, x, u, dy, temps[ti], 0, 1, ya, gxa, gua) ||
+            !run_gs_op(0, shape, x, u, dy, temps[ti], 0, 1, yb, gxb, gub))
+            return;
+        int close = 0;
+        CHECK_MSG(one_hot_of(ya, ref, NULL, N, K, HW, 1e-5, &close) == 0, "t %g: not the one-hot of the relaxed argmax",
+                  temps[ti]);
+        CHECK(close < 3);
+        /* backward: the relaxed op's gradient (the same expression at the same y), bit for bit */
+        CHECK_MSG(!memcmp(gxa, gxb, sizeof gxa) && !memcmp(gua, gub, sizeof gua),
+                  "t %g: straight-through backward differs from the relaxed one", temps[ti]);
+        double gs = 0;
+        for (int i = 0; i < NUM; i++) gs += fabs(gxa[i]);
+        CHECK(gs > 0);
+    }
+    /* the two-channel gate shape, noise drawn from the ctx stream: the same y as the relaxed op's draw */
+    float x2[36], d2[36], y2a[36], y2b[36], g2a[36], g2b[36];
+    pixl_test_fill_uniform(x2, 36, -1, 1, 84);
+    pixl_test_fill_uniform(d2, 36, -1, 1, 85);
+    for (int th = 1; th <= 2; th++) {
+        if (!run_gs_op(1, s2, x2, NULL, d2, 0.7f, 0, th, y2a, g2a, NULL) ||
+            !run_gs_op(0, s2, x2, NULL, d2, 0.7f, 0, th, y2b, g2b, NULL))
+            return;
+        int close = 0;
+        CHECK(one_hot_of(y2a, NULL, y2b, 3, 2, 6, 0, &close) == 0);
+        CHECK(!memcmp(g2a, g2b, sizeof g2a));
+    }
+    /* pixl_ctx_set_temperature reaches the straight-through node: the result at t = 0.25 */
+    if (!run_gs_op(1, shape, x, u, dy, 2.0f, 0.25f, 1, ya, gxa, gua) ||
+        !run_gs_op(0, shape, x, u, dy, 0.25f, 0, 1, yb, gxb, gub))
+        return;
+    gs_case c = {{N, K, H, W}, x, u, 0.25f, 0};
+    gs_ref(&c, ref);
+    int close = 0;
+    CHECK(one_hot_of(ya, ref, NULL, N, K, HW, 1e-5, &close) == 0);
+    CHECK(!memcmp(gxa, gxb, sizeof gxa) && !memcmp(gua, gub, sizeof gua));
+}
+
+PIXL_TEST(pag_gumbel_softmax_st_eval)
+{
+    /* evaluation modes: the hard one-hot of the logits, as pixl_gumbel_softmax */
+    enum { N = 2, K = 2, H = 3, W = 3, NUM = N * K * H * W };
+    float x[NUM];
+    pixl_test_fill_uniform(x, NUM, -2, 2, 91);
+    const int64_t shape[4] = {N, K, H, W};
+    float *out[2] = {0};
+    for (int st = 0; st < 2; st++) {
+        pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+        pixl_tensor *xi = pixl_input(ctx, "x", PIXL_F32, 4, shape);
+        pixl_tensor *y = pixl_keep(st ? pixl_gumbel_softmax_st(ctx, xi, NULL, 0.5f) : pixl_gumbel_softmax(ctx, xi, NULL, 0.5f));
+        if (y && pixl_ctx_plan(ctx) == PIXL_OK) {
+            memcpy(pixl_tensor_data(xi), x, sizeof x);
+            if (pixl_forward(ctx) == PIXL_OK) {
+                out[st] = malloc(sizeof x);
+                memcpy(out[st], pixl_tensor_data(y), sizeof x);
+            }
+        }
+        CHECK_MSG(out[st] != NULL, "%s", pixl_last_error());
+        CHECK(pixl_ctx_set_temperature(ctx, 0.3f) == 1);
+        pixl_ctx_free(ctx);
+    }
+    if (out[0] && out[1]) CHECK(!memcmp(out[0], out[1], sizeof x));
+    free(out[0]);
+    free(out[1]);
+    /* errors name the op */
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_TRAIN);
+    CHECK(pixl_gumbel_softmax_st(ctx, pixl_input(ctx, "x", PIXL_F32, 4, shape), NULL, 0.0f) == NULL);
+    CHECK(strstr(pixl_ctx_error(ctx), "gumbel_softmax_st: temperature t = 0") != NULL);
+    pixl_ctx_free(ctx);
 }
 
 /* ============================================================== mask gating */

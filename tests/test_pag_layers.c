@@ -380,6 +380,106 @@ PIXL_TEST(pag_layers_drawn_noise)
     pixl_params_free(P);
 }
 
+/* train_skip: the gate unit gives the straight-through one-hot and the gated
+ * conv runs pixl_gated_conv3x3_train on it: the same output and gradients,
+ * bit for bit, as those two ops built by hand on the same parameters */
+static int run_skip_piece(pixl_params *P, int by_hand, const float *x, const float *u, const float *dz, float *z,
+                          float *dx)
+{
+    enum { N = 2, C = 4, H = 6, W = 5 };
+    const int64_t xs[4] = {N, C, H, W}, gs[4] = {N, 2, H, W};
+    pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
+    pixl_tensor *xi = pixl_input_grad(ctx, "x", 4, xs), *ui = pixl_input(ctx, "u", PIXL_F32, 4, gs), *out = NULL;
+    if (!by_hand) {
+        pixl_tensor *g = pixl_nn_gate(ctx, "gate", xi, &(pixl_gate_opts){.t = 0.6f, .noise = ui, .train_skip = 1});
+        out = pixl_nn_gated_conv3x3(ctx, "conv", "bn", xi, g, 1, PIXL_GATE_GRAD_CHANNEL_MEAN);
+    } else {
+        pixl_tensor *w = pixl_param_ref(ctx, "gate.weight"), *b = pixl_param_ref(ctx, "gate.bias");
+        pixl_tensor *g = pixl_gumbel_softmax_st(ctx, pixl_conv2d(ctx, xi, w, b, NULL), ui, 0.6f);
+        out = pixl_gated_conv3x3_train(ctx, xi, g, pixl_param_ref(ctx, "conv.weight"),
+                                       pixl_param_ref(ctx, "bn.weight"), pixl_param_ref(ctx, "bn.bias"),
+                                       pixl_param_ref(ctx, "bn.running_mean"), pixl_param_ref(ctx, "bn.running_var"),
+                                       &(pixl_bn_opts){1e-5f, 0.1f}, 1, PIXL_GATE_GRAD_CHANNEL_MEAN);
+    }
+    int ok = 0;
+    if (out && pixl_ctx_plan(ctx) == PIXL_OK) {
+        memcpy(pixl_tensor_data(xi), x, sizeof(float) * N * C * H * W);
+        memcpy(pixl_tensor_data(ui), u, sizeof(float) * N * 2 * H * W);
+        pixl_params_zero_grad(P);
+        if (pixl_forward(ctx) == PIXL_OK && pixl_backward_from(ctx, out, dz) == PIXL_OK) {
+            memcpy(z, pixl_tensor_data(out), sizeof(float) * N * C * H * W);
+            memcpy(dx, pixl_tensor_grad(xi), sizeof(float) * N * C * H * W);
+            ok = 1;
+        }
+    }
+    CHECK_MSG(ok, "train_skip piece (by hand %d): %s", by_hand,
+              pixl_ctx_error(ctx) ? pixl_ctx_error(ctx) : pixl_last_error());
+    pixl_ctx_free(ctx);
+    return ok;
+}
+
+PIXL_TEST(pag_layers_train_skip)
+{
+    enum { N = 2, C = 4, H = 6, W = 5, NX = N * C * H * W, NG = N * 2 * H * W };
+    float x[NX], u[NG], dz[NX], z[2][NX], dx[2][NX];
+    pixl_test_fill_uniform(x, NX, -1, 1, 171);
+    pixl_test_fill_uniform(u, NG, 0, 1, 172);
+    pixl_test_fill_uniform(dz, NX, -1, 1, 173);
+    pixl_params *P = pixl_params_new();
+    { /* the parameters, created by the layers */
+        pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
+        pixl_tensor *xi = pixl_input(ctx, "x", PIXL_F32, 4, (int64_t[4]){N, C, H, W});
+        pixl_nn_gated_conv3x3(ctx, "conv", "bn", xi, pixl_nn_gate(ctx, "gate", xi, NULL), 1, PIXL_GATE_GRAD_TRUE);
+        pixl_ctx_free(ctx);
+    }
+    perturb_params(P, 174);
+    const int nparams = pixl_params_count(P);
+    float *grads[2][16] = {{0}}, *rm[2] = {0};
+    int ib = pixl_params_find(P, "bn.running_mean");
+    float rm0[C];
+    memcpy(rm0, pixl_params_data(P, ib), sizeof rm0);
+    for (int r = 0; r < 2; r++) {
+        memcpy(pixl_params_data(P, ib), rm0, sizeof rm0);
+        if (!run_skip_piece(P, r, x, u, dz, z[r], dx[r])) goto done;
+        for (int i = 0; i < nparams && i < 16; i++)
+            if (pixl_params_kind(P, i) == PIXL_PARAM) {
+                grads[r][i] = malloc(sizeof(float) * (size_t)pixl_params_numel(P, i));
+                memcpy(grads[r][i], pixl_params_grad(P, i), sizeof(float) * (size_t)pixl_params_numel(P, i));
+            }
+        rm[r] = malloc(sizeof rm0);
+        memcpy(rm[r], pixl_params_data(P, ib), sizeof rm0);
+    }
+    CHECK(!memcmp(z[0], z[1], sizeof z[0]) && !memcmp(dx[0], dx[1], sizeof dx[0]) && !memcmp(rm[0], rm[1], sizeof rm0));
+    CHECK(memcmp(rm[0], rm0, sizeof rm0) != 0); /* the running statistics moved */
+    double gate_grad = 0;
+    for (int i = 0; i < nparams && i < 16; i++)
+        if (grads[0][i]) {
+            CHECK_MSG(!memcmp(grads[0][i], grads[1][i], sizeof(float) * (size_t)pixl_params_numel(P, i)), "%s",
+                      pixl_params_name(P, i));
+            if (!strcmp(pixl_params_name(P, i), "gate.weight"))
+                for (int64_t k = 0; k < pixl_params_numel(P, i); k++) gate_grad += fabs(grads[0][i][k]);
+        }
+    CHECK(gate_grad > 0); /* the straight-through gate learns */
+    /* the gate is one-hot: every output is h1 or a ReLU output (>= 0) */
+    int mixed = 0, on = 0;
+    for (int n = 0; n < N; n++)
+        for (int q = 0; q < H * W; q++) {
+            int same = 1;
+            for (int c = 0; c < C; c++) same &= z[0][(n * C + c) * H * W + q] == x[(n * C + c) * H * W + q];
+            if (!same) {
+                on++;
+                for (int c = 0; c < C; c++) mixed += z[0][(n * C + c) * H * W + q] < 0;
+            }
+        }
+    CHECK(mixed == 0 && on > 0 && on < N * H * W);
+done:
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < 16; i++) free(grads[r][i]);
+        free(rm[r]);
+    }
+    pixl_params_free(P);
+}
+
 /* =================================================================== errors */
 
 PIXL_TEST(pag_layers_errors)
@@ -387,7 +487,7 @@ PIXL_TEST(pag_layers_errors)
     int64_t xs[4] = {1, 4, 5, 5}, x3[3] = {4, 5, 5}, gbad[4] = {1, 3, 5, 5};
     const char *want[] = {"stride -1",       "must be f32 (N, C, H, W)", "n_scales 0", "n_scales 9",
                           "scale 0 of branch 2", "gradient rule 5",       "dilation -2", "attention widths",
-                          "gate"};
+                          "gate",           "train_skip"};
     for (int i = 0; i < (int)(sizeof want / sizeof want[0]); i++) {
         pixl_params *P = pixl_params_new();
         pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
@@ -407,6 +507,7 @@ PIXL_TEST(pag_layers_errors)
             r = pixl_nn_gated_conv3x3(ctx, "c", "b", x, pixl_input(ctx, "g3", PIXL_F32, 4, gbad), 1,
                                       PIXL_GATE_GRAD_TRUE);
             break;
+        case 9: r = pixl_nn_gate(ctx, "g", x, &(pixl_gate_opts){.soft = 1, .train_skip = 1}); break;
         }
         const char *e = pixl_ctx_error(ctx);
         CHECK_MSG(r == NULL && e && strstr(e, want[i]), "case %d: %s", i, e ? e : "(none)");

@@ -2,7 +2,8 @@
  * name the key, the temperature schedule, checkpoint metadata), the graph
  * (15 gates and MultiPool registered as probes, budget losses as loss
  * terms in training graphs only), the sparse inference equal to the dense
- * masked one at all-on, all-off and mixed gates, and a few training steps. */
+ * masked one at all-on, all-off and mixed gates, train_skip, and a few
+ * training steps. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,6 +240,68 @@ PIXL_TEST(pag_model_sparse_equals_dense)
         pixl_ctx_free(cd);
     }
     free(img);
+    pixl_model_free(m);
+}
+
+/* train_skip: the option, its check, and a training graph of hard gates
+ * whose forward and backward run (finite, gradients reach the gates) */
+PIXL_TEST(pag_model_train_skip)
+{
+    pixl_pag_opts o = pixl_pag_defaults();
+    CHECK(o.train_skip == 0);
+    CHECK_OK(pixl_pag_set(&o, "train_skip", "true"));
+    CHECK(o.train_skip == 1);
+    CHECK_OK(pixl_pag_check(&o));
+    char buf[256];
+    CHECK_OK(pixl_pag_format(&o, buf, sizeof buf));
+    CHECK(strstr(buf, "train_skip=true") != NULL);
+    o.softmax = 1;
+    CHECK(pixl_pag_check(&o) != 0 && err_has("pag.train_skip") && err_has("softmax"));
+
+    pixl_pag_opts pag;
+    pixl_model *m = small_model(&pag);
+    if (!m) return;
+    pag.train_skip = 1;
+    pixl_tensor *x, *y;
+    pixl_ctx *c = build(m, &pag, PIXL_MODE_TRAIN, 2, &x, &y);
+    CHECK_MSG(y != NULL, "%s", pixl_ctx_error(c));
+    if (y && !pixl_ctx_plan(c)) {
+        pixl_test_fill_uniform(pixl_tensor_data(x), 2 * 3 * 64 * 64, -1.5f, 1.5f, 9);
+        CHECK_OK(pixl_forward(c));
+        int64_t ny = pixl_tensor_numel(y);
+        float *dy = malloc(sizeof(float) * (size_t)ny);
+        pixl_test_fill_uniform(dy, ny, -1, 1, 10);
+        pixl_params *P = pixl_model_params(m);
+        pixl_params_zero_grad(P);
+        CHECK_OK(pixl_backward_from(c, y, dy));
+        free(dy);
+        /* every gate is one-hot */
+        int bad = 0;
+        for (int i = 0; i < pixl_ctx_probe_count(c); i++) {
+            const char *nm;
+            pixl_tensor *g = pixl_ctx_probe(c, i, &nm);
+            if (strncmp(nm, "gate.", 5)) continue;
+            const float *d = pixl_tensor_data(g);
+            const int64_t *s = pixl_tensor_shape(g), HW = s[2] * s[3];
+            for (int64_t n = 0; n < s[0]; n++)
+                for (int64_t q = 0; q < HW; q++) {
+                    const float a = d[n * 2 * HW + q], b = d[n * 2 * HW + HW + q];
+                    bad += !((a == 0 && b == 1) || (a == 1 && b == 0));
+                }
+        }
+        CHECK(bad == 0);
+        /* finite gradients, and the gates' convs get some */
+        int64_t n;
+        const float *gr = pixl_params_grad_flat(P, &n);
+        int finite = 1;
+        for (int64_t i = 0; i < n; i++) finite &= isfinite(gr[i]);
+        CHECK(finite);
+        int gi = pixl_params_find(P, "layer2.1.gate.weight");
+        double gs = 0;
+        for (int64_t k = 0; gi >= 0 && k < pixl_params_numel(P, gi); k++) gs += fabs(pixl_params_grad(P, gi)[k]);
+        CHECK(gi >= 0 && gs > 0);
+    }
+    pixl_ctx_free(c);
     pixl_model_free(m);
 }
 

@@ -170,6 +170,7 @@ int cmd_bench_models(int argc, char **argv);   /* cmd_bench_models.c */
 int cmd_bench_pixelnet(int argc, char **argv); /* cmd_bench_pixelnet.c */
 int cmd_bench_pag(int argc, char **argv);      /* cmd_bench_pag.c */
 int cmd_bench_gated(int argc, char **argv);    /* cmd_bench_gated.c */
+int cmd_bench_pag_train(int argc, char **argv); /* cmd_bench_pag_train.c */
 
 /* `pixl bench NAME ...`: one line per benchmark (ops is this file's own) */
 static const struct {
@@ -182,6 +183,7 @@ static const struct {
     {"pac", cmd_bench_pac, "[--threads N] [--runs R] [--no-torch]"},
     {"gated", cmd_bench_gated, "[--threads N] [--runs R] [--filter STR] [--sigma S] [--fractions F,...]"},
     {"pag", cmd_bench_pag, "[--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] [--model CKPT [--image IMG]]"},
+    {"pag-train", cmd_bench_pag_train, "[--threads N] [--width W] [--batch B] [--input HxW] [--runs R] [--fractions F,...] [--no-ungated]"},
 };
 
 static void usage(void)

@@ -18,6 +18,13 @@ written out here from the definitions, not taken from pixl:
                      the relaxed expression). mode eval: the one-hot of the
                      argmax of softmax(x), no noise, no gradient (no
                      grad_output in the file).
+  GumbelSoftmaxST    logits, noise u; params t; mode train: the
+                     straight-through Gumbel softmax, y_hard - y_soft.detach()
+                     + y_soft with y_soft the relaxed y above and y_hard the
+                     one-hot of its argmax (every argmax at least 1e-3 ahead
+                     of the runner-up); gradients of x and u by autograd
+                     (those of y_soft). Drawn by their own generator after
+                     every other case, so the others keep their bytes.
   MaskGating         g (N,2,H,W), h1, h2 (N,C,H,W); params rule true |
                      channel_mean: z = g0*h1 + g1*h2; channel_mean divides
                      autograd's gate gradient by C.
@@ -106,6 +113,13 @@ def gumbel_relaxed(x, u, t):
     gn = -torch.log(-torch.log(up))
     p = (torch.softmax(x, 1) + 0.001) / 1.001
     return torch.softmax((torch.log(p) + gn) / t, 1)
+
+
+def gumbel_st(x, u, t):
+    """straight-through: the one-hot of the relaxed y's argmax forward, the relaxed y's gradient backward"""
+    y_soft = gumbel_relaxed(x, u, t)
+    y_hard = torch.zeros_like(y_soft).scatter_(1, y_soft.argmax(1, keepdim=True), 1.0)
+    return y_hard - y_soft.detach() + y_soft, y_soft
 
 
 def gumbel_hard(x):
@@ -401,6 +415,25 @@ def layer_cases(g):
         redraw_until_fit(make_multipool, g, *case)
 
 
+def make_gumbel_st(g, name, shape, t):
+    x = uniform(shape, g, -2, 2).requires_grad_(True)
+    u = f32(torch.rand(shape, generator=g, dtype=torch.float64)).requires_grad_(True)
+    out, y_soft = gumbel_st(x, u, fl(t))
+    top = y_soft.detach().topk(2, dim=1).values
+    if (top[:, 0] - top[:, 1]).min().item() <= 1e-3:
+        raise Redraw()
+    write(name, "GumbelSoftmaxST", {"t": t}, [("logits", x), ("noise", u)], out, [("logits", x), ("noise", u)], g,
+          mode="train")
+
+
+def st_cases(g):
+    # the straight-through Gumbel softmax: gates (K = 2) and a K = 4 attention
+    for case in (("gumbel_st_gate_t1", (2, 2, 4, 5), 1.0),
+                 ("gumbel_st_gate_t0.3", (1, 2, 6, 3), 0.3),
+                 ("gumbel_st_k4_t0.7", (2, 4, 3, 3), 0.7)):
+        redraw_until_fit(make_gumbel_st, g, *case)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     g = torch.Generator().manual_seed(1805)
@@ -469,6 +502,7 @@ def main():
         write(name, "GateKLCombinedLoss", {"lambda": lam}, nm, kl_loss(gates, fl(lam)), nm, g)
 
     layer_cases(torch.Generator().manual_seed(3401))
+    st_cases(torch.Generator().manual_seed(2207))
     print("wrote", OUT)
 
 

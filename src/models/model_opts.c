@@ -89,6 +89,9 @@ static const pixl__opt_field pag_fields[] = {
            "temperature schedule over the epochs: geometric, linear, the seed's (-0.03 every 2 epochs, down to "
            "t_end) or constant t_start"),
     O_BOOL(pixl_pag_opts, "blur", blur, "fixed 3x3 box blur of the gate logits"),
+    O_BOOL(pixl_pag_opts, "train_skip", train_skip,
+           "training skips the gated-off pixels: hard straight-through Gumbel gates, each gated 3x3 conv computed "
+           "at its active pixels only, BN statistics over those pixels (docs/pag.md)"),
     O_FLT(pixl_pag_opts, "gate_lr_mult", gate_lr_mult, 0, 1e6,
           "learning-rate multiplier of the gates' 1x1 convs (the seed's 'withLoss' gates: 10)"),
     O_ENUM(pixl_pag_opts, "grad_rule", grad_rule, "true|channel_mean",
@@ -158,6 +161,9 @@ int pixl_pag_check(const pixl_pag_opts *o)
         return pixl_set_error(PIXL_ERR_ARG, "pag.t_start: the Gumbel temperature must be > 0, got %g", (double)o->t_start);
     if (!(o->t_end > 0) || !isfinite(o->t_end))
         return pixl_set_error(PIXL_ERR_ARG, "pag.t_end: the Gumbel temperature must be > 0, got %g", (double)o->t_end);
+    if (o->train_skip && o->softmax)
+        return pixl_set_error(PIXL_ERR_ARG, "pag.train_skip: needs the hard straight-through Gumbel gates; it does "
+                                            "not go with pag.softmax: true");
     if (o->n_weights && o->n_weights != o->n_gates)
         return pixl_set_error(PIXL_ERR_ARG, "pag.weights: %d entries for %d gates (give one per entry of pag.gates, or [])",
                               o->n_weights, o->n_gates);

@@ -13,7 +13,9 @@
  *                            h1 -> conv2 (3x3) -> bn2 -> ReLU -+
  *
  * At inference the 3x3 conv runs only at the gated-on pixels
- * (pixl_nn_gated_conv3x3). Width scales every stage (model.options.width;
+ * (pixl_nn_gated_conv3x3), and in training too with
+ * model.options.pag.train_skip (hard straight-through gates,
+ * pixl_gated_conv3x3_train). Width scales every stage (model.options.width;
  * 0.25 trains from scratch on a CPU); output stride 16 (default: res5
  * dilated 2) or 8 (res4 dilated 2, res5 4) or 32. The head is a 1x1
  * classifier and bilinear upsampling to the input size. In training graphs
@@ -80,7 +82,8 @@ pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *c, pixl_tensor *x, const pixl_mo
             if (gi >= 0) {
                 char gname[48], probe[16];
                 snprintf(gname, sizeof gname, "layer%d.%d.gate", s + 1, b);
-                pixl_gate_opts go = {.soft = p->softmax, .t = p->t_start, .blur = p->blur, .stride = bs};
+                pixl_gate_opts go = {.soft = p->softmax, .t = p->t_start, .blur = p->blur, .stride = bs,
+                                     .train_skip = p->train_skip};
                 pixl_tensor *g = pixl_nn_gate(c, gname, h, &go);
                 char prefix[56];
                 snprintf(prefix, sizeof prefix, "%s.", gname);

@@ -10,6 +10,10 @@
  *   TRAIN      relaxed gates (softmax, or the Gumbel softmax with noise from
  *              the options or the ctx stream), dense branches, true
  *              gradients (the gated conv's gate gradient by its rule);
+ *              with train_skip, hard straight-through Gumbel gates and the
+ *              gated conv computed only at the active pixels
+ *              (pixl_gated_conv3x3_train: BN statistics over those pixels,
+ *              the gate gradient approximated at the others);
  *   EVAL_GRAD  the same dense computation with hard one-hot gates (no
  *              gradient into the gates) and BN on running statistics;
  *   EVAL       hard gates, and the 3x3 convs computed only at the pixels
@@ -68,6 +72,13 @@ pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const
         pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': stride %d (>= 1, or 0 for 1)", op, name, d.stride);
         return NULL;
     }
+    if (d.soft && d.train_skip) {
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG,
+                      "%s '%s': train_skip needs hard straight-through Gumbel gates; it does not apply to softmax "
+                      "gates (soft)",
+                      op, name);
+        return NULL;
+    }
     const int s = d.stride > 0 ? d.stride : 1;
     const float t = d.t == 0 ? 1.0f : d.t;
     const int64_t ws[4] = {2, x->shape[1], 1, 1}, bs[1] = {2};
@@ -81,6 +92,7 @@ pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const
     if (pixl_ctx_mode(ctx) != PIXL_MODE_TRAIN) /* the hard one-hot of the argmax; t plays no part */
         return pixl_gumbel_softmax(ctx, logits, NULL, d.soft ? 1.0f : t);
     if (d.soft) return pixl_softmax(ctx, logits);
+    if (d.train_skip) return pixl_gumbel_softmax_st(ctx, logits, d.noise, t);
     return pixl_gumbel_softmax(ctx, logits, d.noise, t);
 }
 
@@ -106,6 +118,9 @@ pixl_tensor *pixl_nn_gated_conv3x3(pixl_ctx *ctx, const char *conv, const char *
                                          .bn_mean = p[2], .bn_var = p[3], .bn_eps = PAG_BN_EPS};
         return pixl_gated_conv3x3_ex(ctx, h1, g, 1, w, &go);
     }
+    if (pixl_ctx_mode(ctx) == PIXL_MODE_TRAIN && pixl__is_st_gate(g)) /* train_skip: h2 at the active pixels only */
+        return pixl_gated_conv3x3_train(ctx, h1, g, w, p[0], p[1], p[2], p[3], &(pixl_bn_opts){PAG_BN_EPS, 0.1f}, dil,
+                                        rule);
     pixl_tensor *h2 =
         pixl_conv2d(ctx, h1, w, NULL, &(pixl_conv2d_opts){.padding = {dil, dil}, .dilation = {dil, dil}});
     h2 = pixl_relu(ctx, pixl_batch_norm2d(ctx, h2, p[0], p[1], p[2], p[3], p[4], &(pixl_bn_opts){PAG_BN_EPS, 0.1f}));

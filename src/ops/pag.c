@@ -11,6 +11,10 @@
  *       (The seed multiplies by 0.999 where the exact factor is 1/1.001: a
  *       1e-6 relative difference.) Evaluation modes: one-hot of the first
  *       maximum of x, no gradient ("gumbel_softmax_hard").
+ *   pixl_gumbel_softmax_st  TRAIN: the one-hot of the first maximum of
+ *       that relaxed y (the same y: same epsilons, same noise stream), with
+ *       y kept in aux; backward = the exact gradient of the relaxed y above
+ *       at that y (straight-through). Evaluation modes as above.
  *   pixl_mask_gating      z = g0 h1 + g1 h2; dh_k = g_k dz; dg_k = sum_c h_k dz
  *       (TRUE) or that / C (CHANNEL_MEAN, the seed's rule).
  *   budget losses         m_k = mean of g_k over every image and pixel of
@@ -70,11 +74,14 @@ static inline double gs_z(float x, double mx, double S, double u, double t)
     return (log(pk) - log(-log(gs_uprime(u)))) / t;
 }
 
-static int gs_fwd(pixl_tensor *n)
+/* channels whose z and exp the forward keeps on the stack (more: computed again) */
+#define GS_KMAX 16
+
+/* the relaxed y of node n into y */
+static void gs_relaxed(const pixl_tensor *n, float *y)
 {
     const gs_p *p = PIXL_PARAMS(n, const gs_p);
     const float *x = pixl_f32(n->src[0]);
-    float *y = pixl_f32(n);
     const int64_t K = p->K, HW = p->HW, total = p->N * HW;
     const uint64_t key = p->has_noise ? 0 : pixl__node_rng_key(n);
     const double t = p->t;
@@ -85,6 +92,16 @@ static int gs_fwd(pixl_tensor *n)
         double mx, S;
         gs_softmax_stats(xp, K, HW, &mx, &S);
         double zmax = -INFINITY, Z = 0;
+        if (K <= GS_KMAX) { /* each z and exp once (the same values as below) */
+            double e[GS_KMAX];
+            for (int64_t k = 0; k < K; k++) {
+                e[k] = gs_z(xp[k * HW], mx, S, gs_u(n, p, key, base + k * HW), t);
+                if (e[k] > zmax) zmax = e[k];
+            }
+            for (int64_t k = 0; k < K; k++) Z += (e[k] = exp(e[k] - zmax));
+            for (int64_t k = 0; k < K; k++) y[base + k * HW] = (float)(e[k] / Z);
+            continue;
+        }
         for (int64_t k = 0; k < K; k++) {
             const double z = gs_z(xp[k * HW], mx, S, gs_u(n, p, key, base + k * HW), t);
             if (z > zmax) zmax = z;
@@ -93,13 +110,19 @@ static int gs_fwd(pixl_tensor *n)
         for (int64_t k = 0; k < K; k++)
             y[base + k * HW] = (float)(exp(gs_z(xp[k * HW], mx, S, gs_u(n, p, key, base + k * HW), t) - zmax) / Z);
     }
+}
+
+static int gs_fwd(pixl_tensor *n)
+{
+    gs_relaxed(n, pixl_f32(n));
     return PIXL_OK;
 }
 
-static int gs_bwd(pixl_tensor *n)
+/* the exact gradient of the relaxed y (given) into logits and noise */
+static int gs_bwd_of(pixl_tensor *n, const float *y)
 {
     const gs_p *p = PIXL_PARAMS(n, const gs_p);
-    const float *x = pixl_f32(n->src[0]), *y = pixl_f32(n), *dy = n->grad;
+    const float *x = pixl_f32(n->src[0]), *dy = n->grad;
     float *gx = n->src[0]->grad, *gu = p->has_noise ? n->src[1]->grad : NULL;
     if (!gx && !gu) return PIXL_OK;
     const int64_t K = p->K, HW = p->HW, total = p->N * HW;
@@ -138,12 +161,12 @@ static int gs_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-/* evaluation: one-hot of the first maximum (a NaN wins, as pixl_argmax_channels) */
-static int gs_hard_fwd(pixl_tensor *n)
+static int gs_bwd(pixl_tensor *n) { return gs_bwd_of(n, pixl_f32(n)); }
+
+/* y = the one-hot of the first maximum over the channels of x (a NaN wins,
+ * as pixl_argmax_channels) */
+static void one_hot_argmax(const gs_p *p, const float *x, float *y)
 {
-    const gs_p *p = PIXL_PARAMS(n, const gs_p);
-    const float *x = pixl_f32(n->src[0]);
-    float *y = pixl_f32(n);
     const int64_t K = p->K, HW = p->HW, total = p->N * HW;
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (total * K > PAR_MIN)
     for (int64_t px = 0; px < total; px++) {
@@ -161,15 +184,40 @@ static int gs_hard_fwd(pixl_tensor *n)
             }
         for (int64_t k = 0; k < K; k++) y[base + k * HW] = k == bi ? 1.0f : 0.0f;
     }
+}
+
+/* evaluation: one-hot of the first maximum of the logits */
+static int gs_hard_fwd(pixl_tensor *n)
+{
+    one_hot_argmax(PIXL_PARAMS(n, const gs_p), pixl_f32(n->src[0]), pixl_f32(n));
     return PIXL_OK;
 }
 
+/* straight-through: the relaxed y is kept in aux; the output is the one-hot
+ * of its first maximum; the backward is the relaxed one, at y */
+static size_t gs_st_aux(const pixl_tensor *n) { return (size_t)n->numel * sizeof(float); }
+
+static int gs_st_fwd(pixl_tensor *n)
+{
+    float *y = n->aux;
+    gs_relaxed(n, y);
+    one_hot_argmax(PIXL_PARAMS(n, const gs_p), y, pixl_f32(n));
+    return PIXL_OK;
+}
+
+static int gs_st_bwd(pixl_tensor *n) { return gs_bwd_of(n, n->aux); }
+
 static const pixl_op_def gs_def = {.name = "gumbel_softmax", .fwd = gs_fwd, .bwd = gs_bwd, .bwd_reads_output = 1};
 static const pixl_op_def gs_hard_def = {.name = "gumbel_softmax_hard", .fwd = gs_hard_fwd};
+static const pixl_op_def gs_st_def = {.name = "gumbel_softmax_st", .fwd = gs_st_fwd, .bwd = gs_st_bwd,
+                                      .aux_bytes = gs_st_aux};
 
-pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t)
+int pixl__is_st_gate(const pixl_tensor *g) { return g && g->def == &gs_st_def; }
+
+static pixl_tensor *gumbel(pixl_ctx *ctx, const pixl_op_def *train_def, pixl_tensor *logits, pixl_tensor *noise,
+                           float t)
 {
-    const char *op = "gumbel_softmax";
+    const char *op = train_def->name;
     if (!ctx || pixl__any_null(1, logits)) return NULL;
     if (logits->dtype != PIXL_F32 || logits->ndim != 4) {
         pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: logits %s (%s) must be f32 (N, K, H, W)", op, pixl__tshape(logits),
@@ -190,7 +238,17 @@ pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor
     pixl_tensor *src[2] = {logits, noise};
     if (pixl_ctx_mode(ctx) != PIXL_MODE_TRAIN)
         return pixl__node_new(ctx, &gs_hard_def, PIXL_F32, 4, logits->shape, src, 1, &p, sizeof p);
-    return pixl__node_new(ctx, &gs_def, PIXL_F32, 4, logits->shape, src, noise ? 2 : 1, &p, sizeof p);
+    return pixl__node_new(ctx, train_def, PIXL_F32, 4, logits->shape, src, noise ? 2 : 1, &p, sizeof p);
+}
+
+pixl_tensor *pixl_gumbel_softmax(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t)
+{
+    return gumbel(ctx, &gs_def, logits, noise, t);
+}
+
+pixl_tensor *pixl_gumbel_softmax_st(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *noise, float t)
+{
+    return gumbel(ctx, &gs_st_def, logits, noise, t);
 }
 
 int pixl_ctx_set_temperature(pixl_ctx *ctx, float t)
@@ -201,7 +259,7 @@ int pixl_ctx_set_temperature(pixl_ctx *ctx, float t)
     int n = 0;
     for (int i = 0; i < ctx->n_nodes; i++) {
         pixl_tensor *nd = ctx->nodes[i];
-        if (nd->def == &gs_def || nd->def == &gs_hard_def) {
+        if (nd->def == &gs_def || nd->def == &gs_st_def || nd->def == &gs_hard_def) {
             PIXL_PARAMS(nd, gs_p)->t = t;
             n++;
         }

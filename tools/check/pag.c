@@ -5,6 +5,8 @@
  *   GateSoftmax         input logits (N,2,H,W): pixl_softmax over the gate channels
  *   GumbelSoftmax       inputs logits[, noise]; params t (mode train: relaxed,
  *                       eval: hard one-hot)
+ *   GumbelSoftmaxST     inputs logits[, noise]; params t: the straight-through
+ *                       Gumbel softmax (mode train)
  *   MaskGating          inputs g, h1, h2; params rule "true" | "channel_mean"
  *   GateKLLoss          input g; params lambda
  *   GateKLCombinedLoss  inputs gate0..gateK-1; params lambda
@@ -63,6 +65,18 @@ static int build_gumbel(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
     return check_output(ctx, c,
                         pixl_gumbel_softmax(ctx, c->inputs[0], c->n_inputs > 1 ? c->inputs[1] : NULL,
                                             (float)check_num(c, "t", 0)),
+                        err, errlen);
+}
+
+static int build_gumbel_st(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
+{
+    static const char *const keys[] = {"t", NULL};
+    if (check_only_keys(c, keys, err, errlen) || need_num(c, "t", err, errlen) ||
+        n_inputs(c, 1, 2, "logits and an optional noise", err, errlen))
+        return -1;
+    return check_output(ctx, c,
+                        pixl_gumbel_softmax_st(ctx, c->inputs[0], c->n_inputs > 1 ? c->inputs[1] : NULL,
+                                               (float)check_num(c, "t", 0)),
                         err, errlen);
 }
 
@@ -195,6 +209,7 @@ static int build_multipool(pixl_ctx *ctx, check_case *c, char *err, size_t errle
 
 PIXL_CHECK_OP("GateSoftmax", build_gate_softmax)
 PIXL_CHECK_OP("GumbelSoftmax", build_gumbel)
+PIXL_CHECK_OP("GumbelSoftmaxST", build_gumbel_st)
 PIXL_CHECK_OP("MaskGating", build_mask_gating)
 PIXL_CHECK_OP("GateKLLoss", build_gate_kl)
 PIXL_CHECK_OP("GateKLCombinedLoss", build_gate_kl_combined)
