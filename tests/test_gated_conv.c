@@ -145,6 +145,12 @@ PIXL_TEST(gated_conv_shapes)
             run_both(&(gcase){.N = 4, .C = Cs[i], .H = 9, .W = 12, .dil = dil == 4 ? 12 : dil, .mask = M_MIXED,
                               .bias = (int)i % 2, .bn = dil % 2, .relu = 1});
     run_both(&(gcase){.N = 3, .C = 32, .H = 40, .W = 37, .dil = 2, .mask = M_RAND30, .bias = 1, .bn = 1, .relu = 1});
+    /* rows narrower than a window (8 pixels): a window spans several rows */
+    for (int W = 1; W <= 7; W += 2)
+        for (int C = 8; C <= 64; C += 56) {
+            run_both(&(gcase){.N = 2, .C = C, .H = 6, .W = W, .dil = 1, .mask = M_RAND70, .bias = 1, .bn = 1, .relu = 1});
+            run_both(&(gcase){.N = 1, .C = C, .H = 5, .W = W, .dil = 2, .mask = M_ON, .bias = 1, .bn = 0, .relu = 0});
+        }
     run_both(&(gcase){.N = 1, .C = 4, .H = 1, .W = 1, .dil = 1, .mask = M_ON, .bias = 1, .bn = 0, .relu = 0});
 }
 

@@ -479,8 +479,8 @@ static void add_run(plan *P, gfrag *frag, int32_t *ctile, int64_t *lane, int64_t
     }
 }
 
-/* windows, compacted runs (in column blocks), inactive runs. `a` and `in` as scan_gate made them;
- * `in` becomes the active border pixels. */
+/* windows (the border ones, as the interior bitmap `in` tells, after the others), compacted runs (in
+ * column blocks), inactive runs; `a` and `in` as scan_gate made them */
 static plan plan_image(const gated_p *p, const layout *L, const uint64_t *a, const uint64_t *in, int64_t active,
                        gwin *win, gwin *bwin, gfrag *frag, int32_t *ctile, grun *run)
 {
@@ -504,7 +504,7 @@ static plan plan_image(const gated_p *p, const layout *L, const uint64_t *a, con
             if (border) /* each lane's taps inside the image */
                 for (int l = 0; l < 8; l++) {
                     int64_t ly = y, lx = qx + l;
-                    if (lx >= W) ly++, lx -= W;
+                    while (lx >= W) ly++, lx -= W; /* rows narrower than a window: several rows */
                     uint8_t bit = (uint8_t)(m >> l & 1u);
                     for (int t = 0; t < 9; t++) {
                         int64_t yy = ly + (t / 3 - 1) * d, xx = lx + (t % 3 - 1) * d;
