@@ -17,14 +17,15 @@
  * their logits). The table prints the measured active fraction (the mean
  * over the timed steps of every gate), the fraction of the dense network's
  * conv multiply-adds that remain (the same for forward and backward), and
- * the times: min over runs, the two networks measured alternately so that
- * other load on the machine hits both alike.
+ * the times: min over runs. The biases of every row are calibrated first;
+ * then each round steps every row (train_skip, then dense) and the ungated
+ * ResNet once, so that other load on the machine spreads over all of them.
  *
  *   pixl bench pag-train [--threads N] [--width W] [--batch B] [--input HxW] [--runs R] [--fractions F,...]
  *                        [--no-ungated] [--profile]
  *
- * --profile prints the time of each op type of both networks after each row
- * (stderr). */
+ * --profile prints the time of each op type of both networks over all the
+ * rows (stderr). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,8 +270,8 @@ int cmd_bench_pag_train(int argc, char **argv)
     tnet sk = {0}, de = {0}, un = {0};
     int rc = 1;
     printf("pag_resnet50 width %g, output stride 16, %d gates, no MultiPool, TRAIN, input %dx3x%dx%d, %d threads\n"
-           "one step = zero the gradients, forward, backward (cross-entropy + budget losses); min of %d runs, the\n"
-           "two networks alternately\n",
+           "one step = zero the gradients, forward, backward (cross-entropy + budget losses); min of %d rounds,\n"
+           "each round every row and network in turn\n",
            width, pag.n_gates, B, H, W, pixl_num_threads(), runs);
     if (tnet_build(&sk, P, &mos, B, H, W, img, lab) || tnet_build(&de, P, &mo, B, H, W, img, lab) ||
         (ungated && tnet_build(&un, P, &mou, B, H, W, img, lab)))
@@ -281,41 +282,73 @@ int cmd_bench_pag_train(int argc, char **argv)
            ungated ? "; ungated: the plain ResNet-50 (gates: []), measured in the same rounds" : "");
     printf("%7s %7s | %9s | %9s %9s %9s | %13s | %10s\n", "target", "active", "FLOP frac", "skip ms", "dense ms",
            "time frac", "saved t/FLOPs", "ungated ms");
+    /* the gate biases of every row, calibrated once, row after row */
+    int bi[PIXL_PAG_MAX_GATES], nb = 0;
+    for (int i = 0; i < pixl_ctx_probe_count(sk.ctx) && nb < PIXL_PAG_MAX_GATES; i++) {
+        const char *name;
+        int st, bl;
+        pixl_ctx_probe(sk.ctx, i, &name);
+        char bn[64];
+        if (sscanf(name, "gate.res%d_%d", &st, &bl) != 2) continue;
+        snprintf(bn, sizeof bn, "layer%d.%d.gate.bias", st - 1, bl - 1);
+        if ((bi[nb++] = pixl_params_find(P, bn)) < 0) goto done;
+    }
+    float (*bias)[PIXL_PAG_MAX_GATES][2] = calloc((size_t)nf, sizeof *bias);
+    double(*res)[5] = calloc((size_t)nf, sizeof *res); /* skip, dense, ungated ms (min), active, skipped MACs (mean) */
+    if (!bias || !res) {
+        free(bias);
+        free(res);
+        goto done;
+    }
     for (int k = 0; k < nf; k++) {
         if (calibrate(&sk, P, fr[k])) {
             fprintf(stderr, "pixl bench pag-train: calibrating the gates: %s\n", pixl_last_error());
+            free(bias);
+            free(res);
             goto done;
         }
-        double ts = INFINITY, td = INFINITY, tu = INFINITY, act = 0, skipped = 0;
-        int ng = 0;
-        tnet_step(&sk); /* warm-up */
-        tnet_step(&de);
-        if (ungated) tnet_step(&un);
-        if (profile) pixl_ctx_profile(sk.ctx, 1), pixl_ctx_profile(de.ctx, 1);
-        for (int r = 0; r < runs; r++) {
+        for (int g = 0; g < nb; g++) memcpy(bias[k][g], pixl_params_data(P, bi[g]), 2 * sizeof(float));
+        res[k][0] = res[k][1] = res[k][2] = INFINITY;
+    }
+    /* rounds: every row once per round, so that load on the machine spreads over the rows */
+    tnet_step(&sk); /* warm-up */
+    tnet_step(&de);
+    if (ungated) tnet_step(&un);
+    if (profile) pixl_ctx_profile(sk.ctx, 1), pixl_ctx_profile(de.ctx, 1);
+    double tu = INFINITY;
+    for (int r = 0; r < runs; r++) {
+        for (int k = 0; k < nf; k++) {
+            for (int g = 0; g < nb; g++) memcpy(pixl_params_data(P, bi[g]), bias[k][g], 2 * sizeof(float));
+            int ng = 0;
             const double a = tnet_step(&sk);
-            act += active_fraction(&sk, per, &ng) / runs;
-            for (int g = 0; g < ng; g++) skipped += (1.0 - per[g]) * gated[g] / runs;
-            const double b = tnet_step(&de), c = ungated ? tnet_step(&un) : 0;
-            if (isnan(a) || isnan(b) || isnan(c)) goto done;
-            ts = fmin(ts, a);
-            td = fmin(td, b);
-            if (ungated) tu = fmin(tu, c);
+            res[k][3] += active_fraction(&sk, per, &ng) / runs;
+            for (int g = 0; g < ng; g++) res[k][4] += (1.0 - per[g]) * gated[g] / runs;
+            const double b = tnet_step(&de);
+            if (isnan(a) || isnan(b)) {
+                free(bias);
+                free(res);
+                goto done;
+            }
+            res[k][0] = fmin(res[k][0], a);
+            res[k][1] = fmin(res[k][1], b);
         }
-        const double ff = (total - skipped) / total, tf = ts / td;
+        if (ungated) tu = fmin(tu, tnet_step(&un));
+    }
+    for (int k = 0; k < nf; k++) {
+        const double ts = res[k][0], td = res[k][1], ff = (total - res[k][4]) / total, tf = ts / td;
         char ratio[32] = "-", tus[32] = "-";
         if (ff < 0.995) snprintf(ratio, sizeof ratio, "%.2f", (1 - tf) / (1 - ff));
-        if (ungated) snprintf(tus, sizeof tus, "%.1f", tu);
-        printf("%7.2f %7.3f | %9.3f | %9.1f %9.1f %9.3f | %13s | %10s\n", fr[k], act, ff, ts, td, tf, ratio, tus);
-        fflush(stdout);
-        if (profile) {
-            fprintf(stderr, "train_skip, target %.2f: ", fr[k]);
-            pixl_ctx_profile_print(sk.ctx, stderr, 0);
-            fprintf(stderr, "dense: ");
-            pixl_ctx_profile_print(de.ctx, stderr, 0);
-            pixl_ctx_profile(sk.ctx, 0), pixl_ctx_profile(de.ctx, 0);
-        }
+        if (ungated && k == 0) snprintf(tus, sizeof tus, "%.1f", tu);
+        printf("%7.2f %7.3f | %9.3f | %9.1f %9.1f %9.3f | %13s | %10s\n", fr[k], res[k][3], ff, ts, td, tf, ratio, tus);
     }
+    if (profile) {
+        fprintf(stderr, "train_skip, all rows: ");
+        pixl_ctx_profile_print(sk.ctx, stderr, 0);
+        fprintf(stderr, "dense, all rows: ");
+        pixl_ctx_profile_print(de.ctx, stderr, 0);
+    }
+    free(bias);
+    free(res);
     rc = 0;
 done:
     pixl_ctx_free(sk.ctx);
