@@ -2,7 +2,8 @@
 # Train pag_resnet50 from scratch with CONFIG at each budget lambda, one run
 # after another, into runs/pag/NAME_lLAMBDA (log: runs/pag/NAME_lLAMBDA.log);
 # lambda 1 is the ungated network (no gates, the same MultiPool). A finished
-# run is skipped, so the script resumes a sweep. Then see
+# run is skipped and an interrupted one resumed from its last checkpoint, so
+# running the script again continues a sweep. Then see
 # scripts/pag/sweep_table.sh for the table of docs/benchmarks.md.
 #   sh scripts/pag/lambda_sweep.sh configs/pag/camvid_pag.yaml camvid [EPOCHS] [THREADS]
 #   sh scripts/pag/lambda_sweep.sh configs/pag/normals_pag.yaml normals [EPOCHS] [THREADS]
@@ -20,8 +21,10 @@ for L in ${LAMBDAS:-1 0.9 0.7 0.5 0.3}; do
     RUN=runs/pag/${NAME}_l$L
     if grep -q "^done at" "$RUN.log" 2>/dev/null; then echo "$RUN: done"; continue; fi
     if [ "$L" = 1 ]; then GATES='model.options.pag.gates=[]'; else GATES="model.options.pag.lambda=$L"; fi
+    RESUME=""
+    if [ -f "$RUN/last.safetensors" ]; then RESUME="--resume $RUN"; fi  # an interrupted run goes on
     $PIXL train "$CONFIG" --set "$GATES" --set training.epochs=$EPOCHS \
-        --threads $THREADS --set output.run_dir=$RUN > "$RUN.log" 2>&1 || {
+        --threads $THREADS --set output.run_dir=$RUN $RESUME >> "$RUN.log" 2>&1 || {
         echo "$RUN failed: see $RUN.log"; exit 1; }
     tail -1 "$RUN.log"
 done
