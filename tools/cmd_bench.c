@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_torch.h"
 #include "pixl.h"
+#include "bench_util.h"
 
 typedef enum { B_CONV, B_CONVT, B_BN_RELU, B_RESIZE, B_MAXPOOL } bench_kind;
 
@@ -44,13 +44,6 @@ static const bench_op g_ops[] = {
     {"maxpool2x2", "max_pool2d 2x2, 1x64x180x240", B_MAXPOOL, {1, 64, 180, 240}, 0, 0, 0, 0, 0, 0},
 };
 #define N_OPS (int)(sizeof g_ops / sizeof g_ops[0])
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -122,22 +115,22 @@ static result run_op(const bench_op *op, int runs)
     fill(g, pixl_tensor_numel(y), 2);
     r.flops = flops_of(op, y);
     /* warm-up by count and by time (as bench_torch_ops.py) */
-    double w0 = now_ms();
-    for (int i = 0; i < 3 || now_ms() - w0 < 300; i++)
+    double w0 = pixl_tool_now_ms();
+    for (int i = 0; i < 3 || pixl_tool_now_ms() - w0 < 300; i++)
         if (pixl_forward(ctx)) goto fail;
     for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = pixl_tool_now_ms();
         if (pixl_forward(ctx)) goto fail;
-        t[i] = now_ms() - t0;
+        t[i] = pixl_tool_now_ms() - t0;
     }
     r.fwd = median(t, runs);
-    w0 = now_ms();
-    for (int i = 0; i < 3 || now_ms() - w0 < 300; i++)
+    w0 = pixl_tool_now_ms();
+    for (int i = 0; i < 3 || pixl_tool_now_ms() - w0 < 300; i++)
         if (pixl_backward_from(ctx, y, g)) goto fail;
     for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = pixl_tool_now_ms();
         if (pixl_backward_from(ctx, y, g)) goto fail;
-        t[i] = now_ms() - t0;
+        t[i] = pixl_tool_now_ms() - t0;
     }
     r.bwd = median(t, runs);
     r.ok = 1;

@@ -32,10 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "kernels/im2col.h"
 #include "pixl_impl.h"
+#include "bench_util.h"
 
 typedef struct gshape {
     const char *name;
@@ -49,13 +49,6 @@ static const gshape g_shapes[] = {
     {"res5_w.25", 128, 23, 30, 2},
 };
 #define N_SHAPES (int)(sizeof g_shapes / sizeof g_shapes[0])
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static unsigned lcg(unsigned *s)
 {
@@ -216,14 +209,14 @@ static int bench_shape(const gshape *g, const double *fr, int nfr, int runs, dou
     for (int r = -2; r < runs; r++) /* two rounds of warm-up */
         for (int c = 0; c < ncase; c++) {
             memcpy(gd, masks + (size_t)c * 2 * L, sizeof(float) * 2 * (size_t)L);
-            double t0 = now_ms();
+            double t0 = pixl_tool_now_ms();
             dense_run(&D);
-            double t1 = now_ms();
+            double t1 = pixl_tool_now_ms();
             if (pixl_forward(ctx)) {
                 fprintf(stderr, "pixl bench gated: %s: %s\n", g->name, pixl_last_error());
                 goto done;
             }
-            double t2 = now_ms();
+            double t2 = pixl_tool_now_ms();
             if (r < 0) continue;
             if (t1 - t0 < td) td = t1 - t0;
             if (t2 - t1 < res[ck[c]][ci[c]]) res[ck[c]][ci[c]] = t2 - t1;
@@ -282,17 +275,8 @@ int cmd_bench_gated(int argc, char **argv)
             if (!kinds) nfr = 0;
         }
         else if (!strcmp(argv[i], "--fractions") && i + 1 < argc) {
-            char *s = argv[++i], *e;
-            nfr = 0;
-            while (*s && nfr < 16) {
-                double v = strtod(s, &e);
-                if (e == s || v < 0 || v > 1) {
-                    nfr = 0;
-                    break;
-                }
-                fr[nfr++] = v;
-                s = *e == ',' ? e + 1 : e;
-            }
+            nfr = pixl_tool_parse_fractions(argv[++i], fr, 16);
+            if (nfr < 0) nfr = 0;
         } else
             nfr = 0;
         if (nfr == 0) break;

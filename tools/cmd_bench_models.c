@@ -20,11 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_torch.h"
 #include "pixl_impl.h"
+#include "bench_util.h"
 
 double info_node_macs(const pixl_tensor *t); /* cmd_info.c */
 
@@ -35,13 +35,6 @@ typedef struct bm_result {
     double gflops, ms, min_ms;
     char error[256];
 } bm_result;
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -96,13 +89,13 @@ static void bench_one(const char *name, int C, int H, int W, int K, int runs, in
         st = st * 1664525u + 1013904223u;
         xd[i] = (float)((st >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
     }
-    double w0 = now_ms();
-    for (int i = 0; i < 1 || now_ms() - w0 < 300; i++)
+    double w0 = pixl_tool_now_ms();
+    for (int i = 0; i < 1 || pixl_tool_now_ms() - w0 < 300; i++)
         if (pixl_forward(ctx)) goto fail;
     for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = pixl_tool_now_ms();
         if (pixl_forward(ctx)) goto fail;
-        t[i] = now_ms() - t0;
+        t[i] = pixl_tool_now_ms() - t0;
     }
     if (profile) { /* separate passes, so the timing above carries no profiling cost */
         pixl_ctx_profile(ctx, 1);

@@ -16,11 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bench_torch.h"
 #include "pixl.h"
+#include "bench_util.h"
 
 typedef struct pac_case {
     const char *name, *desc;
@@ -40,13 +40,6 @@ static const pac_case g_cases[] = {
      2, 0, {1, 11, 180, 240}, {1, 5, 180, 240}, -1},
 };
 #define N_CASES (int)(sizeof g_cases / sizeof g_cases[0])
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 static int cmp_d(const void *a, const void *b)
 {
@@ -114,13 +107,13 @@ static int measure(const pac_case *c, int train, int runs, double *ms, size_t *a
     go = malloc(sizeof(float) * (size_t)pixl_tensor_numel(y));
     if (!go) goto done;
     fill(go, pixl_tensor_numel(y), 3, 1.0f);
-    double w0 = now_ms();
-    for (int i = 0; i < 2 || now_ms() - w0 < 300; i++)
+    double w0 = pixl_tool_now_ms();
+    for (int i = 0; i < 2 || pixl_tool_now_ms() - w0 < 300; i++)
         if (pixl_forward(ctx) || (train && pixl_backward_from(ctx, y, go))) goto done;
     for (int i = 0; i < runs; i++) {
-        double t0 = now_ms();
+        double t0 = pixl_tool_now_ms();
         if (pixl_forward(ctx) || (train && pixl_backward_from(ctx, y, go))) goto done;
-        t[i] = now_ms() - t0;
+        t[i] = pixl_tool_now_ms() - t0;
     }
     if (g_profile) { /* separate pass: the timings above carry no profiling cost */
         pixl_ctx_profile(ctx, 1);

@@ -24,20 +24,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pixl_data.h"
 #include "pixl_impl.h"
 #include "pixl_models.h"
+#include "bench_util.h"
 
 double info_node_macs(const pixl_tensor *t); /* cmd_info.c */
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 typedef struct net {
     pixl_ctx *ctx;
@@ -71,9 +64,9 @@ static double net_time(net *n, int runs)
     }
     double best = INFINITY;
     for (int r = 0; r < runs; r++) {
-        double t0 = now_ms();
+        double t0 = pixl_tool_now_ms();
         pixl_forward(n->ctx);
-        double t = now_ms() - t0;
+        double t = pixl_tool_now_ms() - t0;
         if (t < best) best = t;
     }
     return best;
@@ -250,14 +243,10 @@ int cmd_bench_pag(int argc, char **argv)
                 return 2;
             }
         } else if (!strcmp(argv[i], "--fractions") && i + 1 < argc) {
-            char *s = argv[++i], *e;
-            for (nf = 0; *s && nf < 16; nf++) {
-                fr[nf] = strtod(s, &e);
-                if (e == s || !(fr[nf] >= 0 && fr[nf] <= 1)) {
-                    fprintf(stderr, "pixl bench pag: --fractions takes numbers in [0, 1], e.g. 1,0.7,0.3\n");
-                    return 2;
-                }
-                s = *e == ',' ? e + 1 : e;
+            nf = pixl_tool_parse_fractions(argv[++i], fr, 16);
+            if (nf < 0) {
+                fprintf(stderr, "pixl bench pag: --fractions takes numbers in [0, 1], e.g. 1,0.7,0.3\n");
+                return 2;
             }
         } else {
             fprintf(stderr, "usage: pixl bench pag [--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...]\n"

@@ -30,19 +30,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "pixl_impl.h"
 #include "pixl_models.h"
+#include "bench_util.h"
 
 double info_node_macs(const pixl_tensor *t); /* cmd_info.c */
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
 
 typedef struct tnet {
     pixl_ctx *ctx;
@@ -81,13 +74,13 @@ static int tnet_build(tnet *n, pixl_params *P, const pixl_model_opts *mo, int B,
 /* one training step without the optimizer; its time in ms (NAN on failure) */
 static double tnet_step(tnet *n)
 {
-    double t0 = now_ms();
+    double t0 = pixl_tool_now_ms();
     pixl_params_zero_grad(n->ctx->P);
     if (pixl_forward(n->ctx) || pixl_backward(n->ctx, n->loss)) {
         fprintf(stderr, "pixl bench pag-train: %s\n", pixl_last_error());
         return NAN;
     }
-    return now_ms() - t0;
+    return pixl_tool_now_ms() - t0;
 }
 
 /* after a forward: the active fraction of every gate, and of all (pixel-weighted) */
@@ -225,14 +218,10 @@ int cmd_bench_pag_train(int argc, char **argv)
                 return 2;
             }
         } else if (!strcmp(argv[i], "--fractions") && i + 1 < argc) {
-            char *s = argv[++i], *e;
-            for (nf = 0; *s && nf < 16; nf++) {
-                fr[nf] = strtod(s, &e);
-                if (e == s || !(fr[nf] >= 0 && fr[nf] <= 1)) {
-                    fprintf(stderr, "pixl bench pag-train: --fractions takes numbers in [0, 1], e.g. 1,0.7,0.3\n");
-                    return 2;
-                }
-                s = *e == ',' ? e + 1 : e;
+            nf = pixl_tool_parse_fractions(argv[++i], fr, 16);
+            if (nf < 0) {
+                fprintf(stderr, "pixl bench pag-train: --fractions takes numbers in [0, 1], e.g. 1,0.7,0.3\n");
+                return 2;
             }
         } else {
             fprintf(stderr, "usage: pixl bench pag-train [--threads N] [--width W] [--batch B] [--input HxW] [--runs R]\n"
