@@ -246,6 +246,16 @@ static int parse3(const char *s, float out[3])
     return s && sscanf(s, "%f,%f,%f", &out[0], &out[1], &out[2]) == 3 ? 0 : -1;
 }
 
+/* a metadata value that does not parse: the error names the file and the key; closes f */
+static pixl_model *meta_fail(pixl_st_file *f, const char *path, const char *key)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", pixl_last_error());
+    pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata '%s': %s", path, key, why);
+    pixl_st_close(f);
+    return NULL;
+}
+
 pixl_model *pixl_model_load(const char *path)
 {
     pixl_st_file *f = pixl_st_open(path);
@@ -267,26 +277,14 @@ pixl_model *pixl_model_load(const char *path)
     pixl_crf_opts crf;
     const char *crf_text = pixl_st_meta(f, "crf");
     if (crf_text && crf_text[0]) {
-        if (pixl_crf_parse_pairs(crf_text, &crf)) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", pixl_last_error());
-            pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata 'crf': %s", path, why);
-            pixl_st_close(f);
-            return NULL;
-        }
+        if (pixl_crf_parse_pairs(crf_text, &crf)) return meta_fail(f, path, "crf");
         o.crf = &crf;
         o.crf_frozen = pixl_st_meta(f, "crf_frozen") && atoi(pixl_st_meta(f, "crf_frozen"));
     }
     pixl_pag_opts pag;
     const char *pag_text = pixl_st_meta(f, "pag");
     if (pag_text) {
-        if (pixl_pag_parse_pairs(pag_text, &pag)) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", pixl_last_error());
-            pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata 'pag': %s", path, why);
-            pixl_st_close(f);
-            return NULL;
-        }
+        if (pixl_pag_parse_pairs(pag_text, &pag)) return meta_fail(f, path, "pag");
         o.pag = &pag;
     }
     pixl_model *m = pixl_model_create(arch, &o, 0);

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "core/opts_tables.h"
+#include "models_impl.h"
 
 _Static_assert(sizeof(pixl_pn_align) == sizeof(int), "enum fields are stored as int");
 _Static_assert(sizeof(pixl_jointup_arch) == sizeof(int), "enum fields are stored as int");
@@ -104,9 +105,6 @@ static const pixl__opt_field pag_fields[] = {
 };
 const pixl__opt_table pixl__pag_table = {"pag", pag_fields, N_OF(pag_fields)};
 
-/* the bottlenecks of ResNet-50: res2_1..3, res3_1..4, res4_1..6, res5_1..3 */
-static const int pag_blocks[4] = {3, 4, 6, 3};
-
 pixl_pag_opts pixl_pag_defaults(void)
 {
     pixl_pag_opts o;
@@ -115,11 +113,8 @@ pixl_pag_opts pixl_pag_defaults(void)
     o.loss = PIXL_PAG_LOSS_KL;
     o.weight = 0.1f;
     for (int s = 0; s < 4; s++)
-        for (int b = 1; b <= pag_blocks[s]; b++)
-            if (!(s == 3 && b == 2)) {
-                char *g = o.gates[o.n_gates++];
-                g[0] = 'r', g[1] = 'e', g[2] = 's', g[3] = (char)('2' + s), g[4] = '_', g[5] = (char)('0' + b), g[6] = 0;
-            }
+        for (int b = 0; b < pixl__pag_blocks[s]; b++)
+            if (!(s == 3 && b == 1)) pixl__pag_block_name(s, b, o.gates[o.n_gates++]); /* the demo: no res5_2 */
     o.t_start = 1.0f;
     o.t_end = 0.1f;
     o.gate_lr_mult = 10.0f;
@@ -171,7 +166,7 @@ int pixl_pag_check(const pixl_pag_opts *o)
         int s = 0, b = 0;
         char tail = 0;
         const char *g = o->gates[i];
-        if (sscanf(g, "res%d_%d%c", &s, &b, &tail) != 2 || s < 2 || s > 5 || b < 1 || b > pag_blocks[s - 2])
+        if (sscanf(g, "res%d_%d%c", &s, &b, &tail) != 2 || s < 2 || s > 5 || b < 1 || b > pixl__pag_blocks[s - 2])
             return pixl_set_error(PIXL_ERR_ARG,
                                   "pag.gates: '%s' is not a bottleneck block of the PAG ResNet-50 (its bottlenecks: "
                                   "res2_1..res2_3, res3_1..res3_4, res4_1..res4_6, res5_1..res5_3)",

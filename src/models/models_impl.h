@@ -18,6 +18,10 @@ pixl_tensor *pixl__model_pspnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_
 pixl_tensor *pixl__model_deeplabv3plus(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl__model_refinenet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
+/* pag_resnet50's bottlenecks per stage (res2..res5: 3, 4, 6, 3) and the
+ * name "resS_B" of block b (0-based) of stage s (0 = res2) */
+extern const int pixl__pag_blocks[4];
+void pixl__pag_block_name(int stage, int block, char name[8]);
 pixl_tensor *pixl__model_gfrnet(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);
 /* backbones.c: each backbone + 1x1 classifier + bilinear upsampling to the input size */
 pixl_tensor *pixl__model_vgg16(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_opts *o);

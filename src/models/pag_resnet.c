@@ -25,7 +25,12 @@
  * plus "layerS.B.gate", "multipool.*" and "classifier". */
 #include "models_impl.h"
 
-static const int n_blocks[4] = {3, 4, 6, 3};
+const int pixl__pag_blocks[4] = {3, 4, 6, 3};
+
+void pixl__pag_block_name(int stage, int block, char name[8])
+{
+    snprintf(name, 8, "res%u_%u", (unsigned)(stage + 2) % 10u, (unsigned)(block + 1) % 10u);
+}
 
 static pixl_tensor *conv_bn(pixl_ctx *c, const char *conv, const char *bn, pixl_tensor *x, int out, int k, int stride,
                             int dil)
@@ -37,7 +42,8 @@ static pixl_tensor *conv_bn(pixl_ctx *c, const char *conv, const char *bn, pixl_
 
 static int gate_index(const pixl_pag_opts *p, int stage, int block)
 {
-    char nm[8] = {'r', 'e', 's', (char)('2' + stage), '_', (char)('1' + block), 0};
+    char nm[8];
+    pixl__pag_block_name(stage, block, nm);
     for (int i = 0; i < p->n_gates; i++)
         if (!strcmp(p->gates[i], nm)) return i;
     return -1;
@@ -72,7 +78,7 @@ pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *c, pixl_tensor *x, const pixl_mo
             stride = 1;
         }
         stride_now *= stride;
-        for (int b = 0; b < n_blocks[s] && h; b++) {
+        for (int b = 0; b < pixl__pag_blocks[s] && h; b++) {
             char nm[8][48];
             const char *leaf[8] = {"conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "downsample.0", "downsample.1"};
             for (int i = 0; i < 8; i++) snprintf(nm[i], sizeof nm[i], "layer%d.%d.%s", s + 1, b, leaf[i]);
