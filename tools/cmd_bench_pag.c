@@ -174,12 +174,10 @@ static int load_image(const char *path, const pixl_model *m, float *img, int H, 
         fprintf(stderr, "pixl bench pag: %s\n", pixl_last_error());
         return -1;
     }
-    const uint8_t *d = r->data;
-    const float *mean = pixl_model_mean(m), *std = pixl_model_std(m);
-    for (int c = 0; c < 3; c++)
-        for (int64_t p = 0; p < (int64_t)H * W; p++) img[(size_t)c * H * W + p] = (d[p * 3 + c] / 255.0f - mean[c]) / std[c];
+    int rc = pixl_image_to_chw(r, pixl_model_mean(m), pixl_model_std(m), img);
     pixl_image_free(r);
-    return 0;
+    if (rc) fprintf(stderr, "pixl bench pag: %s: %s\n", path, pixl_last_error());
+    return rc ? -1 : 0;
 }
 
 static int bench_checkpoint(const char *ckpt, const char *image, int H, int W, int runs)
