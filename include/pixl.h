@@ -745,6 +745,9 @@ typedef struct pixl_gate_opts {
     pixl_tensor *noise; /* Gumbel noise u in [0, 1), the shape of the gates; NULL: drawn from the ctx stream */
     int train_skip;     /* PIXL_MODE_TRAIN: hard straight-through gates (pixl_gumbel_softmax_st), so that
                          * pixl_nn_gated_conv3x3 computes only the active pixels; not with soft */
+    float init_on;      /* initialisation of a new gate: 0, the seed's N(0, 1) weights and zero biases; > 0,
+                         * weights N(0, 0.01^2) and the compute logit's bias init_on, so that the gate starts
+                         * computing nearly everywhere (for fine-tuning a trained network) */
 } pixl_gate_opts;
 pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const pixl_gate_opts *o);
 /* The gated 3x3 conv of a PAG bottleneck on h1 (N, C, H, W) with gates g

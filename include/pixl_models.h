@@ -81,6 +81,8 @@ typedef struct pixl_pag_opts {
     int train_skip;               /* training with hard straight-through gates and each gated 3x3 conv computed at
                                    * its active pixels only (pixl_gated_conv3x3_train); not with softmax */
     float gate_lr_mult;           /* learning-rate multiplier of the gates' 1x1 convs (the seed: 10) */
+    float gate_init;              /* 0: the seed's N(0, 1) gate weights; > 0: small weights and this bias on the
+                                   * compute logit, every gate starting on (fine-tuning a trained network) */
     pixl_gate_grad_rule grad_rule;
     int dense;                    /* 1: inference computes every gated conv and MultiPool branch at every
                                    * pixel and multiplies by the mask (the seed's way; for comparison) */

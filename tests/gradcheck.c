@@ -102,6 +102,8 @@ int gradcheck_at(const char *what, pixl_params *P, gc_build_fn fn, void *ud, con
     if (o.atol == 0) o.atol = 2e-3;
     if (o.max_elems == 0) o.max_elems = 3000;
     if (o.mode == PIXL_MODE_EVAL) o.mode = PIXL_MODE_EVAL_GRAD;
+    /* inputs a builder registered outside a check (e.g. a warm-up forward) */
+    for (int i = 0; i < g_nin; i++) free(g_in[i].v);
     g_nin = 0;
     pixl_ctx *ctx = pixl_ctx_new(P, o.mode);
     pixl_tensor *out = fn(ctx, ud);

@@ -182,6 +182,48 @@ PIXL_TEST(pag_layers_gate_values)
     }
 }
 
+/* init_on: a new gate starts computing nearly everywhere; an existing one
+ * (a loaded checkpoint's) keeps its values */
+PIXL_TEST(pag_layers_gate_init_on)
+{
+    enum { N = 2, C = 64, H = 6, W = 7, NX = N * C * H * W };
+    static float x[NX];
+    pixl_test_fill_uniform(x, NX, 0, 2, 131); /* ReLU-like features */
+    for (int on = 0; on < 2; on++) {
+        pixl_params *P = pixl_params_new();
+        pixl_params_seed(P, 7);
+        pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+        int64_t xs[4] = {N, C, H, W};
+        pixl_tensor *xi = pixl_input(ctx, "x", PIXL_F32, 4, xs);
+        pixl_tensor *g = pixl_keep(pixl_nn_gate(ctx, "g", xi, &(pixl_gate_opts){.init_on = on ? 3.0f : 0}));
+        CHECK_OK(pixl_ctx_plan(ctx));
+        const float *b = pixl_params_data(P, pixl_params_find(P, "g.bias"));
+        CHECK(b[0] == 0 && b[1] == (on ? 3.0f : 0.0f));
+        memcpy(pixl_tensor_data(xi), x, sizeof x);
+        CHECK_OK(pixl_forward(ctx));
+        double f = 0;
+        for (int n = 0; n < N; n++)
+            for (int q = 0; q < H * W; q++) f += ((const float *)pixl_tensor_data(g))[(n * 2 + 1) * H * W + q];
+        f /= N * H * W;
+        if (on) CHECK_MSG(f == 1.0, "init_on 3: %.3f of the pixels compute", f);
+        const float *w = pixl_params_data(P, pixl_params_find(P, "g.weight"));
+        double ss = 0;
+        for (int i = 0; i < 2 * C; i++) ss += (double)w[i] * w[i];
+        const double sd = sqrt(ss / (2 * C)), want = on ? 0.01 : 1.0; /* N(0, 0.01^2) or the seed's N(0, 1) */
+        CHECK_MSG(sd > 0.7 * want && sd < 1.3 * want, "init_on %d: weight sd %.4f", on, sd);
+        pixl_ctx_free(ctx);
+        /* a second build (the next step, or after loading a checkpoint) does not re-initialise */
+        float *bw = pixl_params_data(P, pixl_params_find(P, "g.bias"));
+        bw[1] = -1.5f;
+        ctx = pixl_ctx_new(P, PIXL_MODE_EVAL);
+        xi = pixl_input(ctx, "x", PIXL_F32, 4, xs);
+        CHECK(pixl_nn_gate(ctx, "g", xi, &(pixl_gate_opts){.init_on = 3.0f}) != NULL);
+        CHECK(bw[1] == -1.5f);
+        pixl_ctx_free(ctx);
+        pixl_params_free(P);
+    }
+}
+
 /* ========================================================== gated 3x3 conv */
 
 typedef struct {
@@ -487,7 +529,7 @@ PIXL_TEST(pag_layers_errors)
     int64_t xs[4] = {1, 4, 5, 5}, x3[3] = {4, 5, 5}, gbad[4] = {1, 3, 5, 5};
     const char *want[] = {"stride -1",       "must be f32 (N, C, H, W)", "n_scales 0", "n_scales 9",
                           "scale 0 of branch 2", "gradient rule 5",       "dilation -2", "attention widths",
-                          "gate",           "train_skip"};
+                          "gate",           "train_skip",               "init_on 30"};
     for (int i = 0; i < (int)(sizeof want / sizeof want[0]); i++) {
         pixl_params *P = pixl_params_new();
         pixl_ctx *ctx = pixl_ctx_new(P, PIXL_MODE_TRAIN);
@@ -508,6 +550,7 @@ PIXL_TEST(pag_layers_errors)
                                       PIXL_GATE_GRAD_TRUE);
             break;
         case 9: r = pixl_nn_gate(ctx, "g", x, &(pixl_gate_opts){.soft = 1, .train_skip = 1}); break;
+        case 10: r = pixl_nn_gate(ctx, "g", x, &(pixl_gate_opts){.init_on = 30}); break;
         }
         const char *e = pixl_ctx_error(ctx);
         CHECK_MSG(r == NULL && e && strstr(e, want[i]), "case %d: %s", i, e ? e : "(none)");

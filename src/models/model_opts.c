@@ -95,6 +95,10 @@ static const pixl__opt_field pag_fields[] = {
            "at its active pixels only, BN statistics over those pixels (docs/pag.md)"),
     O_FLT(pixl_pag_opts, "gate_lr_mult", gate_lr_mult, 0, 1e6,
           "learning-rate multiplier of the gates' 1x1 convs (the seed's 'withLoss' gates: 10)"),
+    O_FLT(pixl_pag_opts, "gate_init", gate_init, 0, 20,
+          "0: the seed's gate initialisation (N(0, 1) weights, zero biases); > 0: weights N(0, 0.01^2) and this "
+          "bias on the compute logit, so that every gate starts on: for fine-tuning a trained network "
+          "(model.options.pretrained)"),
     O_ENUM(pixl_pag_opts, "grad_rule", grad_rule, "true|channel_mean",
            "gradient of the gate in MaskGating: the true one (sum over channels) or the seed's channel mean"),
     O_BOOL(pixl_pag_opts, "dense", dense,

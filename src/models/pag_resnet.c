@@ -89,7 +89,7 @@ pixl_tensor *pixl__model_pag_resnet50(pixl_ctx *c, pixl_tensor *x, const pixl_mo
                 char gname[48], probe[16];
                 snprintf(gname, sizeof gname, "layer%d.%d.gate", s + 1, b);
                 pixl_gate_opts go = {.soft = p->softmax, .t = p->t_start, .blur = p->blur, .stride = bs,
-                                     .train_skip = p->train_skip};
+                                     .train_skip = p->train_skip, .init_on = p->gate_init};
                 pixl_tensor *g = pixl_nn_gate(c, gname, h, &go);
                 char prefix[56];
                 snprintf(prefix, sizeof prefix, "%s.", gname);

@@ -81,10 +81,18 @@ pixl_tensor *pixl_nn_gate(pixl_ctx *ctx, const char *name, pixl_tensor *x, const
     }
     const int s = d.stride > 0 ? d.stride : 1;
     const float t = d.t == 0 ? 1.0f : d.t;
+    if (!(d.init_on >= 0 && d.init_on <= 20)) {
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s '%s': init_on %g (0 or a bias in (0, 20])", op, name, (double)d.init_on);
+        return NULL;
+    }
     const int64_t ws[4] = {2, x->shape[1], 1, 1}, bs[1] = {2};
-    pixl_tensor *w = param(ctx, name, "weight", PIXL_PARAM, 4, ws, (pixl_init_spec){PIXL_INIT_NORMAL, 0, 1});
-    pixl_tensor *b = param(ctx, name, "bias", PIXL_PARAM, 1, bs, (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0});
+    pixl_tensor *w = param(ctx, name, "weight", PIXL_PARAM, 4, ws,
+                           (pixl_init_spec){PIXL_INIT_NORMAL, 0, d.init_on > 0 ? 0.01f : 1.0f});
+    float *bias_new;
+    pixl_tensor *b = pixl__nn_param(ctx, name, "bias", PIXL_PARAM, PIXL_F32, 1, bs,
+                                   (pixl_init_spec){PIXL_INIT_ZEROS, 0, 0}, &bias_new);
     if (!w || !b) return NULL;
+    if (bias_new && d.init_on > 0) bias_new[1] = d.init_on; /* channel 1 = compute: on from the start */
     pixl_tensor *logits = pixl_conv2d(ctx, x, w, b, &(pixl_conv2d_opts){.stride = {s, s}});
     if (d.blur)
         logits = pixl_avg_pool2d(ctx, logits,
