@@ -175,7 +175,7 @@ static const struct {
     {"pixelnet", cmd_bench_pixelnet, "[--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S] [--no-torch]"},
     {"pac", cmd_bench_pac, "[--threads N] [--runs R] [--no-torch]"},
     {"gated", cmd_bench_gated, "[--threads N] [--runs R] [--filter STR] [--sigma S] [--fractions F,...]"},
-    {"pag", cmd_bench_pag, "[--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] [--model CKPT [--image IMG]]"},
+    {"pag", cmd_bench_pag, "[--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] [--model CKPT [--image IMG]] [--profile]"},
     {"pag-train", cmd_bench_pag_train, "[--threads N] [--width W] [--batch B] [--input HxW] [--runs R] [--fractions F,...] [--no-ungated]"},
 };
 

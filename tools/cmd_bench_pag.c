@@ -8,7 +8,10 @@
  * biases are set, gate after gate in network order, so that exactly a
  * fraction f of each gate's pixels computes on the input (the gate maps keep
  * the spatial structure of their logits); the row prints the measured
- * fraction, the FLOP fraction and the time fraction of the sparse network
+ * fraction, the mean length of the runs of computing pixels along a row
+ * (pixel-weighted over the gates: how coherent the gate maps are; 1/(1-f)
+ * for independent pixels), the FLOP fraction and the time fraction of the
+ * sparse network
  * against the dense-gated one, and time saved / FLOPs saved (the target:
  * >= 0.8 for f <= 0.7), and the sparse network against the ungated ResNet
  * (target at f = 1.0: within 5%).
@@ -19,7 +22,14 @@
  * --model CKPT [--image IMG]: a trained checkpoint, its own gates on the
  * image (default: a smooth synthetic one), sparse against dense.
  *
- *   pixl bench pag [--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] */
+ * --profile: after the gate table, the time per op type of one forward of
+ * the ungated, the dense-gated and the sparse network (at the last fraction)
+ * on stderr: where the time the FLOPs do not account for goes.
+ *
+ * The networks of a row take turns run by run and each keeps its minimum, so
+ * that a drift of the machine's speed reaches them alike.
+ *
+ *   pixl bench pag [--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] [--profile] */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,21 +65,46 @@ static int net_build(net *n, pixl_params *P, const pixl_model_opts *mo, int H, i
     return 0;
 }
 
-/* min over runs of the forward time, after one warm-up */
-static double net_time(net *n, int runs)
+/* min over runs of the forward time of each of the k networks, after one
+ * warm-up each; the networks take turns run by run, so that a drift of the
+ * machine's speed (clock, other load) reaches all of them alike */
+static int nets_time(net **nv, int k, int runs, double *best)
 {
-    if (pixl_forward(n->ctx)) {
-        fprintf(stderr, "pixl bench pag: %s\n", pixl_last_error());
-        return NAN;
+    for (int j = 0; j < k; j++) {
+        best[j] = INFINITY;
+        if (pixl_forward(nv[j]->ctx)) {
+            fprintf(stderr, "pixl bench pag: %s\n", pixl_last_error());
+            return -1;
+        }
     }
-    double best = INFINITY;
-    for (int r = 0; r < runs; r++) {
-        double t0 = pixl_tool_now_ms();
-        pixl_forward(n->ctx);
-        double t = pixl_tool_now_ms() - t0;
-        if (t < best) best = t;
-    }
-    return best;
+    for (int r = 0; r < runs; r++)
+        for (int j = 0; j < k; j++) {
+            double t0 = pixl_tool_now_ms();
+            pixl_forward(nv[j]->ctx);
+            double t = pixl_tool_now_ms() - t0;
+            if (t < best[j]) best[j] = t;
+        }
+    return 0;
+}
+
+/* sparse and dense, taking turns */
+static int pair_time(net *sp, net *de, int runs, double *ts, double *td)
+{
+    net *nv[2] = {sp, de};
+    double t[2];
+    if (nets_time(nv, 2, runs, t)) return -1;
+    *ts = t[0], *td = t[1];
+    return 0;
+}
+
+/* per-op-type time of one forward (stderr); the timed runs carry no profiling cost */
+static void net_profile(net *n, const char *what)
+{
+    pixl_ctx_profile(n->ctx, 1);
+    pixl_forward(n->ctx);
+    fprintf(stderr, "\n--- %s\n", what);
+    pixl_ctx_profile_print(n->ctx, stderr, 40);
+    pixl_ctx_profile(n->ctx, 0);
 }
 
 static double net_macs(const net *n)
@@ -89,9 +124,9 @@ static double conv_macs(pixl_params *P, const pixl_tensor *g, const char *w)
 
 /* after a forward: the FLOPs the sparse network skips (gated-off pixels of
  * each gated conv, unchosen MultiPool branches) and the computing fraction */
-static double skipped_macs(const net *n, pixl_params *P, double *frac)
+static double skipped_macs(const net *n, pixl_params *P, double *frac, double *run)
 {
-    double skip = 0, on = 0, all = 0;
+    double skip = 0, on = 0, all = 0, runs = 0;
     for (int i = 0; i < pixl_ctx_probe_count(n->ctx); i++) {
         const char *name;
         pixl_tensor *g = pixl_ctx_probe(n->ctx, i, &name);
@@ -101,7 +136,11 @@ static double skipped_macs(const net *n, pixl_params *P, double *frac)
         char w[64];
         if (sscanf(name, "gate.res%d_%d", &s, &b) == 2) {
             double c = 0;
-            for (int64_t k = 0; k < HW; k++) c += d[HW + k];
+            const int64_t W = g->shape[3];
+            for (int64_t k = 0; k < HW; k++) {
+                c += d[HW + k];
+                runs += d[HW + k] == 1.0f && (k % W == 0 || d[HW + k - 1] != 1.0f); /* a run of computing pixels starts */
+            }
             on += c;
             all += (double)HW;
             snprintf(w, sizeof w, "layer%d.%d.conv2.weight", s - 1, b - 1);
@@ -116,6 +155,7 @@ static double skipped_macs(const net *n, pixl_params *P, double *frac)
         }
     }
     if (frac) *frac = all > 0 ? on / all : 1.0;
+    if (run) *run = runs > 0 ? on / runs : 0.0;
     return skip;
 }
 
@@ -207,14 +247,16 @@ static int bench_checkpoint(const char *ckpt, const char *image, int H, int W, i
     net sp = {0}, de = {0};
     int rc = 1;
     if (!net_build(&sp, pixl_model_params(m), &mo, H, W, img) && !net_build(&de, pixl_model_params(m), &mod, H, W, img)) {
-        double ts = net_time(&sp, runs), td = net_time(&de, runs), frac;
-        double total = net_macs(&de), skip = skipped_macs(&sp, pixl_model_params(m), &frac);
+        double ts, td, frac, run;
+        if (pair_time(&sp, &de, runs, &ts, &td)) goto out;
+        double total = net_macs(&de), skip = skipped_macs(&sp, pixl_model_params(m), &frac, &run);
         printf("%s at %dx%d, %d threads (%s)\n", ckpt, H, W, pixl_num_threads(), image ? image : "synthetic image");
-        printf("  gates computing %.3f (lambda %.2f)  GFLOPs dense %.2f, sparse %.2f (%.3f)\n", frac,
-               (double)pag.lambda, 2 * total / 1e9, 2 * (total - skip) / 1e9, (total - skip) / total);
+        printf("  gates computing %.3f (lambda %.2f), mean run %.1f pixels  GFLOPs dense %.2f, sparse %.2f (%.3f)\n",
+               frac, (double)pag.lambda, run, 2 * total / 1e9, 2 * (total - skip) / 1e9, (total - skip) / total);
         printf("  time: sparse %.1f ms, dense %.1f ms (%.3f)\n", ts, td, ts / td);
         rc = 0;
     }
+out:
     pixl_ctx_free(sp.ctx);
     pixl_ctx_free(de.ctx);
     free(img);
@@ -227,7 +269,7 @@ int cmd_bench_pag(int argc, char **argv)
     int H = 360, W = 480, runs = 5;
     float width = 0.25f;
     double fr[16] = {1.0, 0.9, 0.7, 0.5, 0.3};
-    int nf = 5;
+    int nf = 5, profile = 0;
     const char *ckpt = NULL, *image = NULL;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
@@ -235,6 +277,7 @@ int cmd_bench_pag(int argc, char **argv)
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) ckpt = argv[++i];
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
+        else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
             if (sscanf(argv[++i], "%dx%d", &H, &W) != 2 || H < 32 || W < 32) {
                 fprintf(stderr, "pixl bench pag: --input takes HxW (each >= 32), e.g. 360x480\n");
@@ -248,7 +291,7 @@ int cmd_bench_pag(int argc, char **argv)
             }
         } else {
             fprintf(stderr, "usage: pixl bench pag [--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...]\n"
-                            "                      [--model CKPT [--image IMG]]\n");
+                            "                      [--model CKPT [--image IMG]] [--profile]\n");
             return 2;
         }
     }
@@ -278,24 +321,37 @@ int cmd_bench_pag(int argc, char **argv)
     int rc = 1;
     if (net_build(&sp, P, &mo, H, W, img) || net_build(&de, P, &mod, H, W, img) || net_build(&un, P, &mou, H, W, img))
         goto done;
-    double tu = net_time(&un, runs), total = net_macs(&de), total_u = net_macs(&un);
+    double tu = INFINITY, total = net_macs(&de), total_u = net_macs(&un);
     printf("pag_resnet50 width %g, output stride 16, %d gates, input 1x3x%dx%d, %d threads, min of %d runs\n", width,
            pag.n_gates, H, W, pixl_num_threads(), runs);
-    printf("ungated ResNet: %.2f GFLOPs, %.1f ms; dense-gated: %.2f GFLOPs\n\n", 2 * total_u / 1e9, tu, 2 * total / 1e9);
-    printf("%8s %8s | %9s %9s | %9s %9s %9s | %13s | %11s\n", "target", "active", "FLOP frac", "GFLOPs", "sparse ms",
-           "dense ms", "time frac", "saved t/FLOPs", "vs ungated");
+    printf("ungated ResNet: %.2f GFLOPs; dense-gated: %.2f GFLOPs; per row the sparse, dense and ungated networks take\n"
+           "turns run by run\n\n", 2 * total_u / 1e9, 2 * total / 1e9);
+    printf("%8s %8s %8s | %9s %9s | %9s %9s %9s | %13s | %11s\n", "target", "active", "mean run", "FLOP frac", "GFLOPs",
+           "sparse ms", "dense ms", "time frac", "saved t/FLOPs", "vs ungated");
     for (int k = 0; k < nf; k++) {
         if (calibrate(&sp, P, fr[k])) {
             fprintf(stderr, "pixl bench pag: calibrating the gates: %s\n", pixl_last_error());
             goto done;
         }
-        double frac, skip = skipped_macs(&sp, P, &frac);
-        double ts = net_time(&sp, runs), td = net_time(&de, runs);
+        double frac, run, skip = skipped_macs(&sp, P, &frac, &run);
+        net *nv[3] = {&sp, &de, &un};
+        double t3[3];
+        if (nets_time(nv, 3, runs, t3)) goto done;
+        double ts = t3[0], td = t3[1];
+        if (t3[2] < tu) tu = t3[2];
         double ff = (total - skip) / total, tf = ts / td;
         char ratio[32] = "-";
         if (ff < 0.995) snprintf(ratio, sizeof ratio, "%.2f", (1 - tf) / (1 - ff));
-        printf("%8.2f %8.3f | %9.3f %9.2f | %9.1f %9.1f %9.3f | %13s | %11.3f\n", fr[k], frac, ff,
-               2 * (total - skip) / 1e9, ts, td, tf, ratio, ts / tu);
+        printf("%8.2f %8.3f %8.1f | %9.3f %9.2f | %9.1f %9.1f %9.3f | %13s | %11.3f\n", fr[k], frac, run, ff,
+               2 * (total - skip) / 1e9, ts, td, tf, ratio, ts / t3[2]);
+    }
+    printf("ungated ResNet: %.1f ms (min over all rows)\n", tu);
+    if (profile) {
+        char what[64];
+        net_profile(&un, "ungated ResNet");
+        net_profile(&de, "dense-gated");
+        snprintf(what, sizeof what, "sparse at target %.2f", fr[nf - 1]);
+        net_profile(&sp, what);
     }
     pixl_ctx_free(sp.ctx);
     pixl_ctx_free(de.ctx);
@@ -310,8 +366,15 @@ int cmd_bench_pag(int argc, char **argv)
     if (!m2) goto done;
     if (!net_build(&sp, pixl_model_params(m2), &mo, H, W, img) &&
         !net_build(&de, pixl_model_params(m2), &mod, H, W, img)) {
-        double ts = net_time(&sp, runs), td = net_time(&de, runs);
-        double t2 = net_macs(&de), skip = skipped_macs(&sp, pixl_model_params(m2), NULL);
+        double ts, td;
+        if (pair_time(&sp, &de, runs, &ts, &td)) {
+            pixl_ctx_free(sp.ctx);
+            pixl_ctx_free(de.ctx);
+            sp.ctx = de.ctx = NULL;
+            pixl_model_free(m2);
+            goto done;
+        }
+        double t2 = net_macs(&de), skip = skipped_macs(&sp, pixl_model_params(m2), NULL, NULL);
         pixl_tensor *a = pixl_ctx_probe_find(sp.ctx, "multipool");
         printf("\nMultiPool (scales 1,2,4,8 on res5 %lldx%lld, no gates): branch shares",
                (long long)a->shape[2], (long long)a->shape[3]);
@@ -326,6 +389,9 @@ int cmd_bench_pag(int argc, char **argv)
                (t2 - skip) / t2, 2 * (t2 - skip) / 1e9, 2 * t2 / 1e9, ts, td, ts / td,
                (1 - ts / td) / (1 - (t2 - skip) / t2));
     }
+    pixl_ctx_free(sp.ctx);
+    pixl_ctx_free(de.ctx);
+    sp.ctx = de.ctx = NULL;
     pixl_model_free(m2);
     rc = 0;
 done:
