@@ -41,7 +41,7 @@ CORE_OBJ    := $(call layer_obj,src/core src/ops src/kernels src/io src/nn src/o
 MODELS_OBJ  := $(call layer_obj,src/models)
 DATA_OBJ    := $(call layer_obj,src/data)
 METRICS_OBJ := $(call layer_obj,src/metrics)
-TRAIN_OBJ   := $(call layer_obj,src/config src/train src/tasks src/report)
+TRAIN_OBJ   := $(call layer_obj,src/config src/train src/tasks src/report src/active)
 LAYERS      := core models data metrics train
 LAYER_LIBS  := $(LAYERS:%=$(BUILD)/libpixl_%.a)
 LAYER_OBJ   := $(CORE_OBJ) $(MODELS_OBJ) $(DATA_OBJ) $(METRICS_OBJ) $(TRAIN_OBJ)

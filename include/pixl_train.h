@@ -1,8 +1,9 @@
 /* pixl_train.h — the training layer of pixl, everything `pixl train`,
  * `pixl eval` and `pixl report` do: the YAML training configuration
  * (pixl_train_config), evaluation of a model on a data set, the trainer
- * object and pixl_train(), PixelNet's pixel samplers, and the HTML report of
- * a run directory. It includes every other header (pixl.h, pixl_models.h,
+ * object and pixl_train(), PixelNet's pixel samplers, PixelPick's query
+ * strategies (which pixels to label next), and the HTML report of a run
+ * directory. It includes every other header (pixl.h, pixl_models.h,
  * pixl_data.h, pixl_metrics.h): a program that includes this one sees the
  * whole public API.
  *
@@ -401,6 +402,161 @@ typedef struct pixl_sampler_opts {
  * rows that point at valid pixels, or a negative status. */
 int64_t pixl_sample_pixels(const pixl_sampler_opts *o, uint64_t seed, const int32_t *labels, int n, int h, int w,
                            int32_t *pixels, int32_t *sampled_labels);
+
+/* ------------------------------------------------ PixelPick: query strategies */
+/* (src/active/; docs/pixelpick.md, "Query strategies") Which pixels of an
+ * image are labelled next in PixelPick's active learning: a score per pixel
+ * from the network's class probabilities, then n pixels chosen among the
+ * most uncertain ones, never a pixel that is labelled already or void.
+ *
+ *     float *score = malloc((size_t)h * w * sizeof *score);
+ *     int32_t picks[10];
+ *     pixl_query_opts o = {0};   // margin; the 5% most uncertain, then 10 of them at random
+ *     pixl_query_uncertainty(o.strategy, prob, K, h, w, 0, score);        // prob: (K, h, w) softmax
+ *     int got = pixl_query_select(score, h, w, labelled, gt, &o, 10, pixl_query_seed(seed, round, i), picks);
+ *     // or both steps at once: pixl_query_image(prob, K, h, w, labelled, gt, &o, 10, ..., picks)
+ *
+ * Everything works on one image. PIXEL INDICES are y * w + x (int32), the
+ * position in a row-major (h, w) map. Probability maps are (K, h, w) floats,
+ * class-major (the layout of one image of a (N, K, H, W) softmax), values
+ * in [0, 1] (a map with values outside [0, 1 + 1e-4], e.g. logits, is an
+ * error naming the first such value). Results depend on the inputs and the
+ * seed only, not on the thread count. */
+
+/* The uncertainty score of a pixel with class probabilities p (PixelPick's
+ * query.py). Which end of the score is uncertain differs: see
+ * pixl_query_high_is_uncertain(). */
+typedef enum pixl_query_strategy {
+    PIXL_QUERY_MARGIN = 0,           /* p(1) - p(2), the two largest (0 when the largest occurs twice);
+                                      * SMALLEST is most uncertain (PixelPick's default) */
+    PIXL_QUERY_ENTROPY = 1,          /* -sum_k p_k ln p_k (0 ln 0 = 0); largest is most uncertain */
+    PIXL_QUERY_LEAST_CONFIDENCE = 2, /* 1 - max_k p_k; largest is most uncertain */
+    PIXL_QUERY_RANDOM = 3            /* U[0, 1) per pixel from the seed; smallest "is most uncertain" */
+} pixl_query_strategy;
+
+/* How n pixels are chosen from the candidates (the pixels neither labelled
+ * nor void) ranked by uncertainty. pool = min(candidates, max(n,
+ * floor(h * w * top_fraction))): the 5% of PixelPick's top_n_percent, grown
+ * to n when 5% of the image is fewer than n pixels. */
+typedef enum pixl_query_selection {
+    PIXL_QUERY_TOP_FRACTION = 0, /* the `pool` most uncertain candidates, then n of them uniformly at random
+                                  * without replacement (PixelPick's default diversity rule) */
+    PIXL_QUERY_TOP_N = 1,        /* the n most uncertain candidates (PixelPick's top_n_percent = 0) */
+    PIXL_QUERY_REVERSE = 2       /* `pool` candidates uniformly at random, then the n most uncertain of them
+                                  * (PixelPick's reverse_order) */
+} pixl_query_selection;
+
+typedef struct pixl_query_opts {
+    pixl_query_strategy strategy;   /* which end of the score is uncertain (select); the score (image) */
+    pixl_query_selection selection;
+    double top_fraction;            /* share of the image's pixels in the pool, (0, 1]; 0 -> 0.05 */
+    int32_t ignore_label;           /* void label of the `labels` map; 0 -> PIXL_IGNORE_LABEL (255) */
+} pixl_query_opts;
+
+/* Names: "margin" (parse also takes PixelPick's "margin_sampling"),
+ * "entropy", "least_confidence", "random"; "top_fraction", "top_n",
+ * "reverse"; "soft", "hard", "mean_score" (votes, below). *_name() returns
+ * "?" for a value out of range; *_parse() sets *out, or fails with
+ * PIXL_ERR_ARG naming the text and the valid names (*out unchanged). */
+const char *pixl_query_strategy_name(pixl_query_strategy s);
+int pixl_query_strategy_parse(const char *name, pixl_query_strategy *out);
+const char *pixl_query_selection_name(pixl_query_selection s);
+int pixl_query_selection_parse(const char *name, pixl_query_selection *out);
+/* 1 when a larger score is more uncertain (entropy, least confidence), 0
+ * when a smaller one is (margin, random). */
+int pixl_query_high_is_uncertain(pixl_query_strategy s);
+
+/* A seed for one image of one round from a run's seed: a hash of the three,
+ * so images and rounds draw independent streams. */
+uint64_t pixl_query_seed(uint64_t seed, int round, int image);
+
+/* The uncertainty map of one image: score (h, w) of strategy s from prob
+ * (k, h, w). RANDOM reads no probabilities (prob may be NULL, k is not
+ * checked) and draws every pixel's score from `seed`; the others ignore it.
+ * Errors (PIXL_ERR_ARG, naming the function and the values): NULL
+ * pointers, k < 2, h or w < 1, h * w > INT32_MAX, an unknown strategy,
+ * probabilities outside [0, 1]. */
+int pixl_query_uncertainty(pixl_query_strategy s, const float *prob, int k, int h, int w, uint64_t seed, float *score);
+
+/* Choose up to n pixels (n >= 0) from score (h, w), made by strategy
+ * o->strategy, into picks (room for n indices): returns how many were
+ * chosen, or a negative status. A pixel is a candidate unless labelled[q]
+ * != 0 (labelled may be NULL) or labels[q] == o->ignore_label (labels may
+ * be NULL); other pixels are never chosen. With fewer than n candidates
+ * every candidate is chosen and the count is smaller than n (0 for an image
+ * without candidates): no error. Picks are distinct and listed most
+ * uncertain first; equal scores rank the lower index first. The random
+ * draws of TOP_FRACTION and REVERSE come from `seed` alone (same seed, same
+ * picks). o NULL: the defaults (margin, TOP_FRACTION, 5%, void 255).
+ * Errors: n < 0, NULL score (or picks with n > 0), h or w < 1, a
+ * top_fraction outside [0, 1], unknown strategy or selection, a candidate's
+ * score that is NaN or infinite. */
+int pixl_query_select(const float *score, int h, int w, const uint8_t *labelled, const int32_t *labels,
+                      const pixl_query_opts *o, int n, uint64_t seed, int32_t *picks);
+
+/* pixl_query_uncertainty() with o->strategy (RANDOM from `seed`) and then
+ * pixl_query_select() with the same seed: the picks of one image. */
+int pixl_query_image(const float *prob, int k, int h, int w, const uint8_t *labelled, const int32_t *labels,
+                     const pixl_query_opts *o, int n, uint64_t seed, int32_t *picks);
+
+/* MC DROPOUT. PixelPick's --use_mc_dropout runs the network T times with
+ * dropout on (20 passes at p 0.2) and averages the T uncertainty maps (its
+ * released code fails there on a misspelt name; the intent is the mean);
+ * its --vote_type soft|hard is parsed but unused. pixl offers the three:
+ *   SOFT        the mean of the T probability maps, then the score;
+ *   HARD        per pixel, the share of passes whose argmax (the lowest
+ *               class among equal maxima) is each class, then the score of
+ *               that vote distribution;
+ *   MEAN_SCORE  the score of each pass, then their mean (PixelPick's path).
+ * pixl has no inference mode with dropout on and BatchNorm on its running
+ * statistics (PIXL_MODE_TRAIN switches both), so the T maps come from the
+ * caller. */
+typedef enum pixl_mc_vote { PIXL_MC_SOFT = 0, PIXL_MC_HARD = 1, PIXL_MC_MEAN_SCORE = 2 } pixl_mc_vote;
+const char *pixl_mc_vote_name(pixl_mc_vote v);
+int pixl_mc_vote_parse(const char *name, pixl_mc_vote *out);
+
+/* The SOFT or HARD combination of t >= 1 maps probs[0..t-1], each (k, h, w),
+ * into prob (k, h, w). MEAN_SCORE has no single map: PIXL_ERR_ARG. Errors as
+ * pixl_query_uncertainty() (each map checked), plus t < 1 and a NULL map
+ * (named by its index). */
+int pixl_query_mc_combine(const float *const *probs, int t, int k, int h, int w, pixl_mc_vote vote, float *prob);
+/* The uncertainty map (h, w) of strategy s over the t maps combined by
+ * `vote`. RANDOM ignores the maps and the vote: the same map as
+ * pixl_query_uncertainty() with `seed`. */
+int pixl_query_mc_uncertainty(pixl_query_strategy s, const float *const *probs, int t, int k, int h, int w,
+                              pixl_mc_vote vote, uint64_t seed, float *score);
+
+/* QUERY STATISTICS of a round (PixelPick's QueryStats): add each image's
+ * picks with its true labels, then read the summary. */
+typedef struct pixl_query_stats pixl_query_stats;
+typedef struct pixl_query_summary {
+    int64_t images;                /* images added */
+    int64_t picks;                 /* pixels added, over all images */
+    int64_t other_labels;          /* picks whose label is outside [0, n_classes) (void) */
+    double mean_entropy;           /* mean over the picks of -sum_k p_k ln p_k (NaN: no prob given) */
+    double mean_distinct_labels;   /* mean over the images of the number of distinct label values among its
+                                    * picks (0 for an image without picks; a void value counts as one) */
+    double mean_pairwise_distance; /* mean over the images with >= 2 picks of the mean Euclidean distance in
+                                    * pixels between two of its picks (NaN: no such image) */
+    int64_t distance_images;       /* images with >= 2 picks */
+} pixl_query_summary;
+/* Statistics for labels in [0, n_classes) (n_classes >= 1); NULL on error. */
+pixl_query_stats *pixl_query_stats_new(int n_classes);
+void pixl_query_stats_free(pixl_query_stats *s);
+/* Add one image (h, w): its n picks, its labels (h, w), required, and its
+ * probability map (n_classes, h, w) or NULL (no entropy then). Errors:
+ * NULL s or labels, n < 0, a pick outside [0, h * w) (named), a bad
+ * probability map; s is unchanged then. */
+int pixl_query_stats_add(pixl_query_stats *s, const int32_t *picks, int n, int h, int w, const int32_t *labels,
+                         const float *prob);
+int pixl_query_stats_summary(const pixl_query_stats *s, pixl_query_summary *out);
+/* Picks per label, n_classes counts (owned by s); NULL for NULL s. */
+const int64_t *pixl_query_stats_histogram(const pixl_query_stats *s);
+/* The summary and histogram as one JSON object (malloc'ed; free() it):
+ * {"images", "picks", "label_histogram": [...], "other_labels",
+ * "mean_entropy", "mean_distinct_labels", "mean_pairwise_distance",
+ * "distance_images"}; NaN is written as null. NULL with an error. */
+char *pixl_query_stats_json(const pixl_query_stats *s);
 
 #ifdef __cplusplus
 }
