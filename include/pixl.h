@@ -484,6 +484,16 @@ pixl_tensor *pixl_tanh(pixl_ctx *ctx, pixl_tensor *x);
  * probability p and scales the rest by 1/(1-p). */
 pixl_tensor *pixl_dropout(pixl_ctx *ctx, pixl_tensor *x, float p);
 pixl_tensor *pixl_dropout2d(pixl_ctx *ctx, pixl_tensor *x, float p);
+/* Monte-Carlo dropout: pixl_dropout, and also in EVAL when the ctx was
+ * switched to it with pixl_ctx_set_mc_dropout() before building; each
+ * pixl_forward() then draws new masks (see pixl_ctx_set_seed), while every
+ * other layer keeps its inference behaviour (BatchNorm on running
+ * statistics, other dropouts off). Models put it where the method samples
+ * (deeplabv3plus: the last dropout of its head, p 0.2, as PixelPick). */
+pixl_tensor *pixl_dropout_mc(pixl_ctx *ctx, pixl_tensor *x, float p);
+/* Switch pixl_dropout_mc on (1) or off (0) in EVAL graphs built from now on
+ * (PIXL_ERR_STATE once the ctx is planned). */
+int pixl_ctx_set_mc_dropout(pixl_ctx *ctx, int on);
 
 /* Elementwise with broadcasting of size-1 dims (numpy rules, right aligned). */
 pixl_tensor *pixl_add(pixl_ctx *ctx, pixl_tensor *a, pixl_tensor *b);

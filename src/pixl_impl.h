@@ -106,6 +106,7 @@ struct pixl_ctx {
     uint64_t seed;
     uint64_t step;        /* incremented by every pixl_forward */
     int threads;          /* pixl_ctx_set_threads; 0 = the process default, fixed by pixl_ctx_plan */
+    int mc_dropout;       /* pixl_ctx_set_mc_dropout: pixl_dropout_mc samples in EVAL too */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;
     pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */

@@ -255,6 +255,49 @@ PIXL_TEST(act_dropout_eval_identity_and_edges)
     pixl_ctx_free(ctx);
 }
 
+/* Monte-Carlo dropout: off in EVAL unless the ctx asks; then only pixl_dropout_mc samples, a new mask each
+ * forward, at rate p with the 1/(1-p) scale */
+PIXL_TEST(act_dropout_mc_eval)
+{
+    enum { E = 40000 };
+    int64_t s[1] = {E};
+    pixl_ctx *ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    pixl_tensor *x = pixl_input(ctx, "x", PIXL_F32, 1, s);
+    CHECK(pixl_dropout_mc(ctx, x, 0.2f) == x); /* not asked for: identity */
+    pixl_ctx_free(ctx);
+
+    ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL);
+    CHECK_OK(pixl_ctx_set_mc_dropout(ctx, 1));
+    x = pixl_input(ctx, "x", PIXL_F32, 1, s);
+    CHECK(pixl_dropout(ctx, x, 0.5f) == x); /* the other dropouts keep their inference behaviour */
+    pixl_tensor *y = pixl_keep(pixl_dropout_mc(ctx, x, 0.2f));
+    CHECK(y != x);
+    CHECK_OK(pixl_ctx_plan(ctx));
+    CHECK(pixl_ctx_set_mc_dropout(ctx, 0) == PIXL_ERR_STATE);
+    for (int i = 0; i < E; i++) fdata(x)[i] = 1;
+    static float first[E];
+    long kept = 0, bad = 0, same = 0;
+    CHECK_OK(pixl_forward(ctx));
+    for (int i = 0; i < E; i++) {
+        first[i] = fdata(y)[i];
+        kept += first[i] != 0;
+        bad += first[i] != 0 && fabsf(first[i] - 1.25f) > 1e-6f;
+    }
+    CHECK_NEAR((double)kept / E, 0.8, 0.01);
+    CHECK(bad == 0);
+    CHECK_OK(pixl_forward(ctx)); /* the next pass draws another mask */
+    for (int i = 0; i < E; i++) same += (first[i] != 0) == (fdata(y)[i] != 0);
+    CHECK((double)same / E < 0.75);
+    pixl_ctx_free(ctx);
+    /* EVAL_GRAD and TRAIN keep their behaviour */
+    ctx = pixl_ctx_new(NULL, PIXL_MODE_EVAL_GRAD);
+    CHECK_OK(pixl_ctx_set_mc_dropout(ctx, 1));
+    x = pixl_input(ctx, "x", PIXL_F32, 1, s);
+    CHECK(pixl_dropout_mc(ctx, x, 0.2f) == x);
+    pixl_ctx_free(ctx);
+    CHECK(pixl_ctx_set_mc_dropout(NULL, 1) == PIXL_ERR_ARG);
+}
+
 /* ---------------------------------------------------------------- errors */
 PIXL_TEST(act_errors)
 {

@@ -66,7 +66,8 @@ pixl_tensor *pixl__model_deeplabv3plus(pixl_ctx *c, pixl_tensor *x, const pixl_m
                              low};
     pixl_tensor *h = pixl_concat(c, 2, parts, 1);
     h = pixl_dropout(c, cbr(c, "seg_head.segment_head.0", "seg_head.segment_head.1", h, 256, 3, 1), 0.5f);
-    h = pixl_dropout(c, cbr(c, "seg_head.segment_head.4", "seg_head.segment_head.5", h, 256, 3, 1), 0.2f);
+    /* PixelPick's Monte-Carlo dropout layer (mc_dropout_p 0.2): sampled at inference under pixl_ctx_set_mc_dropout */
+    h = pixl_dropout_mc(c, cbr(c, "seg_head.segment_head.4", "seg_head.segment_head.5", h, 256, 3, 1), 0.2f);
     h = pixl_nn_conv2d(c, "seg_head.classifier", h, o->n_classes, 1, 1, NULL, 1);
     return pixl_resize(c, h, H, W, PIXL_RESIZE_BILINEAR, 1, 0, 0);
 }

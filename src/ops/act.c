@@ -339,7 +339,8 @@ static int dropout_bwd(pixl_tensor *n)
 static const pixl_op_def dropout_def = {"dropout", dropout_fwd, dropout_bwd, dropout_aux, NULL, 0};
 static const pixl_op_def dropout2d_def = {"dropout2d", dropout_fwd, dropout_bwd, dropout_aux, NULL, 0};
 
-static pixl_tensor *dropout_any(pixl_ctx *ctx, pixl_tensor *x, float p, const pixl_op_def *def, int per_channel)
+static pixl_tensor *dropout_any(pixl_ctx *ctx, pixl_tensor *x, float p, const pixl_op_def *def, int per_channel,
+                                int mc)
 {
     if (!ctx || !x) return NULL;
     if (!(p >= 0 && p <= 1)) {
@@ -352,15 +353,28 @@ static pixl_tensor *dropout_any(pixl_ctx *ctx, pixl_tensor *x, float p, const pi
                       pixl_dtype_name(x->dtype), per_channel ? " (N,C,...)" : "");
         return NULL;
     }
-    if (ctx->mode != PIXL_MODE_TRAIN || p == 0) return x;
+    const int on = ctx->mode == PIXL_MODE_TRAIN || (mc && ctx->mc_dropout && ctx->mode == PIXL_MODE_EVAL);
+    if (!on || p == 0) return x;
     pixl_dropout_params dp = {p, per_channel ? x->numel / (x->shape[0] * x->shape[1]) : 1};
     return pixl__node_new(ctx, def, PIXL_F32, x->ndim, x->shape, &x, 1, &dp, sizeof dp);
 }
 
-pixl_tensor *pixl_dropout(pixl_ctx *ctx, pixl_tensor *x, float p) { return dropout_any(ctx, x, p, &dropout_def, 0); }
+pixl_tensor *pixl_dropout(pixl_ctx *ctx, pixl_tensor *x, float p) { return dropout_any(ctx, x, p, &dropout_def, 0, 0); }
 pixl_tensor *pixl_dropout2d(pixl_ctx *ctx, pixl_tensor *x, float p)
 {
-    return dropout_any(ctx, x, p, &dropout2d_def, 1);
+    return dropout_any(ctx, x, p, &dropout2d_def, 1, 0);
+}
+pixl_tensor *pixl_dropout_mc(pixl_ctx *ctx, pixl_tensor *x, float p)
+{
+    return dropout_any(ctx, x, p, &dropout_def, 0, 1);
+}
+
+int pixl_ctx_set_mc_dropout(pixl_ctx *ctx, int on)
+{
+    if (!ctx) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_set_mc_dropout: NULL context");
+    if (ctx->planned) return pixl_set_error(PIXL_ERR_STATE, "pixl_ctx_set_mc_dropout: the context is already planned");
+    ctx->mc_dropout = on != 0;
+    return PIXL_OK;
 }
 
 /* ------------------------------------------------- softmax over channels */
