@@ -249,12 +249,20 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
     if (image) *image = NULL;
     if (labels) *labels = NULL;
     if (!ds || !image) return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load: NULL argument");
-    int rc = load_dense(ds, i, image, labels);
-    if (!rc && labels && ds->sparse && (rc = pixl__dataset_sparsify(ds, i, (*image)->width, (*image)->height, *labels))) {
-        pixl_image_free(*image), free(*labels);
-        *image = NULL, *labels = NULL;
+    if (!labels || !ds->sparse) return load_dense(ds, i, image, labels);
+    /* sparse labels: the store's points replace the whole label map, which is therefore not read */
+    int rc = load_dense(ds, i, image, NULL);
+    const size_t np = rc ? 0 : (size_t)(*image)->width * (*image)->height;
+    int32_t *lab = rc ? NULL : pixl__malloc(sizeof *lab * np);
+    if (!rc && !lab) rc = PIXL_ERR_NOMEM;
+    if (!rc) rc = pixl__dataset_sparsify(ds, i, (*image)->width, (*image)->height, lab);
+    if (rc) {
+        pixl_image_free(*image), free(lab);
+        *image = NULL;
+        return rc;
     }
-    return rc;
+    *labels = lab;
+    return PIXL_OK;
 }
 
 /* ------------------------------------------------------- edges, normals */

@@ -9,7 +9,7 @@
 
 #include "data/data_impl.h"
 
-#define MAX_POINTS (1 << 28) /* per image: keeps the tables' sizes in 32 bits */
+#define MAX_POINTS (1 << 28) /* images, and points per image: keeps the tables' sizes in 32 bits */
 
 typedef struct {
     char *id;
@@ -235,9 +235,9 @@ int pixl_label_store_add_image(pixl_label_store *s, const char *id, int height, 
         return pixl_set_error(PIXL_ERR_ARG, "image '%s' is height %d, width %d in the label store, not %d, %d", id,
                               s->im[i].height, s->im[i].width, height, width);
     }
-    if (s->n == INT32_MAX - 1) return pixl_set_error(PIXL_ERR_NOMEM, "label store: too many images");
+    if (s->n >= MAX_POINTS) return pixl_set_error(PIXL_ERR_NOMEM, "label store: more than %d images", MAX_POINTS);
     if (s->n == s->cap) {
-        int cap = s->cap ? (s->cap < INT32_MAX / 4 ? s->cap * 2 : INT32_MAX - 1) : 16;
+        int cap = s->cap ? s->cap * 2 : 16;
         ls_image *im = realloc(s->im, sizeof *im * (size_t)cap);
         if (!im) return pixl_set_error(PIXL_ERR_NOMEM, "label store: out of memory adding image '%s'", id);
         s->im = im;
