@@ -1,14 +1,16 @@
 /* pixl_data.h — the data layer of pixl: images (PNG/JPEG load, save, encode,
  * decode, convert, resize; label maps and their colour maps), data sets
  * (CamVid, VOC, Cityscapes, ADE20K, BSDS500, lists and folders, generated
- * sets), augmentation and the batch loader.
+ * sets), augmentation, the batch loader, and PixelPick's label store
+ * (sparse labels, VIA import, click logs).
  *
  * CONTRACT
  *   - Owns: images, label maps and decoded samples are returned malloc'ed to
  *     the caller (pixl_image_free() / free()); a dataset owns its file list,
  *     class names and colours; a loader owns its batches (valid until the
  *     next call) and its worker threads, and refers to its dataset (free the
- *     loader first).
+ *     loader first); a label store owns its ids, names and points, and a
+ *     dataset with sparse labels its own copy of the store.
  *   - Uses the core only (errors, atomic writes, threads).
  *   - Errors: as in the core; they name the file (and the list file and line
  *     it came from).
@@ -106,6 +108,15 @@ int pixl_label_save_png(const int32_t *labels, int width, int height, const uint
                         const char *path);
 /* Nearest-neighbour resize (source index floor(dst*in/out)); malloc'ed. */
 int32_t *pixl_label_resize(const int32_t *labels, int width, int height, int out_width, int out_height);
+/* Resize a sparse label map (a few labelled pixels on PIXL_IGNORE_LABEL,
+ * e.g. PixelPick's): each labelled pixel (y, x) moves to the one output
+ * pixel that holds its centre, (floor((y+0.5)*out_height/height),
+ * floor((x+0.5)*out_width/width)), which is where pixl_image_resize() puts
+ * the image content of that spot. No label is duplicated when enlarging
+ * or lost when shrinking, except that labels landing on one pixel merge:
+ * the pixel keeps their class when they agree and is 255 when they
+ * differ. Every value other than 255 is a label. malloc'ed. */
+int32_t *pixl_label_resize_sparse(const int32_t *labels, int width, int height, int out_width, int out_height);
 /* Colourise a label map into a new 8-bit RGB image: label k in
  * [0, n_colours) gets colours[3k..3k+2]. base NULL: other values (ignore)
  * are black. base (8-bit, same size, grey or RGB(A)): an overlay,
@@ -237,8 +248,11 @@ int pixl_bsds_read(const char *mat_path, uint8_t **maps, int *n_maps, int *width
  *   crop_width x crop_height at a random place (centre with center_crop),
  *   padding where the image is smaller (image: `pad` / the mean colour,
  *   labels: 255), colour jitter and blur on the image part, horizontal flip.
- *   Labels are only ever moved, never interpolated. Every random number
- *   comes from `seed`; the same draws are made whatever options are on.
+ *   Labels are only ever moved, never interpolated; sparse labels
+ *   (sparse_labels) are scaled point by point, so each labelled pixel that
+ *   stays inside the crop is found exactly once in the output, on its
+ *   class. Every random number comes from `seed`; the same draws are made
+ *   whatever options are on.
  */
 typedef struct pixl_augment_opts {
     float scale_min, scale_max; /* scale factor uniform in [min, max]; 0 -> 1 */
@@ -250,6 +264,9 @@ typedef struct pixl_augment_opts {
     float brightness, contrast, saturation; /* factors uniform in [1-a, 1+a] (0 = off) */
     float blur_prob;            /* probability of a Gaussian blur ... */
     float blur_sigma_min, blur_sigma_max; /* ... with sigma uniform in this range (pixels) */
+    int sparse_labels;          /* the labels are a few labelled pixels on 255 (PixelPick): the scale step
+                                   moves each to one pixel (pixl_label_resize_sparse()) instead of a
+                                   nearest resize, which duplicates or drops single pixels */
 } pixl_augment_opts;
 
 /* Seed of sample `index` in `epoch` for a run seeded with `seed`. */
@@ -275,6 +292,10 @@ int pixl_augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *im
  *   scale, crop, flip) moves the float targets exactly as the labels:
  *   nearest-neighbour, never interpolated, and a flip negates the normals'
  *   x component (camera frame x right).
+ *   A dataset with sparse labels (pixl_dataset_set_sparse_labels()) has its
+ *   labels resized with pixl_label_resize_sparse() and augmented with
+ *   sparse_labels set: every labelled pixel stays on its class and none is
+ *   added.
  *   Batches run on across epochs without a break: batch b of epoch e is
  *   global batch e * pixl_loader_batches_per_epoch() + b (pixl_batch says
  *   which).
@@ -330,6 +351,194 @@ int pixl_loader_set_epoch(pixl_loader *L, int64_t epoch);
 int64_t pixl_loader_epoch(const pixl_loader *L);
 void pixl_loader_get_stats(const pixl_loader *L, pixl_loader_stats *s);
 void pixl_loader_reset_stats(pixl_loader *L);
+
+/* ------------------------------------------------------------- label store */
+/* (src/data/label_store*.c, sparse_labels.c, click_log.c) */
+/*
+ * LABEL STORE (PixelPick: training on a few labelled pixels per image)
+ *   The labelled pixels of a set of images, for sparse-label training and
+ *   active learning (docs/label_store.md). An image is named by a string
+ *   id, the sample name of its dataset (pixl_dataset_sample_name(): the
+ *   file stem, "0001TP_006690"), and has a size; each of its points is
+ *   (y, x, label, round): a pixel inside the image, a class in
+ *   [0, n_classes) and the annotation round that labelled it (>= 0). A
+ *   pixel holds at most one point. An image keeps its points in the order
+ *   they were added: the order pixl_label_store_points() lists and
+ *   pixl_label_store_undo() takes back.
+ *
+ *   n_classes is 1..255 (255 is PIXL_IGNORE_LABEL, never a class). Class
+ *   names are optional; where names are matched (VIA import, click logs,
+ *   merging stores, applying a store to a dataset) the comparison ignores
+ *   case and every character that is not a letter or digit, so "Sign
+ *   symbol", "sign_symbol" and "SignSymbol" are one class.
+ *
+ *   Threads: any number may read a store at once (pixl_dataset_load() on a
+ *   dataset with sparse labels does); a change needs the store alone.
+ *
+ *   QUICK EXAMPLE
+ *     pixl_label_store *s = pixl_label_store_new(11, NULL);
+ *     pixl_label_store_add_image(s, "0001TP_006690", 360, 480);
+ *     pixl_label_store_add(s, "0001TP_006690", 120, 33, 3, 0);  // road, round 0
+ *     if (pixl_label_store_save(s, "labels.json")) fprintf(stderr, "%s\n", pixl_last_error());
+ *     pixl_label_store_free(s);
+ *     // training: data.sparse_labels: labels.json (docs/config.md)
+ *
+ *   FILES: JSON (docs/label_store.md: "format": "pixl-label-store",
+ *   "version": 1), written atomically (pixl_atomic_begin()): a reader, or
+ *   a process killed while writing, finds the old file or the complete
+ *   new one. Loading checks everything and names the file and the field
+ *   of the first problem: JSON syntax (with the line), format and
+ *   version, types, sizes, duplicate ids and pixels, and every point
+ *   against its image and the class count.
+ */
+typedef struct pixl_label_store pixl_label_store;
+
+typedef struct pixl_label_point {
+    int32_t y, x;  /* row and column, 0-based, inside the image */
+    int32_t label; /* class in [0, n_classes) */
+    int32_t round; /* annotation round (>= 0) */
+} pixl_label_point;
+
+/* An empty store for n_classes classes (1..255). class_names: NULL (no
+ * names) or n_classes non-empty strings, copied. */
+pixl_label_store *pixl_label_store_new(int n_classes, const char *const *class_names);
+void pixl_label_store_free(pixl_label_store *s);
+/* A deep copy. */
+pixl_label_store *pixl_label_store_clone(const pixl_label_store *s);
+int pixl_label_store_n_classes(const pixl_label_store *s);
+/* Name of class k, NULL when the store has no names or k is out of range. */
+const char *pixl_label_store_class_name(const pixl_label_store *s, int k);
+
+/* Add image `id` (non-empty) of height x width (1..PIXL_IMAGE_MAX_DIM each)
+ * and return its index (>= 0). Adding an id again returns its index when
+ * the size is the same; another size is an error (PIXL_ERR_ARG). */
+int pixl_label_store_add_image(pixl_label_store *s, const char *id, int height, int width);
+/* Index of image `id`, or -1. */
+int pixl_label_store_find(const pixl_label_store *s, const char *id);
+int pixl_label_store_n_images(const pixl_label_store *s);
+/* Image i (0 <= i < n_images, in the order added): its id (owned by the
+ * store), and *height, *width, *n_points (each may be NULL). NULL when i
+ * is out of range. */
+const char *pixl_label_store_image(const pixl_label_store *s, int i, int *height, int *width, int *n_points);
+/* The n_points points of image i in the order added (valid until the
+ * store changes); NULL when the image has none or i is out of range. */
+const pixl_label_point *pixl_label_store_points(const pixl_label_store *s, int i);
+/* Points of image `id` (0 when the store does not have it). */
+int pixl_label_store_count(const pixl_label_store *s, const char *id);
+/* Points of all images. */
+int64_t pixl_label_store_total(const pixl_label_store *s);
+
+/* Label pixel (y, x) of image `id` with class `label` in round `round`.
+ * Errors, the store unchanged: an image not added (PIXL_ERR_NOT_FOUND), a
+ * pixel outside the image, a class outside [0, n_classes) (the ignore
+ * label 255 included), a negative round (PIXL_ERR_ARG), and a pixel that
+ * holds a point already (PIXL_ERR_STATE, whatever its class: to relabel,
+ * pixl_label_store_remove() it first). */
+int pixl_label_store_add(pixl_label_store *s, const char *id, int y, int x, int label, int round);
+/* 1 and *p (may be NULL) = the point when pixel (y, x) of image `id` is
+ * labelled, 0 when not (or no such image), negative on a NULL argument. */
+int pixl_label_store_get(const pixl_label_store *s, const char *id, int y, int x, pixl_label_point *p);
+/* Remove the point at pixel (y, x) of image `id`; the others keep their
+ * order. PIXL_ERR_NOT_FOUND when there is none. */
+int pixl_label_store_remove(pixl_label_store *s, const char *id, int y, int x);
+/* Remove the point added last to image `id` (an annotator's undo) and
+ * return it in *removed (may be NULL). PIXL_ERR_STATE when the image has
+ * no point, PIXL_ERR_NOT_FOUND when the store has no such image. */
+int pixl_label_store_undo(pixl_label_store *s, const char *id, pixl_label_point *removed);
+
+/* What pixl_label_store_merge() does with a pixel labelled in both stores
+ * with different classes. (Same class: one point, the earlier round.) */
+typedef enum pixl_label_merge {
+    PIXL_MERGE_LATER_ROUND = 0, /* the point of the later round wins (a relabelling); the same round
+                                   with two classes is an error */
+    PIXL_MERGE_STRICT = 1,      /* any pixel with two classes is an error */
+    PIXL_MERGE_OVERWRITE = 2    /* src's point wins */
+} pixl_label_merge;
+/* Merge src into dst (annotation rounds): an image of src that dst lacks is
+ * added with its size, a point of src at a pixel dst has free is appended
+ * with its round, a pixel labelled in both follows `rule`. Errors leave dst
+ * unchanged: class counts that differ, class names that differ (when both
+ * stores have names; dst takes src's names when it has none), an image
+ * with two sizes, and the conflicts `rule` refuses (the error names the
+ * image, the pixel, both classes and rounds). *n_added: points added;
+ * *n_conflicts: pixels labelled with two classes (either may be NULL). */
+int pixl_label_store_merge(pixl_label_store *dst, const pixl_label_store *src, pixl_label_merge rule,
+                           int64_t *n_added, int64_t *n_conflicts);
+
+/* Write the store to `path` as JSON version 1, atomically. */
+int pixl_label_store_save(const pixl_label_store *s, const char *path);
+/* Read a store written by pixl_label_store_save() (or by hand, see
+ * docs/label_store.md). NULL with an error naming the file and what is
+ * wrong on any problem; never reads out of bounds on corrupt input. */
+pixl_label_store *pixl_label_store_load(const char *path);
+
+/* Sparse labels of one image, in place: `labels` (height*width, row-major,
+ * e.g. the dense map pixl_dataset_load() gives) becomes PIXL_IGNORE_LABEL
+ * everywhere except at the points of image `id`, which get their class.
+ * An image the store does not have gives a map of 255 only. Returns the
+ * number of labelled pixels, or a negative status: PIXL_ERR_SHAPE when the
+ * store has the image at another size (the error gives both).
+ * n_disagree (may be NULL): points whose class differs from the value the
+ * map had there (255 included), e.g. an annotator against ground truth. */
+int pixl_label_store_apply(const pixl_label_store *s, const char *id, int height, int width, int32_t *labels,
+                           int64_t *n_disagree);
+
+/* Train on a store's points only: from now on pixl_dataset_load() gives for
+ * sample i the labels of pixl_label_store_apply() with the sample's name
+ * (pixl_dataset_sample_name()): 255 except at the store's points; a sample
+ * the store does not name has no label at all, and an image whose size
+ * differs from the store's is a load error naming both. A loader on the
+ * dataset moves these labels as points (see LOADER). The store is copied
+ * (free yours when you like); NULL goes back to the full label maps.
+ * Errors, nothing changed: a dataset whose task is not segmentation, a
+ * class count or class names that differ from the dataset's, and a store
+ * naming images the dataset does not have (the error lists the first of
+ * them and how samples are named). */
+int pixl_dataset_set_sparse_labels(pixl_dataset *ds, const pixl_label_store *s);
+/* The dataset's copy of the store, or NULL. (Loaders made before a change
+ * keep the label handling of the time they were made.) */
+const pixl_label_store *pixl_dataset_sparse_labels(const pixl_dataset *ds);
+
+/* Import the point regions of a VGG Image Annotator (VIA) JSON file: a VIA
+ * 2 project or annotation export (`_via_img_metadata`, or the image
+ * entries at the top: per image `filename` and `regions`, each with
+ * shape_attributes {"name": "point", "cx", "cy"} and region_attributes
+ * holding the class), or a VIA 3 project as PixelPick's VIA tool saves it
+ * (`file`, `view`, `metadata` with "xy": [1, x, y] and "av": {attribute
+ * id: option id}). Images are matched to the dataset's samples by file
+ * stem; their sizes come from the dataset (each image is decoded). The
+ * class is the value of region attribute `attribute` (a VIA 2 attribute
+ * name, or a VIA 3 attribute id or name; NULL = the only attribute
+ * there is); the value, or the text of the option it names, is matched
+ * to the dataset's class names. Coordinates are rounded to the nearest
+ * pixel. Every point gets round `round`. Points without a class value are
+ * skipped and counted in *n_skipped (may be NULL). Errors name the file,
+ * the image and the region: not JSON, not VIA, an image the dataset does
+ * not have, a region that is not a point, a point outside its image, an
+ * unknown class (the error lists the classes), the same pixel twice. */
+pixl_label_store *pixl_label_store_import_via(const char *path, const pixl_dataset *ds, const char *attribute,
+                                              int round, int *n_skipped);
+
+/* CLICK LOGS: the per-image text file of PixelPick's annotation tool,
+ *     loc,label,elapsed_time,total_time
+ *     (120, 33),road,1.532,1.532
+ *     (48, 301),sky,0.871,2.403
+ * loc is (y, x); label the class name in lower case; elapsed_time the
+ * seconds the click took, total_time their sum so far. */
+typedef struct pixl_click {
+    int32_t y, x, label;   /* pixel and class index */
+    double seconds, total; /* elapsed_time, total_time */
+} pixl_click;
+/* Write n rows atomically. class_names: n_classes names (NULL: "class0",
+ * "class1", ...); a label outside [0, n_classes) is an error. */
+int pixl_click_log_save(const char *path, const pixl_click *rows, int n, int n_classes,
+                        const char *const *class_names);
+/* Read a log (the seed tool's files too, numpy's "(np.int64(120),
+ * np.int64(33))" locations included): *rows malloc'ed (free()), *n rows.
+ * Names are matched to class_names as above. Errors name the file and
+ * line: no header, a malformed location or number, an unknown class. */
+int pixl_click_log_load(const char *path, int n_classes, const char *const *class_names, pixl_click **rows,
+                        int *n);
 
 #ifdef __cplusplus
 }

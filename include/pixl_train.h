@@ -113,6 +113,7 @@ typedef struct pixl_train_config {
         char dataset[PIXL_CFG_NAME_LEN]; /* dataset kind */
         char root[PIXL_CFG_PATH_LEN];
         char train_split[PIXL_CFG_NAME_LEN], val_split[PIXL_CFG_NAME_LEN];
+        char sparse_labels[PIXL_CFG_PATH_LEN]; /* label store of the training split ("": full labels) */
         int img_rows, img_cols; /* 0, 0: native size */
         int crop[2];            /* rows, cols; 0, 0: no crop */
         double scale[2];        /* random rescale range [min, max] */

@@ -79,6 +79,9 @@ const key_def g_keys[] = {
     STR("data.root", data.root, "\"\"", "dataset folder (relative paths are relative to the working directory)"),
     STR("data.train_split", data.train_split, "train", "split used for training"),
     STR("data.val_split", data.val_split, "val", "split used for validation"),
+    STR("data.sparse_labels", data.sparse_labels, "\"\"",
+        "label store (docs/label_store.md) of the training split: train on its labelled pixels only, every other "
+        "pixel ignored (PixelPick); \"\" = the full label maps"),
     INT("data.img_rows", data.img_rows, "0", 0, 65536, "resize images to this height before augmentation; 0 = native size"),
     INT("data.img_cols", data.img_cols, "0", 0, 65536, "resize images to this width before augmentation; 0 = native size"),
     FIXLIST(K_INT_LIST, "data.crop", data.crop, "[0, 0]", 2, 0, 65536,

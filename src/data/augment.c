@@ -1,5 +1,6 @@
 /* augment.c — training-time augmentation of an 8-bit image and its label
- * map: random scale (image bilinear, labels nearest), crop with padding
+ * map: random scale (image bilinear, labels nearest, sparse labels point
+ * by point), crop with padding
  * (image: mean colour, labels: 255), colour jitter, Gaussian blur,
  * horizontal flip. Every random draw comes from one per-sample seed
  * (pixl_augment_seed(seed, epoch, index)), in a fixed order, so results
@@ -155,7 +156,8 @@ int pixl__augment(const pixl_augment_opts *o, uint64_t seed, const pixl_image *i
             return PIXL_ERR_NOMEM;
         }
         pixl__resize_bilinear_u8(src, w, h, c, scaled, sw, sh);
-        if (labels) pixl__resize_nearest_i32(labels, w, h, lscaled, sw, sh);
+        if (labels && o->sparse_labels) pixl__resize_sparse_i32(labels, w, h, lscaled, sw, sh);
+        else if (labels) pixl__resize_nearest_i32(labels, w, h, lscaled, sw, sh);
         src = scaled;
         lsrc = lscaled;
     }

@@ -36,6 +36,26 @@ void pixl__resize_bilinear_u8(const uint8_t *src, int sw, int sh, int c, uint8_t
 /* nearest-neighbour resize of int32 label maps: src index floor(d*in/out). */
 void pixl__resize_nearest_i32(const int32_t *src, int sw, int sh, int32_t *dst, int dw, int dh);
 
+/* Sparse label maps (labels on 255): each labelled pixel moves to the
+ * destination pixel holding its centre; labels that meet on one pixel keep
+ * it when they agree, else it becomes 255 (pixl_label_resize_sparse). */
+void pixl__resize_sparse_i32(const int32_t *src, int sw, int sh, int32_t *dst, int dw, int dh);
+
+/* Class names (label_store.c): equal ignoring case and every character
+ * that is not a letter or digit ("Sign symbol" == "SignSymbol"); the index
+ * of `name` among n names (NULL names: "class0", "class1", ...), an exact
+ * match preferred, else -1; the names as "a, b, c" for error messages. */
+int pixl__class_name_eq(const char *a, const char *b);
+int pixl__class_index(const char *name, int n, const char *const *names);
+void pixl__class_list(char *out, size_t len, int n, const char *const *names);
+
+/* JSON files (label_store_json.c): parse len bytes of buf, all of it one
+ * JSON value (cJSON), or NULL with "WHAT 'PATH':LINE:COL: ..."; the kind of
+ * a value for messages ("a string", "missing", ...). */
+struct cJSON;
+struct cJSON *pixl__json_parse(const char *what, const char *path, const char *buf, size_t len);
+const char *pixl__json_type(const struct cJSON *v);
+
 /* Synthetic dataset: render sample `index` of (seed) at w x h into rgb
  * (w*h*3) and labels (w*h). */
 #define PIXL_SYNTH_CLASSES 5

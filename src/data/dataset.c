@@ -1,7 +1,9 @@
 /* dataset.c — datasets: the registry of kinds (dataset_impl.h; one file
  * per kind: dataset_camvid.c, dataset_voc.c, ..., synthetic.c), their class
  * names, colours, label mappings into [0, K) + 255 and normalisation
- * statistics; thread-safe sample decoding (pixl_dataset_load). */
+ * statistics; thread-safe sample decoding (pixl_dataset_load), with the
+ * labels reduced to a label store's points when the dataset has one
+ * (sparse_labels.c). */
 #include <math.h>
 
 #include "data/dataset_impl.h"
@@ -25,6 +27,7 @@ void pixl_dataset_free(pixl_dataset *ds)
     free(ds->images), free(ds->labels), free(ds->names), free(ds->gen_names);
     pixl__free_strings(ds->class_names, ds->n_classes);
     free(ds->colours);
+    pixl_label_store_free(ds->sparse);
     free(ds);
 }
 
@@ -164,11 +167,9 @@ void pixl_dataset_map_labels(const pixl_dataset *ds, int32_t *lab, int64_t n)
     }
 }
 
-int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t **labels)
+/* the image and its full label map */
+static int load_dense(const pixl_dataset *ds, int i, pixl_image **image, int32_t **labels)
 {
-    if (image) *image = NULL;
-    if (labels) *labels = NULL;
-    if (!ds || !image) return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load: NULL argument");
     if (i < 0 || i >= ds->n)
         return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load: index %d outside the %s dataset (%d samples)", i,
                               ds->kind, ds->n);
@@ -239,6 +240,27 @@ int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t
         pixl_dataset_map_labels(ds, lab, (int64_t)np);
     }
     *image = img;
+    *labels = lab;
+    return PIXL_OK;
+}
+
+int pixl_dataset_load(const pixl_dataset *ds, int i, pixl_image **image, int32_t **labels)
+{
+    if (image) *image = NULL;
+    if (labels) *labels = NULL;
+    if (!ds || !image) return pixl_set_error(PIXL_ERR_ARG, "pixl_dataset_load: NULL argument");
+    if (!labels || !ds->sparse) return load_dense(ds, i, image, labels);
+    /* sparse labels: the store's points replace the whole label map, which is therefore not read */
+    int rc = load_dense(ds, i, image, NULL);
+    const size_t np = rc ? 0 : (size_t)(*image)->width * (*image)->height;
+    int32_t *lab = rc ? NULL : pixl__malloc(sizeof *lab * np);
+    if (!rc && !lab) rc = PIXL_ERR_NOMEM;
+    if (!rc) rc = pixl__dataset_sparsify(ds, i, (*image)->width, (*image)->height, lab);
+    if (rc) {
+        pixl_image_free(*image), free(lab);
+        *image = NULL;
+        return rc;
+    }
     *labels = lab;
     return PIXL_OK;
 }

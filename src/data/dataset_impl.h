@@ -34,6 +34,7 @@ struct pixl_dataset {
     uint64_t synth_seed;
     int task;             /* PIXL_TASK_* */
     float edge_consensus; /* bsds500 */
+    pixl_label_store *sparse; /* pixl_dataset_set_sparse_labels: labels only at its points, or NULL */
 };
 
 typedef struct pixl__dataset_kind {
@@ -50,6 +51,10 @@ int pixl__dataset_set_classes(pixl_dataset *ds, int k, const char *const *names,
 /* the Pascal VOC colour of class i */
 /* a generated data set of count samples of w x h, named "PREFIX_000123" */
 int pixl__dataset_generated(pixl_dataset *ds, const pixl_dataset_opts *o, const char *prefix);
+
+/* sparse labels (sparse_labels.c): sample i's label map (width x height)
+ * becomes 255 except at the points of ds->sparse; errors name the sample */
+int pixl__dataset_sparsify(const pixl_dataset *ds, int i, int width, int height, int32_t *labels);
 
 /* sample lists and folders (dataset_files.c) */
 /* ROOT/(o->list or SPLIT.txt): lines "image label" */

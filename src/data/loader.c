@@ -8,7 +8,8 @@
  * oldest batch in flight, or open the next batch when a slot is free. The
  * consumer owns the slot of the batch it returned until its next call.
  * What a sample contains depends only on (seed, epoch, dataset index), so
- * batches are identical for any number of workers. */
+ * batches are identical for any number of workers. Sparse labels (a label
+ * store on the dataset) are resized and scaled point by point. */
 #include <math.h>
 #include <pthread.h>
 #include <time.h>
@@ -43,6 +44,7 @@ struct pixl_loader {
     int N, bs, bpe;
     int fixed, out_w, out_h;
     int tc;               /* dense target channels (0: labels only) */
+    int sparse;           /* the dataset's labels are sparse points (pixl_dataset_set_sparse_labels) */
     float mean[3], std[3];
     uint8_t pad[3];
     int n_slots;
@@ -170,7 +172,8 @@ static int process(pixl_loader *L, slot *sl, int j)
     const int src_w = img->width, src_h = img->height;
     if (L->o.resize_width > 0 && (img->width != L->o.resize_width || img->height != L->o.resize_height)) {
         im2 = pixl_image_resize(img, L->o.resize_width, L->o.resize_height);
-        lab2 = im2 ? pixl_label_resize(lab, img->width, img->height, L->o.resize_width, L->o.resize_height) : NULL;
+        int32_t *(*resize)(const int32_t *, int, int, int, int) = L->sparse ? pixl_label_resize_sparse : pixl_label_resize;
+        lab2 = im2 ? resize(lab, img->width, img->height, L->o.resize_width, L->o.resize_height) : NULL;
         if (!im2 || !lab2) rc = pixl_last_status() ? pixl_last_status() : PIXL_ERR_NOMEM;
         pixl_image_free(img);
         free(lab);
@@ -376,6 +379,8 @@ pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o)
     L->o.batch_size = bs;
     L->o.augment = NULL;
     if (o->augment) L->aug = *o->augment, L->has_aug = 1;
+    L->sparse = pixl_dataset_sparse_labels(ds) != NULL;
+    if (L->sparse) L->aug.sparse_labels = 1;
     L->N = N, L->bs = bs, L->bpe = bpe;
     memcpy(L->mean, pixl_dataset_mean(ds), sizeof L->mean);
     memcpy(L->std, pixl_dataset_std(ds), sizeof L->std);

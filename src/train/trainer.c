@@ -320,6 +320,17 @@ static int limits(pixl_trainer *t)
     return PIXL_OK;
 }
 
+/* data.sparse_labels: the training set gives labels at the store's points only */
+static int apply_sparse_labels(pixl_trainer *t)
+{
+    const char *path = t->cfg.data.sparse_labels;
+    pixl_label_store *s = pixl_label_store_load(path);
+    int rc = s ? pixl_dataset_set_sparse_labels(t->train, s) : pixl_last_status();
+    if (rc) rc = pixl_set_error(rc, "data.sparse_labels '%s': %s", path, pixl_last_error());
+    pixl_label_store_free(s);
+    return rc;
+}
+
 static int trainer_init(pixl_trainer *t)
 {
     const pixl_train_config *cfg = &t->cfg;
@@ -330,6 +341,7 @@ static int trainer_init(pixl_trainer *t)
     if (!dir[0]) return pixl_set_error(PIXL_ERR_ARG, "output.run_dir is empty");
     if (mkdir_p(dir)) return pixl_set_error(PIXL_ERR_IO, "cannot create run directory %s: %s", dir, strerror(errno));
     if (!(t->train = pixl_config_open_split(cfg, cfg->data.train_split, 0))) return pixl_last_status();
+    if (cfg->data.sparse_labels[0] && (rc = apply_sparse_labels(t))) return rc;
     if (!(t->val = pixl_config_open_split(cfg, cfg->data.val_split, 0))) return pixl_last_status();
     t->sampled = !strcmp(cfg->model.arch, "pixelnet");
     if (!(t->task = pixl__task_new(cfg, t->train, t->sampled))) return pixl_last_status();
@@ -358,6 +370,11 @@ static int trainer_init(pixl_trainer *t)
               "train %s (%s) on %s: %d images (%d batches of %d at %dx%d), %lld parameters, %d threads, run %s\n",
               cfg->model.arch, t->task->def->name, cfg->data.dataset, pixl_dataset_size(t->train), t->nb, t->B, t->TH,
               t->TW, (long long)pixl_params_total(pixl_model_params(t->model)), pixl_ctx_threads(t->ctx), dir);
+    const pixl_label_store *sparse = pixl_dataset_sparse_labels(t->train);
+    if (sparse)
+        pixl__log(&t->lg, "sparse labels: %lld labelled pixels on %d of %d training images (%s)\n",
+                  (long long)pixl_label_store_total(sparse), pixl_label_store_n_images(sparse),
+                  pixl_dataset_size(t->train), cfg->data.sparse_labels);
     if (t->task->note[0]) pixl__log(&t->lg, "%s\n", t->task->note);
     if ((rc = limits(t))) return rc;
     t->t_log = now_s();
