@@ -25,5 +25,6 @@ for L in 1 0.9 0.7 0.5 0.3; do
     GF=$(echo "$B" | sed -n 's/.*GFLOPs dense \([0-9.]*\), sparse \([0-9.]*\).*/\1 -> \2/p')
     TS=$(echo "$B" | sed -n 's/.*time: sparse \([0-9.]*\) ms, dense \([0-9.]*\) ms.*/\1/p')
     TD=$(echo "$B" | sed -n 's/.*time: sparse \([0-9.]*\) ms, dense \([0-9.]*\) ms.*/\2/p')
+    [ "$RN" = "0.0" ] && RN=-  # no gates
     echo "| $L | $EP | $VAL | $FR | $RN | $GF | $TS | $TD |"
 done
