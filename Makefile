@@ -52,7 +52,7 @@ DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
 .PHONY: all lib test unit check-golden sanitize bench bench-models clean print-ldlibs examples
 all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(LAYER_LIBS) $(BUILD)/pixl
-	@ln -sf $(BUILD)/pixl pixl
+	@if [ "$(BUILD)" = build ]; then ln -sf $(BUILD)/pixl pixl; fi  # ./pixl: the optimised build only (not make sanitize's)
 
 lib: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(LAYER_LIBS)
 
