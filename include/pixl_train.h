@@ -136,6 +136,7 @@ typedef struct pixl_train_config {
             double weight_decay;
             double betas[2];
             double eps;
+            double backbone_lr_mult; /* learning-rate multiplier of the parameters named backbone.* */
         } optimizer;
         struct {
             pixl_sched_kind name;
