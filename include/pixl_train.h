@@ -363,6 +363,15 @@ typedef struct pixl_report_opts {
     int n_samples; /* validation images with predictions: 0 -> 4, negative -> none, at most 64 */
 } pixl_report_opts;
 int pixl_report_write(const char *run_dir, const char *out_html, const pixl_report_opts *opts);
+/* PixelPick's rounds (`pixl pixelpick`, docs/pixelpick.md "Rounds"): from
+ * DIR/summary.json ("format": "pixl-pixelpick": the options and one row per
+ * finished round), DIR/summary.md (the table: round, pixels per image,
+ * labelled pixels, mIoU of the last and of the best epoch, training
+ * minutes, and the fully supervised baseline when there is one) and
+ * DIR/miou.svg (mIoU against labelled pixels per image), both atomically.
+ * pixl_report_write() on such a directory (summary.json, no log.jsonl)
+ * writes the same table and chart as the page. Errors name the file. */
+int pixl_report_rounds(const char *dir);
 
 /* ------------------------------------------------------- PixelNet sampling */
 /* (src/train/sampler.c) Which pixels of a batch get a loss when training

@@ -14,3 +14,4 @@ PIXL_COMMAND(check, "run reference cases (safetensors case format): pixl check D
 PIXL_COMMAND(jointup, "guided upsampling of CamVid labels (PAC): pixl jointup --method pacjointupsample_lite|djif|bilinear|nearest")
 PIXL_COMMAND(edgebench, "BSDS boundary benchmark (ODS/OIS/AP): pixl edgebench PRED_DIR|--gradient IMG_DIR GT_DIR")
 PIXL_COMMAND(bench, "benchmarks against PyTorch: pixl bench ops|models [--threads N] [--no-torch] (see pixl bench)")
+PIXL_COMMAND(pixelpick, "PixelPick's active-learning rounds: pixl pixelpick CONFIG --run DIR [--strategy margin] [--per-round 10] [--budget 100]")
