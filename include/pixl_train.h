@@ -519,9 +519,9 @@ int pixl_query_image(const float *prob, int k, int h, int w, const uint8_t *labe
  *               class among equal maxima) is each class, then the score of
  *               that vote distribution;
  *   MEAN_SCORE  the score of each pass, then their mean (PixelPick's path).
- * pixl has no inference mode with dropout on and BatchNorm on its running
- * statistics (PIXL_MODE_TRAIN switches both), so the T maps come from the
- * caller. */
+ * The T maps come from the caller: T forward passes of an inference graph
+ * built after pixl_ctx_set_mc_dropout() (pixl.h), as `pixl pixelpick
+ * --mc-dropout T` runs them. */
 typedef enum pixl_mc_vote { PIXL_MC_SOFT = 0, PIXL_MC_HARD = 1, PIXL_MC_MEAN_SCORE = 2 } pixl_mc_vote;
 const char *pixl_mc_vote_name(pixl_mc_vote v);
 int pixl_mc_vote_parse(const char *name, pixl_mc_vote *out);
