@@ -58,7 +58,7 @@ static int exists(const char *p)
 
 static void remove_tree(const char *dir)
 {
-    char cmd[1200];
+    char cmd[1400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
 }
@@ -454,6 +454,48 @@ PIXL_TEST(pixelpick_warm_start_and_reinit)
     CHECK(sj && strstr(sj, "round_00/train/last.safetensors"));
     free(sj);
     free(r0c), free(r0w), free(r1c), free(r1w), free(i1c), free(i1w), free(i0c);
+    free(cfg);
+}
+
+/* a round's training stopped half-way (as by Ctrl-C) continues where it
+ * stopped and ends with the weights of an uninterrupted run */
+PIXL_TEST(pixelpick_interrupted_training_resumes)
+{
+    char *cfg = make_config("resume", "enet");
+    char run[1024], p[1200], saved[1200];
+    snprintf(run, sizeof run, "%s", tpath("%s", "run_resume"));
+    remove_tree(run);
+    const char *args[] = {cfg, "--run", run, "--per-round", "5", "--budget", "10", "--set", "training.epochs=2", NULL};
+    CHECK(run_cmd("resume", 0, args) == 0);
+    int64_t na = 0, nb = 0;
+    snprintf(p, sizeof p, "%s/round_01/train/last.safetensors", run);
+    float *whole = params_of(p, &na);
+    /* round 1 again: its training stopped after 2 of its 6 steps */
+    snprintf(p, sizeof p, "%s/round_01/train/config.yaml", run);
+    snprintf(saved, sizeof saved, "%s/round_01_config.yaml", run);
+    CHECK(rename(p, saved) == 0);
+    unlink(tpath("%s", "run_resume/round_01/round.json"));
+    unlink(tpath("%s", "run_resume/round_01/train.json"));
+    snprintf(p, sizeof p, "%s/round_01/train", run);
+    remove_tree(p);
+    pixl_train_config *c = malloc(sizeof *c);
+    CHECK_OK(pixl_config_load(saved, c));
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1, .stop_after = 2};
+    CHECK_OK(pixl_train(c, &h));
+    fclose(devnull);
+    free(c);
+    snprintf(p, sizeof p, "%s/round_01/train/last.safetensors", run);
+    char *step = pixl_checkpoint_meta(p, "step");
+    CHECK(step && !strcmp(step, "2"));
+    free(step);
+    CHECK(run_cmd("resume", 0, args) == 0);
+    CHECK(log_has("resume", "resuming the training"));
+    float *resumed = params_of(p, &nb);
+    CHECK(whole && resumed && na == nb && !memcmp(whole, resumed, sizeof(float) * (size_t)na));
+    char *tj = file_of(run, "round_01/train.json");
+    CHECK(tj && strstr(tj, "\"steps\": 6"));
+    free(tj), free(whole), free(resumed);
     free(cfg);
 }
 
