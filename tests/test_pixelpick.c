@@ -369,6 +369,9 @@ PIXL_TEST(pixelpick_rounds_oracle_resume)
                              "training.optimizer.lr=0.01", NULL};
     CHECK(run_cmd("oracle", 2, changed) == 2);
     CHECK(log_has("oracle", "training.optimizer.lr"));
+    const char *faster[] = {cfg, "--run", run, "--per-round", "5", "--budget", "20", "--set", "training.threads=2",
+                            "--set", "data.n_workers=1", NULL}; /* speed only: allowed */
+    CHECK(run_cmd("oracle", 0, faster) == 0);
     for (int k = 0; k < NS; k++) free(before[k]);
     free(gt);
     pixl_dataset_free(ds);

@@ -420,6 +420,12 @@ static int check_run_dir(pp_run *P, const pixl_train_config *base)
     if ((rc = pixl_config_load(cy, old))) {
         rc = pixl_set_error(rc, "%s: %s", P->o.run, pixl_last_error());
     } else {
+        /* keys that change the speed or where the data lie, not the results, may change */
+        old->training.threads = base->training.threads;
+        old->training.print_interval = base->training.print_interval;
+        old->data.n_workers = base->data.n_workers;
+        old->validation.batch_size = base->validation.batch_size;
+        memcpy(old->data.root, base->data.root, sizeof old->data.root);
         char key[256], va[PIXL_CFG_PATH_LEN], vb[PIXL_CFG_PATH_LEN];
         if (pixl_config_diff(old, base, key, sizeof key) == 1) {
             pixl_config_get(old, key, va, sizeof va);
