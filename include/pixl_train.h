@@ -136,6 +136,7 @@ typedef struct pixl_train_config {
             double weight_decay;
             double betas[2];
             double eps;
+            double backbone_lr_mult; /* learning-rate multiplier of the parameters named backbone.* */
         } optimizer;
         struct {
             pixl_sched_kind name;
@@ -362,6 +363,15 @@ typedef struct pixl_report_opts {
     int n_samples; /* validation images with predictions: 0 -> 4, negative -> none, at most 64 */
 } pixl_report_opts;
 int pixl_report_write(const char *run_dir, const char *out_html, const pixl_report_opts *opts);
+/* PixelPick's rounds (`pixl pixelpick`, docs/pixelpick.md "Rounds"): from
+ * DIR/summary.json ("format": "pixl-pixelpick": the options and one row per
+ * finished round), DIR/summary.md (the table: round, pixels per image,
+ * labelled pixels, mIoU of the last and of the best epoch, training
+ * minutes, and the fully supervised baseline when there is one) and
+ * DIR/miou.svg (mIoU against labelled pixels per image), both atomically.
+ * pixl_report_write() on such a directory (summary.json, no log.jsonl)
+ * writes the same table and chart as the page. Errors name the file. */
+int pixl_report_rounds(const char *dir);
 
 /* ------------------------------------------------------- PixelNet sampling */
 /* (src/train/sampler.c) Which pixels of a batch get a loss when training
@@ -509,9 +519,9 @@ int pixl_query_image(const float *prob, int k, int h, int w, const uint8_t *labe
  *               class among equal maxima) is each class, then the score of
  *               that vote distribution;
  *   MEAN_SCORE  the score of each pass, then their mean (PixelPick's path).
- * pixl has no inference mode with dropout on and BatchNorm on its running
- * statistics (PIXL_MODE_TRAIN switches both), so the T maps come from the
- * caller. */
+ * The T maps come from the caller: T forward passes of an inference graph
+ * built after pixl_ctx_set_mc_dropout() (pixl.h), as `pixl pixelpick
+ * --mc-dropout T` runs them. */
 typedef enum pixl_mc_vote { PIXL_MC_SOFT = 0, PIXL_MC_HARD = 1, PIXL_MC_MEAN_SCORE = 2 } pixl_mc_vote;
 const char *pixl_mc_vote_name(pixl_mc_vote v);
 int pixl_mc_vote_parse(const char *name, pixl_mc_vote *out);

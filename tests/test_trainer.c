@@ -96,6 +96,43 @@ PIXL_TEST(trainer_reports_bad_config)
     free(cfg);
 }
 
+/* training.optimizer.backbone_lr_mult: the encoder's parameters (named
+ * backbone.*) learn at that fraction of the rate (PixelPick: 0.1), the rest
+ * at the full rate; a model without such parameters is an error naming the
+ * key and the model. */
+PIXL_TEST(trainer_backbone_lr_mult)
+{
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    char d[512];
+    snprintf(d, sizeof d, "%s/run_backbone_lr", pixl_test_tmpdir());
+    small_config(cfg, d, 1);
+    CHECK_OK(pixl_config_set(cfg, "model.arch", "deeplabv3plus"));
+    CHECK_OK(pixl_config_set(cfg, "training.optimizer.backbone_lr_mult", "0.1"));
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    pixl_trainer *t = pixl_trainer_new(cfg, &h);
+    CHECK_MSG(t != NULL, "%s", pixl_last_error());
+    if (t) {
+        pixl_params *P = pixl_trainer_params(t);
+        int enc = 0, rest = 0, bad = 0;
+        for (int i = 0; i < pixl_params_count(P); i++) {
+            if (pixl_params_kind(P, i) != PIXL_PARAM) continue;
+            int in_backbone = !strncmp(pixl_params_name(P, i), "backbone.", 9);
+            float want = in_backbone ? 0.1f : 1.0f;
+            enc += in_backbone, rest += !in_backbone;
+            bad += fabsf(pixl_params_lr_mult(P, i) - want) > 1e-7f || pixl_params_wd_mult(P, i) != 1.0f;
+        }
+        CHECK(enc > 50 && rest > 10 && bad == 0);
+        pixl_trainer_free(t);
+    }
+    CHECK_OK(pixl_config_set(cfg, "model.arch", "enet"));
+    CHECK(pixl_trainer_new(cfg, &h) == NULL);
+    CHECK_MSG(strstr(pixl_last_error(), "backbone_lr_mult") && strstr(pixl_last_error(), "enet"), "error: %s",
+              pixl_last_error());
+    fclose(devnull);
+    free(cfg);
+}
+
 /* Edge models through `pixl train` (BSDS500 from ../shared; skipped without
  * it): balanced_bce trains one sigmoid output, densely (a small U-Net) and at
  * edge-balanced sampled pixels (PixelNet); validation is the BSDS benchmark

@@ -1,4 +1,4 @@
-/* pixl.c — the `pixl` command: a table of subcommands. Results go to
+/* pixl.c — the `pixl` command: a table of subcommands (tools/commands.h). Results go to
  * stdout, logs and errors to stderr; an unknown subcommand or option is a
  * usage error (exit 2). */
 #include <stdio.h>
@@ -8,16 +8,10 @@
 #include "check.h"
 #include "pixl.h"
 
-int cmd_bench(int argc, char **argv);   /* cmd_bench.c */
-int cmd_train(int argc, char **argv);   /* cmd_train.c */
-int cmd_eval(int argc, char **argv);    /* cmd_train.c */
-int cmd_predict(int argc, char **argv); /* cmd_train.c */
-int cmd_demo(int argc, char **argv);    /* cmd_train.c */
-int cmd_info(int argc, char **argv);    /* cmd_info.c */
-int cmd_report(int argc, char **argv);  /* cmd_report.c */
-int cmd_edgebench(int argc, char **argv); /* cmd_edgebench.c */
-int cmd_jointup(int argc, char **argv);   /* cmd_jointup.c */
-
+/* the subcommands of tools/commands.h: their declarations */
+#define PIXL_COMMAND(name, help) int cmd_##name(int argc, char **argv);
+#include "commands.h"
+#undef PIXL_COMMAND
 
 static int cmd_version(int argc, char **argv)
 {
@@ -27,7 +21,7 @@ static int cmd_version(int argc, char **argv)
     return 0;
 }
 
-static int cmd_check(int argc, char **argv)
+int cmd_check(int argc, char **argv)
 {
     int verbose = 0, failed = 0, n = 0, any = 0;
     for (int i = 1; i < argc; i++) {
@@ -61,16 +55,9 @@ static int cmd_help(int argc, char **argv);
 static const command g_cmds[] = {
     {"help", cmd_help, "list the subcommands"},
     {"version", cmd_version, "print the version"},
-    {"demo", cmd_demo, "the embedded default: train, evaluate, predict and report on synthetic data"},
-    {"train", cmd_train, "train from a YAML config: pixl train CONFIG [--set K=V] [--resume RUN]; --print-config"},
-    {"eval", cmd_eval, "evaluate a model: pixl eval MODEL --dataset KIND --root DIR [--split val] [--flip]"},
-    {"predict", cmd_predict, "label images: pixl predict --model MODEL IMAGE... [--out DIR]"},
-    {"info", cmd_info, "a model's parameters, GFLOPs and memory: pixl info MODEL [--input 3x360x480]"},
-    {"report", cmd_report, "an HTML report of a training run: pixl report RUN_DIR"},
-    {"check", cmd_check, "run reference cases (safetensors case format): pixl check DIR|FILE..."},
-    {"jointup", cmd_jointup, "guided upsampling of CamVid labels (PAC): pixl jointup --method pacjointupsample_lite|djif|bilinear|nearest"},
-    {"edgebench", cmd_edgebench, "BSDS boundary benchmark (ODS/OIS/AP): pixl edgebench PRED_DIR|--gradient IMG_DIR GT_DIR"},
-    {"bench", cmd_bench, "benchmarks against PyTorch: pixl bench ops|models [--threads N] [--no-torch] (see pixl bench)"},
+#define PIXL_COMMAND(name, help) {#name, cmd_##name, help},
+#include "commands.h"
+#undef PIXL_COMMAND
 };
 #define N_CMDS (int)(sizeof g_cmds / sizeof g_cmds[0])
 

@@ -120,6 +120,9 @@ const key_def g_keys[] = {
     FIXLIST(K_FLOAT_LIST, "training.optimizer.betas", training.optimizer.betas, "[0.9, 0.999]", 2, 0, 1,
             "Adam/AdamW moment decay rates [beta1, beta2], each in [0, 1)"),
     FLT("training.optimizer.eps", training.optimizer.eps, "1.0e-8", 0, 1, "Adam/AdamW denominator epsilon"),
+    FLT("training.optimizer.backbone_lr_mult", training.optimizer.backbone_lr_mult, "1.0", 0, 1e6,
+        "learning-rate multiplier of the encoder, the parameters named backbone.* (e.g. pretrained ImageNet "
+        "weights; PixelPick: 0.1); 1.0 = the same rate as the rest"),
     SEC("training.lr_schedule", "the learning-rate schedule, in iterations"),
     ENUM("training.lr_schedule.name", training.lr_schedule.name, "constant", "constant|step|multistep|poly|cosine",
          "constant, step, multistep, poly or cosine (poly and cosine decay over the whole run)"),

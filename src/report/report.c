@@ -146,6 +146,7 @@ int pixl_report_write(const char *run_dir, const char *out_html, const pixl_repo
 {
     int rc = check_args(run_dir, out_html, opts);
     if (rc) return rc;
+    if (pixl__report_rounds_is_dir(run_dir)) return pixl__report_rounds_page(run_dir, out_html); /* pixl pixelpick */
     int ns = !opts || opts->n_samples == 0 ? PIXL__REPORT_DEFAULT_SAMPLES : opts->n_samples < 0 ? 0 : opts->n_samples;
     pixl__report R = {.dir = run_dir, .best = -1, .task = -1, .nsamples = ns};
     snprintf(R.log_path, sizeof R.log_path, "%s/log.jsonl", run_dir);

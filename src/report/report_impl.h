@@ -141,6 +141,15 @@ typedef struct {
 void pixl__chart(FILE *o, const char *title, const char *xlabel, const char *ylabel, const pixl__series *S, int ns,
                  int x_int, double ylo_clamp, double yhi_clamp, const char *empty_msg);
 
+/* The same chart as a complete SVG document (an .svg file of its own). */
+void pixl__chart_svg(FILE *o, const char *title, const char *xlabel, const char *ylabel, const pixl__series *S,
+                     int ns, int x_int, double ylo_clamp, double yhi_clamp, const char *empty_msg);
+
+/* PixelPick's rounds (report_rounds.c): the page pixl_report_write() makes
+ * of a `pixl pixelpick` directory (one with summary.json and no log.jsonl) */
+int pixl__report_rounds_is_dir(const char *dir);
+int pixl__report_rounds_page(const char *dir, const char *out_html);
+
 /* a chart of metric keys of the val records */
 typedef struct {
     const char *key, *label, *colour;

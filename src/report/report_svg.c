@@ -43,10 +43,20 @@ static void axis(double lo, double hi, double clamp_lo, double clamp_hi, double 
 
 enum { CW = 600, CH = 300, ML = 66, MR = 18, MT = 38, MB = 46 };
 
-/* A line chart of ns series; x_int: x is a count (ticks at integers). */
-void pixl__chart(FILE *o, const char *title, const char *xlabel, const char *ylabel, const pixl__series *S, int ns,
-                 int x_int, double ylo_clamp, double yhi_clamp, const char *empty_msg)
+/* the styles of the chart classes, for an SVG file of its own (the page has them in its CSS) */
+static const char svg_style[] =
+    "<style>.ct{font:600 15px sans-serif;fill:#1d2430}.lg{font:12px sans-serif;fill:#3a4556}"
+    ".tk{font:11px sans-serif;fill:#5c6778}.al{font:12px sans-serif;fill:#3a4556}"
+    ".grid{stroke:#e6eaf0;stroke-width:1}.frame{fill:none;stroke:#b8c1cc;stroke-width:1}"
+    ".empty{font:14px sans-serif;fill:#8a94a3}.best{font:600 11px sans-serif;fill:#1d2430}</style>\n";
+
+/* A line chart of ns series; x_int: x is a count (ticks at integers).
+ * standalone: a complete SVG document (namespace, styles, white ground)
+ * instead of a <figure> of the page. */
+static void chart(FILE *o, int standalone, const char *title, const char *xlabel, const char *ylabel,
+                  const pixl__series *S, int ns, int x_int, double ylo_clamp, double yhi_clamp, const char *empty_msg)
 {
+    const char *end = standalone ? "</svg>\n" : "</svg></figure>\n";
     const double pw = CW - ML - MR, ph = CH - MT - MB;
     double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
     int any = 0;
@@ -58,10 +68,16 @@ void pixl__chart(FILE *o, const char *title, const char *xlabel, const char *yla
             xmin = fmin(xmin, x), xmax = fmax(xmax, x);
             ymin = fmin(ymin, y), ymax = fmax(ymax, y);
         }
-    fprintf(o, "<figure class=\"chart\"><svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"",
-            CW, CH);
+    if (standalone)
+        fprintf(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                   "role=\"img\" aria-label=\"",
+                CW, CH, CW, CH);
+    else
+        fprintf(o, "<figure class=\"chart\"><svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"", CW, CH);
     pixl__esc(o, title);
-    fprintf(o, "\">\n<text x=\"%d\" y=\"22\" class=\"ct\">", ML);
+    fputs("\">\n", o);
+    if (standalone) fprintf(o, "%s<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", svg_style, CW, CH);
+    fprintf(o, "<text x=\"%d\" y=\"22\" class=\"ct\">", ML);
     pixl__esc(o, title);
     fputs("</text>\n", o);
     /* legend */
@@ -83,7 +99,8 @@ void pixl__chart(FILE *o, const char *title, const char *xlabel, const char *yla
     if (!any) {
         fprintf(o, "<text x=\"%.1f\" y=\"%.1f\" class=\"empty\" text-anchor=\"middle\">", ML + pw / 2, MT + ph / 2);
         pixl__esc(o, empty_msg ? empty_msg : "no data");
-        fputs("</text></svg></figure>\n", o);
+        fputs("</text>", o);
+        fputs(end, o);
         return;
     }
     double xa, xb, xs, ya, yb, ys;
@@ -159,9 +176,22 @@ void pixl__chart(FILE *o, const char *title, const char *xlabel, const char *yla
             fputs("</text>\n", o);
         }
     }
-    fputs("</g></svg></figure>\n", o);
+    fputs("</g>", o);
+    fputs(end, o);
 #undef PX
 #undef PY
+}
+
+void pixl__chart(FILE *o, const char *title, const char *xlabel, const char *ylabel, const pixl__series *S, int ns,
+                 int x_int, double ylo_clamp, double yhi_clamp, const char *empty_msg)
+{
+    chart(o, 0, title, xlabel, ylabel, S, ns, x_int, ylo_clamp, yhi_clamp, empty_msg);
+}
+
+void pixl__chart_svg(FILE *o, const char *title, const char *xlabel, const char *ylabel, const pixl__series *S,
+                     int ns, int x_int, double ylo_clamp, double yhi_clamp, const char *empty_msg)
+{
+    chart(o, 1, title, xlabel, ylabel, S, ns, x_int, ylo_clamp, yhi_clamp, empty_msg);
 }
 
 /* ------------------------------------------------------------- curves */

@@ -331,6 +331,30 @@ static int apply_sparse_labels(pixl_trainer *t)
     return rc;
 }
 
+/* training.optimizer.backbone_lr_mult: the encoder (parameters named
+ * backbone.*) learns at that fraction of the rate; other multipliers a model
+ * sets on them are multiplied, not replaced */
+static int backbone_lr(pixl_trainer *t)
+{
+    const double mult = t->cfg.training.optimizer.backbone_lr_mult;
+    if (mult == 1.0) return PIXL_OK;
+    pixl_params *P = pixl_model_params(t->model);
+    int n = 0;
+    for (int i = 0; i < pixl_params_count(P); i++) {
+        const char *name = pixl_params_name(P, i);
+        if (strncmp(name, "backbone.", 9) || pixl_params_kind(P, i) != PIXL_PARAM) continue;
+        pixl_params_set_lr_mult(P, name, pixl_params_lr_mult(P, i) * (float)mult, pixl_params_wd_mult(P, i));
+        n++;
+    }
+    if (!n)
+        return pixl_set_error(PIXL_ERR_ARG,
+                              "training.optimizer.backbone_lr_mult is %g but model %s has no parameters named "
+                              "backbone.* (an encoder of its own, e.g. model.options.backbone)",
+                              mult, t->cfg.model.arch);
+    pixl__log(&t->lg, "backbone learning rate: x%g on %d parameter tensors named backbone.*\n", mult, n);
+    return PIXL_OK;
+}
+
 static int trainer_init(pixl_trainer *t)
 {
     const pixl_train_config *cfg = &t->cfg;
@@ -353,7 +377,9 @@ static int trainer_init(pixl_trainer *t)
                               cfg->data.dataset, t->task->n_outputs);
     t->B = cfg->training.batch_size;
     pixl_model_opts mo;
-    if ((rc = input_size(t)) || (rc = make_model(t, &mo)) || (rc = build_graph(t, &mo))) return rc;
+    if ((rc = input_size(t)) || (rc = make_model(t, &mo)) || (rc = build_graph(t, &mo)) ||
+        (rc = backbone_lr(t)))
+        return rc;
     pixl_optim_opts oo;
     pixl_config_optim_opts(cfg, &oo);
     oo.threads = cfg->training.threads;
