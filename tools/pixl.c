@@ -17,6 +17,7 @@ int cmd_info(int argc, char **argv);    /* cmd_info.c */
 int cmd_report(int argc, char **argv);  /* cmd_report.c */
 int cmd_edgebench(int argc, char **argv); /* cmd_edgebench.c */
 int cmd_jointup(int argc, char **argv);   /* cmd_jointup.c */
+int cmd_annotate(int argc, char **argv);  /* cmd_annotate.c */
 
 
 static int cmd_version(int argc, char **argv)
@@ -70,6 +71,7 @@ static const command g_cmds[] = {
     {"check", cmd_check, "run reference cases (safetensors case format): pixl check DIR|FILE..."},
     {"jointup", cmd_jointup, "guided upsampling of CamVid labels (PAC): pixl jointup --method pacjointupsample_lite|djif|bilinear|nearest"},
     {"edgebench", cmd_edgebench, "BSDS boundary benchmark (ODS/OIS/AP): pixl edgebench PRED_DIR|--gradient IMG_DIR GT_DIR"},
+    {"annotate", cmd_annotate, "label query points in a web page, keyboard only (PixelPick): pixl annotate --images DIR --queries FILE --labels OUT.json"},
     {"bench", cmd_bench, "benchmarks against PyTorch: pixl bench ops|models [--threads N] [--no-torch] (see pixl bench)"},
 };
 #define N_CMDS (int)(sizeof g_cmds / sizeof g_cmds[0])
