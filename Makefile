@@ -4,6 +4,7 @@
 #   make sanitize   the same test suite built with ASan + UBSan
 #   make bench      op benchmarks against PyTorch (not part of the tests)
 #   make bench-models  model-zoo latency against PyTorch into docs/models.md (MODELS=a,b for a subset)
+#   make check-annotate  `pixl annotate` driven in headless Chromium (not part of the tests)
 # Variables: BUILD (output dir), BLAS (openblas|blis|generic cblas), ARCH.
 
 BUILD   ?= build
@@ -26,8 +27,10 @@ endif
 
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wno-sign-compare
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(ARCH) -g -fPIC -fopenmp $(WARN) $(BLAS_CFLAGS) \
-           -Iinclude -Isrc -Itools $(shell pkg-config --cflags libcjson matio 2>/dev/null) $(EXTRA_CFLAGS)
+           -Iinclude -Isrc -Itools $(shell pkg-config --cflags libcjson matio libmicrohttpd 2>/dev/null) $(EXTRA_CFLAGS)
 LDLIBS  += $(BLAS_LIBS) -lcjson -lm -fopenmp -lyaml $(EXTRA_LDLIBS) -lpng -ljpeg -lpthread -lmatio
+# the `pixl` command and the tests also serve HTTP (pixl annotate): libmicrohttpd, not a library dependency
+HTTP_LIBS := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
 # what a program on the core and models layers alone links (no yaml, png, jpeg, matio)
 CORE_LDLIBS := $(BLAS_LIBS) -lcjson -lm -fopenmp $(EXTRA_LDLIBS)
 
@@ -50,7 +53,7 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all lib test unit check-golden sanitize bench bench-models clean print-ldlibs examples
+.PHONY: all lib test unit check-golden check-annotate sanitize bench bench-models clean print-ldlibs examples
 all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(LAYER_LIBS) $(BUILD)/pixl
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BUILD)/pixl pixl; fi  # ./pixl: the optimised build only (not make sanitize's)
 
@@ -78,11 +81,11 @@ $(BUILD)/libpixl.so: $(LIB_OBJ) src/pixl.map
 	$(CC) -shared -o $@ $(LIB_OBJ) -Wl,--version-script=src/pixl.map $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/pixl: $(TOOL_OBJ) $(BUILD)/libpixl.a
-	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS)
+	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS) $(HTTP_LIBS)
 
 # tests link the tool objects too (the check runner is tested directly)
 $(BUILD)/pixl_tests: $(TEST_OBJ) $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ)) $(BUILD)/libpixl.a
-	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(HTTP_LIBS)
 
 # examples/: small programs on the public API alone
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(sort $(wildcard examples/*.c)))
@@ -116,6 +119,12 @@ unit: $(BUILD)/pixl_tests
 check-convert: $(BUILD)/pixl_tests
 	/usr/bin/python3 scripts/ref/make_convert_ref.py --torchvision $(BUILD)/convert
 	PIXL_CONVERT_DIR=$(BUILD)/convert PIXL_NUM_THREADS=2 $(BUILD)/pixl_tests zoo_convert
+
+# `pixl annotate` in headless Chromium: key presses, the files after each one, kill -9 and resume;
+# screenshots into docs/img/annotate_*.png. Needs chromium, chromium-driver and python3-selenium
+# (PIXL_WITH_BROWSER=1 scripts/install-deps.sh), so it is not part of `make test`.
+check-annotate: all
+	/usr/bin/python3 scripts/check_annotate_chromium.py --pixl $(BUILD)/pixl
 
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \

@@ -1,14 +1,16 @@
 #!/bin/sh
 # Install what pixl needs on a fresh Debian (bookworm) machine.
 # Build: a C compiler, make, pkg-config, OpenBLAS, cJSON, libpng, libjpeg-turbo, libyaml,
-# libmatio (BSDS500 .mat ground truth).
+# libmatio (BSDS500 .mat ground truth), libmicrohttpd (the web page of pixl annotate).
 # Optional (reference scripts and benchmarks against PyTorch, torchvision for the
 # backbone references and make check-convert): PIXL_WITH_TORCH=1.
+# Optional (make check-annotate: pixl annotate driven in headless Chromium): PIXL_WITH_BROWSER=1.
 set -e
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-PKGS="build-essential pkg-config libopenblas-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libyaml-dev libmatio-dev"
+PKGS="build-essential pkg-config libopenblas-dev libcjson-dev libpng-dev libjpeg62-turbo-dev libyaml-dev libmatio-dev libmicrohttpd-dev"
 [ "${PIXL_WITH_TORCH:-0}" = "1" ] && PKGS="$PKGS python3-torch python3-torchvision python3-numpy"
+[ "${PIXL_WITH_BROWSER:-0}" = "1" ] && PKGS="$PKGS chromium chromium-driver python3-selenium"
 missing=""
 for p in $PKGS; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

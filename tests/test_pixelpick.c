@@ -237,7 +237,7 @@ static void check_queries(const char *run, int r, int n, const pixl_label_store 
     free(text);
     CHECK_MSG(j != NULL, "%s missing or not JSON", p);
     if (!j) return;
-    CHECK(!strcmp(cJSON_GetObjectItem(j, "format")->valuestring, "pixl-query"));
+    CHECK(!strcmp(cJSON_GetObjectItem(j, "format")->valuestring, "pixl-query-set"));
     CHECK(cJSON_GetObjectItem(j, "round")->valueint == r + 1);
     const cJSON *imgs = cJSON_GetObjectItem(j, "images"), *im;
     CHECK(cJSON_GetArraySize(imgs) == N_TRAIN);

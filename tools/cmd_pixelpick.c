@@ -650,7 +650,7 @@ static int query_round(pp_run *P, int r, double *minutes)
     /* queries.json: the header on its first line, then one line per image */
     pixl_json qj = {0};
     pixl_json_begin_object(&qj, NULL);
-    pixl_json_str(&qj, "format", "pixl-query");
+    pixl_json_str(&qj, "format", "pixl-query-set"); /* the query set pixl annotate reads */
     pixl_json_int(&qj, "version", 1);
     pixl_json_int(&qj, "round", r + 1);
     pixl_json_str(&qj, "model", random ? NULL : ckpt);

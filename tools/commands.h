@@ -13,5 +13,6 @@ PIXL_COMMAND(report, "an HTML report of a training run: pixl report RUN_DIR")
 PIXL_COMMAND(check, "run reference cases (safetensors case format): pixl check DIR|FILE...") /* pixl.c */
 PIXL_COMMAND(jointup, "guided upsampling of CamVid labels (PAC): pixl jointup --method pacjointupsample_lite|djif|bilinear|nearest")
 PIXL_COMMAND(edgebench, "BSDS boundary benchmark (ODS/OIS/AP): pixl edgebench PRED_DIR|--gradient IMG_DIR GT_DIR")
+PIXL_COMMAND(annotate, "label query points in a web page, keyboard only (PixelPick): pixl annotate --images DIR --queries FILE --labels OUT.json")
 PIXL_COMMAND(bench, "benchmarks against PyTorch: pixl bench ops|models [--threads N] [--no-torch] (see pixl bench)")
 PIXL_COMMAND(pixelpick, "PixelPick's active-learning rounds: pixl pixelpick CONFIG --run DIR [--strategy margin] [--per-round 10] [--budget 100]")
