@@ -988,7 +988,8 @@ static int run_rounds(pp_run *P)
                         fprintf(stderr,
                                 "pixl pixelpick: round %d needs labels: %s/queries.json lists the pixels to "
                                 "label. Label them with\n"
-                                "    pixl annotate --queries %s/queries.json --labels %s/human_labels.json\n"
+                                "    pixl annotate --images TRAIN_IMAGES --queries %s/queries.json --labels %s/human_labels.json\n"
+                                "  (TRAIN_IMAGES: the folder of the training images; --classes camvid for CamVid's keys)\n"
                                 "then run this command again to continue.\n",
                                 r, pd, pd, pd);
                         return PP_WAITING;
@@ -1025,7 +1026,8 @@ static int run_rounds(pp_run *P)
                 fprintf(stderr,
                         "pixl pixelpick: round %d is done; round %d needs labels: %s/queries.json lists the "
                         "pixels to label. Label them with\n"
-                        "    pixl annotate --queries %s/queries.json --labels %s/human_labels.json\n"
+                        "    pixl annotate --images TRAIN_IMAGES --queries %s/queries.json --labels %s/human_labels.json\n"
+                                "  (TRAIN_IMAGES: the folder of the training images; --classes camvid for CamVid's keys)\n"
                         "then run this command again to continue.\n",
                         r, r + 1, rd, rd, rd);
                 return PP_WAITING;
