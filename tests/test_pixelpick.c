@@ -510,7 +510,7 @@ PIXL_TEST(pixelpick_human_oracle)
     remove_tree(run);
     const char *args[] = {cfg, "--run", run, "--per-round", "4", "--budget", "8", "--oracle", "human", NULL};
     CHECK(run_cmd("human", 3, args) == 3);
-    CHECK(log_has("human", "pixl annotate --queries") && log_has("human", "round_00/human_labels.json"));
+    CHECK(log_has("human", "pixl annotate --images TRAIN_IMAGES --queries") && log_has("human", "round_00/human_labels.json"));
     CHECK(exists(tpath("%s", "run_human/round_00/round.json")));
     CHECK(!exists(tpath("%s", "run_human/round_01/labels.json")));
     CHECK(run_cmd("human", 3, args) == 3); /* still waiting */
