@@ -47,6 +47,7 @@
 
 #include "annotate.h"
 #include "annotate_page.h"
+#include "data/data_impl.h" /* pixl__json_type */
 #include "pixl_data.h"
 
 #define QUERY_FORMAT "pixl-query-set"
@@ -159,18 +160,6 @@ static int read_file(const char *what, const char *path, size_t max, char **out,
     *out = b;
     *n = got;
     return PIXL_OK;
-}
-
-static const char *json_type(const cJSON *v)
-{
-    if (!v) return "missing";
-    if (cJSON_IsNumber(v)) return "a number";
-    if (cJSON_IsString(v)) return "a string";
-    if (cJSON_IsArray(v)) return "an array";
-    if (cJSON_IsObject(v)) return "an object";
-    if (cJSON_IsBool(v)) return "a boolean";
-    if (cJSON_IsNull(v)) return "null";
-    return "not a value";
 }
 
 /* v an integer in [lo, hi] */
@@ -458,10 +447,10 @@ static int read_query_file(annot_app *a, const char *path, qimg **out, int *n_ou
     }
     rc = PIXL_OK;
     if (!cJSON_IsObject(root))
-        rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': expected a JSON object, got %s", path, json_type(root));
+        rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': expected a JSON object, got %s", path, pixl__json_type(root));
     else if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, QUERY_FORMAT))
         rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': \"format\" is %s%s%s, expected \"%s\" (or a \"pixl-label-store\" file)",
-                            path, cJSON_IsString(fmt) ? "'" : json_type(fmt), cJSON_IsString(fmt) ? fmt->valuestring : "",
+                            path, cJSON_IsString(fmt) ? "'" : pixl__json_type(fmt), cJSON_IsString(fmt) ? fmt->valuestring : "",
                             cJSON_IsString(fmt) ? "'" : "", QUERY_FORMAT);
     int version = 0;
     if (!rc && json_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, INT32_MAX, &version))
@@ -470,10 +459,10 @@ static int read_query_file(annot_app *a, const char *path, qimg **out, int *n_ou
         rc = pixl_set_error(PIXL_ERR_UNSUPPORTED, "query set '%s': version %d is newer than this pixl reads (1)", path, version);
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(root, "round");
     if (!rc && r && !cJSON_IsNull(r) && json_int(r, 0, INT32_MAX, round))
-        rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': round: expected an integer >= 0, got %s", path, json_type(r));
+        rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': round: expected an integer >= 0, got %s", path, pixl__json_type(r));
     const cJSON *images = cJSON_GetObjectItemCaseSensitive(root, "images");
     if (!rc && !cJSON_IsArray(images))
-        rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': images: expected an array, got %s", path, json_type(images));
+        rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': images: expected an array, got %s", path, pixl__json_type(images));
     if (!rc) {
         ni = cJSON_GetArraySize(images);
         im = calloc((size_t)ni + 1, sizeof *im);
@@ -484,12 +473,12 @@ static int read_query_file(annot_app *a, const char *path, qimg **out, int *n_ou
         const cJSON *h = cJSON_GetObjectItemCaseSensitive(e, "height"), *w = cJSON_GetObjectItemCaseSensitive(e, "width");
         const cJSON *pts = cJSON_GetObjectItemCaseSensitive(e, "points");
         if (!cJSON_IsObject(e)) {
-            rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': images[%d]: expected an object, got %s", path, i, json_type(e));
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': images[%d]: expected an object, got %s", path, i, pixl__json_type(e));
             break;
         }
         if (!cJSON_IsString(id) || !safe_id(id->valuestring)) {
             rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': images[%d].id: expected the image's name (1 to %d characters, no '/'), got %s%s%.60s%s",
-                                path, i, MAX_ID, json_type(id), cJSON_IsString(id) ? " '" : "", cJSON_IsString(id) ? id->valuestring : "",
+                                path, i, MAX_ID, pixl__json_type(id), cJSON_IsString(id) ? " '" : "", cJSON_IsString(id) ? id->valuestring : "",
                                 cJSON_IsString(id) ? "'" : "");
             break;
         }
@@ -504,7 +493,7 @@ static int read_query_file(annot_app *a, const char *path, qimg **out, int *n_ou
         if (file && !cJSON_IsNull(file)) {
             if (!cJSON_IsString(file) || !file->valuestring[0]) {
                 rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': images[%d] '%s'.file: expected a path under --images, got %s",
-                                    path, i, im[i].id, json_type(file));
+                                    path, i, im[i].id, pixl__json_type(file));
                 break;
             }
             im[i].file = xstrdup(file->valuestring);
@@ -516,7 +505,7 @@ static int read_query_file(annot_app *a, const char *path, qimg **out, int *n_ou
         }
         if (!cJSON_IsArray(pts)) {
             rc = pixl_set_error(PIXL_ERR_FORMAT, "query set '%s': images[%d] '%s'.points: expected an array of [y, x], got %s", path,
-                                i, im[i].id, json_type(pts));
+                                i, im[i].id, pixl__json_type(pts));
             break;
         }
         im[i].yx = malloc(sizeof(int32_t) * 2 * ((size_t)cJSON_GetArraySize(pts) + 1));
