@@ -597,3 +597,64 @@ PIXL_TEST(pixelpick_mc_dropout_and_errors)
     free(cfg);
     free(ecfg);
 }
+
+/* --schedule: the pixels per image after each round (3 random, then 2 and 6
+ * queried); it may grow on a rerun, but the rounds two schedules share must
+ * agree; --per-round/--budget describe the same thing and exclude it */
+PIXL_TEST(pixelpick_schedule)
+{
+    char *cfg = make_config("sched", "enet");
+    char run[1024];
+    snprintf(run, sizeof run, "%s", tpath("%s", "run_sched"));
+    remove_tree(run);
+    const char *args[] = {cfg, "--run", run, "--schedule", "3,5,11", NULL};
+    CHECK(run_cmd("sched", 0, args) == 0);
+    pixl_dataset *ds = NULL;
+    int32_t *gt = gt_maps(&ds);
+    static const int sched[] = {3, 5, 11, 14};
+    pixl_label_store *prev = NULL;
+    for (int r = 0; r < 3; r++) {
+        pixl_label_store *s = load_store(run, r);
+        CHECK_MSG(s != NULL, "round %d: no labels.json", r);
+        if (!s) break;
+        check_store(s, prev, r, sched[r], gt, ds);
+        if (r < 2) check_queries(run, r, sched[r + 1] - sched[r], s, gt, ds);
+        char name[64];
+        snprintf(name, sizeof name, "round_%02d/round.json", r);
+        char *text = file_of(run, name);
+        cJSON *j = text ? cJSON_Parse(text) : NULL;
+        CHECK(j && cJSON_GetObjectItem(j, "pixels_per_image")->valueint == sched[r]);
+        cJSON_Delete(j);
+        free(text);
+        pixl_label_store_free(prev);
+        prev = s;
+    }
+    /* one more round: the first three are kept, round 2's model asks for 3 more */
+    const char *more[] = {cfg, "--run", run, "--schedule", "3,5,11,14", NULL};
+    CHECK(run_cmd("sched", 0, more) == 0);
+    pixl_label_store *s3 = load_store(run, 3);
+    CHECK(s3 != NULL);
+    if (s3 && prev) check_store(s3, prev, 3, 14, gt, ds);
+    pixl_label_store_free(s3);
+    pixl_label_store_free(prev);
+    char *summary = file_of(run, "summary.md");
+    CHECK(summary && strstr(summary, "| 14 |"));
+    free(summary);
+    /* a schedule that disagrees on a finished round, or the same run as --per-round */
+    const char *other[] = {cfg, "--run", run, "--schedule", "3,6", NULL};
+    CHECK(run_cmd("sched_err", 2, other) == 2);
+    CHECK(log_has("sched_err", "[3,5,11,14]") && log_has("sched_err", "[3,6]"));
+    const char *uniform[] = {cfg, "--run", run, "--per-round", "3", "--budget", "9", NULL};
+    CHECK(run_cmd("sched_err", 2, uniform) == 2 && log_has("sched_err", "[3,6,9]"));
+    const char *both[] = {cfg, "--run", run, "--schedule", "3,5", "--budget", "9", NULL};
+    CHECK(run_cmd("sched_err", 2, both) == 2 && log_has("sched_err", "--schedule and --budget"));
+    static const char *const bad[] = {"5,3", "0,4", "3,,5", "3,x", "", "3,5,"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        const char *b[] = {cfg, "--run", run, "--schedule", bad[k], NULL};
+        CHECK_MSG(run_cmd("sched_err", 2, b) == 2, "--schedule '%s' accepted", bad[k]);
+    }
+    CHECK(log_has("sched_err", "increasing integers"));
+    free(gt);
+    pixl_dataset_free(ds);
+    free(cfg);
+}

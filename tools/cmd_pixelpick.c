@@ -39,6 +39,7 @@
 
 #define PP_PATH 4096
 #define PP_WAITING 3
+#define PP_MAX_ROUNDS 256
 #define PP_STOPPED 130
 
 static volatile int g_stop;
@@ -55,6 +56,9 @@ typedef struct pp_opts {
     int n_set;
     pixl_query_opts q; /* strategy, selection, top_fraction */
     int per_round, budget;
+    int sched[PP_MAX_ROUNDS]; /* pixels per image after round 0, 1, ...: --schedule, or N, 2N, ..., MAX */
+    int n_sched;
+    int explicit_sched;       /* --schedule was given */
     int warm_start;
     int mc_passes;     /* 0: no MC dropout */
     pixl_mc_vote vote;
@@ -74,6 +78,17 @@ typedef struct pp_run {
     uint64_t seed;
     FILE *log;              /* the trainer's output */
 } pp_run;
+
+/* labelled pixels per image after round r, and the new ones round r adds (round 0: all of them) */
+static int px_after(const pp_run *P, int r)
+{
+    return P->o.sched[r];
+}
+
+static int px_new(const pp_run *P, int r)
+{
+    return r ? P->o.sched[r] - P->o.sched[r - 1] : P->o.sched[0];
+}
 
 static double now_s(void)
 {
@@ -217,6 +232,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: pixl pixelpick CONFIG.yaml --run DIR [--set KEY=VALUE]...\n"
             "           [--strategy margin|entropy|least_confidence|random] [--per-round N] [--budget MAX]\n"
+            "           [--schedule P0,P1,...]\n"
             "           [--selection top_fraction|top_n|reverse] [--top-fraction F]\n"
             "           [--mc-dropout T] [--mc-vote soft|hard|mean_score] [--warm-start]\n"
             "           [--query-model last|best] [--oracle gt|human] [--select-on val|train] [--full]\n"
@@ -224,9 +240,10 @@ static void usage(void)
             "PixelPick's rounds: round 0 labels N random pixels per training image, then each round trains\n"
             "(training.epochs), asks for the N most useful new pixels per image, labels them (gt: the ground\n"
             "truth; human: writes DIR/round_RR/queries.json and stops until DIR/round_RR/human_labels.json\n"
-            "exists) and goes on, until MAX pixels per image. Defaults: margin, 10 per round, budget 100,\n"
-            "top_fraction 0.05, last-epoch model, gt, validation on the val split. Rerun the same command to\n"
-            "continue. --full also trains on the full label maps (DIR/full). Writes DIR/summary.md,\n"
+            "exists) and goes on, until MAX pixels per image. --schedule gives the pixels per image after each\n"
+            "round instead (10,20,50,100: 10 random, then 10, 30 and 50 queried). Defaults: margin, 10 per\n"
+            "round, budget 100, top_fraction 0.05, last-epoch model, gt, validation on the val split. Rerun\n"
+            "the same command to continue. --full also trains on the full label maps (DIR/full). Writes DIR/summary.md,\n"
             "summary.json, miou.svg and report.html. Exit status 3: waiting for labels. docs/pixelpick.md\n");
 }
 
@@ -291,6 +308,28 @@ static int parse_args(int argc, char **argv, pp_opts *o)
         } else if (!strcmp(a, "--budget")) {
             VALUE();
             if (parse_int(a, v, 1, 1 << 24, &o->budget)) return -1;
+        } else if (!strcmp(a, "--schedule")) {
+            VALUE();
+            o->n_sched = 0;
+            o->explicit_sched = 1;
+            const char *c = v;
+            for (;;) {
+                char *end;
+                errno = 0;
+                long n = strtol(c, &end, 10);
+                int prev = o->n_sched ? o->sched[o->n_sched - 1] : 0;
+                if (errno || end == c || (*end && *end != ',') || n <= prev || n > (1 << 24) ||
+                    o->n_sched == PP_MAX_ROUNDS) {
+                    fprintf(stderr,
+                            "pixl pixelpick: --schedule takes the pixels per image after each round, increasing "
+                            "integers in [1, %d] separated by commas, at most %d of them (10,20,50,100), got '%s'\n",
+                            1 << 24, PP_MAX_ROUNDS, v);
+                    return -1;
+                }
+                o->sched[o->n_sched++] = (int)n;
+                if (!*end) break;
+                c = end + 1;
+            }
         } else if (!strcmp(a, "--mc-dropout")) {
             VALUE();
             if (parse_int(a, v, 0, 1000, &o->mc_passes)) return -1;
@@ -344,6 +383,21 @@ static int parse_args(int argc, char **argv, pp_opts *o)
         fprintf(stderr, "pixl pixelpick: --run: a path of at most %d bytes, please\n", PP_RUN_MAX);
         return -1;
     }
+    if (o->explicit_sched) {
+        for (int i = 1; i < argc; i++)
+            if (!strcmp(argv[i], "--per-round") || !strcmp(argv[i], "--budget")) {
+                fprintf(stderr, "pixl pixelpick: --schedule and %s: give one or the other\n", argv[i]);
+                return -1;
+            }
+        o->per_round = o->sched[0];
+        o->budget = o->sched[o->n_sched - 1];
+        return 0;
+    }
+    if (o->budget / o->per_round > PP_MAX_ROUNDS) {
+        fprintf(stderr, "pixl pixelpick: --budget %d / --per-round %d is more than %d rounds\n", o->budget,
+                o->per_round, PP_MAX_ROUNDS);
+        return -1;
+    }
     if (o->budget < o->per_round || o->budget % o->per_round) {
         fprintf(stderr,
                 "pixl pixelpick: --budget %d must be a multiple of --per-round %d (the pixels per image of the "
@@ -351,16 +405,21 @@ static int parse_args(int argc, char **argv, pp_opts *o)
                 o->budget, o->per_round);
         return -1;
     }
+    o->n_sched = o->budget / o->per_round;
+    for (int r = 0; r < o->n_sched; r++) o->sched[r] = (r + 1) * o->per_round;
     return 0;
 }
 
-/* the options a rerun of DIR must repeat (everything but --budget, --full and --quiet) */
+/* the options a rerun of DIR must repeat (everything but --full and --quiet; the schedule may grow or
+ * shrink, its common rounds equal) */
 static void write_opts_json(pixl_json *j, const pp_opts *o)
 {
     pixl_json_str(j, "strategy", pixl_query_strategy_name(o->q.strategy));
     pixl_json_str(j, "selection", pixl_query_selection_name(o->q.selection));
     pixl_json_num(j, "top_fraction", o->q.top_fraction);
-    pixl_json_int(j, "per_round", o->per_round);
+    pixl_json_begin_array(j, "schedule");
+    for (int r = 0; r < o->n_sched; r++) pixl_json_int(j, NULL, o->sched[r]);
+    pixl_json_end_array(j);
     pixl_json_bool(j, "warm_start", o->warm_start);
     pixl_json_int(j, "mc_dropout", o->mc_passes);
     pixl_json_str(j, "mc_vote", pixl_mc_vote_name(o->vote));
@@ -369,20 +428,26 @@ static void write_opts_json(pixl_json *j, const pp_opts *o)
     pixl_json_str(j, "select_on", o->select_on_train ? "train" : "val");
 }
 
-/* DIR/pixelpick.json and DIR/config.yaml: written by the first run, compared by the next ones */
+static void run_json(pixl_json *j, const pp_run *P)
+{
+    pixl_json_set_layout(j, PIXL_JSON_PRETTY);
+    pixl_json_begin_object(j, NULL);
+    pixl_json_str(j, "format", "pixl-pixelpick-run");
+    pixl_json_int(j, "version", 1);
+    pixl_json_str(j, "config", P->o.config);
+    write_opts_json(j, &P->o);
+    pixl_json_end_object(j);
+}
+
+/* DIR/pixelpick.json and DIR/config.yaml: written by the first run, compared by the next ones (a longer
+ * schedule is written back: it is the run's from now on) */
 static int check_run_dir(pp_run *P, const pixl_train_config *base)
 {
     char pj[PP_PATH], cy[PP_PATH];
     in_dir(pj, sizeof pj, P->o.run, "pixelpick.json");
     in_dir(cy, sizeof cy, P->o.run, "config.yaml");
     pixl_json j = {0};
-    pixl_json_set_layout(&j, PIXL_JSON_PRETTY);
-    pixl_json_begin_object(&j, NULL);
-    pixl_json_str(&j, "format", "pixl-pixelpick-run");
-    pixl_json_int(&j, "version", 1);
-    pixl_json_str(&j, "config", P->o.config);
-    write_opts_json(&j, &P->o);
-    pixl_json_end_object(&j);
+    run_json(&j, P);
     if (!exists(pj)) {
         int rc = make_dir(P->o.run);
         if (!rc) rc = pixl_config_save(base, cy);
@@ -394,10 +459,9 @@ static int check_run_dir(pp_run *P, const pixl_train_config *base)
     cJSON *had = read_json(pj), *want = now ? cJSON_Parse(now) : NULL;
     free(now);
     int rc = had && want ? PIXL_OK : pixl_last_status() ? pixl_last_status() : PIXL_ERR_NOMEM;
-    static const char *const keys[] = {"strategy", "selection", "top_fraction", "per_round", "warm_start",
+    static const char *const keys[] = {"strategy", "selection", "top_fraction", "warm_start",
                                        "mc_dropout", "mc_vote", "query_model", "oracle", "select_on"};
-    static const char *const flags[] = {"--strategy", "--selection", "--top-fraction", "--per-round",
-                                        "--warm-start", "--mc-dropout", "--mc-vote", "--query-model", "--oracle",
+    static const char *const flags[] = {"--strategy", "--selection", "--top-fraction", "--warm-start", "--mc-dropout", "--mc-vote", "--query-model", "--oracle",
                                         "--select-on"};
     for (size_t k = 0; !rc && k < sizeof keys / sizeof *keys; k++) {
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(had, keys[k]),
@@ -410,6 +474,29 @@ static int check_run_dir(pp_run *P, const pixl_train_config *base)
                                 P->o.run, flags[k], ta ? ta : "(none)", tb ? tb : "?");
             free(ta);
             free(tb);
+        }
+    }
+    if (!rc) { /* the rounds both schedules have must have the same pixels per image */
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(had, "schedule");
+        int na = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : 0, bad = !cJSON_IsArray(a) || na == 0;
+        for (int r = 0; !bad && r < na && r < P->o.n_sched; r++) {
+            const cJSON *x = cJSON_GetArrayItem(a, r);
+            bad = !cJSON_IsNumber(x) || x->valuedouble != P->o.sched[r];
+        }
+        if (bad) {
+            const cJSON *b = cJSON_GetObjectItemCaseSensitive(want, "schedule");
+            char *ta = a ? cJSON_PrintUnformatted(a) : NULL, *tb = b ? cJSON_PrintUnformatted(b) : NULL;
+            rc = pixl_set_error(PIXL_ERR_ARG,
+                                "%s was started with the schedule %s (pixels per image after each round), this "
+                                "command has %s: the rounds both have must agree (--budget may change, "
+                                "--per-round not) or choose another --run directory",
+                                P->o.run, ta ? ta : "(none)", tb ? tb : "?");
+            free(tb);
+            free(ta);
+        } else if (P->o.n_sched > na) {
+            pixl_json k = {0};
+            run_json(&k, P);
+            rc = write_json(&k, pj);
         }
     }
     cJSON_Delete(had);
@@ -540,7 +627,8 @@ static int initial_labels(pp_run *P, const char *path)
     pixl_label_store *s = new_store(P);
     if (!s) return pixl_last_status();
     pixl_query_opts q = {.strategy = PIXL_QUERY_RANDOM, .selection = PIXL_QUERY_TOP_N};
-    int32_t *picks = malloc(sizeof(int32_t) * (size_t)P->o.per_round);
+    const int n_new = px_new(P, 0);
+    int32_t *picks = malloc(sizeof(int32_t) * (size_t)n_new);
     int rc = picks ? PIXL_OK : PIXL_ERR_NOMEM;
     for (int i = 0; !rc && i < pixl_dataset_size(P->train); i++) {
         pixl_image *img = NULL;
@@ -550,7 +638,7 @@ static int initial_labels(pp_run *P, const char *path)
             int h = img->height, w = img->width;
             if ((rc = pixl_label_store_add_image(s, id, h, w)) > 0) rc = PIXL_OK;
             int got = rc ? rc
-                         : pixl_query_image(NULL, P->K, h, w, NULL, gt, &q, P->o.per_round,
+                         : pixl_query_image(NULL, P->K, h, w, NULL, gt, &q, n_new,
                                             pixl_query_seed(P->seed, 0, i), picks);
             if (got < 0) rc = got;
             for (int k = 0; !rc && k < got; k++)
@@ -645,7 +733,8 @@ static int query_round(pp_run *P, int r, double *minutes)
     if (!rc && !st) rc = pixl_last_status();
     pp_graph g = {0};
     float **maps = calloc((size_t)T, sizeof *maps);
-    int32_t *picks = malloc(sizeof(int32_t) * (size_t)P->o.per_round);
+    const int n_new = px_new(P, r + 1);
+    int32_t *picks = malloc(sizeof(int32_t) * (size_t)n_new);
     if (!rc && (!maps || !picks)) rc = PIXL_ERR_NOMEM;
     /* queries.json: the header on its first line, then one line per image */
     pixl_json qj = {0};
@@ -752,7 +841,7 @@ static int query_round(pp_run *P, int r, double *minutes)
             rc = pixl_query_uncertainty(PIXL_QUERY_RANDOM, NULL, P->K, h, w, qseed, score);
         }
         if (rc) goto image_done;
-        int got = pixl_query_select(score, h, w, labelled, voidmap, &P->o.q, P->o.per_round, qseed, picks);
+        int got = pixl_query_select(score, h, w, labelled, voidmap, &P->o.q, n_new, qseed, picks);
         if (got < 0) {
             rc = got;
             goto image_done;
@@ -880,7 +969,7 @@ static int write_round_json(pp_run *P, int r, const pixl_label_store *s, const p
     pixl_json j = {0};
     pixl_json_begin_object(&j, NULL);
     pixl_json_int(&j, "round", r);
-    pixl_json_int(&j, "pixels_per_image", (int64_t)(r + 1) * P->o.per_round);
+    pixl_json_int(&j, "pixels_per_image", px_after(P, r));
     pixl_json_int(&j, "labelled_pixels", total);
     pixl_json_int(&j, "images", n_img);
     pixl_json_num(&j, "mean_pixels_per_image", n_img ? (double)total / n_img : 0);
@@ -973,7 +1062,7 @@ static int run_rounds(pp_run *P)
                     break;
                 }
                 fprintf(stderr, "pixl pixelpick: round 0: %d random labelled pixels per training image\n",
-                        P->o.per_round);
+                        px_new(P, 0));
                 if ((rc = make_dir(rd)) || (rc = initial_labels(P, lp))) break;
             } else {
                 char pd[PP_PATH], q[PP_PATH];
@@ -1059,7 +1148,7 @@ int cmd_pixelpick(int argc, char **argv)
         return prc < 0 ? 2 : 0;
     }
     P.log = stderr;
-    P.R = P.o.budget / P.o.per_round;
+    P.R = P.o.n_sched;
     int rc = PIXL_OK, status = 0;
     pixl_train_config *base = malloc(sizeof *base);
     P.cfg = malloc(sizeof *P.cfg);
