@@ -1,5 +1,5 @@
 #!/bin/sh
-# Issue 4's zoo comparison: train each model of configs/zoo/ from scratch on
+# The zoo's CamVid comparison (docs/benchmarks.md): train each model of configs/zoo/ from scratch on
 # CamVid train (same recipe, same time budget), one after the other so they
 # do not share the 2 cores, then print the table for docs/benchmarks.md.
 #   scripts/bench/zoo_camvid.sh [MINUTES] [MODEL ...]
