@@ -40,6 +40,7 @@
 #define PIXL_NAME_LEN 96
 
 typedef struct pixl_op_def pixl_op_def;
+struct pixl_epi_step;
 
 /* node flags */
 enum {
@@ -74,6 +75,8 @@ struct pixl_tensor {
     size_t work_bytes;
     pixl_tensor *view_of;   /* VIEW: data is view_of->aux (aux output) or view_of->data */
     int view_aux;           /* 1: data = view_of->aux */
+    pixl_tensor *fused_into; /* EVAL fusion: computed by that node's forward (this one is a view of it) */
+    const pixl_op_def *unfused_def; /* the op this node was before fusion (info, profiles) */
     /* planning */
     int last_use;           /* last node index reading data (forward) */
     int64_t data_off, grad_off, aux_off;
@@ -88,7 +91,32 @@ struct pixl_op_def {
     /* does bwd read n->data (the output)? if 0 and no src needs it, the
      * planner may reuse the output in training (not yet exploited) */
     int bwd_reads_output;
+    /* Plan-time fusion of EVAL graphs (core/fuse.c), both optional:
+     * epi_step: can n, applied to its input `from`, run as a step of the
+     *   epilogue of the convolution that produced `from`? Fills *st, returns 1.
+     * fuse: n (a producer) takes the steps st[0..k) into its forward;
+     *   returns how many of them it took (a prefix), 0 for none. */
+    int (*epi_step)(const pixl_tensor *n, const pixl_tensor *from, struct pixl_epi_step *st);
+    int (*fuse)(pixl_tensor *n, const struct pixl_epi_step *st, int k);
 };
+
+/* one step of a convolution's epilogue, applied per output element v of channel c */
+typedef enum {
+    PIXL_EPI_AFFINE = 1, /* v = v * scale[c] + shift[c], the coefficients from affine() at run time */
+    PIXL_EPI_RELU,       /* v = v > 0 ? v : 0 */
+    PIXL_EPI_CLAMP,      /* v = min(max(v, lo), hi) (hardtanh, relu6) */
+    PIXL_EPI_ADD         /* v = v + other (same shape), other computed before the producer runs */
+} pixl_epi_kind;
+typedef struct pixl_epi_step {
+    pixl_epi_kind kind;
+    float lo, hi;
+    const pixl_tensor *node;  /* the node fused (AFFINE: passed to affine()) */
+    const pixl_tensor *other; /* ADD */
+    void (*affine)(const pixl_tensor *node, float *scale, float *shift);
+} pixl_epi_step;
+/* EVAL graphs: fuse epilogue chains into their convolutions (before planning;
+ * off with pixl_ctx_set_fusion(ctx, 0) or PIXL_NO_FUSION=1 in the environment) */
+int pixl__fuse_eval(pixl_ctx *c);
 
 struct pixl_ctx {
     pixl_params *P;
@@ -107,6 +135,8 @@ struct pixl_ctx {
     uint64_t step;        /* incremented by every pixl_forward */
     int threads;          /* pixl_ctx_set_threads; 0 = the process default, fixed by pixl_ctx_plan */
     int mc_dropout;       /* pixl_ctx_set_mc_dropout: pixl_dropout_mc samples in EVAL too */
+    int no_fusion;        /* pixl_ctx_set_fusion(ctx, 0) */
+    int n_fused;          /* nodes fused into a producer by pixl_ctx_plan */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;
     pixl_tensor *aux[8];  /* auxiliary outputs (pixl_ctx_add_aux) and their loss weights */

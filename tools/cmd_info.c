@@ -194,7 +194,10 @@ int cmd_info(int argc, char **argv)
                     np += t->src[k]->numel;
             char sh[96];
             pixl_shape_str(t->ndim, t->shape, sh, sizeof sh);
-            printf("%5d  %-20s %-24s %12lld %10.1f\n", i, t->def->name, sh, (long long)np, 2 * mc / 1e6);
+            char op[64];
+            if (t->fused_into) snprintf(op, sizeof op, "+%s (in %d)", t->unfused_def->name, t->fused_into->id);
+            else snprintf(op, sizeof op, "%s", t->def->name);
+            printf("%5d  %-20s %-24s %12lld %10.1f\n", i, op, sh, (long long)np, 2 * mc / 1e6);
         }
     }
     char sh[96];
@@ -202,7 +205,8 @@ int cmd_info(int argc, char **argv)
     printf("model       %s\n", pixl_model_arch(m));
     printf("input       1x%dx%dx%d\n", C, H, W);
     printf("output      %s\n", sh);
-    printf("ops         %d\n", n_ops);
+    printf("ops         %d (%d of them fused into the convolution before them: pixl.h, MEMORY PLANNING)\n", n_ops,
+           pixl_ctx_fused_count(ctx));
     printf("parameters  %lld\n", (long long)pixl_params_total(pixl_model_params(m)));
     printf("GFLOPs      %.2f  (2 x multiply-adds of conv and linear layers)\n", 2 * macs / 1e9);
     printf("memory      %.1f MB planned for inference (%.1f MB without reuse)\n", pixl_ctx_arena_bytes(ctx) / 1e6,

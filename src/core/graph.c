@@ -449,7 +449,8 @@ int pixl_ctx_plan(pixl_ctx *c)
 
 static int plan(pixl_ctx *c)
 {
-    int n = c->n_nodes, rc = PIXL_OK;
+    int n = c->n_nodes, rc = pixl__fuse_eval(c);
+    if (rc) return rc;
     bool keep_all = grads_enabled(c);
     int *grad_birth = NULL;
     allocator act = {0}, grd = {0};

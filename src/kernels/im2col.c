@@ -610,9 +610,45 @@ static void tap_offsets(const pixl_conv_shape *s, const phased *p, int64_t C, in
 #define KC 2304
 #define KC_ROWS 4
 
-/* implicit gemm: dst (M, OH, OW) (+)= Ap (M x K, packed) . taps of src_ph, K = C*KH*KW */
+static inline void epi_act(float *y, int64_t n, int act, float lo, float hi)
+{
+    if (act == 1)
+        for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0.0f;
+    else if (act == 2)
+        for (int64_t j = 0; j < n; j++) {
+            float v = y[j] < lo ? lo : y[j];
+            y[j] = v > hi ? hi : v;
+        }
+}
+
+void pixl__conv_epi_apply(const pixl_conv_epi *e, int64_t c0, int m, float *dst, const float *res, int64_t ld,
+                          int64_t n)
+{
+    for (int r = 0; r < m; r++) {
+        const int64_t c = c0 + r;
+        float *y = dst + r * ld;
+        if (e->bias) {
+            const float b = e->bias[c];
+            for (int64_t j = 0; j < n; j++) y[j] += b;
+        }
+        if (e->scale) {
+            const float sc = e->scale[c], sh = e->shift[c];
+            for (int64_t j = 0; j < n; j++) y[j] = y[j] * sc + sh;
+        }
+        epi_act(y, n, e->act1, e->lo1, e->hi1);
+        if (res) {
+            const float *q = res + r * ld;
+            for (int64_t j = 0; j < n; j++) y[j] += q[j];
+        }
+        epi_act(y, n, e->act2, e->lo2, e->hi2);
+    }
+}
+
+/* implicit gemm: dst (M, OH, OW) (+)= Ap (M x K, packed) . taps of src_ph, K = C*KH*KW; then the
+ * epilogue e (or none) on each finished tile, its channels counted from c_base, res like dst */
 static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, int64_t K, const float *Ap,
-                        const float *src_ph, const int64_t *off, float *dst, int beta)
+                        const float *src_ph, const int64_t *off, float *dst, int beta, const pixl_conv_epi *e,
+                        int64_t c_base, const float *res)
 {
     const int64_t OH = s->OH, OW = s->OW, L = OH * OW, T = (M + MR - 1) / MR;
     if (K > KC_MAX) {
@@ -620,6 +656,7 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             const int64_t kn = K - k0 < KC ? K - k0 : KC;
             const int b = k0 ? 1 : beta;
+            const pixl_conv_epi *el = k0 + kn == K ? e : NULL; /* the epilogue after the last chunk */
 #pragma omp parallel for schedule(static) num_threads(pixl_num_threads())
             for (int64_t it = 0; it < RG * T; it++) {
                 int64_t g = it / T, t = it % T, oh1 = (g + 1) * KC_ROWS < OH ? (g + 1) * KC_ROWS : OH;
@@ -628,8 +665,9 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
                     const float *brow = src_ph + oh * s->sh * p->rs;
                     for (int64_t n0 = 0; n0 < OW; n0 += NR) {
                         int n = (int)(OW - n0 < NR ? OW - n0 : NR);
-                        kern_b(mr, n, kn, Ap + (t * K + k0) * MR, brow + n0, off + k0, dst + t * MR * L + oh * OW + n0,
-                               L, b);
+                        const int64_t at = t * MR * L + oh * OW + n0;
+                        kern_b(mr, n, kn, Ap + (t * K + k0) * MR, brow + n0, off + k0, dst + at, L, b);
+                        if (el) pixl__conv_epi_apply(el, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, n);
                     }
                 }
             }
@@ -643,7 +681,9 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
         const float *brow = src_ph + oh * s->sh * p->rs;
         for (int64_t n0 = 0; n0 < OW; n0 += NR) {
             int n = (int)(OW - n0 < NR ? OW - n0 : NR);
-            kern_b(mr, n, K, Ap + t * K * MR, brow + n0, off, dst + t * MR * L + oh * OW + n0, L, beta);
+            const int64_t at = t * MR * L + oh * OW + n0;
+            kern_b(mr, n, K, Ap + t * K * MR, brow + n0, off, dst + at, L, beta);
+            if (e) pixl__conv_epi_apply(e, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, n);
         }
     }
 }
@@ -655,8 +695,23 @@ size_t pixl__conv_fast_fwd_floats(const pixl_conv_shape *s)
     return (p.copy ? FL(Cbg * p.Hp * p.rs) : 0) + FL(rup(Csg, MR) * K) + FL(2 * K);
 }
 
+static void fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
+                     float *work, const pixl_conv_epi *e);
+
 void pixl__conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
                         float *work)
+{
+    fast_fwd(s, big, w, small, accumulate, work, NULL);
+}
+
+void pixl__conv_fast_fwd_epi(const pixl_conv_shape *s, const float *big, const float *w, float *small, float *work,
+                             const pixl_conv_epi *e)
+{
+    fast_fwd(s, big, w, small, 0, work, e);
+}
+
+static void fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
+                     float *work, const pixl_conv_epi *e)
 {
     const int64_t Cbg = s->Cb / s->G, Csg = s->Cs / s->G, K = Cbg * s->KH * s->KW, HW = s->H * s->W;
     const int64_t L = s->OH * s->OW;
@@ -673,7 +728,9 @@ void pixl__conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float
                 pad_phase(bg, Cbg, s->H, s->W, s->ph, s->pw, p.Hp, s->sw, p.Wq, ph);
                 src = ph;
             }
-            direct_gemm(s, &p, Csg, K, Ap, src, off, small + (n * s->Cs + g * Csg) * L, accumulate);
+            const int64_t at = (n * s->Cs + g * Csg) * L;
+            direct_gemm(s, &p, Csg, K, Ap, src, off, small + at, accumulate, e, g * Csg,
+                        e && e->res ? e->res + at : NULL);
         }
     }
 }
@@ -794,7 +851,7 @@ int pixl__conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const
                     }
         for (int64_t n = 0; n < s->N; n++) {
             pad_phase(small + (n * s->Cs + g * Csg) * L, Csg, s->OH, s->OW, f.ph, f.pw, p.Hp, 1, p.Wq, ph);
-            direct_gemm(&f, &p, Cbg, K, Ap, ph, off, big + (n * s->Cb + g * Cbg) * HW, 1);
+            direct_gemm(&f, &p, Cbg, K, Ap, ph, off, big + (n * s->Cb + g * Cbg) * HW, 1, NULL, 0, NULL);
         }
     }
     return 0;

@@ -58,6 +58,23 @@ int pixl__conv_fast_enabled(void);
 size_t pixl__conv_fast_fwd_floats(const pixl_conv_shape *s);
 void pixl__conv_fast_fwd(const pixl_conv_shape *s, const float *big, const float *w, float *small, int accumulate,
                         float *work);
+/* The epilogue of a fused convolution (EVAL graphs, core/fuse.c): to every
+ * output element v of channel c, in this order and each when given:
+ *   v += bias[c];  v = v * scale[c] + shift[c];  act1;  v += res;  act2
+ * act: 0 none, 1 ReLU (v > 0 ? v : 0), 2 clamp to [lo, hi] (hardtanh) — the
+ * formulas of the unfused ops, so that the bits are theirs. res has the
+ * output's layout (N, Cs, OH, OW). */
+typedef struct pixl_conv_epi {
+    const float *bias, *scale, *shift, *res;
+    int act1, act2;
+    float lo1, hi1, lo2, hi2;
+} pixl_conv_epi;
+/* rows c0 .. c0+m-1 (channels) of n columns, row r at dst + r*ld (res likewise) */
+void pixl__conv_epi_apply(const pixl_conv_epi *e, int64_t c0, int m, float *dst, const float *res, int64_t ld,
+                          int64_t n);
+/* pixl__conv_fast_fwd (overwriting) with the epilogue applied to each output tile */
+void pixl__conv_fast_fwd_epi(const pixl_conv_shape *s, const float *big, const float *w, float *small, float *work,
+                             const pixl_conv_epi *e);
 /* stride 1 only (returns -1 otherwise); big += */
 size_t pixl__conv_fast_bwd_data_floats(const pixl_conv_shape *s);
 int pixl__conv_fast_bwd_data(const pixl_conv_shape *s, const float *small, const float *w, float *big, float *work);

@@ -78,7 +78,14 @@ static int relu_bwd(pixl_tensor *n)
     if (dx) EW_LOOP(n->numel, dx[i] += y[i] > 0 ? dy[i] : 0.0f);
     return PIXL_OK;
 }
-static const pixl_op_def relu_def = {"relu", relu_fwd, relu_bwd, NULL, NULL, 1};
+static int relu_epi_step(const pixl_tensor *n, const pixl_tensor *from, pixl_epi_step *st)
+{
+    (void)n;
+    (void)from;
+    st->kind = PIXL_EPI_RELU;
+    return 1;
+}
+static const pixl_op_def relu_def = {"relu", relu_fwd, relu_bwd, NULL, NULL, 1, relu_epi_step, NULL};
 pixl_tensor *pixl_relu(pixl_ctx *ctx, pixl_tensor *x) { return unary_node(ctx, &relu_def, x, NULL, 0); }
 
 /* ------------------------------------------------------------ leaky relu */
@@ -100,7 +107,7 @@ static int leaky_bwd(pixl_tensor *n)
     if (dx) EW_LOOP(n->numel, dx[i] += x[i] > 0 ? dy[i] : dy[i] * s);
     return PIXL_OK;
 }
-static const pixl_op_def leaky_def = {"leaky_relu", leaky_fwd, leaky_bwd, NULL, NULL, 0};
+static const pixl_op_def leaky_def = {"leaky_relu", leaky_fwd, leaky_bwd, NULL, NULL, 0, NULL, NULL};
 pixl_tensor *pixl_leaky_relu(pixl_ctx *ctx, pixl_tensor *x, float slope)
 {
     scalar_params p = {slope};
@@ -132,7 +139,16 @@ static int hardtanh_bwd(pixl_tensor *n)
     if (dx) EW_LOOP(n->numel, dx[i] += x[i] > lo && x[i] < hi ? dy[i] : 0.0f);
     return PIXL_OK;
 }
-static const pixl_op_def hardtanh_def = {"hardtanh", hardtanh_fwd, hardtanh_bwd, NULL, NULL, 0};
+static int hardtanh_epi_step(const pixl_tensor *n, const pixl_tensor *from, pixl_epi_step *st)
+{
+    (void)from;
+    const hardtanh_params *p = PIXL_PARAMS(n, hardtanh_params);
+    st->kind = PIXL_EPI_CLAMP;
+    st->lo = p->lo;
+    st->hi = p->hi;
+    return 1;
+}
+static const pixl_op_def hardtanh_def = {"hardtanh", hardtanh_fwd, hardtanh_bwd, NULL, NULL, 0, hardtanh_epi_step, NULL};
 pixl_tensor *pixl_hardtanh(pixl_ctx *ctx, pixl_tensor *x, float min_val, float max_val)
 {
     if (ctx && x && !(min_val < max_val)) {
@@ -205,7 +221,7 @@ static int prelu_bwd(pixl_tensor *n)
     }
     return PIXL_OK;
 }
-static const pixl_op_def prelu_def = {"prelu", prelu_fwd, prelu_bwd, NULL, prelu_work, 0};
+static const pixl_op_def prelu_def = {"prelu", prelu_fwd, prelu_bwd, NULL, prelu_work, 0, NULL, NULL};
 
 pixl_tensor *pixl_prelu(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *weight)
 {
@@ -247,7 +263,7 @@ static int elu_bwd(pixl_tensor *n)
     if (dx) EW_LOOP(n->numel, dx[i] += x[i] > 0 ? dy[i] : dy[i] * a * fast_expf(x[i]));
     return PIXL_OK;
 }
-static const pixl_op_def elu_def = {"elu", elu_fwd, elu_bwd, NULL, NULL, 0};
+static const pixl_op_def elu_def = {"elu", elu_fwd, elu_bwd, NULL, NULL, 0, NULL, NULL};
 pixl_tensor *pixl_elu(pixl_ctx *ctx, pixl_tensor *x, float alpha)
 {
     scalar_params p = {alpha};
@@ -275,7 +291,7 @@ static int sigmoid_bwd(pixl_tensor *n)
     if (dx) EW_LOOP(n->numel, dx[i] += dy[i] * y[i] * (1.0f - y[i]));
     return PIXL_OK;
 }
-static const pixl_op_def sigmoid_def = {"sigmoid", sigmoid_fwd, sigmoid_bwd, NULL, NULL, 1};
+static const pixl_op_def sigmoid_def = {"sigmoid", sigmoid_fwd, sigmoid_bwd, NULL, NULL, 1, NULL, NULL};
 pixl_tensor *pixl_sigmoid(pixl_ctx *ctx, pixl_tensor *x) { return unary_node(ctx, &sigmoid_def, x, NULL, 0); }
 
 static int tanh_fwd(pixl_tensor *n)
@@ -292,7 +308,7 @@ static int tanh_bwd(pixl_tensor *n)
     if (dx) EW_LOOP(n->numel, dx[i] += dy[i] * (1.0f - y[i] * y[i]));
     return PIXL_OK;
 }
-static const pixl_op_def tanh_def = {"tanh", tanh_fwd, tanh_bwd, NULL, NULL, 1};
+static const pixl_op_def tanh_def = {"tanh", tanh_fwd, tanh_bwd, NULL, NULL, 1, NULL, NULL};
 pixl_tensor *pixl_tanh(pixl_ctx *ctx, pixl_tensor *x) { return unary_node(ctx, &tanh_def, x, NULL, 0); }
 
 /* --------------------------------------------------------------- dropout */
@@ -336,8 +352,8 @@ static int dropout_bwd(pixl_tensor *n)
     }
     return PIXL_OK;
 }
-static const pixl_op_def dropout_def = {"dropout", dropout_fwd, dropout_bwd, dropout_aux, NULL, 0};
-static const pixl_op_def dropout2d_def = {"dropout2d", dropout_fwd, dropout_bwd, dropout_aux, NULL, 0};
+static const pixl_op_def dropout_def = {"dropout", dropout_fwd, dropout_bwd, dropout_aux, NULL, 0, NULL, NULL};
+static const pixl_op_def dropout2d_def = {"dropout2d", dropout_fwd, dropout_bwd, dropout_aux, NULL, 0, NULL, NULL};
 
 static pixl_tensor *dropout_any(pixl_ctx *ctx, pixl_tensor *x, float p, const pixl_op_def *def, int per_channel,
                                 int mc)
@@ -467,8 +483,8 @@ static int softmax_fwd(pixl_tensor *n) { return softmax_any_fwd(n, 0); }
 static int softmax_bwd(pixl_tensor *n) { return softmax_any_bwd(n, 0); }
 static int log_softmax_fwd(pixl_tensor *n) { return softmax_any_fwd(n, 1); }
 static int log_softmax_bwd(pixl_tensor *n) { return softmax_any_bwd(n, 1); }
-static const pixl_op_def softmax_def = {"softmax", softmax_fwd, softmax_bwd, NULL, NULL, 1};
-static const pixl_op_def log_softmax_def = {"log_softmax", log_softmax_fwd, log_softmax_bwd, NULL, NULL, 1};
+static const pixl_op_def softmax_def = {"softmax", softmax_fwd, softmax_bwd, NULL, NULL, 1, NULL, NULL};
+static const pixl_op_def log_softmax_def = {"log_softmax", log_softmax_fwd, log_softmax_bwd, NULL, NULL, 1, NULL, NULL};
 
 static pixl_tensor *chan_node(pixl_ctx *ctx, const pixl_op_def *def, pixl_tensor *x, float eps)
 {
@@ -555,7 +571,7 @@ static int l2n_bwd(pixl_tensor *n)
     }
     return PIXL_OK;
 }
-static const pixl_op_def l2n_def = {"l2_normalize", l2n_fwd, l2n_bwd, l2n_aux, NULL, 1};
+static const pixl_op_def l2n_def = {"l2_normalize", l2n_fwd, l2n_bwd, l2n_aux, NULL, 1, NULL, NULL};
 
 pixl_tensor *pixl_l2_normalize(pixl_ctx *ctx, pixl_tensor *x, float eps)
 {

@@ -20,9 +20,11 @@
 #include "kernels/im2col.h"
 #include "pixl_impl.h"
 
+typedef struct conv_fused conv_fused;
 typedef struct conv_p {
     pixl_conv_shape s;
     int transposed;
+    const conv_fused *fz; /* EVAL fusion: the epilogue steps this conv2d runs (conv2d_fuse) */
 } conv_p;
 
 /* ------------------------------------------------------------ helpers */
@@ -249,8 +251,87 @@ static int conv_transpose2d_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
+/* ------------------------------------------------ EVAL fusion (core/fuse.c) */
+#define FUSE_MAX 4
+struct conv_fused {
+    pixl_epi_step st[FUSE_MAX];
+    int k;
+};
+
+/* the per-channel coefficients of an AFFINE step live after the conv's own scratch */
+static size_t coef_offset(const pixl_conv_shape *s) { return (work_floats(s) * sizeof(float) + 63) & ~(size_t)63; }
+
+static size_t conv_fused_work_bytes(const pixl_tensor *n)
+{
+    const pixl_conv_shape *s = &PIXL_PARAMS(n, conv_p)->s;
+    return coef_offset(s) + 2 * (size_t)s->Cs * sizeof(float);
+}
+
+/* conv2d, then the epilogue: tile by tile on the implicit-gemm path, in one pass over the output on the others */
+static int conv2d_fused_fwd(pixl_tensor *n)
+{
+    const conv_p *cp = PIXL_PARAMS(n, conv_p);
+    const pixl_conv_shape *s = &cp->s;
+    pixl_tensor *x = n->src[0], *w = n->src[1], *b = n->n_src > 2 ? n->src[2] : NULL;
+    float *coef = (float *)(void *)((char *)n->work + coef_offset(s));
+    pixl_conv_epi e = {.bias = b ? pixl_f32(b) : NULL};
+    for (int i = 0; i < cp->fz->k; i++) {
+        const pixl_epi_step *st = &cp->fz->st[i];
+        int act = st->kind == PIXL_EPI_RELU ? 1 : st->kind == PIXL_EPI_CLAMP ? 2 : 0;
+        if (st->kind == PIXL_EPI_AFFINE) {
+            st->affine(st->node, coef, coef + s->Cs);
+            e.scale = coef;
+            e.shift = coef + s->Cs;
+        } else if (st->kind == PIXL_EPI_ADD) {
+            e.res = pixl_f32((pixl_tensor *)st->other);
+        } else if (!e.res) {
+            e.act1 = act, e.lo1 = st->lo, e.hi1 = st->hi;
+        } else {
+            e.act2 = act, e.lo2 = st->lo, e.hi2 = st->hi;
+        }
+    }
+    float *y = pixl_f32(n);
+    if (!is_direct_dw(s) && pixl__conv_fast_enabled()) {
+        pixl__conv_fast_fwd_epi(s, pixl_f32(x), pixl_f32(w), y, n->work, &e);
+        return PIXL_OK;
+    }
+    conv_fwd(s, pixl_f32(x), pixl_f32(w), y, 0, n->work);
+    const int64_t L = s->OH * s->OW;
+#pragma omp parallel for schedule(static) num_threads(pixl_num_threads()) if (s->N * s->Cs * L > PAR_MIN)
+    for (int64_t p = 0; p < s->N * s->Cs; p++)
+        pixl__conv_epi_apply(&e, p % s->Cs, 1, y + p * L, e.res ? e.res + p * L : NULL, L, L);
+    return PIXL_OK;
+}
+
+static const pixl_op_def conv2d_fused_def = {
+    .name = "conv2d", .fwd = conv2d_fused_fwd, .work_bytes = conv_fused_work_bytes};
+
+/* take the longest prefix of st that reads (affine)? (activation)? (add)? (activation)? */
+static int conv2d_fuse(pixl_tensor *n, const pixl_epi_step *st, int k)
+{
+    conv_p *cp = PIXL_PARAMS(n, conv_p);
+    if (cp->transposed || cp->fz) return 0;
+    int i = 0, stage = 0; /* 1 affine, 2 activation, 3 add, 4 activation after the add */
+    for (; i < k && i < FUSE_MAX; i++) {
+        const int act = st[i].kind == PIXL_EPI_RELU || st[i].kind == PIXL_EPI_CLAMP;
+        if (st[i].kind == PIXL_EPI_AFFINE && stage < 1) stage = 1;
+        else if (act && stage < 2) stage = 2;
+        else if (st[i].kind == PIXL_EPI_ADD && stage < 3) stage = 3;
+        else if (act && stage == 3) stage = 4;
+        else break;
+    }
+    if (!i) return 0;
+    conv_fused *f = pixl__ctx_own(n->ctx, calloc(1, sizeof *f));
+    if (!f) return pixl_set_error(PIXL_ERR_NOMEM, "conv2d %s: out of memory (fusion)", n->desc);
+    memcpy(f->st, st, sizeof *st * (size_t)i);
+    f->k = i;
+    cp->fz = f;
+    n->def = &conv2d_fused_def;
+    return i;
+}
+
 static const pixl_op_def conv2d_def = {
-    .name = "conv2d", .fwd = conv2d_fwd, .bwd = conv2d_bwd, .work_bytes = conv_work_bytes};
+    .name = "conv2d", .fwd = conv2d_fwd, .bwd = conv2d_bwd, .work_bytes = conv_work_bytes, .fuse = conv2d_fuse};
 static const pixl_op_def conv_transpose2d_def = {.name = "conv_transpose2d",
                                                  .fwd = conv_transpose2d_fwd,
                                                  .bwd = conv_transpose2d_bwd,

@@ -275,8 +275,17 @@ static int binary_bwd(pixl_tensor *n, int op)
 static int add_bwd(pixl_tensor *n) { return binary_bwd(n, OP_ADD); }
 static int mul_bwd(pixl_tensor *n) { return binary_bwd(n, OP_MUL); }
 
-static const pixl_op_def add_def = {"add", add_fwd, add_bwd, NULL, NULL, 0};
-static const pixl_op_def mul_def = {"mul", mul_fwd, mul_bwd, NULL, NULL, 0};
+/* EVAL fusion: a residual add of two operands of the output's shape */
+static int add_epi_step(const pixl_tensor *n, const pixl_tensor *from, pixl_epi_step *st)
+{
+    const pixl_tensor *a = n->src[0], *b = n->src[1];
+    if (a == b || (a != from && b != from) || !PIXL_PARAMS(n, bcast_params)->same) return 0;
+    st->kind = PIXL_EPI_ADD;
+    st->other = a == from ? b : a;
+    return 1;
+}
+static const pixl_op_def add_def = {"add", add_fwd, add_bwd, NULL, NULL, 0, add_epi_step, NULL};
+static const pixl_op_def mul_def = {"mul", mul_fwd, mul_bwd, NULL, NULL, 0, NULL, NULL};
 
 static pixl_tensor *binary(pixl_ctx *ctx, const pixl_op_def *def, pixl_tensor *a, pixl_tensor *b)
 {
@@ -325,7 +334,7 @@ static int scale_bwd(pixl_tensor *n)
     for (int64_t i = 0; i < n->numel; i++) dx[i] += dy[i] * s;
     return PIXL_OK;
 }
-static const pixl_op_def scale_def = {"scale", scale_fwd, scale_bwd, NULL, NULL, 0};
+static const pixl_op_def scale_def = {"scale", scale_fwd, scale_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_scale(pixl_ctx *ctx, pixl_tensor *x, float s)
 {
@@ -357,7 +366,7 @@ static int reciprocal_bwd(pixl_tensor *n) /* d(1/x) = -y^2 */
     for (int64_t i = 0; i < n->numel; i++) dx[i] -= dy[i] * y[i] * y[i];
     return PIXL_OK;
 }
-static const pixl_op_def reciprocal_def = {"reciprocal", reciprocal_fwd, reciprocal_bwd, NULL, NULL, 0};
+static const pixl_op_def reciprocal_def = {"reciprocal", reciprocal_fwd, reciprocal_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_reciprocal(pixl_ctx *ctx, pixl_tensor *x)
 {
@@ -405,7 +414,7 @@ static int concat_bwd(pixl_tensor *n)
     }
     return PIXL_OK;
 }
-static const pixl_op_def concat_def = {"concat", concat_fwd, concat_bwd, NULL, NULL, 0};
+static const pixl_op_def concat_def = {"concat", concat_fwd, concat_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_concat(pixl_ctx *ctx, int n, pixl_tensor *const *xs, int dim)
 {
@@ -490,7 +499,7 @@ static int slice_bwd(pixl_tensor *n)
     }
     return PIXL_OK;
 }
-static const pixl_op_def slice_def = {"slice", slice_fwd, slice_bwd, NULL, NULL, 0};
+static const pixl_op_def slice_def = {"slice", slice_fwd, slice_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_slice(pixl_ctx *ctx, pixl_tensor *x, int dim, int64_t start, int64_t end)
 {
@@ -606,8 +615,8 @@ static int pad_bwd(pixl_tensor *n)
     }
     return PIXL_OK;
 }
-static const pixl_op_def pad_def = {"pad2d", pad_fwd, pad_bwd, NULL, pad_work, 0};
-static const pixl_op_def crop_def = {"crop2d", pad_fwd, pad_bwd, NULL, pad_work, 0};
+static const pixl_op_def pad_def = {"pad2d", pad_fwd, pad_bwd, NULL, pad_work, 0, NULL, NULL};
+static const pixl_op_def crop_def = {"crop2d", pad_fwd, pad_bwd, NULL, pad_work, 0, NULL, NULL};
 
 static pixl_tensor *pad_node(pixl_ctx *ctx, const pixl_op_def *def, pixl_tensor *x, const int pads[4],
                              pixl_pad_mode mode, float value)
@@ -695,7 +704,7 @@ static int reshape_bwd(pixl_tensor *n)
     for (int64_t i = 0; i < n->numel; i++) dx[i] += g[i];
     return PIXL_OK;
 }
-static const pixl_op_def reshape_def = {"reshape", reshape_fwd, reshape_bwd, NULL, NULL, 0};
+static const pixl_op_def reshape_def = {"reshape", reshape_fwd, reshape_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_reshape(pixl_ctx *ctx, pixl_tensor *x, int ndim, const int64_t *shape)
 {
@@ -771,7 +780,7 @@ static int sum_bwd(pixl_tensor *n)
     for (int64_t i = 0; i < N; i++) dx[i] += g;
     return PIXL_OK;
 }
-static const pixl_op_def sum_def = {"sum", sum_fwd, sum_bwd, NULL, sum_work, 0};
+static const pixl_op_def sum_def = {"sum", sum_fwd, sum_bwd, NULL, sum_work, 0, NULL, NULL};
 
 pixl_tensor *pixl_sum(pixl_ctx *ctx, pixl_tensor *x)
 {

@@ -229,7 +229,7 @@ static int ce_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-static const pixl_op_def ce_def = {"cross_entropy", ce_fwd, ce_bwd, ce_aux_bytes, ce_work_bytes, 0};
+static const pixl_op_def ce_def = {"cross_entropy", ce_fwd, ce_bwd, ce_aux_bytes, ce_work_bytes, 0, NULL, NULL};
 
 pixl_tensor *pixl_cross_entropy(pixl_ctx *ctx, pixl_tensor *logits, pixl_tensor *target, pixl_tensor *weight,
                                 const pixl_ce_opts *o)
@@ -416,10 +416,10 @@ static int ew_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-static const pixl_op_def l1_def = {"l1_loss", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0};
-static const pixl_op_def mse_def = {"mse_loss", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0};
-static const pixl_op_def sl1_def = {"smooth_l1_loss", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0};
-static const pixl_op_def bce_def = {"bce_with_logits", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0};
+static const pixl_op_def l1_def = {"l1_loss", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0, NULL, NULL};
+static const pixl_op_def mse_def = {"mse_loss", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0, NULL, NULL};
+static const pixl_op_def sl1_def = {"smooth_l1_loss", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0, NULL, NULL};
+static const pixl_op_def bce_def = {"bce_with_logits", ew_fwd, ew_bwd, ew_aux_bytes, ew_work_bytes, 0, NULL, NULL};
 
 /* Validate and build any elementwise loss. */
 static pixl_tensor *ew_build(pixl_ctx *ctx, const pixl_op_def *def, int kind, pixl_tensor *x, pixl_tensor *target,

@@ -217,7 +217,33 @@ static int bn_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-static const pixl_op_def bn_def = {"batch_norm2d", bn_fwd, bn_bwd, bn_aux, NULL, 0};
+/* EVAL fusion (core/fuse.c): with running statistics, y = x * scale[c] + shift[c], the coefficients
+ * computed exactly as bn_fwd computes them, so that the fused output has the same bits */
+static void bn_affine(const pixl_tensor *n, float *scale, float *shift)
+{
+    const bn_params *p = PIXL_PARAMS(n, bn_params);
+    const int64_t C = n->src[BN_X]->shape[1];
+    const float *w = n->src[BN_W] ? pixl_f32(n->src[BN_W]) : NULL;
+    const float *b = n->src[BN_B] ? pixl_f32(n->src[BN_B]) : NULL;
+    const float *rm = pixl_f32(n->src[BN_RM]), *rv = pixl_f32(n->src[BN_RV]);
+    for (int64_t c = 0; c < C; c++) {
+        double m = rm[c], v = rv[c], rs = 1.0 / sqrt(v + (double)p->eps);
+        float sc = (float)((w ? (double)w[c] : 1.0) * rs);
+        scale[c] = sc;
+        shift[c] = (float)((b ? (double)b[c] : 0.0) - m * (double)sc);
+    }
+}
+
+static int bn_epi_step(const pixl_tensor *n, const pixl_tensor *from, pixl_epi_step *st)
+{
+    const bn_params *p = PIXL_PARAMS(n, bn_params);
+    if (p->batch_stats || p->update || !n->src[BN_RM] || n->src[BN_X] != from || from->ndim != 4) return 0;
+    st->kind = PIXL_EPI_AFFINE;
+    st->affine = bn_affine;
+    return 1;
+}
+
+static const pixl_op_def bn_def = {"batch_norm2d", bn_fwd, bn_bwd, bn_aux, NULL, 0, bn_epi_step, NULL};
 
 static bool check_vec(pixl_ctx *ctx, const char *op, const char *what, pixl_tensor *t, int64_t C, pixl_tensor *x)
 {
@@ -375,7 +401,7 @@ static int gn_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-static const pixl_op_def gn_def = {"group_norm", gn_fwd, gn_bwd, gn_aux, gn_work, 0};
+static const pixl_op_def gn_def = {"group_norm", gn_fwd, gn_bwd, gn_aux, gn_work, 0, NULL, NULL};
 
 pixl_tensor *pixl_group_norm(pixl_ctx *ctx, pixl_tensor *x, int groups, pixl_tensor *weight, pixl_tensor *bias,
                              float eps)

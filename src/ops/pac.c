@@ -492,7 +492,7 @@ static const pixl_op_def packernel2d_def = {.name = "packernel2d",
                                             .bwd = pk_bwd,
                                             .aux_bytes = pk_aux_bytes,
                                             .work_bytes = pk_work_bytes};
-static const pixl_op_def packernel2d_mask_def = {"packernel2d_mask", NULL, NULL, NULL, NULL, 0};
+static const pixl_op_def packernel2d_mask_def = {"packernel2d_mask", NULL, NULL, NULL, NULL, 0, NULL, NULL};
 
 /* --------------------------------------------------------------- options */
 

@@ -309,8 +309,8 @@ static size_t max_pool_aux(const pixl_tensor *n)
     return (size_t)n->numel * sizeof(int32_t);
 }
 
-static const pixl_op_def max_pool_def = {"max_pool2d", max_pool_fwd, max_pool_bwd, max_pool_aux, NULL, 0};
-static const pixl_op_def max_pool_idx_def = {"max_pool2d_indices", NULL, NULL, NULL, NULL, 0};
+static const pixl_op_def max_pool_def = {"max_pool2d", max_pool_fwd, max_pool_bwd, max_pool_aux, NULL, 0, NULL, NULL};
+static const pixl_op_def max_pool_idx_def = {"max_pool2d_indices", NULL, NULL, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_max_pool2d(pixl_ctx *ctx, pixl_tensor *x, const pixl_pool2d_opts *o)
 {
@@ -410,7 +410,7 @@ static int unpool_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-static const pixl_op_def unpool_def = {"max_unpool2d", unpool_fwd, unpool_bwd, NULL, NULL, 0};
+static const pixl_op_def unpool_def = {"max_unpool2d", unpool_fwd, unpool_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_max_unpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *indices, int out_h, int out_w)
 {
@@ -546,7 +546,7 @@ static int avg_pool_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-static const pixl_op_def avg_pool_def = {"avg_pool2d", avg_pool_fwd, avg_pool_bwd, NULL, NULL, 0};
+static const pixl_op_def avg_pool_def = {"avg_pool2d", avg_pool_fwd, avg_pool_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, const pixl_pool2d_opts *o)
 {
@@ -614,7 +614,7 @@ static int apool_bwd(pixl_tensor *n)
     return PIXL_OK;
 }
 
-static const pixl_op_def apool_def = {"adaptive_avg_pool2d", apool_fwd, apool_bwd, NULL, NULL, 0};
+static const pixl_op_def apool_def = {"adaptive_avg_pool2d", apool_fwd, apool_bwd, NULL, NULL, 0, NULL, NULL};
 
 pixl_tensor *pixl_adaptive_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, int out_h, int out_w)
 {

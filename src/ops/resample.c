@@ -291,7 +291,7 @@ static size_t resize_work(const pixl_tensor *n)
     return tables_bytes(p) + (size_t)pixl_num_threads() * thread_bytes(p);
 }
 
-static const pixl_op_def resize_def = {"resize", resize_fwd, resize_bwd, NULL, resize_work, 0};
+static const pixl_op_def resize_def = {"resize", resize_fwd, resize_bwd, NULL, resize_work, 0, NULL, NULL};
 
 pixl_tensor *pixl_resize(pixl_ctx *ctx, pixl_tensor *x, int out_h, int out_w, pixl_resize_mode mode,
                          int align_corners, double scale_h, double scale_w)
