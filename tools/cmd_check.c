@@ -200,6 +200,58 @@ static void tensor_as_i64(pixl_tensor *x, int64_t *out)
 
 static int is_float_dtype(const char *d) { return d[0] == 'F' || !strcmp(d, "BF16"); }
 
+/* ------------------------------------------------------- values of a case */
+
+/* metadata tolerance `key` (absent: *out unchanged): a finite number >= 0,
+ * else the case fails naming the key (a NaN tolerance would pass anything) */
+static int tolerance(tally *t, pixl_st_file *f, const char *key, double *out)
+{
+    const char *v = pixl_st_meta(f, key);
+    if (!v) return 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x) || x < 0) {
+        fail_case(t, "metadata '%s': '%.40s' is not a finite number >= 0", key, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* The op parameters read as integers: whole numbers in int range; sizes,
+ * strides, dilations and group counts >= 1, paddings >= 0. A value that
+ * makes no sense fails the case naming the key instead of being read as the
+ * default (0 -> 1) or wrapped by the conversion to int. */
+int check_params_ranges(const cJSON *params, char *err, size_t errlen)
+{
+    static const char *const positive[] = {"stride", "dilation", "groups", "kernel_size", "num_groups", "num_steps",
+                                           "num_channels", "num_features", "in_channels", "out_channels",
+                                           "in_features", "out_features", NULL};
+    static const char *const non_negative[] = {"padding", "output_padding", "top", "left", "height", "width", NULL};
+    const cJSON *it;
+    cJSON_ArrayForEach(it, params)
+    {
+        int lo = 0, known = 0;
+        for (int i = 0; positive[i]; i++)
+            if (!strcmp(it->string, positive[i])) known = 1, lo = 1;
+        for (int i = 0; non_negative[i]; i++)
+            if (!strcmp(it->string, non_negative[i])) known = 1, lo = 0;
+        if (!known || cJSON_IsNull(it)) continue;
+        const cJSON *v = it;
+        int n = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : 1;
+        for (int k = 0; k < n; k++) {
+            if (cJSON_IsArray(it)) v = cJSON_GetArrayItem(it, k);
+            if (!cJSON_IsNumber(v)) continue; /* the builder reports other kinds */
+            double x = v->valuedouble;
+            if (!isfinite(x) || x != floor(x) || x < lo || x > 2147483647.0) {
+                snprintf(err, errlen, "params '%s': %.17g (must be a whole number >= %d)", it->string, x, lo);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- one case */
 static const char *base_name(const char *p)
 {
@@ -237,8 +289,14 @@ int check_run_file(const char *path, int verbose)
         fail_case(&t, "metadata 'params' must be a JSON object and 'inputs' a JSON list");
         goto report;
     }
-    if (pixl_st_meta(f, "rtol_f32")) t.rtol = strtod(pixl_st_meta(f, "rtol_f32"), NULL);
-    if (pixl_st_meta(f, "atol_f32")) t.atol = strtod(pixl_st_meta(f, "atol_f32"), NULL);
+    if (tolerance(&t, f, "rtol_f32", &t.rtol) || tolerance(&t, f, "atol_f32", &t.atol)) goto report;
+    {
+        char perr[256];
+        if (check_params_ranges(params, perr, sizeof perr)) {
+            fail_case(&t, "%s", perr);
+            goto report;
+        }
+    }
     check_build_fn fn = find_builder(op);
     if (!fn) {
         fail_case(&t, "cannot run: no builder for op '%s'", op);
