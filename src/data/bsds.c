@@ -21,7 +21,11 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
         goto done;
     }
     size_t cells = 1;
-    for (int d = 0; d < gt->rank; d++) cells *= gt->dims[d];
+    for (int d = 0; d < gt->rank; d++)
+        if (pixl__mul_overflows(cells, gt->dims[d], &cells)) {
+            cells = SIZE_MAX;
+            break;
+        }
     if (cells < 1 || cells > 64) {
         rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': %zu annotations (1..64)", path, cells);
         goto done;
@@ -35,6 +39,19 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
             rc = pixl_set_error(PIXL_ERR_FORMAT,
                                 "BSDS ground truth '%s': annotation %d has no 2-D logical/uint8/double 'Boundaries'",
                                 path, i + 1);
+            goto done;
+        }
+        /* sizes from the file: in range before they become ints, and the data really that large */
+        size_t esize = b->class_type == MAT_C_UINT8 ? 1 : sizeof(double), need;
+        if (b->dims[0] < 1 || b->dims[1] < 1 || b->dims[0] > PIXL_IMAGE_MAX_DIM || b->dims[1] > PIXL_IMAGE_MAX_DIM) {
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': annotation %d is %zux%zu (1..%d per side)",
+                                path, i + 1, b->dims[1], b->dims[0], PIXL_IMAGE_MAX_DIM);
+            goto done;
+        }
+        if (pixl__mul3_overflows(b->dims[0], b->dims[1], esize, &need) || b->nbytes < need ||
+            (size_t)b->data_size != esize) {
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': annotation %d holds %zu bytes for %zux%zu values",
+                                path, i + 1, b->nbytes, b->dims[1], b->dims[0]);
             goto done;
         }
         int h = (int)b->dims[0], w = (int)b->dims[1];
