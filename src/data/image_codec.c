@@ -65,7 +65,8 @@ static pixl_image *png_decode(const char *path, const unsigned char *buf, size_t
         return NULL;
     }
     png_set_read_fn(png, &m, png_mem_read);
-    png_set_user_limits(png, PIXL_IMAGE_MAX_DIM, PIXL_IMAGE_MAX_DIM);
+    /* libpng's own size limits off (2^31 - 1): pixl__check_dims below refuses with pixl's message */
+    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int bd = png_get_bit_depth(png, info), ct = png_get_color_type(png, info);
