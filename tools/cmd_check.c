@@ -157,6 +157,10 @@ static void compare_named(tally *t, pixl_st_file *f, const char *name, const flo
         return;
     }
     double *ref = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (!ref) {
+        fail_case(t, "%s: out of memory for %lld reference values", name, (long long)n);
+        return;
+    }
     pixl_st_read_f64(f, i, ref);
     compare(t, name, ours, ref, n);
     free(ref);
@@ -171,7 +175,9 @@ static void compare_ints(tally *t, pixl_st_file *f, const char *name, const int6
         return;
     }
     int64_t *ref = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-    if (pixl_st_read_i64(f, i, ref)) {
+    if (!ref) {
+        fail_case(t, "%s: out of memory for %lld reference values", name, (long long)n);
+    } else if (pixl_st_read_i64(f, i, ref)) {
         fail_case(t, "%s", pixl_last_error());
     } else {
         for (int64_t k = 0; k < n; k++)
@@ -417,7 +423,11 @@ int check_run_file(const char *path, int verbose)
             }
             compare_named(&t, f, on, pixl_tensor_data(o), pixl_tensor_numel(o));
         } else {
-            int64_t *iv = malloc(sizeof(int64_t) * (size_t)pixl_tensor_numel(o));
+            int64_t *iv = malloc(sizeof(int64_t) * (size_t)(pixl_tensor_numel(o) ? pixl_tensor_numel(o) : 1));
+            if (!iv) {
+                fail_case(&t, "%s: out of memory", on);
+                goto report;
+            }
             tensor_as_i64(o, iv);
             compare_ints(&t, f, on, iv, pixl_tensor_numel(o));
             free(iv);
@@ -433,7 +443,11 @@ int check_run_file(const char *path, int verbose)
                 fail_case(&t, "%s: size differs from the output", gn);
                 goto report;
             }
-            gout = malloc(sizeof(float) * (size_t)pixl_tensor_numel(o));
+            gout = malloc(sizeof(float) * (size_t)(pixl_tensor_numel(o) ? pixl_tensor_numel(o) : 1));
+            if (!gout) {
+                fail_case(&t, "%s: out of memory", gn);
+                goto report;
+            }
             pixl_st_read_f32(f, g, gout);
         }
     }
@@ -457,7 +471,11 @@ int check_run_file(const char *path, int verbose)
         if (pixl_params_dtype(P, i) == PIXL_F32)
             compare_named(&t, f, nm, pixl_params_data(P, i), pixl_params_numel(P, i));
         else {
-            int64_t *iv = malloc(sizeof(int64_t) * (size_t)pixl_params_numel(P, i));
+            int64_t *iv = malloc(sizeof(int64_t) * (size_t)(pixl_params_numel(P, i) ? pixl_params_numel(P, i) : 1));
+            if (!iv) {
+                fail_case(&t, "%s: out of memory", nm);
+                goto report;
+            }
             for (int64_t e = 0; e < pixl_params_numel(P, i); e++)
                 iv[e] = pixl_params_dtype(P, i) == PIXL_I64 ? ((int64_t *)pixl_params_data(P, i))[e]
                                                             : ((int32_t *)pixl_params_data(P, i))[e];
