@@ -504,18 +504,19 @@ int pixl_trainer_step(pixl_trainer *t)
     memcpy(pixl_tensor_data(t->x), bt.images, sizeof(float) * (size_t)B * 3 * TH * TW);
     memcpy(pixl_tensor_data(t->y), bt.labels, sizeof(int32_t) * (size_t)B * TH * TW);
     const pixl__task_def *d = t->task->def;
-    if (t->labels_state == 0 && d->dataset_task == PIXL_TASK_SEGMENTATION) {
-        if (!t->labelled_maps && bt.batch != 0) t->labels_state = 2; /* resumed mid-epoch */
+    if (t->labels_state != 1 && d->dataset_task == PIXL_TASK_SEGMENTATION) {
+        /* until the first labelled pixel: counted from an epoch's start (a
+         * resumed run starting mid-epoch counts from the next one) */
+        if (bt.batch == 0) t->labels_state = 0, t->labelled_maps = 0;
+        else if (!t->labelled_maps) t->labels_state = 2;
         const int K = pixl_dataset_n_classes(t->train), ign = t->task->ignore_label;
         const size_t np = (size_t)B * TH * TW;
         for (size_t p = 0; p < np && !t->labelled; p++)
             t->labelled += bt.labels[p] >= 0 && bt.labels[p] < K && bt.labels[p] != ign;
         t->labelled_maps += B;
         if (t->labelled) t->labels_state = 1;
-        else if (t->labels_state == 0 && bt.batch + 1 >= t->nb) { /* a whole epoch seen */
-            if (!t->labelled) return pixl__no_labels_error(t->train, "training set", t->labelled_maps, K, ign);
-            t->labels_state = 1;
-        }
+        else if (t->labels_state == 0 && bt.batch + 1 >= t->nb) /* a whole epoch without one */
+            return pixl__no_labels_error(t->train, "training set", t->labelled_maps, K, ign);
     }
     if (t->sampled) {
         if ((rc = pixl__pn_train_sample(&t->pn, bt.labels, B, TH, TW, t->step))) return rc;
@@ -605,7 +606,7 @@ int pixl_trainer_run(pixl_trainer *t)
     }
     pixl__log_end_progress(&t->lg);
     if (rc) return rc;
-    if (t->labels_state != 1 && t->labelled_maps > 0 && !t->labelled)
+    if (t->labels_state != 1 && t->labelled_maps > 0)
         pixl__log(&t->lg, "warning: no pixel of the %d training label maps seen has a class (the loss was 0 at every "
                           "step)\n", t->labelled_maps);
     const double elapsed = now_s() - t->t_start;
