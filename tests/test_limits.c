@@ -635,3 +635,35 @@ PIXL_TEST(limits_no_labelled_pixel_training)
     fclose(devnull);
     free(cfg);
 }
+
+PIXL_TEST(limits_resume_metadata_bad_values)
+{
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    pixl_config_defaults(cfg);
+    const char *kv[] = {"model.arch=segnet_basic", "data.dataset=synthetic", "data.img_rows=32", "data.img_cols=32",
+                        "data.n_workers=0", "training.batch_size=2", "training.epochs=0", "training.max_iters=1",
+                        "validation.every_epochs=0"};
+    CHECK_CONFIG_SET(cfg, kv, (int)(sizeof kv / sizeof *kv));
+    snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s/run_resume_bad", pixl_test_tmpdir());
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    static const char *const bad[][2] = {{"elapsed_seconds", "nan"}, {"step", "-5"}, {"epoch", "1.5"},
+                                         {"batch_in_epoch", "many"}, {"best_miou", "inf"}};
+    for (int i = 0; i < 5; i++) {
+        pixl_trainer *t = pixl_trainer_new(cfg, &h);
+        CHECK_ERR(t != NULL);
+        if (!t) break;
+        const char *keys[5] = {"step", "epoch", "batch_in_epoch", "elapsed_seconds", "best_miou"};
+        const char *vals[5] = {"3", "0", "1", "12.5", "0.25"};
+        for (int k = 0; k < 5; k++)
+            if (!strcmp(keys[k], bad[i][0])) vals[k] = bad[i][1];
+        const char *path = tp("resume_bad.safetensors");
+        CHECK_OK(pixl_model_save(pixl_trainer_model(t), path, 5, keys, vals));
+        CHECK(pixl_trainer_resume(t, path) != 0);
+        CHECK_MSG(has("resume_bad.safetensors") && has(bad[i][0]) && has(bad[i][1]), "%s = %s: %s", bad[i][0],
+                  bad[i][1], pixl_last_error());
+        pixl_trainer_free(t);
+    }
+    fclose(devnull);
+    free(cfg);
+}

@@ -5,6 +5,7 @@
  * request (Ctrl-C). Nothing here depends on what is learned: the task owns
  * the loss, the metric and the score. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -131,18 +132,33 @@ int pixl_trainer_resume(pixl_trainer *t, const char *rp)
     char *s = pixl_checkpoint_meta(rp, "step"), *e = pixl_checkpoint_meta(rp, "epoch"),
          *bi = pixl_checkpoint_meta(rp, "batch_in_epoch"), *el = pixl_checkpoint_meta(rp, "elapsed_seconds"),
          *bm = pixl_checkpoint_meta(rp, "best_miou");
-    int rc;
-    if (!s || !e || !bi) {
+    int rc = PIXL_OK;
+    /* the run's position, parsed whole first: a negative step or a NaN time
+     * would shift the schedule or disable the time budget silently */
+    double v[5] = {0, 0, 0, 0, -1e300};
+    const char *const txt[5] = {s, e, bi, el, bm},
+                      *const key[5] = {"step", "epoch", "batch_in_epoch", "elapsed_seconds", "best_miou"};
+    if (!s || !e || !bi)
         rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: not a pixl training checkpoint (no step/epoch metadata)", rp);
-    } else if (!(rc = pixl_checkpoint_load(pixl_model_params(t->model), rp, 0))) {
+    for (int i = 0; i < 5 && !rc; i++) {
+        if (!txt[i]) continue;
+        char *end;
+        v[i] = strtod(txt[i], &end);
+        int whole = i < 3;
+        if (end == txt[i] || *end || !isfinite(v[i]) || (i < 4 && v[i] < 0) || (whole && v[i] != floor(v[i])) ||
+            (whole && v[i] > 9e15))
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata '%s': '%.40s' is not a%s number%s", rp, key[i], txt[i],
+                                whole ? " whole" : " finite", i < 4 ? " >= 0" : "");
+    }
+    if (!rc && !(rc = pixl_checkpoint_load(pixl_model_params(t->model), rp, 0))) {
         char op[PIXL_CFG_PATH_LEN + 32];
         snprintf(op, sizeof op, "%.*s.optim.safetensors", (int)(strlen(rp) - (strlen(rp) > 12 ? 12 : 0)), rp);
         rc = pixl_optim_load(t->opt, op);
-        t->step = atoll(s);
-        t->epoch = atoll(e);
-        t->batch_in_epoch = atoi(bi);
-        t->elapsed0 = el ? atof(el) : 0;
-        t->best = bm ? atof(bm) : -1e300;
+        t->step = (int64_t)v[0];
+        t->epoch = (int64_t)v[1];
+        t->batch_in_epoch = v[2] > INT_MAX ? INT_MAX : (int)v[2];
+        t->elapsed0 = v[3];
+        t->best = v[4];
     }
     free(s);
     free(e);
