@@ -667,3 +667,16 @@ PIXL_TEST(limits_resume_metadata_bad_values)
     fclose(devnull);
     free(cfg);
 }
+
+PIXL_TEST(limits_unet_variant_parsed_whole)
+{
+    static const char *const bad[] = {"depth99999999999", "depth4x", "depth0", "depth7", "deep"};
+    for (int i = 0; i < 5; i++) {
+        pixl_model *m = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 2, .width = 0.25f, .variant = bad[i]}, 1);
+        CHECK_MSG(m == NULL && has(bad[i]) && has("depthN"), "variant %s: %s", bad[i], m ? "built" : pixl_last_error());
+        pixl_model_free(m);
+    }
+    pixl_model *m = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 2, .width = 0.25f, .variant = "depth2"}, 1);
+    CHECK_ERR(m != NULL);
+    pixl_model_free(m);
+}
