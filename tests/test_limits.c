@@ -527,6 +527,19 @@ PIXL_TEST(limits_check_case_tolerances_and_params)
         CHECK(check_params_ranges(j, err, sizeof err) != 0 && strstr(err, params[i][1]));
         cJSON_Delete(j);
     }
+    /* an empty input with huge sizes besides its 0 */
+    pixl_st_writer *w = pixl_st_writer_new();
+    int64_t sh[3] = {0, 1000000, 1000000};
+    float dummy = 0;
+    pixl_st_writer_add(w, "input", PIXL_F32, 3, sh, &dummy);
+    pixl_st_writer_add(w, "output", PIXL_F32, 3, sh, &dummy);
+    pixl_st_writer_meta(w, "op", "ReLU");
+    pixl_st_writer_meta(w, "inputs", "[\"input\"]");
+    pixl_st_writer_meta(w, "params", "{}");
+    CHECK_OK(pixl_st_writer_save(w, tp("relu_empty.safetensors")));
+    pixl_st_writer_free(w);
+    out = run_case_capture(tp("relu_empty.safetensors"), &passed);
+    CHECK_MSG(!passed && strstr(out, "input 'input'") && strstr(out, "empty"), "%s", out);
     cJSON *j = cJSON_Parse("{\"stride\": [2, 2], \"padding\": 0, \"dim\": -1, \"kernel_size\": null}");
     char err[256] = "";
     CHECK_MSG(check_params_ranges(j, err, sizeof err) == 0, "%s", err);
