@@ -60,7 +60,8 @@ int check_output(pixl_ctx *ctx, check_case *c, pixl_tensor *y, char *err, size_t
 
 /* -1 with "params 'KEY': ..." in err when an integer parameter of params
  * (stride, dilation, groups, kernel_size, padding, ...) is not a whole number
- * in range (sizes >= 1, paddings >= 0); 0 otherwise */
+ * in its range (docs/reliability.md: strides, dilations, kernels 1..65536,
+ * paddings 0..65536, counts 1..2^24); 0 otherwise */
 int check_params_ranges(const cJSON *params, char *err, size_t errlen);
 
 /* Run one case file; prints one line. Returns 1 pass, 0 fail. */

@@ -230,27 +230,33 @@ static int tolerance(tally *t, pixl_st_file *f, const char *key, double *out)
  * default (0 -> 1) or wrapped by the conversion to int. */
 int check_params_ranges(const cJSON *params, char *err, size_t errlen)
 {
-    static const char *const positive[] = {"stride", "dilation", "groups", "kernel_size", "num_groups", "num_steps",
-                                           "num_channels", "num_features", "in_channels", "out_channels",
-                                           "in_features", "out_features", NULL};
-    static const char *const non_negative[] = {"padding", "output_padding", "top", "left", "height", "width", NULL};
+    /* geometry (a kernel, its reach and step) up to 65536 pixels: far above
+     * any real layer and far below where k x k x H x W index arithmetic wraps */
+    static const struct {
+        const char *key;
+        int lo, hi;
+    } keys[] = {{"stride", 1, 65536},         {"dilation", 1, 65536},     {"kernel_size", 1, 65536},
+                {"groups", 1, 1 << 24},       {"num_groups", 1, 1 << 24}, {"num_steps", 1, 1 << 20},
+                {"num_channels", 1, 1 << 24}, {"num_features", 1, 1 << 24}, {"in_channels", 1, 1 << 24},
+                {"out_channels", 1, 1 << 24}, {"in_features", 1, 1 << 24}, {"out_features", 1, 1 << 24},
+                {"padding", 0, 65536},        {"output_padding", 0, 65536}, {"top", 0, 1 << 24},
+                {"left", 0, 1 << 24},         {"height", 0, 1 << 24},     {"width", 0, 1 << 24}};
     const cJSON *it;
     cJSON_ArrayForEach(it, params)
     {
-        int lo = 0, known = 0;
-        for (int i = 0; positive[i]; i++)
-            if (!strcmp(it->string, positive[i])) known = 1, lo = 1;
-        for (int i = 0; non_negative[i]; i++)
-            if (!strcmp(it->string, non_negative[i])) known = 1, lo = 0;
-        if (!known || cJSON_IsNull(it)) continue;
+        int ki = -1;
+        for (int i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
+            if (!strcmp(it->string, keys[i].key)) ki = i;
+        if (ki < 0 || cJSON_IsNull(it)) continue;
         const cJSON *v = it;
         int n = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : 1;
         for (int k = 0; k < n; k++) {
             if (cJSON_IsArray(it)) v = cJSON_GetArrayItem(it, k);
             if (!cJSON_IsNumber(v)) continue; /* the builder reports other kinds */
             double x = v->valuedouble;
-            if (!isfinite(x) || x != floor(x) || x < lo || x > 2147483647.0) {
-                snprintf(err, errlen, "params '%s': %.17g (must be a whole number >= %d)", it->string, x, lo);
+            if (!isfinite(x) || x != floor(x) || x < keys[ki].lo || x > keys[ki].hi) {
+                snprintf(err, errlen, "params '%s': %.17g (must be a whole number in %d..%d)", it->string, x,
+                         keys[ki].lo, keys[ki].hi);
                 return -1;
             }
         }
