@@ -178,8 +178,8 @@ static int label_refused(void *arg)
 PIXL_TEST(limits_image_headers_claiming_huge_sizes)
 {
     unsetenv("PIXL_MAX_IMAGE_PIXELS");
-    static const int sizes[][2] = {{100000, 100000}, {30000, 30000}, {32768, 8192}};
-    for (int s = 0; s < 3; s++) {
+    static const int sizes[][2] = {{100000, 100000}, {30000, 30000}, {32768, 8192}, {2147483647, 1}};
+    for (int s = 0; s < 4; s++) {
         int w = sizes[s][0], h = sizes[s][1];
         char name[64];
         size_t n;

@@ -70,6 +70,12 @@ static pixl_image *png_decode(const char *path, const unsigned char *buf, size_t
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int bd = png_get_bit_depth(png, info), ct = png_get_color_type(png, info);
+    /* the size from the header, before png_read_update_info allocates a row */
+    if (pixl__check_dims(path, (long)w, (long)h, png_get_channels(png, info), 8)) {
+        status = pixl_last_status();
+        keep_error = 1;
+        png_error(png, "image size");
+    }
     if (as_label) {
         if (ct == PNG_COLOR_TYPE_RGB || ct == PNG_COLOR_TYPE_RGB_ALPHA) {
             status = PIXL_ERR_UNSUPPORTED;
