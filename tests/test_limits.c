@@ -11,6 +11,7 @@
  * under AddressSanitizer, whose shadow memory needs the address space). */
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <matio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,4 +693,69 @@ PIXL_TEST(limits_unet_variant_parsed_whole)
     pixl_model *m = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 2, .width = 0.25f, .variant = "depth2"}, 1);
     CHECK_ERR(m != NULL);
     pixl_model_free(m);
+}
+
+/* ---------------------------------------------------- BSDS ground truth */
+
+/* groundTruth = {struct('Boundaries', uint8 7x9)} (uncompressed MAT v5),
+ * then the Boundaries sizes rewritten to rows x cols in the file */
+static const char *bsds_mat_claiming(const char *name, int32_t rows, int32_t cols)
+{
+    const char *path = tp(name);
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT5);
+    if (!mat) return NULL;
+    size_t bd[2] = {7, 9}, one[2] = {1, 1};
+    uint8_t data[63] = {0};
+    data[10] = 1;
+    const char *fields[2] = {"Boundaries", NULL};
+    matvar_t *b = Mat_VarCreate("Boundaries", MAT_C_UINT8, MAT_T_UINT8, 2, bd, data, 0);
+    matvar_t *st = Mat_VarCreateStruct2(NULL, 2, one, fields);
+    Mat_VarSetStructFieldByName(st, "Boundaries", 0, b);
+    matvar_t *cell = Mat_VarCreate("groundTruth", MAT_C_CELL, MAT_T_CELL, 2, one, NULL, 0);
+    Mat_VarSetCell(cell, 0, st);
+    int rc = Mat_VarWrite(mat, cell, MAT_COMPRESSION_NONE);
+    Mat_VarFree(cell);
+    Mat_Close(mat);
+    if (rc) return NULL;
+    /* the dimensions subelement of Boundaries: miINT32 (5), 8 bytes, 7, 9 */
+    FILE *f = fopen(path, "r+b");
+    if (!f) return NULL;
+    uint8_t buf[4096];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    const int32_t pat[4] = {5, 8, 7, 9};
+    long at = -1;
+    for (size_t i = 0; i + 16 <= n; i += 4)
+        if (!memcmp(buf + i, pat, 16)) at = (long)i;
+    int32_t dims[2] = {rows, cols};
+    int ok = at >= 0 && !fseek(f, at + 8, SEEK_SET) && fwrite(dims, 4, 2, f) == 2;
+    fclose(f);
+    return ok ? path : NULL;
+}
+
+static int bsds_refused(void *arg)
+{
+    const char *const *a = arg;
+    uint8_t *maps = NULL;
+    int n, w, h;
+    int rc = pixl_bsds_read(a[0], &maps, &n, &w, &h);
+    int ok = rc != 0 && maps == NULL && has(a[0]) && has(a[1]);
+    if (!ok) fprintf(stderr, "bsds_refused(%s): %s\n", a[0], rc ? pixl_last_error() : "read");
+    free(maps);
+    return ok ? 0 : 1;
+}
+
+PIXL_TEST(limits_bsds_mat_claiming_huge_maps)
+{
+    unsetenv("PIXL_MAX_IMAGE_PIXELS");
+    const char *p = bsds_mat_claiming("bsds_ok.mat", 7, 9);
+    CHECK(p != NULL);
+    uint8_t *maps = NULL;
+    int n = 0, w = 0, h = 0;
+    CHECK_OK(p ? pixl_bsds_read(p, &maps, &n, &w, &h) : -1);
+    CHECK(n == 1 && w == 9 && h == 7 && maps && maps[10 / 7 + (10 % 7) * 9] == 1);
+    free(maps);
+    const char *a1[] = {bsds_mat_claiming("bsds_huge.mat", 100000, 100000), "per side", NULL};
+    CHECK(a1[0] && run_capped(bsds_refused, (void *)a1) == 0);
+    const char *a2[] = {bsds_mat_claiming("bsds_big.mat", 30000, 30000), "limit of", NULL};
+    CHECK(a2[0] && run_capped(bsds_refused, (void *)a2) == 0);
 }

@@ -12,10 +12,32 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
     if (!pixl__is_file(path)) return pixl_set_error(PIXL_ERR_NOT_FOUND, "BSDS ground truth '%s' not found", path);
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
     if (!mat) return pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': not a MAT-file libmatio can read", path);
-    matvar_t *gt = Mat_VarRead(mat, "groundTruth");
     int rc = PIXL_OK;
     uint8_t *out = NULL;
     int n = 0, W = 0, H = 0;
+    matvar_t *gt = NULL;
+    /* the sizes from the variable's headers first: Mat_VarRead allocates what they claim */
+    matvar_t *info = Mat_VarReadInfo(mat, "groundTruth");
+    if (info && info->class_type == MAT_C_CELL && info->rank >= 1) {
+        size_t cells = 1;
+        for (int d = 0; d < info->rank; d++)
+            if (pixl__mul_overflows(cells, info->dims[d], &cells)) cells = SIZE_MAX;
+        for (size_t i = 0; i < cells && i < 64 && !rc; i++) {
+            matvar_t *cell = Mat_VarGetCell(info, (int)i);
+            matvar_t *b = cell && cell->class_type == MAT_C_STRUCT
+                              ? Mat_VarGetStructFieldByName(cell, "Boundaries", 0)
+                              : NULL;
+            if (!b || b->rank != 2) continue; /* reported below, after the read */
+            if (b->dims[0] < 1 || b->dims[1] < 1 || b->dims[0] > PIXL_IMAGE_MAX_DIM || b->dims[1] > PIXL_IMAGE_MAX_DIM)
+                rc = pixl_set_error(PIXL_ERR_FORMAT,
+                                    "BSDS ground truth '%s': annotation %zu is %zux%zu (1..%d per side)", path, i + 1,
+                                    b->dims[1], b->dims[0], PIXL_IMAGE_MAX_DIM);
+            else rc = pixl__check_dims(path, (long)b->dims[1], (long)b->dims[0], 1, 8);
+        }
+    }
+    if (info) Mat_VarFree(info);
+    if (rc) goto done;
+    gt = Mat_VarRead(mat, "groundTruth");
     if (!gt || gt->class_type != MAT_C_CELL || gt->rank < 1) {
         rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': no cell array 'groundTruth'", path);
         goto done;
