@@ -759,3 +759,35 @@ PIXL_TEST(limits_bsds_mat_claiming_huge_maps)
     const char *a2[] = {bsds_mat_claiming("bsds_big.mat", 30000, 30000), "limit of", NULL};
     CHECK(a2[0] && run_capped(bsds_refused, (void *)a2) == 0);
 }
+
+PIXL_TEST(limits_no_labelled_pixel_class_weights)
+{
+    /* class weights read every training label map first: the error comes at set-up */
+    const char *root = void_folder("void_cw", 2, 11);
+    static const char *const splits[] = {"train", "val"};
+    for (int sp = 0; sp < 2; sp++) {
+        char lst[700];
+        snprintf(lst, sizeof lst, "%s/%s.txt", root, splits[sp]);
+        FILE *lf = fopen(lst, "w");
+        if (!lf) continue;
+        fputs("images/im0.png labels/im0.png\nimages/im1.png labels/im1.png\n", lf);
+        fclose(lf);
+    }
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    pixl_config_defaults(cfg);
+    char rootkv[700];
+    snprintf(rootkv, sizeof rootkv, "data.root=%s", root);
+    const char *kv[] = {"model.arch=segnet_basic", "data.dataset=camvid", rootkv, "data.n_workers=0",
+                        "training.batch_size=1", "training.epochs=1", "validation.every_epochs=0",
+                        "training.loss.class_weights=median_freq"};
+    CHECK_CONFIG_SET(cfg, kv, (int)(sizeof kv / sizeof *kv));
+    snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s/run_void_cw", pixl_test_tmpdir());
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    pixl_trainer *t = pixl_trainer_new(cfg, &h);
+    CHECK(t == NULL);
+    CHECK_ERR(has("training set 'camvid'") && has("2 label maps") && has("void_cw/labels/im0.png"));
+    pixl_trainer_free(t);
+    fclose(devnull);
+    free(cfg);
+}
