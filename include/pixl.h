@@ -981,6 +981,8 @@ pixl_tensor *pixl_nn_pacpool2d(pixl_ctx *ctx, const char *name, pixl_tensor *x, 
  * per term (n_feats = n_terms); NA terms ignore theirs. The unary is
  * (B, C, H, W). Output (B, C, H, W): log Q (default), softmax or log_softmax. */
 #define PIXL_CRF_MAX_TERMS 8
+#define PIXL_CRF_MAX_KERNEL 99    /* a pairwise term's kernel size, odd */
+#define PIXL_CRF_MAX_DILATION 1024 /* its dilation and blur */
 typedef enum pixl_crf_compat { PIXL_CRF_4D = 0, PIXL_CRF_2D, PIXL_CRF_POTTS, PIXL_CRF_NA } pixl_crf_compat;
 typedef enum pixl_crf_output { PIXL_CRF_LOG_Q = 0, PIXL_CRF_SOFTMAX, PIXL_CRF_LOG_SOFTMAX } pixl_crf_output;
 typedef struct pixl_crf_term {

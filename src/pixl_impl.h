@@ -255,6 +255,21 @@ void pixl__fail_alloc_after(long k);
 bool pixl__mul_overflows(size_t a, size_t b, size_t *out);
 char *pixl__strdup(const char *s); /* pixl__malloc'd copy */
 
+/* ------------------------------------------- resource limits (core/limits.c)
+ * Each limit is a default an environment variable overrides (a positive
+ * number: 1000000, 4e9, 2^30, 8G); docs/reliability.md lists them. A
+ * malformed value is an error naming the variable (*out = dflt then). */
+#define PIXL_MAX_IMAGE_PIXELS_ENV "PIXL_MAX_IMAGE_PIXELS"
+#define PIXL_MAX_IMAGE_PIXELS_DEFAULT ((uint64_t)1 << 27) /* width x height of one decoded image */
+#define PIXL_MAX_BATCH_BYTES_ENV "PIXL_MAX_BATCH_BYTES"
+#define PIXL_MAX_BATCH_BYTES_DEFAULT ((uint64_t)1 << 32)  /* one training batch of float input */
+#define PIXL_MAX_YAML_DEPTH 64                            /* nesting of a YAML config */
+int pixl__limit(const char *env, uint64_t dflt, uint64_t *out);
+bool pixl__mul3_overflows(size_t a, size_t b, size_t c, size_t *out);
+bool pixl__add_overflows(size_t a, size_t b, size_t *out);
+/* "4.5 GiB" */
+void pixl__fmt_bytes(char *buf, size_t len, double bytes);
+
 /* ------------------------------------------ typed key/value options (core/opts.c) */
 /* One table per options struct: each field's key, type, place and doc. The
  * same table sets fields from text (configs, --set, the compact names of

@@ -58,6 +58,12 @@ int check_only_keys(const check_case *c, const char *const *keys, char *err, siz
  * or, when y is NULL, err gets the ctx's (else the last) error (returns -1). */
 int check_output(pixl_ctx *ctx, check_case *c, pixl_tensor *y, char *err, size_t errlen);
 
+/* -1 with "params 'KEY': ..." in err when an integer parameter of params
+ * (stride, dilation, groups, kernel_size, padding, ...) is not a whole number
+ * in its range (docs/reliability.md: strides, dilations, kernels 1..65536,
+ * paddings 0..65536, counts 1..2^24); 0 otherwise */
+int check_params_ranges(const cJSON *params, char *err, size_t errlen);
+
 /* Run one case file; prints one line. Returns 1 pass, 0 fail. */
 int check_run_file(const char *path, int verbose);
 /* Run every *.safetensors in dir (sorted); prints lines and "N passed, N failed". Returns failures. */

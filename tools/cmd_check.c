@@ -157,6 +157,10 @@ static void compare_named(tally *t, pixl_st_file *f, const char *name, const flo
         return;
     }
     double *ref = malloc(sizeof(double) * (size_t)(n ? n : 1));
+    if (!ref) {
+        fail_case(t, "%s: out of memory for %lld reference values", name, (long long)n);
+        return;
+    }
     pixl_st_read_f64(f, i, ref);
     compare(t, name, ours, ref, n);
     free(ref);
@@ -171,7 +175,9 @@ static void compare_ints(tally *t, pixl_st_file *f, const char *name, const int6
         return;
     }
     int64_t *ref = malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
-    if (pixl_st_read_i64(f, i, ref)) {
+    if (!ref) {
+        fail_case(t, "%s: out of memory for %lld reference values", name, (long long)n);
+    } else if (pixl_st_read_i64(f, i, ref)) {
         fail_case(t, "%s", pixl_last_error());
     } else {
         for (int64_t k = 0; k < n; k++)
@@ -199,6 +205,64 @@ static void tensor_as_i64(pixl_tensor *x, int64_t *out)
 }
 
 static int is_float_dtype(const char *d) { return d[0] == 'F' || !strcmp(d, "BF16"); }
+
+/* ------------------------------------------------------- values of a case */
+
+/* metadata tolerance `key` (absent: *out unchanged): a finite number >= 0,
+ * else the case fails naming the key (a NaN tolerance would pass anything) */
+static int tolerance(tally *t, pixl_st_file *f, const char *key, double *out)
+{
+    const char *v = pixl_st_meta(f, key);
+    if (!v) return 0;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !isfinite(x) || x < 0) {
+        fail_case(t, "metadata '%s': '%.40s' is not a finite number >= 0", key, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* The op parameters read as integers: whole numbers in int range; sizes,
+ * strides, dilations and group counts >= 1, paddings >= 0. A value that
+ * makes no sense fails the case naming the key instead of being read as the
+ * default (0 -> 1) or wrapped by the conversion to int. */
+int check_params_ranges(const cJSON *params, char *err, size_t errlen)
+{
+    /* geometry (a kernel, its reach and step) up to 65536 pixels: far above
+     * any real layer and far below where k x k x H x W index arithmetic wraps */
+    static const struct {
+        const char *key;
+        int lo, hi;
+    } keys[] = {{"stride", 1, 65536},         {"dilation", 1, 65536},     {"kernel_size", 1, 65536},
+                {"groups", 1, 1 << 24},       {"num_groups", 1, 1 << 24}, {"num_steps", 1, 1 << 20},
+                {"num_channels", 1, 1 << 24}, {"num_features", 1, 1 << 24}, {"in_channels", 1, 1 << 24},
+                {"out_channels", 1, 1 << 24}, {"in_features", 1, 1 << 24}, {"out_features", 1, 1 << 24},
+                {"padding", 0, 65536},        {"output_padding", 0, 65536}, {"top", 0, 1 << 24},
+                {"left", 0, 1 << 24},         {"height", 0, 1 << 24},     {"width", 0, 1 << 24}};
+    const cJSON *it;
+    cJSON_ArrayForEach(it, params)
+    {
+        int ki = -1;
+        for (int i = 0; i < (int)(sizeof keys / sizeof keys[0]); i++)
+            if (!strcmp(it->string, keys[i].key)) ki = i;
+        if (ki < 0 || cJSON_IsNull(it)) continue;
+        const cJSON *v = it;
+        int n = cJSON_IsArray(it) ? cJSON_GetArraySize(it) : 1;
+        for (int k = 0; k < n; k++) {
+            if (cJSON_IsArray(it)) v = cJSON_GetArrayItem(it, k);
+            if (!cJSON_IsNumber(v)) continue; /* the builder reports other kinds */
+            double x = v->valuedouble;
+            if (!isfinite(x) || x != floor(x) || x < keys[ki].lo || x > keys[ki].hi) {
+                snprintf(err, errlen, "params '%s': %.17g (must be a whole number in %d..%d)", it->string, x,
+                         keys[ki].lo, keys[ki].hi);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
 
 /* ---------------------------------------------------------------- one case */
 static const char *base_name(const char *p)
@@ -237,8 +301,14 @@ int check_run_file(const char *path, int verbose)
         fail_case(&t, "metadata 'params' must be a JSON object and 'inputs' a JSON list");
         goto report;
     }
-    if (pixl_st_meta(f, "rtol_f32")) t.rtol = strtod(pixl_st_meta(f, "rtol_f32"), NULL);
-    if (pixl_st_meta(f, "atol_f32")) t.atol = strtod(pixl_st_meta(f, "atol_f32"), NULL);
+    if (tolerance(&t, f, "rtol_f32", &t.rtol) || tolerance(&t, f, "atol_f32", &t.atol)) goto report;
+    {
+        char perr[256];
+        if (check_params_ranges(params, perr, sizeof perr)) {
+            fail_case(&t, "%s", perr);
+            goto report;
+        }
+    }
     check_build_fn fn = find_builder(op);
     if (!fn) {
         fail_case(&t, "cannot run: no builder for op '%s'", op);
@@ -276,6 +346,19 @@ int check_run_file(const char *path, int verbose)
         if (pixl_st_ndim(f, k) > PIXL_MAX_DIMS) {
             fail_case(&t, "input '%s' has %d dims", nm->valuestring, pixl_st_ndim(f, k));
             goto report;
+        }
+        /* the file's size bounds a tensor's elements, not the sizes of an
+         * empty one ([0, 3, 10^6, 10^6]): those would reach the op's
+         * workspace arithmetic */
+        if (pixl_st_numel(f, k) == 0) {
+            double volume = 1;
+            for (int d = 0; d < pixl_st_ndim(f, k); d++)
+                if (pixl_st_shape(f, k)[d]) volume *= (double)pixl_st_shape(f, k)[d];
+            if (volume > (double)(1 << 24)) {
+                fail_case(&t, "input '%s': an empty tensor with sizes of %.0f elements besides its 0", nm->valuestring,
+                          volume);
+                goto report;
+            }
         }
         char gname[256];
         snprintf(gname, sizeof gname, "grad.%s", nm->valuestring);
@@ -359,7 +442,11 @@ int check_run_file(const char *path, int verbose)
             }
             compare_named(&t, f, on, pixl_tensor_data(o), pixl_tensor_numel(o));
         } else {
-            int64_t *iv = malloc(sizeof(int64_t) * (size_t)pixl_tensor_numel(o));
+            int64_t *iv = malloc(sizeof(int64_t) * (size_t)(pixl_tensor_numel(o) ? pixl_tensor_numel(o) : 1));
+            if (!iv) {
+                fail_case(&t, "%s: out of memory", on);
+                goto report;
+            }
             tensor_as_i64(o, iv);
             compare_ints(&t, f, on, iv, pixl_tensor_numel(o));
             free(iv);
@@ -375,7 +462,11 @@ int check_run_file(const char *path, int verbose)
                 fail_case(&t, "%s: size differs from the output", gn);
                 goto report;
             }
-            gout = malloc(sizeof(float) * (size_t)pixl_tensor_numel(o));
+            gout = malloc(sizeof(float) * (size_t)(pixl_tensor_numel(o) ? pixl_tensor_numel(o) : 1));
+            if (!gout) {
+                fail_case(&t, "%s: out of memory", gn);
+                goto report;
+            }
             pixl_st_read_f32(f, g, gout);
         }
     }
@@ -399,7 +490,11 @@ int check_run_file(const char *path, int verbose)
         if (pixl_params_dtype(P, i) == PIXL_F32)
             compare_named(&t, f, nm, pixl_params_data(P, i), pixl_params_numel(P, i));
         else {
-            int64_t *iv = malloc(sizeof(int64_t) * (size_t)pixl_params_numel(P, i));
+            int64_t *iv = malloc(sizeof(int64_t) * (size_t)(pixl_params_numel(P, i) ? pixl_params_numel(P, i) : 1));
+            if (!iv) {
+                fail_case(&t, "%s: out of memory", nm);
+                goto report;
+            }
             for (int64_t e = 0; e < pixl_params_numel(P, i); e++)
                 iv[e] = pixl_params_dtype(P, i) == PIXL_I64 ? ((int64_t *)pixl_params_data(P, i))[e]
                                                             : ((int32_t *)pixl_params_data(P, i))[e];

@@ -118,7 +118,15 @@ int cmd_edgebench(int argc, char **argv)
         else if (!strcmp(a, "--no-nms")) o.no_nms = 1;
         else if (!strcmp(a, "--no-thin")) o.no_thin = 1;
         else if (!strcmp(a, "--thresholds") && i + 1 < argc) o.n_thresholds = atoi(argv[++i]);
-        else if (!strcmp(a, "--max-dist") && i + 1 < argc) o.max_dist = atof(argv[++i]);
+        else if (!strcmp(a, "--max-dist") && i + 1 < argc) {
+            char *end;
+            const char *v = argv[++i];
+            o.max_dist = strtod(v, &end);
+            if (end == v || *end || !(o.max_dist > 0 && o.max_dist <= 0.25)) {
+                fprintf(stderr, "pixl edgebench: --max-dist '%s': expected a fraction of the diagonal in (0, 0.25]\n", v);
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
         else if (!strcmp(a, "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

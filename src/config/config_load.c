@@ -485,9 +485,41 @@ static int apply_section(ld *L, const char *sec, const yaml_node_t *n, pixl_trai
     return PIXL_OK;
 }
 
+/* refuse YAML nested deeper than PIXL_MAX_YAML_DEPTH before building its
+ * document: a pass over the parser's events, stopping at the first level
+ * too deep (a syntax error is left to the loader, which reports it) */
+static int check_depth(const ld *L, const char *text, size_t len)
+{
+    yaml_parser_t P;
+    if (!yaml_parser_initialize(&P)) return pixl_set_error(PIXL_ERR_NOMEM, "out of memory initialising libyaml");
+    yaml_parser_set_input_string(&P, (const unsigned char *)text, len);
+    int depth = 0, rc = PIXL_OK;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&P, &ev)) break;
+        yaml_event_type_t t = ev.type;
+        int line = (int)ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (t == YAML_STREAM_END_EVENT) break;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > PIXL_MAX_YAML_DEPTH) {
+                rc = fail(L, line, "YAML nested deeper than %d levels (a pixl config needs at most 5)",
+                          PIXL_MAX_YAML_DEPTH);
+                break;
+            }
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&P);
+    return rc;
+}
+
 /* parse YAML text into doc; a syntax error is reported against L->file */
 static int parse_yaml(ld *L, const char *text, size_t len, yaml_document_t *doc, yaml_node_t **root)
 {
+    int drc = check_depth(L, text, len);
+    if (drc) return drc;
     yaml_parser_t P;
     if (!yaml_parser_initialize(&P)) return pixl_set_error(PIXL_ERR_NOMEM, "out of memory initialising libyaml");
     yaml_parser_set_input_string(&P, (const unsigned char *)text, len);
@@ -563,6 +595,40 @@ static int validate_model_options(const pixl_train_config *c, const ld *L, int l
     return PIXL_OK;
 }
 
+/* the float input of one batch, batch x 3 x rows x cols, against
+ * PIXL_MAX_BATCH_BYTES: training batches at the crop (else the resize size),
+ * validation batches at the resize size; images at their native size are
+ * held by the pixel limit of the image reader instead */
+static int batch_bytes_ok(const ld *L, const int *lines, const char *batch_key, int batch, int rows, int cols,
+                          const char *size_key)
+{
+    if (rows <= 0 || cols <= 0) return PIXL_OK;
+    uint64_t cap;
+    if (pixl__limit(PIXL_MAX_BATCH_BYTES_ENV, PIXL_MAX_BATCH_BYTES_DEFAULT, &cap)) return PIXL_ERR_ARG;
+    double bytes = (double)batch * 3.0 * rows * cols * sizeof(float);
+    if (bytes <= (double)cap) return PIXL_OK;
+    char b[32], lim[32];
+    pixl__fmt_bytes(b, sizeof b, bytes);
+    pixl__fmt_bytes(lim, sizeof lim, (double)cap);
+    int line = lines ? lines[find_key(batch_key)] : 0;
+    if (!line && lines) line = lines[find_key(size_key)];
+    return fail(L, line,
+                "%s: %d images of 3x%dx%d (%s) make %s of input per batch, above the limit of %s (lower %s or %s, "
+                "or set PIXL_MAX_BATCH_BYTES)",
+                batch_key, batch, rows, cols, size_key, b, lim, batch_key, size_key);
+}
+
+static int check_batch_bytes(const pixl_train_config *c, const ld *L, const int *lines)
+{
+    const int crop = c->data.crop[0] > 0;
+    int rc = batch_bytes_ok(L, lines, "training.batch_size", c->training.batch_size,
+                            crop ? c->data.crop[0] : c->data.img_rows, crop ? c->data.crop[1] : c->data.img_cols,
+                            crop ? "data.crop" : "data.img_rows");
+    if (rc) return rc;
+    return batch_bytes_ok(L, lines, "validation.batch_size", c->validation.batch_size, c->data.img_rows,
+                          c->data.img_cols, "data.img_rows");
+}
+
 static int validate_lines(const pixl_train_config *c, const char *file, const int *lines)
 {
     ld L0 = {.file = file, .status = file ? PIXL_ERR_FORMAT : PIXL_ERR_ARG};
@@ -578,6 +644,8 @@ static int validate_lines(const pixl_train_config *c, const char *file, const in
     if ((c->data.crop[0] > 0) != (c->data.crop[1] > 0))
         return fail(L, LINE("data.crop"), "data.crop: set both sizes (> 0) or neither ([0, 0]), got [%d, %d]",
                     c->data.crop[0], c->data.crop[1]);
+    rc = check_batch_bytes(c, L, lines);
+    if (rc) return rc;
     if (c->data.scale[0] > c->data.scale[1])
         return fail(L, LINE("data.scale"), "data.scale: expected [min, max] with min <= max, got [%g, %g]",
                     c->data.scale[0], c->data.scale[1]);

@@ -5,6 +5,8 @@
  * same checks. The tables of the layers above are next to their code:
  * src/models/model_opts.c (PixelNet head, joint upsampling) and
  * src/config/config_model_options.c (a config's model.options). */
+#include <ctype.h>
+
 #include "core/opts_tables.h"
 
 _Static_assert(sizeof(pixl_crf_output) == sizeof(int), "enum fields are stored as int");
@@ -36,6 +38,15 @@ static int crf_terms_parse(void *field, const char *path, const char *text)
         if (!*tok) continue;
         int type = -1, k = 0, dil = 0, blur = 0, n = 0;
         char ty[3] = "", sp[3] = "";
+        /* numbers of more than 9 digits would overflow sscanf's %d: too large for any term anyway */
+        int digits = 0;
+        for (const char *q = tok; *q; q++) {
+            digits = isdigit((unsigned char)*q) ? digits + 1 : 0;
+            if (digits > 9)
+                return pixl_set_error(PIXL_ERR_ARG, "%s: term '%s': number too large (kernel at most %d, dilation and "
+                                                    "blur at most %d)",
+                                      path, tok, PIXL_CRF_MAX_KERNEL, PIXL_CRF_MAX_DILATION);
+        }
         if (sscanf(tok, "%2[0-9a-z]:%d:%d:%d%n", ty, &k, &dil, &blur, &n) == 4 &&
             (!tok[n] || (sscanf(tok + n, ":%2s", sp) == 1 && !strcmp(sp, "s")))) {
             for (int i = 0; i < 4; i++)

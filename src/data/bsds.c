@@ -12,16 +12,42 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
     if (!pixl__is_file(path)) return pixl_set_error(PIXL_ERR_NOT_FOUND, "BSDS ground truth '%s' not found", path);
     mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
     if (!mat) return pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': not a MAT-file libmatio can read", path);
-    matvar_t *gt = Mat_VarRead(mat, "groundTruth");
     int rc = PIXL_OK;
     uint8_t *out = NULL;
     int n = 0, W = 0, H = 0;
+    matvar_t *gt = NULL;
+    /* the sizes from the variable's headers first: Mat_VarRead allocates what they claim */
+    matvar_t *info = Mat_VarReadInfo(mat, "groundTruth");
+    if (info && info->class_type == MAT_C_CELL && info->rank >= 1) {
+        size_t cells = 1;
+        for (int d = 0; d < info->rank; d++)
+            if (pixl__mul_overflows(cells, info->dims[d], &cells)) cells = SIZE_MAX;
+        for (size_t i = 0; i < cells && i < 64 && !rc; i++) {
+            matvar_t *cell = Mat_VarGetCell(info, (int)i);
+            matvar_t *b = cell && cell->class_type == MAT_C_STRUCT
+                              ? Mat_VarGetStructFieldByName(cell, "Boundaries", 0)
+                              : NULL;
+            if (!b || b->rank != 2) continue; /* reported below, after the read */
+            if (b->dims[0] < 1 || b->dims[1] < 1 || b->dims[0] > PIXL_IMAGE_MAX_DIM || b->dims[1] > PIXL_IMAGE_MAX_DIM)
+                rc = pixl_set_error(PIXL_ERR_FORMAT,
+                                    "BSDS ground truth '%s': annotation %zu is %zux%zu (1..%d per side)", path, i + 1,
+                                    b->dims[1], b->dims[0], PIXL_IMAGE_MAX_DIM);
+            else rc = pixl__check_dims(path, (long)b->dims[1], (long)b->dims[0], 1, 8);
+        }
+    }
+    if (info) Mat_VarFree(info);
+    if (rc) goto done;
+    gt = Mat_VarRead(mat, "groundTruth");
     if (!gt || gt->class_type != MAT_C_CELL || gt->rank < 1) {
         rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': no cell array 'groundTruth'", path);
         goto done;
     }
     size_t cells = 1;
-    for (int d = 0; d < gt->rank; d++) cells *= gt->dims[d];
+    for (int d = 0; d < gt->rank; d++)
+        if (pixl__mul_overflows(cells, gt->dims[d], &cells)) {
+            cells = SIZE_MAX;
+            break;
+        }
     if (cells < 1 || cells > 64) {
         rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': %zu annotations (1..64)", path, cells);
         goto done;
@@ -35,6 +61,19 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
             rc = pixl_set_error(PIXL_ERR_FORMAT,
                                 "BSDS ground truth '%s': annotation %d has no 2-D logical/uint8/double 'Boundaries'",
                                 path, i + 1);
+            goto done;
+        }
+        /* sizes from the file: in range before they become ints, and the data really that large */
+        size_t esize = b->class_type == MAT_C_UINT8 ? 1 : sizeof(double), need;
+        if (b->dims[0] < 1 || b->dims[1] < 1 || b->dims[0] > PIXL_IMAGE_MAX_DIM || b->dims[1] > PIXL_IMAGE_MAX_DIM) {
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': annotation %d is %zux%zu (1..%d per side)",
+                                path, i + 1, b->dims[1], b->dims[0], PIXL_IMAGE_MAX_DIM);
+            goto done;
+        }
+        if (pixl__mul3_overflows(b->dims[0], b->dims[1], esize, &need) || b->nbytes < need ||
+            (size_t)b->data_size != esize) {
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': annotation %d holds %zu bytes for %zux%zu values",
+                                path, i + 1, b->nbytes, b->dims[1], b->dims[0]);
             goto done;
         }
         int h = (int)b->dims[0], w = (int)b->dims[1];

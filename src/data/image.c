@@ -140,6 +140,17 @@ int pixl__check_dims(const char *path, long width, long height, int channels, in
     size_t a, b;
     if (pixl__mul_overflows((size_t)width, (size_t)height, &a) || pixl__mul_overflows(a, (size_t)channels * 2, &b))
         return pixl_set_error(PIXL_ERR_NOMEM, "image '%s': size %ldx%ld overflows", path ? path : "", width, height);
+    /* the pixel limit, from the header alone: checked before any pixel buffer exists */
+    uint64_t cap;
+    if (pixl__limit(PIXL_MAX_IMAGE_PIXELS_ENV, PIXL_MAX_IMAGE_PIXELS_DEFAULT, &cap)) return PIXL_ERR_ARG;
+    if ((uint64_t)a > cap) {
+        char bytes[32];
+        pixl__fmt_bytes(bytes, sizeof bytes, (double)a * channels * (depth / 8));
+        return pixl_set_error(PIXL_ERR_UNSUPPORTED,
+                              "image '%s': %ldx%ld is %zu pixels (%s decoded), above the limit of %llu pixels (set "
+                              "PIXL_MAX_IMAGE_PIXELS to raise it)",
+                              path ? path : "", width, height, a, bytes, (unsigned long long)cap);
+    }
     return PIXL_OK;
 }
 

@@ -55,19 +55,27 @@ static pixl_image *png_decode(const char *path, const unsigned char *buf, size_t
     }
     pixl_image *volatile img = NULL;
     png_bytep *volatile rows = NULL;
-    volatile int status = PIXL_ERR_FORMAT;
+    volatile int status = PIXL_ERR_FORMAT, keep_error = 0; /* keep_error: pixl_last_error() names the file already */
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
         free(rows);
         pixl_image_free(img);
-        pixl_set_error(status, "%s '%s': bad PNG: %s", as_label ? "label map" : "image", path, m.msg);
+        if (keep_error) pixl_set_error(status, "%s", pixl_last_error());
+        else pixl_set_error(status, "%s '%s': bad PNG: %s", as_label ? "label map" : "image", path, m.msg);
         return NULL;
     }
     png_set_read_fn(png, &m, png_mem_read);
-    png_set_user_limits(png, PIXL_IMAGE_MAX_DIM, PIXL_IMAGE_MAX_DIM);
+    /* libpng's own size limits off (2^31 - 1): pixl__check_dims below refuses with pixl's message */
+    png_set_user_limits(png, 0x7fffffffu, 0x7fffffffu);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int bd = png_get_bit_depth(png, info), ct = png_get_color_type(png, info);
+    /* the size from the header, before png_read_update_info allocates a row */
+    if (pixl__check_dims(path, (long)w, (long)h, png_get_channels(png, info), 8)) {
+        status = pixl_last_status();
+        keep_error = 1;
+        png_error(png, "image size");
+    }
     if (as_label) {
         if (ct == PNG_COLOR_TYPE_RGB || ct == PNG_COLOR_TYPE_RGB_ALPHA) {
             status = PIXL_ERR_UNSUPPORTED;
@@ -89,7 +97,8 @@ static pixl_image *png_decode(const char *path, const unsigned char *buf, size_t
     int ch = png_get_channels(png, info), depth = png_get_bit_depth(png, info);
     if (pixl__check_dims(path, (long)w, (long)h, ch, depth)) {
         status = pixl_last_status();
-        png_error(png, pixl_last_error());
+        keep_error = 1;
+        png_error(png, "image size");
     }
     size_t rowbytes = png_get_rowbytes(png, info);
     if (rowbytes != (size_t)w * ch * (depth / 8)) png_error(png, "unexpected row size");
@@ -143,11 +152,12 @@ static pixl_image *jpeg_decode(const char *path, const unsigned char *buf, size_
     err.pub.error_exit = jpeg_on_error;
     err.pub.emit_message = jpeg_on_message;
     pixl_image *volatile img = NULL;
-    volatile int status = PIXL_ERR_FORMAT;
+    volatile int status = PIXL_ERR_FORMAT, keep_error = 0; /* keep_error: pixl_last_error() names the file already */
     if (setjmp(err.jb)) {
         jpeg_destroy_decompress(&cinfo);
         pixl_image_free(img);
-        pixl_set_error(status, "image '%s': bad JPEG: %s", path, err.msg);
+        if (keep_error) pixl_set_error(status, "%s", pixl_last_error());
+        else pixl_set_error(status, "image '%s': bad JPEG: %s", path, err.msg);
         return NULL;
     }
     jpeg_create_decompress(&cinfo);
@@ -158,9 +168,9 @@ static pixl_image *jpeg_decode(const char *path, const unsigned char *buf, size_
         snprintf(err.msg, sizeof err.msg, "CMYK JPEGs are not supported (convert the file to RGB)");
         longjmp(err.jb, 1);
     }
-    if (pixl__check_dims(path, (long)cinfo.image_width, (long)cinfo.image_height, 3, 8)) {
+    if (pixl__check_dims(path, (long)cinfo.image_width, (long)cinfo.image_height, want_grey ? 1 : cinfo.num_components > 1 ? 3 : 1, 8)) {
         status = pixl_last_status();
-        snprintf(err.msg, sizeof err.msg, "%s", pixl_last_error());
+        keep_error = 1;
         longjmp(err.jb, 1);
     }
     cinfo.out_color_space = (want_grey || cinfo.num_components == 1) ? JCS_GRAYSCALE : JCS_RGB;

@@ -63,6 +63,23 @@ struct pixl_loader {
     int64_t images;
 };
 
+/* one batch of float images, n x 3 x h x w x 4 bytes, against
+ * PIXL_MAX_BATCH_BYTES (core/limits.c): an error instead of the allocation */
+static int batch_too_large(int n, int w, int h)
+{
+    uint64_t cap;
+    if (pixl__limit(PIXL_MAX_BATCH_BYTES_ENV, PIXL_MAX_BATCH_BYTES_DEFAULT, &cap)) return PIXL_ERR_ARG;
+    double bytes = (double)n * 3.0 * w * h * sizeof(float);
+    if (bytes <= (double)cap) return PIXL_OK;
+    char b[32], lim[32];
+    pixl__fmt_bytes(b, sizeof b, bytes);
+    pixl__fmt_bytes(lim, sizeof lim, (double)cap);
+    return pixl_set_error(PIXL_ERR_NOMEM,
+                          "loader: a batch of %d images of 3x%dx%d is %s of input, above the limit of %s (a smaller "
+                          "batch, a resize or a crop; or set PIXL_MAX_BATCH_BYTES)",
+                          n, h, w, b, lim);
+}
+
 static double now_s(void)
 {
     struct timespec t;
@@ -416,6 +433,10 @@ pixl_loader *pixl_loader_new(const pixl_dataset *ds, const pixl_loader_opts *o)
                 ok = 0;
                 break;
             }
+            if (batch_too_large(bs, L->out_w, L->out_h)) {
+                ok = 0;
+                break;
+            }
             sl->images = pixl__malloc(sizeof(float) * ni);
             sl->labels = pixl__malloc(sizeof(int32_t) * nl);
             if (L->tc) sl->targets = pixl__malloc(sizeof(float) * nl * (size_t)L->tc);
@@ -482,6 +503,7 @@ static int pack(pixl_loader *L, slot *sl, pixl_batch *b)
         return PIXL_OK;
     }
     const size_t tc = (size_t)L->tc;
+    if (batch_too_large(sl->n, w, h)) return pixl_last_status();
     if (sl->img_cap < np * 3 * sl->n) {
         free(sl->images), free(sl->labels), free(sl->targets);
         sl->images = pixl__malloc(sizeof(float) * np * 3 * sl->n);

@@ -156,20 +156,42 @@ pixl_st_file *pixl_st_open(const char *path)
         snprintf(e->dtype, sizeof e->dtype, "%s", dt->valuestring);
         e->ndim = cJSON_GetArraySize(sh);
         if (e->ndim > 8) return fail(f, j, PIXL_ERR_FORMAT, "tensor '%s': %d dimensions", e->name, e->ndim);
+        /* the element count, overflow-checked; the product of the non-zero
+         * sizes too, so that an empty tensor can not carry sizes like
+         * [0, 2^40, 2^40] into the shape arithmetic of its users */
         e->numel = 1;
+        int64_t volume = 1;
         int d = 0;
+        char shape_txt[160];
+        size_t so = (size_t)snprintf(shape_txt, sizeof shape_txt, "[");
         for (cJSON *s = sh->child; s; s = s->next, d++) {
             if (!cJSON_IsNumber(s) || s->valuedouble < 0 || s->valuedouble > 1e15 ||
                 s->valuedouble != floor(s->valuedouble))
                 return fail(f, j, PIXL_ERR_FORMAT, "tensor '%s': invalid shape entry", e->name);
             e->shape[d] = (int64_t)s->valuedouble;
-            if (e->shape[d] && e->numel > INT64_MAX / 16 / e->shape[d])
-                return fail(f, j, PIXL_ERR_FORMAT, "tensor '%s': shape overflows", e->name);
+            if (so < sizeof shape_txt)
+                so += (size_t)snprintf(shape_txt + so, sizeof shape_txt - so, "%s%lld", d ? ", " : "",
+                                       (long long)e->shape[d]);
+            if (e->shape[d] && volume > INT64_MAX / 16 / e->shape[d])
+                return fail(f, j, PIXL_ERR_FORMAT, "tensor '%s': shape overflows (more than 2^59 elements)", e->name);
+            if (e->shape[d]) volume *= e->shape[d];
             e->numel *= e->shape[d];
         }
+        if (so < sizeof shape_txt) snprintf(shape_txt + so, sizeof shape_txt - so, "]");
+        /* no tensor is larger than the data the file holds (so no reader allocates more than the file's size) */
+        if ((uint64_t)e->numel * (uint64_t)e->esize > (uint64_t)f->data_size)
+            return fail(f, j, PIXL_ERR_FORMAT,
+                        "tensor '%s': shape %s is %lld elements of %s (%llu bytes), more than the %zu data bytes of "
+                        "the file",
+                        e->name, shape_txt, (long long)e->numel, e->dtype,
+                        (unsigned long long)e->numel * (unsigned long long)e->esize, f->data_size);
         cJSON *b0 = cJSON_GetArrayItem(of, 0), *b1 = cJSON_GetArrayItem(of, 1);
-        if (!cJSON_IsNumber(b0) || !cJSON_IsNumber(b1) || b0->valuedouble < 0 || b1->valuedouble < b0->valuedouble ||
-            b1->valuedouble > (double)f->data_size)
+        /* offsets: whole numbers, 0 <= begin <= end <= the data size, compared
+         * as doubles first (any JSON number), then exactly as integers */
+        if (!cJSON_IsNumber(b0) || !cJSON_IsNumber(b1) || !(b0->valuedouble >= 0) ||
+            !(b1->valuedouble >= b0->valuedouble) || !(b1->valuedouble <= (double)f->data_size) ||
+            b0->valuedouble != floor(b0->valuedouble) || b1->valuedouble != floor(b1->valuedouble) ||
+            (uint64_t)b1->valuedouble > (uint64_t)f->data_size)
             return fail(f, j, PIXL_ERR_FORMAT,
                         "tensor '%s': data_offsets outside the %zu data bytes (truncated or corrupt file)", e->name,
                         f->data_size);

@@ -31,13 +31,27 @@
 
 /* ------------------------------------------------------------ benchmark */
 
-static void resolve_opts(const pixl_edge_bench_opts *o, int *K, double *md, double *oc, int *nms, int *thin)
+#define PIXL_EDGE_MAX_DIST 0.25      /* max_dist, a fraction of the diagonal */
+#define PIXL_EDGE_MAX_DIST_PX 1000.0 /* the same in pixels on one image (the matcher's neighbourhood) */
+
+/* the options with their defaults for 0; a value that makes no sense
+ * (negative, NaN, a tolerance whose radius would not fit the matcher's
+ * indices) is an error naming the option, never the default */
+static int resolve_opts(const pixl_edge_bench_opts *o, int *K, double *md, double *oc, int *nms, int *thin)
 {
     *K = o && o->n_thresholds ? o->n_thresholds : 99;
-    *md = o && o->max_dist > 0 ? o->max_dist : 0.0075;
-    *oc = o && o->outlier_cost > 0 ? o->outlier_cost : 100;
+    *md = o && o->max_dist != 0 ? o->max_dist : 0.0075;
+    *oc = o && o->outlier_cost != 0 ? o->outlier_cost : 100;
     *nms = !(o && o->no_nms);
     *thin = !(o && o->no_thin);
+    if (!(*md > 0 && *md <= PIXL_EDGE_MAX_DIST))
+        return pixl_set_error(PIXL_ERR_ARG, "edge benchmark: max_dist %g outside (0, %g] (a fraction of the image "
+                                            "diagonal; 0 = the default 0.0075)",
+                              *md, PIXL_EDGE_MAX_DIST);
+    if (!(*oc > 1 && *oc <= 1e6))
+        return pixl_set_error(PIXL_ERR_ARG, "edge benchmark: outlier_cost %g outside (1, 1e6] (0 = the default 100)",
+                              *oc);
+    return PIXL_OK;
 }
 
 static int check_sample(const pixl_edge_sample *s, int i)
@@ -56,6 +70,9 @@ static int eval_thresholds(const pixl_edge_sample *s, const float *E, const doub
     const int w = s->width, h = s->height;
     const size_t n = (size_t)w * h;
     double md = md_frac * sqrt((double)w * w + (double)h * h);
+    if (md > PIXL_EDGE_MAX_DIST_PX)
+        return pixl_set_error(PIXL_ERR_ARG, "edge benchmark: max_dist %g is %.0f pixels on a %dx%d image, above %.0f",
+                              md_frac, md, w, h, PIXL_EDGE_MAX_DIST_PX);
     pixl__edge_matcher *m = pixl__edge_matcher_new(w, h, md, oc);
     uint8_t *B = pixl__malloc(n * 2);
     int32_t *list = pixl__malloc(sizeof(int32_t) * n * 2);
@@ -106,9 +123,10 @@ int pixl_edge_eval_image(const pixl_edge_sample *s, const pixl_edge_bench_opts *
     if (!s || !counts) return pixl_set_error(PIXL_ERR_ARG, "pixl_edge_eval_image: NULL argument");
     int K, nms, thin;
     double md, oc;
-    resolve_opts(o, &K, &md, &oc, &nms, &thin);
+    int rc = resolve_opts(o, &K, &md, &oc, &nms, &thin);
+    if (rc) return rc;
     double thr[PIXL_EDGE_MAX_THRESHOLDS];
-    int rc = pixl_edge_thresholds(K, thr);
+    rc = pixl_edge_thresholds(K, thr);
     if (rc || (rc = check_sample(s, 0))) return rc;
     size_t n = (size_t)s->width * s->height;
     float *E = pixl__malloc(sizeof(float) * n);
@@ -211,9 +229,10 @@ int pixl_edge_benchmark(const pixl_edge_sample *samples, int n, const pixl_edge_
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int K, nms, thin;
     double md, oc;
-    resolve_opts(o, &K, &md, &oc, &nms, &thin);
+    int rc = resolve_opts(o, &K, &md, &oc, &nms, &thin);
+    if (rc) return rc;
     double thr[PIXL_EDGE_MAX_THRESHOLDS];
-    int rc = pixl_edge_thresholds(K, thr);
+    rc = pixl_edge_thresholds(K, thr);
     for (int i = 0; !rc && i < n; i++) rc = check_sample(&samples[i], i);
     if (rc) return rc;
     float **E = calloc((size_t)n, sizeof(float *));

@@ -73,6 +73,10 @@ void pixl__edge_matcher_free(pixl__edge_matcher *m)
 
 pixl__edge_matcher *pixl__edge_matcher_new(int w, int h, double max_dist_px, double outlier_cost)
 {
+    if (!(max_dist_px >= 0 && max_dist_px <= 1000)) { /* the neighbourhood's index arithmetic is int */
+        pixl_set_error(PIXL_ERR_ARG, "edge matcher: tolerance %g pixels outside [0, 1000]", max_dist_px);
+        return NULL;
+    }
     pixl__edge_matcher *m = pixl__calloc(1, sizeof *m);
     if (!m) return NULL;
     m->w = w, m->h = h;

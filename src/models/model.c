@@ -3,6 +3,7 @@
  * from safetensors checkpoints whose metadata describe it, with cached
  * inference graphs per input size. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 
 #include "models_impl.h"
@@ -66,8 +67,30 @@ static int create_params(pixl_model *m, int aux)
     return rc;
 }
 
+/* Options that make no sense are errors naming the option, not replaced by
+ * the default: 0 means the default, anything else must be in range. */
+int pixl__model_opts_check(const char *arch, const pixl_model_opts *o)
+{
+    const char *a = arch ? arch : "(null)";
+    if (!o) return PIXL_OK;
+    if (o->n_classes < 0 || o->n_classes > 65536)
+        return pixl_set_error(PIXL_ERR_ARG, "model '%s': n_classes %d outside 1..65536 (0 = the default, 11)", a,
+                              o->n_classes);
+    if (o->in_channels < 0 || o->in_channels > 4096)
+        return pixl_set_error(PIXL_ERR_ARG, "model '%s': in_channels %d outside 1..4096 (0 = the default, 3)", a,
+                              o->in_channels);
+    if (!(o->width >= 0 && o->width <= 64)) /* NaN fails too */
+        return pixl_set_error(PIXL_ERR_ARG, "model '%s': width %g outside (0, 64] (0 = the default, 1)", a,
+                              (double)o->width);
+    if (o->output_stride < 0 || o->output_stride > 64)
+        return pixl_set_error(PIXL_ERR_ARG, "model '%s': output_stride %d outside 1..64 (0 = the model's default)", a,
+                              o->output_stride);
+    return PIXL_OK;
+}
+
 pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64_t seed)
 {
+    if (pixl__model_opts_check(arch, o)) return NULL;
     pixl_model *m = pixl__calloc(1, sizeof *m);
     if (!m) return NULL;
     snprintf(m->arch, sizeof m->arch, "%s", arch ? arch : "");
@@ -256,6 +279,20 @@ static pixl_model *meta_fail(pixl_st_file *f, const char *path, const char *key)
     return NULL;
 }
 
+/* integer metadata `key` (absent: *out unchanged) in [lo, hi], else an error */
+static int meta_int(pixl_st_file *f, const char *key, int lo, int hi, int *out)
+{
+    const char *v = pixl_st_meta(f, key);
+    if (!v) return PIXL_OK;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi)
+        return pixl_set_error(PIXL_ERR_FORMAT, "'%.40s' is not an integer in %d..%d", v, lo, hi);
+    *out = (int)x;
+    return PIXL_OK;
+}
+
 pixl_model *pixl_model_load(const char *path)
 {
     pixl_st_file *f = pixl_st_open(path);
@@ -266,14 +303,23 @@ pixl_model *pixl_model_load(const char *path)
         pixl_st_close(f);
         return NULL;
     }
-    pixl_model_opts o = {.n_classes = atoi(nc)};
-    if (pixl_st_meta(f, "in_channels")) o.in_channels = atoi(pixl_st_meta(f, "in_channels"));
-    if (pixl_st_meta(f, "width")) o.width = strtof(pixl_st_meta(f, "width"), NULL);
+    pixl_model_opts o = {0};
+    if (meta_int(f, "n_classes", 1, 65536, &o.n_classes)) return meta_fail(f, path, "n_classes");
+    if (meta_int(f, "in_channels", 1, 4096, &o.in_channels)) return meta_fail(f, path, "in_channels");
+    if (meta_int(f, "output_stride", 0, 64, &o.output_stride)) return meta_fail(f, path, "output_stride");
+    if (pixl_st_meta(f, "width")) {
+        char *end;
+        const char *w = pixl_st_meta(f, "width");
+        o.width = strtof(w, &end);
+        if (end == w || *end || !(o.width > 0 && o.width <= 64)) {
+            pixl_set_error(PIXL_ERR_FORMAT, "'%.40s' is not a width in (0, 64]", w);
+            return meta_fail(f, path, "width");
+        }
+    }
     const char *variant = pixl_st_meta(f, "variant");
     o.variant = variant && variant[0] ? variant : NULL;
     const char *backbone = pixl_st_meta(f, "backbone");
     o.backbone = backbone && backbone[0] ? backbone : NULL;
-    if (pixl_st_meta(f, "output_stride")) o.output_stride = atoi(pixl_st_meta(f, "output_stride"));
     pixl_crf_opts crf;
     const char *crf_text = pixl_st_meta(f, "crf");
     if (crf_text && crf_text[0]) {

@@ -47,6 +47,8 @@ pixl_tensor *pixl__model_frrn_b(pixl_ctx *ctx, pixl_tensor *x, const pixl_model_
 /* Smallest input side the architecture takes (pixl_model_create builds at
  * max(64, this)); 0 for an unknown name. */
 int pixl__model_min_size(const char *arch);
+/* model options in range (0 = the default), else an error naming the option (model.c) */
+int pixl__model_opts_check(const char *arch, const pixl_model_opts *o);
 /* "<arch>[frozen]_crf..." (crf_model.c): 1 and the parts when arch has a CRF, else 0 */
 int pixl__model_split_crf(const char *arch, char *backbone, size_t blen, int *frozen, const char **crf);
 pixl_tensor *pixl__model_with_crf(pixl_ctx *ctx, const char *arch, pixl_tensor *x, const pixl_model_opts *o);

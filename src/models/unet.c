@@ -109,7 +109,10 @@ pixl_tensor *pixl__model_unet(pixl_ctx *c, pixl_tensor *x, const pixl_model_opts
     if (o->variant && !strcmp(o->variant, "valid")) return unet_valid(c, x, o, 0);
     if (o->variant && !strcmp(o->variant, "valid_bn")) return unet_valid(c, x, o, 1);
     int depth = 4;
-    if (o->variant && !strncmp(o->variant, "depth", 5)) depth = atoi(o->variant + 5);
+    if (o->variant && o->variant[0]) { /* exactly "depth" and one digit 1..6; any other variant is an error */
+        const char *d = o->variant + 5;
+        depth = !strncmp(o->variant, "depth", 5) && d[0] >= '1' && d[0] <= '6' && !d[1] ? d[0] - '0' : 0;
+    }
     if (depth < 1 || depth > 6) {
         pixl__ctx_fail(c, PIXL_ERR_ARG, "model unet: variant '%s': expected depthN (N = 1..6), valid or valid_bn", o->variant);
         return NULL;

@@ -85,6 +85,10 @@ const char *pixl__mname(pixl_ctx *ctx, const char *prefix, const char *fmt, ...)
 pixl_tensor *pixl_model_build(pixl_ctx *ctx, const char *arch, pixl_tensor *x, const pixl_model_opts *o)
 {
     if (!ctx || !x) return NULL;
+    if (pixl__model_opts_check(arch, o)) {
+        pixl__ctx_fail(ctx, PIXL_ERR_ARG, "%s", pixl_last_error());
+        return NULL;
+    }
     pixl_model_opts d = o ? *o : (pixl_model_opts){0};
     if (d.n_classes <= 0) d.n_classes = 11;
     if (d.in_channels <= 0) d.in_channels = 3;

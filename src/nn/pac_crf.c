@@ -28,6 +28,12 @@ int pixl_crf_add_term(pixl_crf_opts *o, int kernel_size, int dilation, int blur,
     if (kernel_size < 1 || kernel_size % 2 == 0 || dilation < 1 || blur < 1)
         return pixl_set_error(PIXL_ERR_ARG, "crf: pairwise term %d: kernel %d (odd), dilation %d, blur %d (>= 1) invalid",
                          o->n_terms, kernel_size, dilation, blur);
+    /* the kernel's reach, (kernel - 1) / 2 * dilation pixels, and its
+     * kernel^2 taps are index arithmetic in int: bounded well inside it */
+    if (kernel_size > PIXL_CRF_MAX_KERNEL || dilation > PIXL_CRF_MAX_DILATION || blur > PIXL_CRF_MAX_DILATION)
+        return pixl_set_error(PIXL_ERR_ARG, "crf: pairwise term %d: kernel %d (at most %d), dilation %d, blur %d (at "
+                                            "most %d) too large",
+                              o->n_terms, kernel_size, PIXL_CRF_MAX_KERNEL, dilation, blur, PIXL_CRF_MAX_DILATION);
     if ((int)compat < 0 || (int)compat > PIXL_CRF_NA)
         return pixl_set_error(PIXL_ERR_ARG, "crf: pairwise term %d: unknown compat type %d", o->n_terms, (int)compat);
     o->terms[o->n_terms++] = (pixl_crf_term){kernel_size, dilation, blur, compat, spatial_filter != 0, weight};

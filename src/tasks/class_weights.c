@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "tasks/task.h"
+#include "train/trainer_impl.h"
 
 int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, int K, float *w)
 {
@@ -53,6 +54,11 @@ int pixl__class_weights(const pixl_train_config *cfg, const pixl_dataset *ds, in
         free(lab);
     }
     free(here);
+    if (total == 0 && pixl_dataset_size(ds) > 0) { /* no weights to compute and nothing to learn */
+        free(cnt);
+        free(img_px);
+        return pixl__no_labels_error(ds, "training set", pixl_dataset_size(ds), K, PIXL_IGNORE_LABEL);
+    }
     if (kind == PIXL_CLASS_WEIGHTS_ENET) {
         for (int k = 0; k < K; k++) w[k] = (float)(1.0 / log(1.02 + (total ? (double)cnt[k] / (double)total : 0)));
     } else { /* median frequency */

@@ -6,7 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pixl_impl.h"
+#include "train/trainer_impl.h"
+
+int pixl__no_labels_error(const pixl_dataset *ds, const char *what, int n_seen, int K, int ignore)
+{
+    const char *lp = pixl_dataset_size(ds) > 0 ? pixl_dataset_label_path(ds, 0) : NULL;
+    char files[1200] = "";
+    if (lp && pixl_dataset_size(ds) == 1) snprintf(files, sizeof files, " (label map '%s')", lp);
+    else if (lp) snprintf(files, sizeof files, " (label maps like '%s')", lp);
+    char ign[48] = "";
+    if (ignore >= 0) snprintf(ign, sizeof ign, "%d is ignored, ", ignore);
+    return pixl_set_error(PIXL_ERR_FORMAT,
+                          "%s '%s'%s: no pixel of the %d label map%s seen has a class in 0..%d (%sothers are outside "
+                          "the classes): nothing to learn or score; check the data set's root and label files, "
+                          "its class mapping and the ignore index",
+                          what, pixl_dataset_kind(ds), files, n_seen, n_seen == 1 ? "" : "s", K - 1, ign);
+}
 
 /* segmentation: predicted labels into the confusion matrix */
 int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *oin, pixl_confusion *conf)
@@ -20,6 +35,7 @@ int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o
     pixl_loader *L = pixl_loader_new(ds, &lo);
     if (!L) return pixl_last_status();
     int nb = pixl_loader_batches_per_epoch(L), rc = PIXL_OK, done = 0;
+    const int64_t counted0 = pixl_confusion_total(conf);
     int32_t *pred = NULL;
     size_t cap = 0;
     for (int b = 0; b < nb && rc == PIXL_OK; b++) {
@@ -42,6 +58,11 @@ int pixl_evaluate(pixl_model *m, const pixl_dataset *ds, const pixl_eval_opts *o
     }
     free(pred);
     pixl_loader_free(L);
+    /* a data set without a single labelled pixel has no scores (mean IoU
+     * would be null): an error naming it, not a silent null */
+    if (!rc && done > 0 && pixl_confusion_total(conf) == counted0)
+        rc = pixl__no_labels_error(ds, "evaluation set", done, pixl_confusion_n_classes(conf),
+                                   pixl_confusion_ignore_index(conf));
     return rc;
 }
 

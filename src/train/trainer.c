@@ -5,6 +5,7 @@
  * request (Ctrl-C). Nothing here depends on what is learned: the task owns
  * the loss, the metric and the score. */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -41,6 +42,11 @@ struct pixl_trainer {
     double loss_acc, last_loss, t_log, lr;
     int loss_n;
     int64_t imgs;
+    /* segmentation: labelled pixels (a class in 0..K-1) since the start of
+     * the first epoch begun in this run; a whole epoch without one is an error */
+    int64_t labelled;
+    int labelled_maps;
+    int labels_state; /* 0: counting from an epoch's start, 1: checked, 2: not from an epoch's start */
 };
 
 static double now_s(void)
@@ -126,18 +132,33 @@ int pixl_trainer_resume(pixl_trainer *t, const char *rp)
     char *s = pixl_checkpoint_meta(rp, "step"), *e = pixl_checkpoint_meta(rp, "epoch"),
          *bi = pixl_checkpoint_meta(rp, "batch_in_epoch"), *el = pixl_checkpoint_meta(rp, "elapsed_seconds"),
          *bm = pixl_checkpoint_meta(rp, "best_miou");
-    int rc;
-    if (!s || !e || !bi) {
+    int rc = PIXL_OK;
+    /* the run's position, parsed whole first: a negative step or a NaN time
+     * would shift the schedule or disable the time budget silently */
+    double v[5] = {0, 0, 0, 0, -1e300};
+    const char *const txt[5] = {s, e, bi, el, bm},
+                      *const key[5] = {"step", "epoch", "batch_in_epoch", "elapsed_seconds", "best_miou"};
+    if (!s || !e || !bi)
         rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: not a pixl training checkpoint (no step/epoch metadata)", rp);
-    } else if (!(rc = pixl_checkpoint_load(pixl_model_params(t->model), rp, 0))) {
+    for (int i = 0; i < 5 && !rc; i++) {
+        if (!txt[i]) continue;
+        char *end;
+        v[i] = strtod(txt[i], &end);
+        int whole = i < 3;
+        if (end == txt[i] || *end || !isfinite(v[i]) || (i < 4 && v[i] < 0) || (whole && v[i] != floor(v[i])) ||
+            (whole && v[i] > 9e15))
+            rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata '%s': '%.40s' is not a%s number%s", rp, key[i], txt[i],
+                                whole ? " whole" : " finite", i < 4 ? " >= 0" : "");
+    }
+    if (!rc && !(rc = pixl_checkpoint_load(pixl_model_params(t->model), rp, 0))) {
         char op[PIXL_CFG_PATH_LEN + 32];
         snprintf(op, sizeof op, "%.*s.optim.safetensors", (int)(strlen(rp) - (strlen(rp) > 12 ? 12 : 0)), rp);
         rc = pixl_optim_load(t->opt, op);
-        t->step = atoll(s);
-        t->epoch = atoll(e);
-        t->batch_in_epoch = atoi(bi);
-        t->elapsed0 = el ? atof(el) : 0;
-        t->best = bm ? atof(bm) : -1e300;
+        t->step = (int64_t)v[0];
+        t->epoch = (int64_t)v[1];
+        t->batch_in_epoch = v[2] > INT_MAX ? INT_MAX : (int)v[2];
+        t->elapsed0 = v[3];
+        t->best = v[4];
     }
     free(s);
     free(e);
@@ -499,6 +520,20 @@ int pixl_trainer_step(pixl_trainer *t)
     memcpy(pixl_tensor_data(t->x), bt.images, sizeof(float) * (size_t)B * 3 * TH * TW);
     memcpy(pixl_tensor_data(t->y), bt.labels, sizeof(int32_t) * (size_t)B * TH * TW);
     const pixl__task_def *d = t->task->def;
+    if (t->labels_state != 1 && d->dataset_task == PIXL_TASK_SEGMENTATION) {
+        /* until the first labelled pixel: counted from an epoch's start (a
+         * resumed run starting mid-epoch counts from the next one) */
+        if (bt.batch == 0) t->labels_state = 0, t->labelled_maps = 0;
+        else if (!t->labelled_maps) t->labels_state = 2;
+        const int K = pixl_dataset_n_classes(t->train), ign = t->task->ignore_label;
+        const size_t np = (size_t)B * TH * TW;
+        for (size_t p = 0; p < np && !t->labelled; p++)
+            t->labelled += bt.labels[p] >= 0 && bt.labels[p] < K && bt.labels[p] != ign;
+        t->labelled_maps += B;
+        if (t->labelled) t->labels_state = 1;
+        else if (t->labels_state == 0 && bt.batch + 1 >= t->nb) /* a whole epoch without one */
+            return pixl__no_labels_error(t->train, "training set", t->labelled_maps, K, ign);
+    }
     if (t->sampled) {
         if ((rc = pixl__pn_train_sample(&t->pn, bt.labels, B, TH, TW, t->step))) return rc;
         pixl__samples s = {pixl_tensor_data(t->pn.pixels), pixl_tensor_data(t->pn.labels),
@@ -587,6 +622,9 @@ int pixl_trainer_run(pixl_trainer *t)
     }
     pixl__log_end_progress(&t->lg);
     if (rc) return rc;
+    if (t->labels_state != 1 && t->labelled_maps > 0)
+        pixl__log(&t->lg, "warning: no pixel of the %d training label maps seen has a class (the loss was 0 at every "
+                          "step)\n", t->labelled_maps);
     const double elapsed = now_s() - t->t_start;
     if (!stopped) rc = pixl_trainer_validate(t, NULL);
     if (!rc) rc = pixl_trainer_save(t);

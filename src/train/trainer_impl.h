@@ -31,6 +31,12 @@ void pixl__log_train(pixl__logger *lg, int64_t step, int64_t epoch, double elaps
 void pixl__log_val(pixl__logger *lg, int64_t step, int64_t epoch, double elapsed, double train_loss, int best,
                    const char *metrics_json);
 
+/* The error for a data set in which no pixel of the label maps seen has a
+ * class: n_seen label maps, classes 0..K-1, `what` ("training set",
+ * "evaluation set"); names the data set and its label file when it has one
+ * sample, else its first (evaluate.c). Returns PIXL_ERR_FORMAT. */
+int pixl__no_labels_error(const pixl_dataset *ds, const char *what, int n_seen, int K, int ignore);
+
 /* PixelNet training on sampled pixels (pixelnet_train.c; used by trainer.c
  * for arch pixelnet). */
 typedef struct pixl_pn_train {
