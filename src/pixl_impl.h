@@ -115,7 +115,7 @@ typedef struct pixl_epi_step {
     void (*affine)(const pixl_tensor *node, float *scale, float *shift);
 } pixl_epi_step;
 /* EVAL graphs: fuse epilogue chains into their convolutions (before planning;
- * off with pixl_ctx_set_fusion(ctx, 0) or PIXL_NO_FUSION=1 in the environment) */
+ * on with pixl_ctx_set_fusion(ctx, 1) or PIXL_FUSION=1 in the environment) */
 int pixl__fuse_eval(pixl_ctx *c);
 
 struct pixl_ctx {
@@ -135,7 +135,7 @@ struct pixl_ctx {
     uint64_t step;        /* incremented by every pixl_forward */
     int threads;          /* pixl_ctx_set_threads; 0 = the process default, fixed by pixl_ctx_plan */
     int mc_dropout;       /* pixl_ctx_set_mc_dropout: pixl_dropout_mc samples in EVAL too */
-    int no_fusion;        /* pixl_ctx_set_fusion(ctx, 0) */
+    int fusion;           /* pixl_ctx_set_fusion: 1 on, -1 off, 0 the default (PIXL_FUSION=1 in the environment) */
     int n_fused;          /* nodes fused into a producer by pixl_ctx_plan */
     void **owned;         /* const data blocks */
     int n_owned, cap_owned;

@@ -205,8 +205,10 @@ int cmd_info(int argc, char **argv)
     printf("model       %s\n", pixl_model_arch(m));
     printf("input       1x%dx%dx%d\n", C, H, W);
     printf("output      %s\n", sh);
-    printf("ops         %d (%d of them fused into the convolution before them: pixl.h, MEMORY PLANNING)\n", n_ops,
-           pixl_ctx_fused_count(ctx));
+    printf("ops         %d", n_ops);
+    if (pixl_ctx_fused_count(ctx))
+        printf(" (%d of them fused into the convolution before them: PIXL_FUSION, pixl.h)", pixl_ctx_fused_count(ctx));
+    printf("\n");
     printf("parameters  %lld\n", (long long)pixl_params_total(pixl_model_params(m)));
     printf("GFLOPs      %.2f  (2 x multiply-adds of conv and linear layers)\n", 2 * macs / 1e9);
     printf("memory      %.1f MB planned for inference (%.1f MB without reuse)\n", pixl_ctx_arena_bytes(ctx) / 1e6,

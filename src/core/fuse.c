@@ -15,7 +15,12 @@
  * needs its other operand computed before p runs (a lower node index) and
  * of the same shape. The producer takes a prefix of the chain; every node
  * taken becomes a view of p's output (the values at the chain's end) with a
- * forward that does nothing, and remembers its op in unfused_def. */
+ * forward that does nothing, and remembers its op in unfused_def.
+ *
+ * Off by default: on this machine (2 cores, AVX-512) the epilogue costs
+ * about what the separate passes cost (ResNet-50 at 360x480: 165 ms fused
+ * against 160 ms unfused, docs/benchmarks.md), while the arena shrinks by a
+ * fifth. pixl_ctx_set_fusion(ctx, 1) or PIXL_FUSION=1 turns it on. */
 #include <stdlib.h>
 
 #include "pixl_impl.h"
@@ -34,15 +39,16 @@ int pixl_ctx_set_fusion(pixl_ctx *ctx, int on)
 {
     if (!ctx) return pixl_set_error(PIXL_ERR_ARG, "pixl_ctx_set_fusion: NULL context");
     if (ctx->planned) return pixl_set_error(PIXL_ERR_STATE, "pixl_ctx_set_fusion: the context is already planned");
-    ctx->no_fusion = !on;
+    ctx->fusion = on ? 1 : -1;
     return PIXL_OK;
 }
 
 int pixl_ctx_fused_count(const pixl_ctx *ctx) { return ctx ? ctx->n_fused : 0; }
 
-static int env_off(void)
+static int fusion_on(const pixl_ctx *c)
 {
-    const char *e = getenv("PIXL_NO_FUSION");
+    if (c->fusion) return c->fusion > 0;
+    const char *e = getenv("PIXL_FUSION");
     return e && *e && strcmp(e, "0");
 }
 
@@ -61,7 +67,7 @@ static int pinned(const pixl_ctx *c, const pixl_tensor *t, const int *readers)
 
 int pixl__fuse_eval(pixl_ctx *c)
 {
-    if (c->mode != PIXL_MODE_EVAL || c->no_fusion || env_off() || c->n_nodes == 0) return PIXL_OK;
+    if (c->mode != PIXL_MODE_EVAL || !fusion_on(c) || c->n_nodes == 0) return PIXL_OK;
     const int n = c->n_nodes;
     int *readers = calloc((size_t)n, sizeof *readers), *reader = malloc((size_t)n * sizeof *reader);
     if (!readers || !reader) {

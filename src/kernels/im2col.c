@@ -665,10 +665,11 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
                     const float *brow = src_ph + oh * s->sh * p->rs;
                     for (int64_t n0 = 0; n0 < OW; n0 += NR) {
                         int n = (int)(OW - n0 < NR ? OW - n0 : NR);
-                        const int64_t at = t * MR * L + oh * OW + n0;
-                        kern_b(mr, n, kn, Ap + (t * K + k0) * MR, brow + n0, off + k0, dst + at, L, b);
-                        if (el) pixl__conv_epi_apply(el, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, n);
+                        kern_b(mr, n, kn, Ap + (t * K + k0) * MR, brow + n0, off + k0,
+                               dst + t * MR * L + oh * OW + n0, L, b);
                     }
+                    const int64_t at = t * MR * L + oh * OW; /* the tile's mr rows of OW, still in L1 */
+                    if (el) pixl__conv_epi_apply(el, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, OW);
                 }
             }
         }
@@ -681,10 +682,10 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
         const float *brow = src_ph + oh * s->sh * p->rs;
         for (int64_t n0 = 0; n0 < OW; n0 += NR) {
             int n = (int)(OW - n0 < NR ? OW - n0 : NR);
-            const int64_t at = t * MR * L + oh * OW + n0;
-            kern_b(mr, n, K, Ap + t * K * MR, brow + n0, off, dst + at, L, beta);
-            if (e) pixl__conv_epi_apply(e, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, n);
+            kern_b(mr, n, K, Ap + t * K * MR, brow + n0, off, dst + t * MR * L + oh * OW + n0, L, beta);
         }
+        const int64_t at = t * MR * L + oh * OW; /* the tile's mr rows of OW, still in L1 */
+        if (e) pixl__conv_epi_apply(e, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, OW);
     }
 }
 
