@@ -164,6 +164,7 @@ typedef struct pixl_train_config {
         int threads;             /* 0: PIXL_NUM_THREADS or all cores */
         int print_interval;      /* iterations between log lines */
         char resume[PIXL_CFG_PATH_LEN]; /* "" = start fresh */
+        int resume_allow_nonfinite;     /* resume even from NaN/Inf values (PIXL_LOAD_ALLOW_NONFINITE) */
     } training;
     struct {
         int every_epochs;        /* 0 = not by epochs */

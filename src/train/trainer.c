@@ -4,8 +4,11 @@
  * validation, the JSON log, atomic checkpoints, resume, and a clean stop on
  * request (Ctrl-C). Nothing here depends on what is learned: the task owns
  * the loss, the metric and the score. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -89,10 +92,32 @@ pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *s
 }
 
 /* ------------------------------------------------------------ checkpoints */
+/* fsync a folder, so that a rename in it is durable (EINVAL/EROFS: a file
+ * system without folder syncs; the rename stands) */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = PIXL_OK;
+    if (fd < 0 || (fsync(fd) && errno != EINVAL && errno != EROFS))
+        rc = pixl_set_error(PIXL_ERR_IO, "cannot sync folder %s: %s", dir, strerror(errno));
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* The checkpoint is a pair, last.safetensors and last.optim.safetensors, and
+ * a resumed run needs both of the same step. Each file is written atomically
+ * (temporary name, fsync, rename), and the pair is committed in three steps:
+ *   1. the optimizer state to last.optim.next.safetensors,
+ *   2. the model to last.safetensors: the commit point,
+ *   3. last.optim.next.safetensors renamed to last.optim.safetensors.
+ * A crash before 2 leaves the old pair (and a .next file of a later step,
+ * which resume ignores); a crash between 2 and 3 leaves the new model and
+ * its state in the .next file, which resume takes because its step matches
+ * (pixl_trainer_resume). */
 int pixl_trainer_save(pixl_trainer *t)
 {
     if (!t) return pixl_set_error(PIXL_ERR_ARG, "pixl_trainer_save: NULL trainer");
-    char s[64], e[64], b[64], el[64], bm[64], p[PIXL_CFG_PATH_LEN + 64];
+    char s[64], e[64], b[64], el[64], bm[64], p[PIXL_CFG_PATH_LEN + 64], on[PIXL_CFG_PATH_LEN + 64],
+        op[PIXL_CFG_PATH_LEN + 64];
     snprintf(s, sizeof s, "%lld", (long long)t->step);
     snprintf(e, sizeof e, "%lld", (long long)t->epoch);
     snprintf(b, sizeof b, "%d", t->batch_in_epoch);
@@ -102,9 +127,70 @@ int pixl_trainer_save(pixl_trainer *t)
     const char *k[] = {"step", "epoch", "batch_in_epoch", "elapsed_seconds", "best_miou"};
     const char *v[] = {s, e, b, el, bm};
     const char *dir = t->cfg.output.run_dir;
-    int rc = pixl_model_save(t->model, path_in(p, sizeof p, dir, "last.safetensors"), 5, k, v);
-    if (!rc) rc = pixl_optim_save(t->opt, path_in(p, sizeof p, dir, "last.optim.safetensors"));
+    path_in(on, sizeof on, dir, "last.optim.next.safetensors");
+    path_in(op, sizeof op, dir, "last.optim.safetensors");
+    int rc = pixl_optim_save(t->opt, on);
+    if (!rc) rc = pixl_model_save(t->model, path_in(p, sizeof p, dir, "last.safetensors"), 5, k, v);
+    if (rc) {
+        unlink(on); /* the old pair stands */
+        return rc;
+    }
+    pixl__test_commit_sleep(); /* crash tests only: between the commit point and the rename */
+    if (rename(on, op)) return pixl_set_error(PIXL_ERR_IO, "cannot rename %s to %s: %s", on, op, strerror(errno));
+    return sync_dir(dir);
+}
+
+/* the optimizer state of checkpoint `rp` (X.safetensors) at step `step`:
+ * X.optim.next.safetensors when its step is that (a save stopped between its
+ * commit and the final rename), else X.optim.safetensors, which must be of
+ * that step */
+static int optim_path(const char *rp, const char *step, char *out, size_t n)
+{
+    const int stem = (int)(strlen(rp) - (strlen(rp) > 12 ? 12 : 0)); /* without ".safetensors" */
+    snprintf(out, n, "%.*s.optim.next.safetensors", stem, rp);
+    if (!access(out, F_OK)) {
+        char *ns = pixl_checkpoint_meta(out, "step");
+        int same = ns && !strcmp(ns, step);
+        free(ns);
+        if (same) return PIXL_OK;
+    }
+    snprintf(out, n, "%.*s.optim.safetensors", stem, rp);
+    char *os = pixl_checkpoint_meta(out, "step");
+    if (!os) return pixl_set_error(PIXL_ERR_FORMAT, "cannot resume: %s", pixl_last_error());
+    int rc = PIXL_OK;
+    if (strcmp(os, step))
+        rc = pixl_set_error(PIXL_ERR_FORMAT,
+                            "cannot resume: %s holds the optimizer state of step %s but %s is of step %s "
+                            "(files of two different runs or saves?)",
+                            out, os, rp, step);
+    free(os);
     return rc;
+}
+
+/* A process killed while writing leaves its temporary files (NAME.tmp.PID.N,
+ * pixl_atomic_begin()) behind: remove those of processes that no longer run. */
+static void remove_stale_tmp(pixl_trainer *t)
+{
+    const char *dir = t->cfg.output.run_dir;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *tmp = strstr(de->d_name, ".tmp."), *q;
+        if (!tmp || tmp == de->d_name) continue;
+        long pid = strtol(tmp + 5, (char **)&q, 10);
+        if (q == tmp + 5 || *q != '.' || pid <= 0 || !q[1]) continue;
+        char *end;
+        strtoul(q + 1, &end, 10);
+        if (*end || (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))) continue;
+        char p[PIXL_CFG_PATH_LEN + 300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        removed += unlink(p) == 0;
+    }
+    closedir(d);
+    if (removed) pixl__log(&t->lg, "removed %d temporary file%s of an interrupted run from %s\n", removed,
+                           removed > 1 ? "s" : "", dir);
 }
 
 /* best.safetensors with the task's score, the step and the minutes */
@@ -129,10 +215,10 @@ int pixl_trainer_resume(pixl_trainer *t, const char *rp)
     int rc;
     if (!s || !e || !bi) {
         rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: not a pixl training checkpoint (no step/epoch metadata)", rp);
-    } else if (!(rc = pixl_checkpoint_load(pixl_model_params(t->model), rp, 0))) {
+    } else if (!(rc = pixl_checkpoint_load_ex(pixl_model_params(t->model), rp,
+                                              t->cfg.training.resume_allow_nonfinite ? PIXL_LOAD_ALLOW_NONFINITE : 0))) {
         char op[PIXL_CFG_PATH_LEN + 32];
-        snprintf(op, sizeof op, "%.*s.optim.safetensors", (int)(strlen(rp) - (strlen(rp) > 12 ? 12 : 0)), rp);
-        rc = pixl_optim_load(t->opt, op);
+        if (!(rc = optim_path(rp, s, op, sizeof op))) rc = pixl_optim_load(t->opt, op);
         t->step = atoll(s);
         t->epoch = atoll(e);
         t->batch_in_epoch = atoi(bi);
@@ -364,6 +450,7 @@ static int trainer_init(pixl_trainer *t)
     const char *dir = cfg->output.run_dir;
     if (!dir[0]) return pixl_set_error(PIXL_ERR_ARG, "output.run_dir is empty");
     if (mkdir_p(dir)) return pixl_set_error(PIXL_ERR_IO, "cannot create run directory %s: %s", dir, strerror(errno));
+    remove_stale_tmp(t);
     if (!(t->train = pixl_config_open_split(cfg, cfg->data.train_split, 0))) return pixl_last_status();
     if (cfg->data.sparse_labels[0] && (rc = apply_sparse_labels(t))) return rc;
     if (!(t->val = pixl_config_open_split(cfg, cfg->data.val_split, 0))) return pixl_last_status();
