@@ -42,7 +42,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 CHECK=$OUT/ckpt_check
 # shellcheck disable=SC2046
-cc -O1 -std=c11 -D_GNU_SOURCE -Iinclude scripts/check/ckpt_check.c build/libpixl.a \
+cc -O1 -std=c11 -D_GNU_SOURCE -Iinclude scripts/check/ckpt_check.c "$(dirname "$PIXL")/libpixl.a" \
     $(make -s --no-print-directory print-ldlibs) -o "$CHECK" || { echo "kill9: cannot build ckpt_check"; exit 2; }
 
 # a small U-Net on 16x16 synthetic images: 16 steps an epoch, a checkpoint
