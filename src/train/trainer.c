@@ -476,7 +476,7 @@ static int trainer_init(pixl_trainer *t)
     if (cfg->training.resume[0]) rc = pixl_trainer_resume(t, cfg->training.resume);
     else rc = pixl_loader_set_epoch(t->loader, 0);
     if (rc) return rc;
-    pixl_config_save(cfg, path_in(p, sizeof p, dir, "config.yaml"));
+    if ((rc = pixl_config_save(cfg, path_in(p, sizeof p, dir, "config.yaml")))) return rc; /* a full disk: now, not at the first checkpoint */
     if ((rc = pixl__log_open(&t->lg, path_in(p, sizeof p, dir, "log.jsonl"), cfg->training.resume[0] != 0)))
         return rc;
     pixl__log(&t->lg,

@@ -10,7 +10,11 @@ static void write_record(pixl__logger *lg, pixl_json *j)
 {
     char *line = pixl_json_finish(j, "log.jsonl");
     if (line) fprintf(lg->jsonl, "%s\n", line);
-    fflush(lg->jsonl);
+    /* a full disk: said once; the run goes on (its checkpoints fail on their own, naming the file) */
+    if ((fflush(lg->jsonl) || ferror(lg->jsonl)) && !lg->write_failed) {
+        lg->write_failed = 1;
+        pixl__log(lg, "warning: cannot write log.jsonl: %s; its records are incomplete from here\n", strerror(errno));
+    }
     free(line);
 }
 
@@ -20,6 +24,7 @@ void pixl__log_init(pixl__logger *lg, FILE *out, int quiet)
     lg->quiet = quiet;
     lg->tty = !quiet && isatty(fileno(lg->out));
     lg->jsonl = NULL;
+    lg->write_failed = 0;
 }
 
 /* the length of f up to and including its last newline: a run killed (or
