@@ -4,7 +4,8 @@
  *   - killed with SIGKILL inside checkpoint writes and right after a
  *     checkpoint's commit, resumed each time, and ends bit-identical to an
  *     uninterrupted run (the short form of scripts/check/kill9.sh);
- *   - sent SIGTERM: it saves a checkpoint, says so, exits with 143;
+ *   - sent SIGTERM: it saves a checkpoint, says so, exits with 143; and
+ *     resumed, drops a log.jsonl record cut short;
  *   - sent SIGINT twice, the second during the checkpoint write of the
  *     first: it exits at once with 130, every checkpoint file still loads,
  *     and the next start removes the temporary file left behind;
@@ -13,6 +14,7 @@
  *     no temporary file is left.
  * And checkpoints holding NaN or infinite values are refused on load, naming
  * the tensor and element, unless the caller allows them. */
+#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -357,6 +359,26 @@ PIXL_TEST(crash_sigterm_saves_checkpoint)
     char left[512];
     CHECK_MSG(list_with(run, ".tmp.", left, sizeof left) == 0, "left behind: %s", left);
     free(step);
+    /* a record cut short (a kill or a full disk in the middle of a write) is
+     * dropped by the resumed run, whose records follow on lines of their own */
+    FILE *f = fopen(in_dir(p, sizeof p, run, "log.jsonl"), "a");
+    CHECK(f != NULL);
+    if (f) fputs("{\"type\": \"train\", \"st", f), fclose(f);
+    snprintf(log, sizeof log, "%s/crash_sigterm_resume.log", pixl_test_tmpdir());
+    const char *sets[] = {"training.epochs=2"};
+    st = wait_status(spawn_train(run, log, &(spawn_opts){.resume = 1}, sets, 1), 120);
+    CHECK_MSG(st == 0, "resume: status %d (%s)", st, log);
+    f = fopen(p, "r");
+    char line[8192];
+    int n = 0, bad = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        cJSON *j = cJSON_Parse(line);
+        bad += !cJSON_IsObject(j) || !strchr(line, '\n');
+        cJSON_Delete(j);
+        n++;
+    }
+    if (f) fclose(f);
+    CHECK_MSG(n > 3 && !bad, "log.jsonl: %d of %d lines are not JSON objects", bad, n);
 }
 
 /* Ctrl-C twice, the second while the first one's checkpoint is being
