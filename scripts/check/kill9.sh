@@ -3,7 +3,7 @@
 # synthetic data set, killed with SIGKILL again and again and resumed with
 # --resume each time, against the same training run without interruption.
 #
-#   scripts/check/kill9.sh [--kills N] [--epochs E] [--pixl PATH] [--out DIR] [--seed S]
+#   scripts/check/kill9.sh [--kills N] [--terms T] [--epochs E] [--workers W] [--pixl PATH] [--out DIR] [--seed S]
 #   make check-kill9                      (the same, 20 kills)
 #
 # The kills take turns between three moments:
@@ -12,6 +12,12 @@
 #            renamed (the test hook PIXL_TEST_COMMIT_SLEEP_MS holds it there)
 #   commit   right after last.safetensors is replaced, before the optimizer
 #            state's final rename (the same hook holds it there)
+# Before every 4th kill (T times in all, default 5) the run is also stopped
+# once with SIGTERM at a random moment: it must save a checkpoint (mostly in
+# the middle of an epoch), exit with 143, and resume from there with the
+# same data order. --workers sets data.n_workers (default 0: images prepared
+# in the training thread).
+#
 # After every kill: every *.safetensors file of the run directory loads (model
 # checkpoints with pixl_model_load, optimizer states read whole, all values
 # finite), the model and the optimizer state a resume takes are of the same
@@ -26,6 +32,8 @@ EPOCHS=30
 PIXL=build/pixl
 OUT=${TMPDIR:-/tmp}/pixl_kill9
 SEED=$$
+TERMS=5
+WORKERS=0
 while [ $# -gt 0 ]; do
     case $1 in
     --kills) KILLS=$2; shift 2 ;;
@@ -33,7 +41,9 @@ while [ $# -gt 0 ]; do
     --pixl) PIXL=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --seed) SEED=$2; shift 2 ;;
-    *) sed -n '2,25p' "$0"; exit 2 ;;
+    --terms) TERMS=$2; shift 2 ;;
+    --workers) WORKERS=$2; shift 2 ;;
+    *) sed -n '2,/^set -u/p' "$0" | sed '$d'; exit 2 ;;
     esac
 done
 RANDOM=$SEED
@@ -58,7 +68,7 @@ data:
   img_rows: 16
   img_cols: 16
   flip: true
-  n_workers: 0
+  n_workers: $WORKERS
 training:
   epochs: $EPOCHS
   batch_size: 32
@@ -115,6 +125,7 @@ n_random=0 n_write=0 n_commit=0 n_next=0 n_left=0
 pending=""    # kills whose check waits for a start that gets past loading their checkpoint
 pending_bad=""
 expect_resume=""
+terms=0 term_at="" term_bad=0 n_mid=0
 leftover=""   # the temporary files those kills left
 fail() { echo "  FAIL: $*"; pending_bad="$pending_bad $1"; }
 while [ $starts -lt $((KILLS * 4 + 20)) ]; do
@@ -123,6 +134,10 @@ while [ $starts -lt $((KILLS * 4 + 20)) ]; do
     [ -f "$RUN/last.safetensors" ] && resume=(--resume "$RUN")
     mode=none
     [ $kills -lt "$KILLS" ] && mode=$(echo random write commit | cut -d' ' -f$((kills % 3 + 1)))
+    # before every 4th kill, a SIGTERM stop: a checkpoint in the middle of an epoch
+    if [ "$mode" != none ] && [ $terms -lt "$TERMS" ] && [ $((kills % 4)) = 3 ] && [ "$term_at" != $kills ]; then
+        mode=term term_at=$kills
+    fi
     hook=
     [ "$mode" = write ] || [ "$mode" = commit ] && hook=300
     : > "$OUT/seen"
@@ -135,6 +150,7 @@ while [ $starts -lt $((KILLS * 4 + 20)) ]; do
     random) ms_sleep $((200 + RANDOM % 2300)) ;;
     write) need=$((1 + RANDOM % 3)); wait_for ckpt_tmp_seen || hit=0 ;;
     commit) wait_for replaced || hit=0 ;;
+    term) ms_sleep $((300 + RANDOM % 1700)); alive $pid && kill -TERM $pid; hit=0 ;;
     none) hit=0 ;;
     esac
     killed=0
@@ -154,6 +170,24 @@ while [ $starts -lt $((KILLS * 4 + 20)) ]; do
             case " $pending_bad " in *" $k "*) ;; *) passed=$((passed + 1)) ;; esac
         done
         pending="" leftover="" expect_resume=""
+    fi
+    if [ "$mode" = term ]; then
+        terms=$((terms + 1))
+        msg=$(grep -o 'stopped by SIGTERM at step [0-9]*' "$log")
+        if [ $rc = 143 ] && [ -n "$msg" ]; then
+            s=${msg##* }
+            step=$("$CHECK" load "$RUN/last.safetensors" 2> /dev/null | sed -n 's/.* step //p')
+            [ $((s % 16)) != 0 ] && n_mid=$((n_mid + 1))
+            echo "SIGTERM $terms: exit status 143, saved at step $s (batch $((s % 16)) of its epoch)"
+            [ "$s" = "$step" ] || { echo "  FAIL: last.safetensors is of step $step"; term_bad=$((term_bad + 1)); }
+            # shellcheck disable=SC2046
+            "$CHECK" load $(ls "$RUN"/*.safetensors) > "$OUT/check.txt" && "$CHECK" pair "$RUN" >> "$OUT/check.txt" ||
+                { cat "$OUT/check.txt"; echo "  FAIL: after SIGTERM"; term_bad=$((term_bad + 1)); }
+            [ -z "$(tmp_names)" ] || { echo "  FAIL: SIGTERM left $(tmp_names)"; term_bad=$((term_bad + 1)); }
+        elif [ $rc != 0 ]; then
+            echo "  FAIL: SIGTERM: exit status $rc, message '${msg}'"; tail -3 "$log"; term_bad=$((term_bad + 1))
+        fi
+        continue
     fi
     if [ $killed = 1 ]; then
         kills=$((kills + 1))
@@ -189,6 +223,8 @@ ok=1
 echo "kills: $kills ($n_random at random moments, $n_write inside a checkpoint write, $n_commit between a checkpoint's commit and its last rename); in $n_next the optimizer state was still in last.optim.next.safetensors, $n_left left temporary files"
 echo "kills passed $passed/$KILLS"
 [ "$passed" -eq "$KILLS" ] || ok=0
+echo "SIGTERM stops: $terms ($n_mid in the middle of an epoch), $term_bad failed"
+[ "$term_bad" = 0 ] || ok=0
 if [ $finished = 1 ]; then
     left=$(tmp_names)
     [ -n "$left" ] && { echo "FAIL: temporary files left at the end: $left"; ok=0; }
