@@ -112,6 +112,7 @@ ckpt_tmp_seen() { # the n-th distinct temporary file of a .safetensors
     local f
     for f in "$RUN"/*.safetensors.tmp.*; do
         [ -e "$f" ] || continue
+        grep -qxF "${f##*/}" "$OUT/before" && continue
         grep -qxF "$f" "$OUT/seen" 2> /dev/null || echo "$f" >> "$OUT/seen"
     done
     [ "$(wc -l < "$OUT/seen")" -ge "$need" ]
@@ -140,6 +141,7 @@ while [ $starts -lt $((KILLS * 4 + 20)) ]; do
     fi
     hook=
     [ "$mode" = write ] || [ "$mode" = commit ] && hook=300
+    tmp_names > "$OUT/before" # leftovers of the last kill: not a write of this start
     : > "$OUT/seen"
     ino0=$(ino)
     log=$OUT/start_$starts.log

@@ -143,18 +143,40 @@ int pixl_trainer_save(pixl_trainer *t)
 /* the optimizer state of checkpoint `rp` (X.safetensors) at step `step`:
  * X.optim.next.safetensors when its step is that (a save stopped between its
  * commit and the final rename), else X.optim.safetensors, which must be of
- * that step */
-static int optim_path(const char *rp, const char *step, char *out, size_t n)
+ * that step. The stopped save is finished first: the .next file is renamed
+ * to X.optim.safetensors, because the next save of the run overwrites the
+ * .next file before its commit point, and a crash then would leave no
+ * optimizer state of the checkpoint's step. */
+static int optim_path(pixl_trainer *t, const char *rp, const char *step, char *out, size_t n)
 {
     const int stem = (int)(strlen(rp) - (strlen(rp) > 12 ? 12 : 0)); /* without ".safetensors" */
-    snprintf(out, n, "%.*s.optim.next.safetensors", stem, rp);
-    if (!access(out, F_OK)) {
-        char *ns = pixl_checkpoint_meta(out, "step");
+    char next[PIXL_CFG_PATH_LEN + 32];
+    snprintf(next, sizeof next, "%.*s.optim.next.safetensors", stem, rp);
+    snprintf(out, n, "%.*s.optim.safetensors", stem, rp);
+    if (!access(next, F_OK)) {
+        char *ns = pixl_checkpoint_meta(next, "step");
         int same = ns && !strcmp(ns, step);
         free(ns);
-        if (same) return PIXL_OK;
+        pixl_clear_error();
+        if (same) {
+            char dir[PIXL_CFG_PATH_LEN + 32];
+            snprintf(dir, sizeof dir, "%s", rp);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = 0;
+            else snprintf(dir, sizeof dir, ".");
+            if (!rename(next, out)) {
+                if (sync_dir(dir)) pixl_clear_error(); /* the rename stands; the next save syncs again */
+                pixl__log(&t->lg, "finished the interrupted checkpoint of step %s: %s renamed to %s\n", step, next,
+                          out);
+                return PIXL_OK;
+            }
+            /* a folder we cannot write: read the state where it is */
+            pixl__log(&t->lg, "note: cannot rename %s to %s (%s); reading it where it is\n", next, out,
+                      strerror(errno));
+            snprintf(out, n, "%s", next);
+            return PIXL_OK;
+        }
     }
-    snprintf(out, n, "%.*s.optim.safetensors", stem, rp);
     char *os = pixl_checkpoint_meta(out, "step");
     if (!os) return pixl_set_error(PIXL_ERR_FORMAT, "cannot resume: %s", pixl_last_error());
     int rc = PIXL_OK;
@@ -218,7 +240,7 @@ int pixl_trainer_resume(pixl_trainer *t, const char *rp)
     } else if (!(rc = pixl_checkpoint_load_ex(pixl_model_params(t->model), rp,
                                               t->cfg.training.resume_allow_nonfinite ? PIXL_LOAD_ALLOW_NONFINITE : 0))) {
         char op[PIXL_CFG_PATH_LEN + 32];
-        if (!(rc = optim_path(rp, s, op, sizeof op))) rc = pixl_optim_load(t->opt, op);
+        if (!(rc = optim_path(t, rp, s, op, sizeof op))) rc = pixl_optim_load(t->opt, op);
         t->step = atoll(s);
         t->epoch = atoll(e);
         t->batch_in_epoch = atoi(bi);
