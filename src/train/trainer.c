@@ -111,8 +111,9 @@ static int sync_dir(const char *dir)
  *   3. last.optim.next.safetensors renamed to last.optim.safetensors.
  * A crash before 2 leaves the old pair (and a .next file of a later step,
  * which resume ignores); a crash between 2 and 3 leaves the new model and
- * its state in the .next file, which resume takes because its step matches
- * (pixl_trainer_resume). */
+ * its state in the .next file, which resume renames into place because its
+ * step matches (optim_path). A failed write (a full disk) removes the .next
+ * file: the old pair stands. */
 int pixl_trainer_save(pixl_trainer *t)
 {
     if (!t) return pixl_set_error(PIXL_ERR_ARG, "pixl_trainer_save: NULL trainer");
