@@ -12,7 +12,7 @@
 #
 #   scripts/check/fulldisk.sh [--pixl PATH] [--out DIR]
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 PIXL=build/pixl
 OUT=${TMPDIR:-/tmp}/pixl_fulldisk
 while [ $# -gt 0 ]; do

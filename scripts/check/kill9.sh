@@ -26,7 +26,7 @@
 # last.optim.safetensors and best.safetensors equal the uninterrupted run's
 # bit for bit. Prints "kills passed N/N"; exit status 0 when everything holds.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 KILLS=20
 EPOCHS=30
 PIXL=build/pixl
