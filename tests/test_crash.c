@@ -543,3 +543,37 @@ PIXL_TEST(checkpoint_refuses_nonfinite)
     CHECK_MSG(rc1 == 1 && rc2 == 0, "pixl predict: %d without, %d with --allow-nonfinite", rc1, rc2);
     pixl_model_free(m);
 }
+
+/* the trainer does not write a model that went NaN over its last good checkpoint */
+PIXL_TEST(trainer_keeps_checkpoint_when_weights_go_nonfinite)
+{
+    const char *cfg_path = tiny_config();
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    CHECK(cfg_path && cfg);
+    if (!cfg_path || !cfg) return;
+    CHECK_OK(pixl_config_load(cfg_path, cfg));
+    snprintf(cfg->output.run_dir, sizeof cfg->output.run_dir, "%s/crash_diverged", pixl_test_tmpdir());
+    FILE *devnull = fopen("/dev/null", "w");
+    pixl_train_hooks h = {.log = devnull, .quiet = 1};
+    pixl_trainer *t = pixl_trainer_new(cfg, &h);
+    CHECK_MSG(t != NULL, "%s", pixl_last_error());
+    if (t) {
+        CHECK_OK(pixl_trainer_step(t));
+        CHECK_OK(pixl_trainer_save(t));
+        CHECK_OK(pixl_trainer_step(t));
+        pixl_params *P = pixl_trainer_params(t);
+        const int w = find_param(P, "weight", PIXL_PARAM);
+        ((float *)pixl_params_data(P, w))[5] = NAN;
+        CHECK(pixl_trainer_save(t) != 0);
+        char want[256];
+        snprintf(want, sizeof want, "training diverged: '%s' has a NaN at element 5 after step 2", pixl_params_name(P, w));
+        CHECK_MSG(strstr(pixl_last_error(), want) != NULL, "error: %s", pixl_last_error());
+        char *step = step_of(cfg->output.run_dir);
+        CHECK_MSG(step && !strcmp(step, "1"), "last.safetensors is of step %s, not 1", step ? step : "none");
+        free(step);
+        check_run_dir(cfg->output.run_dir, "after the refused save");
+        pixl_trainer_free(t);
+    }
+    fclose(devnull);
+    free(cfg);
+}

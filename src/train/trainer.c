@@ -103,6 +103,26 @@ static int sync_dir(const char *dir)
     return rc;
 }
 
+/* A model whose weights or statistics went NaN or infinite is not saved:
+ * the last good checkpoint stays (and pixl_checkpoint_load refuses such a
+ * file anyway). */
+static int check_finite(pixl_trainer *t, const char *file)
+{
+    pixl_params *P = pixl_model_params(t->model);
+    for (int i = 0; i < pixl_params_count(P); i++) {
+        if (pixl_params_dtype(P, i) != PIXL_F32) continue;
+        const float *d = pixl_params_data(P, i);
+        for (int64_t k = 0, n = pixl_params_numel(P, i); k < n; k++)
+            if (!isfinite(d[k]))
+                return pixl_set_error(PIXL_ERR_STATE,
+                                      "training diverged: '%s' has %s at element %lld after step %lld; %s not "
+                                      "written, the last checkpoint is kept (lower the learning rate)",
+                                      pixl_params_name(P, i), isnan(d[k]) ? "a NaN" : "an infinity", (long long)k,
+                                      (long long)t->step, file);
+    }
+    return PIXL_OK;
+}
+
 /* The checkpoint is a pair, last.safetensors and last.optim.safetensors, and
  * a resumed run needs both of the same step. Each file is written atomically
  * (temporary name, fsync, rename), and the pair is committed in three steps:
@@ -130,7 +150,9 @@ int pixl_trainer_save(pixl_trainer *t)
     const char *dir = t->cfg.output.run_dir;
     path_in(on, sizeof on, dir, "last.optim.next.safetensors");
     path_in(op, sizeof op, dir, "last.optim.safetensors");
-    int rc = pixl_optim_save(t->opt, on);
+    int rc = check_finite(t, "last.safetensors");
+    if (rc) return rc;
+    rc = pixl_optim_save(t->opt, on);
     if (!rc) rc = pixl_model_save(t->model, path_in(p, sizeof p, dir, "last.safetensors"), 5, k, v);
     if (rc) {
         unlink(on); /* the old pair stands */
@@ -225,6 +247,8 @@ static int save_best(pixl_trainer *t, double score, double elapsed)
     snprintf(mn, sizeof mn, "%.4f", elapsed / 60);
     const char *k[] = {t->task->def->score_key, "step", "minutes"};
     const char *v[] = {bm, st, mn};
+    int rc = check_finite(t, "best.safetensors");
+    if (rc) return rc;
     return pixl_model_save(t->model, path_in(p, sizeof p, t->cfg.output.run_dir, "best.safetensors"), 3, k, v);
 }
 
