@@ -5,6 +5,8 @@
 #   make bench      op benchmarks against PyTorch (not part of the tests)
 #   make bench-models  model-zoo latency against PyTorch into docs/models.md (MODELS=a,b for a subset)
 #   make check-annotate  `pixl annotate` driven in headless Chromium (not part of the tests)
+#   make check-kill9     a training killed with SIGKILL 20 times and resumed (docs/reliability.md; a few minutes)
+#   make check-fulldisk  a training whose checkpoint writes fail under a file-size limit (docs/reliability.md)
 # Variables: BUILD (output dir), BLAS (openblas|blis|generic cblas), ARCH.
 
 BUILD   ?= build
@@ -53,7 +55,7 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
 
-.PHONY: all lib test unit check-golden check-annotate sanitize bench bench-models clean print-ldlibs examples
+.PHONY: all lib test unit check-golden check-annotate check-kill9 check-fulldisk sanitize bench bench-models clean print-ldlibs examples
 all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(LAYER_LIBS) $(BUILD)/pixl
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BUILD)/pixl pixl; fi  # ./pixl: the optimised build only (not make sanitize's)
 
@@ -125,6 +127,13 @@ check-convert: $(BUILD)/pixl_tests
 # (PIXL_WITH_BROWSER=1 scripts/install-deps.sh), so it is not part of `make test`.
 check-annotate: all
 	/usr/bin/python3 scripts/check_annotate_chromium.py --pixl $(BUILD)/pixl
+
+# crash safety (docs/reliability.md): scripts/check/kill9.sh and fulldisk.sh; tests/test_crash.c is their short form in `make test`
+check-kill9: all
+	scripts/check/kill9.sh --pixl $(BUILD)/pixl --kills 20
+
+check-fulldisk: all
+	scripts/check/fulldisk.sh --pixl $(BUILD)/pixl
 
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \

@@ -381,9 +381,18 @@ int pixl_checkpoint_save(pixl_params *P, const char *path, int n_meta, const cha
                          const char *const *values);
 /* Load into existing entries. Every entry must be in the file with the same
  * shape (F32/F64/F16/BF16 converted; I64/I32 for integer buffers); a tensor
- * of the file that P lacks is an error unless `allow_extra`. P is unchanged
- * when loading fails. */
+ * of the file that P lacks is an error unless `allow_extra`. A NaN or
+ * infinity in a floating-point tensor (weights, running statistics) is an
+ * error naming the file, the tensor and the element: a diverged model would
+ * otherwise predict and score as if it were one. P is unchanged when loading
+ * fails. */
 int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra);
+/* Flags of pixl_checkpoint_load_ex() and pixl_model_load_ex(). */
+#define PIXL_LOAD_ALLOW_EXTRA 1u     /* tensors of the file that P lacks are skipped */
+#define PIXL_LOAD_ALLOW_NONFINITE 2u /* NaN/Inf values load as they are (to inspect a broken model) */
+/* pixl_checkpoint_load() with flags: pixl_checkpoint_load(P, path, x) is
+ * pixl_checkpoint_load_ex(P, path, x ? PIXL_LOAD_ALLOW_EXTRA : 0). */
+int pixl_checkpoint_load_ex(pixl_params *P, const char *path, unsigned flags);
 /* Initialise part of P (pretrained encoder weights): every tensor of the file
  * must be an entry of P with the same shape (else an error naming it, P
  * unchanged); entries the file lacks keep their values. Returns the number

@@ -138,6 +138,9 @@ pixl_model *pixl_model_create(const char *arch, const pixl_model_opts *o, uint64
  * from its metadata, the CRF's as "crf" (pixl_crf_format) and "crf_frozen";
  * every tensor checked by name and shape). */
 pixl_model *pixl_model_load(const char *path);
+/* The same with PIXL_LOAD_ flags (pixl.h): PIXL_LOAD_ALLOW_NONFINITE loads a
+ * checkpoint holding NaN/Inf values, which pixl_model_load() refuses. */
+pixl_model *pixl_model_load_ex(const char *path, unsigned flags);
 void pixl_model_free(pixl_model *m);
 /* Save parameters and metadata (plus n_meta extra key/values) atomically. */
 int pixl_model_save(pixl_model *m, const char *path, int n_meta, const char *const *keys, const char *const *values);

@@ -164,6 +164,7 @@ typedef struct pixl_train_config {
         int threads;             /* 0: PIXL_NUM_THREADS or all cores */
         int print_interval;      /* iterations between log lines */
         char resume[PIXL_CFG_PATH_LEN]; /* "" = start fresh */
+        int resume_allow_nonfinite;     /* resume even from NaN/Inf values (PIXL_LOAD_ALLOW_NONFINITE) */
     } training;
     struct {
         int every_epochs;        /* 0 = not by epochs */
@@ -302,11 +303,19 @@ int pixl_trainer_step(pixl_trainer *t);
  * output.keep_best). *score (may be NULL): mIoU, ODS F or mean angle. */
 int pixl_trainer_validate(pixl_trainer *t, double *score);
 /* last.safetensors and last.optim.safetensors in the run directory, with
- * step, epoch, position in the epoch, time and best score: what resume reads. */
+ * step, epoch, position in the epoch, time and best score: what resume reads.
+ * Crash-safe as a pair: the optimizer state is written (atomically) to
+ * last.optim.next.safetensors, then the model replaces last.safetensors, then
+ * the state is renamed to last.optim.safetensors; a crash at any point leaves
+ * a model and an optimizer state of the same step (docs/reliability.md). On
+ * an error (a full disk) the previous pair stays as it was. */
 int pixl_trainer_save(pixl_trainer *t);
 /* Continue from a checkpoint written by pixl_trainer_save(): parameters,
- * optimizer state, step, epoch, data order, time, best score. Only before
- * the first step. */
+ * optimizer state (CKPT.optim.next.safetensors when it is of the
+ * checkpoint's step, else CKPT.optim.safetensors, which must be), step,
+ * epoch, data order, time, best score. Only before the first step. A
+ * checkpoint holding NaN/Inf values is refused unless
+ * training.resume_allow_nonfinite. */
 int pixl_trainer_resume(pixl_trainer *t, const char *checkpoint);
 /* The loop of `pixl train`: steps until training.epochs / max_iters /
  * max_minutes or a stop (hooks), validation every validation.every_epochs

@@ -155,6 +155,10 @@ struct pixl_ctx {
 /* ------------------------------------------------------------ threads */
 /* process default thread count (core/threads.c) */
 int pixl__default_threads(void);
+/* TEST HOOK (atomic_file.c): sleeps PIXL_TEST_COMMIT_SLEEP_MS milliseconds
+ * when that variable is set, else nothing; crash tests widen the moments of
+ * a checkpoint write with it to kill the process there */
+void pixl__test_commit_sleep(void);
 /* run the calling thread's kernels on n threads (n < 1: the process
  * default) until pixl__threads_leave(the returned value) */
 int pixl__threads_enter(int n);

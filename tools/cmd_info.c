@@ -102,6 +102,7 @@ int cmd_info(int argc, char **argv)
 {
     const char *what = NULL;
     int C = 3, H = 360, W = 480, verbose = 0, K = 11;
+    unsigned load_flags = 0;
     const char *variant = NULL, *backbone = NULL;
     int output_stride = 0;
     float width = 0, lambda = -1;
@@ -140,6 +141,7 @@ int cmd_info(int argc, char **argv)
             pag_given = 1;
         }
         else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--layers")) verbose = 1;
+        else if (!strcmp(argv[i], "--allow-nonfinite")) load_flags |= PIXL_LOAD_ALLOW_NONFINITE;
         else if (argv[i][0] != '-' && !what) what = argv[i];
         else {
             what = NULL;
@@ -149,6 +151,7 @@ int cmd_info(int argc, char **argv)
     if (!what) {
         fprintf(stderr, "usage: pixl info MODEL|CHECKPOINT.safetensors [--input CxHxW] [--classes K] [--variant V]\n"
                         "                 [--backbone B] [--output-stride N] [--width W] [--layers]\n"
+                        "                 [--allow-nonfinite]  (a checkpoint holding NaN/Inf values)\n"
                         "                 [--lambda L] [--pag KEY=VALUE ...]  (pag_resnet50: gates, docs/pag.md)\n"
                         "models:");
         for (int i = 0; i < pixl_model_count(); i++) fprintf(stderr, " %s", pixl_model_name(i));
@@ -157,7 +160,7 @@ int cmd_info(int argc, char **argv)
     }
     size_t l = strlen(what);
     pixl_model *m = l > 12 && !strcmp(what + l - 12, ".safetensors")
-                        ? pixl_model_load(what)
+                        ? pixl_model_load_ex(what, load_flags)
                         : pixl_model_create(what,
                                             &(pixl_model_opts){.n_classes = K, .in_channels = C, .variant = variant,
                                                                .backbone = backbone, .output_stride = output_stride,

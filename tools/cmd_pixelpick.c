@@ -43,10 +43,10 @@
 #define PP_STOPPED 130
 
 static volatile int g_stop;
+/* SIGINT (Ctrl-C) and SIGTERM (a batch scheduler): stop after the step and save */
 static void on_sigint(int sig)
 {
-    (void)sig;
-    if (g_stop) _Exit(130); /* a second Ctrl-C does not wait */
+    if (g_stop) _Exit(128 + sig); /* a second one does not wait: every file is written atomically */
     g_stop = 1;
 }
 
@@ -1197,8 +1197,10 @@ int cmd_pixelpick(int argc, char **argv)
             struct sigaction sa = {0};
             sa.sa_handler = on_sigint;
             sigaction(SIGINT, &sa, NULL);
+            sigaction(SIGTERM, &sa, NULL);
             rc = run_rounds(&P);
             signal(SIGINT, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
             if (rc == PP_WAITING) {
                 status = PP_WAITING;
                 rc = 0;

@@ -11,11 +11,16 @@
 
 int cmd_report(int argc, char **argv); /* cmd_report.c */
 
+/* SIGINT (Ctrl-C) and SIGTERM (what batch schedulers and `kill` send): the
+ * first stops the run after its step with a checkpoint; a second exits at
+ * once, which leaves every file whole: each is written to a temporary name
+ * and renamed (pixl_atomic_begin), and the next run removes the leftovers */
 static volatile int g_stop;
-static void on_sigint(int sig)
+static volatile sig_atomic_t g_signal;
+static void on_stop_signal(int sig)
 {
-    (void)sig;
-    if (g_stop) _Exit(130); /* a second Ctrl-C does not wait */
+    if (g_stop) _Exit(128 + sig);
+    g_signal = sig;
     g_stop = 1;
 }
 
@@ -37,38 +42,56 @@ static int apply_set(pixl_train_config *cfg, const char *kv)
     return 0;
 }
 
+static void restore_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
+}
+
 static int run_training(pixl_train_config *cfg)
 {
     struct sigaction sa = {0};
-    sa.sa_handler = on_sigint;
+    sa.sa_handler = on_stop_signal;
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* a file-size limit (ulimit -f) then fails the write with EFBIG, reported
+     * with the file's name, instead of killing the process */
+    signal(SIGXFSZ, SIG_IGN);
     pixl_train_hooks h = {.stop = &g_stop};
     /* a config whose parts do not fit (a loss the data set's task does not
      * take, a model without that many outputs ...) is a usage error: 2 */
     pixl_trainer *t = pixl_trainer_new(cfg, &h);
     if (!t) {
-        signal(SIGINT, SIG_DFL);
+        restore_signals();
         fprintf(stderr, "pixl train: %s\n", pixl_last_error());
         return pixl_last_status() == PIXL_ERR_ARG ? 2 : 1;
     }
     int rc = pixl_trainer_run(t);
+    const long long steps = (long long)pixl_trainer_steps(t);
     if (rc) fprintf(stderr, "pixl train: %s\n", pixl_last_error());
     pixl_trainer_free(t);
-    signal(SIGINT, SIG_DFL);
+    restore_signals();
     if (rc) return 1;
-    return g_stop ? 130 : 0;
+    if (!g_stop) return 0;
+    const int sig = g_signal ? (int)g_signal : SIGINT;
+    fprintf(stderr, "pixl train: stopped by %s at step %lld; checkpoint %s/last.safetensors (continue with --resume %s)\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", steps, cfg->output.run_dir, cfg->output.run_dir);
+    return 128 + sig;
 }
 
 static void train_usage(void)
 {
     fprintf(stderr,
-            "usage: pixl train CONFIG.yaml [--set KEY=VALUE]... [--resume RUN_DIR|CKPT] [--threads N]\n"
+            "usage: pixl train CONFIG.yaml [--set KEY=VALUE]... [--resume RUN_DIR|CKPT [--allow-nonfinite]]\n"
+            "                  [--threads N]\n"
             "       pixl train --print-config      every key with its default and meaning\n");
 }
 
 int cmd_train(int argc, char **argv)
 {
     const char *path = NULL, *resume = NULL;
+    int allow_nonfinite = 0;
     pixl_train_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return 1;
     pixl_config_defaults(cfg);
@@ -81,6 +104,7 @@ int cmd_train(int argc, char **argv)
             return 0;
         }
         if ((!strcmp(argv[i], "--set") || !strcmp(argv[i], "--resume")) && i + 1 < argc) i++;
+        else if (!strcmp(argv[i], "--allow-nonfinite")) continue;
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else if (argv[i][0] != '-' || (strcmp(argv[i], "--set") && strcmp(argv[i], "--resume"))) {
             fprintf(stderr, "pixl train: unexpected argument '%s'\n", argv[i]);
@@ -99,6 +123,7 @@ int cmd_train(int argc, char **argv)
     for (int i = 1; sets && i < argc; i++) {
         if (!strcmp(argv[i], "--set") && i + 1 < argc) sets[n_set++] = argv[++i];
         else if (!strcmp(argv[i], "--resume") && i + 1 < argc) resume = argv[++i];
+        else if (!strcmp(argv[i], "--allow-nonfinite")) allow_nonfinite = 1;
     }
     if (!sets || pixl_config_load_ex(path, cfg, n_set, sets)) {
         fprintf(stderr, "pixl train: %s\n", sets ? pixl_last_error() : "out of memory");
@@ -116,6 +141,7 @@ int cmd_train(int argc, char **argv)
         else snprintf(buf, sizeof buf, "%s", resume);
         snprintf(cfg->training.resume, sizeof cfg->training.resume, "%s", buf);
     }
+    if (allow_nonfinite) cfg->training.resume_allow_nonfinite = 1;
     rc = run_training(cfg);
     free(cfg);
     return rc;
@@ -170,6 +196,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *kind = "camvid", *root = NULL, *split = "val", *list = NULL, *config = NULL;
     int flip = 0, limit = 0, batch = 1, workers = 2;
+    unsigned load_flags = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -183,14 +210,16 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
         else if (!strcmp(a, "--workers") && more) workers = atoi(argv[++i]);
         else if (!strcmp(a, "--flip")) flip = 1;
+        else if (!strcmp(a, "--allow-nonfinite")) load_flags |= PIXL_LOAD_ALLOW_NONFINITE;
         else if (a[0] != '-' && !model_path) model_path = a;
         else {
             fprintf(stderr,
                     "usage: pixl eval MODEL.safetensors --dataset KIND --root DIR [--split val] [--list FILE]\n"
-                    "                 [--flip] [--limit N] [--batch N] [--workers N]\n"
+                    "                 [--flip] [--limit N] [--batch N] [--workers N] [--allow-nonfinite]\n"
                     "       pixl eval MODEL.safetensors --config TRAIN.yaml [--split val] [...]\n"
                     "                 (the data set and split exactly as that training config opens them)\n"
-                    "Metrics as JSON on stdout, a per-class table on stderr.\n");
+                    "Metrics as JSON on stdout, a per-class table on stderr. A checkpoint holding NaN or\n"
+                    "infinite values is refused unless --allow-nonfinite.\n");
             return 2;
         }
     }
@@ -198,7 +227,7 @@ int cmd_eval(int argc, char **argv)
         fprintf(stderr, "pixl eval: no model given (see pixl eval --help)\n");
         return 2;
     }
-    pixl_model *m = pixl_model_load(model_path);
+    pixl_model *m = pixl_model_load_ex(model_path, load_flags);
     if (!m) {
         fprintf(stderr, "pixl eval: %s\n", pixl_last_error());
         return 1;
@@ -316,11 +345,13 @@ int cmd_predict(int argc, char **argv)
 {
     const char *model_path = NULL, *out = "predictions";
     int flip = 0, n = 0;
+    unsigned load_flags = 0;
     char **imgs = calloc((size_t)argc, sizeof *imgs);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model_path = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--flip")) flip = 1;
+        else if (!strcmp(argv[i], "--allow-nonfinite")) load_flags |= PIXL_LOAD_ALLOW_NONFINITE;
         else if (argv[i][0] == '-') {
             fprintf(stderr, "pixl predict: unknown option %s\n", argv[i]);
             free(imgs);
@@ -328,12 +359,13 @@ int cmd_predict(int argc, char **argv)
         } else imgs[n++] = argv[i];
     }
     if (!model_path || !n) {
-        fprintf(stderr, "usage: pixl predict --model MODEL.safetensors IMAGE... [--out DIR] [--flip]\n"
-                        "Writes DIR/<name>_labels.png (class indices), _color.png and _overlay.png.\n");
+        fprintf(stderr, "usage: pixl predict --model MODEL.safetensors IMAGE... [--out DIR] [--flip] [--allow-nonfinite]\n"
+                        "Writes DIR/<name>_labels.png (class indices), _color.png and _overlay.png.\n"
+                        "A checkpoint holding NaN or infinite values is refused unless --allow-nonfinite.\n");
         free(imgs);
         return 2;
     }
-    pixl_model *m = pixl_model_load(model_path);
+    pixl_model *m = pixl_model_load_ex(model_path, load_flags);
     if (!m) {
         fprintf(stderr, "pixl predict: %s\n", pixl_last_error());
         free(imgs);

@@ -109,6 +109,8 @@ const key_def g_keys[] = {
     INT("training.threads", training.threads, "0", 0, 1024, "compute threads; 0 = PIXL_NUM_THREADS or all cores"),
     INT("training.print_interval", training.print_interval, "10", 1, INT_MAX, "iterations between progress lines"),
     STR("training.resume", training.resume, "\"\"", "checkpoint (or run directory: its last checkpoint) to resume from; \"\" = start fresh"),
+    BOOL("training.resume_allow_nonfinite", training.resume_allow_nonfinite, "false",
+         "resume even from a checkpoint holding NaN or infinite values (refused by default: a diverged run)"),
     SEC("training.optimizer", "the optimizer"),
     ENUM("training.optimizer.name", training.optimizer.name, "adam", "sgd|adam|adamw",
          "sgd, adam or adamw (decoupled weight decay)"),

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pixl_impl.h"
@@ -97,6 +98,21 @@ static int sync_folder(const pixl_atomic_file *af)
     return rc;
 }
 
+/* TEST HOOK, for crash tests only (scripts/check/kill9.sh, tests/test_crash.c):
+ * PIXL_TEST_COMMIT_SLEEP_MS=N sleeps N ms between the complete, synced
+ * temporary file and its rename, so that a test can kill the process while
+ * a checkpoint is being written. Unset (always, outside those tests): no
+ * effect. */
+void pixl__test_commit_sleep(void)
+{
+    const char *e = getenv("PIXL_TEST_COMMIT_SLEEP_MS");
+    long ms = e ? strtol(e, NULL, 10) : 0;
+    if (ms > 0 && ms <= 60000) {
+        struct timespec ts = {ms / 1000, ms % 1000 * 1000000L};
+        while (nanosleep(&ts, &ts) && errno == EINTR) {}
+    }
+}
+
 int pixl_atomic_commit(pixl_atomic_file *af)
 {
     if (!af) return pixl_set_error(PIXL_ERR_ARG, "pixl_atomic_commit: NULL file");
@@ -105,6 +121,7 @@ int pixl_atomic_commit(pixl_atomic_file *af)
     int err = errno;
     if (fclose(af->f) && !failed) failed = 1, err = errno;
     int rc = PIXL_OK;
+    if (!failed) pixl__test_commit_sleep();
     if (failed) rc = pixl_set_error(PIXL_ERR_IO, "cannot write '%s': %s", af->path, strerror(err ? err : EIO));
     else if (rename(af->tmp, af->path))
         rc = pixl_set_error(PIXL_ERR_IO, "cannot rename '%s' over '%s': %s", af->tmp, af->path, strerror(errno));

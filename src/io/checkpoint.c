@@ -7,7 +7,11 @@
  * dtype (and integer buffers converted into a staging copy) before the
  * first value is written into P. Accepted conversions: F32/F64/F16/BF16
  * into f32 entries, I64/I32 into integer buffers (range-checked), and a
- * 0-dim tensor (PyTorch's num_batches_tracked) into a shape-[1] entry. */
+ * 0-dim tensor (PyTorch's num_batches_tracked) into a shape-[1] entry.
+ * Floating-point values must be finite (no NaN or infinity) unless the
+ * caller allows them (PIXL_LOAD_ALLOW_NONFINITE). */
+#include <math.h>
+
 #include "pixl_impl.h"
 
 int pixl_checkpoint_save(pixl_params *P, const char *path, int n_meta, const char *const *keys,
@@ -63,9 +67,45 @@ static const char *expected_dtypes(pixl_dtype pd)
     return "?";
 }
 
+/* Non-finite values: a NaN or infinity in a floating-point tensor is an
+ * error naming the tensor and the first such element (the tensor's values
+ * as they will load, scanned in `scratch`, before P is touched). */
+static int check_finite(const pixl_st_file *f, int j, const char *path, const char *name, int64_t numel,
+                        float **scratch, int64_t *cap)
+{
+    if (numel > *cap) {
+        float *nb = realloc(*scratch, (size_t)numel * sizeof *nb);
+        if (!nb) return pixl_set_error(PIXL_ERR_NOMEM, "checkpoint %s: out of memory reading '%s'", path, name);
+        *scratch = nb;
+        *cap = numel;
+    }
+    float *v = *scratch;
+    pixl_st_read_f32(f, j, v);
+    int64_t first = -1, count = 0;
+    for (int64_t k = 0; k < numel; k++)
+        if (!isfinite(v[k]) && count++ == 0) first = k;
+    if (!count) return PIXL_OK;
+    const float x = v[first];
+    char more[96] = "";
+    if (count > 1) snprintf(more, sizeof more, " (%lld of its %lld values are not finite)", (long long)count,
+                            (long long)numel);
+    return pixl_set_error(PIXL_ERR_FORMAT,
+                          "checkpoint %s: tensor '%s' has %s at element %lld%s; the model is broken (training "
+                          "diverged?): --allow-nonfinite (PIXL_LOAD_ALLOW_NONFINITE) loads it anyway",
+                          path, name, isnan(x) ? "a NaN" : x > 0 ? "+Inf" : "-Inf", (long long)first, more);
+}
+
 int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra)
 {
+    return pixl_checkpoint_load_ex(P, path, allow_extra ? PIXL_LOAD_ALLOW_EXTRA : 0);
+}
+
+int pixl_checkpoint_load_ex(pixl_params *P, const char *path, unsigned flags)
+{
     if (!P || !path) return pixl_set_error(PIXL_ERR_ARG, "pixl_checkpoint_load: NULL %s", P ? "path" : "params");
+    const int allow_extra = (flags & PIXL_LOAD_ALLOW_EXTRA) != 0, allow_nonfinite = (flags & PIXL_LOAD_ALLOW_NONFINITE) != 0;
+    float *scratch = NULL; /* the values of one float tensor, scanned for NaN/Inf */
+    int64_t scratch_cap = 0;
     pixl_st_file *f = pixl_st_open(path);
     if (!f) return pixl_last_status() ? pixl_last_status() : PIXL_ERR_IO;
     int n = pixl_params_count(P), nf = pixl_st_count(f), rc = PIXL_OK;
@@ -107,6 +147,9 @@ int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra)
                                 path, name, fd, expected_dtypes(pd));
             goto done;
         }
+        if (pd == PIXL_F32 && !allow_nonfinite &&
+            (rc = check_finite(f, j, path, name, pixl_params_numel(P, i), &scratch, &scratch_cap)))
+            goto done;
         if (pd != PIXL_F32) {
             int64_t numel = pixl_params_numel(P, i);
             stage[i] = pixl__malloc((size_t)numel * pixl_dtype_size(pd));
@@ -155,6 +198,7 @@ int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra)
         else memcpy(dst, stage[i], (size_t)numel * pixl_dtype_size(pd));
     }
 done:
+    free(scratch);
     for (int i = 0; stage && i < n; i++) free(stage[i]);
     free(stage);
     free(src);

@@ -293,7 +293,9 @@ static int meta_int(pixl_st_file *f, const char *key, int lo, int hi, int *out)
     return PIXL_OK;
 }
 
-pixl_model *pixl_model_load(const char *path)
+pixl_model *pixl_model_load(const char *path) { return pixl_model_load_ex(path, 0); }
+
+pixl_model *pixl_model_load_ex(const char *path, unsigned flags)
 {
     pixl_st_file *f = pixl_st_open(path);
     if (!f) return NULL;
@@ -373,7 +375,7 @@ pixl_model *pixl_model_load(const char *path)
         pixl_model_free(m);
         return NULL;
     }
-    if (pixl_checkpoint_load(m->P, path, 0)) {
+    if (pixl_checkpoint_load_ex(m->P, path, flags & PIXL_LOAD_ALLOW_NONFINITE)) {
         pixl_model_free(m);
         return NULL;
     }

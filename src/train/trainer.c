@@ -4,9 +4,12 @@
  * validation, the JSON log, atomic checkpoints, resume, and a clean stop on
  * request (Ctrl-C). Nothing here depends on what is learned: the task owns
  * the loss, the metric and the score. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,10 +98,53 @@ pixl_dataset *pixl_config_open_split(const pixl_train_config *cfg, const char *s
 }
 
 /* ------------------------------------------------------------ checkpoints */
+/* fsync a folder, so that a rename in it is durable (EINVAL/EROFS: a file
+ * system without folder syncs; the rename stands) */
+static int sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = PIXL_OK;
+    if (fd < 0 || (fsync(fd) && errno != EINVAL && errno != EROFS))
+        rc = pixl_set_error(PIXL_ERR_IO, "cannot sync folder %s: %s", dir, strerror(errno));
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+/* A model whose weights or statistics went NaN or infinite is not saved:
+ * the last good checkpoint stays (and pixl_checkpoint_load refuses such a
+ * file anyway). */
+static int check_finite(pixl_trainer *t, const char *file)
+{
+    pixl_params *P = pixl_model_params(t->model);
+    for (int i = 0; i < pixl_params_count(P); i++) {
+        if (pixl_params_dtype(P, i) != PIXL_F32) continue;
+        const float *d = pixl_params_data(P, i);
+        for (int64_t k = 0, n = pixl_params_numel(P, i); k < n; k++)
+            if (!isfinite(d[k]))
+                return pixl_set_error(PIXL_ERR_STATE,
+                                      "training diverged: '%s' has %s at element %lld after step %lld; %s not "
+                                      "written, the last checkpoint is kept (lower the learning rate)",
+                                      pixl_params_name(P, i), isnan(d[k]) ? "a NaN" : "an infinity", (long long)k,
+                                      (long long)t->step, file);
+    }
+    return PIXL_OK;
+}
+
+/* The checkpoint is a pair, last.safetensors and last.optim.safetensors, and
+ * a resumed run needs both of the same step. Each file is written atomically
+ * (temporary name, fsync, rename), and the pair is committed in three steps:
+ *   1. the optimizer state to last.optim.next.safetensors,
+ *   2. the model to last.safetensors: the commit point,
+ *   3. last.optim.next.safetensors renamed to last.optim.safetensors.
+ * A crash before 2 leaves the old pair (and a .next file of a later step,
+ * which resume ignores); a crash between 2 and 3 leaves the new model and
+ * its state in the .next file, which resume renames into place because its
+ * step matches (optim_path). A failed write (a full disk) removes the .next
+ * file: the old pair stands. */
 int pixl_trainer_save(pixl_trainer *t)
 {
     if (!t) return pixl_set_error(PIXL_ERR_ARG, "pixl_trainer_save: NULL trainer");
-    char s[64], e[64], b[64], el[64], bm[64], p[PIXL_CFG_PATH_LEN + 64];
+    char s[64], e[64], b[64], el[64], bm[64], p[PIXL_CFG_PATH_LEN + 64], on[PIXL_CFG_PATH_LEN + 64],
+        op[PIXL_CFG_PATH_LEN + 64];
     snprintf(s, sizeof s, "%lld", (long long)t->step);
     snprintf(e, sizeof e, "%lld", (long long)t->epoch);
     snprintf(b, sizeof b, "%d", t->batch_in_epoch);
@@ -108,9 +154,94 @@ int pixl_trainer_save(pixl_trainer *t)
     const char *k[] = {"step", "epoch", "batch_in_epoch", "elapsed_seconds", "best_miou"};
     const char *v[] = {s, e, b, el, bm};
     const char *dir = t->cfg.output.run_dir;
-    int rc = pixl_model_save(t->model, path_in(p, sizeof p, dir, "last.safetensors"), 5, k, v);
-    if (!rc) rc = pixl_optim_save(t->opt, path_in(p, sizeof p, dir, "last.optim.safetensors"));
+    path_in(on, sizeof on, dir, "last.optim.next.safetensors");
+    path_in(op, sizeof op, dir, "last.optim.safetensors");
+    int rc = check_finite(t, "last.safetensors");
+    if (rc) return rc;
+    rc = pixl_optim_save(t->opt, on);
+    if (!rc) rc = pixl_model_save(t->model, path_in(p, sizeof p, dir, "last.safetensors"), 5, k, v);
+    if (rc) {
+        unlink(on); /* the old pair stands */
+        return rc;
+    }
+    pixl__test_commit_sleep(); /* crash tests only: between the commit point and the rename */
+    if (rename(on, op)) return pixl_set_error(PIXL_ERR_IO, "cannot rename %s to %s: %s", on, op, strerror(errno));
+    return sync_dir(dir);
+}
+
+/* the optimizer state of checkpoint `rp` (X.safetensors) at step `step`:
+ * X.optim.next.safetensors when its step is that (a save stopped between its
+ * commit and the final rename), else X.optim.safetensors, which must be of
+ * that step. The stopped save is finished first: the .next file is renamed
+ * to X.optim.safetensors, because the next save of the run overwrites the
+ * .next file before its commit point, and a crash then would leave no
+ * optimizer state of the checkpoint's step. */
+static int optim_path(pixl_trainer *t, const char *rp, const char *step, char *out, size_t n)
+{
+    const int stem = (int)(strlen(rp) - (strlen(rp) > 12 ? 12 : 0)); /* without ".safetensors" */
+    char next[PIXL_CFG_PATH_LEN + 32];
+    snprintf(next, sizeof next, "%.*s.optim.next.safetensors", stem, rp);
+    snprintf(out, n, "%.*s.optim.safetensors", stem, rp);
+    if (!access(next, F_OK)) {
+        char *ns = pixl_checkpoint_meta(next, "step");
+        int same = ns && !strcmp(ns, step);
+        free(ns);
+        pixl_clear_error();
+        if (same) {
+            char dir[PIXL_CFG_PATH_LEN + 32];
+            snprintf(dir, sizeof dir, "%s", rp);
+            char *slash = strrchr(dir, '/');
+            if (slash) *slash = 0;
+            else snprintf(dir, sizeof dir, ".");
+            if (!rename(next, out)) {
+                if (sync_dir(dir)) pixl_clear_error(); /* the rename stands; the next save syncs again */
+                pixl__log(&t->lg, "finished the interrupted checkpoint of step %s: %s renamed to %s\n", step, next,
+                          out);
+                return PIXL_OK;
+            }
+            /* a folder we cannot write: read the state where it is */
+            pixl__log(&t->lg, "note: cannot rename %s to %s (%s); reading it where it is\n", next, out,
+                      strerror(errno));
+            snprintf(out, n, "%s", next);
+            return PIXL_OK;
+        }
+    }
+    char *os = pixl_checkpoint_meta(out, "step");
+    if (!os) return pixl_set_error(PIXL_ERR_FORMAT, "cannot resume: %s", pixl_last_error());
+    int rc = PIXL_OK;
+    if (strcmp(os, step))
+        rc = pixl_set_error(PIXL_ERR_FORMAT,
+                            "cannot resume: %s holds the optimizer state of step %s but %s is of step %s "
+                            "(files of two different runs or saves?)",
+                            out, os, rp, step);
+    free(os);
     return rc;
+}
+
+/* A process killed while writing leaves its temporary files (NAME.tmp.PID.N,
+ * pixl_atomic_begin()) behind: remove those of processes that no longer run. */
+static void remove_stale_tmp(pixl_trainer *t)
+{
+    const char *dir = t->cfg.output.run_dir;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int removed = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *tmp = strstr(de->d_name, ".tmp."), *q;
+        if (!tmp || tmp == de->d_name) continue;
+        long pid = strtol(tmp + 5, (char **)&q, 10);
+        if (q == tmp + 5 || *q != '.' || pid <= 0 || !q[1]) continue;
+        char *end;
+        strtoul(q + 1, &end, 10);
+        if (*end || (pid != getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH))) continue;
+        char p[PIXL_CFG_PATH_LEN + 300];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        removed += unlink(p) == 0;
+    }
+    closedir(d);
+    if (removed) pixl__log(&t->lg, "removed %d temporary file%s of an interrupted run from %s\n", removed,
+                           removed > 1 ? "s" : "", dir);
 }
 
 /* best.safetensors with the task's score, the step and the minutes */
@@ -122,6 +253,8 @@ static int save_best(pixl_trainer *t, double score, double elapsed)
     snprintf(mn, sizeof mn, "%.4f", elapsed / 60);
     const char *k[] = {t->task->def->score_key, "step", "minutes"};
     const char *v[] = {bm, st, mn};
+    int rc = check_finite(t, "best.safetensors");
+    if (rc) return rc;
     return pixl_model_save(t->model, path_in(p, sizeof p, t->cfg.output.run_dir, "best.safetensors"), 3, k, v);
 }
 
@@ -150,10 +283,10 @@ int pixl_trainer_resume(pixl_trainer *t, const char *rp)
             rc = pixl_set_error(PIXL_ERR_FORMAT, "%s: metadata '%s': '%.40s' is not a%s number%s", rp, key[i], txt[i],
                                 whole ? " whole" : " finite", i < 4 ? " >= 0" : "");
     }
-    if (!rc && !(rc = pixl_checkpoint_load(pixl_model_params(t->model), rp, 0))) {
+    if (!rc && !(rc = pixl_checkpoint_load_ex(pixl_model_params(t->model), rp,
+                                              t->cfg.training.resume_allow_nonfinite ? PIXL_LOAD_ALLOW_NONFINITE : 0))) {
         char op[PIXL_CFG_PATH_LEN + 32];
-        snprintf(op, sizeof op, "%.*s.optim.safetensors", (int)(strlen(rp) - (strlen(rp) > 12 ? 12 : 0)), rp);
-        rc = pixl_optim_load(t->opt, op);
+        if (!(rc = optim_path(t, rp, s, op, sizeof op))) rc = pixl_optim_load(t->opt, op);
         t->step = (int64_t)v[0];
         t->epoch = (int64_t)v[1];
         t->batch_in_epoch = v[2] > INT_MAX ? INT_MAX : (int)v[2];
@@ -385,6 +518,7 @@ static int trainer_init(pixl_trainer *t)
     const char *dir = cfg->output.run_dir;
     if (!dir[0]) return pixl_set_error(PIXL_ERR_ARG, "output.run_dir is empty");
     if (mkdir_p(dir)) return pixl_set_error(PIXL_ERR_IO, "cannot create run directory %s: %s", dir, strerror(errno));
+    remove_stale_tmp(t);
     if (!(t->train = pixl_config_open_split(cfg, cfg->data.train_split, 0))) return pixl_last_status();
     if (cfg->data.sparse_labels[0] && (rc = apply_sparse_labels(t))) return rc;
     if (!(t->val = pixl_config_open_split(cfg, cfg->data.val_split, 0))) return pixl_last_status();
@@ -410,7 +544,7 @@ static int trainer_init(pixl_trainer *t)
     if (cfg->training.resume[0]) rc = pixl_trainer_resume(t, cfg->training.resume);
     else rc = pixl_loader_set_epoch(t->loader, 0);
     if (rc) return rc;
-    pixl_config_save(cfg, path_in(p, sizeof p, dir, "config.yaml"));
+    if ((rc = pixl_config_save(cfg, path_in(p, sizeof p, dir, "config.yaml")))) return rc; /* a full disk: now, not at the first checkpoint */
     if ((rc = pixl__log_open(&t->lg, path_in(p, sizeof p, dir, "log.jsonl"), cfg->training.resume[0] != 0)))
         return rc;
     pixl__log(&t->lg,

@@ -12,6 +12,7 @@ typedef struct pixl__logger {
     int tty;     /* out is a terminal: a progress bar rewritten in place */
     int quiet;   /* no progress, no step lines */
     FILE *jsonl; /* log.jsonl or NULL */
+    int write_failed; /* a write to log.jsonl failed (warned once) */
 } pixl__logger;
 
 void pixl__log_init(pixl__logger *lg, FILE *out, int quiet);

@@ -10,7 +10,11 @@ static void write_record(pixl__logger *lg, pixl_json *j)
 {
     char *line = pixl_json_finish(j, "log.jsonl");
     if (line) fprintf(lg->jsonl, "%s\n", line);
-    fflush(lg->jsonl);
+    /* a full disk: said once; the run goes on (its checkpoints fail on their own, naming the file) */
+    if ((fflush(lg->jsonl) || ferror(lg->jsonl)) && !lg->write_failed) {
+        lg->write_failed = 1;
+        pixl__log(lg, "warning: cannot write log.jsonl: %s; its records are incomplete from here\n", strerror(errno));
+    }
     free(line);
 }
 
@@ -20,12 +24,42 @@ void pixl__log_init(pixl__logger *lg, FILE *out, int quiet)
     lg->quiet = quiet;
     lg->tty = !quiet && isatty(fileno(lg->out));
     lg->jsonl = NULL;
+    lg->write_failed = 0;
+}
+
+/* the length of f up to and including its last newline: a run killed (or
+ * stopped by a full disk) while writing a record leaves a partial last line,
+ * which a resumed run cuts off before appending */
+static long complete_length(FILE *f)
+{
+    if (fseek(f, 0, SEEK_END)) return -1;
+    long end = ftell(f), pos = end;
+    char buf[4096];
+    while (pos > 0) {
+        long n = pos < (long)sizeof buf ? pos : (long)sizeof buf;
+        if (fseek(f, pos - n, SEEK_SET) || fread(buf, 1, (size_t)n, f) != (size_t)n) return -1;
+        for (long i = n - 1; i >= 0; i--)
+            if (buf[i] == '\n') return pos - n + i + 1;
+        pos -= n;
+    }
+    return 0;
 }
 
 int pixl__log_open(pixl__logger *lg, const char *path, int append)
 {
-    if (!(lg->jsonl = fopen(path, append ? "a" : "w")))
+    if (!(lg->jsonl = fopen(path, append ? "a+" : "w")))
         return pixl_set_error(PIXL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (append) {
+        long end = -1, keep = complete_length(lg->jsonl);
+        if (!fseek(lg->jsonl, 0, SEEK_END)) end = ftell(lg->jsonl);
+        if (keep < 0 || (keep < end && ftruncate(fileno(lg->jsonl), keep))) {
+            int rc = pixl_set_error(PIXL_ERR_IO, "cannot repair the last line of %s: %s", path, strerror(errno));
+            fclose(lg->jsonl);
+            lg->jsonl = NULL;
+            return rc;
+        }
+        fseek(lg->jsonl, 0, SEEK_END); /* the next write goes after the last complete line */
+    }
     return PIXL_OK;
 }
 
