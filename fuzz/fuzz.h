@@ -27,7 +27,7 @@ int pixl_fuzz_png(const char *path, int w, int h, int channels);
 
 #define PIXL_FUZZ_HARNESSES(X)                                                                          \
     X(safetensors) X(config) X(image) X(label) X(dataset_list) X(bsds) X(check_case) X(label_store) X(via) \
-    X(click_log) X(annotate) X(report)
+    X(click_log) X(annotate) X(report) X(model)
 
 #define PIXL_FUZZ_DECLARE(name) int pixl_fuzz_##name(const uint8_t *data, size_t size);
 PIXL_FUZZ_HARNESSES(PIXL_FUZZ_DECLARE)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pixl_data.h"
+#include "pixl_models.h"
 
 static const char *g_out;
 
@@ -152,7 +153,7 @@ static void bsds(const char *tmp)
         char p[1024];
         snprintf(p, sizeof p, "%s/gt%d.mat", tmp, variant);
         remove(p);
-        mat_t *mat = Mat_CreateVer(p, NULL, MAT_FT_MAT5);
+        mat_t *mat = Mat_CreateVer(p, "MATLAB 5.0 MAT-file, written by pixl make_corpus", MAT_FT_MAT5);
         size_t cd[2] = {1, 2}, bd[2] = {5, 4}, sd[2] = {1, 1};
         matvar_t *cell = Mat_VarCreate("groundTruth", MAT_C_CELL, MAT_T_CELL, 2, cd, NULL, 0);
         for (int a = 0; a < 2; a++) {
@@ -336,6 +337,23 @@ static void report(void)
              " \"full\": {\"val_miou_last\": 0.55, \"val_miou_best\": 0.56, \"train_minutes\": 30}}\n");
 }
 
+static void models(const char *tmp)
+{
+    char p[1024];
+    static const char *const variants[2] = {"depth1", "depth2"}; /* width 1/16: 2 channels at the top */
+    for (int k = 0; k < 2; k++) {
+        pixl_model_opts o = {.n_classes = 3, .in_channels = k ? 3 : 1, .width = 0.0625f, .variant = variants[k]};
+        pixl_model *m = pixl_model_create("unet", &o, 1);
+        const char *names[3] = {"sky", "road", "car"};
+        const uint8_t cols[9] = {128, 128, 128, 128, 64, 128, 64, 0, 128};
+        pixl_model_set_classes(m, names, cols);
+        snprintf(p, sizeof p, "%s/m.safetensors", tmp);
+        pixl_model_save(m, p, 0, NULL, NULL);
+        pixl_model_free(m);
+        put_file("model", k ? "unet_depth2.safetensors" : "unet_depth1_grey.safetensors", -1, p);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -358,6 +376,7 @@ int main(int argc, char **argv)
     annotate();
     check_cases();
     report();
+    models(tmp);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     return system(cmd) ? 1 : 0;
