@@ -1,6 +1,9 @@
 /* fuzz_safetensors.c — pixl_st_open() (src/io/safetensors.c): the header
  * length, the JSON header (dtypes, shapes, data_offsets, __metadata__),
- * then every tensor read back as f32, f64, i64 and i32. */
+ * then every tensor read back as f32, f64, i64 and i32; and the checkpoint
+ * readers on the same file (src/io/checkpoint.c, pretrained.c):
+ * pixl_checkpoint_meta, pixl_checkpoint_load and pixl_checkpoint_load_subset
+ * into a parameter set of weight (F32 2x3), steps (I64 3), index (I32 4). */
 #include <stdlib.h>
 
 #include "fuzz.h"
@@ -29,6 +32,18 @@ int pixl_fuzz_safetensors(const uint8_t *data, size_t size)
     }
     (void)pixl_st_meta(f, "format");
     pixl_st_close(f);
+    free(pixl_checkpoint_meta(path, "format"));
+    static pixl_params *P;
+    if (!P) {
+        const int64_t s23[2] = {2, 3}, s3[1] = {3}, s4[1] = {4};
+        const pixl_init_spec zero = {PIXL_INIT_ZEROS, 0, 0};
+        P = pixl_params_new();
+        pixl_params_add(P, "weight", PIXL_PARAM, PIXL_F32, 2, s23, zero);
+        pixl_params_add(P, "steps", PIXL_BUFFER, PIXL_I64, 1, s3, zero);
+        pixl_params_add(P, "index", PIXL_BUFFER, PIXL_I32, 1, s4, zero);
+    }
+    pixl_checkpoint_load(P, path, 1);
+    pixl_checkpoint_load_subset(P, path);
     return 0;
 }
 

@@ -130,6 +130,13 @@ static void safetensors(const char *tmp)
     pixl_st_writer_save(w, p);
     pixl_st_writer_free(w);
     put_file("safetensors", "mixed.safetensors", -1, p);
+    w = pixl_st_writer_new(); /* exactly the harness's parameter set */
+    pixl_st_writer_add(w, "weight", PIXL_F32, 2, s23, f);
+    pixl_st_writer_add(w, "steps", PIXL_I64, 1, s3, l);
+    pixl_st_writer_add(w, "index", PIXL_I32, 1, s4, i32);
+    pixl_st_writer_save(w, p);
+    pixl_st_writer_free(w);
+    put_file("safetensors", "params.safetensors", -1, p);
     /* dtypes the writer does not make: F16, BF16, F64, U8, BOOL, I16 */
     const char *hdr = "{\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]},"
                       "\"b\":{\"dtype\":\"BF16\",\"shape\":[1,2],\"data_offsets\":[4,8]},"
