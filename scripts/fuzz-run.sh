@@ -6,8 +6,8 @@
 # $FUZZ_BUILD/crashes/<name>/, the log to $FUZZ_BUILD/logs/<name>.log. Prints one line
 # per harness (executions per second, final corpus size) into $FUZZ_BUILD/summary.txt;
 # exits 1 when any harness found a crash, leak, timeout or sanitizer report. Running out
-# of memory (-rss_limit_mb=2048, -malloc_limit_mb=2048) ends that harness's run and is
-# reported as "oom", without failing, unless FUZZ_FAIL_ON_OOM=1.
+# of memory (-rss_limit_mb=2048, -malloc_limit_mb=2048) is counted and reported, and the
+# harness goes on for the time left, unless FUZZ_FAIL_ON_OOM=1 (then it is a failure).
 #   usage: scripts/fuzz-run.sh FUZZ_BUILD SECONDS [NAME...]
 set -u
 B=${1:?build folder}
@@ -33,19 +33,34 @@ for name in "$@"; do
     mkdir -p "$work" "$B/crashes/$name"
     cp fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
     log="$B/logs/$name.log"
-    "$bin" -max_total_time="$S" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30 -close_fd_mask=1 \
-        -print_final_stats=1 -artifact_prefix="$B/crashes/$name/" "$work" > "$log" 2>&1
-    rc=$?
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-    eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-    corp=$(grep -o 'corp: [0-9]*/[0-9]*[bKM]*b*' "$log" | tail -1 | sed 's/corp: //')
-    if [ $rc -eq 0 ]; then res=ok
-    elif grep -q 'ERROR: libFuzzer: out-of-memory' "$log" && [ "${FUZZ_FAIL_ON_OOM:-0}" != 1 ]; then
-        # a file claiming a giant size ran past -rss_limit_mb: resource limits are
-        # their own work (docs/reliability.md); reported, not a failure (FUZZ_FAIL_ON_OOM=1: fail)
-        res="oom after $(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#') runs (input in $B/crashes/$name/)"
-    else res="FAILED (exit $rc, see $log and $B/crashes/$name/)"; failed=1; fi
-    printf '%-14s %8s %10s %8s %10s  %s\n' "$name" "$S" "${execs:-?}" "${eps:-?}" "${corp:-?}" "$res" | tee -a "$summary"
+    : > "$log"
+    # run for S seconds; running out of memory (a file claiming a giant size, past
+    # -rss_limit_mb) ends a run: it is counted and the harness starts again for the
+    # time left (FUZZ_FAIL_ON_OOM=1: a failure instead). Limits on the sizes a file
+    # may claim are their own work (docs/reliability.md).
+    t0=$(date +%s); execs=0; ooms=0; res=ok; corp=
+    while :; do
+        left=$((S - ($(date +%s) - t0)))
+        [ $left -gt 0 ] || break
+        "$bin" -max_total_time="$left" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30 -close_fd_mask=1 \
+            -print_final_stats=1 -artifact_prefix="$B/crashes/$name/" "$work" > "$log.run" 2>&1
+        rc=$?
+        cat "$log.run" >> "$log"
+        n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.run" | tail -1)
+        execs=$((execs + ${n:-0}))
+        corp=$(grep -o 'corp: [0-9]*/[0-9]*[bKM]*b*' "$log.run" | tail -1 | sed 's/corp: //')
+        [ $rc -eq 0 ] && break
+        if grep -q 'ERROR: libFuzzer: out-of-memory' "$log.run" && [ "${FUZZ_FAIL_ON_OOM:-0}" != 1 ]; then
+            ooms=$((ooms + 1))
+        else
+            res="FAILED (exit $rc, see $log and $B/crashes/$name/)"; failed=1; break
+        fi
+    done
+    rm -f "$log.run"
+    secs=$(($(date +%s) - t0))
+    eps=$((execs / (secs > 0 ? secs : 1)))
+    [ $ooms -gt 0 ] && [ "$res" = ok ] && res="ok; $ooms x out of memory (inputs in $B/crashes/$name/)"
+    printf '%-14s %8s %10s %8s %10s  %s\n' "$name" "$secs" "$execs" "$eps" "${corp:-?}" "$res" | tee -a "$summary"
 done
 echo "fuzz-run: summary in $summary"
 exit $failed
