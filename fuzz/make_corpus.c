@@ -13,6 +13,7 @@
 
 #include "pixl_data.h"
 #include "pixl_models.h"
+#include "pixl_train.h"
 
 static const char *g_out;
 
@@ -183,8 +184,32 @@ static void bsds(const char *tmp)
     }
 }
 
-static void config(void)
+static void config(const char *tmp)
 {
+    char p[1024];
+    pixl_train_config *cfg = calloc(1, sizeof *cfg);
+    pixl_config_defaults(cfg);
+    snprintf(p, sizeof p, "%s/defaults.yaml", tmp);
+    pixl_config_save(cfg, p); /* every key */
+    free(cfg);
+    /* without the comments: lines starting with '#', and "  # ..." at their ends */
+    size_t n;
+    char *text = (char *)slurp(p, &n), *o = text;
+    text[n] = 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        char *c = strstr(line, "  #");
+        if (c) *c = 0;
+        for (c = line + strlen(line); c > line && c[-1] == ' '; c--) c[-1] = 0;
+        if (!*line || *line == '#') continue;
+        size_t len = strlen(line);
+        memmove(o, line, len);
+        o += len;
+        *o++ = '\n';
+    }
+    put("config", "defaults.yaml", NULL, 0, text, (size_t)(o - text));
+    free(text);
     put_text("config", "minimal.yaml", -1,
              "data:\n  dataset: synthetic\n  crop: [32, 32]\nmodel:\n  arch: unet\n  options:\n    width: 8\n"
              "training:\n  max_iters: 10\n  batch_size: 2\n  optimizer:\n    name: adam\n    lr: 0.001\n"
@@ -375,7 +400,7 @@ int main(int argc, char **argv)
     images(tmp);
     safetensors(tmp);
     bsds(tmp);
-    config();
+    config(tmp);
     dataset_lists();
     label_stores(tmp);
     via();

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Run every fuzz harness of `make fuzz` for SECONDS seconds each (make fuzz-run SECONDS=N).
-# Each harness works on its own corpus under $FUZZ_BUILD/corpus/<name>/, a copy of the
+# fuzz/dict/<name>.dict, when there, is the harness's libFuzzer dictionary (the keys and
+# words of the files it reads). Each harness works on its own corpus under $FUZZ_BUILD/corpus/<name>/, a copy of the
 # seed corpus fuzz/corpus/<name>/ plus what earlier runs found (the repository's seed
 # folders are never written). Crash, leak and sanitizer inputs go to
 # $FUZZ_BUILD/crashes/<name>/, the log to $FUZZ_BUILD/logs/<name>.log. Prints one line
@@ -34,6 +35,8 @@ for name in "$@"; do
     cp fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
     log="$B/logs/$name.log"
     : > "$log"
+    dict=""
+    [ -f fuzz/dict/"$name".dict ] && dict="-dict=fuzz/dict/$name.dict"
     # run for S seconds; running out of memory (a file claiming a giant size, past
     # -rss_limit_mb) ends a run: it is counted and the harness starts again for the
     # time left (FUZZ_FAIL_ON_OOM=1: a failure instead). Limits on the sizes a file
@@ -43,7 +46,7 @@ for name in "$@"; do
         left=$((S - ($(date +%s) - t0)))
         [ $left -gt 0 ] || break
         "$bin" -max_total_time="$left" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30 -close_fd_mask=1 \
-            -print_final_stats=1 -artifact_prefix="$B/crashes/$name/" "$work" > "$log.run" 2>&1
+            -print_final_stats=1 -artifact_prefix="$B/crashes/$name/" $dict "$work" > "$log.run" 2>&1
         rc=$?
         cat "$log.run" >> "$log"
         n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log.run" | tail -1)
