@@ -7,6 +7,8 @@
 #   make check-annotate  `pixl annotate` driven in headless Chromium (not part of the tests)
 #   make check-kill9     a training killed with SIGKILL 20 times and resumed (docs/reliability.md; a few minutes)
 #   make check-fulldisk  a training whose checkpoint writes fail under a file-size limit (docs/reliability.md)
+#   make fuzz       libFuzzer harnesses (fuzz/) with clang, ASan and UBSan into build-fuzz/
+#   make fuzz-run SECONDS=N  each harness N seconds on a copy of its seed corpus (docs/reliability.md)
 # Variables: BUILD (output dir), BLAS (openblas|blis|generic cblas), ARCH.
 
 BUILD   ?= build
@@ -39,6 +41,8 @@ CORE_LDLIBS := $(BLAS_LIBS) -lcjson -lm -fopenmp $(EXTRA_LDLIBS)
 LIB_SRC   := $(sort $(wildcard src/*/*.c))
 TOOL_SRC  := $(sort $(wildcard tools/*.c tools/check/*.c))
 TEST_SRC  := $(sort $(wildcard tests/*.c))
+# fuzz harnesses: linked into the tests too (tests/test_fuzz.c replays their corpora)
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c)) fuzz/common.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # the layers (README.md, "The library"): each its header and its archive
 layer_obj  = $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard $(addsuffix /*.c,$(1)))))
@@ -53,9 +57,10 @@ LAYER_OBJ   := $(CORE_OBJ) $(MODELS_OBJ) $(DATA_OBJ) $(METRICS_OBJ) $(TRAIN_OBJ)
 $(if $(filter-out $(LAYER_OBJ),$(LIB_OBJ)),$(error source files in no layer (Makefile, CORE_OBJ ...): $(filter-out $(LAYER_OBJ),$(LIB_OBJ))))
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(BUILD)/%.o)
-DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+FUZZ_OBJ  := $(FUZZ_SRC:%.c=$(BUILD)/%.o)
+DEPS      := $(LIB_OBJ:.o=.d) $(TOOL_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)
 
-.PHONY: all lib test unit check-golden check-annotate check-kill9 check-fulldisk sanitize bench bench-models clean print-ldlibs examples
+.PHONY: all lib test unit check-golden check-annotate check-kill9 check-fulldisk sanitize bench bench-models clean print-ldlibs examples fuzz fuzz-bins fuzz-run fuzz-corpus
 all: $(BUILD)/libpixl.a $(BUILD)/libpixl.so $(LAYER_LIBS) $(BUILD)/pixl
 	@if [ "$(BUILD)" = build ]; then ln -sf $(BUILD)/pixl pixl; fi  # ./pixl: the optimised build only (not make sanitize's)
 
@@ -86,7 +91,7 @@ $(BUILD)/pixl: $(TOOL_OBJ) $(BUILD)/libpixl.a
 	$(CC) -o $@ $(TOOL_OBJ) $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS) $(HTTP_LIBS)
 
 # tests link the tool objects too (the check runner is tested directly)
-$(BUILD)/pixl_tests: $(TEST_OBJ) $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ)) $(BUILD)/libpixl.a
+$(BUILD)/pixl_tests: $(TEST_OBJ) $(FUZZ_OBJ) $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ)) $(BUILD)/libpixl.a
 	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS) $(HTTP_LIBS)
 
 # examples/: small programs on the public API alone
@@ -138,6 +143,40 @@ check-fulldisk: all
 sanitize:
 	$(MAKE) BUILD=build-san OPT=-O1 EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    EXTRA_LDLIBS="-fsanitize=address,undefined" test
+
+# Fuzzing (docs/reliability.md): every harness fuzz/fuzz_<name>.c as a libFuzzer program
+# $(FUZZ_BUILD)/fuzz/fuzz_<name>, pixl built with clang, ASan + UBSan and fuzzer coverage.
+# Needs clang and libclang-rt-14-dev (scripts/install-deps.sh).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CC    ?= clang
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+SECONDS    ?= 30
+fuzz:
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) OPT=-O1 ARCH= EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+	    EXTRA_LDLIBS="$(FUZZ_SAN)" fuzz-bins
+
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+fuzz-bins: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/%.main.o: fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DPIXL_FUZZ_MAIN -MMD -MP -c $< -o $@
+
+$(FUZZ_BINS): $(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/fuzz_%.main.o $(BUILD)/fuzz/common.o $(filter-out $(BUILD)/tools/pixl.o,$(TOOL_OBJ)) $(BUILD)/libpixl.a
+	$(CC) -fsanitize=fuzzer -o $@ $^ $(LDFLAGS) $(LDLIBS) $(HTTP_LIBS)
+
+-include $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%.main.d)
+
+# the seed corpus fuzz/corpus/<harness>/ (kept in the repository), written by pixl itself
+fuzz-corpus: $(BUILD)/libpixl.a
+	@mkdir -p $(BUILD)/fuzz
+	$(CC) $(CFLAGS) -o $(BUILD)/fuzz/make_corpus fuzz/make_corpus.c $(BUILD)/libpixl.a $(LDFLAGS) $(LDLIBS)
+	$(BUILD)/fuzz/make_corpus fuzz/corpus
+
+# each harness SECONDS seconds (one after the other); fails on any crash, leak or sanitizer report
+fuzz-run: fuzz
+	sh scripts/fuzz-run.sh $(FUZZ_BUILD) $(SECONDS)
 
 bench: all
 	$(BUILD)/pixl bench ops

@@ -5,6 +5,21 @@
 
 #include "data/dataset_impl.h"
 
+/* a struct whose fields libmatio can look up: it indexes the field names and
+ * the data without checking them, and a corrupt file leaves them NULL or short */
+static int struct_ok(matvar_t *v)
+{
+    if (!v || v->class_type != MAT_C_STRUCT || !v->data || v->rank < 1) return 0;
+    unsigned nf = Mat_VarGetNumberOfFields(v);
+    char *const *names = Mat_VarGetStructFieldnames(v);
+    if (!nf || !names) return 0;
+    for (unsigned k = 0; k < nf; k++)
+        if (!names[k]) return 0;
+    size_t nel = 1;
+    for (int d = 0; d < v->rank; d++) nel *= v->dims[d];
+    return nel >= 1 && v->nbytes / nf / sizeof(matvar_t *) >= nel;
+}
+
 int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *width, int *height)
 {
     *maps = NULL;
@@ -48,16 +63,17 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
             cells = SIZE_MAX;
             break;
         }
-    if (cells < 1 || cells > 64) {
+    if (cells < 1 || cells > 64 || !gt->data || gt->nbytes / sizeof(matvar_t *) < cells) {
         rc = pixl_set_error(PIXL_ERR_FORMAT, "BSDS ground truth '%s': %zu annotations (1..64)", path, cells);
         goto done;
     }
     n = (int)cells;
     for (int i = 0; i < n; i++) {
         matvar_t *cell = Mat_VarGetCell(gt, i);
-        matvar_t *b = cell && cell->class_type == MAT_C_STRUCT ? Mat_VarGetStructFieldByName(cell, "Boundaries", 0)
-                                                               : NULL;
-        if (!b || b->rank != 2 || !b->data || (b->class_type != MAT_C_UINT8 && b->class_type != MAT_C_DOUBLE)) {
+        matvar_t *b = struct_ok(cell) ? Mat_VarGetStructFieldByName(cell, "Boundaries", 0) : NULL;
+        if (!b || b->rank != 2 || !b->data || (b->class_type != MAT_C_UINT8 && b->class_type != MAT_C_DOUBLE) ||
+            b->nbytes / (b->class_type == MAT_C_UINT8 ? 1 : sizeof(double)) / (b->dims[0] ? b->dims[0] : 1) <
+                b->dims[1]) {
             rc = pixl_set_error(PIXL_ERR_FORMAT,
                                 "BSDS ground truth '%s': annotation %d has no 2-D logical/uint8/double 'Boundaries'",
                                 path, i + 1);

@@ -359,8 +359,13 @@ pixl_model *pixl_model_load_ex(const char *path, unsigned flags)
     }
     if (cJSON_GetArraySize(cols) == 3 * K) {
         uint8_t *cc = malloc((size_t)K * 3);
-        for (int k = 0; cc && k < 3 * K; k++) cc[k] = (uint8_t)cJSON_GetArrayItem(cols, k)->valuedouble;
-        if (cc) pixl_model_set_classes(m, NULL, cc);
+        int ok = cc != NULL; /* colours other than numbers 0..255 are ignored, as a list of another length */
+        for (int k = 0; ok && k < 3 * K; k++) {
+            const cJSON *it = cJSON_GetArrayItem(cols, k);
+            ok = cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble <= 255;
+            if (ok) cc[k] = (uint8_t)it->valuedouble;
+        }
+        if (ok) pixl_model_set_classes(m, NULL, cc);
         free(cc);
     }
     cJSON_Delete(names);

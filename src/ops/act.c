@@ -38,7 +38,7 @@ static inline float fast_expf(float x)
     p = fmaf(p, r, 1.6666665459e-1f);
     p = fmaf(p, r, 5.0000001201e-1f);
     p = fmaf(p * r, r, r) + 1.0f;
-    int32_t bits = ((int32_t)n + 127) * (1 << 23);
+    int32_t bits = ((int32_t)(n == n ? n : 0.0f) + 127) * (1 << 23); /* NaN in, NaN out (p), no UB cast */
     float s;
     memcpy(&s, &bits, sizeof s);
     return x < lo ? 0.0f : p * s;
