@@ -186,9 +186,20 @@ static float *zoo_out(pixl_params *P, const char *arch, int size_idx, int fusion
 
 PIXL_TEST(fuse_zoo_equals_unfused)
 {
-    int total_fused = 0, models = 0;
+    int total_fused = 0, models = 0, wanted = 0;
+#if defined(__SANITIZE_ADDRESS__)
+    /* under ASan (make sanitize) the models that take every path of the epilogue: 3x3 and 1x1 implicit
+     * GEMM, residual adds, depthwise with ReLU6; the optimised build checks the whole zoo */
+    static const char *const asan_models[] = {"resnet18", "mobilenet_v2", "enet", "unet"};
+#endif
     for (int i = 0; i < pixl_model_count(); i++) {
         const char *arch = pixl_model_name(i);
+#if defined(__SANITIZE_ADDRESS__)
+        int pick = 0;
+        for (size_t k = 0; k < sizeof asan_models / sizeof *asan_models; k++) pick |= !strcmp(arch, asan_models[k]);
+        if (!pick) continue;
+#endif
+        wanted++;
         float *a = NULL, *b = NULL;
         int fa = 0, fb = 0, k = 0;
         int64_t na = 0, nb = 0;
@@ -221,6 +232,6 @@ PIXL_TEST(fuse_zoo_equals_unfused)
         free(b);
         pixl_params_free(P);
     }
-    CHECK(models == pixl_model_count());
-    CHECK_MSG(total_fused > 500, "%d nodes fused over the zoo", total_fused);
+    CHECK(models == wanted);
+    CHECK_MSG(total_fused > 10 * wanted, "%d nodes fused over %d models", total_fused, wanted);
 }

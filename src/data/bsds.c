@@ -37,11 +37,11 @@ int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *widt
         size_t cells = 1;
         for (int d = 0; d < info->rank; d++)
             if (pixl__mul_overflows(cells, info->dims[d], &cells)) cells = SIZE_MAX;
+        /* the cell array's data as libmatio indexes it: present and as long as the cells claimed */
+        if (!info->data || info->nbytes / sizeof(matvar_t *) < (cells < 64 ? cells : 64)) cells = 0;
         for (size_t i = 0; i < cells && i < 64 && !rc; i++) {
             matvar_t *cell = Mat_VarGetCell(info, (int)i);
-            matvar_t *b = cell && cell->class_type == MAT_C_STRUCT
-                              ? Mat_VarGetStructFieldByName(cell, "Boundaries", 0)
-                              : NULL;
+            matvar_t *b = struct_ok(cell) ? Mat_VarGetStructFieldByName(cell, "Boundaries", 0) : NULL;
             if (!b || b->rank != 2) continue; /* reported below, after the read */
             if (b->dims[0] < 1 || b->dims[1] < 1 || b->dims[0] > PIXL_IMAGE_MAX_DIM || b->dims[1] > PIXL_IMAGE_MAX_DIM)
                 rc = pixl_set_error(PIXL_ERR_FORMAT,
