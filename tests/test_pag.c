@@ -446,7 +446,7 @@ static pixl_tensor *build_gl(pixl_ctx *ctx, void *ud)
     gl_case *c = ud;
     pixl_tensor *g[4];
     for (int i = 0; i < c->n; i++) {
-        char nm[8];
+        char nm[16];
         snprintf(nm, sizeof nm, "g%d", i);
         g[i] = gc_input(ctx, nm, 4, c->shape[i], c->g[i]);
     }
