@@ -273,6 +273,10 @@ bool pixl__mul3_overflows(size_t a, size_t b, size_t c, size_t *out);
 bool pixl__add_overflows(size_t a, size_t b, size_t *out);
 /* "4.5 GiB" */
 void pixl__fmt_bytes(char *buf, size_t len, double bytes);
+/* n float images of 3 x h x w against PIXL_MAX_BATCH_BYTES: 0 within it, 1
+ * above it (the size and the limit formatted into have[32] and cap[32]),
+ * PIXL_ERR_ARG for a malformed variable (error set) */
+int pixl__batch_over_limit(int n, int h, int w, char have[32], char cap[32]);
 
 /* ------------------------------------------ typed key/value options (core/opts.c) */
 /* One table per options struct: each field's key, type, place and doc. The

@@ -39,21 +39,13 @@ static void fill(float *x, int64_t n, uint64_t seed)
     for (int64_t i = 0; i < n; i++) x[i] = 2 * frand(&seed) - 1;
 }
 
-/* one of the hand-made graphs: returns its output (malloc'ed) and the fused count */
-typedef struct {
-    int variant;
-    int fusion;
-} g_case;
-
-static pixl_tensor *conv(pixl_ctx *c, const char *name, pixl_tensor *x, int cin, int cout, int k, int groups,
-                         int bias)
+/* conv2d with the weight `name` (and bias `name.b`), k x k, same padding */
+static pixl_tensor *conv(pixl_ctx *c, const char *name, pixl_tensor *x, int k, int groups, int bias)
 {
     pixl_tensor *w = pixl_param_ref(c, name);
     char bn[64];
     snprintf(bn, sizeof bn, "%s.b", name);
     pixl_conv2d_opts o = {.stride = {1, 1}, .padding = {k / 2, k / 2}, .dilation = {1, 1}, .groups = groups};
-    (void)cin;
-    (void)cout;
     return pixl_conv2d(c, x, w, bias ? pixl_param_ref(c, bn) : NULL, &o);
 }
 
@@ -86,7 +78,8 @@ static void add_params(pixl_params *P)
     perturb(P, 99);
 }
 
-/* variant 0: r = relu(bn1(c1 x)); y = relu(bn2(c2 r) + r), then relu6(c3 y + b) (depthwise with bias)
+/* one hand-made graph: its output (malloc'ed), the fused count and the arena size.
+ * variant 0: r = relu(bn1(c1 x)); y = relu(bn2(c2 r) + r), then relu6(c3 y + b) (depthwise with bias)
  * variant 1: the residual of c4's add is computed after c4 (not fusable as an add)
  * variant 2: bn1's output is kept (the chain stops there), c4's BN is probed
  * variant 3: the graph ends with conv + BN (the output is a fused node) */
@@ -96,24 +89,24 @@ static float *run_graph(pixl_params *P, int variant, int fusion, int *fused, int
     pixl_ctx_set_fusion(c, fusion);
     int64_t xs[4] = {2, 4, 9, 70};
     pixl_tensor *x = pixl_input(c, "x", PIXL_F32, 4, xs), *y = NULL;
-    pixl_tensor *r = bn(c, "n1", conv(c, "c1", x, 4, 8, 3, 1, 1));
+    pixl_tensor *r = bn(c, "n1", conv(c, "c1", x, 3, 1, 1));
     if (variant == 2) pixl_keep(r);
     r = pixl_relu(c, r);
     if (variant == 0 || variant == 2) {
-        pixl_tensor *b2 = bn(c, "n2", conv(c, "c2", r, 8, 8, 1, 1, 0));
+        pixl_tensor *b2 = bn(c, "n2", conv(c, "c2", r, 1, 1, 0));
         y = pixl_relu(c, pixl_add(c, b2, r));
-        y = pixl_hardtanh(c, conv(c, "c3", y, 8, 8, 3, 8, 1), 0, 6);
+        y = pixl_hardtanh(c, conv(c, "c3", y, 3, 8, 1), 0, 6);
         if (variant == 2) {
-            pixl_tensor *p = bn(c, "n2", conv(c, "c4", y, 8, 8, 3, 1, 0));
+            pixl_tensor *p = bn(c, "n2", conv(c, "c4", y, 3, 1, 0));
             pixl_ctx_add_probe(c, "probe", p);
             y = pixl_relu(c, p);
         }
     } else if (variant == 1) {
-        pixl_tensor *a = conv(c, "c4", r, 8, 8, 3, 1, 0);
-        pixl_tensor *late = pixl_relu(c, conv(c, "c2", r, 8, 8, 1, 1, 0)); /* after c4 */
+        pixl_tensor *a = conv(c, "c4", r, 3, 1, 0);
+        pixl_tensor *late = pixl_relu(c, conv(c, "c2", r, 1, 1, 0)); /* after c4 */
         y = pixl_relu(c, pixl_add(c, bn(c, "n2", a), late));
     } else {
-        y = bn(c, "n2", conv(c, "c2", r, 8, 8, 1, 1, 0));
+        y = bn(c, "n2", conv(c, "c2", r, 1, 1, 0));
     }
     float *out = NULL;
     if (y && !pixl_ctx_plan(c)) {

@@ -389,7 +389,6 @@ static int parse_args(int argc, char **argv, pp_opts *o)
                 fprintf(stderr, "pixl pixelpick: --schedule and %s: give one or the other\n", argv[i]);
                 return -1;
             }
-        o->per_round = o->sched[0];
         o->budget = o->sched[o->n_sched - 1];
         return 0;
     }

@@ -603,13 +603,9 @@ static int batch_bytes_ok(const ld *L, const int *lines, const char *batch_key, 
                           const char *size_key)
 {
     if (rows <= 0 || cols <= 0) return PIXL_OK;
-    uint64_t cap;
-    if (pixl__limit(PIXL_MAX_BATCH_BYTES_ENV, PIXL_MAX_BATCH_BYTES_DEFAULT, &cap)) return PIXL_ERR_ARG;
-    double bytes = (double)batch * 3.0 * rows * cols * sizeof(float);
-    if (bytes <= (double)cap) return PIXL_OK;
     char b[32], lim[32];
-    pixl__fmt_bytes(b, sizeof b, bytes);
-    pixl__fmt_bytes(lim, sizeof lim, (double)cap);
+    int over = pixl__batch_over_limit(batch, rows, cols, b, lim);
+    if (over <= 0) return over;
     int line = lines ? lines[find_key(batch_key)] : 0;
     if (!line && lines) line = lines[find_key(size_key)];
     return fail(L, line,

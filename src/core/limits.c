@@ -64,6 +64,17 @@ bool pixl__add_overflows(size_t a, size_t b, size_t *out)
     return false;
 }
 
+int pixl__batch_over_limit(int n, int h, int w, char have[32], char cap[32])
+{
+    uint64_t lim;
+    if (pixl__limit(PIXL_MAX_BATCH_BYTES_ENV, PIXL_MAX_BATCH_BYTES_DEFAULT, &lim)) return PIXL_ERR_ARG;
+    double bytes = (double)n * 3.0 * h * w * sizeof(float);
+    if (bytes <= (double)lim) return 0;
+    pixl__fmt_bytes(have, 32, bytes);
+    pixl__fmt_bytes(cap, 32, (double)lim);
+    return 1;
+}
+
 void pixl__fmt_bytes(char *buf, size_t len, double bytes)
 {
     static const char *const u[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};

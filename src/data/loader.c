@@ -67,13 +67,9 @@ struct pixl_loader {
  * PIXL_MAX_BATCH_BYTES (core/limits.c): an error instead of the allocation */
 static int batch_too_large(int n, int w, int h)
 {
-    uint64_t cap;
-    if (pixl__limit(PIXL_MAX_BATCH_BYTES_ENV, PIXL_MAX_BATCH_BYTES_DEFAULT, &cap)) return PIXL_ERR_ARG;
-    double bytes = (double)n * 3.0 * w * h * sizeof(float);
-    if (bytes <= (double)cap) return PIXL_OK;
     char b[32], lim[32];
-    pixl__fmt_bytes(b, sizeof b, bytes);
-    pixl__fmt_bytes(lim, sizeof lim, (double)cap);
+    int over = pixl__batch_over_limit(n, h, w, b, lim);
+    if (over <= 0) return over;
     return pixl_set_error(PIXL_ERR_NOMEM,
                           "loader: a batch of %d images of 3x%dx%d is %s of input, above the limit of %s (a smaller "
                           "batch, a resize or a crop; or set PIXL_MAX_BATCH_BYTES)",
