@@ -34,19 +34,23 @@
  * THE KERNEL: an 8-row (output channels) x 3-vector (6 windows, 48 pixels)
  * AVX-512 register tile over the whole reduction K = C*9 in the order
  * k = 0..K-1, the epilogue (bias, affine, ReLU) in registers and masked
- * stores of the active lanes. Every output element is one chain of fused
+ * stores of the active lanes. Windows broadcast the weights from panels
+ * (8 output channels x K) packed once per forward when the plan has
+ * windows; column blocks read them straight from their (C_out, K) rows
+ * (eight sequential streams), so that a small active fraction, all
+ * compacted, packs nothing. Every output element is one chain of fused
  * multiply-adds over k in the same order whatever window, column block or
  * thread computes it (the same chain as the conv2d forward's AVX-512
  * micro-kernel): the bits do not depend on the thread count. Inactive pixels
  * are copies of pass, run by run; an image with no active pixel is a copy,
  * one with no inactive pixel copies nothing.
  *
- * One parallel region per forward: the weight panels (8 output channels x K)
- * are packed, by 8x16 transposes, while the calling thread reads the gate
- * and plans the image; then the copies of pass; then the tasks (dynamic
- * schedule): column blocks (each over all output channels, K in chunks of
- * KC_COMPACT through a per-thread result block), then (chunk of tiles about
- * an image row long, 8-channel panel) pairs.
+ * One parallel region per forward: the calling thread reads the gate and
+ * plans the image; then the panels are packed (at the first image with
+ * windows); then the copies of pass; then the tasks (dynamic schedule):
+ * column blocks (each over all output channels, K in chunks of KC_COMPACT
+ * through a per-thread result block), then (chunk of tiles about an image
+ * row long, 8-channel panel) pairs.
  *
  * Forward only: the builder refuses inputs that need a gradient. */
 #include <math.h>
@@ -209,7 +213,7 @@ typedef struct gepi {
             _mm256_maskz_loadu_ps((__mmask8)(m[2 * v + 1] >> 8), p[2 * v + 1] + o), 1);
 #define GROW(i)                                                                                                \
     if (mr > i) {                                                                                              \
-        __m512 ai = _mm512_set1_ps(a[i]);                                                                      \
+        __m512 ai = _mm512_set1_ps(a[i * as]);                                                                      \
         c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                                            \
         if (nv > 1) c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                                \
         if (nv > 2) c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                                \
@@ -239,16 +243,16 @@ static inline __m512 epi_v(__m512 v, const gepi *e, int i)
     return v;
 }
 
-/* acc[i][l] = (beta ? res[i][l] : 0) + sum_k Ap[k*GMR+i] * base[h][off[k] + l%8]  (h = l / 8, nh halves,
+/* acc[i][l] = (beta ? res[i][l] : 0) + sum_k A[i*lda + k] * base[h][off[k] + l%8]  (h = l / 8, nh halves,
  * nv = ceil(nh/2) vectors), then
  *   mode 0: res = acc;   mode 1: res = epilogue(acc);
  *   mode 2: epilogue, then lanes win[h].m of z + win[h].q (plane i at z + i*HW);
  *   masked (mode 2 only, K a multiple of 9): tap k loads the lanes of mt[(k % 9) * GNH + h] only (0 elsewhere;
  *   half h = 2v+1 has its lanes in bits 8-15) */
 static inline __attribute__((always_inline)) void ukern(const int mr, const int nv, int nh, int64_t K,
-                                                        const float *Ap, const float *const *base,
+                                                        const float *Ap, int64_t lda, const float *const *base,
                                                         const int64_t *off, int beta, int mode,
-                                                        const uint16_t *mt, float *res, const gepi *e, float *z,
+                                                        const uint16_t *mt, int contig, float *res, const gepi *e, float *z,
                                                         const gwin *win, int64_t HW)
 {
     GA_ALL(GA_DECL)
@@ -258,11 +262,21 @@ static inline __attribute__((always_inline)) void ukern(const int mr, const int 
     const float *p[GNH];
     for (int h = 0; h < GNH; h++) p[h] = base[h < nh ? h : nh - 1];
     __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0;
-    if (mt) {
+    if (contig) /* a column block: vector v is 16 consecutive floats at base[0] + 16 v */
+        for (int64_t k = 0; k < K; k++) {
+            const float *a = Ap + k, *pb = p[0] + off[k];
+            const int64_t as = lda;
+            b0 = _mm512_loadu_ps(pb);
+            if (nv > 1) b1 = _mm512_loadu_ps(pb + 16);
+            if (nv > 2) b2 = _mm512_loadu_ps(pb + 32);
+            GROW(0) GROW(1) GROW(2) GROW(3) GROW(4) GROW(5) GROW(6) GROW(7)
+        }
+    else if (mt) {
         for (int64_t k9 = 0; k9 < K; k9 += 9)
             for (int t = 0; t < 9; t++) {
                 const int64_t o = off[k9 + t];
                 const float *a = Ap + (k9 + t) * GMR;
+                const int as = 1;
                 const uint16_t *m = mt + t * GNH;
                 GB_MLOAD(0) GB_MLOAD(1) GB_MLOAD(2)
                 GROW(0) GROW(1) GROW(2) GROW(3) GROW(4) GROW(5) GROW(6) GROW(7)
@@ -271,6 +285,7 @@ static inline __attribute__((always_inline)) void ukern(const int mr, const int 
         for (int64_t k = 0; k < K; k++) {
             const int64_t o = off[k];
             const float *a = Ap + k * GMR;
+            const int as = 1;
             GB_LOAD(0) GB_LOAD(1) GB_LOAD(2)
             GROW(0) GROW(1) GROW(2) GROW(3) GROW(4) GROW(5) GROW(6) GROW(7)
         }
@@ -286,12 +301,12 @@ static inline __attribute__((always_inline)) void ukern(const int mr, const int 
     GZ_STORE(0) GZ_STORE(1) GZ_STORE(2)
 }
 
-static void kern(int mr, int nh, int64_t K, const float *Ap, const float *const *base, const int64_t *off, int beta,
-                 int mode, const uint16_t *mt, float *res, const gepi *e, float *z, const gwin *win, int64_t HW)
+static void kern(int mr, int nh, int64_t K, const float *Ap, int64_t lda, const float *const *base, const int64_t *off, int beta,
+                 int mode, const uint16_t *mt, int contig, float *res, const gepi *e, float *z, const gwin *win, int64_t HW)
 {
     switch (mr * 4 + (nh + 1) / 2) {
 #define X(M_, V_)                                                                                              \
-    case M_ * 4 + V_: ukern(M_, V_, nh, K, Ap, base, off, beta, mode, mt, res, e, z, win, HW); break;
+    case M_ * 4 + V_: ukern(M_, V_, nh, K, Ap, lda, base, off, beta, mode, mt, contig, res, e, z, win, HW); break;
         X(1, 1) X(1, 2) X(1, 3) X(2, 1) X(2, 2) X(2, 3) X(3, 1) X(3, 2) X(3, 3) X(4, 1) X(4, 2) X(4, 3)
         X(5, 1) X(5, 2) X(5, 3) X(6, 1) X(6, 2) X(6, 3) X(7, 1) X(7, 2) X(7, 3) X(8, 1) X(8, 2) X(8, 3)
 #undef X
@@ -340,9 +355,11 @@ static inline float epi_s(float v, const gepi *e, int i)
     return v;
 }
 
-static void kern(int mr, int nh, int64_t K, const float *Ap, const float *const *base, const int64_t *off, int beta,
-                 int mode, const uint16_t *mt, float *res, const gepi *e, float *z, const gwin *win, int64_t HW)
+static void kern(int mr, int nh, int64_t K, const float *Ap, int64_t lda, const float *const *base, const int64_t *off,
+                 int beta, int mode, const uint16_t *mt, int contig, float *res, const gepi *e, float *z,
+                 const gwin *win, int64_t HW)
 {
+    (void)contig; /* base[h] + off[k] + l%8 is the same float either way */
     for (int i = 0; i < mr; i++)
         for (int l = 0; l < 8 * nh; l++) {
             const gwin *wv = mode == 2 ? win + l / 8 : NULL;
@@ -352,7 +369,7 @@ static void kern(int mr, int nh, int64_t K, const float *Ap, const float *const 
             for (int64_t k = 0; k < K; k++) {
                 int h = l / 8, bit = h % 2 ? 8 + l % 8 : l % 8;
                 float xv = mt && !(mt[(k % 9) * GNH + h] >> bit & 1) ? 0.0f : p[off[k]];
-                acc += Ap[k * GMR + i] * xv;
+                acc += Ap[i * lda + k] * xv;
             }
             if (mode == 0) res[i * GNL + l] = acc;
             else if (mode == 1) res[i * GNL + l] = epi_s(acc, e, i);
@@ -626,7 +643,7 @@ static int gated_fwd(pixl_tensor *nd)
     float *zd = pixl_f32(nd);
 
     float *work = nd->work;
-    float *Ap = work + L.ap, *ep = work + L.ep;
+    float *ep = work + L.ep, *Ap = work + L.ap;
     int64_t *off = (int64_t *)(void *)(work + L.off), *coff = (int64_t *)(void *)(work + L.coff);
     uint64_t *bma = (uint64_t *)(void *)(work + L.bma), *bmi = (uint64_t *)(void *)(work + L.bmi);
     gwin *win = (gwin *)(void *)(work + L.win), *bwin = (gwin *)(void *)(work + L.bwin);
@@ -656,11 +673,10 @@ static int gated_fwd(pixl_tensor *nd)
             for (int kw = 0; kw < 3; kw++) off[c * 9 + kh * 3 + kw] = c * HW + (kh - 1) * d * W + (kw - 1) * d;
     for (int64_t k = 0; k < KCC; k++) coff[k] = k * GNL;
 
-    /* One parallel region: the weight panels are packed while the calling thread reads the gate and plans
-     * the image; then the copies; then the tasks. */
+    /* One parallel region: the plan, the panels (if windows), the copies, the tasks. */
     int nt = pixl_num_threads();
     if (nt > slots) nt = slots;
-    int failed = 0;
+    int failed = 0, packed = 0;
     int64_t active = 0;
     plan P = {0};
 #pragma omp parallel num_threads(nt) if (nt > 1)
@@ -668,9 +684,6 @@ static int gated_fwd(pixl_tensor *nd)
         float *col = slotb + (size_t)omp_get_thread_num() * L.slot_floats; /* (KCC, GNL) */
         float *res = col + FLR(KCC * GNL);                                 /* (COp, GNL) */
         gpiece *pc = (gpiece *)(void *)(res + FLR(COp * GNL));             /* (GNL + GNV) */
-        const int64_t KB = (K + 15) / 16; /* Ap (T, K, GMR): panel t = rows t*GMR.. of w (CO, K) */
-#pragma omp for schedule(static) nowait
-        for (int64_t tb = 0; tb < T * KB; tb++) pack_block(wd, CO, K, tb / KB, tb % KB * 16, Ap);
         for (int64_t n = 0; n < N; n++) {
             const float *x = xd + n * C * HW, *ps = pass + n * CO * HW;
             float *z = zd + n * CO * HW;
@@ -682,6 +695,13 @@ static int gated_fwd(pixl_tensor *nd)
             }
 #pragma omp barrier
             if (failed) break;
+            if (P.nwin > 0 && !packed) { /* the windows' panels, once per forward (column blocks read w) */
+                const int64_t KB = (K + 15) / 16; /* Ap (T, K, GMR): panel t = rows t*GMR.. of w (CO, K) */
+#pragma omp for schedule(static)
+                for (int64_t tb = 0; tb < T * KB; tb++) pack_block(wd, CO, K, tb / KB, tb % KB * 16, Ap);
+#pragma omp single
+                packed = 1;
+            }
             if (active == 0) { /* z = pass */
 #pragma omp for schedule(static)
                 for (int64_t o = 0; o < CO; o++) memcpy(z + o * HW, ps + o * HW, (size_t)HW * sizeof(float));
@@ -698,7 +718,8 @@ static int gated_fwd(pixl_tensor *nd)
             /* the tasks: column blocks, then (window chunk, panel) */
             const int64_t ntp = (P.nplain + GNH - 1) / GNH, nbw = P.nwin - P.nplain, tpc = (W + GNL - 1) / GNL;
             const int64_t ntile = ntp + (nbw + GNH - 1) / GNH;
-            const int64_t nchunk = (ntile + tpc - 1) / tpc, ntask = P.nct + nchunk * T;
+            const int64_t nchunk = (ntile + tpc - 1) / tpc;
+            const int64_t ntask = P.nct + nchunk * T;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t it = 0; it < ntask; it++) {
                 if (it < P.nct) { /* a column block over every output channel */
@@ -716,7 +737,7 @@ static int gated_fwd(pixl_tensor *nd)
                             int mr = (int)(CO - t * GMR < GMR ? CO - t * GMR : GMR);
                             gepi e = {bias ? eb + t * GMR : NULL, has_sc ? esc + t * GMR : NULL,
                                       has_sh ? esh + t * GMR : NULL, p->relu};
-                            kern(mr, 2 * nv, kn, Ap + (t * K + k0) * GMR, cb, coff, k0 > 0, last, NULL,
+                            kern(mr, 2 * nv, kn, wd + t * GMR * K + k0, K, cb, coff, k0 > 0, last, NULL, 1,
                                  res + t * GMR * GNL, &e, NULL, NULL, HW);
                         }
                     }
@@ -743,7 +764,7 @@ static int gated_fwd(pixl_tensor *nd)
                         for (int tp = 0; tp < 9; tp++)
                             for (int h = 0; h < GNH; h++)
                                 mt[tp * GNH + h] = h < nh ? (uint16_t)(wv[h].mk[tp] << (h % 2 ? 8 : 0)) : 0;
-                    kern(mr, nh, K, Ap + t * K * GMR, wb, off, 0, 2, masked ? mt : NULL, NULL, &e,
+                    kern(mr, nh, K, Ap + t * K * GMR, 1, wb, off, 0, 2, masked ? mt : NULL, 0, NULL, &e,
                          z + t * GMR * HW, wv, HW);
                 }
             }
