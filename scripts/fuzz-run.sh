@@ -9,6 +9,7 @@
 # exits 1 when any harness found a crash, leak, timeout or sanitizer report. Running out
 # of memory (-rss_limit_mb=2048, -malloc_limit_mb=2048) is counted and reported, and the
 # harness goes on for the time left, unless FUZZ_FAIL_ON_OOM=1 (then it is a failure).
+# FUZZ_SUMMARY=FILE: the summary there instead (two runs side by side on disjoint names).
 #   usage: scripts/fuzz-run.sh FUZZ_BUILD SECONDS [NAME...]
 set -u
 B=${1:?build folder}
@@ -24,7 +25,7 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # the harnesses write each input to a file: in memory when /dev/shm is there (many times faster)
 if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 mkdir -p "$B/corpus" "$B/crashes" "$B/logs"
-summary="$B/summary.txt"
+summary="${FUZZ_SUMMARY:-$B/summary.txt}"
 printf '%-14s %8s %10s %8s %10s  %s\n' harness seconds execs exec/s corpus result | tee "$summary"
 failed=0
 for name in "$@"; do

@@ -1,7 +1,7 @@
 /* cmd_bench_models.c — `pixl bench models`: inference latency of the model
  * zoo at batch 1 (median of R runs after warm-up), next to PyTorch running
  * the same networks on the same number of threads (bench/bench_torch_models.py:
- * eval mode, torch.no_grad(), the faster of contiguous and channels_last).
+ * eval mode, torch.no_grad(), the fastest of eager and jit.trace + jit.freeze, each NCHW and channels_last).
  *
  *   pixl bench models [--models NAME,...] [--input CxHxW] [--classes K]
  *                     [--runs R] [--no-torch] [--json FILE]
