@@ -1061,7 +1061,11 @@ int64_t pixl_optim_steps(const pixl_optim *opt);
 /* Optimizer state (momentum / Adam moments, step count) saved into and
  * restored from params-like files: names are "<param>.exp_avg" etc. */
 int pixl_optim_save(pixl_optim *opt, const char *path);
+/* A NaN or infinity in the state is refused (an error naming the tensor and
+ * element; the state is unchanged) unless flags has PIXL_LOAD_ALLOW_NONFINITE;
+ * pixl_optim_load() is pixl_optim_load_ex(opt, path, 0). */
 int pixl_optim_load(pixl_optim *opt, const char *path);
+int pixl_optim_load_ex(pixl_optim *opt, const char *path, unsigned flags);
 
 typedef enum pixl_sched_kind {
     PIXL_SCHED_CONSTANT = 0,

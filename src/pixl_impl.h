@@ -166,6 +166,14 @@ void pixl__threads_leave(int prev);
 /* the count ctx's kernels run with: its own, else the process default */
 int pixl__ctx_threads(const pixl_ctx *ctx);
 
+/* ------------------------------------------------------------ files */
+/* (io/checkpoint.c) tensor j of f, read as float into *scratch (grown to *cap
+ * floats as needed), scanned for NaN/Inf: PIXL_OK, or PIXL_ERR_FORMAT with
+ * "WHAT PATH: tensor 'NAME' has a NaN at element K (n of its m values ...);
+ * HINT". For checkpoints, pretrained weights and optimizer state. */
+int pixl__st_check_finite(const pixl_st_file *f, int j, const char *what, const char *path, const char *name,
+                          int64_t numel, float **scratch, int64_t *cap, const char *hint);
+
 /* ------------------------------------------------------------- errors */
 /* record a build error in ctx (first one wins) and in the thread-local slot */
 void pixl__ctx_fail(pixl_ctx *ctx, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

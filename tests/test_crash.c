@@ -577,3 +577,57 @@ PIXL_TEST(trainer_keeps_checkpoint_when_weights_go_nonfinite)
     fclose(devnull);
     free(cfg);
 }
+
+PIXL_TEST(pretrained_and_optimizer_state_refuse_nonfinite)
+{
+    /* pretrained weights (model.options.pretrained): a NaN is refused before anything is written */
+    char pre[600], st[600];
+    snprintf(pre, sizeof pre, "%s/pretrained_nan.safetensors", pixl_test_tmpdir());
+    snprintf(st, sizeof st, "%s/optim_nan.safetensors", pixl_test_tmpdir());
+    pixl_model *m = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 3, .width = 0.25f}, 1);
+    pixl_model *fresh = pixl_model_create("unet", &(pixl_model_opts){.n_classes = 3, .width = 0.25f}, 2);
+    CHECK(m && fresh);
+    if (!m || !fresh) return;
+    pixl_params *P = pixl_model_params(m), *F = pixl_model_params(fresh);
+    const int w = find_param(P, "weight", PIXL_PARAM);
+    CHECK(w >= 0);
+    if (w < 0) return;
+    float *wd = pixl_params_data(P, w);
+    const float keep = wd[7];
+    wd[7] = NAN;
+    CHECK_OK(pixl_model_save(m, pre, 0, NULL, NULL));
+    wd[7] = keep;
+    int64_t n = 0;
+    float *flat = pixl_params_data_flat(F, &n), *copy = malloc(sizeof(float) * (size_t)n);
+    CHECK(copy != NULL);
+    if (!copy) return;
+    memcpy(copy, flat, sizeof(float) * (size_t)n);
+    CHECK(pixl_checkpoint_load_subset(F, pre) == PIXL_ERR_FORMAT);
+    char want[1400];
+    snprintf(want, sizeof want, "pretrained weights %s: tensor '%s' has a NaN at element 7", pre,
+             pixl_params_name(P, w));
+    CHECK_MSG(strstr(pixl_last_error(), want), "error: %s", pixl_last_error());
+    CHECK_MSG(!memcmp(copy, flat, sizeof(float) * (size_t)n), "a refused pretrained load changed the model");
+
+    /* optimizer state: momentum that went NaN is refused on resume, loaded with the flag */
+    pixl_optim *opt = pixl_optim_new(P, &(pixl_optim_opts){.kind = PIXL_OPTIM_SGD, .lr = 0.1f, .momentum = 0.9f});
+    CHECK(opt != NULL);
+    if (!opt) return;
+    pixl_params_zero_grad(P);
+    float *g = pixl_params_grad(P, w);
+    g[3] = NAN;
+    CHECK_OK(pixl_optim_step(opt));
+    CHECK_OK(pixl_optim_save(opt, st));
+    pixl_optim *o2 = pixl_optim_new(P, &(pixl_optim_opts){.kind = PIXL_OPTIM_SGD, .lr = 0.1f, .momentum = 0.9f});
+    CHECK(pixl_optim_load(o2, st) == PIXL_ERR_FORMAT);
+    snprintf(want, sizeof want, "optimizer state %s: tensor '%s.momentum_buffer' has a NaN at element 3", st,
+             pixl_params_name(P, w));
+    CHECK_MSG(strstr(pixl_last_error(), want) && strstr(pixl_last_error(), "resume_allow_nonfinite"), "error: %s",
+              pixl_last_error());
+    CHECK_OK(pixl_optim_load_ex(o2, st, PIXL_LOAD_ALLOW_NONFINITE));
+    pixl_optim_free(o2);
+    pixl_optim_free(opt);
+    free(copy);
+    pixl_model_free(fresh);
+    pixl_model_free(m);
+}

@@ -69,13 +69,15 @@ static const char *expected_dtypes(pixl_dtype pd)
 
 /* Non-finite values: a NaN or infinity in a floating-point tensor is an
  * error naming the tensor and the first such element (the tensor's values
- * as they will load, scanned in `scratch`, before P is touched). */
-static int check_finite(const pixl_st_file *f, int j, const char *path, const char *name, int64_t numel,
-                        float **scratch, int64_t *cap)
+ * as they will load, scanned in `scratch`, before P is touched). Shared
+ * with the readers of pretrained weights and of optimizer state. */
+#define CKPT_HINT "the model is broken (training diverged?): --allow-nonfinite (PIXL_LOAD_ALLOW_NONFINITE) loads it anyway"
+int pixl__st_check_finite(const pixl_st_file *f, int j, const char *what, const char *path, const char *name,
+                          int64_t numel, float **scratch, int64_t *cap, const char *hint)
 {
     if (numel > *cap) {
         float *nb = realloc(*scratch, (size_t)numel * sizeof *nb);
-        if (!nb) return pixl_set_error(PIXL_ERR_NOMEM, "checkpoint %s: out of memory reading '%s'", path, name);
+        if (!nb) return pixl_set_error(PIXL_ERR_NOMEM, "%s %s: out of memory reading '%s'", what, path, name);
         *scratch = nb;
         *cap = numel;
     }
@@ -89,10 +91,8 @@ static int check_finite(const pixl_st_file *f, int j, const char *path, const ch
     char more[96] = "";
     if (count > 1) snprintf(more, sizeof more, " (%lld of its %lld values are not finite)", (long long)count,
                             (long long)numel);
-    return pixl_set_error(PIXL_ERR_FORMAT,
-                          "checkpoint %s: tensor '%s' has %s at element %lld%s; the model is broken (training "
-                          "diverged?): --allow-nonfinite (PIXL_LOAD_ALLOW_NONFINITE) loads it anyway",
-                          path, name, isnan(x) ? "a NaN" : x > 0 ? "+Inf" : "-Inf", (long long)first, more);
+    return pixl_set_error(PIXL_ERR_FORMAT, "%s %s: tensor '%s' has %s at element %lld%s; %s", what, path, name,
+                          isnan(x) ? "a NaN" : x > 0 ? "+Inf" : "-Inf", (long long)first, more, hint);
 }
 
 int pixl_checkpoint_load(pixl_params *P, const char *path, int allow_extra)
@@ -148,7 +148,8 @@ int pixl_checkpoint_load_ex(pixl_params *P, const char *path, unsigned flags)
             goto done;
         }
         if (pd == PIXL_F32 && !allow_nonfinite &&
-            (rc = check_finite(f, j, path, name, pixl_params_numel(P, i), &scratch, &scratch_cap)))
+            (rc = pixl__st_check_finite(f, j, "checkpoint", path, name, pixl_params_numel(P, i), &scratch, &scratch_cap,
+                                        CKPT_HINT)))
             goto done;
         if (pd != PIXL_F32) {
             int64_t numel = pixl_params_numel(P, i);

@@ -6,8 +6,8 @@
  * must be an entry of P with the same shape (a name or shape the model does
  * not have is an error naming it, so a wrong prefix or backbone cannot pass
  * silently); entries of P that the file lacks keep their values. All or
- * nothing: everything is checked (and integer buffers staged) before the
- * first value is written. */
+ * nothing: everything is checked (float tensors scanned for NaN/Inf, integer
+ * buffers staged) before the first value is written. */
 #include "pixl_impl.h"
 
 static int float_dtype(const char *d)
@@ -25,6 +25,8 @@ int pixl_checkpoint_load_subset(pixl_params *P, const char *path)
     int *dst = pixl__calloc((size_t)(nf ? nf : 1), sizeof *dst);     /* entry of P for file tensor j */
     void **stage = pixl__calloc((size_t)(nf ? nf : 1), sizeof *stage); /* integer buffers, converted */
     char a[128], b[128];
+    float *scratch = NULL; /* one float tensor's values, scanned for NaN/Inf before anything is written */
+    int64_t scratch_cap = 0;
     if (!dst || !stage) {
         rc = PIXL_ERR_NOMEM;
         goto done;
@@ -65,6 +67,10 @@ int pixl_checkpoint_load_subset(pixl_params *P, const char *path)
                                 path, name, fd, pixl_dtype_name(pd));
             goto done;
         }
+        if (pd == PIXL_F32 &&
+            (rc = pixl__st_check_finite(f, j, "pretrained weights", path, name, pixl_params_numel(P, i), &scratch,
+                                        &scratch_cap, "the file is broken; the model keeps its initial values")))
+            goto done;
         if (pd != PIXL_F32) {
             int64_t n = pixl_params_numel(P, i);
             stage[j] = pixl__malloc((size_t)n * pixl_dtype_size(pd));
@@ -84,6 +90,7 @@ int pixl_checkpoint_load_subset(pixl_params *P, const char *path)
     }
     rc = nf;
 done:
+    free(scratch);
     for (int j = 0; stage && j < nf; j++) free(stage[j]);
     free(stage);
     free(dst);

@@ -309,9 +309,13 @@ static int parse_count(const char *s, int64_t *out)
 
 /* Every check (names, shapes, dtypes, kind, step values) happens before the
  * optimizer's state is touched: on failure the state is unchanged. */
-int pixl_optim_load(pixl_optim *opt, const char *path)
+int pixl_optim_load(pixl_optim *opt, const char *path) { return pixl_optim_load_ex(opt, path, 0); }
+
+int pixl_optim_load_ex(pixl_optim *opt, const char *path, unsigned flags)
 {
     if (!opt || !path) return pixl_set_error(PIXL_ERR_ARG, "pixl_optim_load: NULL argument");
+    float *scratch = NULL; /* one state tensor's values, scanned for NaN/Inf */
+    int64_t scratch_cap = 0;
     int rc = ensure_state(opt);
     if (rc) return rc;
     pixl_st_file *f = pixl_st_open(path);
@@ -366,6 +370,12 @@ int pixl_optim_load(pixl_optim *opt, const char *path)
                                     pixl_st_dtype(f, j));
                 goto done;
             }
+            if (!(flags & PIXL_LOAD_ALLOW_NONFINITE) &&
+                (rc = pixl__st_check_finite(f, j, "optimizer state", path, name, pixl_st_numel(f, j), &scratch,
+                                            &scratch_cap,
+                                            "the run diverged before this checkpoint: resume from an earlier one, "
+                                            "or with training.resume_allow_nonfinite")))
+                goto done;
         }
         if (found && found != nsuf) {
             rc = pixl_set_error(PIXL_ERR_NOT_FOUND, "%s: parameter '%s' has '%s.%s' but not '%s.%s'", path, pn, pn,
@@ -411,6 +421,7 @@ int pixl_optim_load(pixl_optim *opt, const char *path)
     }
     opt->steps = gstep;
 done:
+    free(scratch);
     free(used);
     free(newstep);
     free(idx);

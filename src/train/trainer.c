@@ -286,7 +286,8 @@ int pixl_trainer_resume(pixl_trainer *t, const char *rp)
     if (!rc && !(rc = pixl_checkpoint_load_ex(pixl_model_params(t->model), rp,
                                               t->cfg.training.resume_allow_nonfinite ? PIXL_LOAD_ALLOW_NONFINITE : 0))) {
         char op[PIXL_CFG_PATH_LEN + 32];
-        if (!(rc = optim_path(t, rp, s, op, sizeof op))) rc = pixl_optim_load(t->opt, op);
+        if (!(rc = optim_path(t, rp, s, op, sizeof op)))
+            rc = pixl_optim_load_ex(t->opt, op, t->cfg.training.resume_allow_nonfinite ? PIXL_LOAD_ALLOW_NONFINITE : 0);
         t->step = (int64_t)v[0];
         t->epoch = (int64_t)v[1];
         t->batch_in_epoch = v[2] > INT_MAX ? INT_MAX : (int)v[2];
