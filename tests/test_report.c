@@ -330,6 +330,39 @@ PIXL_TEST(report_errors)
     CHECK(run_report(2, a2, &err) == 1);
     CHECK(err && strstr(err, "log.jsonl:1"));
     free(err);
+    /* a NUL byte inside a line, named with the line */
+    {
+        FILE *f = fopen(path_join(p, sizeof p, dir, "log.jsonl"), "wb");
+        CHECK(f != NULL);
+        if (f) {
+            static const char nul[] = "{\"type\":\"train\",\"step\":1,\"loss\":2.5}\n{\"type\":\0\"train\"}\n";
+            fwrite(nul, 1, sizeof nul - 1, f);
+            fclose(f);
+        }
+        CHECK(run_report(2, a2, &err) == 1);
+        CHECK_MSG(err && strstr(err, "log.jsonl:2: NUL byte"), "message: %s", err ? err : "");
+        free(err);
+    }
+    /* a line of 65 MiB: refused before the reader holds more than its 64 MiB limit */
+    {
+        FILE *f = fopen(path_join(p, sizeof p, dir, "log.jsonl"), "wb");
+        CHECK(f != NULL);
+        if (f) {
+            char *big = malloc(1 << 20);
+            CHECK(big != NULL);
+            if (big) {
+                memset(big, ' ', 1 << 20);
+                fputs("{\"type\":\"train\",\"step\":1,\"loss\":2.5}\n", f);
+                for (int i = 0; i < 65; i++) fwrite(big, 1, 1 << 20, f);
+                fputs("{}\n", f);
+                free(big);
+            }
+            fclose(f);
+        }
+        CHECK(run_report(2, a2, &err) == 1);
+        CHECK_MSG(err && strstr(err, "log.jsonl:2: a line longer than 64 MiB"), "message: %s", err ? err : "");
+        free(err);
+    }
     /* usage errors */
     const char *a3[] = {"report"};
     CHECK(run_report(1, a3, NULL) == 2);

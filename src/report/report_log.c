@@ -5,11 +5,14 @@
  * tokens are read as null. When a resumed run logs steps again, the records
  * from the step where the log jumps back are replaced by the newer ones. */
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <math.h>
 #include <strings.h>
 
 #include "report/report_impl.h"
+
+#define LOG_LINE_MAX (64 << 20) /* bytes of one log.jsonl line */
 
 double pixl__jnum(const cJSON *o, const char *key)
 {
@@ -150,6 +153,35 @@ static int add_record(pixl__run_log *L, const cJSON *j, long lineno, long offset
     return 0;
 }
 
+/* One line of f into *line (grown as needed, NUL-terminated): its length
+ * with the newline, 0 at the end of the file, -1 when it is longer than
+ * max bytes, -2 when it holds a NUL byte (then nothing more is read). getline() would grow its buffer to
+ * any line's length: a file of one 10 GB line is an error, not an
+ * allocation. */
+static ssize_t read_line_max(FILE *f, char **line, size_t *cap, size_t max)
+{
+    size_t n = 0;
+    for (;;) {
+        if (*cap - n < 2) {
+            size_t nc = *cap ? *cap * 2 : 4096;
+            if (nc > max + 2) nc = max + 2;
+            if (nc - n < 2) return -1; /* the line reached max bytes without its end */
+            char *q = realloc(*line, nc);
+            if (!q) return -1;
+            *line = q, *cap = nc;
+        }
+        const size_t room = *cap - n > INT_MAX ? INT_MAX : *cap - n;
+        if (!fgets(*line + n, (int)room, f)) break;
+        const size_t k = strlen(*line + n);
+        n += k;
+        if (n > max) return -1;
+        if (n && (*line)[n - 1] == '\n') break;
+        if (k + 1 < room && !feof(f)) return -2; /* fgets stopped at neither a newline nor the end: a NUL byte */
+    }
+    if (*line) (*line)[n] = 0;
+    return (ssize_t)n;
+}
+
 int pixl__report_read_log(const char *path, pixl__run_log *L)
 {
     FILE *f = fopen(path, "r");
@@ -159,7 +191,7 @@ int pixl__report_read_log(const char *path, pixl__run_log *L)
     ssize_t len;
     long lineno = 0, offset = 0;
     int rc = 0;
-    while ((len = getline(&line, &cap, f)) > 0) {
+    while ((len = read_line_max(f, &line, &cap, LOG_LINE_MAX)) > 0) {
         long here = offset;
         offset += (long)len;
         lineno++;
@@ -168,10 +200,6 @@ int pixl__report_read_log(const char *path, pixl__run_log *L)
         const char *p = line;
         while (*p == ' ' || *p == '\t') p++;
         if (!*p) continue;
-        if (strlen(p) != (size_t)(len - (p - line))) {
-            rc = pixl_set_error(PIXL_ERR_FORMAT, "%s:%ld: NUL byte in the line", path, lineno);
-            break;
-        }
         cJSON *j = parse_line(p);
         if (!j) {
             if (!terminated) { /* the last line of a run still writing */
@@ -189,6 +217,11 @@ int pixl__report_read_log(const char *path, pixl__run_log *L)
             break;
         }
     }
+    if (!rc && len == -2) rc = pixl_set_error(PIXL_ERR_FORMAT, "%s:%ld: NUL byte in the line", path, lineno + 1);
+    else if (!rc && len < 0)
+        rc = pixl_set_error(PIXL_ERR_FORMAT, "%s:%ld: a line longer than %d MiB (pixl writes lines of a few KB: not "
+                                             "a run's log?)",
+                            path, lineno + 1, LOG_LINE_MAX >> 20);
     if (!rc && ferror(f)) rc = pixl_set_error(PIXL_ERR_IO, "%s: read error", path);
     free(line);
     fclose(f);
@@ -227,7 +260,7 @@ const cJSON *pixl__report_metrics(const pixl__report *R, int i, cJSON **root)
     if (!f) return NULL;
     char *line = NULL;
     size_t cap = 0;
-    if (!fseek(f, R->L.va[i].offset, SEEK_SET) && getline(&line, &cap, f) > 0) *root = parse_line(line);
+    if (!fseek(f, R->L.va[i].offset, SEEK_SET) && read_line_max(f, &line, &cap, LOG_LINE_MAX) > 0) *root = parse_line(line);
     free(line);
     fclose(f);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(*root, "metrics");
