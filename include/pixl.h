@@ -157,7 +157,8 @@ const char *pixl_version(void);
 int pixl_num_threads(void);
 /* The process default for contexts, models and optimizers created from now
  * on (and for work not tied to one: metrics, the edge benchmark); initially
- * PIXL_NUM_THREADS or all cores. n < 1 means 1. */
+ * PIXL_NUM_THREADS (an integer in [1, 4096]; any other value is ignored) or
+ * all cores. n < 1 means 1. */
 void pixl_set_num_threads(int n);
 
 /* ------------------------------------------------------ writing files */

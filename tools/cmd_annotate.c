@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "annotate.h"
 #include "annotate_page.h"
 #include "data/data_impl.h" /* pixl__json_type */
@@ -1194,7 +1195,8 @@ static int host_ok(const annot_app *a, const char *host)
         colon = strchr(host, ':');
         hl = colon ? (size_t)(colon - host) : strlen(host);
     }
-    int port = colon ? atoi(colon + 1) : 80;
+    int port = 80;
+    if (colon && pixl_arg_int(NULL, NULL, colon + 1, 0, 65535, &port)) return 0; /* "8080x": not ours */
     if (a->port && port != a->port) return 0;
     if (hl == 9 && !strncasecmp(host, "localhost", 9)) return 1;
     if (hl == 5 && !strncmp(host, "[::1]", 5)) return 1;
@@ -1588,14 +1590,10 @@ int cmd_annotate(int argc, char **argv)
             *dst = v;
             continue;
         }
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (*end || end == v || n < 0 || n > (!strcmp(arg, "--port") ? 65535 : INT32_MAX)) {
-            fprintf(stderr, "pixl annotate: %s '%s': expected %s\n", arg, v, !strcmp(arg, "--port") ? "a port 0..65535" : "an integer >= 0");
-            return 2;
-        }
-        if (!strcmp(arg, "--port")) port = (int)n;
-        else o.round = (int)n;
+        int n;
+        if (pixl_arg_int("annotate", arg, v, 0, !strcmp(arg, "--port") ? 65535 : INT_MAX, &n)) return 2;
+        if (!strcmp(arg, "--port")) port = n;
+        else o.round = n;
     }
     if (!o.queries) {
         fprintf(stderr, "pixl annotate: no query file (--queries FILE): nothing to label. A query set lists the pixels to ask per image "

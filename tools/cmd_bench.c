@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "bench_torch.h"
 #include "pixl.h"
 #include "bench_util.h"
@@ -196,9 +197,13 @@ int cmd_bench(int argc, char **argv)
         if (!strcmp(argv[i], "ops")) have_ops = 1;
         else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
-        else {
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            if (pixl_arg_int("bench ops", "--runs", argv[++i], 1, INT_MAX, &runs)) return 2;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int n;
+            if (pixl_arg_int("bench ops", "--threads", argv[++i], 1, PIXL_ARG_MAX_THREADS, &n)) return 2;
+            pixl_set_num_threads(n);
+        } else {
             usage();
             return 2;
         }

@@ -27,12 +27,14 @@
  *
  *   pixl bench gated [--threads N] [--runs R] [--filter STR] [--sigma S] [--fractions F,F,...]
  *                    [--masks blobs|random|both] */
+#include <limits.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "kernels/im2col.h"
 #include "pixl_impl.h"
 #include "bench_util.h"
@@ -265,11 +267,17 @@ int cmd_bench_gated(int argc, char **argv)
     double fr[16] = {1.0, 0.9, 0.7, 0.5, 0.3};
     int nfr = 5, kinds = 3;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
-        else if (!strcmp(argv[i], "--sigma") && i + 1 < argc) sigma = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--masks") && i + 1 < argc) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int n;
+            if (pixl_arg_int("bench gated", "--threads", argv[++i], 1, PIXL_ARG_MAX_THREADS, &n)) return 2;
+            pixl_set_num_threads(n);
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            if (pixl_arg_int("bench gated", "--runs", argv[++i], 1, INT_MAX, &runs)) return 2;
+        } else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+        else if (!strcmp(argv[i], "--sigma") && i + 1 < argc) {
+            /* of the blobs' smoothing, as a fraction of the width; 0: unsmoothed noise */
+            if (pixl_arg_num("bench gated", "--sigma", argv[++i], 0, 1, &sigma)) return 2;
+        } else if (!strcmp(argv[i], "--masks") && i + 1 < argc) {
             const char *m = argv[++i];
             kinds = !strcmp(m, "blobs") ? 1 : !strcmp(m, "random") ? 2 : !strcmp(m, "both") ? 3 : 0;
             if (!kinds) nfr = 0;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "bench_torch.h"
 #include "pixl_impl.h"
 #include "bench_util.h"
@@ -145,18 +146,23 @@ int cmd_bench_models(int argc, char **argv)
         if (!strcmp(argv[i], "models")) continue;
         if (!strcmp(argv[i], "--models") && i + 1 < argc) snprintf(list, sizeof list, "%s", argv[++i]);
         else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%dx%dx%d", &C, &H, &W) != 3 || C < 1 || H < 1 || W < 1) {
+            char tail; /* a character after the size ("3x64x64px") makes it no size */
+            if (sscanf(argv[++i], "%dx%dx%d%c", &C, &H, &W, &tail) != 3 || C < 1 || H < 1 || W < 1) {
                 fprintf(stderr, "pixl bench models: --input takes CxHxW, e.g. 3x360x480\n");
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) K = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-torch")) torch = 0;
+        } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
+            if (pixl_arg_int("bench models", "--classes", argv[++i], 1, 65536, &K)) return 2;
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            if (pixl_arg_int("bench models", "--runs", argv[++i], 1, INT_MAX, &runs)) return 2;
+        } else if (!strcmp(argv[i], "--no-torch")) torch = 0;
         else if (!strcmp(argv[i], "--list")) {
             for (int k = 0; k < pixl_model_count(); k++) printf("%s\n", pixl_model_name(k));
             return 0;
         }
-        else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
+            if (pixl_arg_int("bench models", "--profile", argv[++i], 0, INT_MAX, &profile)) return 2;
+        }
         else if (!strcmp(argv[i], "--json") && i + 1 < argc) json_path = argv[++i];
         else {
             usage();

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "bench_torch.h"
 #include "pixl.h"
 #include "bench_util.h"
@@ -153,9 +154,13 @@ int cmd_bench_pac(int argc, char **argv)
     int runs = 5, torch = 1;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--no-torch")) torch = 0;
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
-        else if (!strcmp(argv[i], "--profile")) g_profile = 1;
+        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            if (pixl_arg_int("bench pac", "--runs", argv[++i], 1, INT_MAX, &runs)) return 2;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int n;
+            if (pixl_arg_int("bench pac", "--threads", argv[++i], 1, PIXL_ARG_MAX_THREADS, &n)) return 2;
+            pixl_set_num_threads(n);
+        } else if (!strcmp(argv[i], "--profile")) g_profile = 1;
         else {
             fprintf(stderr, "usage: pixl bench pac [--threads N] [--runs R] [--no-torch] [--profile]\n");
             return 2;

@@ -30,11 +30,13 @@
  * that a drift of the machine's speed reaches them alike.
  *
  *   pixl bench pag [--threads N] [--width W] [--input HxW] [--runs R] [--fractions F,...] [--profile] */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "pixl_data.h"
 #include "pixl_impl.h"
 #include "pixl_models.h"
@@ -272,14 +274,20 @@ int cmd_bench_pag(int argc, char **argv)
     int nf = 5, profile = 0;
     const char *ckpt = NULL, *image = NULL;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
-        else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = (float)atof(argv[++i]);
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) ckpt = argv[++i];
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int n;
+            if (pixl_arg_int("bench pag", "--threads", argv[++i], 1, PIXL_ARG_MAX_THREADS, &n)) return 2;
+            pixl_set_num_threads(n);
+        } else if (!strcmp(argv[i], "--width") && i + 1 < argc) {
+            if (pixl_arg_float_above("bench pag", "--width", argv[++i], 0, 64, &width)) return 2;
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            if (pixl_arg_int("bench pag", "--runs", argv[++i], 1, INT_MAX, &runs)) return 2;
+        } else if (!strcmp(argv[i], "--model") && i + 1 < argc) ckpt = argv[++i];
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%dx%d", &H, &W) != 2 || H < 32 || W < 32) {
+            char tail; /* a character after the size ("64x64px") makes it no size */
+            if (sscanf(argv[++i], "%dx%d%c", &H, &W, &tail) != 2 || H < 32 || W < 32) {
                 fprintf(stderr, "pixl bench pag: --input takes HxW (each >= 32), e.g. 360x480\n");
                 return 2;
             }

@@ -26,11 +26,13 @@
  *
  * --profile prints the time of each op type of both networks over all the
  * rows (stderr). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "pixl_impl.h"
 #include "pixl_models.h"
 #include "bench_util.h"
@@ -206,14 +208,21 @@ int cmd_bench_pag_train(int argc, char **argv)
     double fr[16] = {1.0, 0.7, 0.5, 0.3};
     int nf = 4;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) pixl_set_num_threads(atoi(argv[++i]));
-        else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = (float)atof(argv[++i]);
-        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--no-ungated")) ungated = 0;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            int n;
+            if (pixl_arg_int("bench pag-train", "--threads", argv[++i], 1, PIXL_ARG_MAX_THREADS, &n)) return 2;
+            pixl_set_num_threads(n);
+        } else if (!strcmp(argv[i], "--width") && i + 1 < argc) {
+            if (pixl_arg_float_above("bench pag-train", "--width", argv[++i], 0, 64, &width)) return 2;
+        } else if (!strcmp(argv[i], "--batch") && i + 1 < argc) {
+            if (pixl_arg_int("bench pag-train", "--batch", argv[++i], 1, 65536, &B)) return 2;
+        } else if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+            if (pixl_arg_int("bench pag-train", "--runs", argv[++i], 1, INT_MAX, &runs)) return 2;
+        } else if (!strcmp(argv[i], "--no-ungated")) ungated = 0;
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%dx%d", &H, &W) != 2 || H < 32 || W < 32) {
+            char tail; /* a character after the size ("64x64px") makes it no size */
+            if (sscanf(argv[++i], "%dx%d%c", &H, &W, &tail) != 2 || H < 32 || W < 32) {
                 fprintf(stderr, "pixl bench pag-train: --input takes HxW (each >= 32), e.g. 176x240\n");
                 return 2;
             }

@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "bench_torch.h"
 #include "models/pixelnet_impl.h"
 #include "pixl_train.h"
@@ -177,6 +178,7 @@ int cmd_bench_pixelnet(int argc, char **argv)
     bench_cfg bc = {.backbone = "vgg16", .H = 224, .W = 224, .B = 5, .K = 21, .steps = 5};
     const char *pixels = "500,2000,8000", *mlp = NULL, *taps = NULL;
     int dense = 1, torch = 1;
+    char tail; /* a character after --size HxW makes it no size */
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-dense")) dense = 0;
@@ -185,15 +187,26 @@ int cmd_bench_pixelnet(int argc, char **argv)
             usage();
             return 2;
         } else if (!strcmp(a, "--backbone")) bc.backbone = v, i++;
-        else if (!strcmp(a, "--size") && sscanf(v, "%dx%d", &bc.H, &bc.W) == 2) i++;
-        else if (!strcmp(a, "--batch")) bc.B = atoi(v), i++;
-        else if (!strcmp(a, "--classes")) bc.K = atoi(v), i++;
+        else if (!strcmp(a, "--size") && sscanf(v, "%dx%d%c", &bc.H, &bc.W, &tail) == 2) i++;
+        else if (!strcmp(a, "--batch")) {
+            if (pixl_arg_int("bench pixelnet", a, v, 1, 65536, &bc.B)) return 2;
+            i++;
+        } else if (!strcmp(a, "--classes")) {
+            if (pixl_arg_int("bench pixelnet", a, v, 2, 65536, &bc.K)) return 2;
+            i++;
+        }
         else if (!strcmp(a, "--pixels")) pixels = v, i++;
         else if (!strcmp(a, "--mlp")) mlp = v, i++;
         else if (!strcmp(a, "--taps")) taps = v, i++;
-        else if (!strcmp(a, "--steps")) bc.steps = atoi(v), i++;
-        else if (!strcmp(a, "--threads")) pixl_set_num_threads(atoi(v)), i++;
-        else {
+        else if (!strcmp(a, "--steps")) {
+            if (pixl_arg_int("bench pixelnet", a, v, 1, INT_MAX, &bc.steps)) return 2;
+            i++;
+        } else if (!strcmp(a, "--threads")) {
+            int n;
+            if (pixl_arg_int("bench pixelnet", a, v, 1, PIXL_ARG_MAX_THREADS, &n)) return 2;
+            pixl_set_num_threads(n);
+            i++;
+        } else {
             usage();
             return 2;
         }
@@ -201,6 +214,12 @@ int cmd_bench_pixelnet(int argc, char **argv)
     if (bc.H < 1 || bc.W < 1 || bc.B < 1 || bc.K < 2 || bc.steps < 1) {
         usage();
         return 2;
+    }
+    char chk[256]; /* --pixels: counts >= 1 (the first 255 characters, as below) */
+    snprintf(chk, sizeof chk, "%s", pixels);
+    for (char *save = NULL, *tok = strtok_r(chk, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int p;
+        if (pixl_arg_int("bench pixelnet", "--pixels", tok, 1, INT_MAX, &p)) return 2;
     }
     int o = 0;
     if (mlp) o += snprintf(bc.variant + o, sizeof bc.variant - (size_t)o, "mlp=%s;", mlp);
@@ -223,8 +242,7 @@ int cmd_bench_pixelnet(int argc, char **argv)
     int n = 0, failed = 0;
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok && n < n_rows; tok = strtok_r(NULL, ",", &save)) {
         bench_row *r = &rows[n];
-        r->P = atoll(tok);
-        if (r->P < 1) continue;
+        r->P = strtoll(tok, NULL, 10); /* checked above */
         snprintf(r->key, sizeof r->key, "%lld", (long long)r->P);
         r->ok = !run_one(&bc, r->P, 0, &r->ips, &r->ms, &r->mb);
         failed += !r->ok;

@@ -2,11 +2,13 @@
  * of edge probability PNGs (or on a gradient-magnitude baseline computed
  * from the images) against BSDS .mat ground truth. */
 #include <dirent.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "pixl_data.h"
 #include "pixl_metrics.h"
 
@@ -117,17 +119,13 @@ int cmd_edgebench(int argc, char **argv)
         if (!strcmp(a, "--gradient")) gradient = 1;
         else if (!strcmp(a, "--no-nms")) o.no_nms = 1;
         else if (!strcmp(a, "--no-thin")) o.no_thin = 1;
-        else if (!strcmp(a, "--thresholds") && i + 1 < argc) o.n_thresholds = atoi(argv[++i]);
-        else if (!strcmp(a, "--max-dist") && i + 1 < argc) {
-            char *end;
-            const char *v = argv[++i];
-            o.max_dist = strtod(v, &end);
-            if (end == v || *end || !(o.max_dist > 0 && o.max_dist <= 0.25)) {
-                fprintf(stderr, "pixl edgebench: --max-dist '%s': expected a fraction of the diagonal in (0, 0.25]\n", v);
-                return 2;
-            }
+        else if (!strcmp(a, "--thresholds") && i + 1 < argc) {
+            if (pixl_arg_int("edgebench", a, argv[++i], 1, PIXL_EDGE_MAX_THRESHOLDS, &o.n_thresholds)) return 2;
+        } else if (!strcmp(a, "--max-dist") && i + 1 < argc) { /* a fraction of the image diagonal */
+            if (pixl_arg_num_above("edgebench", a, argv[++i], 0, 0.25, &o.max_dist)) return 2;
+        } else if (!strcmp(a, "--limit") && i + 1 < argc) { /* 0: every image */
+            if (pixl_arg_int("edgebench", a, argv[++i], 0, INT_MAX, &limit)) return 2;
         }
-        else if (!strcmp(a, "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
         else if (!strcmp(a, "--json") && i + 1 < argc) json = argv[++i];
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage();

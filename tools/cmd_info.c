@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "pixl_impl.h"
 
 /* multiply-adds of a node, from shapes only (also used by cmd_bench_models.c) */
@@ -110,21 +111,21 @@ int cmd_info(int argc, char **argv)
     int pag_given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%dx%dx%d", &C, &H, &W) != 3 || C < 1 || H < 1 || W < 1) {
+            char tail; /* a character after the size ("3x64x64px") makes it no size */
+            if (sscanf(argv[++i], "%dx%dx%d%c", &C, &H, &W, &tail) != 3 || C < 1 || H < 1 || W < 1) {
                 fprintf(stderr, "pixl info: --input takes CxHxW, e.g. 3x360x480\n");
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) K = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--variant") && i + 1 < argc) variant = argv[++i];
+        } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
+            if (pixl_arg_int("info", "--classes", argv[++i], 1, 65536, &K)) return 2;
+        } else if (!strcmp(argv[i], "--variant") && i + 1 < argc) variant = argv[++i];
         else if (!strcmp(argv[i], "--backbone") && i + 1 < argc) backbone = argv[++i];
-        else if (!strcmp(argv[i], "--output-stride") && i + 1 < argc) output_stride = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = (float)atof(argv[++i]);
-        else if (!strcmp(argv[i], "--lambda") && i + 1 < argc) {
-            lambda = (float)atof(argv[++i]);
-            if (!(lambda > 0 && lambda <= 1)) {
-                fprintf(stderr, "pixl info: --lambda %s: the fraction of computing pixels must be in (0, 1]\n", argv[i]);
-                return 2;
-            }
+        else if (!strcmp(argv[i], "--output-stride") && i + 1 < argc) {
+            if (pixl_arg_int("info", "--output-stride", argv[++i], 1, 64, &output_stride)) return 2;
+        } else if (!strcmp(argv[i], "--width") && i + 1 < argc) {
+            if (pixl_arg_float_above("info", "--width", argv[++i], 0, 64, &width)) return 2;
+        } else if (!strcmp(argv[i], "--lambda") && i + 1 < argc) { /* the fraction of pixels that compute */
+            if (pixl_arg_float_above("info", "--lambda", argv[++i], 0, 1, &lambda)) return 2;
         } else if (!strcmp(argv[i], "--pag") && i + 1 < argc) { /* KEY=VALUE of pixl_pag_set */
             char kv[512];
             snprintf(kv, sizeof kv, "%s", argv[++i]);

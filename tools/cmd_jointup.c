@@ -28,12 +28,14 @@
  *                [--val-limit N] [--eval-split val|train] [--json FILE] [--save FILE]
  *                [--profile N]
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli_args.h"
 #include "pixl_models.h"
 #include "pixl_data.h"
 #include "pixl_metrics.h"
@@ -283,14 +285,26 @@ int cmd_jointup(int argc, char **argv)
         else if (!strcmp(s, "--json")) a.json = v;
         else if (!strcmp(s, "--save")) a.save = v;
         else if (!strcmp(s, "--eval-split")) a.eval_split = v;
-        else if (!strcmp(s, "--factor")) a.factor = atoi(v);
-        else if (!strcmp(s, "--iters")) a.iters = atoi(v);
-        else if (!strcmp(s, "--profile")) a.profile = atoi(v);
-        else if (!strcmp(s, "--batch")) a.batch = atoi(v);
-        else if (!strcmp(s, "--crop")) a.crop = atoi(v);
-        else if (!strcmp(s, "--val-limit")) a.val_limit = atoi(v);
-        else if (!strcmp(s, "--lr")) a.lr = (float)atof(v);
-        else if (!strcmp(s, "--seed")) a.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(s, "--factor")) {
+            if (pixl_arg_int("jointup", s, v, 2, 1024, &a.factor)) return 2;
+        } else if (!strcmp(s, "--iters")) {
+            if (pixl_arg_int("jointup", s, v, 1, INT_MAX, &a.iters)) return 2;
+        } else if (!strcmp(s, "--profile")) {
+            if (pixl_arg_int("jointup", s, v, 0, INT_MAX, &a.profile)) return 2;
+        } else if (!strcmp(s, "--batch")) {
+            if (pixl_arg_int("jointup", s, v, 1, 65536, &a.batch)) return 2;
+        } else if (!strcmp(s, "--crop")) {
+            if (pixl_arg_int("jointup", s, v, 1, 65536, &a.crop)) return 2;
+        } else if (!strcmp(s, "--val-limit")) { /* 0: the whole split */
+            if (pixl_arg_int("jointup", s, v, 0, INT_MAX, &a.val_limit)) return 2;
+        } else if (!strcmp(s, "--lr")) {
+            if (pixl_arg_float_above("jointup", s, v, 0, HUGE_VAL, &a.lr)) return 2;
+        }
+        else if (!strcmp(s, "--seed")) {
+            unsigned long long seed;
+            if (pixl_arg_u64("jointup", s, v, &seed)) return 2;
+            a.seed = seed;
+        }
         else {
             usage();
             return 2;

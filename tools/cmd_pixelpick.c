@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "pixl_train.h"
 
 #define PP_PATH 4096
@@ -247,19 +248,6 @@ static void usage(void)
             "summary.json, miou.svg and report.html. Exit status 3: waiting for labels. docs/pixelpick.md\n");
 }
 
-static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "pixl pixelpick: %s takes an integer in [%d, %d], got '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, pp_opts *o)
 {
     *o = (pp_opts){.per_round = 10, .budget = 100, .vote = PIXL_MC_MEAN_SCORE};
@@ -295,19 +283,13 @@ static int parse_args(int argc, char **argv, pp_opts *o)
             rc = pixl_query_selection_parse(v, &o->q.selection);
         } else if (!strcmp(a, "--top-fraction")) {
             VALUE();
-            char *end;
-            double f = strtod(v, &end);
-            if (end == v || *end || !(f > 0 && f <= 1)) {
-                fprintf(stderr, "pixl pixelpick: --top-fraction takes a number in (0, 1], got '%s'\n", v);
-                return -1;
-            }
-            o->q.top_fraction = f;
+            if (pixl_arg_num_above("pixelpick", a, v, 0, 1, &o->q.top_fraction)) return -1;
         } else if (!strcmp(a, "--per-round")) {
             VALUE();
-            if (parse_int(a, v, 1, 1 << 20, &o->per_round)) return -1;
+            if (pixl_arg_int("pixelpick", a, v, 1, 1 << 20, &o->per_round)) return -1;
         } else if (!strcmp(a, "--budget")) {
             VALUE();
-            if (parse_int(a, v, 1, 1 << 24, &o->budget)) return -1;
+            if (pixl_arg_int("pixelpick", a, v, 1, 1 << 24, &o->budget)) return -1;
         } else if (!strcmp(a, "--schedule")) {
             VALUE();
             o->n_sched = 0;
@@ -332,7 +314,7 @@ static int parse_args(int argc, char **argv, pp_opts *o)
             }
         } else if (!strcmp(a, "--mc-dropout")) {
             VALUE();
-            if (parse_int(a, v, 0, 1000, &o->mc_passes)) return -1;
+            if (pixl_arg_int("pixelpick", a, v, 0, 1000, &o->mc_passes)) return -1;
         } else if (!strcmp(a, "--mc-vote")) {
             VALUE();
             rc = pixl_mc_vote_parse(v, &o->vote);
@@ -546,7 +528,8 @@ static int capture_val(pixl_trainer *t, double score, int best, const char *metr
 static double meta_num(const char *ckpt, const char *key)
 {
     char *v = exists(ckpt) ? pixl_checkpoint_meta(ckpt, key) : NULL;
-    double d = v ? atof(v) : NAN;
+    double d = NAN; /* a value pixl wrote; anything but a finite number reads as NaN */
+    if (v) pixl_arg_num(NULL, NULL, v, -HUGE_VAL, HUGE_VAL, &d);
     free(v);
     return d;
 }

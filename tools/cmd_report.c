@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_args.h"
 #include "pixl_train.h"
 
 int cmd_report(int argc, char **argv);
@@ -27,13 +28,7 @@ int cmd_report(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (!strcmp(argv[i], "--samples") && i + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || v < 0 || v > MAX_SAMPLES) {
-                fprintf(stderr, "pixl report: --samples takes 0..%d, got '%s'\n", MAX_SAMPLES, argv[i]);
-                return 2;
-            }
-            nsamples = (int)v;
+            if (pixl_arg_int("report", "--samples", argv[++i], 0, MAX_SAMPLES, &nsamples)) return 2;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage();
             return 0;

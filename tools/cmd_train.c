@@ -1,12 +1,15 @@
 /* cmd_train.c — `pixl train`, `pixl eval`, `pixl predict` and `pixl demo`:
  * the command-line face of src/train/trainer.c and pixl_model. */
 #include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli_args.h"
 #include "pixl_train.h"
 
 int cmd_report(int argc, char **argv); /* cmd_report.c */
@@ -206,9 +209,13 @@ int cmd_eval(int argc, char **argv)
         else if (!strcmp(a, "--root") && more) root = argv[++i];
         else if (!strcmp(a, "--split") && more) split = argv[++i];
         else if (!strcmp(a, "--list") && more) list = argv[++i];
-        else if (!strcmp(a, "--limit") && more) limit = atoi(argv[++i]);
-        else if (!strcmp(a, "--batch") && more) batch = atoi(argv[++i]);
-        else if (!strcmp(a, "--workers") && more) workers = atoi(argv[++i]);
+        else if (!strcmp(a, "--limit") && more) { /* 0: the whole split */
+            if (pixl_arg_int("eval", a, argv[++i], 0, INT_MAX, &limit)) return 2;
+        } else if (!strcmp(a, "--batch") && more) { /* the bounds of validation.batch_size and data.n_workers */
+            if (pixl_arg_int("eval", a, argv[++i], 1, 65536, &batch)) return 2;
+        } else if (!strcmp(a, "--workers") && more) {
+            if (pixl_arg_int("eval", a, argv[++i], 0, 256, &workers)) return 2;
+        }
         else if (!strcmp(a, "--flip")) flip = 1;
         else if (!strcmp(a, "--allow-nonfinite")) load_flags |= PIXL_LOAD_ALLOW_NONFINITE;
         else if (a[0] != '-' && !model_path) model_path = a;
@@ -398,7 +405,12 @@ int cmd_demo(int argc, char **argv)
     pixl_config_set(cfg, "model.options.width", "0.5");
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--out") && i + 1 < argc) dir = argv[++i];
-        else if (!strcmp(argv[i], "--minutes") && i + 1 < argc) minutes = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--minutes") && i + 1 < argc) {
+            if (pixl_arg_num_above("demo", "--minutes", argv[++i], 0, HUGE_VAL, &minutes)) {
+                free(cfg);
+                return 2;
+            }
+        }
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             if (apply_set(cfg, argv[++i])) {
                 free(cfg);

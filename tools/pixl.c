@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cli_args.h"
 #include "pixl.h"
 
 /* the subcommands of tools/commands.h: their declarations */
@@ -77,23 +78,16 @@ static int take_threads(int argc, char **argv)
 {
     int out = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            int n = atoi(argv[++i]);
-            if (n < 1) {
-                fprintf(stderr, "pixl: --threads needs a positive number, got '%s'\n", argv[i]);
-                return -1;
-            }
-            pixl_set_num_threads(n);
-        } else if (!strncmp(argv[i], "--threads=", 10)) {
-            int n = atoi(argv[i] + 10);
-            if (n < 1) {
-                fprintf(stderr, "pixl: --threads needs a positive number, got '%s'\n", argv[i] + 10);
-                return -1;
-            }
-            pixl_set_num_threads(n);
-        } else {
+        const char *v = !strcmp(argv[i], "--threads") && i + 1 < argc ? argv[++i]
+                        : !strncmp(argv[i], "--threads=", 10)     ? argv[i] + 10
+                                                                  : NULL;
+        if (!v) {
             argv[out++] = argv[i];
+            continue;
         }
+        int n;
+        if (pixl_arg_int("", "--threads", v, 1, PIXL_ARG_MAX_THREADS, &n)) return -1;
+        pixl_set_num_threads(n);
     }
     argv[out] = NULL;
     return out;
@@ -101,6 +95,14 @@ static int take_threads(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* the library ignores a PIXL_NUM_THREADS it cannot read (threads.c); a
+     * user who set it hears about it here */
+    const char *env = getenv("PIXL_NUM_THREADS");
+    int n_env;
+    if (env && pixl_arg_int(NULL, NULL, env, 1, PIXL_ARG_MAX_THREADS, &n_env)) {
+        fprintf(stderr, "pixl: PIXL_NUM_THREADS must be an integer in [1, %d], got '%s'\n", PIXL_ARG_MAX_THREADS, env);
+        return 2;
+    }
     argc = take_threads(argc, argv);
     if (argc < 0) return 2;
     if (argc < 2) {

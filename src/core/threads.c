@@ -5,6 +5,8 @@
  * object's count (a thread-local override plus OpenMP's per-thread
  * nthreads-var), so two contexts in two threads do not interfere. The BLAS
  * library itself runs single-threaded, process-wide (see kernels/gemm.c). */
+#include <ctype.h>
+#include <errno.h>
 #include <omp.h>
 #include <stdatomic.h>
 
@@ -27,13 +29,27 @@ static void set_default(int n)
 #endif
 }
 
+/* PIXL_NUM_THREADS when it is a whole base-10 integer in [1, 4096], else 0.
+ * An invalid value ("", "abc", "4x", "0", "99999") is ignored and the
+ * default (all cores) is used: the library has no one to tell, but the pixl
+ * command refuses such a value before running anything (tools/pixl.c). */
+static int env_threads(void)
+{
+    const char *e = getenv("PIXL_NUM_THREADS");
+    if (!e || !*e || isspace((unsigned char)*e)) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(e, &end, 10);
+    return !errno && end != e && !*end && v >= 1 && v <= 4096 ? (int)v : 0;
+}
+
 int pixl__default_threads(void)
 {
     int n = atomic_load(&g_threads);
     if (n) return n;
     n = omp_get_num_procs();
-    const char *e = getenv("PIXL_NUM_THREADS");
-    if (e && atoi(e) > 0) n = atoi(e);
+    int e = env_threads();
+    if (e) n = e;
     if (n < 1) n = 1;
     set_default(n);
     return n;
