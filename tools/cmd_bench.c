@@ -165,6 +165,7 @@ int cmd_bench_pixelnet(int argc, char **argv); /* cmd_bench_pixelnet.c */
 int cmd_bench_pag(int argc, char **argv);      /* cmd_bench_pag.c */
 int cmd_bench_gated(int argc, char **argv);    /* cmd_bench_gated.c */
 int cmd_bench_pag_train(int argc, char **argv); /* cmd_bench_pag_train.c */
+int cmd_bench_train(int argc, char **argv);    /* cmd_bench_train.c */
 
 /* `pixl bench NAME ...`: one line per benchmark (ops is this file's own) */
 static const struct {
@@ -173,6 +174,7 @@ static const struct {
     const char *usage;
 } g_benches[] = {
     {"models", cmd_bench_models, "[--models NAME,...] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]"},
+    {"train", cmd_bench_train, "[--models NAME,...] [--batch B] [--input CxHxW] [--runs R] [--no-torch] [--json FILE]"},
     {"pixelnet", cmd_bench_pixelnet, "[--backbone NAME] [--size HxW] [--batch B] [--pixels P,...] [--steps S] [--no-torch]"},
     {"pac", cmd_bench_pac, "[--threads N] [--runs R] [--no-torch]"},
     {"gated", cmd_bench_gated, "[--threads N] [--runs R] [--filter STR] [--sigma S] [--fractions F,...]"},

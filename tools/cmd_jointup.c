@@ -267,7 +267,7 @@ int cmd_jointup(int argc, char **argv)
 {
     args a = {.method = "pacjointupsample_lite", .root = "../shared/datasets/camvid", .factor = 8, .iters = 1000,
               .batch = 4, .crop = 128, .lr = 1e-3f, .eval_split = "val"};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *s = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             usage();
@@ -309,7 +309,6 @@ int cmd_jointup(int argc, char **argv)
             usage();
             return 2;
         }
-        i++;
     }
     if (a.factor < 2 || a.iters < 1 || a.batch < 1 || a.crop < a.factor || a.crop % a.factor) {
         fprintf(stderr, "pixl jointup: factor >= 2, iterations and batch >= 1, crop a multiple of the factor\n");
