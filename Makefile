@@ -106,7 +106,7 @@ $(BUILD)/examples/infer: examples/infer.c $(BUILD)/libpixl_models.a $(BUILD)/lib
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpixl_models.a $(BUILD)/libpixl_core.a $(LDFLAGS) $(CORE_LDLIBS)
 
 # pixl's own reference cases (scripts/ref/make_*_ref.py), run by the conformance runner
-REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/jointup tests/ref/pixelnet tests/ref/pag
+REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/jointup tests/ref/pixelnet tests/ref/pag tests/ref/detection
 
 # The test command: unit tests + golden conformance (skipped when ../shared is absent).
 test: all $(BUILD)/pixl_tests examples
