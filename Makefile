@@ -117,6 +117,8 @@ test: all $(BUILD)/pixl_tests examples
 	 else echo "skip: $(SHARED)/golden/torch not found"; fi
 	@if [ -d $(SHARED)/golden/pac ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/pac; \
 	 else echo "skip: $(SHARED)/golden/pac not found"; fi
+	@if [ -d $(SHARED)/golden/torchvision ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/torchvision; \
+	 else echo "skip: $(SHARED)/golden/torchvision not found"; fi
 	PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(REF_CASES)
 
 unit: $(BUILD)/pixl_tests

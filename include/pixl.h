@@ -497,7 +497,8 @@ pixl_tensor *pixl_roi_align(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *boxes, i
 pixl_tensor *pixl_roi_pool(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *boxes, int out_h, int out_w,
                            double spatial_scale);
 /* boxes1 (N,4), boxes2 (M,4) f32 -> (N,M): IoU, and generalized IoU (IoU -
- * (enclosing area - union) / enclosing area). Not differentiable. */
+ * (enclosing area - union) / enclosing area). Differentiable in both box
+ * sets (the GIoU loss). */
 pixl_tensor *pixl_box_iou(pixl_ctx *ctx, pixl_tensor *boxes1, pixl_tensor *boxes2);
 pixl_tensor *pixl_generalized_box_iou(pixl_ctx *ctx, pixl_tensor *boxes1, pixl_tensor *boxes2);
 /* Non-maximum suppression: boxes (N,4) f32, scores (N) f32 -> int64 (N): the

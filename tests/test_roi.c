@@ -468,3 +468,22 @@ PIXL_TEST(nms_graph_padded)
     expect_error("batched_nms f32 idxs", pixl_batched_nms(ctx, b, s, c, 0.5), ctx, n2);
     pixl_ctx_free(ctx);
 }
+
+/* (G)IoU gradients with respect to both box sets: overlapping, disjoint in
+ * one axis or both, no coordinate within 0.4 of another (no kinks) */
+static pixl_tensor *build_iou_gc(pixl_ctx *ctx, void *ud)
+{
+    static const float a[3][4] = {{0.0f, 0.3f, 4.1f, 5.2f}, {2.2f, 1.1f, 6.7f, 3.9f}, {7.4f, 6.3f, 9.6f, 9.8f}};
+    static const float b[4][4] = {
+        {1.3f, 2.4f, 5.5f, 7.6f}, {0.5f, 0.7f, 3.2f, 2.9f}, {8.1f, -1.9f, 10.8f, 1.6f}, {3.6f, 4.5f, 8.9f, 8.7f}};
+    const int64_t as[2] = {3, 4}, bs[2] = {4, 4};
+    pixl_tensor *ta = gc_input(ctx, "boxes1", 2, as, &a[0][0]), *tb = gc_input(ctx, "boxes2", 2, bs, &b[0][0]);
+    return *(const int *)ud ? pixl_generalized_box_iou(ctx, ta, tb) : pixl_box_iou(ctx, ta, tb);
+}
+
+PIXL_TEST(box_iou_gradcheck)
+{
+    gc_opts o = {.eps = 1e-3};
+    for (int giou = 0; giou < 2; giou++)
+        GRADCHECK(giou ? "generalized_box_iou" : "box_iou", NULL, build_iou_gc, &giou, &o);
+}

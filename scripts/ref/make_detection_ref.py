@@ -6,14 +6,15 @@ python3-torchvision 0.14 on PyTorch 1.13) in float64.
 Writes tests/ref/detection/*.safetensors in the case format of
 ../shared/golden/README.md (torchvision/ section: `op` is the function name
 in torchvision.ops, `params` its keyword arguments, `inputs` its positional
-tensors; roi ops carry `grad_output` and `grad.input`; nms outputs are int64
+tensors; roi ops carry `grad_output` and `grad.input`, the IoU ops
+`grad.boxes1` and `grad.boxes2`; nms outputs are int64
 index lists compared exactly).
 
 Shapes differ from ../shared/golden/torchvision: other channel counts,
 output sizes and spatial scales, boxes on and across the borders, a
 degenerate box, adaptive and fixed sampling grids; NMS with equal scores
 (the stable order) and categories whose boxes coincide; IoU of identical,
-nested and disjoint boxes. NMS cases are drawn again until no pair's IoU lies
+nested, touching and disjoint boxes, with gradients. NMS cases are drawn again until no pair's IoU lies
 within 1e-3 of the threshold.
 
 Usage: /usr/bin/python3 scripts/ref/make_detection_ref.py [OUTDIR]
@@ -162,8 +163,13 @@ def main():
                            [3.25, 1.5, 7.75, 19.0], [30, 30, 31, 32]], dtype=torch.float64))
     b2 = torch.cat([b1[:3], random_boxes(6, g, size=25.0, lo=0.5, hi=12.0)])
     for op in ("box_iou", "generalized_box_iou"):
+        x1, x2 = b1.clone().requires_grad_(True), b2.clone().requires_grad_(True)
+        y = getattr(ops, op)(x1, x2)
+        gy = uniform(y.shape, g)
+        (y * gy).sum().backward()
         write(op + "_6x9", meta(op, {}, ["boxes1", "boxes2"]),
-              [("boxes1", b1), ("boxes2", b2), ("output", getattr(ops, op)(b1, b2))])
+              [("boxes1", b1), ("boxes2", b2), ("output", y.detach()), ("grad_output", gy),
+               ("grad.boxes1", x1.grad), ("grad.boxes2", x2.grad)])
 
 
 if __name__ == "__main__":

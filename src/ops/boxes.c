@@ -6,8 +6,10 @@
  * IoU: area = (x2 - x1) * (y2 - y1); inter = max(0, min x2 - max x1) *
  * max(0, min y2 - max y1); iou = inter / (area1 + area2 - inter). GIoU's
  * enclosing box spans the min of the x1/y1 and the max of the x2/y2 (its
- * sides clamped to >= 0). Computed in double, stored in f32. Neither op has a
- * backward: they are used on detached boxes (matching, post-processing).
+ * sides clamped to >= 0). Computed in double, stored in f32. Backward (the
+ * GIoU loss trains box regression): PyTorch's derivative of the same
+ * formulas (a side clamped at 0 passes the gradient only where it is >= 0;
+ * min/max ties split it in halves).
  *
  * NMS (torchvision's CPU kernel): boxes visited in decreasing score order
  * (a stable sort: equal scores keep index order; a NaN score sorts first as
@@ -31,6 +33,25 @@
 
 typedef struct iou_p { int64_t N, M; int giou; } iou_p;
 
+/* the parts of one pair's (G)IoU: u, v boxes */
+typedef struct iou_terms {
+    double a1, a2, iw, ih, inter, uni, iou, ew, eh, enc;
+} iou_terms;
+
+static inline void iou_pair(const float *u, const float *v, iou_terms *t)
+{
+    t->a1 = ((double)u[2] - u[0]) * ((double)u[3] - u[1]);
+    t->a2 = ((double)v[2] - v[0]) * ((double)v[3] - v[1]);
+    t->iw = fmin(u[2], v[2]) - fmax(u[0], v[0]);
+    t->ih = fmin(u[3], v[3]) - fmax(u[1], v[1]);
+    t->inter = (t->iw > 0 ? t->iw : 0) * (t->ih > 0 ? t->ih : 0);
+    t->uni = t->a1 + t->a2 - t->inter;
+    t->iou = t->inter / t->uni;
+    t->ew = fmax(u[2], v[2]) - fmin(u[0], v[0]);
+    t->eh = fmax(u[3], v[3]) - fmin(u[1], v[1]);
+    t->enc = (t->ew > 0 ? t->ew : 0) * (t->eh > 0 ? t->eh : 0);
+}
+
 static int iou_fwd(pixl_tensor *n)
 {
     const iou_p *p = PIXL_PARAMS(n, iou_p);
@@ -38,29 +59,100 @@ static int iou_fwd(pixl_tensor *n)
     float *y = pixl_f32(n);
     const int threads = n->numel < ((int64_t)1 << 14) ? 1 : pixl_num_threads();
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (int64_t i = 0; i < p->N; i++) {
-        const float *u = a + 4 * i;
-        const double area1 = ((double)u[2] - u[0]) * ((double)u[3] - u[1]);
+    for (int64_t i = 0; i < p->N; i++)
         for (int64_t j = 0; j < p->M; j++) {
-            const float *v = b + 4 * j;
-            const double area2 = ((double)v[2] - v[0]) * ((double)v[3] - v[1]);
-            double iw = fmin(u[2], v[2]) - fmax(u[0], v[0]), ih = fmin(u[3], v[3]) - fmax(u[1], v[1]);
-            const double inter = (iw > 0 ? iw : 0) * (ih > 0 ? ih : 0);
-            const double uni = area1 + area2 - inter, iou = inter / uni;
-            if (!p->giou) {
-                y[i * p->M + j] = (float)iou;
-                continue;
-            }
-            double ew = fmax(u[2], v[2]) - fmin(u[0], v[0]), eh = fmax(u[3], v[3]) - fmin(u[1], v[1]);
-            const double enc = (ew > 0 ? ew : 0) * (eh > 0 ? eh : 0);
-            y[i * p->M + j] = (float)(iou - (enc - uni) / enc);
+            iou_terms t;
+            iou_pair(a + 4 * i, b + 4 * j, &t);
+            y[i * p->M + j] = (float)(p->giou ? t.iou - (t.enc - t.uni) / t.enc : t.iou);
+        }
+    return PIXL_OK;
+}
+
+/* d/d(a, b) of min(a, b) (lo = 1) or max(a, b) (lo = 0) times g into *ga,
+ * *gb: all to the chosen one, half to each on a tie (PyTorch's rule) */
+static inline void minmax_grad(double a, double b, int lo, double g, double *ga, double *gb)
+{
+    if (a == b) {
+        *ga += g / 2;
+        *gb += g / 2;
+    } else if ((a < b) == (lo != 0))
+        *ga += g;
+    else
+        *gb += g;
+}
+
+/* gradient of g * (G)IoU(u, v) with respect to u (du) and v (dv), added */
+static void iou_pair_grad(const float *u, const float *v, int giou, double g, double du[4], double dv[4])
+{
+    iou_terms t;
+    iou_pair(u, v, &t);
+    /* iou = inter / (a1 + a2 - inter); giou = iou - 1 + uni / enc */
+    double g_inter = g * (1 + t.iou) / t.uni, g_area = -g * t.iou / t.uni, g_enc = 0;
+    if (giou) {
+        g_inter -= g / t.enc;
+        g_area += g / t.enc;
+        g_enc = -g * t.uni / (t.enc * t.enc);
+    }
+    /* areas */
+    const double uw = (double)u[2] - u[0], uh = (double)u[3] - u[1], vw = (double)v[2] - v[0], vh = (double)v[3] - v[1];
+    du[0] -= g_area * uh, du[2] += g_area * uh, du[1] -= g_area * uw, du[3] += g_area * uw;
+    dv[0] -= g_area * vh, dv[2] += g_area * vh, dv[1] -= g_area * vw, dv[3] += g_area * vw;
+    /* intersection: (min x2 - max x1)+ (min y2 - max y1)+; clamp(min=0)
+     * passes the gradient where its input is >= 0, as PyTorch's */
+    const double wc = t.iw > 0 ? t.iw : 0, hc = t.ih > 0 ? t.ih : 0;
+    if (t.iw >= 0) {
+        minmax_grad(u[2], v[2], 1, g_inter * hc, &du[2], &dv[2]);
+        minmax_grad(u[0], v[0], 0, -g_inter * hc, &du[0], &dv[0]);
+    }
+    if (t.ih >= 0) {
+        minmax_grad(u[3], v[3], 1, g_inter * wc, &du[3], &dv[3]);
+        minmax_grad(u[1], v[1], 0, -g_inter * wc, &du[1], &dv[1]);
+    }
+    if (!giou) return;
+    /* enclosing box: (max x2 - min x1)+ (max y2 - min y1)+ */
+    const double ewc = t.ew > 0 ? t.ew : 0, ehc = t.eh > 0 ? t.eh : 0;
+    if (t.ew >= 0) {
+        minmax_grad(u[2], v[2], 0, g_enc * ehc, &du[2], &dv[2]);
+        minmax_grad(u[0], v[0], 1, -g_enc * ehc, &du[0], &dv[0]);
+    }
+    if (t.eh >= 0) {
+        minmax_grad(u[3], v[3], 0, g_enc * ewc, &du[3], &dv[3]);
+        minmax_grad(u[1], v[1], 1, -g_enc * ewc, &du[1], &dv[1]);
+    }
+}
+
+/* each box's gradient is the sum over its row (boxes1) or column (boxes2)
+ * of pair gradients, one box per loop iteration: no races, any thread count
+ * gives the same bits */
+static int iou_bwd(pixl_tensor *n)
+{
+    const iou_p *p = PIXL_PARAMS(n, iou_p);
+    const float *a = pixl_f32(n->src[0]), *b = pixl_f32(n->src[1]), *gy = n->grad;
+    float *ga = n->src[0]->grad, *gb = n->src[1]->grad;
+    const int threads = n->numel < ((int64_t)1 << 12) ? 1 : pixl_num_threads();
+    if (ga) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t i = 0; i < p->N; i++) {
+            double du[4] = {0, 0, 0, 0}, dv[4] = {0, 0, 0, 0};
+            for (int64_t j = 0; j < p->M; j++)
+                if (gy[i * p->M + j] != 0) iou_pair_grad(a + 4 * i, b + 4 * j, p->giou, gy[i * p->M + j], du, dv);
+            for (int k = 0; k < 4; k++) ga[4 * i + k] += (float)du[k];
+        }
+    }
+    if (gb) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int64_t j = 0; j < p->M; j++) {
+            double du[4] = {0, 0, 0, 0}, dv[4] = {0, 0, 0, 0};
+            for (int64_t i = 0; i < p->N; i++)
+                if (gy[i * p->M + j] != 0) iou_pair_grad(a + 4 * i, b + 4 * j, p->giou, gy[i * p->M + j], du, dv);
+            for (int k = 0; k < 4; k++) gb[4 * j + k] += (float)dv[k];
         }
     }
     return PIXL_OK;
 }
 
-static const pixl_op_def box_iou_def = {"box_iou", iou_fwd, NULL, NULL, NULL, 0, NULL, NULL};
-static const pixl_op_def giou_def = {"generalized_box_iou", iou_fwd, NULL, NULL, NULL, 0, NULL, NULL};
+static const pixl_op_def box_iou_def = {"box_iou", iou_fwd, iou_bwd, NULL, NULL, 0, NULL, NULL};
+static const pixl_op_def giou_def = {"generalized_box_iou", iou_fwd, iou_bwd, NULL, NULL, 0, NULL, NULL};
 
 /* boxes: f32 (N, 4) */
 static bool check_boxes(pixl_ctx *ctx, const char *op, const char *what, const pixl_tensor *t, const pixl_tensor *other)

@@ -195,7 +195,7 @@ static int roi_align_fwd(pixl_tensor *n)
         const roi_geo *g = geo + kc / C;
         const float *in = x + (g->b * C + kc % C) * HW;
         float *out = y + kc * O;
-        const double cnt = g->gh * g->gw > 0 ? (double)g->gh * g->gw : 1.0;
+        const double cnt = g->gh > 0 && g->gw > 0 ? (double)g->gh * g->gw : 1.0;
         for (int ph = 0; ph < p->oh; ph++)
             for (int pw = 0; pw < p->ow; pw++) {
                 double s = 0;
@@ -232,7 +232,7 @@ static int roi_align_bwd(pixl_tensor *n)
             const roi_geo *g = geo + k;
             float *gin = gx + (g->b * C + c) * HW;
             const float *go = gy + (k * C + c) * O;
-            const double cnt = g->gh * g->gw > 0 ? (double)g->gh * g->gw : 1.0;
+            const double cnt = g->gh > 0 && g->gw > 0 ? (double)g->gh * g->gw : 1.0;
             for (int ph = 0; ph < p->oh; ph++)
                 for (int pw = 0; pw < p->ow; pw++) {
                     const double gb = go[ph * p->ow + pw] / cnt;
