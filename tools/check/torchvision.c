@@ -4,6 +4,7 @@
  * functions' keyword arguments, `inputs` their positional tensors. NMS's
  * output is pixl_nms's -1-padded index list, compared up to its padding
  * (check_case.padded). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,34 @@ static int need_inputs(const check_case *c, int n, const char *names, char *err,
     return -1;
 }
 
+/* a whole number in [lo, hi] (a bool reads as 0/1), else -1 with err naming the key */
+static int whole(const check_case *c, const cJSON *v, const char *key, int lo, int hi, int *out, char *err,
+                 size_t errlen)
+{
+    double x = cJSON_IsBool(v) ? cJSON_IsTrue(v) : cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (!(x >= lo && x <= hi) || x != floor(x)) {
+        snprintf(err, errlen, "%s: params '%s' must be a whole number in %d..%d", c->op, key, lo, hi);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+/* output_size: an int or [h, w], each 1..65536 */
+static int output_size(const check_case *c, int os[2], char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, "output_size");
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2)
+        return whole(c, cJSON_GetArrayItem(v, 0), "output_size", 1, 65536, &os[0], err, errlen) ||
+               whole(c, cJSON_GetArrayItem(v, 1), "output_size", 1, 65536, &os[1], err, errlen);
+    if (cJSON_IsNumber(v) && !whole(c, v, "output_size", 1, 65536, &os[0], err, errlen)) {
+        os[1] = os[0];
+        return 0;
+    }
+    snprintf(err, errlen, "%s: params 'output_size' must be an int or [h, w] in 1..65536", c->op);
+    return -1;
+}
+
 static int build_roi(pixl_ctx *ctx, check_case *c, char *err, size_t errlen, int align)
 {
     static const char *const align_keys[] = {"output_size", "spatial_scale", "sampling_ratio", "aligned", NULL};
@@ -23,14 +52,15 @@ static int build_roi(pixl_ctx *ctx, check_case *c, char *err, size_t errlen, int
     if (check_only_keys(c, align ? align_keys : pool_keys, err, errlen) ||
         need_inputs(c, 2, "input, boxes", err, errlen))
         return -1;
-    int os[2];
-    if (!check_has(c, "output_size") || check_pair(c, "output_size", os, 0)) {
-        snprintf(err, errlen, "%s: output_size must be an int or [h, w]", c->op);
+    int os[2], sampling = -1;
+    if (output_size(c, os, err, errlen)) return -1;
+    if (check_has(c, "sampling_ratio") &&
+        whole(c, cJSON_GetObjectItemCaseSensitive(c->params, "sampling_ratio"), "sampling_ratio", -65536, 65536,
+              &sampling, err, errlen))
         return -1;
-    }
     double scale = check_num(c, "spatial_scale", 1.0);
-    pixl_tensor *y = align ? pixl_roi_align(ctx, c->inputs[0], c->inputs[1], os[0], os[1], scale,
-                                            check_int(c, "sampling_ratio", -1), check_bool(c, "aligned", 0))
+    pixl_tensor *y = align ? pixl_roi_align(ctx, c->inputs[0], c->inputs[1], os[0], os[1], scale, sampling,
+                                            check_bool(c, "aligned", 0))
                            : pixl_roi_pool(ctx, c->inputs[0], c->inputs[1], os[0], os[1], scale);
     return check_output(ctx, c, y, err, errlen);
 }
