@@ -3,7 +3,7 @@
  * sampling, boxes partly or wholly outside the map) and roi_pool,
  * hand-computed values, builder and forward errors naming the op, the same
  * bits for 1 and 2 threads, box_iou / generalized_box_iou on hand-made
- * boxes, and NMS (empty input, everything suppressed, equal scores,
+ * boxes and their gradient checks, and NMS (empty input, everything suppressed, equal scores,
  * categories, the -1-padded graph output and pixl_nms_count). */
 #include <stdlib.h>
 #include <string.h>
