@@ -106,7 +106,7 @@ $(BUILD)/examples/infer: examples/infer.c $(BUILD)/libpixl_models.a $(BUILD)/lib
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpixl_models.a $(BUILD)/libpixl_core.a $(LDFLAGS) $(CORE_LDLIBS)
 
 # pixl's own reference cases (scripts/ref/make_*_ref.py), run by the conformance runner
-REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/jointup tests/ref/pixelnet tests/ref/pag
+REF_CASES := tests/ref/conv tests/ref/elem tests/ref/loss tests/ref/pool tests/ref/pac tests/ref/paccrf tests/ref/jointup tests/ref/pixelnet tests/ref/pag tests/ref/detection
 
 # The test command: unit tests + golden conformance (skipped when ../shared is absent).
 test: all $(BUILD)/pixl_tests examples
@@ -117,6 +117,8 @@ test: all $(BUILD)/pixl_tests examples
 	 else echo "skip: $(SHARED)/golden/torch not found"; fi
 	@if [ -d $(SHARED)/golden/pac ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/pac; \
 	 else echo "skip: $(SHARED)/golden/pac not found"; fi
+	@if [ -d $(SHARED)/golden/torchvision ]; then PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(SHARED)/golden/torchvision; \
+	 else echo "skip: $(SHARED)/golden/torchvision not found"; fi
 	PIXL_NUM_THREADS=2 $(BUILD)/pixl check $(REF_CASES)
 
 unit: $(BUILD)/pixl_tests

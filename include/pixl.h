@@ -479,6 +479,48 @@ pixl_tensor *pixl_max_unpool2d(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *indic
 pixl_tensor *pixl_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, const pixl_pool2d_opts *o);
 pixl_tensor *pixl_adaptive_avg_pool2d(pixl_ctx *ctx, pixl_tensor *x, int out_h, int out_w);
 
+/* DETECTION OPS (torchvision.ops semantics; src/ops/roi.c, src/ops/boxes.c).
+ * Boxes are (x1, y1, x2, y2) in input-image coordinates.
+ *
+ * RoIAlign (Mask R-CNN): x (N,C,H,W) f32, boxes (K,5) f32 rows (batch index,
+ * x1, y1, x2, y2) -> (K,C,out_h,out_w). The box is scaled by spatial_scale
+ * (> 0) onto x; each output bin averages a grid of bilinear samples,
+ * sampling_ratio per side (<= 0: adaptive, ceil(roi size / output size));
+ * aligned = 1 shifts by -0.5 pixel (pixel centres), aligned = 0 clamps the
+ * roi size to >= 1 (the original RoIAlign). Differentiable in x (boxes get no
+ * gradient). A batch index outside [0, N) or a non-finite box fails the
+ * forward with an error naming the op and the box. */
+pixl_tensor *pixl_roi_align(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *boxes, int out_h, int out_w,
+                            double spatial_scale, int sampling_ratio, int aligned);
+/* RoIPool (Fast R-CNN): as roi_align, each bin the maximum of the input cells
+ * it covers (box corners rounded, bins with floor/ceil), 0 when the bin is
+ * empty; the gradient goes to the maximum's cell. */
+pixl_tensor *pixl_roi_pool(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *boxes, int out_h, int out_w,
+                           double spatial_scale);
+/* boxes1 (N,4), boxes2 (M,4) f32 -> (N,M): IoU, and generalized IoU (IoU -
+ * (enclosing area - union) / enclosing area). Differentiable in both box
+ * sets (the GIoU loss). */
+pixl_tensor *pixl_box_iou(pixl_ctx *ctx, pixl_tensor *boxes1, pixl_tensor *boxes2);
+pixl_tensor *pixl_generalized_box_iou(pixl_ctx *ctx, pixl_tensor *boxes1, pixl_tensor *boxes2);
+/* Non-maximum suppression: boxes (N,4) f32, scores (N) f32 -> int64 (N): the
+ * indices of the kept boxes in decreasing score order (equal scores in index
+ * order), then -1 up to N; a box is dropped when its IoU with a kept box of
+ * higher score is > iou_threshold. batched_nms: only boxes of the same
+ * category idxs (N, int32 or int64) suppress each other. The number kept is
+ * known after pixl_forward(): pixl_nms_count() (pixl_keep() the output in
+ * EVAL graphs). Not differentiable. */
+pixl_tensor *pixl_nms(pixl_ctx *ctx, pixl_tensor *boxes, pixl_tensor *scores, double iou_threshold);
+pixl_tensor *pixl_batched_nms(pixl_ctx *ctx, pixl_tensor *boxes, pixl_tensor *scores, pixl_tensor *idxs,
+                              double iou_threshold);
+/* Entries of a pixl_nms / pixl_batched_nms output before its first -1 (after
+ * pixl_forward()), or a negative status. */
+int64_t pixl_nms_count(pixl_tensor *keep);
+/* The same NMS on plain arrays, no graph: boxes n x 4, scores n, idxs n
+ * categories (NULL: one category); writes the kept indices to keep (room
+ * for n) and returns their count (0 for n = 0), or a negative status. */
+int64_t pixl_nms_f32(const float *boxes, const float *scores, const int64_t *idxs, int64_t n, double iou_threshold,
+                     int64_t *keep);
+
 /* eps 0 -> 1e-5; momentum 0 -> 0.1, negative = PyTorch's momentum=None
  * (cumulative average). */
 typedef struct pixl_bn_opts { float eps, momentum; } pixl_bn_opts;

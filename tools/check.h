@@ -35,6 +35,10 @@ typedef struct check_case {
     pixl_tensor *inputs[CHECK_MAX_IO]; /* f32 (with grad when the file has grad.<name>) or i32 for integer inputs */
     int n_outputs;
     pixl_tensor *outputs[CHECK_MAX_IO];
+    /* 1: integer output i has a data-dependent length and is padded with -1
+     * (pixl_nms): only its entries before the first negative one are
+     * compared, and their count must be the case's */
+    int padded[CHECK_MAX_IO];
 } check_case;
 
 typedef int (*check_build_fn)(pixl_ctx *ctx, check_case *c, char *err, size_t errlen);
