@@ -760,6 +760,32 @@ PIXL_TEST(limits_bsds_mat_claiming_huge_maps)
     CHECK(a2[0] && run_capped(bsds_refused, (void *)a2) == 0);
 }
 
+/* fuzz/known-oom/bsds: small corrupt MAT-files on which libmatio allocates gigabytes or does not return;
+ * the reader's child process hits its limits and the read is an error naming the file (5 s of CPU each).
+ * Not under AddressSanitizer, where the child has no address-space limit. */
+PIXL_TEST(limits_bsds_mat_libmatio_runaway)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    return;
+#endif
+#endif
+    static const char *const files[] = {"fuzz/known-oom/bsds/matio_cell_millions-76317d2d.mat",
+                                        "fuzz/known-oom/bsds/matio_oom-8ad72d62.mat",
+                                        "fuzz/known-oom/bsds/matio_oom-9a9fa7f8.mat"};
+    for (int i = 0; i < 3; i++) {
+        uint8_t *maps = NULL;
+        int n = 0, w = 0, h = 0;
+        int rc = pixl_bsds_read(files[i], &maps, &n, &w, &h);
+        CHECK_MSG(rc != 0 && maps == NULL && strstr(pixl_last_error(), files[i]) &&
+                      (strstr(pixl_last_error(), "CPU time") || strstr(pixl_last_error(), "limit")),
+                  "%s: rc %d, %s", files[i], rc, rc ? pixl_last_error() : "read");
+        free(maps);
+    }
+}
+
 PIXL_TEST(limits_no_labelled_pixel_class_weights)
 {
     /* class weights read every training label map first: the error comes at set-up */

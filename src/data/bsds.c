@@ -1,7 +1,23 @@
 /* bsds.c — BSDS500 ground truth: the per-annotator boundary maps of a
  * groundTruth/<split>/<id>.mat file (MATLAB v5, compressed), read with
- * libmatio, and the training targets derived from them. */
+ * libmatio, and the training targets derived from them.
+ *
+ * libmatio trusts the sizes a MAT-file claims: fuzzing found small corrupt
+ * files on which Mat_VarReadInfo or Mat_VarRead allocate gigabytes (a cell
+ * array claiming millions of elements) or do not return. So each file is
+ * read in a child process (fork) with its address space limited to what the
+ * process uses plus PIXL_MAT_READ_MAX_BYTES and its CPU time to
+ * PIXL_MAT_READ_SECONDS; the child sends the decoded maps (or its error)
+ * back through a pipe. A child that runs out of either, or dies, is an
+ * error naming the file. Real BSDS files take milliseconds and a few MB.
+ * The fuzz build (make fuzz) reads in its own process, where libFuzzer
+ * sees the coverage and enforces its memory and time limits. */
+#include <errno.h>
 #include <matio.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "data/dataset_impl.h"
 
@@ -20,7 +36,7 @@ static int struct_ok(matvar_t *v)
     return nel >= 1 && v->nbytes / nf / sizeof(matvar_t *) >= nel;
 }
 
-int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *width, int *height)
+static int read_mat(const char *path, uint8_t **maps, int *n_maps, int *width, int *height)
 {
     *maps = NULL;
     *n_maps = *width = *height = 0;
@@ -130,6 +146,136 @@ done:
     *width = W;
     *height = H;
     return PIXL_OK;
+}
+
+#define PIXL_MAT_READ_MAX_BYTES ((rlim_t)1 << 30) /* address space a child may add while reading one file */
+#define PIXL_MAT_READ_SECONDS 5                     /* CPU seconds for one file (real ones: milliseconds) */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MAT_LIMIT_AS 0 /* AddressSanitizer reserves terabytes of address space: only the CPU limit applies */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MAT_LIMIT_AS 0
+#endif
+#endif
+#ifndef MAT_LIMIT_AS
+#define MAT_LIMIT_AS 1
+#endif
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
+        c += r, n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* the child: limits, read, reply {rc, n, W, H, message length} + message or maps; never returns */
+static void mat_child(int fd, const char *path)
+{
+    struct rlimit cpu = {PIXL_MAT_READ_SECONDS, PIXL_MAT_READ_SECONDS + 1};
+    setrlimit(RLIMIT_CPU, &cpu);
+    if (MAT_LIMIT_AS) {
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (f) {
+            if (fscanf(f, "%ld", &pages) != 1) pages = 0;
+            fclose(f);
+        }
+        if (pages > 0) {
+            rlim_t cap = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + PIXL_MAT_READ_MAX_BYTES;
+            struct rlimit as = {cap, cap};
+            setrlimit(RLIMIT_AS, &as);
+        }
+    }
+    uint8_t *maps = NULL;
+    int n = 0, W = 0, H = 0;
+    int rc = read_mat(path, &maps, &n, &W, &H);
+    const char *msg = rc ? pixl_last_error() : "";
+    int32_t head[5] = {rc, n, W, H, (int32_t)strlen(msg)};
+    int bad = write_all(fd, head, sizeof head) || write_all(fd, msg, strlen(msg)) ||
+              (!rc && write_all(fd, maps, (size_t)n * W * H));
+    _exit(bad ? 1 : 0);
+}
+
+int pixl__bsds_read_mat(const char *path, uint8_t **maps, int *n_maps, int *width, int *height)
+{
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    /* make fuzz: in this process, where libFuzzer sees the reader's coverage and applies its own limits */
+    return read_mat(path, maps, n_maps, width, height);
+#endif
+    *maps = NULL;
+    *n_maps = *width = *height = 0;
+    if (!pixl__is_file(path)) return pixl_set_error(PIXL_ERR_NOT_FOUND, "BSDS ground truth '%s' not found", path);
+    int fd[2];
+    if (pipe(fd)) return pixl_set_error(PIXL_ERR_IO, "BSDS ground truth '%s': pipe: %s", path, strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]), close(fd[1]);
+        return pixl_set_error(PIXL_ERR_IO, "BSDS ground truth '%s': fork: %s", path, strerror(errno));
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        mat_child(fd[1], path);
+    }
+    close(fd[1]);
+    int32_t head[5] = {0};
+    char msg[1024] = "";
+    uint8_t *out = NULL;
+    int got = read_all(fd[0], head, sizeof head) == 0;
+    if (got && (head[4] < 0 || head[4] >= (int32_t)sizeof msg)) got = 0;
+    if (got && head[4] > 0) got = read_all(fd[0], msg, (size_t)head[4]) == 0;
+    if (got && head[0] == PIXL_OK) { /* the child checked the sizes; check them again before trusting them */
+        if (head[1] < 1 || head[1] > 64 || head[2] < 1 || head[3] < 1 || head[2] > PIXL_IMAGE_MAX_DIM ||
+            head[3] > PIXL_IMAGE_MAX_DIM)
+            got = 0;
+        else if (!(out = pixl__malloc((size_t)head[1] * head[2] * head[3])))
+            got = -1;
+        else if (read_all(fd[0], out, (size_t)head[1] * head[2] * head[3]))
+            got = 0;
+    }
+    close(fd[0]);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (got == 1 && head[0] == PIXL_OK && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        *maps = out, *n_maps = head[1], *width = head[2], *height = head[3];
+        return PIXL_OK;
+    }
+    free(out);
+    if (got == -1) return PIXL_ERR_NOMEM;
+    if (got == 1 && head[0] != PIXL_OK) return pixl_set_error(head[0], "%s", msg);
+    if (WIFSIGNALED(st) && WTERMSIG(st) == SIGXCPU)
+        return pixl_set_error(PIXL_ERR_FORMAT,
+                              "BSDS ground truth '%s': libmatio did not finish reading it in %d s of CPU time "
+                              "(a corrupt MAT-file?)",
+                              path, PIXL_MAT_READ_SECONDS);
+    if (WIFSIGNALED(st))
+        return pixl_set_error(PIXL_ERR_FORMAT,
+                              "BSDS ground truth '%s': reading it ended on signal %d, past the reader's limit of "
+                              "%d MiB or a corrupt MAT-file",
+                              path, WTERMSIG(st), (int)(PIXL_MAT_READ_MAX_BYTES >> 20));
+    return pixl_set_error(PIXL_ERR_FORMAT,
+                          "BSDS ground truth '%s': the reader stopped (exit %d): past its limit of %d MiB, or a "
+                          "corrupt MAT-file",
+                          path, WIFEXITED(st) ? WEXITSTATUS(st) : -1, (int)(PIXL_MAT_READ_MAX_BYTES >> 20));
 }
 
 void pixl__bsds_targets(const uint8_t *maps, int n_maps, size_t np, float consensus, float *soft, int32_t *labels)
