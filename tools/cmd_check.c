@@ -199,7 +199,11 @@ static void tensor_as_i64(pixl_tensor *x, int64_t *out)
         case PIXL_I32: out[k] = ((int32_t *)d)[k]; break;
         case PIXL_I64: out[k] = ((int64_t *)d)[k]; break;
         case PIXL_U8: out[k] = ((uint8_t *)d)[k]; break;
-        default: out[k] = (int64_t)((float *)d)[k]; break;
+        default: { /* a float output compared as integers: NaN or out of range can match no index */
+            const float v = ((float *)d)[k];
+            out[k] = v >= -9.2e18f && v <= 9.2e18f ? (int64_t)v : INT64_MIN;
+            break;
+        }
         }
     }
 }

@@ -127,6 +127,7 @@ pixl_st_file *pixl_st_open(const char *path)
         if (!it->string) return fail(f, j, PIXL_ERR_FORMAT, "corrupt header: unnamed entry");
         if (!strcmp(it->string, "__metadata__")) {
             if (!cJSON_IsObject(it)) return fail(f, j, PIXL_ERR_FORMAT, "__metadata__ is not an object");
+            if (f->meta_k) return fail(f, j, PIXL_ERR_FORMAT, "__metadata__ appears twice in the header");
             int m = cJSON_GetArraySize(it);
             f->meta_k = pixl__calloc((size_t)(m ? m : 1), sizeof(char *));
             f->meta_v = pixl__calloc((size_t)(m ? m : 1), sizeof(char *));
