@@ -761,7 +761,7 @@ PIXL_TEST(limits_bsds_mat_claiming_huge_maps)
 }
 
 /* fuzz/known-oom/bsds: small corrupt MAT-files on which libmatio allocates gigabytes or does not return;
- * the reader's child process hits its limits and the read is an error naming the file (5 s of CPU each).
+ * the reader's child process hits its limits and the read is an error naming the file (up to 5 s each).
  * Not under AddressSanitizer, where the child has no address-space limit. */
 PIXL_TEST(limits_bsds_mat_libmatio_runaway)
 {
@@ -774,8 +774,9 @@ PIXL_TEST(limits_bsds_mat_libmatio_runaway)
 #endif
     static const char *const files[] = {"fuzz/known-oom/bsds/matio_cell_millions-76317d2d.mat",
                                         "fuzz/known-oom/bsds/matio_oom-8ad72d62.mat",
-                                        "fuzz/known-oom/bsds/matio_oom-9a9fa7f8.mat"};
-    for (int i = 0; i < 3; i++) {
+                                        "fuzz/known-oom/bsds/matio_oom-9a9fa7f8.mat",
+                                        "fuzz/known-oom/bsds/matio_oom-bd6fcc19.mat"};
+    for (int i = 0; i < 4; i++) {
         uint8_t *maps = NULL;
         int n = 0, w = 0, h = 0;
         int rc = pixl_bsds_read(files[i], &maps, &n, &w, &h);
