@@ -413,11 +413,35 @@ static void pack_a(const float *A, int64_t M, int64_t K, int64_t rs, int64_t cs,
         if (nv > 3) c##i##3 = _mm512_fmadd_ps(ai, b3, c##i##3);                                                \
     }
 
+/* the epilogue of pixl__conv_epi_apply on one accumulator vector (row i, channel c0 + i): the same
+ * operations in the same order (bias, x*scale then + shift, act1, + residual, act2), so the bits equal
+ * the tile pass's; act 1 = ReLU (max(+0, y): NaN and -0 give +0, as y > 0 ? y : 0), 2 = clamp to [lo, hi]
+ * (NaN stays NaN, as the scalar comparisons leave it) */
+static inline __m512 epi_act_v(__m512 y, int act, float lo, float hi)
+{
+    if (act == 1) return _mm512_max_ps(y, _mm512_setzero_ps());
+    if (act == 2) return _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), y));
+    return y;
+}
+#define ACC_EPI(i, v)                                                                                          \
+    if (mr > i && nv > v) {                                                                                    \
+        const int64_t c = c0 + i;                                                                              \
+        __m512 y = c##i##v;                                                                                    \
+        if (e->bias) y = _mm512_add_ps(y, _mm512_set1_ps(e->bias[c]));                                         \
+        if (e->scale)                                                                                          \
+            y = _mm512_add_ps(_mm512_mul_ps(y, _mm512_set1_ps(e->scale[c])), _mm512_set1_ps(e->shift[c]));     \
+        y = epi_act_v(y, e->act1, e->lo1, e->hi1);                                                             \
+        if (R) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(MASK_OF(v), R + i * ldc + 16 * v));                 \
+        c##i##v = epi_act_v(y, e->act2, e->lo2, e->hi2);                                                       \
+    }
+
 /* C[i][n] = (beta ? C[i][n] : 0) + sum_k Ap[k*MR+i] * B[boff[k] + n],
- * i < mr, n < 16*nv (the last vector masked by `last`) */
+ * i < mr, n < 16*nv (the last vector masked by `last`); with e, its epilogue in registers before the store
+ * (channels from c0, the residual R laid out like C) */
 static inline __attribute__((always_inline)) void ukern_b(const int mr, const int nv, int64_t K, const float *Ap,
                                                           const float *B, const int64_t *boff, float *C, int64_t ldc,
-                                                          __mmask16 last, int beta)
+                                                          __mmask16 last, int beta, const pixl_conv_epi *e,
+                                                          int64_t c0, const float *R)
 {
     ACC_ALL(ACC_DECL)
     if (beta) {
@@ -428,6 +452,9 @@ static inline __attribute__((always_inline)) void ukern_b(const int mr, const in
         const float *b = B + boff[k], *a = Ap + k * MR;
         B_LOAD(0) B_LOAD(1) B_LOAD(2) B_LOAD(3)
         ROW_FMA(0, a[0]) ROW_FMA(1, a[1]) ROW_FMA(2, a[2]) ROW_FMA(3, a[3]) ROW_FMA(4, a[4]) ROW_FMA(5, a[5])
+    }
+    if (e) {
+        ACC_ALL(ACC_EPI)
     }
     ACC_ALL(ACC_STORE)
 }
@@ -484,13 +511,13 @@ static inline int nv_of(int n, __mmask16 *last)
 }
 
 static void kern_b(int mr, int n, int64_t K, const float *Ap, const float *B, const int64_t *boff, float *C,
-                   int64_t ldc, int beta)
+                   int64_t ldc, int beta, const pixl_conv_epi *e, int64_t c0, const float *R)
 {
     __mmask16 last;
     int nv = nv_of(n, &last);
     switch (mr * 8 + nv) {
 #define X(M_, V_)                                                                                              \
-    case M_ * 8 + V_: ukern_b(M_, V_, K, Ap, B, boff, C, ldc, last, beta); break;
+    case M_ * 8 + V_: ukern_b(M_, V_, K, Ap, B, boff, C, ldc, last, beta, e, c0, R); break;
         KCASES(X)
 #undef X
     default: break;
@@ -539,7 +566,7 @@ static void kern_pk(int mr, int n, int64_t K, const float *Ap, const float *B, c
 }
 
 static void kern_b(int mr, int n, int64_t K, const float *Ap, const float *B, const int64_t *boff, float *C,
-                   int64_t ldc, int beta)
+                   int64_t ldc, int beta, const pixl_conv_epi *e, int64_t c0, const float *R)
 {
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < n; j++) {
@@ -547,6 +574,7 @@ static void kern_b(int mr, int n, int64_t K, const float *Ap, const float *B, co
             for (int64_t k = 0; k < K; k++) acc += Ap[k * MR + i] * B[boff[k] + j];
             C[i * ldc + j] = acc;
         }
+    if (e) pixl__conv_epi_apply(e, c0, mr, C, R, ldc, n);
 }
 
 static void kern_w(int mr, int n, int64_t K, const float *const *a, const float *B, int64_t ldb, float *C,
@@ -663,13 +691,12 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
                 int mr = (int)(M - t * MR < MR ? M - t * MR : MR);
                 for (int64_t oh = g * KC_ROWS; oh < oh1; oh++) {
                     const float *brow = src_ph + oh * s->sh * p->rs;
+                    const int64_t at = t * MR * L + oh * OW; /* the tile's mr rows of OW */
                     for (int64_t n0 = 0; n0 < OW; n0 += NR) {
                         int n = (int)(OW - n0 < NR ? OW - n0 : NR);
-                        kern_b(mr, n, kn, Ap + (t * K + k0) * MR, brow + n0, off + k0,
-                               dst + t * MR * L + oh * OW + n0, L, b);
+                        kern_b(mr, n, kn, Ap + (t * K + k0) * MR, brow + n0, off + k0, dst + at + n0, L, b, el,
+                               c_base + t * MR, el && res ? res + at + n0 : NULL);
                     }
-                    const int64_t at = t * MR * L + oh * OW; /* the tile's mr rows of OW, still in L1 */
-                    if (el) pixl__conv_epi_apply(el, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, OW);
                 }
             }
         }
@@ -680,12 +707,12 @@ static void direct_gemm(const pixl_conv_shape *s, const phased *p, int64_t M, in
         int64_t oh = it / T, t = it % T;
         int mr = (int)(M - t * MR < MR ? M - t * MR : MR);
         const float *brow = src_ph + oh * s->sh * p->rs;
+        const int64_t at = t * MR * L + oh * OW; /* the tile's mr rows of OW */
         for (int64_t n0 = 0; n0 < OW; n0 += NR) {
             int n = (int)(OW - n0 < NR ? OW - n0 : NR);
-            kern_b(mr, n, K, Ap + t * K * MR, brow + n0, off, dst + t * MR * L + oh * OW + n0, L, beta);
+            kern_b(mr, n, K, Ap + t * K * MR, brow + n0, off, dst + at + n0, L, beta, e, c_base + t * MR,
+                   e && res ? res + at + n0 : NULL);
         }
-        const int64_t at = t * MR * L + oh * OW; /* the tile's mr rows of OW, still in L1 */
-        if (e) pixl__conv_epi_apply(e, c_base + t * MR, mr, dst + at, res ? res + at : NULL, L, OW);
     }
 }
 
@@ -753,7 +780,8 @@ void pixl__conv_packed_gemm(int64_t M, int64_t K, const float *Ap, const float *
             int64_t kn = K - k0 < KCH ? K - k0 : KCH;
             for (int64_t t = 0; t < T; t++) {
                 int mr = (int)(M - t * MR < MR ? M - t * MR : MR);
-                kern_b(mr, nn, kn, Ap + (t * K + k0) * MR, B + n0, boff + k0, C + t * MR * ldc + n0, ldc, k0 > 0);
+                kern_b(mr, nn, kn, Ap + (t * K + k0) * MR, B + n0, boff + k0, C + t * MR * ldc + n0, ldc, k0 > 0,
+                       NULL, 0, NULL);
             }
         }
     }
@@ -947,7 +975,8 @@ void pixl__conv_fast_bwd_data_strided(const pixl_conv_shape *s, const float *sma
                 for (int64_t it = 0; it < T * TN; it++) {
                     int64_t t = it / TN, n0 = (it % TN) * NR;
                     int mr = (int)(K - t * MR < MR ? K - t * MR : MR), nn = (int)(P - n0 < NR ? P - n0 : NR);
-                    kern_b(mr, nn, Csg, Ap + t * Csg * MR, sg + r0 * OW + n0, off, col + t * MR * P + n0, P, 0);
+                    kern_b(mr, nn, Csg, Ap + t * Csg * MR, sg + r0 * OW + n0, off, col + t * MR * P + n0, P, 0,
+                           NULL, 0, NULL);
                 }
                 pixl__col2im_add(s, Cbg, col, r0, r, big + (n * s->Cb + g * Cbg) * HW);
             }
