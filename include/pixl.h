@@ -502,6 +502,23 @@ pixl_tensor *pixl_roi_pool(pixl_ctx *ctx, pixl_tensor *x, pixl_tensor *boxes, in
  * sets (the GIoU loss). */
 pixl_tensor *pixl_box_iou(pixl_ctx *ctx, pixl_tensor *boxes1, pixl_tensor *boxes2);
 pixl_tensor *pixl_generalized_box_iou(pixl_ctx *ctx, pixl_tensor *boxes1, pixl_tensor *boxes2);
+/* torchvision's BoxCoder (models.detection._utils) with weights (wx, wy,
+ * ww, wh), each finite and > 0 (Faster/Mask R-CNN: (10, 10, 5, 5) in the
+ * box head, (1, 1, 1, 1) in the RPN).
+ * box_encode: reference_boxes (N,4), proposals (N,4) f32 -> deltas (N,4):
+ * with w = x2 - x1, cx = x1 + 0.5 * w (h, cy alike), g the reference box and
+ * p the proposal, (wx * (g.cx - p.cx) / p.w, wy * (g.cy - p.cy) / p.h,
+ * ww * log(g.w / p.w), wh * log(g.h / p.h)) (encode_single).
+ * box_decode: rel_codes (N, 4*C), boxes (N,4) f32 -> (N, 4*C) boxes, per
+ * class (decode_single): dx = code / wx, dw = min(code / ww,
+ * log(1000 / 16)) (dy, dh alike); centre dx * w + cx, width exp(dw) * w.
+ * Computed in double in torchvision's order, stored in f32. Differentiable
+ * in both inputs (decode: no gradient to a dw, dh above the clamp, as
+ * torch.clamp). */
+pixl_tensor *pixl_box_encode(pixl_ctx *ctx, pixl_tensor *reference_boxes, pixl_tensor *proposals, double wx, double wy,
+                             double ww, double wh);
+pixl_tensor *pixl_box_decode(pixl_ctx *ctx, pixl_tensor *rel_codes, pixl_tensor *boxes, double wx, double wy,
+                             double ww, double wh);
 /* Non-maximum suppression: boxes (N,4) f32, scores (N) f32 -> int64 (N): the
  * indices of the kept boxes in decreasing score order (equal scores in index
  * order), then -1 up to N; a box is dropped when its IoU with a kept box of

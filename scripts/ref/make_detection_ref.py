@@ -17,6 +17,15 @@ degenerate box, adaptive and fixed sampling grids; NMS with equal scores
 nested, touching and disjoint boxes, with gradients. NMS cases are drawn again until no pair's IoU lies
 within 1e-3 of the threshold.
 
+BoxCoder (torchvision.models.detection._utils, not in torchvision.ops):
+`box_encode(reference_boxes, proposals)` is BoxCoder(weights).encode_single,
+`box_decode(rel_codes, boxes)` is decode_single; params {"weights": [wx, wy,
+ww, wh]}; gradients grad.reference_boxes / grad.proposals and grad.rel_codes
+/ grad.boxes. Boxes from 0.25 to ~50 wide, several classes per box in
+decode, and a decode case where some dw, dh lie above bbox_xform_clip
+(log(1000/16); at least 0.3 away from it: torch.clamp's gradient is 0 there).
+These cases draw from their own generator, so the cases above are unchanged.
+
 Usage: /usr/bin/python3 scripts/ref/make_detection_ref.py [OUTDIR]
 """
 import json
@@ -26,6 +35,7 @@ import sys
 import torch
 import torchvision
 from torchvision import ops
+from torchvision.models.detection._utils import BoxCoder
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st_write  # noqa: E402
@@ -170,6 +180,53 @@ def main():
         write(op + "_6x9", meta(op, {}, ["boxes1", "boxes2"]),
               [("boxes1", b1), ("boxes2", b2), ("output", y.detach()), ("grad_output", gy),
                ("grad.boxes1", x1.grad), ("grad.boxes2", x2.grad)])
+
+    coder_cases()
+
+
+def varied_boxes(n, g, size=50.0):
+    """boxes 0.25 .. ~50 wide and high, anywhere in [-size/2, size]"""
+    xy = uniform((n, 2), g, -size / 2, size)
+    wh = f32(torch.exp(uniform((n, 2), g, 0.0, 1.0) * (torch.log(torch.tensor(50.0)) - torch.log(torch.tensor(0.25)))
+                       + torch.log(torch.tensor(0.25))))
+    return f32(torch.cat([xy, xy + wh], 1))
+
+
+def coder_case(name, op, weights, a, b, g):
+    names = ["reference_boxes", "proposals"] if op == "box_encode" else ["rel_codes", "boxes"]
+    coder = BoxCoder(tuple(weights))
+    xa, xb = a.clone().requires_grad_(True), b.clone().requires_grad_(True)
+    y = coder.encode_single(xa, xb) if op == "box_encode" else coder.decode_single(xa, xb)
+    gy = uniform(y.shape, g)
+    (y * gy).sum().backward()
+    write(name, meta(op, {"weights": list(weights)}, names),
+          [(names[0], a), (names[1], b), ("output", y.detach()), ("grad_output", gy),
+           ("grad." + names[0], xa.grad), ("grad." + names[1], xb.grad)])
+
+
+def coder_cases():
+    g = torch.Generator().manual_seed(2025)
+    clip = BoxCoder((1.0, 1.0, 1.0, 1.0)).bbox_xform_clip
+    # encode: ground truth near its proposal (as the matcher pairs them) and far from it
+    prop = varied_boxes(8, g)
+    ref = varied_boxes(8, g)
+    ref[:4] = f32(prop[:4] + uniform((4, 4), g, -0.2, 0.2) * (prop[:4, 2:] - prop[:4, :2]).repeat(1, 2))
+    ref[:4] = f32(torch.cat([torch.minimum(ref[:4, :2], ref[:4, 2:] - 0.1), ref[:4, 2:]], 1))
+    coder_case("box_encode_n8_w10_10_5_5", "box_encode", [10.0, 10.0, 5.0, 5.0], ref, prop, g)
+    coder_case("box_encode_n8_w2_05_3_15", "box_encode", [2.0, 0.5, 3.0, 1.5], ref, prop, g)
+    # decode: 3 classes per box, the box head's weights
+    codes = uniform((7, 12), g, -3.0, 3.0)
+    coder_case("box_decode_n7_c3_w10_10_5_5", "box_decode", [10.0, 10.0, 5.0, 5.0], codes, varied_boxes(7, g), g)
+    # decode with the clamp active on some dw, dh (weights 1: codes are the deltas)
+    for _ in range(1000):
+        codes = uniform((6, 8), g, -2.0, 7.0)
+        wh = codes.reshape(6, 2, 4)[:, :, 2:]
+        if bool(((wh - clip).abs() > 0.3).all()) and int((wh > clip).sum()) >= 4 and int((wh < clip).sum()) >= 4:
+            break
+    else:
+        raise RuntimeError("box_decode clamp: no draw with dw, dh 0.3 away from the clip")
+    boxes = varied_boxes(6, g, size=10.0) * 0.1
+    coder_case("box_decode_n6_c2_w1_clamp", "box_decode", [1.0, 1.0, 1.0, 1.0], codes, f32(boxes), g)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
  *   box_iou              (N,4), (M,4) -> (N,M) intersection over union
  *   generalized_box_iou  (N,4), (M,4) -> (N,M) IoU - (enclosing - union) / enclosing
  *   nms / batched_nms    greedy non-maximum suppression -> kept indices
+ *   box_encode / box_decode  torchvision's BoxCoder (detection._utils): box
+ *                        regression deltas and back (at the end of the file)
  *
  * IoU: area = (x2 - x1) * (y2 - y1); inter = max(0, min x2 - max x1) *
  * max(0, min y2 - max y1); iou = inter / (area1 + area2 - inter). GIoU's
@@ -341,4 +343,226 @@ int64_t pixl_nms_count(pixl_tensor *keep)
     int64_t c = 0;
     while (c < keep->numel && k[c] >= 0) c++;
     return c;
+}
+
+/* ======================================================================
+ * box_encode / box_decode (torchvision.models.detection._utils.BoxCoder)
+ *
+ * encode (encode_boxes): reference boxes g, proposals p (N, 4) -> deltas:
+ *   pw = p2 - p0, pcx = p0 + 0.5 * pw (and y); gw, gcx alike;
+ *   dx = wx * (gcx - pcx) / pw, dy alike, dw = ww * log(gw / pw), dh alike.
+ * decode (decode_single): rel_codes (N, 4C), boxes b (N, 4) -> (N, 4C):
+ *   w = b2 - b0, cx = b0 + 0.5 * w; dx = code / wx, dw = min(code / ww,
+ *   clip) (torch.clamp(max = clip): a NaN stays NaN), clip = log(1000 / 16);
+ *   pcx = dx * w + cx, pw = exp(dw) * w, c = 0.5 * pw; (pcx - c, pcy - c_h,
+ *   pcx + c, pcy + c_h).
+ * Both in torchvision's order of operations, in double, stored in f32.
+ * Backward: PyTorch's derivative of the same formulas; the clamp passes the
+ * gradient where its input is <= clip (torch.clamp's backward), 0 above.
+ * Rows are independent: one row per loop iteration, the same bits for any
+ * thread count.
+ * ====================================================================== */
+
+#define BOX_XFORM_CLIP 4.135166556742356 /* log(1000 / 16) */
+
+typedef struct coder_p { int64_t N, C; double w[4]; } coder_p;
+
+static int encode_fwd(pixl_tensor *n)
+{
+    const coder_p *p = PIXL_PARAMS(n, coder_p);
+    const float *g = pixl_f32(n->src[0]), *q = pixl_f32(n->src[1]);
+    float *y = pixl_f32(n);
+    const double wx = p->w[0], wy = p->w[1], ww = p->w[2], wh = p->w[3];
+    const int threads = p->N < ((int64_t)1 << 14) ? 1 : pixl_num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < p->N; i++) {
+        const float *r = g + 4 * i, *s = q + 4 * i;
+        const double ex_w = (double)s[2] - s[0], ex_h = (double)s[3] - s[1];
+        const double ex_cx = s[0] + 0.5 * ex_w, ex_cy = s[1] + 0.5 * ex_h;
+        const double gt_w = (double)r[2] - r[0], gt_h = (double)r[3] - r[1];
+        const double gt_cx = r[0] + 0.5 * gt_w, gt_cy = r[1] + 0.5 * gt_h;
+        y[4 * i + 0] = (float)(wx * (gt_cx - ex_cx) / ex_w);
+        y[4 * i + 1] = (float)(wy * (gt_cy - ex_cy) / ex_h);
+        y[4 * i + 2] = (float)(ww * log(gt_w / ex_w));
+        y[4 * i + 3] = (float)(wh * log(gt_h / ex_h));
+    }
+    return PIXL_OK;
+}
+
+static int encode_bwd(pixl_tensor *n)
+{
+    const coder_p *p = PIXL_PARAMS(n, coder_p);
+    const float *g = pixl_f32(n->src[0]), *q = pixl_f32(n->src[1]), *gy = n->grad;
+    float *gg = n->src[0]->grad, *gq = n->src[1]->grad;
+    const double wx = p->w[0], wy = p->w[1], ww = p->w[2], wh = p->w[3];
+    const int threads = p->N < ((int64_t)1 << 13) ? 1 : pixl_num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < p->N; i++) {
+        const float *r = g + 4 * i, *s = q + 4 * i, *d = gy + 4 * i;
+        const double ex_w = (double)s[2] - s[0], ex_h = (double)s[3] - s[1];
+        const double ex_cx = s[0] + 0.5 * ex_w, ex_cy = s[1] + 0.5 * ex_h;
+        const double gt_w = (double)r[2] - r[0], gt_h = (double)r[3] - r[1];
+        const double gt_cx = r[0] + 0.5 * gt_w, gt_cy = r[1] + 0.5 * gt_h;
+        /* dx = wx * (gt_cx - ex_cx) / ex_w: t = wx * (gt_cx - ex_cx) */
+        const double tx = wx * (gt_cx - ex_cx), ty = wy * (gt_cy - ex_cy);
+        const double g_gcx = d[0] * wx / ex_w, g_gcy = d[1] * wy / ex_h;
+        /* dw = ww * log(gt_w / ex_w) */
+        const double g_gw = d[2] * ww / gt_w, g_gh = d[3] * wh / gt_h;
+        const double g_ew = -d[0] * tx / (ex_w * ex_w) - d[2] * ww / ex_w;
+        const double g_eh = -d[1] * ty / (ex_h * ex_h) - d[3] * wh / ex_h;
+        if (gg) { /* gt_cx = r0 + 0.5 * (r2 - r0) */
+            const double gw = g_gw + 0.5 * g_gcx, gh = g_gh + 0.5 * g_gcy;
+            gg[4 * i + 0] += (float)(g_gcx - gw);
+            gg[4 * i + 1] += (float)(g_gcy - gh);
+            gg[4 * i + 2] += (float)gw;
+            gg[4 * i + 3] += (float)gh;
+        }
+        if (gq) { /* ex_cx enters with the opposite sign */
+            const double gw = g_ew - 0.5 * g_gcx, gh = g_eh - 0.5 * g_gcy;
+            gq[4 * i + 0] += (float)(-g_gcx - gw);
+            gq[4 * i + 1] += (float)(-g_gcy - gh);
+            gq[4 * i + 2] += (float)gw;
+            gq[4 * i + 3] += (float)gh;
+        }
+    }
+    return PIXL_OK;
+}
+
+static int decode_fwd(pixl_tensor *n)
+{
+    const coder_p *p = PIXL_PARAMS(n, coder_p);
+    const float *rc = pixl_f32(n->src[0]), *b = pixl_f32(n->src[1]);
+    float *y = pixl_f32(n);
+    const double wx = p->w[0], wy = p->w[1], ww = p->w[2], wh = p->w[3];
+    const int64_t C = p->C;
+    const int threads = n->numel < ((int64_t)1 << 14) ? 1 : pixl_num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < p->N; i++) {
+        const float *bx = b + 4 * i;
+        const double w = (double)bx[2] - bx[0], h = (double)bx[3] - bx[1];
+        const double cx = bx[0] + 0.5 * w, cy = bx[1] + 0.5 * h;
+        for (int64_t c = 0; c < C; c++) {
+            const float *r = rc + 4 * (i * C + c);
+            float *o = y + 4 * (i * C + c);
+            const double dx = r[0] / wx, dy = r[1] / wy;
+            double dw = r[2] / ww, dh = r[3] / wh;
+            if (dw > BOX_XFORM_CLIP) dw = BOX_XFORM_CLIP;
+            if (dh > BOX_XFORM_CLIP) dh = BOX_XFORM_CLIP;
+            const double pcx = dx * w + cx, pcy = dy * h + cy;
+            const double pw = exp(dw) * w, ph = exp(dh) * h;
+            const double c_h = 0.5 * ph, c_w = 0.5 * pw;
+            o[0] = (float)(pcx - c_w);
+            o[1] = (float)(pcy - c_h);
+            o[2] = (float)(pcx + c_w);
+            o[3] = (float)(pcy + c_h);
+        }
+    }
+    return PIXL_OK;
+}
+
+static int decode_bwd(pixl_tensor *n)
+{
+    const coder_p *p = PIXL_PARAMS(n, coder_p);
+    const float *rc = pixl_f32(n->src[0]), *b = pixl_f32(n->src[1]), *gy = n->grad;
+    float *grc = n->src[0]->grad, *gb = n->src[1]->grad;
+    const double wx = p->w[0], wy = p->w[1], ww = p->w[2], wh = p->w[3];
+    const int64_t C = p->C;
+    const int threads = n->numel < ((int64_t)1 << 13) ? 1 : pixl_num_threads();
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int64_t i = 0; i < p->N; i++) {
+        const float *bx = b + 4 * i;
+        const double w = (double)bx[2] - bx[0], h = (double)bx[3] - bx[1];
+        double g_w = 0, g_h = 0, g_cx = 0, g_cy = 0;
+        for (int64_t c = 0; c < C; c++) {
+            const float *r = rc + 4 * (i * C + c), *d = gy + 4 * (i * C + c);
+            const double dx = r[0] / wx, dy = r[1] / wy, dw0 = r[2] / ww, dh0 = r[3] / wh;
+            const double dw = dw0 > BOX_XFORM_CLIP ? BOX_XFORM_CLIP : dw0;
+            const double dh = dh0 > BOX_XFORM_CLIP ? BOX_XFORM_CLIP : dh0;
+            const double ew = exp(dw), eh = exp(dh);
+            /* outputs: pcx -/+ 0.5 * pw, pcy -/+ 0.5 * ph */
+            const double g_pcx = (double)d[0] + d[2], g_pcy = (double)d[1] + d[3];
+            const double g_pw = 0.5 * ((double)d[2] - d[0]), g_ph = 0.5 * ((double)d[3] - d[1]);
+            g_cx += g_pcx;
+            g_cy += g_pcy;
+            g_w += g_pcx * dx + g_pw * ew;
+            g_h += g_pcy * dy + g_ph * eh;
+            if (grc) {
+                float *gr = grc + 4 * (i * C + c);
+                gr[0] += (float)(g_pcx * w / wx);
+                gr[1] += (float)(g_pcy * h / wy);
+                /* torch.clamp(max): the gradient passes where the input is <= max */
+                if (dw0 <= BOX_XFORM_CLIP) gr[2] += (float)(g_pw * ew * w / ww);
+                if (dh0 <= BOX_XFORM_CLIP) gr[3] += (float)(g_ph * eh * h / wh);
+            }
+        }
+        if (gb) { /* cx = b0 + 0.5 * (b2 - b0) */
+            const double gw = g_w + 0.5 * g_cx, gh = g_h + 0.5 * g_cy;
+            gb[4 * i + 0] += (float)(g_cx - gw);
+            gb[4 * i + 1] += (float)(g_cy - gh);
+            gb[4 * i + 2] += (float)gw;
+            gb[4 * i + 3] += (float)gh;
+        }
+    }
+    return PIXL_OK;
+}
+
+static const pixl_op_def box_encode_def = {"box_encode", encode_fwd, encode_bwd, NULL, NULL, 0, NULL, NULL};
+static const pixl_op_def box_decode_def = {"box_decode", decode_fwd, decode_bwd, NULL, NULL, 0, NULL, NULL};
+
+/* weights: finite and > 0 (they divide the codes in decode) */
+static bool check_coder_weights(pixl_ctx *ctx, const char *op, const pixl_tensor *a, const pixl_tensor *b,
+                                const double w[4])
+{
+    for (int k = 0; k < 4; k++)
+        if (!(isfinite(w[k]) && w[k] > 0)) {
+            pixl__ctx_fail(ctx, PIXL_ERR_ARG,
+                          "%s: weights (wx, wy, ww, wh) = (%g, %g, %g, %g) must be finite and > 0 (%s, %s)", op, w[0],
+                          w[1], w[2], w[3], pixl__tshape(a), pixl__tshape(b));
+            return false;
+        }
+    return true;
+}
+
+pixl_tensor *pixl_box_encode(pixl_ctx *ctx, pixl_tensor *reference_boxes, pixl_tensor *proposals, double wx, double wy,
+                             double ww, double wh)
+{
+    if (!ctx || pixl__any_null(2, reference_boxes, proposals)) return NULL;
+    const char *op = box_encode_def.name;
+    if (!check_boxes(ctx, op, "reference_boxes", reference_boxes, proposals) ||
+        !check_boxes(ctx, op, "proposals", proposals, reference_boxes))
+        return NULL;
+    if (reference_boxes->shape[0] != proposals->shape[0]) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: reference_boxes %s and proposals %s must have the same N", op,
+                      pixl__tshape(reference_boxes), pixl__tshape(proposals));
+        return NULL;
+    }
+    coder_p p = {reference_boxes->shape[0], 1, {wx, wy, ww, wh}};
+    if (!check_coder_weights(ctx, op, reference_boxes, proposals, p.w)) return NULL;
+    const int64_t shape[2] = {p.N, 4};
+    pixl_tensor *src[2] = {reference_boxes, proposals};
+    return pixl__node_new(ctx, &box_encode_def, PIXL_F32, 2, shape, src, 2, &p, sizeof p);
+}
+
+pixl_tensor *pixl_box_decode(pixl_ctx *ctx, pixl_tensor *rel_codes, pixl_tensor *boxes, double wx, double wy,
+                             double ww, double wh)
+{
+    if (!ctx || pixl__any_null(2, rel_codes, boxes)) return NULL;
+    const char *op = box_decode_def.name;
+    if (!check_boxes(ctx, op, "boxes", boxes, rel_codes)) return NULL;
+    if (rel_codes->dtype != PIXL_F32 || rel_codes->ndim != 2 || rel_codes->shape[1] < 4 ||
+        rel_codes->shape[1] % 4 != 0) {
+        pixl__ctx_fail(ctx, rel_codes->dtype != PIXL_F32 ? PIXL_ERR_ARG : PIXL_ERR_SHAPE,
+                      "%s: rel_codes %s (%s) must be f32 (N, 4 * C), C >= 1 (dx, dy, dw, dh per class); boxes %s",
+                      op, pixl__tshape(rel_codes), pixl_dtype_name(rel_codes->dtype), pixl__tshape(boxes));
+        return NULL;
+    }
+    if (rel_codes->shape[0] != boxes->shape[0]) {
+        pixl__ctx_fail(ctx, PIXL_ERR_SHAPE, "%s: rel_codes %s and boxes %s must have the same N", op,
+                      pixl__tshape(rel_codes), pixl__tshape(boxes));
+        return NULL;
+    }
+    coder_p p = {boxes->shape[0], rel_codes->shape[1] / 4, {wx, wy, ww, wh}};
+    if (!check_coder_weights(ctx, op, rel_codes, boxes, p.w)) return NULL;
+    pixl_tensor *src[2] = {rel_codes, boxes};
+    return pixl__node_new(ctx, &box_decode_def, PIXL_F32, 2, rel_codes->shape, src, 2, &p, sizeof p);
 }

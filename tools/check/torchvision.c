@@ -1,6 +1,8 @@
 /* torchvision.c — conformance builders (PIXL_CHECK_OP) for torchvision.ops
  * functions (../shared/golden/torchvision, tests/ref/detection): roi_align,
- * roi_pool, box_iou, generalized_box_iou, nms, batched_nms. `params` are the
+ * roi_pool, box_iou, generalized_box_iou, nms, batched_nms, and box_encode /
+ * box_decode (torchvision.models.detection._utils.BoxCoder's encode_single
+ * and decode_single, params {"weights": [wx, wy, ww, wh]}). `params` are the
  * functions' keyword arguments, `inputs` their positional tensors. NMS's
  * output is pixl_nms's -1-padded index list, compared up to its padding
  * (check_case.padded). */
@@ -122,9 +124,44 @@ static int build_batched_nms(pixl_ctx *ctx, check_case *c, char *err, size_t err
     return build_nms_any(ctx, c, err, errlen, 1);
 }
 
+/* BoxCoder: box_encode(reference_boxes, proposals), box_decode(rel_codes,
+ * boxes); params "weights": [wx, wy, ww, wh] (required) */
+static int build_coder(pixl_ctx *ctx, check_case *c, char *err, size_t errlen, int decode)
+{
+    static const char *const keys[] = {"weights", NULL};
+    if (check_only_keys(c, keys, err, errlen) ||
+        need_inputs(c, 2, decode ? "rel_codes, boxes" : "reference_boxes, proposals", err, errlen))
+        return -1;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, "weights");
+    double w[4];
+    for (int k = 0; k < 4; k++) {
+        const cJSON *e = cJSON_IsArray(v) && cJSON_GetArraySize(v) == 4 ? cJSON_GetArrayItem(v, k) : NULL;
+        if (!cJSON_IsNumber(e)) {
+            snprintf(err, errlen, "%s: params 'weights' must be [wx, wy, ww, wh] (4 numbers)", c->op);
+            return -1;
+        }
+        w[k] = e->valuedouble;
+    }
+    pixl_tensor *y = decode ? pixl_box_decode(ctx, c->inputs[0], c->inputs[1], w[0], w[1], w[2], w[3])
+                            : pixl_box_encode(ctx, c->inputs[0], c->inputs[1], w[0], w[1], w[2], w[3]);
+    return check_output(ctx, c, y, err, errlen);
+}
+
+static int build_box_encode(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
+{
+    return build_coder(ctx, c, err, errlen, 0);
+}
+
+static int build_box_decode(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
+{
+    return build_coder(ctx, c, err, errlen, 1);
+}
+
 PIXL_CHECK_OP("roi_align", build_roi_align)
 PIXL_CHECK_OP("roi_pool", build_roi_pool)
 PIXL_CHECK_OP("box_iou", build_box_iou)
 PIXL_CHECK_OP("generalized_box_iou", build_giou)
 PIXL_CHECK_OP("nms", build_nms)
 PIXL_CHECK_OP("batched_nms", build_batched_nms)
+PIXL_CHECK_OP("box_encode", build_box_encode)
+PIXL_CHECK_OP("box_decode", build_box_decode)
