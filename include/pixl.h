@@ -69,15 +69,15 @@
  *   once its last reader has run); graph outputs and inputs are kept. In
  *   PIXL_MODE_TRAIN and EVAL_GRAD activations are kept for backward and
  *   gradients of activations share memory by liveness in the backward pass.
- *   In PIXL_MODE_EVAL the planner can also fuse (off by default; on with
- *   pixl_ctx_set_fusion(ctx, 1) or PIXL_FUSION=1): a convolution followed by an
+ *   In PIXL_MODE_EVAL the planner also fuses (on by default; off with
+ *   pixl_ctx_set_fusion(ctx, 0) or PIXL_FUSION=0): a convolution followed by an
  *   eval BatchNorm, ReLU / ReLU6 / hardtanh and a residual add (in that
  *   order, each the only reader of the one before) runs as one node that
  *   applies them to each output tile while it is in cache; the fused nodes
  *   become views of the convolution's output (their values are the chain's
  *   end, not their own: keep or probe a node to stop a chain there). The
  *   outputs are the unfused graph's, bit for bit, in about four fifths of
- *   the memory; on 2 AVX-512 cores it is not yet faster (docs/benchmarks.md).
+ *   the memory and mostly 5-10% less time (docs/benchmarks.md).
  *
  * NAMES
  *   Public symbols start with pixl_, macros and enum values with PIXL_.
@@ -277,7 +277,7 @@ pixl_tensor *pixl_keep(pixl_tensor *t);
 
 /* Plan memory for everything built so far. No nodes may be added afterwards. */
 int pixl_ctx_plan(pixl_ctx *ctx);
-/* EVAL fusion at plan time (off by default; see MEMORY PLANNING); call before
+/* EVAL fusion at plan time (on by default; see MEMORY PLANNING); call before
  * pixl_ctx_plan(). pixl_ctx_fused_count(): nodes fused away by the plan. */
 int pixl_ctx_set_fusion(pixl_ctx *ctx, int on);
 int pixl_ctx_fused_count(const pixl_ctx *ctx);

@@ -54,6 +54,9 @@ const char *check_str(const check_case *c, const char *key, const char *dflt);
 /* int or [a, b] -> out[0], out[1]; returns 0, or -1 when the value is malformed */
 int check_pair(const check_case *c, const char *key, int out[2], int dflt);
 int check_has(const check_case *c, const char *key);
+/* a JSON number as an int (truncated): 0, or -1 for NaN or a value outside int (whose conversion would be
+ * undefined); *out untouched then */
+int check_as_int(double d, int *out);
 /* -1 with "OP: unsupported argument 'K'" in err when params has a key not in
  * the NULL-terminated list keys; 0 otherwise */
 int check_only_keys(const check_case *c, const char *const *keys, char *err, size_t errlen);

@@ -5,6 +5,7 @@
  * "N passed, N failed". Exit status 1 when any case fails or cannot run. */
 #include <dirent.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,13 +65,22 @@ int check_output(pixl_ctx *ctx, check_case *c, pixl_tensor *y, char *err, size_t
     return 0;
 }
 
+int check_as_int(double d, int *out)
+{
+    if (!(d > (double)INT_MIN - 1.0 && d < (double)INT_MAX + 1.0)) return -1;
+    *out = (int)d;
+    return 0;
+}
+
+/* a number outside int (or NaN) gives INT_MIN, which every builder's range check refuses */
 int check_int(const check_case *c, const char *key, int dflt)
 {
     const cJSON *v = item(c, key);
-    if (cJSON_IsNumber(v)) return (int)v->valuedouble;
+    int r = INT_MIN;
+    if (cJSON_IsNumber(v)) return check_as_int(v->valuedouble, &r) ? INT_MIN : r;
     if (cJSON_IsBool(v)) return cJSON_IsTrue(v);
     if (cJSON_IsArray(v) && cJSON_GetArraySize(v) >= 1 && cJSON_IsNumber(cJSON_GetArrayItem(v, 0)))
-        return (int)cJSON_GetArrayItem(v, 0)->valuedouble;
+        return check_as_int(cJSON_GetArrayItem(v, 0)->valuedouble, &r) ? INT_MIN : r;
     return dflt;
 }
 double check_num(const check_case *c, const char *key, double dflt)
@@ -99,7 +109,8 @@ int check_pair(const check_case *c, const char *key, int out[2], int dflt)
     out[0] = out[1] = dflt;
     if (!v) return 0;
     if (cJSON_IsNumber(v)) {
-        out[0] = out[1] = (int)v->valuedouble;
+        if (check_as_int(v->valuedouble, &out[0])) return -1;
+        out[1] = out[0];
         return 0;
     }
     if (cJSON_IsArray(v)) {
@@ -107,8 +118,9 @@ int check_pair(const check_case *c, const char *key, int out[2], int dflt)
         if (n < 1 || n > 2) return -1;
         for (int i = 0; i < n; i++)
             if (!cJSON_IsNumber(cJSON_GetArrayItem(v, i))) return -1;
-        out[0] = (int)cJSON_GetArrayItem(v, 0)->valuedouble;
-        out[1] = (int)cJSON_GetArrayItem(v, n - 1)->valuedouble;
+        if (check_as_int(cJSON_GetArrayItem(v, 0)->valuedouble, &out[0]) ||
+            check_as_int(cJSON_GetArrayItem(v, n - 1)->valuedouble, &out[1]))
+            return -1;
         return 0;
     }
     return -1;

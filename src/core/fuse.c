@@ -17,10 +17,11 @@
  * taken becomes a view of p's output (the values at the chain's end) with a
  * forward that does nothing, and remembers its op in unfused_def.
  *
- * Off by default: on this machine (2 cores, AVX-512) the epilogue costs
- * about what the separate passes cost (ResNet-50 at 360x480: 165 ms fused
- * against 160 ms unfused, docs/benchmarks.md), while the arena shrinks by a
- * fifth. pixl_ctx_set_fusion(ctx, 1) or PIXL_FUSION=1 turns it on. */
+ * On by default: the producer applies the chain to its accumulators in
+ * registers, so the fused graph skips the passes over memory (ResNet-50 at
+ * 360x480: 124-130 ms fused against 134-140 ms unfused, docs/benchmarks.md)
+ * and its arena shrinks by a fifth. pixl_ctx_set_fusion(ctx, 0) or
+ * PIXL_FUSION=0 turns it off. */
 #include <stdlib.h>
 
 #include "pixl_impl.h"
@@ -49,7 +50,7 @@ static int fusion_on(const pixl_ctx *c)
 {
     if (c->fusion) return c->fusion > 0;
     const char *e = getenv("PIXL_FUSION");
-    return e && *e && strcmp(e, "0");
+    return !(e && !strcmp(e, "0"));
 }
 
 /* a node whose own value is read after forward */

@@ -194,11 +194,11 @@ static int build_multipool(pixl_ctx *ctx, check_case *c, char *err, size_t errle
     }
     cJSON_ArrayForEach(it, sc)
     {
-        if (!cJSON_IsNumber(it)) {
-            snprintf(err, errlen, "%s: scales must be numbers", c->op);
+        if (!cJSON_IsNumber(it) || check_as_int(it->valuedouble, &o.scales[o.n_scales])) {
+            snprintf(err, errlen, "%s: scales must be whole numbers", c->op);
             return -1;
         }
-        o.scales[o.n_scales++] = (int)it->valuedouble;
+        o.n_scales++;
     }
     if (check_pair(c, "hidden", o.hidden, 0)) {
         snprintf(err, errlen, "%s: hidden must be a width or [h0, h1]", c->op);

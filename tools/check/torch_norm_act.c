@@ -198,7 +198,11 @@ static int build_pad(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
         snprintf(err, errlen, "pad: 'pad' must list 2 or 4 numbers");
         return -1;
     }
-    for (int i = 0; i < np; i++) pads[i] = (int)cJSON_GetArrayItem(p, i)->valuedouble;
+    for (int i = 0; i < np; i++)
+        if (!cJSON_IsNumber(cJSON_GetArrayItem(p, i)) || check_as_int(cJSON_GetArrayItem(p, i)->valuedouble, &pads[i])) {
+            snprintf(err, errlen, "pad: 'pad' must list 2 or 4 whole numbers");
+            return -1;
+        }
     const char *mode = check_str(c, "mode", "constant");
     pixl_pad_mode m;
     if (!strcmp(mode, "constant")) m = PIXL_PAD_ZERO;
@@ -246,7 +250,15 @@ static int build_reshape(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
         return -1;
     }
     int64_t sh[PIXL_MAX_DIMS];
-    for (int i = 0; i < n; i++) sh[i] = (int64_t)cJSON_GetArrayItem(s, i)->valuedouble;
+    for (int i = 0; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(s, i);
+        int d = 0;
+        if (!cJSON_IsNumber(e) || check_as_int(e->valuedouble, &d)) {
+            snprintf(err, errlen, "reshape: 'shape' must list whole numbers");
+            return -1;
+        }
+        sh[i] = d;
+    }
     return one_output(c, pixl_reshape(ctx, c->inputs[0], n, sh));
 }
 

@@ -62,9 +62,7 @@ static int unpool_size(const check_case *c, int *oh, int *ow)
     if (n != 2 && n != 4) return -1;
     const cJSON *a = cJSON_GetArrayItem(v, n - 2), *b = cJSON_GetArrayItem(v, n - 1);
     if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b)) return -1;
-    *oh = (int)a->valuedouble;
-    *ow = (int)b->valuedouble;
-    return 0;
+    return check_as_int(a->valuedouble, oh) || check_as_int(b->valuedouble, ow) ? -1 : 0;
 }
 
 static int build_max_unpool(pixl_ctx *ctx, check_case *c, char *err, size_t errlen)
