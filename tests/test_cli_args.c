@@ -112,6 +112,23 @@ PIXL_TEST(cli_arg_u64_takes_seeds)
     }
 }
 
+PIXL_TEST(cli_arg_dims_takes_sizes_joined_by_x)
+{
+    int d[3] = {7, 7, 7};
+    CHECK(pixl_arg_dims(NULL, "--input", "3x360x480", 3, 1, 65536, d) == 0 && d[0] == 3 && d[1] == 360 &&
+          d[2] == 480);
+    CHECK(pixl_arg_dims(NULL, "--input", "32x65536", 2, 32, 65536, d) == 0 && d[0] == 32 && d[1] == 65536);
+    const char *bad[] = {"",       "3x360",   "3x360x480x1", "3x360x480px", "3x-4x5",       "3x+4x5", " 3x4x5",
+                         "3x 4x5", "3xx4x5",  "x3x4",        "3x4x",        "3x0x5",        "3x4x65537",
+                         "3x99999999999x5",   "3x4.5x5",     "abc",         NULL};
+    for (int i = 0; bad[i]; i++) {
+        d[0] = d[1] = d[2] = 7;
+        CHECK_MSG(pixl_arg_dims(NULL, "--input", bad[i], 3, 1, 65536, d) == -1 && d[0] == 7 && d[1] == 7 && d[2] == 7,
+                  "'%s' accepted as %dx%dx%d", bad[i], d[0], d[1], d[2]);
+    }
+    CHECK(pixl_arg_dims(NULL, "--input", "16x64", 2, 32, 65536, d) == -1);
+}
+
 PIXL_TEST(cli_arg_num_accepts_finite_numbers_in_range)
 {
     double d = -7;
@@ -212,7 +229,9 @@ PIXL_TEST(cli_commands_refuse_bad_numbers)
     REFUSES(cmd_jointup, 2, ARGS("jointup", "--iters", "1e3"), "--iters", "'1e3'");
     REFUSES(cmd_jointup, 2, ARGS("jointup", "--seed", "-1"), "pixl jointup: --seed", "'-1'");
     REFUSES(cmd_info, 2, ARGS("info", "unet", "--input", "3x64x64px"), "--input");
-    REFUSES(cmd_bench, 2, ARGS("bench", "pixelnet", "--size", "64x64px"), "usage");
+    REFUSES(cmd_bench, 2, ARGS("bench", "pixelnet", "--size", "64x64px"), "--size takes HxW");
+    REFUSES(cmd_bench, 2, ARGS("bench", "models", "--input", "3x99999999999x64", "--no-torch"), "--input takes CxHxW");
+    REFUSES(cmd_bench, 2, ARGS("bench", "train", "--input", "3x-4x64", "--no-torch"), "--input takes CxHxW");
     REFUSES(cmd_bench, 2, ARGS("bench", "pixelnet", "--pixels", "500,abc"), "--pixels", "'abc'");
     REFUSES(cmd_report, 2, ARGS("report", "nowhere", "--samples", "4x"), "pixl report: --samples", "'4x'");
     REFUSES(cmd_edgebench, 2, ARGS("edgebench", "a", "b", "--max-dist", "nan"), "pixl edgebench: --max-dist", "'nan'");

@@ -87,3 +87,32 @@ int pixl_arg_float_above(const char *cmd, const char *opt, const char *v, double
     *out = (float)d;
     return 0;
 }
+
+int pixl_arg_dims(const char *cmd, const char *opt, const char *v, int n, long lo, long hi, int *out)
+{
+    int tmp[8];
+    int ok = plausible(v) && n >= 1 && n <= 8;
+    const char *p = v;
+    for (int k = 0; ok && k < n; k++) {
+        if (!isdigit((unsigned char)*p)) { /* no sign, no blank: digits only */
+            ok = 0;
+            break;
+        }
+        char *end;
+        errno = 0;
+        long d = strtol(p, &end, 10);
+        ok = !errno && d >= lo && d <= hi && d <= INT_MAX && (k + 1 < n ? *end == 'x' : *end == 0);
+        if (ok) tmp[k] = (int)d;
+        p = end + (k + 1 < n);
+    }
+    if (ok) {
+        for (int k = 0; k < n; k++) out[k] = tmp[k];
+        return 0;
+    }
+    if (cmd) {
+        static const char *const form[] = {"N", "HxW", "CxHxW", "NxCxHxW"};
+        fprintf(stderr, "pixl%s%s: %s takes %s (%d whole numbers in [%ld, %ld] joined by 'x'), got '%s'\n",
+                *cmd ? " " : "", cmd, opt, n >= 1 && n <= 4 ? form[n - 1] : "AxB...", n, lo, hi, v ? v : "");
+    }
+    return -1;
+}

@@ -28,6 +28,12 @@ int pixl_arg_int(const char *cmd, const char *opt, const char *v, long lo, long 
 /* A base-10 unsigned 64-bit integer, 0..UINT64_MAX (seeds); no sign. */
 int pixl_arg_u64(const char *cmd, const char *opt, const char *v, unsigned long long *out);
 
+/* n sizes joined by 'x' ("3x360x480" for n = 3), each whole digits (no
+ * sign, no blank) in [lo, hi] (hi capped at INT_MAX), nothing after: out[0..n-1],
+ * or -1 with "pixl CMD: OPT takes CxHxW (3 whole numbers in [lo, hi] joined
+ * by 'x'), got 'V'" (out untouched). */
+int pixl_arg_dims(const char *cmd, const char *opt, const char *v, int n, long lo, long hi, int *out);
+
 /* A finite number (strtod, nothing after) in [lo, hi]. hi = HUGE_VAL (any
  * hi >= FLT_MAX) prints as "a number >= lo". */
 int pixl_arg_num(const char *cmd, const char *opt, const char *v, double lo, double hi, double *out);

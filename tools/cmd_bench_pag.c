@@ -286,11 +286,9 @@ int cmd_bench_pag(int argc, char **argv)
         else if (!strcmp(argv[i], "--image") && i + 1 < argc) image = argv[++i];
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-            char tail; /* a character after the size ("64x64px") makes it no size */
-            if (sscanf(argv[++i], "%dx%d%c", &H, &W, &tail) != 2 || H < 32 || W < 32) {
-                fprintf(stderr, "pixl bench pag: --input takes HxW (each >= 32), e.g. 360x480\n");
-                return 2;
-            }
+            int d[2];
+            if (pixl_arg_dims("bench pag", "--input", argv[++i], 2, 32, 65536, d)) return 2;
+            H = d[0], W = d[1];
         } else if (!strcmp(argv[i], "--fractions") && i + 1 < argc) {
             nf = pixl_tool_parse_fractions(argv[++i], fr, 16);
             if (nf < 0) {

@@ -221,11 +221,9 @@ int cmd_bench_pag_train(int argc, char **argv)
         } else if (!strcmp(argv[i], "--no-ungated")) ungated = 0;
         else if (!strcmp(argv[i], "--profile")) profile = 1;
         else if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-            char tail; /* a character after the size ("64x64px") makes it no size */
-            if (sscanf(argv[++i], "%dx%d%c", &H, &W, &tail) != 2 || H < 32 || W < 32) {
-                fprintf(stderr, "pixl bench pag-train: --input takes HxW (each >= 32), e.g. 176x240\n");
-                return 2;
-            }
+            int d[2];
+            if (pixl_arg_dims("bench pag-train", "--input", argv[++i], 2, 32, 65536, d)) return 2;
+            H = d[0], W = d[1];
         } else if (!strcmp(argv[i], "--fractions") && i + 1 < argc) {
             nf = pixl_tool_parse_fractions(argv[++i], fr, 16);
             if (nf < 0) {

@@ -178,7 +178,6 @@ int cmd_bench_pixelnet(int argc, char **argv)
     bench_cfg bc = {.backbone = "vgg16", .H = 224, .W = 224, .B = 5, .K = 21, .steps = 5};
     const char *pixels = "500,2000,8000", *mlp = NULL, *taps = NULL;
     int dense = 1, torch = 1;
-    char tail; /* a character after --size HxW makes it no size */
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-dense")) dense = 0;
@@ -187,7 +186,12 @@ int cmd_bench_pixelnet(int argc, char **argv)
             usage();
             return 2;
         } else if (!strcmp(a, "--backbone")) bc.backbone = v, i++;
-        else if (!strcmp(a, "--size") && sscanf(v, "%dx%d%c", &bc.H, &bc.W, &tail) == 2) i++;
+        else if (!strcmp(a, "--size")) {
+            int d[2];
+            if (pixl_arg_dims("bench pixelnet", a, v, 2, 1, 65536, d)) return 2;
+            bc.H = d[0], bc.W = d[1];
+            i++;
+        }
         else if (!strcmp(a, "--batch")) {
             if (pixl_arg_int("bench pixelnet", a, v, 1, 65536, &bc.B)) return 2;
             i++;

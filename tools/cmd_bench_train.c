@@ -203,10 +203,9 @@ int cmd_bench_train(int argc, char **argv)
         else if (!strcmp(a, "--json")) json_path = v, i++;
         else if (!strcmp(a, "--input")) {
             i++;
-            if (sscanf(v, "%dx%dx%d", &C, &H, &W) != 3 || C < 1 || H < 1 || W < 1) {
-                fprintf(stderr, "pixl bench train: --input takes CxHxW, e.g. 3x360x480, got '%s'\n", v);
-                return 2;
-            }
+            int d[3];
+            if (pixl_arg_dims(cmd, a, v, 3, 1, 65536, d)) return 2;
+            C = d[0], H = d[1], W = d[2];
         } else if (!strcmp(a, "--batch")) {
             if (pixl_arg_int(cmd, a, v, 1, 1024, &B)) return 2;
             i++;

@@ -111,11 +111,9 @@ int cmd_info(int argc, char **argv)
     int pag_given = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--input") && i + 1 < argc) {
-            char tail; /* a character after the size ("3x64x64px") makes it no size */
-            if (sscanf(argv[++i], "%dx%dx%d%c", &C, &H, &W, &tail) != 3 || C < 1 || H < 1 || W < 1) {
-                fprintf(stderr, "pixl info: --input takes CxHxW, e.g. 3x360x480\n");
-                return 2;
-            }
+            int d[3];
+            if (pixl_arg_dims("info", "--input", argv[++i], 3, 1, 65536, d)) return 2;
+            C = d[0], H = d[1], W = d[2];
         } else if (!strcmp(argv[i], "--classes") && i + 1 < argc) {
             if (pixl_arg_int("info", "--classes", argv[++i], 1, 65536, &K)) return 2;
         } else if (!strcmp(argv[i], "--variant") && i + 1 < argc) variant = argv[++i];
