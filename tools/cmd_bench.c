@@ -46,18 +46,6 @@ static const bench_op g_ops[] = {
 };
 #define N_OPS (int)(sizeof g_ops / sizeof g_ops[0])
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static pixl_tensor *build(pixl_ctx *ctx, const bench_op *op, pixl_tensor *x)
 {
     pixl_conv2d_opts o = {.stride = {op->stride, op->stride},
@@ -124,7 +112,7 @@ static result run_op(const bench_op *op, int runs)
         if (pixl_forward(ctx)) goto fail;
         t[i] = pixl_tool_now_ms() - t0;
     }
-    r.fwd = median(t, runs);
+    r.fwd = pixl_tool_median(t, runs);
     w0 = pixl_tool_now_ms();
     for (int i = 0; i < 3 || pixl_tool_now_ms() - w0 < 300; i++)
         if (pixl_backward_from(ctx, y, g)) goto fail;
@@ -133,7 +121,7 @@ static result run_op(const bench_op *op, int runs)
         if (pixl_backward_from(ctx, y, g)) goto fail;
         t[i] = pixl_tool_now_ms() - t0;
     }
-    r.bwd = median(t, runs);
+    r.bwd = pixl_tool_median(t, runs);
     r.ok = 1;
     goto done;
 fail:

@@ -37,32 +37,13 @@ typedef struct bm_result {
     char error[256];
 } bm_result;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* "arch[:variant][@backbone]" -> parts (in buf) */
-static void split_name(const char *name, char *buf, size_t len, const char **arch, const char **variant,
-                       const char **backbone)
-{
-    snprintf(buf, len, "%s", name);
-    char *at = strchr(buf, '@'), *colon = strchr(buf, ':');
-    *backbone = at ? at + 1 : NULL;
-    if (at) *at = 0;
-    *variant = colon ? colon + 1 : NULL;
-    if (colon) *colon = 0;
-    *arch = buf;
-}
-
 static void bench_one(const char *name, int C, int H, int W, int K, int runs, int profile, bm_result *r)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->name, sizeof r->name, "%s", name);
     char buf[128];
     const char *arch, *variant, *backbone;
-    split_name(name, buf, sizeof buf, &arch, &variant, &backbone);
+    pixl_tool_split_model_name(name, buf, sizeof buf, &arch, &variant, &backbone);
     pixl_model_opts o = {.n_classes = K, .in_channels = C, .variant = variant, .backbone = backbone};
     pixl_model *m = pixl_model_create(arch, &o, 1);
     pixl_ctx *ctx = NULL;
@@ -105,8 +86,7 @@ static void bench_one(const char *name, int C, int H, int W, int K, int runs, in
         fprintf(stderr, "%s: ", name);
         pixl_ctx_profile_print(ctx, stderr, profile);
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    r->ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+    r->ms = pixl_tool_median(t, runs);
     r->min_ms = t[0]; /* (in the JSON: less sensitive to other load on a shared machine) */
     r->ok = 1;
     goto done;

@@ -39,12 +39,6 @@ typedef struct tr_result {
     char error[200];
 } tr_result;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double rss_now_mib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -56,22 +50,12 @@ static double rss_now_mib(void)
     return v;
 }
 
-static void split_name(const char *name, char *buf, size_t len, const char **arch, const char **variant,
-                       const char **backbone)
-{
-    snprintf(buf, len, "%s", name);
-    char *at = strchr(buf, '@'), *colon = strchr(buf, ':');
-    *backbone = at ? (*at = 0, at + 1) : NULL;
-    *variant = colon ? (*colon = 0, colon + 1) : NULL;
-    *arch = buf;
-}
-
 /* in the child: build, step, measure; the result goes back through the pipe */
 static void step_model(const char *name, int B, int C, int H, int W, int K, int runs, tr_result *r)
 {
     char buf[256];
     const char *arch, *variant, *backbone;
-    split_name(name, buf, sizeof buf, &arch, &variant, &backbone);
+    pixl_tool_split_model_name(name, buf, sizeof buf, &arch, &variant, &backbone);
     r->base_mib = rss_now_mib();
     pixl_model_opts o = {.n_classes = K, .in_channels = C, .variant = variant, .backbone = backbone};
     pixl_model *m = pixl_model_create(arch, &o, 1);
@@ -112,8 +96,7 @@ static void step_model(const char *name, int B, int C, int H, int W, int K, int 
         if (pixl_forward(ctx) || pixl_backward(ctx, loss) || pixl_optim_step(opt)) goto fail;
         if (i >= 0) t[i] = pixl_tool_now_ms() - t0;
     }
-    qsort(t, (size_t)runs, sizeof *t, cmp_double);
-    r->ms = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
+    r->ms = pixl_tool_median(t, runs);
     r->min_ms = t[0];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
