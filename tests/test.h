@@ -59,6 +59,12 @@ int pixl_test_allclose(const char *what, const float *a, const float *b, long n,
                        const char *file, int line);
 #define CHECK_ALLCLOSE(what, a, b, n, rtol, atol) pixl_test_allclose(what, a, b, (long)(n), rtol, atol, __FILE__, __LINE__)
 
+/* a builder that must fail: t is NULL, ctx holds an error containing every string of the NULL-terminated
+ * needles, and the thread's status is an error; failures reported at the caller's line */
+void pixl_test_expect_build_error(const char *what, pixl_tensor *t, pixl_ctx *ctx, const char *const *needles,
+                                  const char *file, int line);
+#define CHECK_BUILD_ERROR(what, t, ctx, needles) pixl_test_expect_build_error(what, t, ctx, needles, __FILE__, __LINE__)
+
 /* deterministic test data */
 void pixl_test_fill_uniform(float *x, long n, float lo, float hi, unsigned long long seed);
 /* distinct values spaced apart (for max/relu-like ops: no ties, none near 0) */

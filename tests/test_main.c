@@ -86,6 +86,17 @@ void pixl_test_fill_uniform(float *x, long n, float lo, float hi, unsigned long 
     }
 }
 
+void pixl_test_expect_build_error(const char *what, pixl_tensor *t, pixl_ctx *ctx, const char *const *needles,
+                                  const char *file, int line)
+{
+    if (t != NULL) pixl_test_fail(file, line, "%s: expected NULL", what);
+    const char *e = pixl_ctx_error(ctx);
+    if (e == NULL) pixl_test_fail(file, line, "%s: no ctx error", what);
+    for (int i = 0; e && needles[i]; i++)
+        if (strstr(e, needles[i]) == NULL) pixl_test_fail(file, line, "%s: '%s' not in \"%s\"", what, needles[i], e);
+    if (pixl_last_status() == PIXL_OK) pixl_test_fail(file, line, "%s: no status", what);
+}
+
 void pixl_test_fill_spaced(float *x, long n, unsigned long long seed)
 {
     /* a permutation of k*0.05 + 0.025 - n*0.025 : distinct, >= 0.025 from zero */
